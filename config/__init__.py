@@ -1,0 +1,1 @@
+"""Default configuration and printer profiles (installed as `farmctl.defaults`)."""

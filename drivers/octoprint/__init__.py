@@ -1,0 +1,1 @@
+"""Printers behind OctoPrint, through octorest."""

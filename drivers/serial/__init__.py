@@ -1,0 +1,1 @@
+"""USB serial (Marlin-family) printers: transport, pure protocol, driver."""

@@ -1,0 +1,1 @@
+"""The command-line interface: parses arguments and renders output, nothing else."""

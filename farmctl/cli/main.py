@@ -1,0 +1,31 @@
+"""Console entry point: runs the Typer app and turns user errors into one line."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from farmctl.errors import UserError
+
+
+def main() -> None:
+    # Imported here so that a broken import still reaches the one-line error handler below.
+    from farmctl.cli.app import app
+
+    try:
+        app()
+    except UserError as exc:
+        print(f"farmctl: error: {exc.message}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("farmctl: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort so users never see a traceback
+        if os.environ.get("FARMCTL_DEBUG"):
+            raise
+        print(
+            f"farmctl: internal error: {type(exc).__name__}: {exc} "
+            "(set FARMCTL_DEBUG=1 to see the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        sys.exit(70)

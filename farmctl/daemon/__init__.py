@@ -1,0 +1,1 @@
+"""The daemon: one worker per printer, the dispatch loop, the control path."""

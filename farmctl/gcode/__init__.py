@@ -1,0 +1,1 @@
+"""G-code analysis: metadata, farmctl's own time estimate, validation (issue: G-code analysis)."""

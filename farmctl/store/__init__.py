@@ -1,0 +1,1 @@
+"""The persistent store: the only code that imports sqlmodel."""

@@ -1,0 +1,1 @@
+"""MQTT telemetry: the only code that imports paho."""
