@@ -1,0 +1,260 @@
+"""The interface every printer driver gives the rest of farmctl (serial Marlin, OctoPrint, ...).
+
+Design (why it looks like this):
+
+* **Commands are requests, not calls that wait.** `connect()`, `start_job()`, `pause()` ... return at once
+  and are safe to call from any thread. Each driver owns ONE thread per printer connection that holds all
+  protocol state; commands are handed to it through a thread-safe inbox. Nothing outside that thread ever
+  touches protocol state, so there are no locks on the hot path (one ok in, the next line out).
+* **Results are events.** The driver reports everything that happens as typed, frozen events pushed into an
+  `EventSink` (any callable taking one event; `queue.Queue.put` is the usual choice). The sink is called from
+  the driver's thread, so it must not block for long: the daemon's supervisor passes a queue shared by many
+  drivers and consumes it elsewhere. Every event carries the `printer` name the driver was built with, so one
+  queue can serve a whole farm.
+* **A snapshot is always available.** `status()` returns a frozen `DriverStatus` copy that is safe to read
+  from any thread (the driver replaces it atomically, never mutates it).
+* **Transport-neutral.** Nothing here mentions serial ports or HTTP; an OctoPrint driver fits behind it.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class DriverState(enum.Enum):
+    """Connection and activity state of one printer as the driver sees it."""
+
+    OFFLINE = "offline"  # not connected (never connected, disconnected, or lost the link)
+    CONNECTING = "connecting"  # opening the link / handshaking
+    IDLE = "idle"  # operational, no job
+    PRINTING = "printing"  # a job is streaming
+    PAUSED = "paused"  # a job is paused (by us, the printer or the user)
+    CANCELLING = "cancelling"  # the safe-stop script is running
+    ERROR = "error"  # a communication or job error: the link may be retried
+    FAULT = "fault"  # the printer itself failed (thermal runaway, kill): needs a human, no auto-retry
+
+
+class JobOutcome(enum.Enum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ErrorKind(enum.Enum):
+    """How bad an error is, which decides what the supervisor does next."""
+
+    RECOVERABLE_COMM = "recoverable_comm"  # the link hiccupped; the driver handled or will retry it
+    JOB_FATAL = "job_fatal"  # the job cannot continue (reset mid-print, unplug, history too short ...)
+    PRINTER_FATAL = "printer_fatal"  # the printer halted (kill, thermal runaway): FAULT, no auto-retry
+
+
+class NoticeLevel(enum.Enum):
+    INFO = "info"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job to stream: a pre-flighted G-code file (see the driver's pre-flight) and the queue's id for it."""
+
+    path: Path
+    job_id: str
+
+
+@dataclass(frozen=True)
+class TemperatureReading:
+    actual: float
+    target: float | None  # None when the firmware did not report a target (e.g. Prusa wait lines)
+
+
+@dataclass(frozen=True)
+class FirmwareInfo:
+    name: str  # e.g. "Marlin"
+    version: str  # e.g. "2.1.2" ("" when unknown)
+    capabilities: Mapping[str, bool] = field(default_factory=dict)  # M115 Cap: lines
+    fields: Mapping[str, str] = field(default_factory=dict)  # every KEY:value of the M115 line
+
+
+@dataclass(frozen=True)
+class JobProgressInfo:
+    """Where a job stands. `lines_acked` counts file lines the printer has acknowledged (executed)."""
+
+    job_id: str
+    lines_acked: int
+    lines_total: int
+    bytes_acked: int
+    bytes_total: int
+    resends: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.bytes_acked / self.bytes_total if self.bytes_total else 100.0
+
+
+# ---- events -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    printer: str
+    state: DriverState
+    previous: DriverState
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Temperatures:
+    """One temperature report. Keys: "T0", "T1" ... for hotends, "B" bed, "C" chamber, others as reported
+    (e.g. Prusa "P" PINDA, "A" ambient). A bare "T" is mapped to the active tool."""
+
+    printer: str
+    readings: Mapping[str, TemperatureReading]
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    printer: str
+    progress: JobProgressInfo
+
+    @property
+    def percent(self) -> float:
+        return self.progress.percent
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    printer: str
+    job_id: str
+    outcome: JobOutcome
+    error: str | None  # why it failed (None when completed or cancelled by request)
+    lines_acked: int  # file lines the printer acknowledged: where a restart/recovery would begin
+    lines_total: int
+    bytes_acked: int  # offset in the pre-flighted file of the first unacknowledged byte
+    resends: int
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class PrinterError:
+    printer: str
+    kind: ErrorKind
+    message: str
+    code: str = ""  # short machine-readable cause, e.g. "thermal-runaway", "reset", "unplugged"
+
+
+@dataclass(frozen=True)
+class FirmwareIdentified:
+    printer: str
+    firmware: FirmwareInfo
+
+
+@dataclass(frozen=True)
+class PrinterReset:
+    """The firmware rebooted (`start`). `during_job` tells whether a job was aborted because of it."""
+
+    printer: str
+    during_job: bool
+
+
+@dataclass(frozen=True)
+class HostAction:
+    """A `//action:<name> <argument>` line from the firmware (pause, resume, cancel, prompt_* ...)."""
+
+    printer: str
+    action: str
+    argument: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something an operator should see that changes nothing by itself (e.g. an unreliable link)."""
+
+    printer: str
+    level: NoticeLevel
+    message: str
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """Raw traffic for terminals and logs. `sent` is True for host->printer lines."""
+
+    printer: str
+    sent: bool
+    line: str
+
+
+DriverEvent = (
+    StateChanged
+    | Temperatures
+    | JobProgress
+    | JobFinished
+    | PrinterError
+    | FirmwareIdentified
+    | PrinterReset
+    | HostAction
+    | Notice
+    | LogLine
+)
+
+EventSink = Callable[[DriverEvent], None]
+
+
+@dataclass(frozen=True)
+class DriverStatus:
+    """A consistent snapshot of one printer, safe to read from any thread."""
+
+    printer: str
+    state: DriverState
+    endpoint: str  # where the printer is reached (a resolved URL); never contains secrets
+    firmware: FirmwareInfo | None = None
+    temperatures: Mapping[str, TemperatureReading] = field(default_factory=dict)
+    job: JobProgressInfo | None = None
+    error: str | None = None
+
+
+class PrinterDriver(ABC):
+    """One printer. All methods return at once and are thread-safe; outcomes arrive as events."""
+
+    @abstractmethod
+    def connect(self) -> None:
+        """Open the link and handshake (state CONNECTING, then IDLE or ERROR/FAULT)."""
+
+    @abstractmethod
+    def disconnect(self) -> None:
+        """Close the link (aborting a running job as FAILED) and stop the connection thread."""
+
+    @abstractmethod
+    def start_job(self, job: JobSpec) -> None:
+        """Stream a pre-flighted file. Refused with a PrinterError event unless the printer is IDLE."""
+
+    @abstractmethod
+    def pause(self) -> None:
+        """Stop sending job lines, then run the configured park script."""
+
+    @abstractmethod
+    def resume(self) -> None:
+        """Run the configured reheat/unpark script, then continue the job where it stopped."""
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Stop the job and run the configured safe-stop script (heaters off, park); outcome CANCELLED."""
+
+    @abstractmethod
+    def emergency_stop(self) -> None:
+        """Out of band: M112 (and heaters off) at once, bypassing every queue; the printer ends in FAULT."""
+
+    @abstractmethod
+    def send_command(self, line: str) -> None:
+        """An operator/terminal command, sent between job lines (responses arrive as LogLine events)."""
+
+    @abstractmethod
+    def status(self) -> DriverStatus:
+        """The latest snapshot."""
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the connection thread to end (after disconnect or a fatal error). True if it ended."""
+        return True
