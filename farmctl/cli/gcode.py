@@ -1,9 +1,140 @@
-"""CLI commands: gcode."""
+"""CLI commands: gcode (analyse a file before it is queued)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from farmctl.cli.common import JsonOpt, print_json
+from farmctl.errors import UserError
+
+if TYPE_CHECKING:
+    from farmctl.gcode import GcodeAnalysis, KinematicProfile
+
+# Below this size the analysis takes well under a second: no progress bar.
+_PROGRESS_MIN_BYTES = 8 * 1024 * 1024
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _profile_for(printer: str | None, profile: str | None) -> KinematicProfile | None:
+    from farmctl.gcode import load_profile
+
+    if printer is not None:
+        raise UserError(
+            f"--printer {printer}: the printer registry is not available in this build yet; "
+            "use --profile NAME (see `farmctl gcode profiles`)"
+        )
+    return load_profile(profile) if profile is not None else None
+
+
+def _analyse(path: Path, profile: KinematicProfile | None) -> GcodeAnalysis:
+    from farmctl.gcode import analyse_file
+
+    size = path.stat().st_size if path.is_file() else 0
+    if not sys.stderr.isatty() or size < _PROGRESS_MIN_BYTES:
+        return analyse_file(path, profile)
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"analysing {path.name}", total=size)
+        return analyse_file(path, profile, lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def _render(analysis: GcodeAnalysis) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=Path(analysis.path).name, show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    slicer_time = _duration(analysis.slicer_time_s)
+    if analysis.slicer_time_s:
+        difference = (analysis.motion_time_s - analysis.slicer_time_s) / analysis.slicer_time_s * 100
+        slicer_time += f"  (farmctl's motion estimate differs by {difference:+.1f}%)"
+    box = analysis.bbox
+    rows = [
+        ("slicer", analysis.slicer or "unknown"),
+        ("printer model", analysis.printer_model or "-"),
+        ("profile", analysis.profile or "-"),
+        ("estimated time", _duration(analysis.estimated_time_s)),
+        ("  moves and dwells", _duration(analysis.motion_time_s)),
+        ("  heating, homing", _duration(analysis.heating_time_s + analysis.homing_time_s)),
+        ("slicer's estimate", slicer_time),
+        ("filament", f"{analysis.filament_mm / 1000:.2f} m"),
+        ("layers", str(analysis.layers)),
+        ("material", analysis.material or "-"),
+        ("nozzle", f"{analysis.nozzle_diameter_mm} mm" if analysis.nozzle_diameter_mm else "-"),
+        (
+            "bounding box",
+            "-"
+            if box is None
+            else f"X {box.min_x:.1f}..{box.max_x:.1f}  Y {box.min_y:.1f}..{box.max_y:.1f}  "
+            f"Z {box.min_z:.2f}..{box.max_z:.2f} mm",
+        ),
+        ("thumbnails", ", ".join(f"{t.width}x{t.height} {t.format}" for t in analysis.thumbnails) or "-"),
+        ("size", f"{analysis.size_bytes:,} bytes, {analysis.lines:,} lines"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console = Console()
+    console.print(table)
+    for finding in analysis.errors:
+        console.print(f"[red]error[/red] {finding}")
+    for finding in analysis.warnings:
+        console.print(f"[yellow]warning[/yellow] {finding}")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the root app (filled in by its issue)."""
+    """Attach `farmctl gcode ...`."""
+    group = typer.Typer(help="Analyse G-code files: time, filament, size, problems.", no_args_is_help=True)
+    app.add_typer(group, name="gcode")
+
+    @group.command("info")
+    def info(
+        file: Annotated[Path, typer.Argument(help="The .gcode file.")],
+        printer: Annotated[
+            str | None, typer.Option("--printer", help="Check against this printer (its profile and bed).")
+        ] = None,
+        profile: Annotated[
+            str | None, typer.Option("--profile", help="Kinematic profile to estimate with.")
+        ] = None,
+        json_output: JsonOpt = False,
+    ) -> None:
+        """Metadata, farmctl's time estimate next to the slicer's, filament, bounding box, warnings."""
+        chosen = _profile_for(printer, profile)
+        analysis = _analyse(file, chosen)
+        if json_output:
+            print_json(analysis.to_json())
+        else:
+            _render(analysis)
+
+    @group.command("profiles")
+    def profiles(json_output: JsonOpt = False) -> None:
+        """The shipped kinematic printer profiles."""
+        from farmctl.gcode import list_profiles, load_profile
+
+        loaded = [load_profile(name) for name in list_profiles()]
+        if json_output:
+            print_json(
+                [
+                    {"name": p.name, "description": p.description, "build_volume_mm": list(p.build_volume_mm)}
+                    for p in loaded
+                ]
+            )
+            return
+        for p in loaded:
+            volume = "x".join(f"{v:g}" for v in p.build_volume_mm)
+            print(f"{p.name:<18} {volume:<14} {p.description}")

@@ -1,0 +1,1 @@
+"""Kinematic printer profiles (TOML), read with importlib.resources by farmctl.gcode.profiles."""

@@ -1,0 +1,266 @@
+"""analyse_file: stream a G-code file once and return a GcodeAnalysis.
+
+The file is read in fixed-size chunks (memory stays constant in the file size). Chunks are fed to the
+vectorised scanner where it applies and to the line-by-line interpreter otherwise; metadata comes
+from the first and last few hundred KB.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from itertools import pairwise
+from pathlib import Path
+
+from farmctl.gcode.estimator import Estimator
+from farmctl.gcode.interpreter import Interpreter, MachineState
+from farmctl.gcode.metadata import SlicerMetadata, read_metadata
+from farmctl.gcode.model import BoundingBox, Finding, GcodeAnalysis, GcodeError, TimeMark
+from farmctl.gcode.profiles import KinematicProfile, load_profile, resolve_profile
+
+CHUNK_BYTES = 4 * 1024 * 1024
+HEAD_BYTES = 512 * 1024
+TAIL_BYTES = 256 * 1024
+# A time mark every this many bytes (plus one per layer) is plenty for an ETA.
+MARK_EVERY_BYTES = 256 * 1024
+_SNIFF_BYTES = 64 * 1024
+
+Progress = Callable[[int, int], None]
+
+
+def _sniff(path: Path, head: bytes) -> None:
+    """Refuse what is clearly not text G-code, with a reason the user can act on."""
+    if not head:
+        raise GcodeError(f"{path} is empty; export the G-code again from the slicer")
+    if head.startswith(b"GCDE"):
+        raise GcodeError(f"{path} is binary G-code (.bgcode); export plain-text G-code from the slicer")
+    sample = head[:_SNIFF_BYTES]
+    if b"\x00" in sample:
+        raise GcodeError(f"{path} is a binary file, not G-code; choose the .gcode file the slicer exported")
+    lines = [line.strip() for line in sample.split(b"\n")[:400]]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise GcodeError(f"{path} holds only blank lines; export the G-code again from the slicer")
+    gcode_like = sum(
+        1 for line in lines if line[:1] in (b";", b"G", b"M", b"T", b"N", b"g", b"m", b"t", b"(")
+    )
+    if gcode_like < 0.8 * len(lines):
+        raise GcodeError(
+            f"{path} does not look like G-code (most lines are not commands or comments); "
+            "choose the file the slicer exported"
+        )
+
+
+def _chunks(handle: object, size: int) -> Iterator[bytes]:
+    """Chunks of the file that each end at a line break (the last one may not)."""
+    read = handle.read  # type: ignore[attr-defined]
+    carry = b""
+    while True:
+        block = read(CHUNK_BYTES)
+        if not block:
+            if carry:
+                yield carry
+            return
+        block = carry + block
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            carry = block
+            continue
+        carry = block[cut + 1 :]
+        yield block[: cut + 1]
+
+
+def _read_head_tail(path: Path, size: int) -> tuple[bytes, bytes]:
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+        tail_start = max(size - TAIL_BYTES, len(head))
+        handle.seek(tail_start)
+        tail = handle.read()
+    if tail and tail_start > 0:
+        # Start the tail at a whole line.
+        tail = tail[tail.find(b"\n") + 1 :] if b"\n" in tail else b""
+    return head, tail
+
+
+def _profile_with_file_limits(profile: KinematicProfile, meta: SlicerMetadata) -> KinematicProfile:
+    """PrusaSlicer's `; machine_max_...` lines override the profile; M201-M205 in the file override both."""
+    from dataclasses import replace
+
+    limits = meta.machine_limits
+    if not limits:
+        return profile
+
+    def axes(prefix: str, current: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        values = [limits.get(f"{prefix}_{axis}", current[i]) for i, axis in enumerate("xyze")]
+        return (values[0], values[1], values[2], values[3])
+
+    return replace(
+        profile,
+        max_feedrate=axes("machine_max_feedrate", profile.max_feedrate),
+        max_acceleration=axes("machine_max_acceleration", profile.max_acceleration),
+        jerk=axes("machine_max_jerk", profile.jerk),
+        print_acceleration=limits.get("machine_max_acceleration_extruding", profile.print_acceleration),
+        retract_acceleration=limits.get("machine_max_acceleration_retracting", profile.retract_acceleration),
+        travel_acceleration=limits.get("machine_max_acceleration_travel", profile.travel_acceleration),
+        min_feedrate=limits.get("machine_min_extruding_rate", profile.min_feedrate),
+        min_travel_feedrate=limits.get("machine_min_travel_rate", profile.min_travel_feedrate),
+    )
+
+
+class _Walker:
+    """Feeds chunks to the interpreter line by line and places time marks."""
+
+    def __init__(self, interpreter: Interpreter, estimator: Estimator) -> None:
+        self.interpreter = interpreter
+        self.estimator = estimator
+        self.line = 0
+        self.offset = 0
+        self.next_mark = 0
+        self.longest = 0
+        self.longest_line = 0
+
+    def chunk(self, data: bytes) -> None:
+        interpreter, estimator = self.interpreter, self.estimator
+        line_no, offset, next_mark = self.line, self.offset, self.next_mark
+        for raw in data.split(b"\n"):
+            line_no += 1
+            length = len(raw) + 1
+            if offset >= next_mark:
+                estimator.mark_position(offset, line_no)
+                next_mark = offset + MARK_EVERY_BYTES
+            offset += length
+            if not raw:
+                continue
+            text = raw.decode("utf-8", "replace")
+            if text[0] == ";":
+                interpreter.comment(text)
+                continue
+            command = text.split(";", 1)[0].strip()
+            if command:
+                if len(command) > self.longest:
+                    self.longest, self.longest_line = len(command), line_no
+                interpreter.command(command, line_no)
+        # split() yields an empty piece after the final newline: it is not a line.
+        if data.endswith(b"\n"):
+            line_no -= 1
+            offset -= 1
+        self.line, self.offset, self.next_mark = line_no, offset, next_mark
+
+
+def analyse_file(
+    path: Path, profile: KinematicProfile | None = None, progress: Progress | None = None
+) -> GcodeAnalysis:
+    """Analyse one G-code file. Raises GcodeError if it is empty, binary, not G-code or unreadable."""
+    path = Path(path)
+    try:
+        size = os.stat(path).st_size
+        head, tail = _read_head_tail(path, size)
+    except IsADirectoryError as exc:
+        raise GcodeError(f"{path} is a directory; give a .gcode file") from exc
+    except OSError as exc:
+        raise GcodeError(
+            f"cannot read {path}: {exc.strerror or exc}; check the path and permissions"
+        ) from exc
+    _sniff(path, head)
+    meta = read_metadata(head, tail)
+    chosen = profile or load_profile(resolve_profile(meta.printer_model))
+    estimator = Estimator(_profile_with_file_limits(chosen, meta))
+    state = MachineState()
+    walker = _Walker(Interpreter(state, estimator), estimator)
+    done = 0
+    try:
+        with path.open("rb") as handle:
+            for data in _chunks(handle, size):
+                walker.chunk(data)
+                done += len(data)
+                if progress is not None:
+                    progress(done, size)
+    except OSError as exc:
+        raise GcodeError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    estimator.finish()
+    if state.commands == 0:
+        raise GcodeError(f"{path} has no G-code commands (only comments); export the G-code again")
+    return _result(path, size, walker, state, estimator, meta, chosen)
+
+
+def _result(
+    path: Path,
+    size: int,
+    walker: _Walker,
+    state: MachineState,
+    estimator: Estimator,
+    meta: SlicerMetadata,
+    profile: KinematicProfile,
+) -> GcodeAnalysis:
+    marks = estimator.marks
+    total = estimator.elapsed_s
+    starts = marks.layer_starts_s
+    layer_times = [b - a for a, b in pairwise(starts)] + ([total - starts[-1]] if starts else [])
+    extents = state.extents
+    bbox = None
+    extreme_lines: dict[str, int] = {}
+    if math.isfinite(extents.lows[0]):
+        bbox = BoundingBox(
+            extents.lows[0],
+            extents.lows[1],
+            extents.lows[2],
+            extents.highs[0],
+            extents.highs[1],
+            extents.highs[2],
+        )
+        for axis, name in enumerate("xyz"):
+            extreme_lines[f"min_{name}"] = extents.low_lines[axis]
+            extreme_lines[f"max_{name}"] = extents.high_lines[axis]
+    warnings = list(state.findings)
+    for command, (first, count) in sorted(state.unknown.items(), key=lambda item: item[1][0]):
+        times = f" ({count} times)" if count > 1 else ""
+        warnings.append(Finding(first, "unknown-command", f"{command} is not a command farmctl knows{times}"))
+    analysis = GcodeAnalysis(
+        path=str(path),
+        size_bytes=size,
+        lines=walker.line,
+        estimated_time_s=round(total, 3),
+        motion_time_s=round(estimator.motion_s + estimator.dwell_s, 3),
+        heating_time_s=round(estimator.heating_s, 3),
+        homing_time_s=round(estimator.homing_s, 3),
+        simple_time_s=round(estimator.simple_s + estimator.dwell_s, 3),
+        slicer_time_s=meta.slicer_time_s,
+        filament_mm=round(state.filament_mm, 3),
+        bbox=bbox,
+        layers=state.marker_layers if state.marker_layers else state.z_layers,
+        layer_times_s=[round(t, 3) for t in layer_times],
+        preamble_time_s=round(starts[0] if starts else total, 3),
+        slicer=meta.slicer,
+        material=meta.material,
+        nozzle_diameter_mm=meta.nozzle_diameter_mm,
+        printer_model=meta.printer_model,
+        layer_height_mm=meta.layer_height_mm,
+        first_layer_temperature_c=meta.first_layer_temperature_c,
+        bed_temperature_c=meta.bed_temperature_c,
+        max_hotend_temperature_c=state.max_hotend,
+        max_bed_temperature_c=state.max_bed,
+        max_hotend_temperature_line=state.max_hotend_line,
+        max_bed_temperature_line=state.max_bed_line,
+        extreme_lines=extreme_lines,
+        slicer_filament_mm=meta.filament_mm,
+        slicer_filament_cm3=meta.filament_cm3,
+        slicer_filament_g=meta.filament_g,
+        thumbnails=meta.thumbnails,
+        tools_used=sorted(state.tools_used),
+        profile=profile.name,
+        max_line_bytes_seen=walker.longest,
+        longest_line=walker.longest_line or None,
+        time_marks=[TimeMark(b, line, round(t, 3)) for b, line, t in marks.time_marks],
+        warnings=warnings,
+    )
+    from farmctl.gcode.validate import validate_for_printer
+
+    findings = validate_for_printer(
+        analysis,
+        build_volume_mm=profile.build_volume_mm,
+        max_line_bytes=profile.max_line_bytes,
+        build_min_mm=profile.build_min_mm,
+    )
+    analysis.warnings.extend(findings)
+    return analysis

@@ -1,0 +1,79 @@
+"""Time-based ETAs for running prints, and per-printer calibration of the estimates.
+
+Pure functions: the daemon passes in what it knows (how far the printer is in the file, how long it
+has been printing, the printer's history) and gets seconds back.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from statistics import median
+
+from farmctl.gcode.model import GcodeAnalysis, TimeMark
+
+
+def estimated_elapsed_at(
+    marks: Sequence[TimeMark], *, byte_offset: int | None = None, line: int | None = None
+) -> float:
+    """farmctl's estimated elapsed time when the printer reaches a byte offset or a line (interpolated)."""
+    if (byte_offset is None) == (line is None):
+        raise ValueError("give exactly one of byte_offset or line")
+    if not marks:
+        return 0.0
+    keys = [m.byte_offset for m in marks] if byte_offset is not None else [m.line for m in marks]
+    position = byte_offset if byte_offset is not None else line
+    assert position is not None
+    index = bisect.bisect_right(keys, position)
+    if index == 0:
+        return marks[0].elapsed_s * (position / keys[0] if keys[0] > 0 else 1.0)
+    if index == len(marks):
+        return marks[-1].elapsed_s
+    before, after = marks[index - 1], marks[index]
+    span = keys[index] - keys[index - 1]
+    fraction = (position - keys[index - 1]) / span if span > 0 else 0.0
+    return before.elapsed_s + fraction * (after.elapsed_s - before.elapsed_s)
+
+
+def remaining_seconds(
+    analysis: GcodeAnalysis,
+    *,
+    elapsed_s: float,
+    byte_offset: int | None = None,
+    line: int | None = None,
+    history_ratio: float = 1.0,
+) -> float:
+    """Seconds left in a running print.
+
+    The estimate for the rest of the file is scaled by how fast this print has actually run so far
+    (actual / estimated elapsed), blended with the printer's historical ratio: early in a print the
+    history dominates (heating and the first layer say little), later the print's own pace does.
+    """
+    total = analysis.estimated_time_s * history_ratio
+    expected_so_far = estimated_elapsed_at(analysis.time_marks, byte_offset=byte_offset, line=line)
+    remaining_estimate = max(analysis.estimated_time_s - expected_so_far, 0.0)
+    if expected_so_far <= 0.0 or analysis.estimated_time_s <= 0.0:
+        return max(total - elapsed_s, remaining_estimate * history_ratio, 0.0)
+    observed_ratio = min(max(elapsed_s / expected_so_far, 0.25), 4.0)
+    weight = min(expected_so_far / analysis.estimated_time_s, 1.0)
+    ratio = weight * observed_ratio + (1.0 - weight) * history_ratio
+    return remaining_estimate * ratio
+
+
+def refine_ratio(
+    history: Sequence[tuple[float, float]], *, min_samples: int = 3, bounds: tuple[float, float] = (0.5, 2.0)
+) -> float:
+    """The factor to multiply farmctl's estimates by for one printer, from (estimated_s, actual_s) pairs.
+
+    A median of the actual/estimated ratios ignores the odd failed or paused print; with few samples
+    the result is pulled towards 1.0 (trust the model until the printer has shown a consistent bias).
+    Non-positive or absurd pairs (ratio outside 0.2..5, e.g. a print paused overnight) are ignored.
+    """
+    ratios = [actual / estimated for estimated, actual in history if estimated > 0 and actual > 0]
+    ratios = [r for r in ratios if 0.2 <= r <= 5.0]
+    if not ratios:
+        return 1.0
+    observed = median(ratios)
+    confidence = min(len(ratios) / min_samples, 1.0) if min_samples > 0 else 1.0
+    ratio = 1.0 + confidence * (observed - 1.0)
+    return min(max(ratio, bounds[0]), bounds[1])
