@@ -1,1 +1,8 @@
-"""MQTT telemetry: the only code that imports paho."""
+"""MQTT telemetry: the only code that imports paho.
+
+Entry points (see docs/mqtt.md):
+- `farmctl.telemetry.settings.parse_mqtt_section` for the config loader (no paho import);
+- `farmctl.telemetry.sink.open_telemetry` for the daemon (a publisher, or a disabled sink);
+- `farmctl.telemetry.follower.FarmFollower` for `farmctl watch --mqtt URL`.
+This package's `__init__` imports nothing so that reading the config never loads paho.
+"""

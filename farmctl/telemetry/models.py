@@ -1,0 +1,175 @@
+"""Plain data the daemon hands to the publisher, and the JSON documents made from it.
+
+These are deliberately independent of the driver and store types: the daemon converts its own
+snapshots into these (a few lines), so telemetry never imports driver or database internals.
+Every JSON document carries `schema` (bumped on incompatible change) and `ts` (UTC, ISO 8601).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+# Worker states (architecture.md); the HA enum sensor offers exactly these.
+PRINTER_STATES = (
+    "offline",
+    "connecting",
+    "idle",
+    "printing",
+    "paused",
+    "awaiting_bed_clear",
+    "error",
+    "maintenance",
+)
+
+
+@dataclass(frozen=True)
+class DaemonInfo:
+    version: str
+    pid: int
+    host: str
+    started: datetime
+    printers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrinterDescription:
+    """What Home Assistant shows about a printer's device (discovery)."""
+
+    printer_id: str
+    name: str
+    model: str | None = None
+    manufacturer: str | None = None
+    serial_number: str | None = None
+    kind: str = "marlin"
+
+
+@dataclass(frozen=True)
+class PrinterStateSnapshot:
+    state: str
+    source: str = "marlin"
+    source_state: str | None = None
+    job_id: str | None = None
+    error: str | None = None
+    flags: Mapping[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Temperature:
+    actual: float
+    target: float | None = None
+
+
+@dataclass(frozen=True)
+class PrinterTelemetry:
+    """One sample: heaters by name (`tool0`, `bed`, `chamber`) and, while printing, progress."""
+
+    temperatures: Mapping[str, Temperature] = field(default_factory=dict)
+    progress_pct: float | None = None
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    job_id: str
+    file: str
+    state: str
+    progress_pct: float | None = None
+    print_time_s: float | None = None
+    time_left_s: float | None = None
+    eta: datetime | None = None
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    job_id: str
+    file: str
+    state: str
+    printer_id: str | None = None
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    pending: int
+    running: int
+    items: tuple[QueueItem, ...] = ()
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO 8601 with a `Z`, millisecond precision: what HA's timestamp class expects."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def encode(document: Mapping[str, Any], now: datetime) -> bytes:
+    """Serialise with the common envelope fields; compact separators keep 100 printers x 1 Hz small."""
+    return json.dumps({"schema": SCHEMA_VERSION, "ts": iso(now), **document}, separators=(",", ":")).encode()
+
+
+def _rounded(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def daemon_info_document(info: DaemonInfo) -> dict[str, Any]:
+    return {
+        "version": info.version,
+        "pid": info.pid,
+        "host": info.host,
+        "started": iso(info.started),
+        "printers": list(info.printers),
+    }
+
+
+def printer_state_document(snapshot: PrinterStateSnapshot) -> dict[str, Any]:
+    return {
+        "state": snapshot.state,
+        "source": snapshot.source,
+        "source_state": snapshot.source_state,
+        "job_id": snapshot.job_id,
+        "error": snapshot.error,
+        "flags": dict(snapshot.flags),
+    }
+
+
+def telemetry_document(sample: PrinterTelemetry) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        name: {"actual": _rounded(t.actual), "target": _rounded(t.target)}
+        for name, t in sorted(sample.temperatures.items())
+    }
+    document["progress"] = _rounded(sample.progress_pct)
+    return document
+
+
+def job_document(job: JobProgress) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id,
+        "file": job.file,
+        "state": job.state,
+        "progress": _rounded(job.progress_pct),
+        "print_time_s": _rounded(job.print_time_s, 1),
+        "time_left_s": _rounded(job.time_left_s, 1),
+        "eta": iso(job.eta) if job.eta is not None else None,
+    }
+
+
+def queue_document(snapshot: QueueSnapshot) -> dict[str, Any]:
+    return {
+        "pending": snapshot.pending,
+        "running": snapshot.running,
+        "items": [
+            {
+                "job_id": item.job_id,
+                "file": item.file,
+                "state": item.state,
+                "printer": item.printer_id,
+                "priority": item.priority,
+            }
+            for item in snapshot.items
+        ],
+    }

@@ -1,0 +1,361 @@
+"""The publisher's own thread: takes work from the outbox and signals from paho, talks to paho.
+
+All bookkeeping lives on this one thread (retained cache, in-flight ids, de-duplication), so no
+lock is ever held while calling into paho: paho invokes `on_publish` while holding its own
+message lock, and taking ours there while we held ours around `publish()` would deadlock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import paho.mqtt.client as mqtt
+
+from farmctl.telemetry.commands import (
+    CommandOutcome,
+    CommandRefusal,
+    RecentRequests,
+    RemoteCommand,
+    parse_command,
+    result_document,
+)
+from farmctl.telemetry.connection import expiry_properties
+from farmctl.telemetry.outbox import Message, RetainedUpdate
+from farmctl.telemetry.topics import OFFLINE, ONLINE
+
+if TYPE_CHECKING:
+    from farmctl.telemetry.publisher import CommandHandler, TelemetryPublisher
+
+log = logging.getLogger("farmctl.telemetry.publisher")
+EVENT_BATCH = 200
+COMMAND_BACKLOG = 64
+
+
+@dataclass
+class CachedValue:
+    payload: bytes
+    qos: int
+    expiry_s: int | None
+    created: float
+
+
+class PublisherLoop:
+    def __init__(
+        self, owner: TelemetryPublisher, client: mqtt.Client, handler: CommandHandler | None
+    ) -> None:
+        self._owner = owner
+        self._client = client
+        self._handler = handler
+        # Shared with callers under owner._cond:
+        self.pending_signals: list[tuple[Any, ...]] = []
+        self.discovery_topics: set[str] = set()
+        self.in_flight_count = 0
+        self.busy = False
+        self.connections = 0
+        self.published = 0
+        self.refused = 0
+        self.commands_received = 0
+        self.commands_refused = 0
+        self.last_error: str | None = None
+        self.shutdown_deadline = 0.0
+        # Owned by this thread alone:
+        self._cache: dict[str, CachedValue] = {}
+        self._in_flight: dict[int, str] = {}
+        self._refused_topics: set[str] = set()
+        self._connected = False
+        self._recent = RecentRequests()
+        self._commands: queue.Queue[RemoteCommand | None] = queue.Queue(COMMAND_BACKLOG)
+        self._command_thread: threading.Thread | None = None
+        self._subscriptions: dict[int, list[str]] = {}
+        self._outage_started: float | None = None
+
+    # -- main loop -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        if self._handler is not None:
+            self._command_thread = threading.Thread(
+                target=self._run_commands, name="farmctl-mqtt-commands", daemon=True
+            )
+            self._command_thread.start()
+        owner = self._owner
+        while True:
+            with owner._cond:
+                self.busy = False
+                owner._cond.notify_all()
+                while not self._has_work_locked():
+                    due = owner._outbox.next_due()
+                    owner._cond.wait(1.0 if due is None else max(0.001, due - time.monotonic()))
+                self.busy = True
+                signals, self.pending_signals = self.pending_signals, []
+                stopping = owner._stopping
+            for signal in signals:
+                self._handle_signal(signal)
+            with owner._cond:
+                ready = owner._outbox.take_ready(time.monotonic())
+                events = owner._outbox.take_events(EVENT_BATCH) if self._connected else []
+            for update in ready:
+                self._publish_retained(update)
+            self._publish_events(events)
+            with owner._cond:
+                self.in_flight_count = len(self._in_flight)
+            if stopping:
+                self._shut_down()
+                return
+
+    def _has_work_locked(self) -> bool:
+        owner = self._owner
+        if owner._stopping or self.pending_signals:
+            return True
+        if owner._outbox.events and self._connected:
+            return True
+        due = owner._outbox.next_due()
+        return due is not None and due <= time.monotonic()
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    def _publish_retained(self, update: RetainedUpdate) -> None:
+        payload = update.build()
+        if payload:
+            self._cache[update.topic] = CachedValue(payload, update.qos, update.expiry_s, update.created)
+        else:
+            self._cache.pop(update.topic, None)  # an empty retained payload clears the topic
+        if self._connected:
+            self._send(update.topic, payload, update.qos, retain=True, expiry_s=update.expiry_s, age=0.0)
+
+    def _publish_events(self, events: list[Message]) -> None:
+        for index, message in enumerate(events):
+            if not self._send(message.topic, message.build(), message.qos, retain=False):
+                # The client's own queue is full (slow broker) or we lost the connection: keep the
+                # rest for later, in order, where the outbox bound applies.
+                with self._owner._cond:
+                    self._owner._outbox.return_events(events[index:])
+                return
+
+    def _send(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        *,
+        retain: bool,
+        expiry_s: int | None = None,
+        age: float = 0.0,
+    ) -> bool:
+        properties = None
+        if expiry_s is not None:
+            remaining = expiry_s - age
+            if remaining < 1:
+                return True  # already stale: a subscriber is better off seeing nothing
+            properties = expiry_properties(int(remaining))
+        try:
+            info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        except (ValueError, RuntimeError) as exc:
+            self._error(f"cannot publish to {topic}: {exc}")
+            return True  # a malformed message will never succeed; do not retry it forever
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            return False
+        if info.rc == mqtt.MQTT_ERR_NO_CONN and qos == 0:
+            return False
+        # Success, or NO_CONN at QoS >= 1: paho keeps the message and sends it after reconnecting.
+        if qos > 0:
+            self._in_flight[info.mid] = topic
+        with self._owner._cond:
+            self.published += 1
+        return True
+
+    def _republish_all(self) -> None:
+        """After (re)connecting, make every retained topic current: subscribers may have missed a lot."""
+        qos = self._owner.settings.qos.state
+        self._send(self._owner.topics.daemon_status, ONLINE.encode(), qos, retain=True)
+        now = time.monotonic()
+        for topic, value in list(self._cache.items()):
+            self._send(
+                topic, value.payload, value.qos, retain=True, expiry_s=value.expiry_s, age=now - value.created
+            )
+
+    def _republish_discovery(self) -> None:
+        for topic in sorted(self.discovery_topics):
+            value = self._cache.get(topic)
+            if value is not None:
+                self._send(topic, value.payload, value.qos, retain=True)
+
+    # -- signals from paho -----------------------------------------------------------------------
+
+    def _handle_signal(self, signal: tuple[Any, ...]) -> None:
+        kind = signal[0]
+        if kind == "connected":
+            self._on_connected()
+        elif kind == "disconnected":
+            if self._connected:
+                self._outage_started = time.monotonic()
+                log.warning("MQTT connection to %s lost (%s); retrying", self._owner.settings.url, signal[1])
+            self._connected = False
+        elif kind == "connect_failed":
+            self._error(f"broker {self._owner.settings.url} refused the connection: {signal[1]}")
+        elif kind == "ack":
+            _, mid, failed, reason = signal
+            topic = self._in_flight.pop(mid, None)
+            if failed:
+                self._refused(topic or f"message {mid}", reason)
+        elif kind == "suback":
+            _, mid, results = signal
+            filters = self._subscriptions.pop(mid, [])
+            for index, (failed, reason) in enumerate(results):
+                if failed:
+                    name = filters[index] if index < len(filters) else f"subscription {mid}"
+                    self._error(f"broker refused subscription to {name}: {reason}")
+        elif kind == "message":
+            self._on_message(signal[1], signal[2], signal[3])
+        elif kind == "outcome":
+            self._answer(signal[1], signal[2])
+
+    def _on_connected(self) -> None:
+        owner = self._owner
+        self._connected = True
+        self._refused_topics.clear()
+        with owner._cond:
+            self.connections += 1
+        if self._outage_started is not None:
+            log.info("MQTT reconnected after %.1f s", time.monotonic() - self._outage_started)
+            self._outage_started = None
+        filters: list[tuple[str, int]] = []
+        if owner.settings.homeassistant_discovery:
+            filters.append((owner.topics.homeassistant_status, 1))
+        if owner.settings.commands_enabled:
+            filters.append((owner.topics.command_filter, owner.settings.qos.commands))
+        if filters:
+            result, mid = self._client.subscribe(filters)
+            if result == mqtt.MQTT_ERR_SUCCESS and mid is not None:
+                self._subscriptions[mid] = [topic for topic, _ in filters]
+        self._republish_all()
+
+    def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:
+        owner = self._owner
+        if topic == owner.topics.homeassistant_status:
+            if payload.strip().lower() == b"online":
+                log.info("Home Assistant came online; re-publishing discovery")
+                self._republish_discovery()
+            return
+        parts = owner.topics.split_printer_topic(topic)
+        if parts is None or not parts[1].startswith("cmd/") or self._handler is None:
+            return
+        printer_id, action = parts[0], parts[1][len("cmd/") :]
+        with owner._cond:
+            self.commands_received += 1
+        if retained:
+            # A retained command would be re-run on every reconnect of every daemon: never accept one.
+            self._refuse(CommandRefusal(printer_id, action, None, "retained commands are not accepted"))
+            return
+        parsed = parse_command(printer_id, action, payload, owner._clock(), owner.settings.command_max_age_s)
+        if isinstance(parsed, CommandRefusal):
+            self._refuse(parsed)
+            return
+        if self._recent.seen(parsed):
+            previous = self._recent.answer(parsed)
+            if previous is not None:  # a QoS 1 duplicate: repeat the answer, do not run it twice
+                self._publish_result(parsed.printer_id, parsed.action, parsed.request_id, previous)
+            return
+        try:
+            self._commands.put_nowait(parsed)
+        except queue.Full:
+            self._refuse(
+                CommandRefusal(printer_id, action, parsed.request_id, "busy: too many pending commands")
+            )
+            return
+        self._recent.remember(parsed, None)
+
+    def _refuse(self, refusal: CommandRefusal) -> None:
+        with self._owner._cond:
+            self.commands_refused += 1
+        log.warning("MQTT command %s for %s refused: %s", refusal.action, refusal.printer_id, refusal.error)
+        outcome = CommandOutcome(False, refusal.error)
+        self._publish_result(refusal.printer_id, refusal.action, refusal.request_id, outcome)
+
+    def _answer(self, command: RemoteCommand, outcome: CommandOutcome) -> None:
+        self._recent.remember(command, outcome)
+        self._publish_result(command.printer_id, command.action, command.request_id, outcome)
+
+    def _publish_result(
+        self, printer_id: str, action: str, request_id: str | None, outcome: CommandOutcome
+    ) -> None:
+        topics = self._owner.topics
+        try:
+            topic = topics.command_result(printer_id, action)
+        except ValueError:
+            return  # the topic itself was malformed (e.g. a bad printer id): nowhere safe to answer
+        self._owner._result(topic, result_document(printer_id, action, request_id, outcome.ok, outcome.error))
+
+    def _run_commands(self) -> None:
+        assert self._handler is not None
+        while True:
+            command = self._commands.get()
+            if command is None:
+                return
+            if command.expires_at <= self._owner._clock():
+                outcome = CommandOutcome(False, "expired before it could run")
+            else:
+                try:
+                    outcome = self._handler(command)
+                except Exception as exc:
+                    log.exception("MQTT command handler failed for %s", command)
+                    outcome = CommandOutcome(False, f"internal error: {type(exc).__name__}")
+            self._owner._signal("outcome", command, outcome)
+
+    # -- errors and shutdown -----------------------------------------------------------------------
+
+    def _refused(self, topic: str, reason: str) -> None:
+        with self._owner._cond:
+            self.refused += 1
+            self.last_error = f"broker refused publish to {topic}: {reason}"
+        # One error line per topic per connection: visible, but an ACL mistake does not flood the log.
+        if topic not in self._refused_topics:
+            self._refused_topics.add(topic)
+            log.error("MQTT broker refused publish to %s: %s (check the broker ACL)", topic, reason)
+
+    def _error(self, message: str) -> None:
+        with self._owner._cond:
+            self.last_error = message
+        log.error("MQTT %s", message)
+
+    def _shut_down(self) -> None:
+        owner = self._owner
+        if self._command_thread is not None:
+            with contextlib.suppress(queue.Full):
+                self._commands.put_nowait(None)
+        if not self._connected:
+            return
+        while True:  # best effort: hand queued events over before saying goodbye
+            with owner._cond:
+                events = owner._outbox.take_events(EVENT_BATCH)
+            if not events:
+                break
+            self._publish_events(events)
+            if time.monotonic() >= self.shutdown_deadline:
+                break
+        qos = owner.settings.qos.state
+        with owner._cond:
+            printers = owner._printers_snapshot_locked()
+        infos: list[mqtt.MQTTMessageInfo] = []
+        # A clean disconnect does not fire the will, so say it ourselves (reference A5).
+        for printer_id in printers:
+            topic = owner.topics.printer(printer_id, "status")
+            infos.append(self._client.publish(topic, OFFLINE, qos=qos, retain=True))
+        infos.append(self._client.publish(owner.topics.daemon_status, OFFLINE, qos=qos, retain=True))
+        for info in infos:
+            remaining = owner_deadline_remaining(self.shutdown_deadline)
+            if remaining <= 0:
+                break
+            try:
+                info.wait_for_publish(timeout=remaining)
+            except (RuntimeError, ValueError):
+                break
+
+
+def owner_deadline_remaining(deadline: float) -> float:
+    return deadline - time.monotonic()

@@ -1,0 +1,112 @@
+"""`[mqtt]` parsing: defaults, TLS, credentials, and one clear error per bad key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from farmctl.errors import ConfigError
+from farmctl.telemetry.settings import parse_mqtt_section
+
+
+def parse(mapping: dict[str, object] | None, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return parse_mqtt_section(mapping, str(tmp_path / "farm.toml"))
+
+
+def test_no_section_or_empty_section_means_disabled(tmp_path: Path) -> None:
+    assert parse(None, tmp_path) is None
+    assert parse({}, tmp_path) is None
+
+
+def test_defaults_follow_the_reference_scheme(tmp_path: Path) -> None:
+    settings = parse({"url": "mqtt://broker.plant", "site": "hall-a"}, tmp_path)
+    assert settings is not None
+    assert (settings.host, settings.port, settings.tls) == ("broker.plant", 1883, False)
+    assert settings.base_topic == "farm/hall-a"
+    assert (settings.qos.state, settings.qos.telemetry, settings.qos.events) == (1, 0, 1)
+    assert settings.commands_enabled is False
+    assert settings.url == "mqtt://broker.plant:1883"
+
+
+def test_mqtts_with_files_and_password_file(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("x")
+    (tmp_path / "secret").write_text("s3cret\n")
+    settings = parse(
+        {
+            "url": "mqtts://b:9999",
+            "site": "s",
+            "username": "farmd",
+            "password_file": "secret",
+            "ca_file": "ca.pem",
+        },
+        tmp_path,
+    )
+    assert settings is not None
+    assert settings.tls and settings.port == 9999
+    assert settings.password == "s3cret"
+    assert settings.ca_file == tmp_path / "ca.pem"
+    assert "s3cret" not in repr(settings)
+
+
+def test_credentials_in_the_url_are_used_but_never_shown(tmp_path: Path) -> None:
+    settings = parse({"url": "mqtt://ha:p%40ss@b", "site": "s"}, tmp_path)
+    assert settings is not None
+    assert (settings.username, settings.password) == ("ha", "p@ss")
+    assert "p@ss" not in settings.url and "p@ss" not in repr(settings)
+
+
+def test_default_site_is_a_valid_topic_level(tmp_path: Path) -> None:
+    settings = parse({"url": "mqtt://b"}, tmp_path)
+    assert settings is not None
+    assert settings.site and settings.site == settings.site.lower() and "/" not in settings.site
+
+
+def test_qos_per_class(tmp_path: Path) -> None:
+    settings = parse({"url": "mqtt://b", "site": "s", "qos": {"telemetry": 1, "events": 2}}, tmp_path)
+    assert settings is not None
+    assert (settings.qos.telemetry, settings.qos.events, settings.qos.state) == (1, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "key"),
+    [
+        ({"url": "http://b"}, "url"),
+        ({"url": "mqtt://"}, "url"),
+        ({"url": "mqtt://b/path"}, "url"),
+        ({"url": "mqtt://b:notaport"}, "url"),
+        ({"site": "x"}, "url"),
+        ({"url": "mqtt://b", "colour": "red"}, "colour"),
+        ({"url": "mqtt://b", "site": "Hall A"}, "site"),
+        ({"url": "mqtt://b", "topic_prefix": "/farm"}, "topic_prefix"),
+        ({"url": "mqtt://b", "qos": {"state": 3}}, "qos.state"),
+        ({"url": "mqtt://b", "qos": {"gossip": 1}}, "qos.gossip"),
+        ({"url": "mqtt://b", "qos": 1}, "qos"),
+        ({"url": "mqtt://b", "telemetry_interval_s": "fast"}, "telemetry_interval_s"),
+        ({"url": "mqtt://b", "telemetry_interval_s": 0}, "telemetry_interval_s"),
+        ({"url": "mqtt://b", "commands_enabled": "yes"}, "commands_enabled"),
+        ({"url": "mqtt://b", "password": "x"}, "username"),
+        ({"url": "mqtt://b", "username": "u", "password": "x", "password_file": "f"}, "password"),
+        ({"url": "mqtt://b", "username": "u", "password_file": "missing"}, "password_file"),
+        ({"url": "mqtts://b", "ca_file": "missing.pem"}, "ca_file"),
+        ({"url": "mqtt://b", "reconnect_min_s": 5, "reconnect_max_s": 1}, "reconnect_max_s"),
+    ],
+)
+def test_bad_values_name_file_and_key(mapping: dict[str, object], key: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(mapping, tmp_path)
+    message = caught.value.message
+    assert message.startswith(f"{tmp_path / 'farm.toml'}: [mqtt].{key}:"), message
+    assert "\n" not in message
+
+
+def test_tls_files_need_mqtts(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("x")
+    with pytest.raises(ConfigError, match=r"\[mqtt\]\.ca_file: TLS files need an mqtts:// url"):
+        parse({"url": "mqtt://b", "ca_file": "ca.pem"}, tmp_path)
+
+
+def test_password_never_in_error_messages(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse({"url": "mqtt://b", "password": "hunter2"}, tmp_path)
+    assert "hunter2" not in caught.value.message
