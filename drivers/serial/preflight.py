@@ -1,0 +1,91 @@
+"""Pre-flight a G-code file for streaming (H31, H32): the exact command list that goes on the wire.
+
+* Comments (`;...` and Marlin `(...)` paren comments) and blank lines are stripped: a blank line gets no ok.
+* Whitespace is collapsed; a line still too long once numbered (`N<n> ` + `*<cs>`, Marlin MAX_CMD_SIZE 96)
+  is shortened by dropping trailing zeros of numbers; if it is still too long the file is rejected, because
+  the firmware would truncate it and ask for it again for ever.
+* Non-ASCII is rejected with the line number: we never guess an encoding for motion commands.
+* M0/M1 (stop for user) are kept: the firmware's `paused for user` flow handles them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+# Line numbers grow during a job; reserve room for a 7-digit N and a 3-digit checksum.
+NUMBERING_OVERHEAD = len("N1234567 ") + len("*255")
+_PAREN_COMMENT = re.compile(r"\([^)]*\)")
+_TRAILING_ZEROS = re.compile(r"(\.\d*?)0+(?=\D|$)")
+_BARE_DOT = re.compile(r"(\d+)\.(?=\D|$)")
+
+
+class PreflightError(ValueError):
+    """The file cannot be streamed safely; the message names the line and what to do."""
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    commands: list[str]
+    source_lines: list[int]  # 1-based line in the original file of each command
+    shortened: int  # commands that had to be shortened to fit the firmware's line limit
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(len(command) + 1 for command in self.commands)
+
+
+def clean_line(raw: str) -> str:
+    """One source line -> the command to send ("" when nothing is left)."""
+    line = raw.split(";", 1)[0]
+    if "(" in line:
+        line = _PAREN_COMMENT.sub("", line)
+    return " ".join(line.split())
+
+
+def shorten(command: str) -> str:
+    """Drop trailing zeros (`X10.500` -> `X10.5`, `F1200.0` -> `F1200`): same value, fewer bytes."""
+    if command.startswith(("M117", "M118", "M23", "M28", "M30", "M32")):
+        return command  # free text or file names: not numbers
+    return _BARE_DOT.sub(r"\1", _TRAILING_ZEROS.sub(r"\1", command))
+
+
+def preflight_text(text: str, max_line_bytes: int = 96, source: str = "file") -> PreflightResult:
+    limit = max_line_bytes - NUMBERING_OVERHEAD - 1  # 1 for the newline
+    commands: list[str] = []
+    source_lines: list[int] = []
+    shortened = 0
+    for index, raw in enumerate(text.splitlines(), start=1):
+        if not raw.isascii():
+            bad = next(char for char in raw if not char.isascii())
+            if not clean_line(raw.encode("ascii", "replace").decode()) or ";" in raw.split(bad, 1)[0]:
+                pass  # non-ASCII only inside a comment: harmless, it is stripped
+            else:
+                raise PreflightError(
+                    f"{source}:{index}: non-ASCII character {bad!r} in a command; "
+                    "remove it (the firmware reads ASCII only)"
+                )
+        command = clean_line(raw)
+        if not command:
+            continue
+        if len(command) > limit:
+            short = shorten(command)
+            if len(short) > limit:
+                raise PreflightError(
+                    f"{source}:{index}: command is {len(command)} bytes, longer than the {limit} bytes the "
+                    f"firmware accepts once numbered (MAX_CMD_SIZE {max_line_bytes}); split or shorten it"
+                )
+            command = short
+            shortened += 1
+        commands.append(command)
+        source_lines.append(index)
+    return PreflightResult(commands, source_lines, shortened)
+
+
+def preflight_file(path: Path, max_line_bytes: int = 96) -> PreflightResult:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise PreflightError(f"cannot read {path}: {error.strerror or error}") from error
+    return preflight_text(data.decode("latin-1"), max_line_bytes, source=str(path))

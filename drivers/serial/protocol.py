@@ -1,0 +1,761 @@
+"""The Marlin host protocol, sans-I/O: bytes in, lines out, typed events out, time passed in.
+
+`MarlinProtocol` owns everything a host must remember about one printer connection: line numbers, the resend
+history, credits (the window of un-acked lines), the handshake, capabilities, timers and the job cursor. It
+never reads a clock, a socket or a thread: the driver feeds it `receive(data, now)` and `tick(now)` and
+writes whatever `take_output()` returns. That makes every rule below testable line by line.
+
+Resend handling (H8-H14), the part that decides whether a print survives a noisy cable:
+* On an honoured `Resend: k` every in-flight line numbered >= k is void (Marlin flushed its RX ring) and the
+  window collapses to one line until line k is acknowledged again.
+* The lines that were already on the wire behind line k still reach the firmware and each produces another
+  `Resend: k` (H11). Replaying k while they arrive would get the replay flushed too, so the replay waits until
+  one response per stale line has arrived, or the link has been quiet for `resend_settle_s`. Requests for k
+  before the replay are stale and ignored.
+* The `ok` that directly follows a `Resend:` line belongs to the rejected line (its credit was already
+  returned by voiding it), so it is swallowed. Firmware that sends no ok after a resend (H10) needs nothing:
+  voiding returned the credit; if a real ok was swallowed by coincidence, the M105 re-synchronisation below
+  recovers the credit, and a replay that got no answer at all is replayed again after `resend_timeout_s`.
+* A request for a line not sent yet is ignored (H12); one older than the history stops the job (H13); the
+  same line requested `max_consecutive_resends` times in a row stops it too (H14).
+
+Credit re-synchronisation: oks carry no line number (unless ADVANCED_OK), so a lost or duplicated ok would
+skew the count for ever. `ok T:...` is the one ok we can attribute: it answers an M105, and because Marlin
+acks in order, everything sent before that M105 is done. While printing an M105 goes out every
+`temperature_interval_s`; it doubles as the tickle when no ok arrives (H16).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+from farmctl.drivers.base import (
+    DriverEvent,
+    DriverState,
+    ErrorKind,
+    FirmwareIdentified,
+    FirmwareInfo,
+    HostAction,
+    JobFinished,
+    JobOutcome,
+    JobProgress,
+    JobProgressInfo,
+    LogLine,
+    Notice,
+    NoticeLevel,
+    PrinterError,
+    PrinterReset,
+    StateChanged,
+    TemperatureReading,
+    Temperatures,
+)
+from farmctl.drivers.serial.flow import History, InFlight, Window
+from farmctl.drivers.serial.responses import (
+    ErrorClass,
+    Kind,
+    Response,
+    classify,
+    decode_line,
+    firmware_name_version,
+    numbered,
+)
+from farmctl.drivers.serial.settings import ProtocolSettings
+
+HELLO_COMMAND = "M110 N0"
+EMERGENCY_OUT_OF_BAND = frozenset({"M108", "M410", "M876"})
+_TOOL = re.compile(r"^T(\d+)")
+
+
+@dataclass
+class _Job:
+    job_id: str
+    lines: list[str]
+    prefix_bytes: list[int]  # prefix_bytes[i] = bytes of lines[:i]
+    started: float
+    next_index: int = 0  # next line never sent before
+    acked: int = 0  # lines acknowledged (a prefix of the file)
+    resends: int = 0
+    paused: bool = False
+    fence_sent: bool = False
+    last_progress: float = -1.0
+
+    @property
+    def total(self) -> int:
+        return len(self.lines)
+
+    def info(self) -> JobProgressInfo:
+        return JobProgressInfo(
+            self.job_id,
+            self.acked,
+            self.total,
+            self.prefix_bytes[self.acked],
+            self.prefix_bytes[-1],
+            self.resends,
+        )
+
+
+@dataclass
+class _Rewind:
+    number: int
+    stale_expected: int
+    since: float
+    stale_seen: int = 0
+    replayed: bool = False
+    replayed_at: float = 0.0
+
+
+@dataclass
+class _Counters:
+    lines_sent: int = 0  # numbered lines, including replays
+    resends: int = 0
+    ratio_warned: bool = False
+    consecutive_resends: int = 0
+    last_resend_number: int | None = None
+    consecutive_timeouts: int = 0
+
+
+@dataclass
+class _Firmware:
+    fields: dict[str, str] = field(default_factory=dict)
+    capabilities: dict[str, bool] = field(default_factory=dict)
+    identified: bool = False
+    busy_seen: bool = False
+    paused_for_user: bool = False
+
+    @property
+    def autoreport(self) -> bool:
+        return self.capabilities.get("AUTOREPORT_TEMP", False)
+
+    @property
+    def emergency_parser(self) -> bool:
+        return self.capabilities.get("EMERGENCY_PARSER", False)
+
+
+class MarlinProtocol:
+    def __init__(self, printer: str, settings: ProtocolSettings | None = None) -> None:
+        self.printer = printer
+        self.settings = settings or ProtocolSettings()
+        self.state = DriverState.OFFLINE
+        self.window = Window(self.settings.window_lines, self.settings.window_bytes)
+        self.history = History(self.settings.history_lines)
+        self.firmware = _Firmware()
+        self.counters = _Counters()
+        self.temperatures: dict[str, TemperatureReading] = {}
+        self.active_tool = 0
+        self.job: _Job | None = None
+        self.error: str | None = None
+        self._commands: deque[str] = deque()
+        self._out = bytearray()
+        self._events: list[DriverEvent] = []
+        self._rx = bytearray()
+        self._next_number = 1
+        self._replay_next: int | None = None  # next history line to replay
+        self._collapse: int | None = None  # window is one line until this number is acked
+        self._rewind: _Rewind | None = None
+        self._after_resend = False
+        self._hello_attempts = 0
+        self._hello_at = 0.0
+        self._last_rx = 0.0
+        self._ok_timer = 0.0  # last ok/busy, or when the window last became non-empty
+        self._last_response = 0.0
+        self._last_poll = 0.0
+        self._resync_pending = False
+
+    # ---- inputs ---------------------------------------------------------------------------------------
+
+    def connect(self, now: float) -> None:
+        """Start (or restart) the handshake: the hello is always a checksummed M110 (H1, H28)."""
+        self._reset_link_state(now)
+        self._set_state(DriverState.CONNECTING, "handshake")
+        self._hello_attempts = 0
+        self._send_hello(now)
+
+    def receive(self, data: bytes, now: float) -> None:
+        self._rx += data
+        while True:
+            end = self._rx.find(b"\n")
+            if end < 0:
+                break
+            raw = bytes(self._rx[:end])
+            del self._rx[: end + 1]
+            text = decode_line(raw).strip()
+            if text:
+                self._on_line(text, now)
+        if len(self._rx) > 4096:  # garbage without newlines (wrong baud): never grow without bound
+            del self._rx[:-256]
+        self._pump(now)
+
+    def tick(self, now: float) -> None:
+        self._check_timers(now)
+        self._pump(now)
+
+    def start_job(self, job_id: str, lines: list[str], now: float) -> bool:
+        if self.state is not DriverState.IDLE or self.job is not None:
+            self._emit_error(
+                ErrorKind.RECOVERABLE_COMM, f"cannot start a job while {self.state.value}", "busy"
+            )
+            return False
+        prefix = [0]
+        for line in lines:
+            prefix.append(prefix[-1] + len(line) + 1)
+        self.job = _Job(job_id, lines, prefix, now)
+        self.counters.consecutive_resends = 0
+        self._set_state(DriverState.PRINTING, f"job {job_id}")
+        self._last_poll = now
+        self._pump(now)
+        return True
+
+    def enqueue_command(self, command: str, now: float) -> None:
+        """An operator or script command (unnumbered; H30). Emergency commands jump every queue."""
+        command = command.strip()
+        if not command:
+            return
+        word = command.split(" ", 1)[0].upper()
+        if word == "M112":
+            self.emergency_stop(now)
+            return
+        self._events.append(LogLine(self.printer, True, command))
+        if word in EMERGENCY_OUT_OF_BAND and self.firmware.emergency_parser:
+            self._write_unnumbered(command, now)
+        else:
+            self._commands.append(command)
+        self._pump(now)
+
+    def pause(self, now: float, reason: str = "paused by operator") -> None:
+        if self.job and self.state is DriverState.PRINTING:
+            self.job.paused = True
+            self._set_state(DriverState.PAUSED, reason)
+
+    def resume(self, now: float) -> None:
+        if self.job and self.state is DriverState.PAUSED:
+            self.job.paused = False
+            self.firmware.paused_for_user = False
+            self._set_state(DriverState.PRINTING, "resumed")
+            self._pump(now)
+
+    def cancel(self, now: float) -> None:
+        if self.job is None:
+            return
+        self._finish_job(JobOutcome.CANCELLED, None, now)
+        self._rewind = None
+        self._replay_next = None
+        self._collapse = None
+        self._set_state(DriverState.CANCELLING, "cancelled")
+        self._pump(now)
+
+    def emergency_stop(self, now: float, heaters_off: tuple[str, ...] = ("M104 S0", "M140 S0")) -> None:
+        """H29: M112 unnumbered and numbered, then heaters off, ahead of everything; the printer is FAULT."""
+        burst = b"M112\n" + numbered(self._next_number, "M112")
+        self._next_number += 1
+        for command in heaters_off:
+            burst += command.encode("ascii") + b"\n"
+        self._out += burst
+        self._events.append(LogLine(self.printer, True, "M112 (emergency stop)"))
+        self._fault("emergency stop by operator", "emergency-stop", now)
+
+    def connection_lost(self, message: str, code: str, now: float) -> None:
+        """The transport failed (unplug, write stall): the job is interrupted where it stands (H26, H27)."""
+        self.error = message
+        if self.job is not None:
+            self._finish_job(JobOutcome.FAILED, message, now)
+        if self.state is not DriverState.FAULT:
+            self._emit_error(ErrorKind.JOB_FATAL, message, code)
+            self._set_state(DriverState.ERROR, message)
+
+    def disconnected(self, now: float) -> None:
+        if self.job is not None:
+            self._finish_job(JobOutcome.FAILED, "disconnected", now)
+        if self.state not in (DriverState.FAULT, DriverState.ERROR):
+            self._set_state(DriverState.OFFLINE, "disconnected")
+
+    # ---- outputs --------------------------------------------------------------------------------------
+
+    def take_output(self) -> bytes:
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def take_events(self) -> list[DriverEvent]:
+        events, self._events = self._events, []
+        return events
+
+    def next_deadline(self, now: float) -> float:
+        """When `tick` next has something to do (the driver bounds its read timeout with it)."""
+        deadline = now + 0.25
+        if self._rewind is not None:
+            deadline = min(deadline, now + self.settings.resend_settle_s / 2)
+        return deadline
+
+    # ---- receiving ------------------------------------------------------------------------------------
+
+    def _on_line(self, text: str, now: float) -> None:
+        self._last_rx = now
+        response = classify(text, self.active_tool)
+        after_resend, self._after_resend = self._after_resend, False
+        if response.kind is Kind.OK:
+            if after_resend:
+                return  # the ok of the rejected line: its credit came back when it was voided
+            self._on_ok(response, now)
+        elif response.kind is Kind.RESEND:
+            self._after_resend = True
+            self._last_response = now
+            self._on_resend(response.number or 0, now)
+        elif response.kind is Kind.START:
+            self._on_start(now)
+        elif response.kind is Kind.BUSY:
+            self._on_busy(response, now)
+        elif response.kind is Kind.WAIT:
+            self._on_wait(now)
+        elif response.kind is Kind.TEMPERATURE:
+            self._update_temperatures(response.temperatures)
+        elif response.kind is Kind.ERROR:
+            self._on_error(response, now)
+        elif response.kind is Kind.ACTION:
+            self._events.append(HostAction(self.printer, response.action, response.argument))
+        elif response.kind is Kind.CAPABILITY and response.capability:
+            self.firmware.capabilities[response.capability[0]] = response.capability[1]
+        elif response.kind is Kind.FIRMWARE_INFO:
+            self.firmware.fields = response.fields
+        else:
+            if response.kind is Kind.UNKNOWN_COMMAND and self._rewind is not None:
+                self._rewind.stale_seen += 1
+            self._events.append(LogLine(self.printer, False, text))
+
+    def _on_ok(self, response: Response, now: float) -> None:
+        self._ok_timer = now
+        self._last_response = now
+        self.counters.consecutive_timeouts = 0
+        if self.state is DriverState.CONNECTING:
+            self._handshake_done(now)
+            return
+        if response.temperatures:
+            self._update_temperatures(response.temperatures)
+            acked = self.window.ack_through_marker()  # nothing if no M105 is in flight: a stale answer
+        else:
+            acked = self.window.ack_through_number(response.number) if response.number is not None else []
+            if not acked:
+                entry = self.window.ack_oldest()
+                acked = [entry] if entry else []
+        for entry in acked:
+            self._on_acked(entry, now)
+        if self.firmware.paused_for_user and self.job and not self.job.paused:
+            self.firmware.paused_for_user = False
+            self._set_state(DriverState.PRINTING, "printer resumed")
+
+    def _on_acked(self, entry: InFlight, now: float) -> None:
+        if entry.job_index is not None and self.job is not None:
+            self.job.acked = max(self.job.acked, entry.job_index + 1)
+            self._maybe_progress(now)
+        if entry.number is not None and self._collapse is not None and entry.number >= self._collapse:
+            self._collapse = None
+            self._rewind = None
+        if entry.number is not None and entry.number != self.counters.last_resend_number:
+            self.counters.consecutive_resends = 0
+        word = entry.command.split(" ", 1)[0]
+        if word == "M115" and entry.job_index is None:
+            self._identify()
+        tool = _TOOL.match(entry.command)
+        if tool:
+            self.active_tool = int(tool.group(1))
+        if entry.fence and self.job is not None and self._job_fully_sent():
+            self._finish_job(JobOutcome.COMPLETED, None, now)
+            self._set_state(DriverState.IDLE, "job completed")
+
+    def _on_resend(self, number: int, now: float) -> None:
+        self.counters.resends += 1
+        if self.job is None or self.state not in (DriverState.PRINTING, DriverState.PAUSED):
+            # Nothing of ours is numbered in flight: the firmware's count is off (M999, reconnect without
+            # reset, H22/H28). Re-synchronise with a checksummed M110 instead of replaying anything.
+            if not self._resync_pending and self.state is not DriverState.CONNECTING:
+                self._resync_pending = True
+                self._write_numbered_hello(now)
+            return
+        if number >= self._next_number:
+            # H12: not sent yet (the printer got the line before it twice). Everything below is accepted.
+            for entry in self.window.ack_through_number(number - 1):
+                self._on_acked(entry, now)
+            return
+        rewind = self._rewind
+        if rewind is not None and number == rewind.number and not rewind.replayed:
+            rewind.stale_seen += 1  # H11: an echo of the lines that were behind the rejected one
+            return
+        wire = self.history.get(number)
+        if wire is None:
+            self._fail_job(
+                f"printer asked to resend line {number}, older than the {self.settings.history_lines}"
+                " lines kept; stopping rather than skipping lines",
+                "history-too-short",
+                now,
+            )
+            return
+        if number == self.counters.last_resend_number:
+            self.counters.consecutive_resends += 1
+        else:
+            self.counters.consecutive_resends = 1
+            self.counters.last_resend_number = number
+        if self.counters.consecutive_resends > self.settings.max_consecutive_resends:
+            self._fail_job(
+                f"printer keeps requesting line {number} again and again; communication stuck",
+                "resend-loop",
+                now,
+            )
+            return
+        voided = self.window.void_from(number)
+        stale = sum(1 for entry in voided if entry.number is not None and entry.number > number)
+        if any(entry.fence for entry in voided):
+            self.job.fence_sent = False
+        self._rewind = _Rewind(number, stale, now)
+        self._replay_next = None
+        self._collapse = number
+        self.job.resends += 1
+        self._check_resend_ratio()
+
+    def _on_start(self, now: float) -> None:
+        if self.state is DriverState.CONNECTING:
+            self._window_reset()
+            self._send_hello(now, retry=False)
+            return
+        during_job = self.job is not None
+        self._events.append(PrinterReset(self.printer, during_job))
+        if during_job:
+            message = "printer reset (sent 'start') during the job and lost its state; the job is aborted"
+            self._emit_error(ErrorKind.JOB_FATAL, message, "reset")
+            self._finish_job(JobOutcome.FAILED, message, now)
+        if self.state is DriverState.FAULT:
+            return
+        self.connect(now)
+
+    def _on_busy(self, response: Response, now: float) -> None:
+        self._ok_timer = now
+        self.counters.consecutive_timeouts = 0
+        if not self.firmware.busy_seen:
+            self.firmware.busy_seen = True
+            self._commands.append("M113 S2")
+        if "paused" in response.busy_reason and self.state is DriverState.PRINTING:
+            self.firmware.paused_for_user = True
+            self._set_state(DriverState.PAUSED, f"printer {response.busy_reason}")
+
+    def _on_wait(self, now: float) -> None:
+        if self.state is DriverState.CONNECTING:
+            self._handshake_done(now)
+        elif self.job is not None and not self.window.has_room(self.settings.max_line_bytes):
+            entry = self.window.ack_oldest()  # H17: firmware idle with nothing pending; we hold no credit
+            if entry:
+                self._on_acked(entry, now)
+
+    def _on_error(self, response: Response, now: float) -> None:
+        self._events.append(LogLine(self.printer, False, f"Error:{response.text}"))
+        error_class = response.error_class
+        if error_class is ErrorClass.FATAL:
+            if self.state is not DriverState.FAULT:
+                self._out += b"M112\n" + b"".join(c.encode() + b"\n" for c in ("M104 S0", "M140 S0"))
+                self._fault(f"printer halted: {response.text}", response.fatal_code, now)
+        elif error_class is ErrorClass.STOPPED:
+            message = f"printer stopped: {response.text}"
+            self.error = message
+            if self.job is not None:
+                self._finish_job(JobOutcome.FAILED, message, now)
+            self._emit_error(ErrorKind.JOB_FATAL, message, response.fatal_code or "stopped")
+            if self.state is not DriverState.FAULT:
+                self._set_state(DriverState.ERROR, message)
+        elif error_class is ErrorClass.NO_RESEND and self._rewind is not None:
+            self._rewind.stale_seen += 1
+
+    # ---- sending --------------------------------------------------------------------------------------
+
+    def _pump(self, now: float) -> None:
+        """Send whatever the window allows: replays first, then operator commands, then job lines."""
+        if self.state in (DriverState.OFFLINE, DriverState.FAULT, DriverState.CONNECTING):
+            return
+        if self.state is DriverState.ERROR:
+            return
+        self._maybe_start_replay(now)
+        limit = 1 if self._collapse is not None else None
+        while True:
+            if self._rewind is not None and not self._rewind.replayed:
+                break
+            if self._replay_next is not None:
+                if self._replay_next >= self._next_number:
+                    self._replay_next = None
+                    continue
+                stored = self.history.get(self._replay_next)
+                if stored is None:
+                    self._fail_job(f"line {self._replay_next} fell out of the resend history", "history", now)
+                    return
+                wire, command, job_index = stored
+                if not self.window.has_room(len(wire), limit):
+                    break
+                self._put(InFlight(self._replay_next, command, len(wire), job_index), wire, now)
+                self._replay_next += 1
+                continue
+            if self._commands:
+                command = self._commands[0]
+                size = len(command) + 1
+                if not self.window.has_room(size, limit):
+                    break
+                self._commands.popleft()
+                self._write_unnumbered(command, now)
+                continue
+            job = self.job
+            if job is None or job.paused or self.state is not DriverState.PRINTING:
+                break
+            if job.next_index < job.total:
+                command = job.lines[job.next_index]
+                wire = numbered(self._next_number, command)
+                if not self.window.has_room(len(wire), limit):
+                    break
+                self.history.record(self._next_number, wire, command, job.next_index)
+                self._put(InFlight(self._next_number, command, len(wire), job.next_index), wire, now)
+                self._next_number += 1
+                job.next_index += 1
+                continue
+            if not job.fence_sent and self._rewind is None:
+                # The end-of-job fence: an M105 whose answer proves every job line before it was executed.
+                if not self.window.has_room(5, limit):
+                    break
+                job.fence_sent = True
+                self._write_unnumbered("M105", now, fence=True)
+            break
+        if self.state is DriverState.CANCELLING and not self._commands and not len(self.window):
+            self._set_state(DriverState.IDLE, "cancelled job stopped")
+
+    def _put(self, entry: InFlight, wire: bytes, now: float) -> None:
+        if not len(self.window):
+            self._ok_timer = now
+        self.window.add(entry)
+        self._out += wire
+        if entry.number is not None:
+            self.counters.lines_sent += 1
+
+    def _write_unnumbered(self, command: str, now: float, fence: bool = False) -> None:
+        wire = command.encode("ascii", errors="replace") + b"\n"
+        self._put(InFlight(None, command, len(wire), None, fence=fence), wire, now)
+
+    def _write_numbered_hello(self, now: float) -> None:
+        self._next_number = 1
+        self.history.clear()
+        wire = numbered(0, HELLO_COMMAND)
+        self._put(InFlight(0, HELLO_COMMAND, len(wire), None), wire, now)
+
+    def _send_hello(self, now: float, retry: bool = True) -> None:
+        if retry:
+            self._hello_attempts += 1
+        self._hello_at = now
+        self._window_reset()
+        self._next_number = 1
+        wire = numbered(0, HELLO_COMMAND)
+        self.window.add(InFlight(0, HELLO_COMMAND, len(wire), None))
+        self._out += wire
+
+    def _maybe_start_replay(self, now: float) -> None:
+        rewind = self._rewind
+        if rewind is None or rewind.replayed:
+            return
+        settled = now - max(self._last_rx, rewind.since) >= self.settings.resend_settle_s
+        if rewind.stale_seen >= rewind.stale_expected or settled:
+            rewind.replayed = True
+            rewind.replayed_at = now
+            self._replay_next = rewind.number
+
+    # ---- timers ---------------------------------------------------------------------------------------
+
+    def _check_timers(self, now: float) -> None:
+        settings = self.settings
+        if self.state is DriverState.CONNECTING:
+            if now - self._hello_at >= settings.hello_retry_s:
+                if self._hello_attempts >= settings.hello_attempts:
+                    message = (
+                        f"no answer to {self._hello_attempts} handshakes; is this a printer, at this baud?"
+                    )
+                    self._emit_error(ErrorKind.RECOVERABLE_COMM, message, "no-handshake")
+                    self.error = message
+                    self._set_state(DriverState.ERROR, message)
+                else:
+                    self._send_hello(now)
+            return
+        if self.state in (DriverState.OFFLINE, DriverState.FAULT, DriverState.ERROR):
+            return
+        rewind = self._rewind
+        if (
+            rewind is not None
+            and rewind.replayed
+            and now - max(rewind.replayed_at, self._last_response) >= settings.resend_timeout_s
+        ):
+            # The replayed line got no answer at all (flushed by a late stale error, or the ok after a
+            # resend never came): replay it again. Counts towards the loop guard.
+            self._rewind = None
+            self._on_resend(rewind.number, now)
+            self._after_resend = False
+        self._poll_temperatures(now)
+        self._check_ok_timeout(now)
+
+    def _poll_temperatures(self, now: float) -> None:
+        printing = self.job is not None
+        interval = self.settings.temperature_interval_s if printing else self.settings.idle_poll_interval_s
+        due = now - self._last_poll >= interval and not self.window.has_marker()
+        if (printing or not self.firmware.autoreport) and due:
+            self._last_poll = now
+            if "M105" not in self._commands:
+                self._commands.append("M105")
+
+    def _check_ok_timeout(self, now: float) -> None:
+        settings = self.settings
+        waiting_ok = len(self.window) > 0
+        silent = now - self._last_rx >= settings.communication_timeout_s
+        if not waiting_ok and not silent:
+            return
+        if self.window.commands() & settings.long_running and not silent:
+            return  # H18/H19: minutes without an ok are normal here
+        if self.firmware.paused_for_user and not silent:
+            return
+        timeout = settings.ok_timeout_s if waiting_ok else settings.communication_timeout_s
+        if now - max(self._ok_timer, self._last_poll if not waiting_ok else 0.0) < timeout:
+            return
+        self.counters.consecutive_timeouts += 1
+        if self.counters.consecutive_timeouts > settings.max_consecutive_timeouts:
+            message = (
+                f"printer not responding: no ok for {self.counters.consecutive_timeouts - 1} consecutive"
+                f" timeouts of {timeout:g} s"
+            )
+            self.error = message
+            if self.job is not None:
+                self._finish_job(JobOutcome.FAILED, message, now)
+            self._emit_error(ErrorKind.JOB_FATAL, message, "timeout")
+            self._set_state(DriverState.ERROR, message)
+            return
+        # H16 tickle: an M105 outside the window; its `ok T:` re-synchronises the credits.
+        self._ok_timer = now
+        self._last_poll = now
+        self._write_unnumbered("M105", now)
+        self._events.append(
+            Notice(self.printer, NoticeLevel.INFO, "no ok from the printer; sent M105 tickle")
+        )
+
+    # ---- helpers --------------------------------------------------------------------------------------
+
+    def _handshake_done(self, now: float) -> None:
+        self._window_reset()
+        self._resync_pending = False
+        self._ok_timer = now
+        self._last_poll = now
+        self._set_state(DriverState.IDLE, "handshake complete")
+        self._commands.appendleft("M115")
+        self._pump(now)
+
+    def _identify(self) -> None:
+        name, version = firmware_name_version(self.firmware.fields)
+        info = FirmwareInfo(name, version, dict(self.firmware.capabilities), dict(self.firmware.fields))
+        self.firmware.identified = True
+        self._events.append(FirmwareIdentified(self.printer, info))
+        if self.firmware.autoreport:
+            self._commands.append(f"M155 S{max(1, round(self.settings.temperature_interval_s))}")
+
+    def firmware_info(self) -> FirmwareInfo | None:
+        if not self.firmware.identified:
+            return None
+        name, version = firmware_name_version(self.firmware.fields)
+        return FirmwareInfo(name, version, dict(self.firmware.capabilities), dict(self.firmware.fields))
+
+    def _update_temperatures(self, readings: dict[str, TemperatureReading]) -> None:
+        if readings:
+            self.temperatures.update(readings)
+            self._events.append(Temperatures(self.printer, dict(readings)))
+
+    def _job_fully_sent(self) -> bool:
+        job = self.job
+        return (
+            job is not None
+            and job.next_index >= job.total
+            and self._rewind is None
+            and self._replay_next is None
+        )
+
+    def _maybe_progress(self, now: float) -> None:
+        job = self.job
+        if job is None:
+            return
+        if now - job.last_progress >= self.settings.progress_interval_s or job.acked == job.total:
+            job.last_progress = now
+            self._events.append(JobProgress(self.printer, job.info()))
+
+    def _check_resend_ratio(self) -> None:
+        counters, settings = self.counters, self.settings
+        if counters.ratio_warned or counters.lines_sent < settings.resend_ratio_start_lines:
+            return
+        ratio = counters.resends / counters.lines_sent
+        if ratio > settings.resend_ratio_threshold:
+            counters.ratio_warned = True
+            self._events.append(
+                Notice(
+                    self.printer,
+                    NoticeLevel.WARNING,
+                    f"communication with the printer is unreliable: {ratio:.0%} of lines needed a resend",
+                )
+            )
+
+    def _fail_job(self, message: str, code: str, now: float) -> None:
+        self.error = message
+        self._emit_error(ErrorKind.JOB_FATAL, message, code)
+        if self.job is not None:
+            self._finish_job(JobOutcome.FAILED, message, now)
+        self._rewind = None
+        self._replay_next = None
+        self._collapse = None
+        self._set_state(DriverState.ERROR, message)
+
+    def _fault(self, message: str, code: str, now: float) -> None:
+        self.error = message
+        self._emit_error(ErrorKind.PRINTER_FATAL, message, code)
+        if self.job is not None:
+            self._finish_job(JobOutcome.FAILED, message, now)
+        self._commands.clear()
+        self._window_reset()
+        self._set_state(DriverState.FAULT, message)
+
+    def _finish_job(self, outcome: JobOutcome, error: str | None, now: float) -> None:
+        job = self.job
+        if job is None:
+            return
+        self.job = None
+        self._events.append(JobProgress(self.printer, job.info()))
+        self._events.append(
+            JobFinished(
+                self.printer,
+                job.job_id,
+                outcome,
+                error,
+                job.acked,
+                job.total,
+                job.prefix_bytes[job.acked],
+                job.resends,
+                now - job.started,
+            )
+        )
+
+    def _emit_error(self, kind: ErrorKind, message: str, code: str) -> None:
+        self._events.append(PrinterError(self.printer, kind, message, code))
+
+    def _set_state(self, state: DriverState, reason: str) -> None:
+        if state is not self.state:
+            previous, self.state = self.state, state
+            self._events.append(StateChanged(self.printer, state, previous, reason))
+
+    def _window_reset(self) -> None:
+        self.window.clear()
+        self._rewind = None
+        self._replay_next = None
+        self._collapse = None
+        self._after_resend = False
+
+    def _reset_link_state(self, now: float) -> None:
+        self._window_reset()
+        self._commands.clear()
+        self.history.clear()
+        self._rx.clear()
+        self.firmware = _Firmware()
+        self._last_rx = now
+        self._ok_timer = now
+        self._last_response = now
+        self._resync_pending = False

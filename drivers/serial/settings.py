@@ -1,0 +1,78 @@
+"""Tunable protocol and driver settings, with the defaults serial-protocol.md argues for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# OctoPrint's longRunningCommands plus the heat-up waits: no ok for minutes is normal for these.
+LONG_RUNNING = frozenset(
+    {
+        "G4",
+        "G28",
+        "G29",
+        "G30",
+        "G32",
+        "M0",
+        "M1",
+        "M109",
+        "M190",
+        "M191",
+        "M116",
+        "M226",
+        "M303",
+        "M400",
+        "M600",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ProtocolSettings:
+    # Flow control. The window is min(bufsize - 1 lines, rx budget bytes); ping_pong forces one line.
+    bufsize: int = 4  # firmware command slots (Marlin BUFSIZE); ADVANCED_OK B lowers it when reported
+    rx_buffer_bytes: int = 128  # firmware RX ring (Marlin RX_BUFFER_SIZE)
+    # Bytes of the ring kept free for lines the window does not plan for (tickles, operator commands).
+    rx_reserve_bytes: int = 8
+    ping_pong: bool = False
+    history_lines: int = 100  # resend history; an older request stops the job (H13)
+    max_line_bytes: int = 96  # Marlin MAX_CMD_SIZE, numbered line including N, *cs
+    # Handshake
+    hello_attempts: int = 3
+    hello_retry_s: float = 5.0
+    # Timeouts (two flavours, H16): nothing at all received / no ok while lines are in flight.
+    communication_timeout_s: float = 30.0
+    ok_timeout_s: float = 3.0  # then an M105 tickle; busy lines and long-running commands suspend it
+    max_consecutive_timeouts: int = 5
+    # Resends
+    resend_settle_s: float = 0.02  # wait this long for stale responses before replaying (H11)
+    resend_timeout_s: float = 0.5  # replayed line got no answer at all: replay it again (H10)
+    max_consecutive_resends: int = 10  # H14 loop guard
+    resend_ratio_threshold: float = 0.10  # H15
+    resend_ratio_start_lines: int = 100
+    # Temperatures: M155 autoreport interval, or the M105 polling interval without it. While printing an
+    # M105 goes out at this interval regardless: its `ok T:` is the one ok whose command we can recognise,
+    # which re-synchronises the credit count after lost or duplicated oks.
+    temperature_interval_s: float = 2.0
+    idle_poll_interval_s: float = 5.0
+    progress_interval_s: float = 0.5
+    long_running: frozenset[str] = field(default_factory=lambda: LONG_RUNNING)
+
+    @property
+    def window_lines(self) -> int:
+        return 1 if self.ping_pong else max(1, self.bufsize - 1)
+
+    @property
+    def window_bytes(self) -> int:
+        return max(self.max_line_bytes, self.rx_buffer_bytes - self.rx_reserve_bytes)
+
+
+@dataclass(frozen=True)
+class Scripts:
+    """G-code run around pause/resume/cancel/emergency. Lines are sent as operator commands."""
+
+    # Empty by default on purpose: a park move needs G91/G90, and G90 also switches a relative-E (M83)
+    # file back to absolute E, which would ruin the print after resume. Configure per printer.
+    pause: tuple[str, ...] = ()
+    resume: tuple[str, ...] = ()
+    cancel: tuple[str, ...] = ("M104 S0", "M140 S0", "M107", "G91", "G1 Z10 F600", "G90", "M84")
+    heaters_off: tuple[str, ...] = ("M104 S0", "M140 S0")
