@@ -8,7 +8,11 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE_ROOTS = {"farmctl": ROOT / "farmctl", "farmctl.drivers": ROOT / "drivers", "farmctl.defaults": ROOT / "config"}
+SOURCE_ROOTS = {
+    "farmctl": ROOT / "farmctl",
+    "farmctl.drivers": ROOT / "drivers",
+    "farmctl.defaults": ROOT / "config",
+}
 
 
 def _declared_packages() -> set[str]:
@@ -36,7 +40,11 @@ def test_installed_names_are_specific() -> None:
     assert Path(farmctl.drivers.__file__).parent == ROOT / "drivers"
     assert Path(farmctl.defaults.__file__).parent == ROOT / "config"
     probe = subprocess.run(
-        [sys.executable, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('drivers') is not None)"],
+        [
+            sys.executable,
+            "-c",
+            "import importlib.util, sys; sys.exit(importlib.util.find_spec('drivers') is not None)",
+        ],
         cwd="/",
         check=False,
     )

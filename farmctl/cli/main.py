@@ -20,7 +20,7 @@ def main() -> None:
     except KeyboardInterrupt:
         print("farmctl: interrupted", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - last resort so users never see a traceback
+    except Exception as exc:  # last resort: users never see a traceback
         if os.environ.get("FARMCTL_DEBUG"):
             raise
         print(
