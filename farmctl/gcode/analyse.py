@@ -22,8 +22,9 @@ from farmctl.gcode.profiles import KinematicProfile, load_profile, resolve_profi
 CHUNK_BYTES = 4 * 1024 * 1024
 HEAD_BYTES = 512 * 1024
 TAIL_BYTES = 256 * 1024
-# A time mark every this many bytes (plus one per layer) is plenty for an ETA.
-MARK_EVERY_BYTES = 256 * 1024
+# Time marks (for ETAs) every this many bytes at most, about 256 per file, plus one per layer.
+MARK_EVERY_MAX_BYTES = 256 * 1024
+MARK_EVERY_MIN_BYTES = 1024
 _SNIFF_BYTES = 64 * 1024
 
 Progress = Callable[[int, int], None]
@@ -111,7 +112,8 @@ def _profile_with_file_limits(profile: KinematicProfile, meta: SlicerMetadata) -
 class _Walker:
     """Feeds chunks to the interpreter line by line and places time marks."""
 
-    def __init__(self, interpreter: Interpreter, estimator: Estimator) -> None:
+    def __init__(self, interpreter: Interpreter, estimator: Estimator, mark_every: int) -> None:
+        self.mark_every = mark_every
         self.interpreter = interpreter
         self.estimator = estimator
         self.line = 0
@@ -123,28 +125,30 @@ class _Walker:
     def chunk(self, data: bytes) -> None:
         interpreter, estimator = self.interpreter, self.estimator
         line_no, offset, next_mark = self.line, self.offset, self.next_mark
-        for raw in data.split(b"\n"):
+        pieces = data.split(b"\n")
+        if data.endswith(b"\n"):
+            pieces.pop()  # the empty piece after the final line break is not a line
+        for raw in pieces:
             line_no += 1
             length = len(raw) + 1
             if offset >= next_mark:
                 estimator.mark_position(offset, line_no)
-                next_mark = offset + MARK_EVERY_BYTES
+                next_mark = offset + self.mark_every
             offset += length
             if not raw:
                 continue
             text = raw.decode("utf-8", "replace")
             if text[0] == ";":
-                interpreter.comment(text)
+                if interpreter.comment(text):
+                    estimator.mark_position(offset - length, line_no)
                 continue
             command = text.split(";", 1)[0].strip()
             if command:
                 if len(command) > self.longest:
                     self.longest, self.longest_line = len(command), line_no
                 interpreter.command(command, line_no)
-        # split() yields an empty piece after the final newline: it is not a line.
-        if data.endswith(b"\n"):
-            line_no -= 1
-            offset -= 1
+        if not data.endswith(b"\n"):
+            offset -= 1  # the last line of the file has no line break
         self.line, self.offset, self.next_mark = line_no, offset, next_mark
 
 
@@ -167,7 +171,8 @@ def analyse_file(
     chosen = profile or load_profile(resolve_profile(meta.printer_model))
     estimator = Estimator(_profile_with_file_limits(chosen, meta))
     state = MachineState()
-    walker = _Walker(Interpreter(state, estimator), estimator)
+    spacing = min(max(size // 256, MARK_EVERY_MIN_BYTES), MARK_EVERY_MAX_BYTES)
+    walker = _Walker(Interpreter(state, estimator), estimator, spacing)
     done = 0
     try:
         with path.open("rb") as handle:
@@ -182,6 +187,15 @@ def analyse_file(
     if state.commands == 0:
         raise GcodeError(f"{path} has no G-code commands (only comments); export the G-code again")
     return _result(path, size, walker, state, estimator, meta, chosen)
+
+
+def _time_marks(raw: list[tuple[int, int, float]]) -> list[TimeMark]:
+    """Strictly increasing byte offsets (a layer start can share its offset with a periodic mark)."""
+    marks: list[TimeMark] = []
+    for byte, line, elapsed in raw:
+        if not marks or byte > marks[-1].byte_offset:
+            marks.append(TimeMark(byte, line, round(elapsed, 3)))
+    return marks
 
 
 def _result(
@@ -251,7 +265,7 @@ def _result(
         profile=profile.name,
         max_line_bytes_seen=walker.longest,
         longest_line=walker.longest_line or None,
-        time_marks=[TimeMark(b, line, round(t, 3)) for b, line, t in marks.time_marks],
+        time_marks=_time_marks([*marks.time_marks, (size, walker.line, total)]),
         warnings=warnings,
     )
     from farmctl.gcode.validate import validate_for_printer

@@ -97,13 +97,15 @@ class Interpreter:
         self.use_layer_markers = use_layer_markers
 
     # ---- comments ----------------------------------------------------------------------------------
-    def comment(self, text: str) -> None:
-        """A whole-line comment: only layer markers matter in the body of a file."""
+    def comment(self, text: str) -> bool:
+        """A whole-line comment: only layer markers matter in the body. True if a layer starts here."""
         if text.startswith((";LAYER_CHANGE", ";LAYER:", "; layer ")) and self.use_layer_markers:
             if text.startswith("; layer ") and not text[8:9].isdigit():
-                return
+                return False
             self.state.marker_layers += 1
             self.estimator.mark_layer()
+            return True
+        return False
 
     # ---- commands ----------------------------------------------------------------------------------
     def command(self, text: str, line: int) -> None:

@@ -74,7 +74,7 @@ def validate_for_printer(
     if analysis.max_line_bytes_seen > max_line_bytes:
         findings.append(
             Finding(
-                None,
+                analysis.longest_line,
                 "line-too-long",
                 f"longest line is {analysis.max_line_bytes_seen} bytes; this firmware accepts "
                 f"{max_line_bytes}; strip comments or re-slice",

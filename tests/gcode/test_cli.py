@@ -1,0 +1,57 @@
+"""`farmctl gcode info` and `farmctl gcode profiles` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import DATA
+
+CUBE = DATA / "cura413_ender3_cube25_0.20std.gcode"
+
+
+def farmctl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "farmctl", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_info_json_has_the_contract_keys() -> None:
+    result = farmctl("gcode", "info", str(CUBE), "--profile", "creality-ender3", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    for key in ("estimated_time_s", "slicer_time_s", "filament_mm", "bbox", "layers", "slicer", "warnings"):
+        assert key in document
+    assert document["slicer_time_s"] == 2610
+    assert document["slicer"] == "Cura 4.13.0"
+    assert document["layers"] == 125
+    assert document["profile"] == "creality-ender3"
+    assert set(document["bbox"]) >= {"min_x", "min_y", "min_z", "max_x", "max_y", "max_z", "size"}
+    assert document["estimated_time_s"] > document["motion_time_s"] > 0
+    assert "time_marks" not in document
+
+
+def test_info_table_for_people() -> None:
+    result = farmctl("gcode", "info", str(CUBE), "--profile", "creality-ender3")
+    assert result.returncode == 0, result.stderr
+    assert "Cura 4.13.0" in result.stdout and "43m 30s" in result.stdout  # the slicer's 2610 s
+
+
+def test_errors_are_one_line(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.gcode"
+    empty.write_bytes(b"")
+    for args in (("gcode", "info", str(empty)), ("gcode", "info", str(CUBE), "--profile", "nope")):
+        result = farmctl(*args)
+        assert result.returncode != 0
+        assert result.stdout == ""
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_profiles_listing() -> None:
+    result = farmctl("gcode", "profiles", "--json")
+    assert result.returncode == 0, result.stderr
+    names = {p["name"] for p in json.loads(result.stdout)}
+    assert {"prusa-mk3s", "creality-ender3", "generic-220"} <= names

@@ -1,0 +1,216 @@
+"""Parser semantics: modes, offsets, units, arcs, tool changes, dwell, heating, layers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from farmctl.gcode import analyse_file, load_profile
+
+WriteGcode = Callable[..., Path]
+PROFILE = load_profile("generic-220")
+
+
+def analyse(write_gcode: WriteGcode, text: str):  # type: ignore[no-untyped-def]
+    return analyse_file(write_gcode(text), PROFILE)
+
+
+def test_absolute_extrusion_with_g92_resets(write_gcode: WriteGcode) -> None:
+    result = analyse(
+        write_gcode,
+        """
+M82
+G92 E0
+G1 X10 Y10 Z0.2 F3000
+G1 X20 Y10 E5 F1200
+G92 E0
+G1 X30 Y10 E2.5
+G1 E1 ; retract 1.5
+G1 E2.5 ; unretract
+""",
+    )
+    assert result.filament_mm == pytest.approx(7.5)
+    assert result.bbox is not None
+    assert (result.bbox.min_x, result.bbox.max_x) == (10.0, 30.0)
+
+
+def test_relative_extrusion(write_gcode: WriteGcode) -> None:
+    result = analyse(
+        write_gcode,
+        """
+M83
+G1 X10 Y10 Z0.2 F3000
+G1 X20 Y10 E1 F1200
+G1 X30 Y10 E1
+G1 E-0.8
+G1 E0.8
+""",
+    )
+    assert result.filament_mm == pytest.approx(2.0)
+
+
+def test_g91_relative_moves_and_g90_back(write_gcode: WriteGcode) -> None:
+    result = analyse(
+        write_gcode,
+        """
+G90
+M83
+G1 X10 Y10 Z0.2 F3000
+G91
+G1 X5 E1
+G1 Y5 E1
+G90
+G1 X0 Y0 E1
+""",
+    )
+    assert result.bbox is not None
+    assert (result.bbox.max_x, result.bbox.max_y) == (15.0, 15.0)
+    assert (result.bbox.min_x, result.bbox.min_y) == (0.0, 0.0)
+    assert result.filament_mm == pytest.approx(3.0)
+
+
+def test_g92_on_xyz_shifts_the_coordinate_system(write_gcode: WriteGcode) -> None:
+    result = analyse(
+        write_gcode,
+        """
+M83
+G1 X50 Y50 Z0.2 F3000
+G92 X0 Y0
+G1 X10 Y0 E1
+""",
+    )
+    assert result.bbox is not None
+    # Machine coordinates: the logical X10 after G92 X0 at X50 is X60 on the machine.
+    assert (result.bbox.min_x, result.bbox.max_x) == (50.0, 60.0)
+
+
+def test_inches(write_gcode: WriteGcode) -> None:
+    result = analyse(
+        write_gcode,
+        """
+G20
+M83
+G1 X1 Y1 Z0.01 F600
+G1 X2 Y1 E0.1
+""",
+    )
+    assert result.bbox is not None
+    assert result.bbox.max_x == pytest.approx(50.8)
+    assert result.filament_mm == pytest.approx(2.54)
+    # 25.4 mm at F600 in/min = 254 mm/s is beyond the axis limit, so the time is not distance/F.
+    assert result.simple_time_s > 0
+
+
+def test_arc_length_and_extrusion(write_gcode: WriteGcode) -> None:
+    # A half circle of radius 10 from (0,0) to (20,0) centred at (10,0), counter-clockwise via -Y.
+    result = analyse(
+        write_gcode,
+        """
+M83
+G1 X0 Y0 Z0.2 F6000
+G3 X20 Y0 I10 J0 E3 F600
+""",
+    )
+    assert result.filament_mm == pytest.approx(3.0)
+    assert result.bbox is not None
+    assert result.bbox.min_y == pytest.approx(-10.0, abs=0.05)
+    assert result.bbox.max_y == pytest.approx(0.0, abs=1e-9)
+    # At 10 mm/s the 31.4 mm arc takes about 3.1 s (plus acceleration); a chord would take 2 s.
+    assert result.simple_time_s == pytest.approx(math.pi * 10 / 10 + 0, rel=0.02)
+
+
+def test_clockwise_arc_goes_the_other_way(write_gcode: WriteGcode) -> None:
+    result = analyse(
+        write_gcode,
+        """
+M83
+G1 X0 Y0 Z0.2 F6000
+G2 X20 Y0 I10 J0 E3 F600
+""",
+    )
+    assert result.bbox is not None
+    assert result.bbox.max_y == pytest.approx(10.0, abs=0.05)
+
+
+def test_tool_changes_are_recorded(write_gcode: WriteGcode) -> None:
+    result = analyse(
+        write_gcode,
+        """
+T0
+M83
+G1 X10 Y10 Z0.2 F3000
+G1 X20 E1
+T1
+G1 X30 E1
+""",
+    )
+    assert result.tools_used == [0, 1]
+
+
+def test_dwell_and_heating_add_time(write_gcode: WriteGcode) -> None:
+    base = analyse(write_gcode, "M83\nG1 X10 Y10 Z0.2 F3000\nG1 X20 E1")
+    dwell = analyse(write_gcode, "M83\nG1 X10 Y10 Z0.2 F3000\nG4 P2500\nG4 S1\nG1 X20 E1")
+    assert dwell.motion_time_s - base.motion_time_s == pytest.approx(3.5, abs=0.05)
+    heated = analyse(write_gcode, "M109 S205\nM83\nG1 X10 Y10 Z0.2 F3000\nG1 X20 E1")
+    # 25 C to 205 C at the profile's 2 C/s.
+    assert heated.heating_time_s == pytest.approx((205 - PROFILE.ambient_c) / PROFILE.hotend_heat_rate_c_s)
+    assert heated.estimated_time_s == pytest.approx(heated.motion_time_s + heated.heating_time_s)
+
+
+def test_heating_overlaps_with_an_earlier_set_without_wait(write_gcode: WriteGcode) -> None:
+    waited = analyse(write_gcode, "M104 S205\nM190 S60\nM109 S205\nG1 X1 F600")
+    alone = analyse(write_gcode, "M109 S205\nG1 X1 F600")
+    assert waited.heating_time_s < alone.heating_time_s + (60 - 25) / PROFILE.bed_heat_rate_c_s
+
+
+def test_acceleration_makes_short_moves_slower_than_distance_over_feedrate(write_gcode: WriteGcode) -> None:
+    zigzag = "\n".join(f"G1 X{(i % 2) * 2} Y{i * 0.5:.1f} E{0.05 * i:.2f}" for i in range(1, 200))
+    result = analyse(write_gcode, "M82\nG1 Z0.2 F12000\n" + zigzag)
+    assert result.motion_time_s > 1.5 * result.simple_time_s
+
+
+def test_file_limits_are_honoured(write_gcode: WriteGcode) -> None:
+    moves = "\n".join(f"G1 X{200 * (i % 2)} Y10 F12000" for i in range(1, 11))
+    slow = analyse(write_gcode, "M201 X100 Y100\n" + moves)
+    fast = analyse(write_gcode, "M201 X5000 Y5000\nM204 T5000 P5000\n" + moves)
+    assert slow.motion_time_s > 1.5 * fast.motion_time_s
+    capped = analyse(write_gcode, "M203 X50 Y50\n" + moves)
+    assert capped.motion_time_s >= 10 * 200 / 50
+
+
+def test_layers_from_markers_and_layer_times(write_gcode: WriteGcode) -> None:
+    result = analyse(
+        write_gcode,
+        """
+G28
+M83
+;LAYER:0
+G1 X10 Y10 Z0.2 F3000
+G1 X20 E1 F600
+;LAYER:1
+G1 Z0.4 F3000
+G1 X10 E1 F600
+G1 X20 E1 F600
+""",
+    )
+    assert result.layers == 2
+    assert len(result.layer_times_s) == 2
+    assert result.layer_times_s[1] > result.layer_times_s[0] * 1.5
+    assert result.preamble_time_s == pytest.approx(PROFILE.homing_time_s)
+    assert sum(result.layer_times_s) + result.preamble_time_s == pytest.approx(
+        result.estimated_time_s, abs=0.01
+    )
+
+
+def test_layers_from_z_when_there_are_no_markers(write_gcode: WriteGcode) -> None:
+    layers = "\n".join(f"G1 Z{0.2 * n:.1f} F600\nG1 X{10 + n} Y10 E1\nG1 X20 Y20 E1" for n in range(1, 6))
+    result = analyse(write_gcode, "M83\n" + layers + "\nG1 Z10 F600")
+    assert result.layers == 5
+
+
+def test_line_numbers_and_checksums_are_stripped(write_gcode: WriteGcode) -> None:
+    result = analyse(write_gcode, "N1 M83*20\nN2 G1 X10 Y0 Z0.2 F600*99\nN3 G1 X20 E2*1")
+    assert result.filament_mm == pytest.approx(2.0)
