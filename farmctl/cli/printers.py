@@ -1,9 +1,344 @@
-"""CLI commands: printers."""
+"""CLI commands: printers (register, list, enable/disable, confirm a clear bed, change settings).
+
+pause/resume/cancel/stop belong to the daemon's control path and are added by its module.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
+from farmctl.errors import UserError
+
+if TYPE_CHECKING:
+    from farmctl.store import Printer
+
+printers_app = typer.Typer(help="Register printers and manage their settings.", no_args_is_help=True)
+
+IdArg = Annotated[str, typer.Argument(help="Printer id, e.g. mk3-1.")]
+PortOpt = Annotated[
+    str | None, typer.Option("--port", help="Serial port or URL: /dev/ttyUSB0, socket://host:port.")
+]
+BaudOpt = Annotated[int | None, typer.Option("--baud", help="Serial speed (default 115200).")]
+OctoOpt = Annotated[
+    str | None, typer.Option("--octoprint", help="OctoPrint base URL, e.g. http://octopi.local.")
+]
+KeyOpt = Annotated[str | None, typer.Option("--api-key", help="OctoPrint API key (stored, never shown).")]
+KeyFileOpt = Annotated[
+    Path | None, typer.Option("--api-key-file", help="Read the OctoPrint API key from a file.")
+]
+MaterialOpt = Annotated[str | None, typer.Option("--material", help="Loaded material, e.g. PLA, PETG.")]
+ColorOpt = Annotated[str | None, typer.Option("--color", help="Loaded filament colour.")]
+NozzleOpt = Annotated[float | None, typer.Option("--nozzle", help="Nozzle diameter in mm, e.g. 0.4.")]
+BedOpt = Annotated[str | None, typer.Option("--bed", help="Build volume XxYxZ in mm, e.g. 220x220x250.")]
+TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="A capability tag (repeatable).")]
+BedClearOpt = Annotated[
+    str | None,
+    typer.Option("--bed-clear", help="manual: wait for `printers clear` after a print; auto: no wait."),
+]
+PowerOpt = Annotated[float | None, typer.Option("--power-w", help="Power draw while printing, watts.")]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Kinematic profile for time estimates.")]
+
+_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the root app (filled in by its issue)."""
+    app.add_typer(printers_app, name="printers")
+
+
+def _parse_bed(text: str) -> tuple[float, float, float]:
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) <= 0:
+        raise UserError(f"--bed '{text}' is not a build volume; use XxYxZ in mm, e.g. 220x220x250")
+    return (values[0], values[1], values[2])
+
+
+def _read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
+    if api_key and api_key_file:
+        raise UserError("give --api-key or --api-key-file, not both")
+    if api_key_file is not None:
+        try:
+            key = api_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UserError(f"cannot read --api-key-file {api_key_file}: {exc.strerror}") from exc
+        if not key:
+            raise UserError(f"--api-key-file {api_key_file} is empty")
+        return key
+    return api_key
+
+
+def _check_profile(name: str | None) -> tuple[float, float, float] | None:
+    """The profile must exist; its build volume is the default bed."""
+    if name is None:
+        return None
+    from farmctl.gcode import load_profile
+
+    return load_profile(name).build_volume_mm
+
+
+def _check_common(
+    material: str | None, nozzle: float | None, bed_clear: str | None, power_w: float | None
+) -> None:
+    if nozzle is not None and not 0.05 <= nozzle <= 3.0:
+        raise UserError(f"--nozzle {nozzle} mm is not a nozzle diameter (expected 0.05..3)")
+    if bed_clear is not None and bed_clear not in ("manual", "auto"):
+        raise UserError(f"--bed-clear must be manual or auto (got '{bed_clear}')")
+    if power_w is not None and power_w < 0:
+        raise UserError("--power-w cannot be negative")
+    if material is not None and not material.strip():
+        raise UserError("--material cannot be empty")
+
+
+def printer_json(p: Printer) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "kind": p.kind,
+        "port": p.port,
+        "baud": p.baud,
+        "octoprint": p.octoprint_url,
+        "api_key": p.api_key_masked,
+        "material": p.material,
+        "color": p.color,
+        "nozzle_mm": p.nozzle_mm,
+        "bed_mm": list(p.bed_mm) if p.bed_mm else None,
+        "tags": sorted(p.tags),
+        "bed_clear_mode": p.bed_clear_mode,
+        "bed_clear": p.bed_clear,
+        "power_w": p.power_w,
+        "profile": p.profile,
+        "enabled": p.enabled,
+        "in_rotation": p.enabled and p.hold_reason is None,
+        "hold_reason": p.hold_reason,
+        "state": p.state.value,
+        "state_detail": p.state_detail,
+        "consecutive_failures": p.consecutive_failures,
+        "capabilities": p.capabilities,
+    }
+
+
+@printers_app.command("add")
+def add(
+    printer_id: IdArg,
+    port: PortOpt = None,
+    baud: BaudOpt = None,
+    octoprint: OctoOpt = None,
+    api_key: KeyOpt = None,
+    api_key_file: KeyFileOpt = None,
+    material: MaterialOpt = None,
+    color: ColorOpt = None,
+    nozzle: NozzleOpt = None,
+    bed: BedOpt = None,
+    tag: TagOpt = None,
+    bed_clear: BedClearOpt = None,
+    power_w: PowerOpt = None,
+    profile: ProfileOpt = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Register a printer: USB serial (--port) or OctoPrint (--octoprint with --api-key)."""
+    if not printer_id or not set(printer_id) <= _ID_CHARS or len(printer_id) > 64:
+        raise UserError(f"printer id '{printer_id}' must be 1-64 letters, digits, '-', '_' or '.'")
+    if (port is None) == (octoprint is None):
+        raise UserError("give exactly one of --port URL (serial) or --octoprint URL")
+    key = _read_key(api_key, api_key_file)
+    if octoprint is not None and not key:
+        raise UserError("an OctoPrint printer needs --api-key KEY or --api-key-file FILE")
+    if port is not None and (key or (baud is not None and baud <= 0)):
+        raise UserError("--api-key is for OctoPrint printers" if key else "--baud must be positive")
+    _check_common(material, nozzle, bed_clear, power_w)
+    profile_bed = _check_profile(profile)
+    from farmctl.store import PrinterSpec
+
+    spec = PrinterSpec(
+        id=printer_id,
+        kind="serial" if port is not None else "octoprint",
+        port=port,
+        baud=baud if port is not None else None,
+        octoprint_url=octoprint.rstrip("/") if octoprint else None,
+        api_key=key,
+        material=material,
+        color=color,
+        nozzle_mm=nozzle,
+        bed_mm=_parse_bed(bed) if bed else profile_bed,
+        tags=frozenset(tag or ()),
+        bed_clear_mode=bed_clear or "manual",
+        power_w=power_w,
+        profile=profile,
+    )
+    from farmctl.cli.queue_support import open_store
+
+    with open_store(home) as store:
+        printer = store.add_printer(spec)
+    if json_out:
+        print_json(printer_json(printer))
+    else:
+        message(f"added printer {printer.id} ({printer.kind})")
+
+
+@printers_app.command("list")
+def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Every printer with its state, material, nozzle and bed."""
+    from farmctl.cli.queue_support import open_store
+
+    with open_store(home) as store:
+        found = store.list_printers()
+    if json_out:
+        print_json([printer_json(p) for p in found])
+        return
+    if not found:
+        message("no printers yet; add one with `farmctl printers add ID --port URL`")
+        return
+    from rich.table import Table
+
+    from farmctl.cli.queue_support import console
+
+    table = Table(box=None, header_style="bold")
+    for column in (
+        "ID",
+        "KIND",
+        "STATE",
+        "ROTATION",
+        "BED",
+        "MATERIAL",
+        "NOZZLE",
+        "VOLUME",
+        "TAGS",
+        "CONNECTION",
+    ):
+        table.add_column(column)
+    for p in found:
+        rotation = "in" if p.enabled and p.hold_reason is None else ("disabled" if not p.enabled else "held")
+        table.add_row(
+            p.id,
+            p.kind,
+            p.state.value,
+            rotation,
+            "clear" if p.bed_clear else "[yellow]occupied[/]",
+            " ".join(x for x in (p.material, p.color) if x) or "-",
+            f"{p.nozzle_mm:g}" if p.nozzle_mm else "-",
+            "x".join(f"{v:g}" for v in p.bed_mm) if p.bed_mm else "-",
+            ",".join(sorted(p.tags)) or "-",
+            p.port or f"{p.octoprint_url} key {p.api_key_masked}",
+        )
+    console().print(table)
+
+
+@printers_app.command("show")
+def show(printer_id: IdArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+    """One printer's registration, state and capabilities."""
+    from farmctl.cli.queue_support import open_store
+
+    with open_store(home) as store:
+        printer = store.get_printer(printer_id)
+    document = printer_json(printer)
+    if json_out:
+        print_json(document)
+        return
+    for key, value in document.items():
+        print(f"{key:22} {value if value not in (None, [], {}) else '-'}")
+
+
+@printers_app.command("remove")
+def remove(printer_id: IdArg, home: HomeOpt = None) -> None:
+    """Forget a printer (refused while it prints or has jobs pinned to it)."""
+    from farmctl.cli.queue_support import open_store
+
+    with open_store(home) as store:
+        store.remove_printer(printer_id)
+    message(f"removed printer {printer_id}")
+
+
+@printers_app.command("enable")
+def enable(printer_id: IdArg, home: HomeOpt = None) -> None:
+    """Put a printer into rotation (also after it was held for repeated failures)."""
+    from farmctl.cli.queue_support import open_store
+
+    with open_store(home) as store:
+        store.set_printer_enabled(printer_id, True)
+    message(f"printer {printer_id} enabled")
+
+
+@printers_app.command("disable")
+def disable(printer_id: IdArg, home: HomeOpt = None) -> None:
+    """Take a printer out of rotation: it finishes its current copy and takes no more."""
+    from farmctl.cli.queue_support import open_store
+
+    with open_store(home) as store:
+        store.set_printer_enabled(printer_id, False)
+    message(f"printer {printer_id} disabled")
+
+
+@printers_app.command("clear")
+def clear(printer_id: IdArg, home: HomeOpt = None) -> None:
+    """Confirm the bed is empty, so the printer may start its next copy."""
+    from farmctl.cli.queue_support import open_store
+
+    with open_store(home) as store:
+        store.confirm_bed_clear(printer_id)
+    message(f"printer {printer_id}: bed confirmed clear")
+
+
+@printers_app.command("set")
+def set_(
+    printer_id: IdArg,
+    port: PortOpt = None,
+    baud: BaudOpt = None,
+    octoprint: OctoOpt = None,
+    api_key: KeyOpt = None,
+    api_key_file: KeyFileOpt = None,
+    material: MaterialOpt = None,
+    color: ColorOpt = None,
+    nozzle: NozzleOpt = None,
+    bed: BedOpt = None,
+    tag: TagOpt = None,
+    bed_clear: BedClearOpt = None,
+    power_w: PowerOpt = None,
+    profile: ProfileOpt = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Change settings, e.g. `printers set mk3-1 --material PETG --color black` (--tag replaces all tags)."""
+    _check_common(material, nozzle, bed_clear, power_w)
+    _check_profile(profile)
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "port": port,
+            "baud": baud,
+            "octoprint_url": octoprint.rstrip("/") if octoprint else None,
+            "api_key": _read_key(api_key, api_key_file),
+            "material": material,
+            "color": color,
+            "nozzle_mm": nozzle,
+            "bed_mm": _parse_bed(bed) if bed else None,
+            "tags": frozenset(tag) if tag else None,
+            "bed_clear_mode": bed_clear,
+            "power_w": power_w,
+            "profile": profile,
+        }.items()
+        if value is not None
+    }
+    if not changes:
+        raise UserError("nothing to set; give e.g. --material PETG (see `farmctl printers set --help`)")
+    from farmctl.cli.queue_support import open_store
+
+    with open_store(home) as store:
+        current = store.get_printer(printer_id)
+        if ("port" in changes and current.kind != "serial") or (
+            "octoprint_url" in changes and current.kind != "octoprint"
+        ):
+            raise UserError(
+                f"printer {printer_id} is a {current.kind} printer; remove and add it to change its kind"
+            )
+        printer = store.update_printer(printer_id, **changes)
+    if json_out:
+        print_json(printer_json(printer))
+    else:
+        message(f"printer {printer_id}: set {', '.join(sorted(changes))}")

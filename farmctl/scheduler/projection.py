@@ -1,0 +1,291 @@
+"""One scheduling pass: choose what starts now, and project when every queued job will finish.
+
+The projection is list scheduling: jobs in policy order, each remaining copy placed on the
+eligible printer that frees up first. Printers with identical capabilities form a class with one
+heap of "free at" times, and each distinct requirement resolves once to the classes that may take
+it, so a pass costs O(jobs x log printers), not O(jobs x printers).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from farmctl.scheduler.dispatch import Assignment, choose
+from farmctl.scheduler.eligibility import Verdict, judge
+from farmctl.scheduler.model import JobView, Policy, PrinterView, QueueSnapshot, Requirements
+from farmctl.scheduler.policy import order_jobs
+
+# A heap entry: (free at, printer index).
+_Slot = tuple[float, int]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One copy of one job on one printer in the projected timeline."""
+
+    printer_id: str
+    job_id: int
+    start: float
+    finish: float
+
+
+@dataclass(frozen=True)
+class JobForecast:
+    job_id: int
+    start: float | None
+    finish: float | None
+    at_risk: bool
+    reason: str | None  # why it is at risk or cannot be scheduled
+    never_eligible: bool
+
+
+@dataclass(frozen=True)
+class OrderForecast:
+    order_id: int
+    finish: float | None
+    at_risk: bool
+    reason: str | None
+
+
+@dataclass
+class Plan:
+    """The result of a pass. Per-job results are kept flat and aligned with `ordered` (a pass over
+    100,000 jobs cannot afford an object per job); `forecast(job_id)` builds the typed answer,
+    reason included, on demand."""
+
+    snapshot: QueueSnapshot
+    ordered: list[JobView]
+    assignments: list[Assignment] = field(default_factory=list)
+    ends: list[float | None] = field(default_factory=list)  # per position: finish of its last copy
+    starts: dict[int, float] = field(default_factory=dict)  # job id -> first start, several copies
+    late: list[int] = field(default_factory=list)  # job ids projected past their due date
+    verdicts: dict[Requirements, Verdict] = field(default_factory=dict)
+    timeline: list[Segment] | None = None  # per copy, only when asked for (plan(timeline=True))
+    _position: dict[int, int] = field(default_factory=dict)
+
+    def position(self, job_id: int) -> int | None:
+        if not self._position:
+            self._position = {job.id: k for k, job in enumerate(self.ordered)}
+        return self._position.get(job_id)
+
+    def job(self, job_id: int) -> JobView | None:
+        k = self.position(job_id)
+        return None if k is None else self.ordered[k]
+
+    def forecast(self, job_id: int) -> JobForecast | None:
+        k = self.position(job_id)
+        if k is None:
+            return None
+        job = self.ordered[k]
+        verdict = self.verdicts.get(job.requirements)
+        if verdict is not None and not verdict.eligible and job.copies_left > 0:
+            reason = verdict.never_reason or verdict.blocked_reason
+            return JobForecast(job_id, None, None, True, reason, verdict.never_reason is not None)
+        end = self.ends[k]
+        start: float | None = None
+        finish = job.active_until
+        if end is not None:
+            start = self.starts.get(job_id, end - job.duration_s)
+            finish = end if finish is None else max(finish, end)
+        late = job.due is not None and finish is not None and finish > job.due
+        reason = self._late_reason(job, finish, verdict) if late else None
+        return JobForecast(job_id, start, finish, late, reason, False)
+
+    def _late_reason(self, job: JobView, finish: float | None, verdict: Verdict | None) -> str:
+        assert job.due is not None and finish is not None
+        hours = (finish - job.due) / 3600.0
+        text = f"projected to finish {hours:.1f} h after its due date"
+        if verdict is not None:
+            usable = len(verdict.eligible)
+            total = len(self.snapshot.printers)
+            if usable < total:
+                text += f"; only {usable} of {total} printers can take it"
+                if verdict.capable > usable:
+                    text += f" ({verdict.capable - usable} more could after operator action)"
+            else:
+                text += f"; all {total} printers have work ahead of it"
+        if job.duration_s > job.due - self.snapshot.now:
+            text += "; one copy takes longer than the time left"
+        return text
+
+    def order_forecasts(self) -> dict[int, OrderForecast]:
+        """Per order: the last projected finish of its queued jobs, at risk if any job is."""
+        finish: dict[int, float | None] = {}
+        late: dict[int, str] = {}
+        for job in self.ordered:
+            if job.order_id is None:
+                continue
+            oid = job.order_id
+            forecast = self.forecast(job.id)
+            assert forecast is not None
+            if forecast.finish is None:
+                finish[oid] = None
+                late.setdefault(oid, f"job j{job.id}: {forecast.reason}")
+                continue
+            if oid not in finish:
+                finish[oid] = forecast.finish
+            elif (previous := finish[oid]) is not None:
+                finish[oid] = max(previous, forecast.finish)
+            if forecast.at_risk:
+                late.setdefault(oid, f"job j{job.id} {forecast.reason}")
+        result: dict[int, OrderForecast] = {}
+        for oid, end in finish.items():
+            due = self.snapshot.order_due.get(oid)
+            reason = late.get(oid)
+            if reason is None and due is not None and end is not None and end > due:
+                reason = f"projected to finish after the order's due date {_iso(due)}"
+            result[oid] = OrderForecast(oid, end, reason is not None, reason)
+        return result
+
+
+def plan(
+    snapshot: QueueSnapshot,
+    policy: Policy = Policy.PRIORITY,
+    aging_s_per_hour: float = 300.0,
+    *,
+    timeline: bool = False,
+) -> Plan:
+    """Choose assignments for ready printers and project every schedulable job.
+
+    With `timeline=True` the plan also records which printer gets each copy (for the Gantt chart);
+    that costs a (time, printer) tuple per heap entry, so the dispatch path leaves it off.
+    """
+    if snapshot.ordered_by is policy and policy is not Policy.SHORTEST:
+        ordered = list(snapshot.jobs)  # the store's ORDER BY already did it (stable ties)
+    else:
+        ordered = order_jobs(snapshot.jobs, policy, snapshot.now, aging_s_per_hour)
+    result = Plan(snapshot=snapshot, ordered=ordered)
+    class_of, free_at = _printer_classes(snapshot)
+    verdicts = result.verdicts
+    printers = snapshot.printers
+
+    def classes_for(req: Requirements) -> list[int]:
+        verdict = verdicts[req] = judge(printers, req)
+        return sorted({class_of[i] for i in verdict.eligible})
+
+    if timeline:
+        result.timeline = _project_timeline(result, classes_for, free_at)
+    else:
+        _project(result, classes_for, [[t for t, _ in members] for members in free_at])
+    result.assignments = choose(snapshot, ordered, verdicts)
+    return result
+
+
+def _project(
+    plan: Plan, classes_for: Callable[[Requirements], list[int]], free_at: list[list[float]]
+) -> None:
+    """The hot loop (bench/queue.py): heaps of bare floats, locals only, no object per job."""
+    for heap in free_at:
+        heapq.heapify(heap)
+    heaps_for: dict[Requirements, list[list[float]]] = {}
+    ends = plan.ends
+    keep = ends.append
+    late = plan.late
+    starts = plan.starts
+    heapreplace = heapq.heapreplace
+    for job in plan.ordered:
+        job_heaps = heaps_for.get(job.requirements)
+        if job_heaps is None:
+            job_heaps = heaps_for[job.requirements] = [free_at[c] for c in classes_for(job.requirements)]
+        copies = job.copies_left
+        active = job.active_until
+        if not job_heaps or copies <= 0:
+            keep(None)
+            if active is not None and job.due is not None and active > job.due:
+                late.append(job.id)
+            continue
+        duration = job.duration_s
+        first = 0.0
+        for copy in range(copies):
+            heap = job_heaps[0]
+            top = heap[0]
+            if len(job_heaps) > 1:
+                for other in job_heaps:
+                    if other[0] < top:
+                        heap = other
+                        top = other[0]
+            end = top + duration
+            heapreplace(heap, end)
+            if copy == 0:
+                first = top
+        if copies > 1:
+            starts[job.id] = first
+        keep(end)
+        due = job.due
+        if due is not None and (end > due or (active is not None and active > due)):
+            late.append(job.id)
+
+
+def _project_timeline(
+    plan: Plan, classes_for: Callable[[Requirements], list[int]], free_at: list[list[_Slot]]
+) -> list[Segment]:
+    """Same placement as `_project`, also recording the printer of every copy."""
+    for heap in free_at:
+        heapq.heapify(heap)
+    printers = plan.snapshot.printers
+    segments: list[Segment] = []
+    known: dict[Requirements, list[int]] = {}
+    for job in plan.ordered:
+        classes = known.get(job.requirements)
+        if classes is None:
+            classes = known[job.requirements] = classes_for(job.requirements)
+        job_heaps = [free_at[c] for c in classes]
+        active = job.active_until
+        if not job_heaps or job.copies_left <= 0:
+            plan.ends.append(None)
+            if active is not None and job.due is not None and active > job.due:
+                plan.late.append(job.id)
+            continue
+        placed: list[Segment] = []
+        for _ in range(job.copies_left):
+            heap = min(job_heaps, key=_top)
+            begin, index = heap[0]
+            heapq.heapreplace(heap, (begin + job.duration_s, index))
+            placed.append(Segment(printers[index].id, job.id, begin, begin + job.duration_s))
+        end = max(segment.finish for segment in placed)
+        if len(placed) > 1:
+            plan.starts[job.id] = placed[0].start
+        plan.ends.append(end)
+        segments.extend(placed)
+        if job.due is not None and (end > job.due or (active is not None and active > job.due)):
+            plan.late.append(job.id)
+    return segments
+
+
+def _top(heap: list[_Slot]) -> float:
+    return heap[0][0]
+
+
+def _printer_classes(snapshot: QueueSnapshot) -> tuple[list[int], list[list[_Slot]]]:
+    """Group printers with identical capabilities: per group, (free at, printer index) entries."""
+    pinned = {job.requirements.printer for job in snapshot.jobs if job.requirements.printer}
+    index_of: dict[tuple[object, ...], int] = {}
+    class_of: list[int] = []
+    groups: list[list[_Slot]] = []
+    now = snapshot.now
+    for i, p in enumerate(snapshot.printers):
+        c = index_of.setdefault(_signature(p, p.id in pinned), len(groups))
+        if c == len(groups):
+            groups.append([])
+        class_of.append(c)
+        groups[c].append((max(now, p.busy_until or now), i))
+    return class_of, groups
+
+
+def _signature(p: PrinterView, pinned_target: bool) -> tuple[object, ...]:
+    return (
+        p.enabled,
+        p.hold_reason,
+        (p.material or "").casefold(),
+        p.nozzle_mm,
+        p.bed_mm,
+        p.tags,
+        p.id if pinned_target else None,
+    )
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="minutes")

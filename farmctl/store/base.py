@@ -1,0 +1,76 @@
+"""Shared plumbing of the store: short transactions, error translation, the event log."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from farmctl.store.engine import WRITE, translate_errors
+from farmctl.store.schema import events
+
+Clock = Callable[[], float]
+
+
+class StoreBase:
+    """Owns the engine; every public operation is one short transaction."""
+
+    def __init__(self, engine: Engine, where: str, *, actor: str = "cli", clock: Clock = time.time) -> None:
+        self._engine = engine
+        self.where = where
+        self.actor = actor
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock()
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: BEGIN IMMEDIATE on SQLite, committed on success, rolled back on error."""
+        with translate_errors(self.where), self._engine.connect() as raw:
+            conn = raw.execution_options(**{WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot (WAL readers never block the writer)."""
+        with translate_errors(self.where), self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _event(self, conn: Connection, event_kind: str, subject: str, **detail: Any) -> None:
+        conn.execute(
+            events.insert().values(
+                at=self.now(),
+                actor=self.actor,
+                kind=event_kind,
+                subject=subject,
+                detail=json.dumps(detail, default=str, sort_keys=True) if detail else None,
+            )
+        )
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def split_tags(text: str | None) -> frozenset[str]:
+    return frozenset(t for t in (text or "").split(",") if t)
+
+
+def join_tags(tags: frozenset[str] | set[str]) -> str:
+    return ",".join(sorted(tags))
+
+
+def inserted_id(result: Any) -> int:
+    """The primary key an INSERT just created."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

@@ -1,0 +1,271 @@
+"""Printers and orders."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.exc import IntegrityError
+
+from farmctl.errors import NotFound, UserError
+from farmctl.scheduler.model import PrinterState
+from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
+from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec, format_id
+from farmctl.store.schema import jobs, orders, print_runs, printers
+
+# Settings `printers set` may change (connection and capabilities); state is the daemon's.
+SETTABLE = {f.name for f in fields(PrinterSpec)} - {"id"}
+
+
+def printer_from_row(row: Row[Any]) -> Printer:
+    m = row._mapping
+    bed = (m["bed_x"], m["bed_y"], m["bed_z"]) if m["bed_x"] is not None else None
+    try:
+        state = PrinterState(m["state"])
+    except ValueError:
+        state = PrinterState.OFFLINE
+    return Printer(
+        id=m["id"],
+        kind=m["kind"],
+        port=m["port"],
+        baud=m["baud"],
+        octoprint_url=m["octoprint_url"],
+        has_api_key=bool(m["api_key"]),
+        material=m["material"],
+        color=m["color"],
+        nozzle_mm=m["nozzle_mm"],
+        bed_mm=bed,
+        tags=split_tags(m["tags"]),
+        bed_clear_mode=m["bed_clear_mode"],
+        power_w=m["power_w"],
+        profile=m["profile"],
+        enabled=bool(m["enabled"]),
+        state=state,
+        state_detail=m["state_detail"],
+        state_at=m["state_at"],
+        bed_clear=bool(m["bed_clear"]),
+        capabilities=json.loads(m["capabilities"]) if m["capabilities"] else {},
+        consecutive_failures=m["consecutive_failures"],
+        hold_reason=m["hold_reason"],
+        created_at=m["created_at"],
+    )
+
+
+def _spec_columns(spec: PrinterSpec) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "kind": spec.kind,
+        "port": spec.port,
+        "baud": spec.baud,
+        "octoprint_url": spec.octoprint_url,
+        "api_key": spec.api_key,
+        "material": spec.material,
+        "color": spec.color,
+        "nozzle_mm": spec.nozzle_mm,
+        "tags": join_tags(spec.tags),
+        "bed_clear_mode": spec.bed_clear_mode,
+        "power_w": spec.power_w,
+        "profile": spec.profile,
+    }
+    bed = spec.bed_mm
+    values.update(bed_x=bed[0] if bed else None, bed_y=bed[1] if bed else None, bed_z=bed[2] if bed else None)
+    return values
+
+
+class CatalogOps(StoreBase):
+    # ---- printers -------------------------------------------------------------------------
+    def add_printer(self, spec: PrinterSpec) -> Printer:
+        now = self.now()
+        try:
+            with self._write() as conn:
+                if conn.execute(select(printers.c.id).where(printers.c.id == spec.id)).first():
+                    raise UserError(
+                        f"printer {spec.id} already exists; pick another id or `printers set {spec.id}`"
+                    )
+                conn.execute(
+                    printers.insert().values(
+                        id=spec.id, created_at=now, updated_at=now, **_spec_columns(spec)
+                    )
+                )
+                self._event(conn, "printer.added", spec.id, kind=spec.kind)
+        except IntegrityError as exc:  # a concurrent add of the same id
+            raise UserError(f"printer {spec.id} already exists; pick another id") from exc
+        return self.get_printer(spec.id)
+
+    def get_printer(self, printer_id: str) -> Printer:
+        with self._read() as conn:
+            row = conn.execute(select(printers).where(printers.c.id == printer_id)).first()
+        if row is None:
+            raise NotFound(f"no printer {printer_id}; see `farmctl printers list`")
+        return printer_from_row(row)
+
+    def list_printers(self) -> list[Printer]:
+        with self._read() as conn:
+            rows = conn.execute(select(printers).order_by(printers.c.id)).all()
+        return [printer_from_row(r) for r in rows]
+
+    def printer_secret(self, printer_id: str) -> PrinterSecret | None:
+        with self._read() as conn:
+            key = conn.execute(select(printers.c.api_key).where(printers.c.id == printer_id)).scalar()
+        return PrinterSecret(printer_id, key) if key else None
+
+    def update_printer(self, printer_id: str, **changes: Any) -> Printer:
+        """Change registration settings (`printers set`); `bed_mm` and `tags` take their usual types."""
+        unknown = set(changes) - SETTABLE
+        if unknown:
+            raise UserError(f"cannot set {', '.join(sorted(unknown))} on a printer")
+        current = self.get_printer(printer_id)
+        values: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key == "bed_mm":
+                values.update(bed_x=value[0], bed_y=value[1], bed_z=value[2])
+            elif key == "tags":
+                values["tags"] = join_tags(value)
+            else:
+                values[key] = value
+        with self._write() as conn:
+            conn.execute(
+                printers.update().where(printers.c.id == printer_id).values(updated_at=self.now(), **values)
+            )
+            shown = sorted(k for k in changes if k != "api_key") + (
+                ["api_key"] if "api_key" in changes else []
+            )
+            self._event(conn, "printer.updated", printer_id, changed=shown)
+        del current
+        return self.get_printer(printer_id)
+
+    def remove_printer(self, printer_id: str) -> None:
+        with self._write() as conn:
+            if conn.execute(select(printers.c.id).where(printers.c.id == printer_id)).first() is None:
+                raise NotFound(f"no printer {printer_id}; see `farmctl printers list`")
+            active = conn.execute(
+                select(func.count()).where(
+                    print_runs.c.printer_id == printer_id, print_runs.c.state == "printing"
+                )
+            ).scalar_one()
+            if active:
+                raise UserError(f"printer {printer_id} is printing; cancel or finish its job first")
+            pinned = conn.execute(
+                select(func.count()).where(
+                    jobs.c.printer_id == printer_id, jobs.c.state.in_(("queued", "held"))
+                )
+            ).scalar_one()
+            if pinned:
+                raise UserError(
+                    f"{pinned} queued job(s) are pinned to printer {printer_id}; "
+                    "cancel them or pin them elsewhere first"
+                )
+            conn.execute(printers.delete().where(printers.c.id == printer_id))
+            self._event(conn, "printer.removed", printer_id)
+
+    def set_printer_enabled(self, printer_id: str, enabled: bool) -> Printer:
+        """Enable also puts a printer back into rotation (clears the failure hold)."""
+        self.get_printer(printer_id)
+        values: dict[str, Any] = {"enabled": enabled, "updated_at": self.now()}
+        if enabled:
+            values.update(hold_reason=None, consecutive_failures=0)
+        with self._write() as conn:
+            conn.execute(printers.update().where(printers.c.id == printer_id).values(**values))
+            self._event(conn, "printer.enabled" if enabled else "printer.disabled", printer_id)
+        return self.get_printer(printer_id)
+
+    def confirm_bed_clear(self, printer_id: str) -> Printer:
+        self.get_printer(printer_id)
+        with self._write() as conn:
+            conn.execute(
+                printers.update()
+                .where(printers.c.id == printer_id)
+                .values(bed_clear=True, updated_at=self.now())
+            )
+            self._event(conn, "printer.bed_cleared", printer_id)
+        return self.get_printer(printer_id)
+
+    def set_printer_state(
+        self,
+        printer_id: str,
+        state: PrinterState,
+        detail: str | None = None,
+        capabilities: dict[str, Any] | None = None,
+    ) -> None:
+        """For the daemon: what the printer is doing now (and, once known, what it can do)."""
+        values: dict[str, Any] = {"state": state.value, "state_detail": detail, "state_at": self.now()}
+        if capabilities is not None:
+            values["capabilities"] = json.dumps(capabilities, sort_keys=True, default=str)
+        with self._write() as conn:
+            done = conn.execute(printers.update().where(printers.c.id == printer_id).values(**values))
+            if done.rowcount == 0:
+                raise NotFound(f"no printer {printer_id}")
+            self._event(conn, "printer.state", printer_id, state=state.value, detail=detail)
+
+    # ---- orders ---------------------------------------------------------------------------
+    def add_order(
+        self,
+        customer: str,
+        *,
+        due: float | None,
+        priority: int = 0,
+        project: str | None = None,
+        notes: str | None = None,
+    ) -> Order:
+        if not customer.strip():
+            raise UserError("an order needs a customer (--customer NAME)")
+        with self._write() as conn:
+            new_id = inserted_id(
+                conn.execute(
+                    orders.insert().values(
+                        customer=customer.strip(),
+                        project=project,
+                        due=due,
+                        priority=priority,
+                        notes=notes,
+                        created_at=self.now(),
+                    )
+                )
+            )
+            self._event(conn, "order.added", format_id("order", new_id), customer=customer, project=project)
+        return self.get_order(int(new_id))
+
+    def get_order(self, order_id: int) -> Order:
+        found = self._orders(orders.c.id == order_id)
+        if not found:
+            raise NotFound(f"no order {format_id('order', order_id)}; see `farmctl orders list`")
+        return found[0]
+
+    def list_orders(self) -> list[Order]:
+        return self._orders(None)
+
+    def _orders(self, where: Any) -> list[Order]:
+        counts = (
+            select(
+                jobs.c.order_id,
+                func.count().label("n"),
+                func.sum(jobs.c.copies).label("copies"),
+                func.sum(jobs.c.copies_done).label("done"),
+            )
+            .where(jobs.c.state != "cancelled")
+            .group_by(jobs.c.order_id)
+            .subquery()
+        )
+        query = select(orders, counts.c.n, counts.c.copies, counts.c.done).outerjoin(
+            counts, counts.c.order_id == orders.c.id
+        )
+        if where is not None:
+            query = query.where(where)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(orders.c.id)).all()
+        return [
+            Order(
+                id=r.id,
+                customer=r.customer,
+                project=r.project,
+                due=r.due,
+                priority=r.priority,
+                notes=r.notes,
+                created_at=r.created_at,
+                jobs=r.n or 0,
+                copies=r.copies or 0,
+                copies_done=r.done or 0,
+            )
+            for r in rows
+        ]

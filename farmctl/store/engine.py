@@ -1,0 +1,91 @@
+"""Connecting: SQLite tuned for a CLI and a daemon at once, or any SQLAlchemy URL (PostgreSQL).
+
+SQLite: WAL (readers never block the writer), busy_timeout (a locked database waits instead of
+failing at once), and every write transaction starts with BEGIN IMMEDIATE so two writers queue
+for the lock up front instead of deadlocking when both try to upgrade a read lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from farmctl.errors import UserError
+
+WRITE = "farmctl_write"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def make_engine(url: str, busy_timeout_ms: int) -> Engine:
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, busy_timeout_ms)
+    try:
+        # pool_pre_ping: a daemon outlives database restarts.
+        return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+    except Exception as exc:  # bad URL, missing driver
+        raise UserError(f"cannot use database URL {redact(url)}: {exc}; check [store] url") from exc
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
+    # NullPool: each short transaction opens its own connection; a CLI process lives for one
+    # command and a pooled SQLite connection would gain little while pinning WAL snapshots.
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def translate_errors(where: str) -> Iterator[None]:
+    """Turn the database's failures into one line a user can act on."""
+    try:
+        yield
+    except OperationalError as exc:
+        text = str(exc.orig) if exc.orig is not None else str(exc)
+        if "locked" in text or "busy" in text:
+            raise UserError(
+                f"the database {where} is locked by another process (timed out waiting); retry, "
+                "or raise [store] busy_timeout_ms"
+            ) from exc
+        if "unable to open" in text:
+            raise UserError(f"cannot open the database {where}: {text}; check the farm home") from exc
+        if "disk" in text and "full" in text:
+            raise UserError(f"the disk holding {where} is full; free space and retry") from exc
+        raise UserError(f"database error on {where}: {text.splitlines()[0]}") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise UserError(f"lost the connection to the database {where}; retry") from exc
+        raise
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database url>"

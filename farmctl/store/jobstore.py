@@ -1,0 +1,132 @@
+"""`JobStore`: the one facade over the queue database (see docs/queue.md for the API)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from farmctl.config import FarmConfig, load_config
+from farmctl.config_schema import SchedulerSettings, StoreSettings
+from farmctl.errors import UserError
+from farmctl.home import ensure_home
+from farmctl.scheduler.dispatch import next_for_printer
+from farmctl.scheduler.model import Policy
+from farmctl.scheduler.policy import order_jobs
+from farmctl.store.base import Clock
+from farmctl.store.catalog import CatalogOps
+from farmctl.store.engine import make_engine, redact, sqlite_url, translate_errors
+from farmctl.store.jobs import JobOps
+from farmctl.store.migrations import upgrade
+from farmctl.store.records import Event, Run
+from farmctl.store.runs import RunOps
+from farmctl.store.schema import events
+from farmctl.store.snapshot import SnapshotOps
+
+DATABASE_FILE = "farm.db"
+
+
+class JobStore(CatalogOps, JobOps, RunOps, SnapshotOps):
+    """Printers, orders, jobs, print runs and the event log of one farm.
+
+    Open with `JobStore.open(home)` (SQLite in the farm home unless [store] url / FARMCTL_STORE_URL
+    says otherwise) or `JobStore.open(url=...)`. Every method is one short transaction and returns
+    frozen dataclasses (farmctl.store.records); user-facing failures raise UserError.
+    """
+
+    scheduler: SchedulerSettings
+
+    @classmethod
+    def open(
+        cls,
+        home: Path | None = None,
+        *,
+        url: str | None = None,
+        config: FarmConfig | None = None,
+        actor: str = "cli",
+        clock: Clock | None = None,
+    ) -> JobStore:
+        if config is None and home is not None:
+            config = load_config(home)
+        store_settings = config.section(StoreSettings) if config else StoreSettings()
+        url = url or store_settings.url
+        if url is None:
+            if home is None:
+                raise UserError("no farm home and no database URL given")
+            url = sqlite_url(ensure_home(home) / DATABASE_FILE)
+            where = str(home / DATABASE_FILE)
+        else:
+            where = redact(url)
+        engine = make_engine(url, store_settings.busy_timeout_ms)
+        with translate_errors(where), engine.connect() as conn:
+            upgrade(conn, where)
+        kwargs: dict[str, Any] = {"actor": actor}
+        if clock is not None:
+            kwargs["clock"] = clock
+        store = cls(engine, where, **kwargs)
+        store.scheduler = config.section(SchedulerSettings) if config else SchedulerSettings()
+        return store
+
+    def __enter__(self) -> JobStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def claim_next_copy(
+        self, printer_id: str, policy: Policy | None = None, *, attempts: int = 3
+    ) -> Run | None:
+        """Pick this printer's best job (scheduler) and claim a copy of it atomically."""
+        chosen = Policy(policy or self.scheduler.policy)
+        for _ in range(attempts):
+            snap = self.snapshot(default_duration_s=self.scheduler.default_job_duration_s)
+            ordered = order_jobs(snap.jobs, chosen, snap.now, self.scheduler.aging_s_per_hour)
+            candidates = next_for_printer(snap, ordered, printer_id)
+            if not candidates:
+                return None
+            run = self.claim_copy(printer_id, candidates[:32])
+            if run is not None:
+                return run
+        return None
+
+    def fail_run_with_policy(self, run_id: int, error: str, **stats: Any) -> Run:
+        """`fail_run` with the retry and rotation limits from farm.toml [scheduler]."""
+        return self.fail_run(
+            run_id,
+            error,
+            max_retries=self.scheduler.max_retries,
+            printer_failure_limit=self.scheduler.printer_failure_limit,
+            **stats,
+        )
+
+    def list_events(self, *, since_id: int = 0, subject: str | None = None, limit: int = 200) -> list[Event]:
+        query = select(events).where(events.c.id > since_id)
+        if subject is not None:
+            query = query.where(events.c.subject == subject)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(events.c.id).limit(limit)).all()
+        return [
+            Event(
+                id=r.id,
+                at=r.at,
+                actor=r.actor,
+                kind=r.kind,
+                subject=r.subject,
+                detail=json.loads(r.detail) if r.detail else {},
+            )
+            for r in rows
+        ]
+
+    def record_event(self, event_kind: str, subject: str, **detail: Any) -> None:
+        with self._write() as conn:
+            self._event(conn, event_kind, subject, **detail)
+
+
+def open_store(home: Path, *, actor: str = "cli") -> JobStore:
+    return JobStore.open(home, actor=actor)
+
+
+__all__: Sequence[str] = ["DATABASE_FILE", "JobStore", "open_store"]

@@ -1,0 +1,78 @@
+"""Schema versions and the steps between them, run when a store opens.
+
+A fresh database gets the current tables and is stamped SCHEMA_VERSION. An older one runs each
+step from its version up, inside one transaction (SQLite and PostgreSQL both have transactional
+DDL, so a failed upgrade leaves the old schema intact). A newer one is refused with one line:
+this farmctl cannot know what the newer columns mean.
+
+Concurrent openers (CLI and daemon starting together) serialise on the write lock (SQLite
+BEGIN IMMEDIATE) or a transaction-scoped advisory lock (PostgreSQL) before looking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, inspect, select, text
+
+from farmctl.errors import UserError
+from farmctl.store.engine import WRITE
+from farmctl.store.schema import SCHEMA_VERSION, metadata, schema_info
+
+_ADVISORY_LOCK_KEY = 0x6661726D  # "farm"
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    """v2: failure policy (retry counting, printers out of rotation), power draw, profiles, run stats."""
+    for table, column, kind in (
+        ("printers", "power_w", "FLOAT"),
+        ("printers", "profile", "VARCHAR(64)"),
+        ("printers", "consecutive_failures", "INTEGER NOT NULL DEFAULT 0"),
+        ("printers", "hold_reason", "TEXT"),
+        ("jobs", "failures", "INTEGER NOT NULL DEFAULT 0"),
+        ("jobs", "failed_printers", "TEXT NOT NULL DEFAULT ''"),
+        ("print_runs", "resends", "INTEGER NOT NULL DEFAULT 0"),
+        ("print_runs", "filament_mm", "FLOAT"),
+    ):
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+# STEPS[n] upgrades version n to n + 1.
+STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+
+
+def upgrade(conn: Connection, where: str) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+    conn = conn.execution_options(**{WRITE: True})
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+        found = _current_version(conn, where)
+        if found == 0:
+            metadata.create_all(conn)
+            conn.execute(schema_info.insert().values(version=SCHEMA_VERSION))
+            return 0
+        if found > SCHEMA_VERSION:
+            raise UserError(
+                f"the database {where} has schema v{found} from a newer farmctl (this one knows up to "
+                f"v{SCHEMA_VERSION}); upgrade farmctl or point --home/[store] url elsewhere"
+            )
+        for version in range(found, SCHEMA_VERSION):
+            STEPS[version](conn)
+        if found < SCHEMA_VERSION:
+            conn.execute(schema_info.update().values(version=SCHEMA_VERSION))
+        return found
+
+
+def _current_version(conn: Connection, where: str) -> int:
+    tables = set(inspect(conn).get_table_names())
+    if schema_info.name not in tables:
+        if tables & {"jobs", "printers", "orders"}:
+            raise UserError(
+                f"the database {where} has farmctl-like tables but no schema version; not touching it"
+            )
+        return 0
+    version = conn.execute(select(schema_info.c.version)).scalar()
+    if version is None:
+        raise UserError(f"the database {where} has an empty schema version table; restore it from a backup")
+    return int(version)

@@ -1,0 +1,212 @@
+"""What the store hands out and takes in: frozen dataclasses, never ORM rows.
+
+Ids: printers are named by the operator ("mk3-1"); orders, jobs and runs are integers shown as
+o3, j12, r7 (see `format_id` / `parse_id`). Times are POSIX seconds; the CLI renders ISO 8601.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from farmctl.errors import UserError
+from farmctl.scheduler.model import JobState, PrinterState
+
+ID_PREFIX = {"order": "o", "job": "j", "run": "r"}
+
+
+def format_id(kind: str, number: int) -> str:
+    return f"{ID_PREFIX[kind]}{number}"
+
+
+def parse_id(kind: str, text: str) -> int:
+    """'j12', 'J12' or '12' -> 12; anything else is a one-line user error."""
+    prefix = ID_PREFIX[kind]
+    raw = text.strip()
+    if raw[:1].lower() == prefix:
+        raw = raw[1:]
+    if not raw.isdigit():
+        raise UserError(f"'{text}' is not a {kind} id (expected e.g. {prefix}12)")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class PrinterSpec:
+    """A printer as registered by the operator (`printers add`)."""
+
+    id: str
+    kind: str  # serial | octoprint
+    port: str | None = None
+    baud: int | None = None
+    octoprint_url: str | None = None
+    api_key: str | None = None
+    material: str | None = None
+    color: str | None = None
+    nozzle_mm: float | None = None
+    bed_mm: tuple[float, float, float] | None = None
+    tags: frozenset[str] = frozenset()
+    bed_clear_mode: str = "manual"  # manual | auto
+    power_w: float | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class Printer:
+    id: str
+    kind: str
+    port: str | None
+    baud: int | None
+    octoprint_url: str | None
+    has_api_key: bool
+    material: str | None
+    color: str | None
+    nozzle_mm: float | None
+    bed_mm: tuple[float, float, float] | None
+    tags: frozenset[str]
+    bed_clear_mode: str
+    power_w: float | None
+    profile: str | None
+    enabled: bool
+    state: PrinterState
+    state_detail: str | None
+    state_at: float | None
+    bed_clear: bool
+    capabilities: dict[str, Any]
+    consecutive_failures: int
+    hold_reason: str | None
+    created_at: float
+
+    @property
+    def api_key_masked(self) -> str | None:
+        return "********" if self.has_api_key else None
+
+
+@dataclass(frozen=True)
+class PrinterSecret:
+    """Only for the daemon's OctoPrint driver: the one place the key leaves the store."""
+
+    printer_id: str
+    api_key: str
+
+
+@dataclass(frozen=True)
+class Order:
+    id: int
+    customer: str
+    project: str | None
+    due: float | None
+    priority: int
+    notes: str | None
+    created_at: float
+    jobs: int = 0
+    copies: int = 0
+    copies_done: int = 0
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file in the content-addressed store, with the analysis the scheduler needs."""
+
+    sha256: str
+    size: int
+    name: str
+    estimated_time_s: float | None = None
+    slicer_time_s: float | None = None
+    filament_mm: float | None = None
+    bbox_min: tuple[float, float, float] | None = None
+    bbox_max: tuple[float, float, float] | None = None
+    layers: int | None = None
+    lines: int | None = None
+    slicer: str | None = None
+    material: str | None = None
+    nozzle_mm: float | None = None
+
+    @property
+    def size_mm(self) -> tuple[float, float, float] | None:
+        if self.bbox_min is None or self.bbox_max is None:
+            return None
+        return (
+            self.bbox_max[0] - self.bbox_min[0],
+            self.bbox_max[1] - self.bbox_min[1],
+            self.bbox_max[2] - self.bbox_min[2],
+        )
+
+
+@dataclass(frozen=True)
+class NewJob:
+    file_sha: str
+    name: str
+    copies: int = 1
+    order_id: int | None = None
+    priority: int | None = None
+    due: float | None = None
+    material: str | None = None
+    nozzle_mm: float | None = None
+    printer_id: str | None = None
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    file_sha: str
+    name: str
+    order_id: int | None
+    copies: int
+    copies_done: int
+    copies_active: int
+    attempts: int
+    failures: int
+    priority: int  # effective: the job's, else its order's, else 0
+    due: float | None  # effective: the earlier of the job's and its order's
+    material: str | None
+    nozzle_mm: float | None
+    printer_id: str | None  # pinned
+    tags: frozenset[str]
+    state: JobState
+    state_reason: str | None
+    failed_printers: frozenset[str]
+    created_at: float
+    updated_at: float
+    file: FileInfo
+    active_printers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One copy of one job on one printer."""
+
+    id: int
+    job_id: int
+    printer_id: str
+    attempt: int
+    state: str  # printing | done | failed | interrupted | cancelled
+    started_at: float
+    ended_at: float | None
+    error: str | None
+    lines_total: int | None
+    lines_acked: int
+    resends: int
+    filament_mm: float | None
+    progress: float | None
+    file_sha: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: float
+    actor: str
+    kind: str
+    subject: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of a listing and how many rows match in all."""
+
+    items: tuple[Any, ...]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,374 @@
+"""Print runs: claiming a copy for a printer, progress, and how a run ends.
+
+The claim is the one operation two daemons may race on. It is a guarded UPDATE (the row changes
+only while a copy is still unclaimed) plus a unique index allowing one active run per printer;
+on PostgreSQL the candidate row is first locked with SELECT ... FOR UPDATE SKIP LOCKED so a racing
+daemon moves on to the next job instead of queueing behind the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+from sqlalchemy.exc import IntegrityError
+
+from farmctl.errors import NotFound, UserError
+from farmctl.scheduler.failures import decide_after_failure
+from farmctl.scheduler.model import JobState
+from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
+from farmctl.store.jobs import settle
+from farmctl.store.records import Run, format_id
+from farmctl.store.schema import jobs, print_runs, printers
+
+_CLAIMABLE = (JobState.QUEUED.value, JobState.PRINTING.value)
+
+
+def run_from_row(row: Row[Any], file_sha: str = "") -> Run:
+    m = row._mapping
+    return Run(
+        id=m["id"],
+        job_id=m["job_id"],
+        printer_id=m["printer_id"],
+        attempt=m["attempt"],
+        state=m["state"],
+        started_at=m["started_at"],
+        ended_at=m["ended_at"],
+        error=m["error"],
+        lines_total=m["lines_total"],
+        lines_acked=m["lines_acked"],
+        resends=m["resends"],
+        filament_mm=m["filament_mm"],
+        progress=m["progress"],
+        file_sha=file_sha,
+    )
+
+
+class RunOps(StoreBase):
+    def claim_copy(self, printer_id: str, job_ids: Sequence[int]) -> Run | None:
+        """Claim one copy of the first of `job_ids` that still has one, for `printer_id`.
+
+        Returns the new run, or None when every candidate was taken meanwhile (or the printer
+        already has an active run). Never claims a copy twice, whatever races with it.
+        """
+        if not job_ids:
+            return None
+        try:
+            with self._write() as conn:
+                if self._printer_busy(conn, printer_id):
+                    return None
+                for job_id in job_ids:
+                    if conn.dialect.name == "postgresql" and not self._lock_candidate(conn, job_id):
+                        continue
+                    claimed = conn.execute(
+                        jobs.update()
+                        .where(
+                            jobs.c.id == job_id,
+                            jobs.c.state.in_(_CLAIMABLE),
+                            jobs.c.copies_done + jobs.c.copies_active < jobs.c.copies,
+                        )
+                        .values(
+                            copies_active=jobs.c.copies_active + 1,
+                            attempts=jobs.c.attempts + 1,
+                            state=JobState.PRINTING.value,
+                            updated_at=self.now(),
+                        )
+                        .returning(jobs.c.attempts, jobs.c.file_sha)
+                    ).first()
+                    if claimed is None:
+                        continue
+                    run_id = inserted_id(
+                        conn.execute(
+                            print_runs.insert().values(
+                                job_id=job_id,
+                                printer_id=printer_id,
+                                attempt=claimed.attempts,
+                                state="printing",
+                                started_at=self.now(),
+                            )
+                        )
+                    )
+                    conn.execute(printers.update().where(printers.c.id == printer_id).values(bed_clear=False))
+                    self._event(
+                        conn,
+                        "run.started",
+                        format_id("run", run_id),
+                        job=format_id("job", job_id),
+                        printer=printer_id,
+                    )
+                    return self.get_run(int(run_id), conn)
+        except IntegrityError:
+            return None  # the printer got an active run from a racing claim: not ours
+        return None
+
+    def _printer_busy(self, conn: Connection, printer_id: str) -> bool:
+        found = conn.execute(select(printers.c.id).where(printers.c.id == printer_id)).first()
+        if found is None:
+            raise NotFound(f"no printer {printer_id}")
+        active = conn.execute(
+            select(print_runs.c.id).where(
+                print_runs.c.printer_id == printer_id, print_runs.c.state == "printing"
+            )
+        ).first()
+        return active is not None
+
+    def _lock_candidate(self, conn: Connection, job_id: int) -> bool:
+        locked = conn.execute(
+            select(jobs.c.id)
+            .where(jobs.c.id == job_id, jobs.c.state.in_(_CLAIMABLE))
+            .with_for_update(skip_locked=True)
+        ).first()
+        return locked is not None
+
+    def get_run(self, run_id: int, conn: Connection | None = None) -> Run:
+        query = (
+            select(print_runs, jobs.c.file_sha)
+            .join(jobs, jobs.c.id == print_runs.c.job_id)
+            .where(print_runs.c.id == run_id)
+        )
+        if conn is not None:
+            row = conn.execute(query).first()
+        else:
+            with self._read() as reader:
+                row = reader.execute(query).first()
+        if row is None:
+            raise NotFound(f"no run {format_id('run', run_id)}")
+        return run_from_row(row, row.file_sha)
+
+    def list_runs(
+        self, *, job_id: int | None = None, state: str | None = None, limit: int = 100
+    ) -> list[Run]:
+        query = select(print_runs, jobs.c.file_sha).join(jobs, jobs.c.id == print_runs.c.job_id)
+        if job_id is not None:
+            query = query.where(print_runs.c.job_id == job_id)
+        if state is not None:
+            query = query.where(print_runs.c.state == state)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(print_runs.c.id.desc()).limit(limit)).all()
+        return [run_from_row(r, r.file_sha) for r in rows]
+
+    def record_progress(
+        self,
+        run_id: int,
+        *,
+        lines_acked: int,
+        lines_total: int | None = None,
+        resends: int | None = None,
+        filament_mm: float | None = None,
+        progress: float | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"lines_acked": lines_acked}
+        for key, value in (
+            ("lines_total", lines_total),
+            ("resends", resends),
+            ("filament_mm", filament_mm),
+            ("progress", progress),
+        ):
+            if value is not None:
+                values[key] = value
+        with self._write() as conn:
+            conn.execute(
+                print_runs.update()
+                .where(print_runs.c.id == run_id, print_runs.c.state == "printing")
+                .values(**values)
+            )
+
+    def _end_run(
+        self, conn: Connection, run_id: int, outcome: str, error: str | None, **stats: Any
+    ) -> Row[Any]:
+        values: dict[str, Any] = {"state": outcome, "ended_at": self.now(), "error": error}
+        values.update({k: v for k, v in stats.items() if v is not None})
+        ended = conn.execute(
+            print_runs.update()
+            .where(print_runs.c.id == run_id, print_runs.c.state == "printing")
+            .values(**values)
+            .returning(print_runs.c.job_id, print_runs.c.printer_id)
+        ).first()
+        if ended is None:
+            if conn.execute(select(print_runs.c.id).where(print_runs.c.id == run_id)).first() is None:
+                raise NotFound(f"no run {format_id('run', run_id)}")
+            raise UserError(f"run {format_id('run', run_id)} is not printing any more")
+        return ended
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        lines_acked: int | None = None,
+        resends: int | None = None,
+        filament_mm: float | None = None,
+    ) -> Run:
+        """The copy printed: count it done; a manual-clear printer now waits for `printers clear`."""
+        with self._write() as conn:
+            ended = self._end_run(
+                conn,
+                run_id,
+                "done",
+                None,
+                lines_acked=lines_acked,
+                resends=resends,
+                filament_mm=filament_mm,
+                progress=1.0,
+            )
+            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id)).one()
+            done, active = job.copies_done + 1, job.copies_active - 1
+            state = settle(JobState(job.state), job.copies, done, active)
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == ended.job_id)
+                .values(copies_done=done, copies_active=active, state=state.value, updated_at=self.now())
+            )
+            conn.execute(
+                printers.update()
+                .where(printers.c.id == ended.printer_id)
+                .values(
+                    consecutive_failures=0,
+                    bed_clear=select(printers.c.bed_clear_mode == "auto")
+                    .where(printers.c.id == ended.printer_id)
+                    .scalar_subquery(),
+                )
+            )
+            self._event(
+                conn,
+                "run.done",
+                format_id("run", run_id),
+                job=format_id("job", ended.job_id),
+                printer=ended.printer_id,
+            )
+            return self.get_run(run_id, conn)
+
+    def fail_run(
+        self,
+        run_id: int,
+        error: str,
+        *,
+        max_retries: int = 2,
+        printer_failure_limit: int = 3,
+        lines_acked: int | None = None,
+        resends: int | None = None,
+        filament_mm: float | None = None,
+    ) -> Run:
+        """The copy failed: retry it (preferring another printer) or fail the job; rest a failing printer."""
+        with self._write() as conn:
+            ended = self._end_run(
+                conn,
+                run_id,
+                "failed",
+                error,
+                lines_acked=lines_acked,
+                resends=resends,
+                filament_mm=filament_mm,
+            )
+            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id)).one()
+            printer = conn.execute(select(printers).where(printers.c.id == ended.printer_id)).first()
+            streak = (printer.consecutive_failures if printer is not None else 0) + 1
+            decision = decide_after_failure(
+                job_failures=job.failures + 1,
+                max_retries=max_retries,
+                printer_id=ended.printer_id,
+                printer_consecutive_failures=streak,
+                printer_failure_limit=printer_failure_limit,
+                error=error,
+            )
+            active = job.copies_active - 1
+            state = JobState(job.state)
+            reason = job.state_reason
+            if not decision.retry and state in (JobState.QUEUED, JobState.PRINTING):
+                state, reason = JobState.FAILED, decision.job_failed_reason
+            state = settle(state, job.copies, job.copies_done, active)
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == ended.job_id)
+                .values(
+                    copies_active=active,
+                    failures=job.failures + 1,
+                    state=state.value,
+                    state_reason=reason,
+                    failed_printers=join_tags(split_tags(job.failed_printers) | {ended.printer_id}),
+                    updated_at=self.now(),
+                )
+            )
+            if printer is not None:
+                conn.execute(
+                    printers.update()
+                    .where(printers.c.id == ended.printer_id)
+                    .values(
+                        consecutive_failures=streak,
+                        bed_clear=False,
+                        hold_reason=decision.printer_hold_reason or printer.hold_reason,
+                    )
+                )
+            self._event(
+                conn,
+                "run.failed",
+                format_id("run", run_id),
+                job=format_id("job", ended.job_id),
+                printer=ended.printer_id,
+                error=error,
+                retry=decision.retry,
+            )
+            if decision.printer_hold_reason and printer is not None and printer.hold_reason is None:
+                self._event(
+                    conn, "printer.out_of_rotation", ended.printer_id, reason=decision.printer_hold_reason
+                )
+            return self.get_run(run_id, conn)
+
+    def cancel_run(self, run_id: int, reason: str = "cancelled by operator") -> Run:
+        """The daemon stopped a copy on purpose (job cancelled): not a failure of the printer."""
+        with self._write() as conn:
+            ended = self._end_run(conn, run_id, "cancelled", reason)
+            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id)).one()
+            active = job.copies_active - 1
+            state = settle(JobState(job.state), job.copies, job.copies_done, active)
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == ended.job_id)
+                .values(copies_active=active, state=state.value, updated_at=self.now())
+            )
+            conn.execute(printers.update().where(printers.c.id == ended.printer_id).values(bed_clear=False))
+            self._event(conn, "run.cancelled", format_id("run", run_id), reason=reason)
+            return self.get_run(run_id, conn)
+
+    def mark_printing_runs_interrupted(self, printer_ids: Sequence[str] | None = None) -> list[Run]:
+        """Recovery at daemon start: runs left `printing` by a dead daemon become `interrupted`.
+
+        The last acknowledged line is kept on the run (and in the error text); the job goes to
+        `interrupted` so an operator looks at the bed before `jobs retry`. Returns those runs.
+        """
+        with self._write() as conn:
+            query = select(print_runs).where(print_runs.c.state == "printing")
+            if printer_ids is not None:
+                query = query.where(print_runs.c.printer_id.in_(list(printer_ids)))
+            stale = conn.execute(query).all()
+            for run in stale:
+                error = (
+                    "interrupted: controller stopped while printing "
+                    f"(last acknowledged line {run.lines_acked})"
+                )
+                self._end_run(conn, run.id, "interrupted", error)
+                job = conn.execute(select(jobs).where(jobs.c.id == run.job_id)).one()
+                active = job.copies_active - 1
+                state = JobState(job.state)
+                if state in (JobState.QUEUED, JobState.PRINTING):
+                    state = JobState.INTERRUPTED
+                conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == run.job_id)
+                    .values(
+                        copies_active=active,
+                        state=settle(state, job.copies, job.copies_done, active).value,
+                        state_reason=error,
+                        updated_at=self.now(),
+                    )
+                )
+                conn.execute(printers.update().where(printers.c.id == run.printer_id).values(bed_clear=False))
+                self._event(
+                    conn,
+                    "run.interrupted",
+                    format_id("run", run.id),
+                    job=format_id("job", run.job_id),
+                    printer=run.printer_id,
+                    lines_acked=run.lines_acked,
+                )
+            return [self.get_run(run.id, conn) for run in stale]
