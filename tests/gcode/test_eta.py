@@ -19,7 +19,9 @@ def cube():  # type: ignore[no-untyped-def]
 def test_time_marks_are_monotonic_and_cover_the_file(cube) -> None:  # type: ignore[no-untyped-def]
     marks = cube.time_marks
     assert marks[0].byte_offset == 0 and marks[0].line == 1
-    assert all(a.byte_offset < b.byte_offset and a.elapsed_s <= b.elapsed_s for a, b in itertools.pairwise(marks))
+    assert all(
+        a.byte_offset < b.byte_offset and a.elapsed_s <= b.elapsed_s for a, b in itertools.pairwise(marks)
+    )
     assert marks[-1].elapsed_s <= cube.estimated_time_s
     assert estimated_elapsed_at(marks, byte_offset=cube.size_bytes) == pytest.approx(marks[-1].elapsed_s)
     halfway = estimated_elapsed_at(marks, line=cube.lines // 2)
