@@ -54,10 +54,6 @@ def parse_command(
     def refuse(error: str, request_id: str | None = None) -> CommandRefusal:
         return CommandRefusal(printer_id, action, request_id, error)
 
-    if not TOPIC_LEVEL.match(printer_id):
-        return refuse("malformed: invalid printer id in topic")
-    if action not in ACTIONS:
-        return refuse(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
     if len(payload) > MAX_PAYLOAD_BYTES:
         return refuse(f"malformed: payload larger than {MAX_PAYLOAD_BYTES} bytes")
     try:
@@ -69,6 +65,11 @@ def parse_command(
     request_id = body.get("request_id")
     if not isinstance(request_id, str) or not request_id.strip() or len(request_id) > MAX_REQUEST_ID:
         return refuse(f"malformed: request_id must be a non-empty string of at most {MAX_REQUEST_ID} chars")
+    # From here on the sender can match our answer to its request.
+    if not TOPIC_LEVEL.match(printer_id):
+        return refuse("malformed: invalid printer id in topic", request_id)
+    if action not in ACTIONS:
+        return refuse(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}", request_id)
     expires_at = _parse_time(body.get("expires_at"))
     if expires_at is None:
         return refuse("malformed: expires_at must be an ISO 8601 time with zone or unix seconds", request_id)

@@ -98,7 +98,10 @@ class PublisherLoop:
                 self._handle_signal(signal)
             with owner._cond:
                 ready = owner._outbox.take_ready(time.monotonic())
-                events = owner._outbox.take_events(EVENT_BATCH) if self._connected else []
+                # Both flags: paho's callback clears `owner._connected` before this thread has seen
+                # the disconnect signal, and an event taken now would sit uncounted in paho's queue.
+                live = self._connected and owner._connected
+                events = owner._outbox.take_events(EVENT_BATCH) if live else []
             for update in ready:
                 self._publish_retained(update)
             self._publish_events(events)
@@ -112,7 +115,7 @@ class PublisherLoop:
         owner = self._owner
         if owner._stopping or self.pending_signals:
             return True
-        if owner._outbox.events and self._connected:
+        if owner._outbox.events and self._connected and owner._connected:
             return True
         due = owner._outbox.next_due()
         return due is not None and due <= time.monotonic()
