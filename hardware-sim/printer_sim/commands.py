@@ -1,0 +1,497 @@
+"""G-code handlers: what each command does to the model and prints, with Marlin's exact strings.
+
+`execute()` returns DONE (send the ok now), DONE_NO_OK (the handler printed its own ok, as M105
+does), or a Wait for a command that is still running.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from printer_sim.faults import FaultError
+from printer_sim.planner import move_duration
+from printer_sim.waits import DrainThenDwell, HeatWait, PlannerRoom, UserWait, Wait
+
+if TYPE_CHECKING:
+    from printer_sim.firmware import Command, Firmware
+
+
+class Outcome:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+DONE = Outcome("DONE")
+DONE_NO_OK = Outcome("DONE_NO_OK")
+Result = Outcome | Wait
+Handler = Callable[["Firmware", "Command", dict[str, float | None], float], Result]
+
+_CODE = re.compile(r"([GMTgmt])(\d+)(?:\.\d+)?")
+_PARAM = re.compile(r"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))?")
+# Commands this firmware build knows and that only change settings the model does not track.
+_ACCEPTED = {
+    "G21", "G80", "M17", "M18", "M84", "M31", "M75", "M76", "M77", "M78", "M80", "M81", "M82", "M83",
+    "M92", "M106", "M107", "M111", "M119", "M149", "M201", "M203", "M204", "M205", "M206", "M207",
+    "M208", "M209", "M211", "M220", "M221", "M290", "M300", "M302", "M420", "M500", "M501", "M502",
+    "M503", "M851", "M900", "M907",
+}  # fmt: skip
+
+
+def parse_params(text: str) -> dict[str, float | None]:
+    params: dict[str, float | None] = {}
+    for letter, value in _PARAM.findall(text):
+        params[letter] = float(value) if value else None
+    return params
+
+
+def execute(fw: Firmware, command: Command, now: float) -> Result:
+    text = command.text
+    found = _CODE.match(text)
+    if found is None:
+        return unknown(fw, text, now)
+    code = found.group(1).upper() + found.group(2)
+    rest = text[found.end() :]
+    handler = _HANDLERS.get(code)
+    if code[0] == "T":
+        return _tool(fw, int(found.group(2)), now)
+    if handler is None:
+        if code in _ACCEPTED:
+            if code in ("M82", "M83"):
+                fw.relative_e = code == "M83"
+            if code == "M220":
+                fw.feed_factor = (parse_params(rest).get("S") or 100.0) / 100.0
+            return DONE
+        return unknown(fw, text, now)
+    return handler(fw, command, parse_params(rest.upper() if code not in _TEXT_ARG else ""), now)
+
+
+def unknown(fw: Firmware, text: str, now: float) -> Result:
+    fw.emit(f'echo:Unknown command: "{text}"', now)
+    return DONE
+
+
+def _tool(fw: Firmware, tool: int, now: float) -> Result:
+    if tool != 0:
+        fw.emit(f"echo:T{tool} Invalid extruder", now)
+    return DONE
+
+
+# ---------------------------------------------------------------------- motion
+
+
+def _target(fw: Firmware, p: dict[str, float | None]) -> list[float]:
+    if p.get("F"):
+        fw.feedrate_mm_s = (p["F"] or 0) / 60
+    old = fw.position
+    new = list(old)
+    for index, axis in enumerate("XYZE"):
+        value = p.get(axis)
+        if value is None:
+            continue
+        relative = fw.relative_e if axis == "E" else fw.relative_xyz
+        new[index] = old[index] + value if relative else value
+    fw.position = new
+    return [new[i] - old[i] for i in range(4)]
+
+
+def _move(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    deltas = _target(fw, p)
+    distance = math.sqrt(deltas[0] ** 2 + deltas[1] ** 2 + deltas[2] ** 2) or abs(deltas[3])
+    if distance < 1e-6:
+        return DONE  # Marlin drops zero-length moves without planning a block
+    return _plan(fw, distance, deltas, now)
+
+
+def _arc(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    start_x, start_y = fw.position[0], fw.position[1]
+    deltas = _target(fw, p)
+    i, j = p.get("I") or 0.0, p.get("J") or 0.0
+    radius = math.hypot(i, j)
+    if radius <= 0:  # R form or degenerate: plan it as the straight chord
+        distance = math.hypot(deltas[0], deltas[1]) or abs(deltas[3])
+    else:
+        cx, cy = start_x + i, start_y + j
+        start = math.atan2(start_y - cy, start_x - cx)
+        end = math.atan2(fw.position[1] - cy, fw.position[0] - cx)
+        clockwise = command.text.upper().startswith("G2")
+        sweep = ((start - end) if clockwise else (end - start)) % (2 * math.pi) or 2 * math.pi
+        distance = math.hypot(radius * sweep, deltas[2])
+    if distance < 1e-6:
+        return DONE
+    return _plan(fw, distance, deltas, now)
+
+
+def _plan(fw: Firmware, distance: float, deltas: list[float], now: float) -> Result:
+    k = fw.profile.kinematics
+    feed = fw.feedrate_mm_s * fw.feed_factor
+    for index in range(4):
+        if deltas[index]:
+            feed = min(feed, k.max_feedrate[index] * distance / abs(deltas[index]))
+    duration = move_duration(distance, feed, k.acceleration, k.junction_speed)
+    if fw.planner.is_full(now):
+        return PlannerRoom(duration)
+    fw.planner.add(now, duration)
+    return DONE
+
+
+def _absolute(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    fw.relative_xyz = False
+    fw.relative_e = False
+    return DONE
+
+
+def _relative(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    fw.relative_xyz = True
+    fw.relative_e = True
+    return DONE
+
+
+def _set_position(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    for index, axis in enumerate("XYZE"):
+        if axis in p:
+            fw.position[index] = p[axis] or 0.0
+    if not p:
+        fw.position = [0.0, 0.0, 0.0, 0.0]
+    return DONE
+
+
+def _home(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    k = fw.profile.kinematics
+    axes = [i for i, a in enumerate("XYZ") if a in p] or [0, 1, 2]
+    bump = 5.0  # mm backed off and re-approached at half speed
+    seconds = sum((abs(fw.position[i]) + 3 * bump) / k.homing_feedrate[i] for i in axes)
+
+    def homed() -> None:
+        for i in axes:
+            fw.position[i] = 0.0
+
+    return DrainThenDwell(seconds, homed)
+
+
+def _probe(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if not fw.profile.has_cap("AUTOLEVEL"):
+        return unknown(fw, command.text, now)
+    return DrainThenDwell(fw.profile.kinematics.probe_time_s)
+
+
+def _dwell(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    seconds = (p.get("P") or 0.0) / 1000 + (p.get("S") or 0.0)
+    return DrainThenDwell(seconds)
+
+
+def _synchronize(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    return DrainThenDwell(0.0)
+
+
+def _quickstop(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if not fw.profile.has_cap("EMERGENCY_PARSER"):
+        fw.planner.clear(now)
+    return DONE
+
+
+def _report_position(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    x, y, z, e = fw.position
+    steps = fw.profile.kinematics.steps_per_mm
+    counts = " ".join(f"{a}:{round(v * s)}" for a, v, s in zip("XYZ", (x, y, z), steps, strict=False))
+    fw.emit(f"X:{x:.2f} Y:{y:.2f} Z:{z:.2f} E:{e:.2f} Count {counts}", now)
+    return DONE
+
+
+# ---------------------------------------------------------------------- temperature
+
+
+def _set_hotend(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    return _set_temperature(fw, command, p, now, wait=command.text.upper().startswith("M109"), bed=False)
+
+
+def _set_bed(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    return _set_temperature(fw, command, p, now, wait=command.text.upper().startswith("M190"), bed=True)
+
+
+def _set_temperature(
+    fw: Firmware, command: Command, p: dict[str, float | None], now: float, *, wait: bool, bed: bool
+) -> Result:
+    tool = p.get("T")
+    if not bed and tool:
+        fw.emit(f"echo:{command.text.split()[0].upper()} Invalid extruder {int(tool)}", now)
+        return DONE
+    fw.update_heaters(now)
+    heater = fw.bed if bed else fw.hotend
+    value = p.get("S") if "S" in p else p.get("R")
+    if value is not None:
+        heater.target = max(0.0, value)
+        if heater.target > heater.settings.maxtemp - 15:
+            heater.target = heater.settings.maxtemp - 15  # Marlin caps targets below MAXTEMP
+    if not wait:
+        return DONE
+    busy = fw.profile.protocol.busy_while_heating
+    return HeatWait(heater, "B" if bed else "T", cooling_ok="S" in p, busy=busy)
+
+
+def _report_temperature(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    fw.update_heaters(now)
+    fw.send_ok(now, "ok " + fw.heater_report())
+    return DONE_NO_OK
+
+
+def _autoreport_temperature(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if not fw.profile.has_cap("AUTOREPORT_TEMP"):
+        return unknown(fw, command.text, now)
+    fw.temp_report_s = int(p.get("S") or 0)
+    fw._temp_report_next = now + fw.temp_report_s
+    return DONE
+
+
+# ---------------------------------------------------------------------- host protocol
+
+
+def _line_number(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if p.get("N") is not None:
+        fw.last_n = int(p["N"] or 0)
+    return DONE
+
+
+def _keepalive_interval(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if "S" in p:
+        fw.keepalive_s = max(0, min(60, int(p["S"] or 0)))
+    else:
+        fw.emit(f"echo:M113 S{fw.keepalive_s}", now)
+    return DONE
+
+
+def _firmware_info(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    ident = fw.profile.identity
+    fw.emit(
+        f"FIRMWARE_NAME:{ident.name} {ident.version} ({ident.build_date}) "
+        f"SOURCE_CODE_URL:{ident.source_code_url} "
+        f"PROTOCOL_VERSION:1.0 MACHINE_TYPE:{ident.machine_type} KINEMATICS:{ident.kinematics} "
+        f"EXTRUDER_COUNT:1 UUID:{ident.uuid}",
+        now,
+    )
+    for name, value in fw.profile.capabilities:
+        fw.emit(f"Cap:{name}:{value}", now)
+    x, y, z = (f"{v:g}" for v in fw.profile.kinematics.bed)
+    box = f"min:{{x:0,y:0,z:0}},max:{{x:{x},y:{y},z:{z}}}"
+    fw.emit(f"area:{{full:{{{box}}},work:{{{box}}}}}", now)
+    return DONE
+
+
+def _message(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    return DONE
+
+
+def _serial_print(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    text = command.text[4:].lstrip()
+    prefix = ""
+    while len(text) >= 2 and text[0] in "AEP" and text[1].isdigit():
+        flag, text = text[:2], text[2:].lstrip()
+        if flag == "A1":
+            prefix = "//"
+        elif flag == "E1":
+            prefix = "echo:"
+    fw.emit(prefix + text, now)
+    return DONE
+
+
+def _restart(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    fw.request_resend(now)  # M999: flush and ask for the line after the last good one
+    return DONE_NO_OK
+
+
+def _emergency_in_queue(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if fw.profile.has_cap("EMERGENCY_PARSER"):
+        return DONE  # already acted on when the bytes arrived
+    if command.text.upper().startswith("M876"):
+        fw.prompt_response = int(p.get("S") or 0)
+        fw.wait_for_user_cancelled = True
+    return DONE
+
+
+def _pause_for_user(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    seconds = (p.get("P") or 0.0) / 1000 + (p.get("S") or 0.0)
+    if fw.profile.has_cap("PROMPT_SUPPORT"):
+        rest = _CODE.sub("", command.text, count=1).strip()
+        message = rest if rest and not p else "Click to Resume..."
+        for line in ("prompt_end", f"prompt_begin {message}", "prompt_button Continue", "prompt_show"):
+            fw.emit(f"//action:{line}", now)
+    return UserWait(now + seconds / fw.speed if seconds else None)
+
+
+def _filament_change(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    actions = fw.profile.has_cap("HOST_ACTION_COMMANDS")
+    if actions:
+        fw.emit("//action:paused", now)
+    if fw.profile.has_cap("PROMPT_SUPPORT"):
+        for line in ("prompt_end", "prompt_begin Nozzle Parked", "prompt_button Continue", "prompt_show"):
+            fw.emit(f"//action:{line}", now)
+
+    def resumed(at: float) -> None:
+        if fw.profile.has_cap("PROMPT_SUPPORT"):
+            fw.emit("//action:prompt_end", at)
+        if actions:
+            fw.emit("//action:resumed", at)
+
+    return UserWait(None, resumed)
+
+
+# ---------------------------------------------------------------------- SD card
+
+
+def _sd_list(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if not fw.sd.mounted:
+        fw.emit("echo:No media", now)
+        return DONE
+    fw.emit("Begin file list", now)
+    for name, data in fw.sd.files.items():
+        fw.emit(f"{name} {len(data)}", now)
+    fw.emit("End file list", now)
+    return DONE
+
+
+def _sd_init(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    fw.sd.mounted = True
+    fw.emit("echo:SD card ok", now)
+    return DONE
+
+
+def _sd_release(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    fw.sd.mounted = False
+    fw.sd.printing = False
+    fw.emit("echo:SD card released", now)
+    return DONE
+
+
+def _sd_select(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    name = command.text[3:].strip()
+    size = fw.sd.open(name) if fw.sd.mounted else None
+    if size is None:
+        fw.emit(f"echo:open failed, File: {name}.", now)
+        return DONE
+    fw.emit(f"echo:Now fresh file: {name}", now)
+    fw.emit(f"File opened: {name} Size: {size}", now)
+    fw.emit("File selected", now)
+    return DONE
+
+
+def _sd_start(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if fw.sd.selected:
+        fw.sd.printing = True
+    return DONE
+
+
+def _sd_pause(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    fw.sd.printing = False
+    return DONE
+
+
+def _sd_seek(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if fw.sd.selected and p.get("S") is not None:
+        fw.sd.position = max(0, min(fw.sd.size, int(p["S"] or 0)))
+    return DONE
+
+
+def sd_status(fw: Firmware) -> str:
+    if fw.sd.selected and (fw.sd.printing or fw.sd.position):
+        return f"SD printing byte {fw.sd.position}/{fw.sd.size}"
+    return "Not SD printing"
+
+
+def _sd_report(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if "C" in p:
+        fw.emit(f"Current file: {fw.sd.selected or '(no file)'}", now)
+    elif "S" in p:
+        fw.sd_report_s = int(p["S"] or 0)
+        fw._sd_report_next = now + fw.sd_report_s
+    else:
+        fw.emit(sd_status(fw), now)
+    return DONE
+
+
+def _sd_abort(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    fw.sd.printing = False
+    fw.sd.selected = None
+    return DONE
+
+
+def feed_sd(fw: Firmware, now: float) -> None:
+    """While SD printing, the file fills free command slots (its commands get no ok)."""
+    from printer_sim.firmware import Command
+
+    sd = fw.sd
+    while sd.printing and len(fw.queue) < fw.profile.protocol.bufsize:
+        raw = sd.next_line()
+        if raw is None:
+            sd.printing = False
+            sd.selected = None
+            fw.emit("Done printing file", now)
+            return
+        text = raw.split(";", 1)[0].strip()
+        if text:
+            fw.queue.append(Command(text, None, "", from_sd=True))
+
+
+# ---------------------------------------------------------------------- raw-byte reactions
+
+
+def emergency(fw: Firmware, code: str, prompt_choice: bytes | None, now: float) -> None:
+    """The emergency parser: acts when the line arrives, even while the command queue is full."""
+    if code == "M112":
+        fw.kill(now)
+    elif code == "M108":
+        fw.wait_for_heatup_cancelled = fw.wait_for_user_cancelled = True
+    elif code == "M410":
+        fw.planner.clear(now)
+    elif code == "M524":
+        fw.sd.printing = False
+    elif code.startswith("M876") and fw.profile.has_cap("PROMPT_SUPPORT"):
+        fw.prompt_response = int(prompt_choice or b"0")
+        fw.wait_for_user_cancelled = True
+
+
+def debug_command(fw: Firmware, text: str, now: float) -> None:
+    """`!!DEBUG:<command>` lines: drive the simulator from the host side (not part of Marlin)."""
+    from printer_sim.firmware import PortRequest, State
+
+    verb, _, argument = text.partition(" ")
+    if verb == "fault":
+        try:
+            fw.faults.set_assignment(argument)
+        except FaultError as error:
+            fw.emit(f"// sim: error: {error}", now)
+            return
+        fw.emit(f"// sim: fault {argument.strip()}", now)
+    elif verb == "reset":
+        fw.reset(now, "External Reset")
+    elif verb == "unplug":
+        fw.port_request = PortRequest.UNPLUG
+    elif verb == "silent":
+        fw.go_silent(now)
+    elif verb in ("thermal-runaway", "mintemp", "maxtemp") and fw.state is State.RUNNING:
+        message = {"thermal-runaway": "Thermal Runaway", "mintemp": "MINTEMP triggered"}.get(
+            verb, "MAXTEMP triggered"
+        )
+        fw.kill(now, f"Error:{message}, system stopped! Heater_ID: {argument.strip() or '0'}")
+    else:
+        fw.emit(f"// sim: error: unknown debug command '{text}'", now)
+
+
+_TEXT_ARG = {"M23", "M117", "M118"}
+_HANDLERS: dict[str, Handler] = {
+    "G0": _move, "G1": _move, "G2": _arc, "G3": _arc, "G4": _dwell, "G28": _home, "G29": _probe,
+    "G90": _absolute, "G91": _relative, "G92": _set_position,
+    "M0": _pause_for_user, "M1": _pause_for_user, "M600": _filament_change,
+    "M20": _sd_list, "M21": _sd_init, "M22": _sd_release, "M23": _sd_select, "M24": _sd_start,
+    "M25": _sd_pause, "M26": _sd_seek, "M27": _sd_report, "M524": _sd_abort,
+    "M73": _message, "M117": _message, "M118": _serial_print,
+    "M104": _set_hotend, "M109": _set_hotend, "M140": _set_bed, "M190": _set_bed,
+    "M105": _report_temperature, "M155": _autoreport_temperature, "M114": _report_position,
+    "M110": _line_number, "M113": _keepalive_interval, "M115": _firmware_info, "M400": _synchronize,
+    "M108": _emergency_in_queue, "M112": _emergency_in_queue, "M410": _quickstop, "M876": _emergency_in_queue,
+    "M999": _restart,
+}  # fmt: skip

@@ -1,0 +1,551 @@
+"""The simulated firmware: a pure model of a Marlin 2.x board with an injectable clock.
+
+Nothing here reads a clock or touches a file descriptor. A front (pty, TCP, a test) calls
+`receive(data, now)` with what the host wrote, `advance(now)` to let time pass, `take_output(now)`
+for the bytes the host can read, and `next_deadline()` to know when to call `advance` again.
+
+Data path, as on the real board: host bytes -> wire (UART at the modelled baud) -> emergency
+parser (sees every byte) -> RX ring (RX_BUFFER_SIZE, excess bytes dropped) -> line assembly
+(MAX_CMD_SIZE, comments, N/checksum validation) -> command ring (BUFSIZE) -> execution -> `ok`.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from printer_sim import commands
+from printer_sim.faults import ByteFaultGate, Faults
+from printer_sim.journal import Journal
+from printer_sim.link import Receiver, Transmitter
+from printer_sim.planner import Planner
+from printer_sim.profile import Profile
+from printer_sim.sdcard import SdCard
+from printer_sim.thermal import Heater
+from printer_sim.waits import Wait
+
+_EOL = re.compile(rb"[\r\n]")
+# What the emergency parser and the simulator's own control lines react to, on complete raw lines.
+_RAW_ACTION = re.compile(
+    rb"^[ \t]*(?:N-?\d+[ \t]*)?(M108|M112|M410|M524|M876[ \t]*S[ \t]*(\d+))(?![0-9])"
+    rb"|^!!DEBUG:([^\r\n]*)",
+    re.M,
+)
+_LINE_ERROR_LINE = "Line Number is not Last Line Number+1, Last Line: "
+_LINE_ERROR_CHECKSUM = "checksum mismatch, Last Line: "
+_LINE_ERROR_NO_CHECKSUM = "No Checksum with line number, Last Line: "
+
+
+class State(Enum):
+    BOOTING = "booting"  # bootloader window: input is discarded
+    RUNNING = "running"
+    KILLED = "killed"  # kill() called: nothing until reset
+    SILENT = "silent"  # hung: nothing at all until reset
+
+
+class PortRequest(Enum):
+    UNPLUG = "unplug"
+
+
+@dataclass
+class Command:
+    text: str  # as executed: no line number, no checksum, no comment
+    line_number: int | None
+    numbered_prefix: str  # "N123" when the line started with N (echoed by ADVANCED_OK)
+    from_sd: bool = False
+
+
+class Firmware:
+    def __init__(
+        self,
+        profile: Profile,
+        faults: Faults,
+        *,
+        now: float,
+        speed: float = 1.0,
+        baud: int | None = None,
+        reset_on_open: bool | None = None,
+        seed: int | None = None,
+        journal: Journal | None = None,
+        epoch: float | None = None,
+    ) -> None:
+        self.profile = profile
+        self.faults = faults
+        self.speed = speed
+        self.baud = profile.protocol.baud if baud is None else baud
+        self.reset_on_open = profile.protocol.reset_on_open if reset_on_open is None else reset_on_open
+        self.journal = journal
+        self.epoch = now if epoch is None else epoch
+        self.rng = random.Random(seed)
+        self._corrupt_gate = ByteFaultGate(self.rng)
+        self._drop_gate = ByteFaultGate(self.rng)
+        self.receiver = Receiver(self.baud)
+        self.transmitter = Transmitter(self.baud)
+        # A ring buffer of N bytes holds N-1 (one slot tells full from empty); no limit without a UART.
+        self.rx_capacity = profile.protocol.rx_buffer_size - 1 if self.baud else None
+        self.host_connected = False
+        self.port_request: PortRequest | None = None
+        self.stats: dict[str, Any] = {
+            "bytes_received": 0,
+            "bytes_dropped_overflow": 0,
+            "bytes_dropped_fault": 0,
+            "bytes_corrupted_fault": 0,
+            "lines_received": 0,
+            "errors": {"checksum": 0, "line_number": 0, "no_checksum": 0},
+            "resend_requests": 0,
+            "oks_sent": 0,
+            "oks_lost_fault": 0,
+            "commands_executed": 0,
+            "resets": 0,
+            "kills": 0,
+            "starvation_s": 0.0,
+        }
+        self._starvation_before = 0.0
+        self.planner = Planner(profile.kinematics, profile.protocol.block_buffer_size, speed)
+        self.hotend = Heater(profile.hotend)
+        self.bed = Heater(profile.bed)
+        self._heaters_at = now
+        self._ep_carry = b""
+        self._boot(now, "Power-Up", count=False)
+
+    # ------------------------------------------------------------------ state reset
+
+    def _boot(self, now: float, reason: str, count: bool = True) -> None:
+        p = self.profile
+        self.state = State.BOOTING
+        self.boot_until = now + p.protocol.boot_delay_s
+        self.boot_reason = reason
+        self.booted_at = now
+        self.last_n = 0
+        self.rx = bytearray()
+        self._line = bytearray()
+        self._line_skipping = False  # after ';' or an overflow: ignore until end of line
+        self.queue: deque[Command] = deque()
+        self.wait: Wait | None = None
+        self._busy_next = 0.0
+        self._starvation_before += self.planner.starvation_s
+        self.planner = Planner(p.kinematics, p.protocol.block_buffer_size, self.speed)
+        self.update_heaters(now)
+        self.hotend.target = 0.0
+        self.bed.target = 0.0
+        self.position = [0.0, 0.0, 0.0, 0.0]
+        self.relative_xyz = False
+        self.relative_e = False
+        self.feedrate_mm_s = 1500 / 60
+        self.feed_factor = 1.0
+        self.keepalive_s = p.protocol.keepalive_s
+        self.temp_report_s = 0
+        self._temp_report_next = 0.0
+        self.sd_report_s = 0
+        self._sd_report_next = 0.0
+        self.sd = SdCard(p.sd_files)
+        self.wait_for_heatup_cancelled = False
+        self.wait_for_user_cancelled = False
+        self.prompt_response: int | None = None
+        if count:
+            self.stats["resets"] += 1
+            if self.journal:
+                self.journal.event("reset", now - self.epoch, reason=reason.strip())
+
+    def _finish_boot(self, at: float) -> None:
+        self.state = State.RUNNING
+        self.emit("start", at)
+        self.emit(f"echo: {self.boot_reason}", at)
+        for line in self.profile.identity.banner:
+            self.emit(line, at)
+        if self.profile.has_cap("SDCARD"):
+            self.emit("echo:SD card ok", at)
+
+    def reset(self, now: float, reason: str = "External Reset") -> None:
+        self._ep_carry = b""
+        self._boot(now, reason)
+
+    def kill(self, now: float, *reason_lines: str) -> None:
+        for line in reason_lines:
+            self.emit(line, now)
+        self.emit("Error:Printer halted. kill() called!", now)
+        self.state = State.KILLED
+        self.stats["kills"] += 1
+        self.update_heaters(now)
+        self.hotend.target = self.bed.target = 0.0
+        self.queue.clear()
+        self.wait = None
+        self.planner.clear(now)
+        if self.journal:
+            self.journal.event("kill", now - self.epoch, reason=" ".join(reason_lines) or "M112")
+
+    # ------------------------------------------------------------------ front API
+
+    def connected(self, now: float) -> None:
+        """The host opened the port (DTR asserted: an AVR board resets)."""
+        self.host_connected = True
+        self._ep_carry = b""
+        if self.reset_on_open:
+            self.reset(now, "External Reset")
+
+    def disconnected(self, now: float) -> None:
+        self.host_connected = False
+        self.receiver.discard()
+        self.transmitter.discard()
+
+    def receive(self, data: bytes, now: float) -> None:
+        self.receiver.push(data, now)
+
+    def take_output(self, now: float) -> bytes:
+        return self.transmitter.take_ready(now)
+
+    def next_deadline(self) -> float | None:
+        candidates = [self.transmitter.next_ready_at(), self.receiver.next_line_end_at()]
+        if self.state is State.BOOTING:
+            candidates.append(self.boot_until)
+        elif self.state is State.RUNNING:
+            if self.wait is not None:
+                candidates.append(self.wait.wake_at(self))
+                if self._keepalive_active():
+                    candidates.append(self._busy_next)
+            elif (self.queue or self.rx) and self.port_request is None:
+                candidates.append(0.0)  # more to do as soon as possible
+            if self.temp_report_s:
+                candidates.append(self._temp_report_next)
+            if self.sd_report_s:
+                candidates.append(self._sd_report_next)
+        for name in ("silent_at", "reset_at", "unplug_at", "thermal_runaway_at", "mintemp_at", "maxtemp_at"):
+            after = getattr(self.faults, name)
+            if after is not None:
+                candidates.append(self.booted_at + after)
+        present = [c for c in candidates if c is not None]
+        return min(present) if present else None
+
+    def advance(self, now: float) -> None:
+        self._time_faults(now)
+        if self.state is State.BOOTING:
+            if now < self.boot_until:
+                self._pump(now)  # the bootloader window swallows input
+                return
+            self._pump(self.boot_until)
+            self._finish_boot(self.boot_until)
+        self._pump(now)
+        if self.state is State.RUNNING:
+            self._run(now)
+            self._auto_reports(now)
+        self.stats["starvation_s"] = self._starvation_before + self.planner.starvation_s
+
+    # ------------------------------------------------------------------ output
+
+    def emit(self, line: str, now: float) -> None:
+        if self.state is State.SILENT or not self.host_connected:
+            return
+        self.transmitter.send((line + "\n").encode("latin-1", "replace"), now, self.faults.delay_ms / 1000)
+
+    def send_ok(self, now: float, text: str = "ok") -> None:
+        faults = self.faults
+        if faults.lose_ok and self.rng.random() < faults.lose_ok:
+            self.stats["oks_lost_fault"] += 1
+            return
+        self.stats["oks_sent"] += 1
+        self.emit(text, now)
+        if faults.duplicate_ok and self.rng.random() < faults.duplicate_ok:
+            self.emit(text, now)
+
+    def _ok_for(self, command: Command, now: float) -> None:
+        if not self.profile.protocol.advanced_ok:
+            self.send_ok(now)
+            return
+        prefix = f" {command.numbered_prefix}" if command.numbered_prefix else ""
+        free_slots = self.profile.protocol.bufsize - len(self.queue)
+        self.send_ok(now, f"ok{prefix} P{self.planner.free(now)} B{free_slots}")
+
+    # ------------------------------------------------------------------ receive path
+
+    def _pump(self, now: float) -> None:
+        data = self.receiver.take_arrived(now)
+        if not data:
+            return
+        self.stats["bytes_received"] += len(data)
+        faults = self.faults
+        if faults.drop or faults.corrupt:
+            data = self._byte_faults(data)
+        self._scan_raw(data, now)
+        if self.state is not State.RUNNING:
+            return
+        if self.rx_capacity is not None:
+            room = self.rx_capacity - len(self.rx)
+            if len(data) > room:
+                self.stats["bytes_dropped_overflow"] += len(data) - max(room, 0)
+                data = data[: max(room, 0)]
+        self.rx += data
+
+    def _byte_faults(self, data: bytes) -> bytes:
+        buffer = bytearray(data)
+        for index in self._corrupt_gate.hits(self.faults.corrupt, len(buffer)):
+            buffer[index] ^= 1 << self.rng.randrange(7)
+            self.stats["bytes_corrupted_fault"] += 1
+        drops = self._drop_gate.hits(self.faults.drop, len(buffer))
+        for index in reversed(drops):
+            del buffer[index]
+        self.stats["bytes_dropped_fault"] += len(drops)
+        return bytes(buffer)
+
+    def _scan_raw(self, data: bytes, now: float) -> None:
+        """What reacts to bytes as they arrive: the emergency parser and `!!DEBUG:` control lines."""
+        text = self._ep_carry + data
+        cut = max(text.rfind(b"\n"), text.rfind(b"\r"))
+        if cut < 0:
+            self._ep_carry = text[-200:]
+            return
+        self._ep_carry = text[cut + 1 :][-200:]
+        complete = text[: cut + 1]
+        if b"M" not in complete and b"!!" not in complete:
+            return
+        emergency = self.profile.has_cap("EMERGENCY_PARSER")
+        for match in _RAW_ACTION.finditer(complete):
+            if match.group(3) is not None:
+                commands.debug_command(self, match.group(3).decode("latin-1").strip(), now)
+            elif emergency and self.state is State.RUNNING:
+                commands.emergency(self, match.group(1).decode("latin-1"), match.group(2), now)
+
+    def _read_serial(self, now: float) -> None:
+        """Move bytes from the RX ring into command slots while there is a free slot."""
+        rx = self.rx
+        bufsize = self.profile.protocol.bufsize
+        while rx and len(self.queue) < bufsize and self.state is State.RUNNING:
+            found = _EOL.search(rx)
+            if found is None:
+                self._take_chars(bytes(rx))
+                rx.clear()
+                return
+            end = found.start()
+            self._take_chars(bytes(rx[:end]))
+            del rx[: end + 1]
+            self._line_done(now)
+
+    def _take_chars(self, chunk: bytes) -> None:
+        """Marlin's process_stream_char: ';' comments and overflow skip to the end of the line."""
+        if self._line_skipping or not chunk:
+            return
+        limit = self.profile.protocol.max_cmd_size - 1
+        if b"\x08" in chunk:
+            for byte in chunk:
+                if self._line_skipping:
+                    return
+                if byte == 0x08:
+                    if self._line:
+                        self._line.pop()
+                else:
+                    self._take_chars(bytes((byte,)))
+            return
+        comment = chunk.find(b";")
+        if comment >= 0:
+            chunk = chunk[:comment]
+            self._line_skipping = True
+        room = limit - len(self._line)
+        if len(chunk) >= room:
+            chunk = chunk[: max(room, 0)]
+            self._line_skipping = True  # "Skip the rest on overflow"
+        self._line += chunk
+
+    def _line_done(self, now: float) -> None:
+        raw = bytes(self._line)
+        self._line.clear()
+        self._line_skipping = False
+        nul = raw.find(b"\x00")
+        if nul >= 0:
+            raw = raw[:nul]  # the firmware keeps lines as C strings
+        text = raw.decode("latin-1").lstrip(" ")
+        if not text or text.startswith("!!DEBUG:"):
+            return  # empty lines get no ok; control lines were handled on arrival
+        self.stats["lines_received"] += 1
+        line_number: int | None = None
+        prefix = ""
+        if text[0] == "N":
+            number_at = 0
+            if "M110" in text:
+                second = text.find("N", text.find("M110") + 4)
+                if second >= 0:
+                    number_at = second
+            number = _leading_int(text, number_at + 1)
+            head = re.match(r"N-?\d*", text)
+            prefix = head.group(0) if head else "N"
+            star = text.rfind("*")
+            if number != self.last_n + 1 and "M110" not in text:
+                return self._line_error(_LINE_ERROR_LINE, "line_number", now)
+            if star >= 0:
+                checksum = 0
+                for byte in raw.lstrip(b" ")[:star]:
+                    checksum ^= byte
+                if _leading_int(text, star + 1) != checksum:
+                    return self._line_error(_LINE_ERROR_CHECKSUM, "checksum", now)
+            else:
+                return self._line_error(_LINE_ERROR_NO_CHECKSUM, "no_checksum", now)
+            self.last_n = number
+            line_number = number
+            self._time_faults_at_line(number, now)
+            if self.state is not State.RUNNING or self.port_request is not None:
+                return
+            text = text[len(prefix) :]
+        star = text.find("*")
+        if star >= 0:
+            text = text[:star]
+        text = text.strip()
+        if not text:
+            return
+        if not self.profile.has_cap("EMERGENCY_PARSER"):
+            # Without the emergency parser Marlin still acts on these when they are read.
+            upper = text.upper()
+            if upper == "M112":
+                return self.kill(now)
+            if upper == "M108":
+                self.wait_for_heatup_cancelled = self.wait_for_user_cancelled = True
+            if upper == "M410":
+                self.planner.clear(now)
+        self.queue.append(Command(text, line_number, prefix))
+
+    def _line_error(self, message: str, kind: str, now: float) -> None:
+        self.stats["errors"][kind] += 1
+        self.emit(f"Error:{message}{self.last_n}", now)
+        self.rx.clear()  # gcode_line_error(): everything already received is thrown away
+        self._line.clear()
+        self._line_skipping = False
+        self.request_resend(now)
+
+    def request_resend(self, now: float) -> None:
+        self.stats["resend_requests"] += 1
+        self.emit(f"Resend: {self.last_n + 1}", now)
+        if self.profile.protocol.ok_after_resend and not self.faults.resend_without_ok:
+            self.send_ok(now)
+
+    # ------------------------------------------------------------------ execution
+
+    def _run(self, now: float) -> None:
+        while self.state is State.RUNNING and self.port_request is None:
+            if self.wait is not None:
+                if not self.wait.poll(self, now):
+                    self._keepalive(now)
+                    return
+                self.wait = None
+                self._complete(now)
+                continue
+            self._read_serial(now)
+            if not self.queue:
+                commands.feed_sd(self, now)
+                if not self.queue:
+                    return
+            command = self.queue[0]
+            self.wait_for_heatup_cancelled = self.wait_for_user_cancelled = False
+            result = commands.execute(self, command, now)
+            if self.state is not State.RUNNING or not self.queue or self.queue[0] is not command:
+                return  # killed, reset or unplugged while executing
+            if isinstance(result, commands.Outcome):
+                self._complete(now, send_ok=result is commands.DONE)
+            else:
+                self.wait = result
+                self._busy_next = now + self.keepalive_s
+
+    def _complete(self, now: float, send_ok: bool = True) -> None:
+        command = self.queue[0]
+        self.stats["commands_executed"] += 1
+        if self.journal:
+            source = "sd" if command.from_sd else "serial"
+            self.journal.command(command.line_number, command.text, now - self.epoch, source)
+        if send_ok and not command.from_sd:
+            self._ok_for(command, now)
+        self.queue.popleft()
+
+    def _keepalive_active(self) -> bool:
+        return (
+            self.wait is not None
+            and self.wait.busy is not None
+            and self.keepalive_s > 0
+            and not self.faults.busy_without_keepalive
+        )
+
+    def _keepalive(self, now: float) -> None:
+        if self._keepalive_active() and now >= self._busy_next and self.wait is not None:
+            self.emit(f"echo:busy: {self.wait.busy}", now)
+            self._busy_next = now + self.keepalive_s
+
+    def _auto_reports(self, now: float) -> None:
+        if self.temp_report_s and now >= self._temp_report_next:
+            self.emit(" " + self.heater_report(), now)
+            self._temp_report_next = now + self.temp_report_s
+        if self.sd_report_s and now >= self._sd_report_next:
+            self.emit(commands.sd_status(self), now)
+            self._sd_report_next = now + self.sd_report_s
+
+    # ------------------------------------------------------------------ heaters and time
+
+    def physical_time(self, now: float) -> float:
+        return (now - self.epoch) * self.speed
+
+    def update_heaters(self, now: float) -> None:
+        dt = (now - self._heaters_at) * self.speed
+        self._heaters_at = now
+        self.hotend.step(dt)
+        self.bed.step(dt)
+
+    def heater_report(self) -> str:
+        h, b = self.hotend, self.bed
+        return (
+            f"T:{h.temperature:.2f} /{h.target:.2f} B:{b.temperature:.2f} /{b.target:.2f} "
+            f"@:{h.power} B@:{b.power}"
+        )
+
+    def _time_faults(self, now: float) -> None:
+        f = self.faults
+        since = now - self.booted_at
+        if f.silent_at is not None and since >= f.silent_at:
+            f.silent_at = None
+            self.go_silent(now)
+        if f.reset_at is not None and since >= f.reset_at:
+            f.reset_at = None
+            self.reset(now, "Watchdog Reset")
+        if f.unplug_at is not None and since >= f.unplug_at:
+            f.unplug_at = None
+            self.port_request = PortRequest.UNPLUG
+        if self.state is not State.RUNNING:
+            return
+        for name, message in (
+            ("thermal_runaway_at", "Thermal Runaway"),
+            ("mintemp_at", "MINTEMP triggered"),
+            ("maxtemp_at", "MAXTEMP triggered"),
+        ):
+            after = getattr(f, name)
+            if after is not None and since >= after:
+                setattr(f, name, None)
+                self.kill(now, f"Error:{message}, system stopped! Heater_ID: 0")
+                return
+
+    def _time_faults_at_line(self, number: int, now: float) -> None:
+        f = self.faults
+        if f.silent_at_line == number:
+            f.silent_at_line = None
+            self.go_silent(now)
+        elif f.reset_at_line == number:
+            f.reset_at_line = None
+            self.reset(now, "Watchdog Reset")
+        elif f.unplug_at_line == number:
+            f.unplug_at_line = None
+            self.port_request = PortRequest.UNPLUG
+
+    def go_silent(self, now: float) -> None:
+        self.state = State.SILENT
+        self.transmitter.discard()
+        if self.journal:
+            self.journal.event("silent", now - self.epoch)
+
+    def unplugged(self, now: float) -> None:
+        """The front closed the port because of an unplug fault."""
+        self.port_request = None
+        self.disconnected(now)
+        if self.journal:
+            self.journal.event("unplug", now - self.epoch)
+
+
+def _leading_int(text: str, start: int) -> int:
+    """strtol(): the integer at `start`, 0 if there is none."""
+    found = re.match(r"\s*([-+]?\d+)", text[start:])
+    return int(found.group(1)) if found else 0

@@ -1,0 +1,47 @@
+"""The journal: one JSON object per executed command, so tests can prove exactly-once delivery.
+
+Lines with "cmd" are executed commands ({"n": line number or null, "cmd": text, "t": seconds since
+the simulator started, "src": "serial" or "sd"}); lines with "event" record resets, kills and
+unplugs; the last line written at exit holds {"stats": {...}}.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._dirty = False
+
+    def command(self, line_number: int | None, text: str, t: float, source: str) -> None:
+        self._file.write(
+            json.dumps({"n": line_number, "cmd": text, "t": round(t, 6), "src": source}, ensure_ascii=False)
+            + "\n"
+        )
+        self._dirty = True
+
+    def event(self, name: str, t: float, **details: Any) -> None:
+        self._file.write(json.dumps({"event": name, "t": round(t, 6), **details}) + "\n")
+        self._dirty = True
+
+    def stats(self, stats: dict[str, Any]) -> None:
+        self._file.write(json.dumps({"stats": stats}) + "\n")
+        self._dirty = True
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+    def flush(self) -> None:
+        if self._dirty:
+            self._file.flush()
+            self._dirty = False
+
+    def close(self) -> None:
+        self.flush()
+        self._file.close()

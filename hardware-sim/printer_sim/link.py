@@ -1,0 +1,100 @@
+"""The serial link between host and firmware: UART byte timing in both directions.
+
+Bytes the host writes wait "on the wire" (OS and USB-bridge buffers) and reach the firmware one at
+a time, 10 bit-times apart (8N1). Replies leave the firmware at the same rate. With baud 0 there is
+no link model: bytes arrive at once (a native-USB board, where USB itself paces the host).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+
+_EOL = re.compile(rb"[\r\n]")
+
+
+class Receiver:
+    """Host -> firmware direction."""
+
+    def __init__(self, baud: int) -> None:
+        self.byte_time = 10.0 / baud if baud else 0.0
+        self._pending = bytearray()
+        self._first_starts = 0.0  # when the first pending byte starts its transmission
+
+    def push(self, data: bytes, now: float) -> None:
+        if not self._pending:
+            self._first_starts = max(self._first_starts, now)
+        self._pending += data
+
+    def take_arrived(self, now: float) -> bytes:
+        """Bytes fully received by `now`, in order."""
+        pending = self._pending
+        if not pending:
+            return b""
+        if self.byte_time == 0.0:
+            data = bytes(pending)
+            pending.clear()
+            return data
+        count = int((now - self._first_starts) / self.byte_time + 1e-9)
+        if count <= 0:
+            return b""
+        count = min(count, len(pending))
+        data = bytes(pending[:count])
+        del pending[:count]
+        self._first_starts += count * self.byte_time
+        return data
+
+    def next_line_end_at(self) -> float | None:
+        """When the next end-of-line byte on the wire will have arrived (None: none pending)."""
+        if not self._pending:
+            return None
+        found = _EOL.search(self._pending)
+        if found is None:
+            return None
+        return self._first_starts + (found.start() + 1) * self.byte_time
+
+    def last_byte_at(self) -> float | None:
+        if not self._pending:
+            return None
+        return self._first_starts + len(self._pending) * self.byte_time
+
+    def discard(self) -> None:
+        """The cable went away: whatever was still on the wire is gone."""
+        self._pending.clear()
+
+
+class Transmitter:
+    """Firmware -> host direction: replies become readable when their last byte has been sent."""
+
+    def __init__(self, baud: int) -> None:
+        self.byte_time = 10.0 / baud if baud else 0.0
+        self._busy_until = 0.0
+        self._queue: deque[tuple[float, bytes]] = deque()
+
+    def send(self, data: bytes, now: float, delay: float = 0.0) -> None:
+        start = max(now, self._busy_until)
+        done = start + len(data) * self.byte_time
+        self._busy_until = done
+        ready = done + delay
+        queue = self._queue
+        if queue and queue[-1][0] >= ready:
+            # Coalesce with the previous chunk: never reorder output.
+            previous_ready, previous = queue.pop()
+            queue.append((previous_ready, previous + data))
+        else:
+            queue.append((ready, data))
+
+    def take_ready(self, now: float) -> bytes:
+        queue = self._queue
+        if not queue or queue[0][0] > now:
+            return b""
+        parts = []
+        while queue and queue[0][0] <= now:
+            parts.append(queue.popleft()[1])
+        return b"".join(parts)
+
+    def next_ready_at(self) -> float | None:
+        return self._queue[0][0] if self._queue else None
+
+    def discard(self) -> None:
+        self._queue.clear()

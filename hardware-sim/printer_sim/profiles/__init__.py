@@ -1,0 +1,1 @@
+"""Bundled printer profiles (TOML files read with importlib.resources)."""

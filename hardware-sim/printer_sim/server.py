@@ -1,0 +1,172 @@
+"""Many printers in one process: one selector loop, one timer heap, no busy waiting.
+
+Each printer is a Firmware model plus a Port. The loop wakes when a port has bytes or when the
+earliest printer deadline is due, advances only the printers that need it, and writes their
+output. Printers share nothing but the loop, so a fault on one cannot change another's behaviour.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import selectors
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from printer_sim.firmware import Firmware, PortRequest
+from printer_sim.ports import Port
+
+PTY_OPEN_CHECK_S = 0.02  # how often an unopened pty is checked for a host opening it
+JOURNAL_FLUSH_S = 0.05
+MAX_SLEEP_S = 1.0
+
+
+@dataclass
+class PrinterSlot:
+    index: int
+    firmware: Firmware
+    port: Port
+    deadline: float | None = None
+    replug_at: float | None = None
+    announce: Callable[[int, str], None] = field(default=lambda index, endpoint: None)
+
+
+class Simulator:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.selector = selectors.DefaultSelector()
+        self.slots: list[PrinterSlot] = []
+        self._heap: list[tuple[float, int, int]] = []
+        self._sequence = itertools.count()
+        self._touched: set[int] = set()
+        self._stopping = False
+        self._next_flush = 0.0
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._wake_write.setblocking(False)
+        self.selector.register(self._wake_read, selectors.EVENT_READ, self._drain_wakeup)
+
+    # -------------------------------------------------------------- building
+
+    def add(self, make_firmware: Callable[[], Firmware], make_port: Callable[..., Port]) -> PrinterSlot:
+        index = len(self.slots)
+        firmware = make_firmware()
+
+        def opened(now: float) -> None:
+            firmware.connected(now)
+            self._touched.add(index)
+
+        def closed(now: float) -> None:
+            firmware.disconnected(now)
+            self._touched.add(index)
+
+        def data(chunk: bytes, now: float) -> None:
+            firmware.receive(chunk, now)
+            self._touched.add(index)
+
+        port = make_port(self.selector, opened, closed, data)
+        slot = PrinterSlot(index, firmware, port)
+        self.slots.append(slot)
+        self._touched.add(index)
+        return slot
+
+    # -------------------------------------------------------------- running
+
+    def stop(self) -> None:
+        """Ask the loop to finish (safe from a signal handler)."""
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._wake_write.send(b"x")
+
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self.stop())
+        signal.set_wakeup_fd(self._wake_write.fileno(), warn_on_full_buffer=False)
+
+    def _drain_wakeup(self, mask: int, now: float) -> None:
+        try:
+            while self._wake_read.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def run(self) -> None:
+        try:
+            while not self._stopping:
+                self.run_once()
+        finally:
+            self.shutdown()
+
+    def run_once(self) -> None:
+        now = self.clock()
+        for key, mask in self.selector.select(self._timeout(now)):
+            key.data(mask, self.clock())
+        now = self.clock()
+        if any(slot.port.needs_open_check() for slot in self.slots):
+            for slot in self.slots:
+                if slot.port.needs_open_check():
+                    slot.port.check_open(now)
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, _, index = heapq.heappop(heap)
+            if self.slots[index].deadline == deadline:
+                self.slots[index].deadline = None
+                self._touched.add(index)
+        touched, self._touched = self._touched, set()
+        for index in touched:
+            self._service(self.slots[index], now)
+        if now >= self._next_flush:
+            self._next_flush = now + JOURNAL_FLUSH_S
+            for slot in self.slots:
+                if slot.firmware.journal:
+                    slot.firmware.journal.flush()
+
+    def _timeout(self, now: float) -> float:
+        if self._touched:
+            return 0.0
+        wake = now + MAX_SLEEP_S
+        if self._heap:
+            wake = min(wake, self._heap[0][0])
+        if any(slot.port.needs_open_check() for slot in self.slots):
+            wake = min(wake, now + PTY_OPEN_CHECK_S)
+        if any(slot.firmware.journal and slot.firmware.journal.dirty for slot in self.slots):
+            wake = min(wake, self._next_flush)
+        return max(0.0, wake - now)
+
+    def _service(self, slot: PrinterSlot, now: float) -> None:
+        firmware, port = slot.firmware, slot.port
+        if not port.plugged and slot.replug_at is not None and now >= slot.replug_at:
+            slot.replug_at = None
+            slot.announce(slot.index, port.plug())
+            if firmware.journal:
+                firmware.journal.event("replug", now - firmware.epoch, endpoint=port.endpoint)
+        firmware.advance(now)
+        port.write(firmware.take_output(now))
+        if firmware.port_request is PortRequest.UNPLUG:
+            port.unplug()
+            firmware.unplugged(now)
+            if firmware.faults.replug_after is not None:
+                slot.replug_at = now + firmware.faults.replug_after
+        deadline = firmware.next_deadline()
+        if slot.replug_at is not None:
+            deadline = slot.replug_at if deadline is None else min(deadline, slot.replug_at)
+        if deadline is None:
+            slot.deadline = None
+        elif deadline != slot.deadline:
+            slot.deadline = deadline
+            heapq.heappush(self._heap, (deadline, next(self._sequence), slot.index))
+
+    def shutdown(self) -> None:
+        for slot in self.slots:
+            journal = slot.firmware.journal
+            if journal:
+                journal.stats(slot.firmware.stats)
+                journal.close()
+            slot.port.close()
+        self.selector.close()
+        self._wake_read.close()
+        self._wake_write.close()

@@ -1,0 +1,1 @@
+"""Transcript tests of the printer simulator (hardware-sim), with plain pyserial."""
