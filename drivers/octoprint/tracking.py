@@ -84,9 +84,12 @@ class OwnedJob:
     started_at: float  # monotonic
     seen_active: bool = False  # OctoPrint has reported it printing at least once
     cancel_requested: bool = False
+    last_position: int = 0  # last file position OctoPrint reported: progress never goes backwards
 
     def progress(self, job: JobSnapshot | None) -> JobProgressInfo:
-        position = job.filepos if job is not None and job.filepos is not None else 0
+        position = self.last_position
+        if job is not None and job.filepos is not None:
+            position = max(position, job.filepos)
         if job is not None and job.completion is not None and job.completion >= 100.0:
             position = self.index.size
         position = min(max(position, 0), self.index.size)
@@ -140,7 +143,8 @@ def assess(snapshot: OctoPrintSnapshot, owned: OwnedJob | None, *, now: float,
     if state.has_job:
         shown = _ACTIVE_STATE[state]
         if owned is not None and job is not None and job.path == owned.remote_path:
-            return Assessment(shown, "", replace(owned, seen_active=True))
+            position = max(owned.last_position, job.filepos or 0)
+            return Assessment(shown, "", replace(owned, seen_active=True, last_position=position))
         where = job.path if job is not None else "a file"
         reason = f"busy: OctoPrint is printing {where!r}, which farmctl did not start"
         if owned is not None and owned.seen_active:

@@ -1,0 +1,194 @@
+"""`OctoPrintDriver` end to end against a real OctoPrint with its bundled virtual printer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from farmctl.drivers.base import (
+    DriverState,
+    JobFinished,
+    JobOutcome,
+    JobProgress,
+    JobSpec,
+    Notice,
+    PrinterError,
+    StateChanged,
+    Temperatures,
+)
+from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
+from farmctl.drivers.octoprint.rest import OctoPrintClient
+
+from tests.octoprint.recorder import EventRecorder, wait_until
+from tests.support.octoprint import OctoPrintServer
+
+Factory = Callable[..., tuple[OctoPrintDriver, EventRecorder]]
+
+
+@pytest.fixture
+def make_driver() -> Iterator[Factory]:
+    made: list[OctoPrintDriver] = []
+
+    def make(server: OctoPrintServer, *, key: str | None = None, name: str = "op1",
+             connect: bool = True) -> tuple[OctoPrintDriver, EventRecorder]:
+        events = EventRecorder()
+        settings = OctoPrintSettings(url=server.url, api_key=key or server.api_key, max_backoff_s=1.0)
+        driver = OctoPrintDriver(name, settings, events)
+        made.append(driver)
+        if connect:
+            driver.connect()
+        return driver, events
+
+    yield make
+    for driver in made:
+        driver.disconnect()
+        assert driver.join(15)
+
+
+def _state(state: DriverState) -> Callable[[object], bool]:
+    return lambda e: isinstance(e, StateChanged) and e.state is state
+
+
+def _finished(events: EventRecorder, timeout: float = 90.0) -> JobFinished:
+    event = events.wait_for(lambda e: isinstance(e, JobFinished), timeout)
+    assert isinstance(event, JobFinished)
+    return event
+
+
+def test_a_job_runs_to_completion_with_pushed_telemetry(
+        octoprint: OctoPrintServer, make_driver: Factory, gcode: Callable[[str, int], Path]) -> None:
+    driver, events = make_driver(octoprint)
+    events.wait_for(_state(DriverState.IDLE), 30)
+    temps = events.wait_for(lambda e: isinstance(e, Temperatures) and "T0" in e.readings, 30)
+    assert "B" in temps.readings and driver.status().endpoint == octoprint.url
+    source = gcode("Bracket v2.gcode", 250)
+    driver.start_job(JobSpec(source, "job-101"))
+    events.wait_for(_state(DriverState.PRINTING), 30)
+    finished = _finished(events)
+    assert finished.job_id == "job-101" and finished.outcome is JobOutcome.COMPLETED
+    assert finished.error is None and finished.lines_acked == finished.lines_total == 256
+    assert finished.bytes_acked == source.stat().st_size
+    uploads = [e for e in events.of_type(Notice) if "uploading job job-101" in e.message]
+    assert uploads and "100%" in uploads[-1].message
+    progress = [e.progress.bytes_acked for e in events.of_type(JobProgress)]
+    assert progress == sorted(progress)
+    wait_until(lambda: driver.status().state is DriverState.IDLE and driver.status().job is None, 20)
+    job = octoprint.api("/api/job")["job"]["file"]
+    assert job["path"] == "farmctl/job-101-Bracket_v2.gcode"  # the farmctl folder, a safe name
+    assert not any(octoprint.api_key in repr(e) for e in events.events)
+
+
+def test_pause_resume_and_cancel_our_own_job(
+        octoprint: OctoPrintServer, make_driver: Factory, gcode: Callable[[str, int], Path]) -> None:
+    driver, events = make_driver(octoprint)
+    events.wait_for(_state(DriverState.IDLE), 30)
+    driver.start_job(JobSpec(gcode("long.gcode", 4000), "job-102"))
+    events.wait_for(lambda e: isinstance(e, JobProgress) and e.progress.bytes_acked > 0, 30)
+    driver.pause()
+    events.wait_for(_state(DriverState.PAUSED), 30)
+    assert octoprint.api("/api/job")["state"].startswith("Paused")
+    mark = events.mark()
+    driver.resume()
+    events.wait_for(_state(DriverState.PRINTING), 30, after=mark)
+    driver.cancel()
+    finished = _finished(events)
+    assert finished.outcome is JobOutcome.CANCELLED and finished.error is None
+    assert 0 < finished.lines_acked < finished.lines_total
+    wait_until(lambda: driver.status().state is DriverState.IDLE, 30, "idle after cancel")
+
+
+def test_a_job_farmctl_did_not_start_shows_busy_and_is_never_touched(
+        octoprint: OctoPrintServer, make_driver: Factory, gcode: Callable[[str, int], Path]) -> None:
+    # Someone prints from OctoPrint's own UI (here: its REST API, outside the driver).
+    other = OctoPrintClient(octoprint.url, octoprint.api_key)
+    stored = other.upload(gcode("theirs.gcode", 1200), folder="", file_name="theirs.gcode")
+    other.select_and_print(stored)
+    driver, events = make_driver(octoprint)
+    busy = events.wait_for(lambda e: isinstance(e, StateChanged) and "did not start" in e.reason, 30)
+    assert busy.state is DriverState.PRINTING and "theirs.gcode" in busy.reason
+    assert driver.status().job is None
+    mark = events.mark()
+    driver.cancel()
+    driver.pause()
+    driver.start_job(JobSpec(gcode("mine.gcode", 10), "job-103"))
+    wait_until(lambda: len([e for e in events.events[mark:] if isinstance(e, PrinterError)]) == 3, 30)
+    codes = [e.code for e in events.events[mark:] if isinstance(e, PrinterError)]
+    assert codes == ["foreign-job", "foreign-job", "busy"]
+    assert octoprint.api("/api/job")["state"] == "Printing"  # still theirs, still printing
+    assert octoprint.api("/api/job")["job"]["file"]["path"] == "theirs.gcode"
+    other.cancel()
+    events.wait_for(_state(DriverState.IDLE), 30, after=mark)
+    assert not events.of_type(JobFinished)
+    other.close()
+
+
+def test_a_wrong_key_shows_an_error_state_without_the_key(
+        octoprint: OctoPrintServer, make_driver: Factory) -> None:
+    wrong = "BADKEY" + octoprint.api_key[6:]
+    driver, events = make_driver(octoprint, key=wrong)
+    error = events.wait_for(_state(DriverState.ERROR), 30)
+    assert "refused the API key" in error.reason
+    assert driver.status().state is DriverState.ERROR
+    assert not any(wrong in repr(e) for e in events.events) and wrong not in repr(driver)
+
+
+def test_a_restarted_farmctl_adopts_its_running_job_instead_of_printing_twice(
+        octoprint: OctoPrintServer, make_driver: Factory, gcode: Callable[[str, int], Path]) -> None:
+    spec = JobSpec(gcode("adopt.gcode", 900), "job-104")
+    first, first_events = make_driver(octoprint, name="op-first")
+    first_events.wait_for(_state(DriverState.IDLE), 30)
+    first.start_job(spec)
+    first_events.wait_for(lambda e: isinstance(e, JobProgress) and e.progress.bytes_acked > 0, 30)
+    first.disconnect()
+    assert first.join(15)
+    assert octoprint.api("/api/job")["state"] == "Printing"  # farmctl leaving does not stop the print
+    second, events = make_driver(octoprint, name="op-second")
+    events.wait_for(lambda e: isinstance(e, StateChanged) and e.state is DriverState.PRINTING, 30)
+    second.start_job(spec)
+    events.wait_for(lambda e: isinstance(e, Notice) and "adopted job job-104" in e.message, 30)
+    finished = _finished(events)
+    assert finished.outcome is JobOutcome.COMPLETED and finished.job_id == "job-104"
+    assert not [e for e in events.of_type(Notice) if "uploading" in e.message]
+
+
+@pytest.mark.slow
+def test_octoprint_killed_mid_print_then_restarted(
+        fresh_octoprint: OctoPrintServer, make_driver: Factory, gcode: Callable[[str, int], Path]) -> None:
+    driver, events = make_driver(fresh_octoprint)
+    events.wait_for(_state(DriverState.IDLE), 30)
+    driver.start_job(JobSpec(gcode("doomed.gcode", 4000), "job-105"))
+    events.wait_for(lambda e: isinstance(e, JobProgress) and e.progress.bytes_acked > 0, 30)
+    mark = events.mark()
+    fresh_octoprint.kill()
+    offline = events.wait_for(_state(DriverState.OFFLINE), 30, after=mark)
+    assert "cannot reach OctoPrint" in offline.reason
+    assert not events.of_type(JobFinished)  # unknown yet: it might still be printing out of sight
+    fresh_octoprint.start()
+    fresh_octoprint.wait_ready()
+    finished = _finished(events, 60)
+    assert finished.outcome is JobOutcome.FAILED and finished.error is not None
+    assert "restarted" in finished.error
+    assert finished.lines_acked > 0  # where it got to before OctoPrint died, for a recovery
+    positions = [e.progress.bytes_acked for e in events.of_type(JobProgress)
+                 if e.progress.job_id == "job-105"]
+    assert positions == sorted(positions)
+    events.wait_for(_state(DriverState.IDLE), 30, after=mark)
+    # The reconnected driver works normally: a new job prints to completion.
+    driver.start_job(JobSpec(gcode("after.gcode", 60), "job-106"))
+    again = events.wait_for(lambda e: isinstance(e, JobFinished) and e.job_id == "job-106", 90)
+    assert again.outcome is JobOutcome.COMPLETED
+
+
+@pytest.mark.slow
+def test_emergency_stop_ends_in_fault(
+        fresh_octoprint: OctoPrintServer, make_driver: Factory, gcode: Callable[[str, int], Path]) -> None:
+    driver, events = make_driver(fresh_octoprint)
+    events.wait_for(_state(DriverState.IDLE), 30)
+    driver.start_job(JobSpec(gcode("estop.gcode", 4000), "job-107"))
+    events.wait_for(lambda e: isinstance(e, JobProgress) and e.progress.bytes_acked > 0, 30)
+    driver.emergency_stop()
+    events.wait_for(lambda e: isinstance(e, PrinterError) and e.code == "estop", 30)
+    events.wait_for(_state(DriverState.FAULT), 30)
+    finished = _finished(events, 30)
+    assert finished.outcome is JobOutcome.FAILED
