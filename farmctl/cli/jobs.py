@@ -1,9 +1,323 @@
-"""CLI commands: jobs."""
+"""CLI commands: jobs (queue files as jobs, list them, change their state)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
+from farmctl.errors import UserError
+
+if TYPE_CHECKING:
+    from farmctl.store import FileInfo, JobStore, Printer
+
+jobs_app = typer.Typer(help="Queue G-code files as jobs and manage them.", no_args_is_help=True)
+
+JobArg = Annotated[str, typer.Argument(help="Job id, e.g. j12.")]
+STATES = ("queued", "held", "printing", "done", "failed", "cancelled", "interrupted")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the root app (filled in by its issue)."""
+    app.add_typer(jobs_app, name="jobs")
+
+
+def _analyse(path: Path, max_bytes: int) -> FileInfo:
+    """Validate one file with the G-code analyser; return what the scheduler needs from it."""
+    from farmctl.gcode import analyse_file
+    from farmctl.store import FileInfo
+
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if not path.is_file():
+        raise UserError(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise UserError(f"{path}: {size / 1e6:.0f} MB is larger than the limit of {max_bytes / 1e6:.0f} MB")
+    analysis = analyse_file(path)  # raises GcodeError (a UserError) for empty, binary, not G-code
+    if analysis.errors:
+        raise UserError(f"{path}: {analysis.errors[0]}")
+    box = analysis.bbox
+    return FileInfo(
+        sha256="",
+        size=size,
+        name=path.name,
+        estimated_time_s=analysis.estimated_time_s,
+        slicer_time_s=analysis.slicer_time_s,
+        filament_mm=analysis.filament_mm,
+        bbox_min=(box.min_x, box.min_y, box.min_z) if box else None,
+        bbox_max=(box.max_x, box.max_y, box.max_z) if box else None,
+        layers=analysis.layers,
+        lines=analysis.lines,
+        slicer=analysis.slicer,
+        material=analysis.material,
+        nozzle_mm=analysis.nozzle_diameter_mm,
+    )
+
+
+def _check_fits(path: Path, info: FileInfo, printers: list[Printer], pinned: str | None) -> None:
+    """Refuse a part that no registered printer (or the pinned one) could ever hold."""
+    from farmctl.scheduler.eligibility import fits_bed
+
+    size = info.size_mm
+    candidates = [p for p in printers if pinned is None or p.id == pinned]
+    if size is None or not candidates:
+        return
+    if not any(fits_bed(size, p.bed_mm) for p in candidates):
+        dims = "x".join(f"{v:.0f}" for v in size)
+        beds = ", ".join(f"{p.id} {'x'.join(f'{v:g}' for v in p.bed_mm)}" for p in candidates if p.bed_mm)
+        target = f"printer {pinned}" if pinned else "every printer"
+        raise UserError(f"{path}: the part ({dims} mm) is too big for {target} ({beds})")
+
+
+def _print_jobs(store: JobStore, job_ids: list[int], json_out: bool) -> None:
+    from farmctl.cli.queue_support import job_json, plan_for
+
+    projection = plan_for(store)
+    documents = [job_json(store.get_job(i), projection.forecast(i)) for i in job_ids]
+    if json_out:
+        print_json(documents)
+    else:
+        for doc in documents:
+            finish = doc["projected_finish"] or "-"
+            risk = f"  AT RISK: {doc['at_risk_reason']}" if doc["at_risk"] else ""
+            message(
+                f"{doc['id']}: {doc['file']} x{doc['copies']} {doc['state']}, projected finish {finish}{risk}"
+            )
+
+
+@jobs_app.command("add")
+def add(
+    files: Annotated[list[Path], typer.Argument(help="G-code files; each becomes one job.")],
+    order: Annotated[str | None, typer.Option("--order", help="Order id, e.g. o3.")] = None,
+    copies: Annotated[int, typer.Option("--copies", help="Copies of each file.")] = 1,
+    priority: Annotated[
+        str | None, typer.Option("--priority", help="-100..100 or low/normal/high/urgent.")
+    ] = None,
+    due: Annotated[
+        str | None, typer.Option("--due", help="Due date: 2026-12-01, 2026-12-01T14:00, +3d.")
+    ] = None,
+    material: Annotated[str | None, typer.Option("--material", help="Required material.")] = None,
+    nozzle: Annotated[
+        float | None, typer.Option("--nozzle", help="Required nozzle, mm (default: sliced for).")
+    ] = None,
+    printer: Annotated[str | None, typer.Option("--printer", help="Pin to this printer.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Required printer tag (repeatable).")] = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Validate files and queue them (all or none). The files are copied into the farm's file store."""
+    from dataclasses import replace
+
+    from farmctl.cli.queue_support import open_store, parse_due, parse_priority
+    from farmctl.config_schema import FilesSettings
+    from farmctl.files import FileStore
+    from farmctl.store import NewJob, parse_id
+
+    if copies < 1:
+        raise UserError(f"--copies must be at least 1 (got {copies})")
+    level = parse_priority(priority) if priority is not None else None
+    due_at = parse_due(due) if due is not None else None
+    order_id = parse_id("order", order) if order is not None else None
+    with open_store(home) as store:
+        assert store.home is not None and store.config is not None
+        home_dir = store.home
+        max_bytes = store.config.section(FilesSettings).max_file_mb * 1_000_000
+        if order_id is not None:
+            store.get_order(order_id)
+        registered = store.list_printers()
+        if printer is not None and all(p.id != printer for p in registered):
+            raise UserError(f"no printer {printer}; see `farmctl printers list`")
+        infos = []
+        for path in files:
+            info = _analyse(path, max_bytes)
+            _check_fits(path, info, registered, printer)
+            infos.append((path, info))
+        file_store = FileStore.for_home(home_dir)
+        stored = []
+        new_jobs = []
+        for path, info in infos:
+            kept = file_store.put(path)
+            stored.append(replace(info, sha256=kept.sha256))
+            new_jobs.append(
+                NewJob(
+                    file_sha=kept.sha256,
+                    name=path.name,
+                    copies=copies,
+                    order_id=order_id,
+                    priority=level,
+                    due=due_at,
+                    material=material,
+                    nozzle_mm=nozzle if nozzle is not None else info.nozzle_mm,
+                    printer_id=printer,
+                    tags=frozenset(tag or ()),
+                )
+            )
+        created = store.add_jobs(new_jobs, stored)
+        _print_jobs(store, [j.id for j in created], json_out)
+
+
+@jobs_app.command("list")
+def list_(
+    state: Annotated[
+        str | None, typer.Option("--state", help=f"Only jobs in this state: {', '.join(STATES)}.")
+    ] = None,
+    order: Annotated[str | None, typer.Option("--order", help="Only jobs of this order.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Jobs per page.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many jobs.")] = 0,
+    page: Annotated[
+        int | None, typer.Option("--page", help="Page number (1-based), --limit jobs each.")
+    ] = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Jobs with state, copies done/total, printer, projected finish, due and at-risk (paged)."""
+    from farmctl.cli.queue_support import console, job_json, open_store, plan_for, short_time
+    from farmctl.scheduler.model import JobState
+    from farmctl.store import parse_id
+
+    if state is not None and state not in STATES:
+        raise UserError(f"unknown state '{state}'; use one of {', '.join(STATES)}")
+    if limit < 1 or offset < 0 or (page is not None and page < 1):
+        raise UserError("--limit must be at least 1, --offset and --page not negative")
+    if page is not None:
+        offset = (page - 1) * limit
+    with open_store(home) as store:
+        found = store.list_jobs(
+            state=JobState(state) if state else None,
+            order_id=parse_id("order", order) if order else None,
+            limit=limit,
+            offset=offset,
+        )
+        live = any(j.state.value in ("queued", "printing") for j in found.items)
+        projection = plan_for(store) if live else None
+    documents = [job_json(j, projection.forecast(j.id) if projection else None) for j in found.items]
+    shown = (
+        f"jobs {offset + 1}-{offset + len(documents)} of {found.total}"
+        if documents
+        else f"no jobs (of {found.total})"
+    )
+    if json_out:
+        print_json(documents)
+        message(shown)
+        return
+    from rich.table import Table
+
+    now = store.now()
+    table = Table(box=None, header_style="bold")
+    for column in ("ID", "STATE", "COPIES", "PRINTER", "FINISH", "DUE", "PRIO", "FILE", "RISK"):
+        table.add_column(column)
+    for job, doc in zip(found.items, documents, strict=True):
+        forecast = projection.forecast(job.id) if projection else None
+        risk = f"[red]AT RISK[/] {doc['at_risk_reason']}" if doc["at_risk"] else ""
+        table.add_row(
+            doc["id"],
+            doc["state"],
+            f"{job.copies_done}/{job.copies}",
+            doc["printer"] or "-",
+            short_time(forecast.finish if forecast else None, now),
+            short_time(job.due, now),
+            str(job.priority),
+            job.name,
+            risk,
+        )
+    console().print(table)
+    message(shown)
+
+
+@jobs_app.command("show")
+def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+    """One job: its file, requirements, projection and print runs."""
+    from farmctl.cli.queue_support import iso, job_json, open_store, plan_for
+    from farmctl.store import format_id, parse_id
+
+    number = parse_id("job", job_id)
+    with open_store(home) as store:
+        job = store.get_job(number)
+        runs = store.list_runs(job_id=number)
+        document = job_json(job, plan_for(store).forecast(number))
+    document["runs"] = [
+        {
+            "id": format_id("run", r.id),
+            "printer": r.printer_id,
+            "attempt": r.attempt,
+            "state": r.state,
+            "started": iso(r.started_at),
+            "ended": iso(r.ended_at),
+            "error": r.error,
+            "lines_acked": r.lines_acked,
+            "lines_total": r.lines_total,
+            "resends": r.resends,
+            "filament_mm": r.filament_mm,
+        }
+        for r in runs
+    ]
+    if json_out:
+        print_json(document)
+        return
+    for key, value in document.items():
+        if key != "runs":
+            print(f"{key:22} {value if value not in (None, [], '') else '-'}")
+    for run in document["runs"]:
+        print(
+            f"  {run['id']:>6} {run['printer']:<12} {run['state']:<12} {run['started']}  {run['error'] or ''}"
+        )
+
+
+def _act(job_id: str, home: Path | None, json_out: bool, action: str) -> None:
+    from farmctl.cli.queue_support import open_store
+    from farmctl.store import parse_id
+
+    number = parse_id("job", job_id)
+    with open_store(home) as store:
+        operation = {
+            "cancel": store.cancel_job,
+            "retry": store.retry_job,
+            "hold": store.hold_job,
+            "release": store.release_job,
+        }[action]
+        job = operation(number)
+        _print_jobs(store, [job.id], json_out)
+
+
+@jobs_app.command("cancel")
+def cancel(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Cancel a job: no further copies start (a copy printing now is stopped by the daemon)."""
+    _act(job_id, home, json_out, "cancel")
+
+
+@jobs_app.command("retry")
+def retry(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Queue a failed, interrupted or cancelled job again (its remaining copies)."""
+    _act(job_id, home, json_out, "retry")
+
+
+@jobs_app.command("hold")
+def hold(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Keep a queued job from starting further copies until `jobs release`."""
+    _act(job_id, home, json_out, "hold")
+
+
+@jobs_app.command("release")
+def release(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Let a held job run again."""
+    _act(job_id, home, json_out, "release")
+
+
+@jobs_app.command("priority")
+def priority_(
+    job_id: JobArg,
+    priority: Annotated[str, typer.Argument(help="-100..100 or low/normal/high/urgent.")],
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Change a job's priority (higher runs first under the default policy)."""
+    from farmctl.cli.queue_support import open_store, parse_priority
+    from farmctl.store import parse_id
+
+    number = parse_id("job", job_id)
+    level = parse_priority(priority)
+    with open_store(home) as store:
+        store.set_job_priority(number, level)
+        _print_jobs(store, [number], json_out)

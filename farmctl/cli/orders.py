@@ -1,9 +1,131 @@
-"""CLI commands: orders."""
+"""CLI commands: orders (a customer's batch of jobs with one due date)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
+
+if TYPE_CHECKING:
+    from farmctl.scheduler.projection import OrderForecast
+    from farmctl.store import Order
+
+orders_app = typer.Typer(
+    help="Customer orders: due dates and priorities for groups of jobs.", no_args_is_help=True
+)
+
+OrderArg = Annotated[str, typer.Argument(help="Order id, e.g. o3.")]
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the root app (filled in by its issue)."""
+    app.add_typer(orders_app, name="orders")
+
+
+def order_json(order: Order, forecast: OrderForecast | None) -> dict[str, Any]:
+    from farmctl.cli.queue_support import iso
+    from farmctl.store import format_id
+
+    return {
+        "id": format_id("order", order.id),
+        "customer": order.customer,
+        "project": order.project,
+        "due": iso(order.due),
+        "priority": order.priority,
+        "notes": order.notes,
+        "jobs": order.jobs,
+        "copies": order.copies,
+        "copies_done": order.copies_done,
+        "projected_finish": iso(forecast.finish) if forecast else None,
+        "at_risk": bool(forecast.at_risk) if forecast else False,
+        "at_risk_reason": forecast.reason if forecast else None,
+        "created": iso(order.created_at),
+    }
+
+
+@orders_app.command("add")
+def add(
+    customer: Annotated[str, typer.Option("--customer", help="Customer company.")],
+    due: Annotated[str, typer.Option("--due", help="Due date: 2026-12-01, 2026-12-01T14:00, +3d.")],
+    project: Annotated[str | None, typer.Option("--project", help="Project name.")] = None,
+    priority: Annotated[
+        str, typer.Option("--priority", help="-100..100 or low/normal/high/urgent.")
+    ] = "normal",
+    notes: Annotated[str | None, typer.Option("--notes", help="Free text.")] = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Create an order; add its jobs with `farmctl jobs add FILE --order ID`."""
+    from farmctl.cli.queue_support import open_store, parse_due, parse_priority
+
+    due_at = parse_due(due)
+    level = parse_priority(priority)
+    with open_store(home) as store:
+        order = store.add_order(customer, due=due_at, priority=level, project=project, notes=notes)
+    if json_out:
+        print_json(order_json(order, None))
+    else:
+        message(f"created order o{order.id} for {order.customer}")
+
+
+@orders_app.command("list")
+def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Every order with its progress, projected finish and whether it is at risk."""
+    from farmctl.cli.queue_support import console, open_store, plan_for, short_time
+
+    with open_store(home) as store:
+        found = store.list_orders()
+        forecasts = plan_for(store).order_forecasts() if found else {}
+    if json_out:
+        print_json([order_json(o, forecasts.get(o.id)) for o in found])
+        return
+    if not found:
+        message("no orders yet; create one with `farmctl orders add --customer C --due DATE`")
+        return
+    from rich.table import Table
+
+    now = store.now()
+    table = Table(box=None, header_style="bold")
+    for column in ("ID", "CUSTOMER", "PROJECT", "PRIO", "COPIES", "DUE", "FINISH", "RISK"):
+        table.add_column(column)
+    for o in found:
+        f = forecasts.get(o.id)
+        risk = f"[red]AT RISK[/] {f.reason}" if f and f.at_risk else ""
+        table.add_row(
+            f"o{o.id}",
+            o.customer,
+            o.project or "-",
+            str(o.priority),
+            f"{o.copies_done}/{o.copies}",
+            short_time(o.due, now),
+            short_time(f.finish if f else None, now),
+            risk,
+        )
+    console().print(table)
+
+
+@orders_app.command("show")
+def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+    """One order and its jobs."""
+    from farmctl.cli.queue_support import job_json, open_store, plan_for
+    from farmctl.store import parse_id
+
+    number = parse_id("order", order_id)
+    with open_store(home) as store:
+        order = store.get_order(number)
+        page = store.list_jobs(order_id=number, limit=10_000)
+        projection = plan_for(store)
+    document = order_json(order, projection.order_forecasts().get(number))
+    document["job_list"] = [job_json(j, projection.forecast(j.id)) for j in page.items]
+    if json_out:
+        print_json(document)
+        return
+    for key, value in document.items():
+        if key != "job_list":
+            print(f"{key:18} {value if value not in (None, '') else '-'}")
+    for job in document["job_list"]:
+        risk = f"  AT RISK: {job['at_risk_reason']}" if job["at_risk"] else ""
+        print(
+            f"  {job['id']:>6} {job['state']:<11} {job['copies_done']}/{job['copies']}  {job['file']}{risk}"
+        )

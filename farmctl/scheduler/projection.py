@@ -98,7 +98,9 @@ class Plan:
         assert job.due is not None and finish is not None
         hours = (finish - job.due) / 3600.0
         text = f"projected to finish {hours:.1f} h after its due date"
-        if verdict is not None:
+        if job.requirements.printer is not None:
+            text += f"; pinned to printer {job.requirements.printer}"
+        elif verdict is not None:
             usable = len(verdict.eligible)
             total = len(self.snapshot.printers)
             if usable < total:

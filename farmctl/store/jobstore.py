@@ -38,6 +38,8 @@ class JobStore(CatalogOps, JobOps, RunOps, SnapshotOps):
     """
 
     scheduler: SchedulerSettings
+    home: Path | None = None  # the farm home it was opened from (None: opened by URL alone)
+    config: FarmConfig | None = None
 
     @classmethod
     def open(
@@ -68,6 +70,8 @@ class JobStore(CatalogOps, JobOps, RunOps, SnapshotOps):
             kwargs["clock"] = clock
         store = cls(engine, where, **kwargs)
         store.scheduler = config.section(SchedulerSettings) if config else SchedulerSettings()
+        store.home = home
+        store.config = config
         return store
 
     def __enter__(self) -> JobStore:
