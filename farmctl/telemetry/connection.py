@@ -57,6 +57,7 @@ def build_client(settings: MqttSettings, client_id: str, *, max_queued: int) -> 
     max_delay = max(min_delay, settings.reconnect_max_s * jitter.uniform(0.75, 1.0))
     # paho annotates these as int but does float arithmetic with them; sub-second values keep tests fast.
     client.reconnect_delay_set(min_delay=cast(int, min_delay), max_delay=cast(int, max_delay))
+    client.on_socket_open = guarded("socket_open", _no_delay)
     if settings.username is not None:
         client.username_pw_set(settings.username, settings.password)
     if settings.tls:
@@ -67,6 +68,15 @@ def build_client(settings: MqttSettings, client_id: str, *, max_queued: int) -> 
             cert_reqs=ssl.CERT_REQUIRED,
         )
     return client
+
+
+def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    # paho leaves Nagle's algorithm on: a small state message written while an earlier segment is
+    # unacknowledged then waits for the peer's delayed ACK (measured: p95 latency 89 ms -> see
+    # docs/benchmarks.md). Telemetry is many small messages, so send each at once.
+    raw = getattr(sock, "setsockopt", None)
+    if raw is not None:
+        raw(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def connect_in_background(client: mqtt.Client, settings: MqttSettings) -> None:

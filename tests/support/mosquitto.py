@@ -50,6 +50,7 @@ class MosquittoBroker:
         users: Mapping[str, str] | None = None,
         acl: str | None = None,
         require_client_cert: bool = False,
+        extra_config: tuple[str, ...] = (),
     ) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
@@ -59,6 +60,7 @@ class MosquittoBroker:
         self.users = dict(users or {})
         self.acl = acl
         self.require_client_cert = require_client_cert
+        self.extra_config = extra_config
         self.ca_file = directory / "ca.crt"
         self.client_cert = directory / "client.crt"
         self.client_key = directory / "client.key"
@@ -193,6 +195,7 @@ class MosquittoBroker:
                 f"keyfile {self.directory / 'server.key'}",
                 f"require_certificate {'true' if self.require_client_cert else 'false'}",
             ]
+        lines += self.extra_config
         (self.directory / "mosquitto.conf").write_text("\n".join(lines) + "\n")
 
     def _make_certificates(self) -> None:
