@@ -213,7 +213,7 @@ class JobOps(StoreBase):
         self, job_id: int, action: str, allowed: set[JobState], target: JobState, **extra: Any
     ) -> Job:
         with self._write() as conn:
-            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update()).first()
             if row is None:
                 raise NotFound(f"no job {format_id('job', job_id)}; see `farmctl jobs list`")
             state = JobState(row.state)

@@ -211,7 +211,7 @@ class RunOps(StoreBase):
                 filament_mm=filament_mm,
                 progress=1.0,
             )
-            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id)).one()
+            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id).with_for_update()).one()
             done, active = job.copies_done + 1, job.copies_active - 1
             state = settle(JobState(job.state), job.copies, done, active)
             conn.execute(
@@ -260,8 +260,10 @@ class RunOps(StoreBase):
                 resends=resends,
                 filament_mm=filament_mm,
             )
-            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id)).one()
-            printer = conn.execute(select(printers).where(printers.c.id == ended.printer_id)).first()
+            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id).with_for_update()).one()
+            printer = conn.execute(
+                select(printers).where(printers.c.id == ended.printer_id).with_for_update()
+            ).first()
             streak = (printer.consecutive_failures if printer is not None else 0) + 1
             decision = decide_after_failure(
                 job_failures=job.failures + 1,
@@ -318,7 +320,7 @@ class RunOps(StoreBase):
         """The daemon stopped a copy on purpose (job cancelled): not a failure of the printer."""
         with self._write() as conn:
             ended = self._end_run(conn, run_id, "cancelled", reason)
-            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id)).one()
+            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id).with_for_update()).one()
             active = job.copies_active - 1
             state = settle(JobState(job.state), job.copies, job.copies_done, active)
             conn.execute(
@@ -340,14 +342,14 @@ class RunOps(StoreBase):
             query = select(print_runs).where(print_runs.c.state == "printing")
             if printer_ids is not None:
                 query = query.where(print_runs.c.printer_id.in_(list(printer_ids)))
-            stale = conn.execute(query).all()
+            stale = conn.execute(query.with_for_update()).all()
             for run in stale:
                 error = (
                     "interrupted: controller stopped while printing "
                     f"(last acknowledged line {run.lines_acked})"
                 )
                 self._end_run(conn, run.id, "interrupted", error)
-                job = conn.execute(select(jobs).where(jobs.c.id == run.job_id)).one()
+                job = conn.execute(select(jobs).where(jobs.c.id == run.job_id).with_for_update()).one()
                 active = job.copies_active - 1
                 state = JobState(job.state)
                 if state in (JobState.QUEUED, JobState.PRINTING):

@@ -1,0 +1,1 @@
+"""Tests of the job queue: store, scheduler, config, file store and the queue CLI."""

@@ -1,0 +1,68 @@
+"""Fixtures for the queue tests: a farm home with a SQLite store, and a private PostgreSQL database."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from farmctl.store import FileInfo, Job, JobStore, NewJob, PrinterSpec
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "farm"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def store(home: Path) -> Iterator[JobStore]:
+    with JobStore.open(home) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A uniquely named database on the local PostgreSQL, dropped after the session."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"farmctl_queue_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fake_file(name: str = "part.gcode", *, seconds: float = 3600.0, size_mm: float = 20.0) -> FileInfo:
+    sha = hashlib.sha256(f"{name}-{uuid.uuid4()}".encode()).hexdigest()
+    return FileInfo(
+        sha256=sha,
+        size=1234,
+        name=name,
+        estimated_time_s=seconds,
+        bbox_min=(0.0, 0.0, 0.0),
+        bbox_max=(size_mm, size_mm, size_mm),
+    )
+
+
+def add_job(store: JobStore, *, copies: int = 1, seconds: float = 3600.0, **kw: object) -> Job:
+    info = fake_file(seconds=seconds)
+    new = NewJob(file_sha=info.sha256, name=info.name, copies=copies, **kw)  # type: ignore[arg-type]
+    return store.add_jobs([new], [info])[0]
+
+
+def add_printer(store: JobStore, pid: str, **kw: object) -> None:
+    spec = PrinterSpec(id=pid, kind="serial", port=f"socket://127.0.0.1:{5000 + len(pid)}", **kw)  # type: ignore[arg-type]
+    store.add_printer(spec)

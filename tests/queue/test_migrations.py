@@ -1,0 +1,131 @@
+"""Schema versions: an older database upgrades in place, a newer one is refused in one line."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect
+
+from farmctl.errors import UserError
+from farmctl.scheduler import JobState
+from farmctl.store import DATABASE_FILE, JobStore
+from farmctl.store.schema import SCHEMA_VERSION
+
+# The first released schema (v1), as farmctl 0.1 created it.
+V1_SQL = """
+CREATE TABLE farmctl_schema (version INTEGER NOT NULL);
+INSERT INTO farmctl_schema VALUES (1);
+CREATE TABLE printers (
+    id VARCHAR(64) PRIMARY KEY, kind VARCHAR(16) NOT NULL, port TEXT, baud INTEGER, octoprint_url TEXT,
+    api_key TEXT, material VARCHAR(32), color VARCHAR(32), nozzle_mm FLOAT, bed_x FLOAT, bed_y FLOAT,
+    bed_z FLOAT, tags TEXT NOT NULL DEFAULT '', bed_clear_mode VARCHAR(8) NOT NULL DEFAULT 'manual',
+    enabled BOOLEAN NOT NULL DEFAULT 1, state VARCHAR(24) NOT NULL DEFAULT 'offline', state_detail TEXT,
+    state_at FLOAT, bed_clear BOOLEAN NOT NULL DEFAULT 1, capabilities TEXT,
+    created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL
+);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY, customer TEXT NOT NULL, project TEXT, due FLOAT,
+    priority INTEGER NOT NULL DEFAULT 0, notes TEXT, created_at FLOAT NOT NULL
+);
+CREATE TABLE files (
+    sha256 VARCHAR(64) PRIMARY KEY, size INTEGER NOT NULL, name TEXT NOT NULL, added_at FLOAT NOT NULL,
+    estimated_time_s FLOAT, slicer_time_s FLOAT, filament_mm FLOAT, min_x FLOAT, min_y FLOAT, min_z FLOAT,
+    max_x FLOAT, max_y FLOAT, max_z FLOAT, layers INTEGER, lines INTEGER, slicer TEXT, material VARCHAR(32),
+    nozzle_mm FLOAT
+);
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY, file_sha VARCHAR(64) NOT NULL REFERENCES files (sha256), name TEXT NOT NULL,
+    order_id INTEGER REFERENCES orders (id), copies INTEGER NOT NULL,
+    copies_done INTEGER NOT NULL DEFAULT 0, copies_active INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0, priority INTEGER, due FLOAT, material VARCHAR(32), nozzle_mm FLOAT,
+    printer_id VARCHAR(64), tags TEXT NOT NULL DEFAULT '', state VARCHAR(16) NOT NULL, state_reason TEXT,
+    created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL
+);
+CREATE INDEX ix_jobs_state ON jobs (state);
+CREATE INDEX ix_jobs_order ON jobs (order_id);
+CREATE TABLE print_runs (
+    id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL REFERENCES jobs (id), printer_id VARCHAR(64) NOT NULL,
+    attempt INTEGER NOT NULL, state VARCHAR(16) NOT NULL, started_at FLOAT NOT NULL, ended_at FLOAT,
+    error TEXT, lines_total INTEGER, lines_acked INTEGER NOT NULL DEFAULT 0, progress FLOAT,
+    CONSTRAINT uq_run_attempt UNIQUE (job_id, attempt)
+);
+CREATE INDEX ix_runs_state ON print_runs (state);
+CREATE UNIQUE INDEX ux_runs_printer_active ON print_runs (printer_id) WHERE state = 'printing';
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY, at FLOAT NOT NULL, actor VARCHAR(64) NOT NULL, kind VARCHAR(48) NOT NULL,
+    subject VARCHAR(64) NOT NULL, detail TEXT
+);
+INSERT INTO printers (id, kind, port, material, created_at, updated_at)
+    VALUES ('old-mk3', 'serial', '/dev/ttyACM0', 'PLA', 1700000000, 1700000000);
+INSERT INTO orders (id, customer, due, created_at) VALUES (1, 'Legacy GmbH', 1900000000, 1700000000);
+INSERT INTO files (sha256, size, name, added_at, estimated_time_s)
+    VALUES ('ab12', 100, 'bracket.gcode', 1700000000, 5400);
+INSERT INTO jobs (id, file_sha, name, order_id, copies, copies_done, state, created_at, updated_at)
+    VALUES (1, 'ab12', 'bracket.gcode', 1, 4, 1, 'queued', 1700000000, 1700000000);
+"""
+
+
+def _columns(db: Path) -> dict[str, set[str]]:
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        inspector = inspect(engine)
+        return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
+    finally:
+        engine.dispose()
+
+
+def test_v1_database_opens_upgraded_with_its_data(tmp_path: Path) -> None:
+    old_home, fresh_home = tmp_path / "old", tmp_path / "fresh"
+    old_home.mkdir()
+    with sqlite3.connect(old_home / DATABASE_FILE) as conn:
+        conn.executescript(V1_SQL)
+    with JobStore.open(old_home) as store:
+        job = store.get_job(1)
+        assert job.name == "bracket.gcode" and job.copies == 4 and job.copies_done == 1
+        assert job.state is JobState.QUEUED and job.failures == 0 and job.due == 1_900_000_000
+        assert store.get_printer("old-mk3").consecutive_failures == 0
+        assert store.get_order(1).customer == "Legacy GmbH"
+        run = store.claim_copy("old-mk3", [1])
+        assert run is not None and run.resends == 0
+    with JobStore.open(fresh_home):
+        pass
+    assert _columns(old_home / DATABASE_FILE) == _columns(fresh_home / DATABASE_FILE)
+    with sqlite3.connect(old_home / DATABASE_FILE) as conn:
+        assert conn.execute("SELECT version FROM farmctl_schema").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_reopening_a_current_database_changes_nothing(home: Path) -> None:
+    with JobStore.open(home) as store:
+        store.add_order("A", due=None)
+    with JobStore.open(home) as store:
+        assert [o.customer for o in store.list_orders()] == ["A"]
+
+
+def test_newer_database_is_refused_in_one_line(home: Path) -> None:
+    with JobStore.open(home):
+        pass
+    with sqlite3.connect(home / DATABASE_FILE) as conn:
+        conn.execute("UPDATE farmctl_schema SET version = ?", (SCHEMA_VERSION + 5,))
+    with pytest.raises(UserError) as caught:
+        JobStore.open(home)
+    message = caught.value.message
+    assert "newer farmctl" in message and f"v{SCHEMA_VERSION + 5}" in message and "\n" not in message
+
+
+def test_locked_database_gives_one_clear_line(home: Path) -> None:
+    with JobStore.open(home):
+        pass
+    (home / "farm.toml").write_text("[store]\nbusy_timeout_ms = 200\n")
+    blocker = sqlite3.connect(home / DATABASE_FILE, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(UserError) as caught, JobStore.open(home) as store:
+            store.add_order("B", due=None)
+        assert "locked" in caught.value.message and "\n" not in caught.value.message
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    with JobStore.open(home) as store:
+        assert store.list_orders() == []  # nothing half-written

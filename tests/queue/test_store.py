@@ -1,0 +1,244 @@
+"""Store semantics on a real SQLite database in a temporary farm home."""
+
+from __future__ import annotations
+
+import pytest
+
+from farmctl.errors import NotFound, UserError
+from farmctl.scheduler import JobState, PrinterState
+from farmctl.store import JobStore, NewJob, PrinterSpec
+from tests.queue.conftest import add_job, add_printer, fake_file
+
+
+def test_printer_registration_round_trip_and_secret_kept_apart(store: JobStore) -> None:
+    spec = PrinterSpec(
+        id="op1",
+        kind="octoprint",
+        octoprint_url="http://octopi.local",
+        api_key="S3CRET-KEY",
+        material="PETG",
+        nozzle_mm=0.6,
+        bed_mm=(250.0, 210.0, 210.0),
+        tags=frozenset({"enclosure"}),
+        power_w=120.0,
+    )
+    printer = store.add_printer(spec)
+    assert printer.has_api_key and printer.api_key_masked == "********"
+    assert "S3CRET" not in repr(printer)
+    assert printer.bed_mm == (250.0, 210.0, 210.0) and printer.tags == {"enclosure"}
+    secret = store.printer_secret("op1")
+    assert secret is not None and secret.api_key == "S3CRET-KEY"
+    with pytest.raises(UserError, match="already exists"):
+        store.add_printer(spec)
+    updated = store.update_printer("op1", material="PLA", tags=frozenset({"a", "b"}))
+    assert updated.material == "PLA" and updated.tags == {"a", "b"}
+    assert all("S3CRET" not in str(e.detail) for e in store.list_events())
+
+
+def test_unknown_ids_are_not_found(store: JobStore) -> None:
+    for call in (
+        lambda: store.get_printer("nope"),
+        lambda: store.get_job(99),
+        lambda: store.get_order(5),
+        lambda: store.cancel_job(42),
+        lambda: store.remove_printer("nope"),
+        lambda: store.add_jobs([NewJob(file_sha="0" * 64, name="x")]),
+    ):
+        with pytest.raises(NotFound):
+            call()
+
+
+def test_add_jobs_is_all_or_nothing(store: JobStore) -> None:
+    good = fake_file()
+    with pytest.raises(NotFound):
+        store.add_jobs(
+            [NewJob(file_sha=good.sha256, name="a"), NewJob(file_sha=good.sha256, name="b", order_id=77)],
+            [good],
+        )
+    assert store.list_jobs().total == 0
+
+
+def test_effective_priority_and_due_come_from_the_order(store: JobStore) -> None:
+    order = store.add_order("ACME", due=store.now() + 86400, priority=10)
+    inherits = add_job(store, order_id=order.id)
+    own = add_job(store, order_id=order.id, priority=-5, due=store.now() + 3600)
+    assert inherits.priority == 10 and inherits.due == order.due
+    assert own.priority == -5 and own.due is not None and own.due < (order.due or 0)
+    listed = store.get_order(order.id)
+    assert listed.jobs == 2 and listed.copies == 2
+
+
+def test_claim_print_finish_until_done(store: JobStore) -> None:
+    add_printer(store, "a", bed_clear_mode="auto")
+    job = add_job(store, copies=2)
+    first = store.claim_next_copy("a")
+    assert first is not None and first.job_id == job.id and first.state == "printing"
+    assert store.claim_next_copy("a") is None  # one active run per printer
+    assert store.get_job(job.id).state is JobState.PRINTING
+    store.record_progress(first.id, lines_acked=500, lines_total=1000, resends=2, progress=0.5)
+    done = store.finish_run(first.id, filament_mm=1234.5, lines_acked=1000)
+    assert done.state == "done" and done.resends == 2 and done.filament_mm == 1234.5
+    second = store.claim_next_copy("a")
+    assert second is not None and second.attempt == 2
+    store.finish_run(second.id)
+    final = store.get_job(job.id)
+    assert final.state is JobState.DONE and final.copies_done == 2 and final.copies_active == 0
+    assert store.claim_next_copy("a") is None
+    with pytest.raises(UserError, match="not printing"):
+        store.finish_run(second.id)
+
+
+def test_manual_bed_clear_gates_the_next_claim(store: JobStore) -> None:
+    add_printer(store, "a")
+    add_job(store, copies=2)
+    run = store.claim_next_copy("a")
+    assert run is not None
+    store.finish_run(run.id)
+    assert not store.get_printer("a").bed_clear
+    assert store.claim_next_copy("a") is None
+    store.confirm_bed_clear("a")
+    assert store.claim_next_copy("a") is not None
+
+
+def test_failures_retry_then_fail_and_rest_the_printer(store: JobStore) -> None:
+    add_printer(store, "a", bed_clear_mode="auto")
+    job = add_job(store)
+    for attempt in range(1, 4):
+        store.confirm_bed_clear("a")
+        run = store.claim_next_copy("a")
+        assert run is not None, f"attempt {attempt}"
+        store.fail_run(run.id, "thermal runaway", max_retries=2, printer_failure_limit=5)
+    failed = store.get_job(job.id)
+    assert failed.state is JobState.FAILED and failed.failures == 3
+    assert "retry limit 2" in (failed.state_reason or "")
+    retried = store.retry_job(job.id)
+    assert retried.state is JobState.QUEUED and retried.failures == 0
+
+
+def test_repeatedly_failing_printer_leaves_rotation_with_reason(store: JobStore) -> None:
+    add_printer(store, "a", bed_clear_mode="auto")
+    add_job(store, copies=5)
+    for _ in range(3):
+        store.confirm_bed_clear("a")
+        run = store.claim_next_copy("a")
+        assert run is not None
+        store.fail_run(run.id, "MINTEMP", max_retries=10, printer_failure_limit=3)
+    printer = store.get_printer("a")
+    assert printer.hold_reason is not None and "3 failed prints in a row" in printer.hold_reason
+    store.confirm_bed_clear("a")
+    assert store.claim_next_copy("a") is None  # out of rotation
+    assert any(e.kind == "printer.out_of_rotation" for e in store.list_events())
+    back = store.set_printer_enabled("a", True)
+    assert back.hold_reason is None and back.consecutive_failures == 0
+
+
+def test_failed_copy_goes_to_another_printer(store: JobStore) -> None:
+    add_printer(store, "a", bed_clear_mode="auto")
+    add_printer(store, "b", bed_clear_mode="auto")
+    job = add_job(store)
+    run = store.claim_copy("a", [job.id])
+    assert run is not None
+    store.fail_run(run.id, "layer shift")
+    store.confirm_bed_clear("a")
+    assert store.claim_next_copy("a") is None  # waits for b
+    retry = store.claim_next_copy("b")
+    assert retry is not None and retry.job_id == job.id
+
+
+def test_recovery_marks_printing_runs_interrupted(store: JobStore) -> None:
+    add_printer(store, "a")
+    add_printer(store, "b")
+    job = add_job(store, copies=2)
+    run_a = store.claim_next_copy("a")
+    run_b = store.claim_next_copy("b")
+    assert run_a is not None and run_b is not None
+    store.record_progress(run_a.id, lines_acked=4242)
+    interrupted = store.mark_printing_runs_interrupted(["a"])
+    assert [r.id for r in interrupted] == [run_a.id]
+    assert interrupted[0].state == "interrupted" and "4242" in (interrupted[0].error or "")
+    assert store.get_run(run_b.id).state == "printing"
+    assert {r.id for r in store.mark_printing_runs_interrupted()} == {run_b.id}
+    after = store.get_job(job.id)
+    assert after.state is JobState.INTERRUPTED and after.copies_active == 0
+    assert store.mark_printing_runs_interrupted() == []
+
+
+@pytest.mark.parametrize(
+    ("action", "from_state", "to_state"),
+    [
+        ("hold_job", JobState.QUEUED, JobState.HELD),
+        ("cancel_job", JobState.QUEUED, JobState.CANCELLED),
+    ],
+)
+def test_operator_state_changes(
+    store: JobStore, action: str, from_state: JobState, to_state: JobState
+) -> None:
+    job = add_job(store)
+    assert job.state is from_state
+    assert getattr(store, action)(job.id).state is to_state
+
+
+def test_held_and_cancelled_jobs_are_never_claimed(store: JobStore) -> None:
+    add_printer(store, "a")
+    held = add_job(store)
+    cancelled = add_job(store)
+    store.hold_job(held.id)
+    store.cancel_job(cancelled.id)
+    assert store.claim_next_copy("a") is None
+    assert store.claim_copy("a", [held.id, cancelled.id]) is None
+    assert store.release_job(held.id).state is JobState.QUEUED
+    run = store.claim_next_copy("a")
+    assert run is not None and run.job_id == held.id
+    with pytest.raises(UserError, match="cannot release"):
+        store.release_job(cancelled.id)
+
+
+def test_listing_is_paged_and_filtered(store: JobStore) -> None:
+    order = store.add_order("ACME", due=None)
+    for i in range(12):
+        add_job(store, order_id=order.id if i % 2 else None)
+    page = store.list_jobs(limit=5, offset=10)
+    assert page.total == 12 and [j.id for j in page.items] == [11, 12]
+    assert store.list_jobs(order_id=order.id).total == 6
+    store.hold_job(3)
+    assert [j.id for j in store.list_jobs(state=JobState.HELD).items] == [3]
+
+
+def test_event_log_records_who_did_what(store: JobStore) -> None:
+    add_printer(store, "a")
+    job = add_job(store)
+    store.hold_job(job.id)
+    kinds = [e.kind for e in store.list_events()]
+    assert kinds == ["printer.added", "job.added", "job.hold"]
+    assert all(e.actor == "cli" for e in store.list_events())
+    assert [e.kind for e in store.list_events(subject=f"j{job.id}")] == ["job.added", "job.hold"]
+
+
+def test_daemon_state_feeds_the_snapshot(store: JobStore) -> None:
+    add_printer(store, "a", material="PLA", bed_mm=(220.0, 220.0, 250.0))
+    store.set_printer_state("a", PrinterState.IDLE, capabilities={"firmware": "Marlin 2.1"})
+    add_job(store, copies=3, seconds=1800.0)
+    snap = store.snapshot()
+    assert snap.printers[0].state is PrinterState.IDLE and snap.printers[0].ready
+    assert store.get_printer("a").capabilities == {"firmware": "Marlin 2.1"}
+    (view,) = snap.jobs
+    assert (
+        view.copies_left == 3
+        and view.duration_s == 1800.0
+        and view.requirements.size_mm == (20.0, 20.0, 20.0)
+    )
+    store.claim_next_copy("a")
+    busy = store.snapshot()
+    assert busy.jobs[0].copies_left == 2 and busy.printers[0].busy_until is not None
+
+
+def test_remove_printer_refused_while_printing_or_pinned(store: JobStore) -> None:
+    add_printer(store, "a")
+    add_printer(store, "b")
+    add_job(store, printer_id="b")
+    with pytest.raises(UserError, match="pinned"):
+        store.remove_printer("b")
+    add_job(store)
+    store.claim_next_copy("a")
+    with pytest.raises(UserError, match="printing"):
+        store.remove_printer("a")
