@@ -472,7 +472,6 @@ class MarlinProtocol:
         if self.state is DriverState.ERROR:
             return
         self._maybe_start_replay(now)
-        limit = 1 if self._collapse is not None else None
         while True:
             if self._rewind is not None and not self._rewind.replayed:
                 break
@@ -485,7 +484,7 @@ class MarlinProtocol:
                     self._fail_job(f"line {self._replay_next} fell out of the resend history", "history", now)
                     return
                 wire, command, job_index = stored
-                if not self.window.has_room(len(wire), limit):
+                if not self._room(len(wire)):
                     break
                 self._put(InFlight(self._replay_next, command, len(wire), job_index), wire, now)
                 self._replay_next += 1
@@ -493,7 +492,7 @@ class MarlinProtocol:
             if self._commands:
                 command = self._commands[0]
                 size = len(command) + 1
-                if not self.window.has_room(size, limit):
+                if not self._room(size):
                     break
                 self._commands.popleft()
                 self._write_unnumbered(command, now)
@@ -504,7 +503,7 @@ class MarlinProtocol:
             if job.next_index < job.total:
                 command = job.lines[job.next_index]
                 wire = numbered(self._next_number, command)
-                if not self.window.has_room(len(wire), limit):
+                if not self._room(len(wire)):
                     break
                 self.history.record(self._next_number, wire, command, job.next_index)
                 self._put(InFlight(self._next_number, command, len(wire), job.next_index), wire, now)
@@ -513,13 +512,20 @@ class MarlinProtocol:
                 continue
             if not job.fence_sent and self._rewind is None:
                 # The end-of-job fence: an M105 whose answer proves every job line before it was executed.
-                if not self.window.has_room(5, limit):
+                if not self._room(5):
                     break
                 job.fence_sent = True
                 self._write_unnumbered("M105", now, fence=True)
             break
         if self.state is DriverState.CANCELLING and not self._commands and not len(self.window):
             self._set_state(DriverState.IDLE, "cancelled job stopped")
+
+    def _room(self, size: int) -> bool:
+        """Window room; while collapsed after a resend, nothing more until the replayed line is acked.
+        Entries older than the replayed line (accepted, ok pending) and M105s do not hold the replay back."""
+        if self._collapse is not None and self.window.has_numbered_from(self._collapse):
+            return False
+        return self.window.has_room(size)
 
     def _put(self, entry: InFlight, wire: bytes, now: float) -> None:
         if not len(self.window):
@@ -625,7 +631,13 @@ class MarlinProtocol:
             self._emit_error(ErrorKind.JOB_FATAL, message, "timeout")
             self._set_state(DriverState.ERROR, message)
             return
-        # H16 tickle: an M105 outside the window; its `ok T:` re-synchronises the credits.
+        # H16 tickle. No ok for this long while lines are in flight means their oks were lost: a slow move
+        # would have been parsed into the command slots by now, leaving the RX ring empty, so forgetting
+        # the window cannot overflow it. The M105's `ok T:` then confirms the printer is alive.
+        for entry in self.window.entries():
+            if entry.fence and self.job is not None:
+                self.job.fence_sent = False
+        self.window.clear()
         self._ok_timer = now
         self._last_poll = now
         self._write_unnumbered("M105", now)
