@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,32 +22,7 @@ TOPIC_LEVEL = re.compile(r"^[a-z0-9_-]+$")
 _PREFIX = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
-KNOWN_KEYS = frozenset(
-    {
-        "url",
-        "username",
-        "password",
-        "password_file",
-        "ca_file",
-        "client_cert",
-        "client_key",
-        "site",
-        "topic_prefix",
-        "client_id",
-        "qos",
-        "telemetry_interval_s",
-        "telemetry_expiry_s",
-        "keepalive_s",
-        "commands_enabled",
-        "command_max_age_s",
-        "homeassistant_discovery",
-        "homeassistant_prefix",
-        "event_buffer",
-        "reconnect_min_s",
-        "reconnect_max_s",
-    }
-)
-QOS_CLASSES = ("state", "telemetry", "events", "commands")
+_QOS_DEFAULTS = {"state": 1, "telemetry": 0, "events": 1, "commands": 1}
 
 
 @dataclass(frozen=True)
@@ -99,10 +74,63 @@ class MqttSettings:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
+@dataclass(frozen=True)
+class MqttSection:
+    """[mqtt] as farmctl.config_schema declares sections: flat, simple types, env-overridable.
+
+    Register it in `config_schema.SECTIONS` as `"mqtt": MqttSection`; then `FARMCTL_MQTT_URL`,
+    `FARMCTL_MQTT_PASSWORD` etc. work like every other setting. `mqtt_settings(section, source)`
+    does the checks a flat schema cannot (URL, files, combinations) and gives `MqttSettings`.
+    """
+
+    url: str | None = field(
+        default=None, metadata={"help": "mqtt://host:1883 or mqtts://host:8883; unset = no MQTT"}
+    )
+    username: str | None = None
+    password: str | None = field(default=None, repr=False, metadata={"help": "prefer password_file"})
+    password_file: str | None = field(default=None, metadata={"help": "file holding the broker password"})
+    ca_file: str | None = field(
+        default=None, metadata={"help": "CA bundle for mqtts:// (default: system CAs)"}
+    )
+    client_cert: str | None = None
+    client_key: str | None = None
+    site: str | None = field(default=None, metadata={"help": "topic level for this site; default: host name"})
+    topic_prefix: str = "farm"
+    client_id: str | None = field(
+        default=None, metadata={"help": "client id prefix; a unique suffix is added"}
+    )
+    qos_state: int = field(default=1, metadata={"choices": (0, 1, 2)})
+    qos_telemetry: int = field(default=0, metadata={"choices": (0, 1, 2)})
+    qos_events: int = field(default=1, metadata={"choices": (0, 1, 2)})
+    qos_commands: int = field(default=1, metadata={"choices": (0, 1, 2)})
+    telemetry_interval_s: float = field(default=2.0, metadata={"min": 0.1, "help": "per printer, at most"})
+    telemetry_expiry_s: int = field(default=120, metadata={"min": 1, "help": "MQTT 5 expiry of telemetry"})
+    keepalive_s: int = field(default=30, metadata={"min": 5})
+    commands_enabled: bool = field(default=False, metadata={"help": "accept pause/resume/cancel over MQTT"})
+    command_max_age_s: float = field(default=300.0, metadata={"min": 1.0})
+    homeassistant_discovery: bool = True
+    homeassistant_prefix: str = "homeassistant"
+    event_buffer: int = field(default=1000, metadata={"min": 1, "help": "events kept while disconnected"})
+    reconnect_min_s: float = field(default=1.0, metadata={"min": 0.05})
+    reconnect_max_s: float = field(default=60.0, metadata={"min": 0.05})
+
+
+# One list of keys for both entry points, so the flat schema and the mapping parser cannot drift.
+KNOWN_KEYS = frozenset(f.name for f in fields(MqttSection))
+
+
+def mqtt_settings(section: MqttSection, source: str) -> MqttSettings | None:
+    """Validate a loaded `MqttSection`; None means MQTT is off (no url and nothing else set)."""
+    changed = {
+        f.name: getattr(section, f.name) for f in fields(section) if getattr(section, f.name) != f.default
+    }
+    return parse_mqtt_section(changed, source)
+
+
 def parse_mqtt_section(mapping: Mapping[str, Any] | None, source: str) -> MqttSettings | None:
     """Validate the `[mqtt]` table; None (no section, or no url) means telemetry is disabled.
 
-    `source` names the file (or "environment") in error messages: "farm.toml: [mqtt].qos.state: ...".
+    `source` names the file (or "environment") in error messages: "farm.toml: [mqtt].qos_state: ...".
     Relative certificate and password-file paths are resolved against the directory of `source`
     when it is a file path.
     """
@@ -165,7 +193,9 @@ def parse_mqtt_section(mapping: Mapping[str, Any] | None, source: str) -> MqttSe
         client_cert=client_cert,
         client_key=client_key,
         client_id=reader.optional_str("client_id"),
-        qos=_parse_qos(mapping.get("qos"), reader),
+        qos=QosPolicy(
+            **{name: reader.qos(f"qos_{name}", default) for name, default in _QOS_DEFAULTS.items()}
+        ),
         telemetry_interval_s=reader.number("telemetry_interval_s", 2.0, minimum=0.1),
         telemetry_expiry_s=int(reader.number("telemetry_expiry_s", 120, minimum=1)),
         keepalive_s=int(reader.number("keepalive_s", 30, minimum=5)),
@@ -222,21 +252,6 @@ def _read_password_file(path: Path, reader: _SectionReader) -> str:
     return text
 
 
-def _parse_qos(value: Any, reader: _SectionReader) -> QosPolicy:
-    if value is None:
-        return QosPolicy()
-    if not isinstance(value, Mapping):
-        raise reader.error("qos", "must be a table like {state = 1, telemetry = 0, events = 1}")
-    levels: dict[str, int] = {}
-    for key, level in value.items():
-        if key not in QOS_CLASSES:
-            raise reader.error(f"qos.{key}", f"unknown class; known: {', '.join(QOS_CLASSES)}")
-        if isinstance(level, bool) or not isinstance(level, int) or level not in (0, 1, 2):
-            raise reader.error(f"qos.{key}", "must be 0, 1 or 2")
-        levels[key] = level
-    return QosPolicy(**levels)
-
-
 class _SectionReader:
     """Typed access to the section's values with errors that name file and key."""
 
@@ -278,6 +293,12 @@ class _SectionReader:
         if value < minimum:
             raise self.error(key, f"must be at least {minimum:g}")
         return float(value)
+
+    def qos(self, key: str, default: int) -> int:
+        level = self._mapping.get(key, default)
+        if isinstance(level, bool) or level not in (0, 1, 2):
+            raise self.error(key, "must be 0, 1 or 2")
+        return int(level)
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self._mapping.get(key, default)

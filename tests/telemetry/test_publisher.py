@@ -192,3 +192,18 @@ def test_invalid_printer_id_is_logged_not_raised(
     publisher.publish_printer_state("Printer #1", models.PrinterStateSnapshot("idle"))
     errors = [r for r in caplog.records if "Printer #1" in r.getMessage()]
     assert len(errors) == 1 and errors[0].levelname == "ERROR"
+
+
+def test_two_daemons_with_the_same_settings_do_not_kick_each_other(
+    broker: MosquittoBroker, tmp_path: Path, publishers: Callable[..., TelemetryPublisher]
+) -> None:
+    settings = settings_for(broker, tmp_path, client_id="farmd-lab")
+    first, second = publishers(settings), publishers(settings)
+    assert first.client_id != second.client_id and first.client_id.startswith("farmd-lab-")
+    for n in range(20):
+        first.publish_printer_event("p1", "tick", data={"n": n})
+        second.publish_printer_event("p2", "tick", data={"n": n})
+    assert first.wait_idle(10) and second.wait_idle(10)
+    # A shared client id would make the broker drop one connection for the other, again and again.
+    assert (first.stats().connections, second.stats().connections) == (1, 1)
+    assert "already connected" not in broker.log_text() and "session taken over" not in broker.log_text()
