@@ -18,6 +18,8 @@ from farmctl.gcode.interpreter import Interpreter, MachineState
 from farmctl.gcode.metadata import SlicerMetadata, read_metadata
 from farmctl.gcode.model import BoundingBox, Finding, GcodeAnalysis, GcodeError, TimeMark
 from farmctl.gcode.profiles import KinematicProfile, load_profile, resolve_profile
+from farmctl.gcode.scanner import VectorScanner
+from farmctl.gcode.walker import LineWalker
 
 CHUNK_BYTES = 4 * 1024 * 1024
 HEAD_BYTES = 512 * 1024
@@ -109,53 +111,17 @@ def _profile_with_file_limits(profile: KinematicProfile, meta: SlicerMetadata) -
     )
 
 
-class _Walker:
-    """Feeds chunks to the interpreter line by line and places time marks."""
-
-    def __init__(self, interpreter: Interpreter, estimator: Estimator, mark_every: int) -> None:
-        self.mark_every = mark_every
-        self.interpreter = interpreter
-        self.estimator = estimator
-        self.line = 0
-        self.offset = 0
-        self.next_mark = 0
-        self.longest = 0
-        self.longest_line = 0
-
-    def chunk(self, data: bytes) -> None:
-        interpreter, estimator = self.interpreter, self.estimator
-        line_no, offset, next_mark = self.line, self.offset, self.next_mark
-        pieces = data.split(b"\n")
-        if data.endswith(b"\n"):
-            pieces.pop()  # the empty piece after the final line break is not a line
-        for raw in pieces:
-            line_no += 1
-            length = len(raw) + 1
-            if offset >= next_mark:
-                estimator.mark_position(offset, line_no)
-                next_mark = offset + self.mark_every
-            offset += length
-            if not raw:
-                continue
-            text = raw.decode("utf-8", "replace")
-            if text[0] == ";":
-                if interpreter.comment(text):
-                    estimator.mark_position(offset - length, line_no)
-                continue
-            command = text.split(";", 1)[0].strip()
-            if command:
-                if len(command) > self.longest:
-                    self.longest, self.longest_line = len(command), line_no
-                interpreter.command(command, line_no)
-        if not data.endswith(b"\n"):
-            offset -= 1  # the last line of the file has no line break
-        self.line, self.offset, self.next_mark = line_no, offset, next_mark
-
-
 def analyse_file(
-    path: Path, profile: KinematicProfile | None = None, progress: Progress | None = None
+    path: Path,
+    profile: KinematicProfile | None = None,
+    progress: Progress | None = None,
+    *,
+    vectorised: bool = True,
 ) -> GcodeAnalysis:
-    """Analyse one G-code file. Raises GcodeError if it is empty, binary, not G-code or unreadable."""
+    """Analyse one G-code file. Raises GcodeError if it is empty, binary, not G-code or unreadable.
+
+    `vectorised=False` runs the line-by-line reference interpreter only (slower, same results).
+    """
     path = Path(path)
     try:
         size = os.stat(path).st_size
@@ -172,12 +138,14 @@ def analyse_file(
     estimator = Estimator(_profile_with_file_limits(chosen, meta))
     state = MachineState()
     spacing = min(max(size // 256, MARK_EVERY_MIN_BYTES), MARK_EVERY_MAX_BYTES)
-    walker = _Walker(Interpreter(state, estimator), estimator, spacing)
+    walker = LineWalker(Interpreter(state, estimator), estimator, spacing)
+    scanner = VectorScanner(walker) if vectorised else None
     done = 0
     try:
         with path.open("rb") as handle:
             for data in _chunks(handle, size):
-                walker.chunk(data)
+                if scanner is None or not scanner.chunk(data):
+                    walker.chunk(data)
                 done += len(data)
                 if progress is not None:
                     progress(done, size)
@@ -201,7 +169,7 @@ def _time_marks(raw: list[tuple[int, int, float]]) -> list[TimeMark]:
 def _result(
     path: Path,
     size: int,
-    walker: _Walker,
+    walker: LineWalker,
     state: MachineState,
     estimator: Estimator,
     meta: SlicerMetadata,

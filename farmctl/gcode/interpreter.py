@@ -8,6 +8,7 @@ vectorised scanner (scanner.py) is checked against.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from farmctl.gcode.estimator import Estimator
@@ -15,7 +16,7 @@ from farmctl.gcode.model import Finding
 
 # Marlin splits arcs into segments of about this length (MM_PER_ARC_SEGMENT).
 ARC_SEGMENT_MM = 1.0
-# A new Z-based layer starts when extrusion happens this far above the current layer.
+# A new Z-based layer starts when extrusion happens this far above the highest extrusion so far.
 LAYER_EPSILON_MM = 1e-3
 # Commands that change nothing farmctl models but are valid on common firmwares.
 KNOWN_COMMANDS = frozenset(
@@ -32,6 +33,8 @@ KNOWN_COMMANDS = frozenset(
     M203 M204 M205 M400 G0 G1 G2 G3 G4 G20 G21 G28 G29 G90 G91 G92 M82 M83 M190 M104 M140 M486
     """.split()  # noqa: SIM905
 )
+# A word letter right after a number: where a compact command needs a space.
+_COMPACT_WORD_START = re.compile(r"(?<=[\d.])(?=[A-Z])")
 _MAX_HOTEND_C = 320.0
 _MAX_BED_C = 130.0
 
@@ -78,6 +81,13 @@ class MachineState:
     commands: int = 0
 
 
+def is_layer_marker(text: str) -> bool:
+    """PrusaSlicer/Orca `;LAYER_CHANGE`, Cura `;LAYER:n`, Simplify3D `; layer n, Z = ...`."""
+    if text.startswith((";LAYER_CHANGE", ";LAYER:")):
+        return True
+    return text.startswith("; layer ") and text[8:9].isdigit()
+
+
 def _words(text: str) -> dict[str, float]:
     """'X10 Y-2.5 E.3' -> {'X': 10.0, ...}; words without a valid number are skipped."""
     result: dict[str, float] = {}
@@ -99,9 +109,7 @@ class Interpreter:
     # ---- comments ----------------------------------------------------------------------------------
     def comment(self, text: str) -> bool:
         """A whole-line comment: only layer markers matter in the body. True if a layer starts here."""
-        if text.startswith((";LAYER_CHANGE", ";LAYER:", "; layer ")) and self.use_layer_markers:
-            if text.startswith("; layer ") and not text[8:9].isdigit():
-                return False
+        if self.use_layer_markers and is_layer_marker(text):
             self.state.marker_layers += 1
             self.estimator.mark_layer()
             return True
@@ -120,6 +128,9 @@ class Interpreter:
         if not text[:1].isupper() or not text[:1].isalpha():
             text = text.upper()
         head, _, rest = text.partition(" ")
+        if any(c.isalpha() for c in head[1:]):  # compact form: G1X10Y5E.2
+            text = _COMPACT_WORD_START.sub(" ", text)
+            head, _, rest = text.partition(" ")
         letter = head[0]
         if letter == "G":
             number = head[1:]

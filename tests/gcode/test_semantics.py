@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from farmctl.gcode import analyse_file, load_profile
+from farmctl.gcode import GcodeAnalysis, analyse_file, load_profile
+
+from .conftest import DATA
 
 WriteGcode = Callable[..., Path]
+Analyse = Callable[[str], GcodeAnalysis]
 PROFILE = load_profile("generic-220")
 
 
-def analyse(write_gcode: WriteGcode, text: str):  # type: ignore[no-untyped-def]
-    return analyse_file(write_gcode(text), PROFILE)
+@pytest.fixture(params=[True, False], ids=["vectorised", "reference"])
+def analyse(request: pytest.FixtureRequest, write_gcode: WriteGcode) -> Analyse:
+    """Both paths must read every construct the same way."""
+
+    def run(text: str) -> GcodeAnalysis:
+        return analyse_file(write_gcode(text), PROFILE, vectorised=request.param)
+
+    return run
 
 
-def test_absolute_extrusion_with_g92_resets(write_gcode: WriteGcode) -> None:
+def test_absolute_extrusion_with_g92_resets(analyse: Analyse) -> None:
     result = analyse(
-        write_gcode,
         """
 M82
 G92 E0
@@ -37,9 +46,8 @@ G1 E2.5 ; unretract
     assert (result.bbox.min_x, result.bbox.max_x) == (10.0, 30.0)
 
 
-def test_relative_extrusion(write_gcode: WriteGcode) -> None:
+def test_relative_extrusion(analyse: Analyse) -> None:
     result = analyse(
-        write_gcode,
         """
 M83
 G1 X10 Y10 Z0.2 F3000
@@ -52,9 +60,8 @@ G1 E0.8
     assert result.filament_mm == pytest.approx(2.0)
 
 
-def test_g91_relative_moves_and_g90_back(write_gcode: WriteGcode) -> None:
+def test_g91_relative_moves_and_g90_back(analyse: Analyse) -> None:
     result = analyse(
-        write_gcode,
         """
 G90
 M83
@@ -72,9 +79,8 @@ G1 X0 Y0 E1
     assert result.filament_mm == pytest.approx(3.0)
 
 
-def test_g92_on_xyz_shifts_the_coordinate_system(write_gcode: WriteGcode) -> None:
+def test_g92_on_xyz_shifts_the_coordinate_system(analyse: Analyse) -> None:
     result = analyse(
-        write_gcode,
         """
 M83
 G1 X50 Y50 Z0.2 F3000
@@ -87,9 +93,8 @@ G1 X10 Y0 E1
     assert (result.bbox.min_x, result.bbox.max_x) == (50.0, 60.0)
 
 
-def test_inches(write_gcode: WriteGcode) -> None:
+def test_inches(analyse: Analyse) -> None:
     result = analyse(
-        write_gcode,
         """
 G20
 M83
@@ -104,10 +109,9 @@ G1 X2 Y1 E0.1
     assert result.simple_time_s > 0
 
 
-def test_arc_length_and_extrusion(write_gcode: WriteGcode) -> None:
+def test_arc_length_and_extrusion(analyse: Analyse) -> None:
     # A half circle of radius 10 from (0,0) to (20,0) centred at (10,0), counter-clockwise via -Y.
     result = analyse(
-        write_gcode,
         """
 M83
 G1 X0 Y0 Z0.2 F6000
@@ -122,9 +126,8 @@ G3 X20 Y0 I10 J0 E3 F600
     assert result.simple_time_s == pytest.approx(math.pi * 10 / 10 + 0, rel=0.02)
 
 
-def test_clockwise_arc_goes_the_other_way(write_gcode: WriteGcode) -> None:
+def test_clockwise_arc_goes_the_other_way(analyse: Analyse) -> None:
     result = analyse(
-        write_gcode,
         """
 M83
 G1 X0 Y0 Z0.2 F6000
@@ -135,9 +138,8 @@ G2 X20 Y0 I10 J0 E3 F600
     assert result.bbox.max_y == pytest.approx(10.0, abs=0.05)
 
 
-def test_tool_changes_are_recorded(write_gcode: WriteGcode) -> None:
+def test_tool_changes_are_recorded(analyse: Analyse) -> None:
     result = analyse(
-        write_gcode,
         """
 T0
 M83
@@ -150,40 +152,39 @@ G1 X30 E1
     assert result.tools_used == [0, 1]
 
 
-def test_dwell_and_heating_add_time(write_gcode: WriteGcode) -> None:
-    base = analyse(write_gcode, "M83\nG1 X10 Y10 Z0.2 F3000\nG1 X20 E1")
-    dwell = analyse(write_gcode, "M83\nG1 X10 Y10 Z0.2 F3000\nG4 P2500\nG4 S1\nG1 X20 E1")
+def test_dwell_and_heating_add_time(analyse: Analyse) -> None:
+    base = analyse("M83\nG1 X10 Y10 Z0.2 F3000\nG1 X20 E1")
+    dwell = analyse("M83\nG1 X10 Y10 Z0.2 F3000\nG4 P2500\nG4 S1\nG1 X20 E1")
     assert dwell.motion_time_s - base.motion_time_s == pytest.approx(3.5, abs=0.05)
-    heated = analyse(write_gcode, "M109 S205\nM83\nG1 X10 Y10 Z0.2 F3000\nG1 X20 E1")
+    heated = analyse("M109 S205\nM83\nG1 X10 Y10 Z0.2 F3000\nG1 X20 E1")
     # 25 C to 205 C at the profile's 2 C/s.
     assert heated.heating_time_s == pytest.approx((205 - PROFILE.ambient_c) / PROFILE.hotend_heat_rate_c_s)
     assert heated.estimated_time_s == pytest.approx(heated.motion_time_s + heated.heating_time_s)
 
 
-def test_heating_overlaps_with_an_earlier_set_without_wait(write_gcode: WriteGcode) -> None:
-    waited = analyse(write_gcode, "M104 S205\nM190 S60\nM109 S205\nG1 X1 F600")
-    alone = analyse(write_gcode, "M109 S205\nG1 X1 F600")
+def test_heating_overlaps_with_an_earlier_set_without_wait(analyse: Analyse) -> None:
+    waited = analyse("M104 S205\nM190 S60\nM109 S205\nG1 X1 F600")
+    alone = analyse("M109 S205\nG1 X1 F600")
     assert waited.heating_time_s < alone.heating_time_s + (60 - 25) / PROFILE.bed_heat_rate_c_s
 
 
-def test_acceleration_makes_short_moves_slower_than_distance_over_feedrate(write_gcode: WriteGcode) -> None:
+def test_acceleration_makes_short_moves_slower_than_distance_over_feedrate(analyse: Analyse) -> None:
     zigzag = "\n".join(f"G1 X{(i % 2) * 2} Y{i * 0.5:.1f} E{0.05 * i:.2f}" for i in range(1, 200))
-    result = analyse(write_gcode, "M82\nG1 Z0.2 F12000\n" + zigzag)
+    result = analyse("M82\nG1 Z0.2 F12000\n" + zigzag)
     assert result.motion_time_s > 1.5 * result.simple_time_s
 
 
-def test_file_limits_are_honoured(write_gcode: WriteGcode) -> None:
+def test_file_limits_are_honoured(analyse: Analyse) -> None:
     moves = "\n".join(f"G1 X{200 * (i % 2)} Y10 F12000" for i in range(1, 11))
-    slow = analyse(write_gcode, "M201 X100 Y100\n" + moves)
-    fast = analyse(write_gcode, "M201 X5000 Y5000\nM204 T5000 P5000\n" + moves)
+    slow = analyse("M201 X100 Y100\n" + moves)
+    fast = analyse("M201 X5000 Y5000\nM204 T5000 P5000\n" + moves)
     assert slow.motion_time_s > 1.5 * fast.motion_time_s
-    capped = analyse(write_gcode, "M203 X50 Y50\n" + moves)
+    capped = analyse("M203 X50 Y50\n" + moves)
     assert capped.motion_time_s >= 10 * 200 / 50
 
 
-def test_layers_from_markers_and_layer_times(write_gcode: WriteGcode) -> None:
+def test_layers_from_markers_and_layer_times(analyse: Analyse) -> None:
     result = analyse(
-        write_gcode,
         """
 G28
 M83
@@ -205,12 +206,62 @@ G1 X20 E1 F600
     )
 
 
-def test_layers_from_z_when_there_are_no_markers(write_gcode: WriteGcode) -> None:
+def test_layers_from_z_when_there_are_no_markers(analyse: Analyse) -> None:
     layers = "\n".join(f"G1 Z{0.2 * n:.1f} F600\nG1 X{10 + n} Y10 E1\nG1 X20 Y20 E1" for n in range(1, 6))
-    result = analyse(write_gcode, "M83\n" + layers + "\nG1 Z10 F600")
+    result = analyse("M83\n" + layers + "\nG1 Z10 F600")
     assert result.layers == 5
 
 
-def test_line_numbers_and_checksums_are_stripped(write_gcode: WriteGcode) -> None:
-    result = analyse(write_gcode, "N1 M83*20\nN2 G1 X10 Y0 Z0.2 F600*99\nN3 G1 X20 E2*1")
+def test_line_numbers_and_checksums_are_stripped(analyse: Analyse) -> None:
+    result = analyse("N1 M83*20\nN2 G1 X10 Y0 Z0.2 F600*99\nN3 G1 X20 E2*1")
     assert result.filament_mm == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("name", ["cura413_ender3_cube25_0.20std.gcode", "ps25_mk3s_excerpt.gcode"])
+def test_vectorised_path_equals_the_reference_on_slicer_output(name: str) -> None:
+    fast = analyse_file(DATA / name, vectorised=True)
+    reference = analyse_file(DATA / name, vectorised=False)
+    _same(asdict(fast), asdict(reference))
+
+
+def _same(a: dict[str, object], b: dict[str, object]) -> bool:
+    for key, value in a.items():
+        other = b[key]
+        if isinstance(value, float) and isinstance(other, float):
+            assert value == pytest.approx(other, rel=1e-9, abs=1e-6), key
+        else:
+            assert value == other, key
+    return True
+
+
+def test_mixed_modes_chunk_takes_the_same_path(write_gcode: WriteGcode) -> None:
+    # G91 + inches + compact words + lowercase inside one file: both paths must agree.
+    text = "\n".join(
+        [
+            "M82",
+            "G92 E0",
+            "G1 X10 Y10 Z0.2 F3000",
+            "G1 X20 Y10 E1",
+            "M204 P500 T700",
+            "G1 X30 Y20 E2",
+            "G91",
+            "G1 X5 E0.5",
+            "G90",
+            "G20",
+            "G1 X2 Y2 E3",
+            "G21",
+            "g1 x40 y40 e4",
+            "G1X50Y40E5",
+            ";LAYER:1",
+            "G92 E0",
+            "G1 Z0.4",
+            "G1 X60 Y40 E1.2",
+            "T1",
+            "G1 X70 Y40 E2",
+        ]
+    )
+    path = write_gcode(text)
+    fast, reference = analyse_file(path, PROFILE), analyse_file(path, PROFILE, vectorised=False)
+    _same(asdict(fast), asdict(reference))
+    # 1 + 1, +0.5 relative, E3 in inches (76.2 mm) then e4 in mm, +1, then 1.2 + 0.8 after the reset.
+    assert fast.filament_mm == pytest.approx(1 + 1 + 0.5 + (76.2 - 2.5) + (4 - 76.2) + 1 + 1.2 + 0.8)
