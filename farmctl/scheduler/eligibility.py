@@ -42,8 +42,12 @@ def fixable_refusal(printer: PrinterView, req: Requirements) -> str | None:
         return f"out of rotation ({printer.hold_reason})"
     if req.material is not None and (printer.material or "").casefold() != req.material.casefold():
         return f"material {req.material} not loaded"
-    if req.nozzle_mm is not None and (
-        printer.nozzle_mm is None or abs(printer.nozzle_mm - req.nozzle_mm) > _NOZZLE_TOLERANCE_MM
+    # An undeclared nozzle gets the benefit of the doubt (most printers run the 0.4 mm they were
+    # sliced for); an undeclared material does not: printing the wrong plastic wastes the job.
+    if (
+        req.nozzle_mm is not None
+        and printer.nozzle_mm is not None
+        and abs(printer.nozzle_mm - req.nozzle_mm) > _NOZZLE_TOLERANCE_MM
     ):
         return f"nozzle {req.nozzle_mm:g} mm not fitted"
     return None

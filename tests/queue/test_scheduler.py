@@ -47,6 +47,8 @@ def job(jid: int, **kw: object) -> JobView:
         (Requirements(material="pla"), {}, True, None, None),  # case-insensitive
         (Requirements(material="PETG"), {}, False, None, "material PETG not loaded"),
         (Requirements(nozzle_mm=0.6), {}, False, None, "nozzle 0.6 mm not fitted"),
+        (Requirements(nozzle_mm=0.6), {"nozzle_mm": None}, True, None, None),
+        (Requirements(material="PLA"), {"material": None}, False, None, "material PLA not loaded"),
         (Requirements(size_mm=(200.0, 200.0, 200.0)), {}, True, None, None),
         (Requirements(size_mm=(230.0, 10.0, 10.0)), {}, False, "does not fit bed", None),
         (Requirements(tags=frozenset({"enclosure"})), {}, False, "missing tag enclosure", None),

@@ -1,0 +1,296 @@
+"""The queue commands end to end, with a temporary farm home and real corpus G-code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from farmctl.cli.main import main
+
+CORPUS = Path("/work/shared/corpus")
+CUBE = CORPUS / "ps25_mk3s_cube25_0.20q.gcode"
+VASE = CORPUS / "cura413_ender3_starvase_spiral_0.20std.gcode"
+FARMCTL = Path(sys.executable).parent / "farmctl"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def farm(home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("FARMCTL_HOME", raising=False)
+
+    def run(*args: str) -> Result:
+        monkeypatch.setattr(sys, "argv", ["farmctl", "--home", str(home), *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def _one_line_error(result: Result, *needles: str) -> None:
+    assert result.code != 0, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("farmctl: error: "), result.err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture
+def printers(farm):  # type: ignore[no-untyped-def]
+    assert (
+        farm(
+            "printers",
+            "add",
+            "mk3",
+            "--port",
+            "socket://127.0.0.1:5001",
+            "--material",
+            "PLA",
+            "--profile",
+            "prusa-mk3s",
+            "--nozzle",
+            "0.4",
+        ).code
+        == 0
+    )
+    assert (
+        farm(
+            "printers",
+            "add",
+            "op1",
+            "--octoprint",
+            "http://octopi.local",
+            "--api-key",
+            "TOPSECRET123",
+            "--bed",
+            "220x220x250",
+            "--material",
+            "PETG",
+            "--tag",
+            "enclosure",
+            "--tag",
+            "fast",
+        ).code
+        == 0
+    )
+    return farm
+
+
+def test_printers_listing_masks_the_api_key(printers) -> None:  # type: ignore[no-untyped-def]
+    listed = printers("printers", "list", "--json")
+    assert listed.code == 0 and "TOPSECRET" not in listed.out + listed.err
+    by_id = {p["id"]: p for p in listed.json()}
+    assert by_id["op1"]["api_key"] == "********" and by_id["op1"]["tags"] == ["enclosure", "fast"]
+    assert by_id["mk3"]["bed_mm"] == [250, 210, 210]  # from the profile
+    assert "TOPSECRET" not in printers("printers", "show", "op1").out
+    assert "TOPSECRET" not in printers("printers", "list").out
+
+
+def test_api_key_from_file(farm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    key = tmp_path / "key.txt"
+    key.write_text("FILEKEY999\n")
+    assert farm("printers", "add", "op2", "--octoprint", "http://x", "--api-key-file", str(key)).code == 0
+    assert farm("printers", "show", "op2", "--json").json()["api_key"] == "********"
+
+
+def test_printer_lifecycle(printers) -> None:  # type: ignore[no-untyped-def]
+    assert printers("printers", "set", "mk3", "--material", "PETG", "--color", "black").code == 0
+    shown = printers("printers", "show", "mk3", "--json").json()
+    assert (shown["material"], shown["color"]) == ("PETG", "black")
+    assert printers("printers", "disable", "mk3").code == 0
+    assert printers("printers", "show", "mk3", "--json").json()["enabled"] is False
+    assert printers("printers", "enable", "mk3").code == 0
+    assert printers("printers", "clear", "mk3").code == 0
+    assert printers("printers", "remove", "op1").code == 0
+    assert [p["id"] for p in printers("printers", "list", "--json").json()] == ["mk3"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("printers", "add", "mk3", "--port", "x"), "already exists"),
+        (("printers", "add", "new", "--port", "x", "--octoprint", "http://y"), "exactly one of"),
+        (("printers", "add", "new", "--octoprint", "http://y"), "needs --api-key"),
+        (("printers", "add", "new", "--port", "x", "--bed", "200x200"), "not a build volume"),
+        (("printers", "add", "new", "--port", "x", "--bed-clear", "sometimes"), "manual or auto"),
+        (("printers", "add", "new", "--port", "x", "--profile", "nonexistent"), "no printer profile"),
+        (("printers", "show", "ghost"), "no printer ghost"),
+        (("printers", "set", "ghost", "--material", "PLA"), "no printer ghost"),
+        (("orders", "show", "o42"), "no order o42"),
+        (("orders", "show", "banana"), "not a order id"),
+        (("orders", "add", "--customer", "X", "--due", "2020-01-01"), "in the past"),
+        (("orders", "add", "--customer", "X", "--due", "next tuesday"), "cannot read due date"),
+        (("orders", "add", "--customer", "X", "--due", "+1d", "--priority", "999"), "between -100 and 100"),
+        (("jobs", "show", "j999"), "no job j999"),
+        (("jobs", "cancel", "j999"), "no job j999"),
+        (("jobs", "list", "--state", "sleeping"), "unknown state"),
+        (("jobs", "add", str(CUBE), "--order", "o9"), "no order o9"),
+        (("jobs", "add", str(CUBE), "--printer", "ghost"), "no printer ghost"),
+        (("jobs", "add", str(CUBE), "--due", "2001-02-03T04:05"), "in the past"),
+        (("jobs", "add", "/nonexistent/part.gcode"), "no such file"),
+        (("jobs", "add", str(CUBE), "--copies", "0"), "at least 1"),
+    ],
+)
+def test_bad_input_gives_one_clear_line(printers, args: tuple[str, ...], needle: str) -> None:  # type: ignore[no-untyped-def]
+    _one_line_error(printers(*args), needle)
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"", "empty"),
+        (bytes(range(256)) * 40, "binary"),
+        (b"Dear customer,\nhere is the quote you asked for.\nRegards\n" * 20, "G-code"),
+    ],
+)
+def test_bad_files_are_refused_and_nothing_is_queued(  # type: ignore[no-untyped-def]
+    printers, home: Path, tmp_path: Path, content: bytes, needle: str
+) -> None:
+    bad = tmp_path / "bad.gcode"
+    bad.write_bytes(content)
+    result = printers("jobs", "add", str(CUBE), str(bad))
+    _one_line_error(result, "bad.gcode")
+    assert needle.lower() in result.err.lower()
+    assert printers("jobs", "list", "--json").json() == []
+    assert not (home / "files").exists() or not any(p.is_file() for p in (home / "files").rglob("*"))
+
+
+def test_part_too_big_for_every_printer(farm) -> None:  # type: ignore[no-untyped-def]
+    assert farm("printers", "add", "tiny", "--port", "x", "--bed", "60x60x60").code == 0
+    _one_line_error(farm("jobs", "add", str(CUBE)), "too big for every printer", "tiny 60x60x60")
+
+
+def test_order_jobs_schedule_flow(printers, home: Path) -> None:  # type: ignore[no-untyped-def]
+    order = printers(
+        "orders",
+        "add",
+        "--customer",
+        "ACME",
+        "--project",
+        "Bracket",
+        "--due",
+        "+2d",
+        "--priority",
+        "high",
+        "--json",
+    )
+    assert order.code == 0 and order.json()["id"] == "o1"
+    added = printers("jobs", "add", str(CUBE), str(VASE), "--order", "o1", "--copies", "2", "--json")
+    assert added.code == 0, added.err
+    jobs = added.json()
+    assert [j["id"] for j in jobs] == ["j1", "j2"]
+    for job in jobs:
+        for key in (
+            "id",
+            "file",
+            "state",
+            "copies",
+            "copies_done",
+            "priority",
+            "due",
+            "printer",
+            "projected_finish",
+            "at_risk",
+            "at_risk_reason",
+        ):
+            assert key in job
+        assert job["state"] == "queued" and job["copies"] == 2 and job["copies_done"] == 0
+        assert job["priority"] == 10
+        assert datetime.fromisoformat(job["due"]).tzinfo is not None
+        assert datetime.fromisoformat(job["projected_finish"]).tzinfo is not None
+        assert job["projected_finish"] is not None
+    assert jobs[0]["estimated_duration_s"] > 60
+    # The same file queued again is stored once.
+    assert printers("jobs", "add", str(CUBE)).code == 0
+    assert len([p for p in (home / "files").rglob("*.gcode")]) == 2
+
+    listed = printers("jobs", "list", "--json", "--limit", "2", "--offset", "1")
+    assert [j["id"] for j in listed.json()] == ["j2", "j3"]
+    assert "of 3" in listed.err
+    assert [j["id"] for j in printers("jobs", "list", "--json", "--limit", "2", "--page", "2").json()] == [
+        "j3"
+    ]
+    assert [j["id"] for j in printers("jobs", "list", "--json", "--order", "o1").json()] == ["j1", "j2"]
+
+    assert printers("jobs", "hold", "j1", "--json").json()[0]["state"] == "held"
+    assert [j["id"] for j in printers("jobs", "list", "--state", "held", "--json").json()] == ["j1"]
+    assert printers("jobs", "release", "j1", "--json").json()[0]["state"] == "queued"
+    assert printers("jobs", "priority", "j3", "urgent", "--json").json()[0]["priority"] == 50
+    assert printers("jobs", "cancel", "j3", "--json").json()[0]["state"] == "cancelled"
+    assert printers("jobs", "retry", "j3", "--json").json()[0]["state"] == "queued"
+    _one_line_error(printers("jobs", "release", "j3"), "cannot release job j3")
+
+    shown = printers("jobs", "show", "j1", "--json").json()
+    assert shown["order"] == "o1" and shown["runs"] == []
+    orders = printers("orders", "list", "--json").json()
+    assert orders[0]["copies"] == 4 and orders[0]["projected_finish"] is not None
+
+    schedule = printers("schedule", "--json").json()
+    segments = [s for p in schedule["printers"] for s in p["segments"]]
+    assert len(segments) == 2 + 2 + 1  # every queued copy is placed on a printer
+    assert {p["id"] for p in schedule["printers"]} == {"mk3", "op1"}
+    chart = printers("schedule")
+    assert chart.code == 0 and "mk3" in chart.out and "op1" in chart.out
+
+
+def test_schedule_marks_at_risk_and_never_eligible(farm) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        farm("printers", "add", "mk3", "--port", "x", "--material", "PLA", "--bed", "250x210x210").code == 0
+    )
+    assert farm("jobs", "add", str(CUBE), "--due", "+10m", "--copies", "3").code == 0
+    assert farm("jobs", "add", str(CUBE), "--tag", "enclosure").code == 0
+    schedule = farm("schedule", "--json").json()
+    by_id = {j["id"]: j for j in schedule["jobs"]}
+    assert by_id["j1"]["at_risk"] and "after its due date" in by_id["j1"]["at_risk_reason"]
+    assert by_id["j2"]["never_eligible"] and "missing tag enclosure" in by_id["j2"]["at_risk_reason"]
+    assert [u["job"] for u in schedule["unschedulable"]] == ["j2"]
+    chart = farm("schedule")
+    assert "at risk" in chart.out and "j1" in chart.out
+
+
+def test_newer_database_from_the_cli(farm, home: Path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    assert farm("orders", "list").code == 0
+    with sqlite3.connect(home / "farm.db") as conn:
+        conn.execute("UPDATE farmctl_schema SET version = 999")
+    _one_line_error(farm("jobs", "list"), "newer farmctl")
+
+
+def test_real_process_with_farmctl_home(home: Path) -> None:
+    env = {**os.environ, "FARMCTL_HOME": str(home)}
+    added = subprocess.run(
+        [str(FARMCTL), "printers", "add", "p1", "--port", "loop://", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+    listed = subprocess.run(
+        [str(FARMCTL), "printers", "list", "--json"], env=env, capture_output=True, text=True
+    )
+    assert [p["id"] for p in json.loads(listed.stdout)] == ["p1"]
+    bad = subprocess.run([str(FARMCTL), "jobs", "show", "j7"], env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and bad.stderr.strip() == "farmctl: error: no job j7; see `farmctl jobs list`"
+    assert "Traceback" not in bad.stderr
