@@ -77,6 +77,7 @@ class OctoPrintSettings:
     push_quiet_s: float = 3.0  # push silent this long -> poll REST to check
     poll_interval_s: float = 1.0  # polling cadence while the push socket is unavailable
     push_retry_s: float = 30.0  # how often to retry a push socket that could not be opened
+    push_stale_s: float = 60.0  # push silent this long while REST answers -> reopen the push socket
     max_backoff_s: float = 5.0  # cap of the retry delay for an unreachable OctoPrint
     throttle: int = 1  # push cadence in units of 500 ms
 
@@ -129,6 +130,7 @@ class OctoPrintDriver(PrinterDriver):
         self._push: PushSocket | None = None
         self._generation = 0
         self._next_poll = 0.0
+        self._last_push = 0.0
         self._next_push = 0.0
         self._backoff = 0.0
         self._temps: dict[str, TemperatureReading] = {}
@@ -244,6 +246,7 @@ class OctoPrintDriver(PrinterDriver):
         self._generation += 1
         generation = self._generation
         self._push = push
+        self._last_push = self._clock()
         self._next_poll = self._clock() + self.settings.push_quiet_s
         threading.Thread(
             target=push.run_reader,
@@ -273,6 +276,11 @@ class OctoPrintDriver(PrinterDriver):
                 self._apply(OctoPrintSnapshot.unreachable(str(exc)))
             return False
         self._backoff = 0.0
+        if self._push is not None and self._clock() - self._last_push > self.settings.push_stale_s:
+            # OctoPrint is quiet on the push API when nothing changes (printer disconnected), so silence
+            # alone is normal; silence this long while REST works may be a half-open socket: reopen it.
+            self._detach()
+            self._next_push = self._clock()
         quiet = self.settings.push_quiet_s if self._push is not None else self.settings.poll_interval_s
         self._next_poll = self._clock() + quiet
         self._apply(snapshot)
@@ -288,7 +296,8 @@ class OctoPrintDriver(PrinterDriver):
             self._next_poll = self._clock()  # find out at once whether OctoPrint itself is gone
             self._next_push = self._clock() + 0.5
             return
-        self._next_poll = self._clock() + self.settings.push_quiet_s
+        self._last_push = self._clock()
+        self._next_poll = self._last_push + self.settings.push_quiet_s
         if isinstance(message, PushState):
             for line in message.logs:
                 self._emit(LogLine(self.name, False, line.removeprefix("Recv: ")))

@@ -63,6 +63,7 @@ class OctoPrintSnapshot:
     job: JobSnapshot | None
     temperatures: tuple[Temperature, ...]
     source: str  # "push", "poll" or "none" (unreachable)
+    server_time: float | None = None  # wall-clock time OctoPrint produced it (push) or we received it (poll)
 
     @classmethod
     def unreachable(cls, reason: str) -> OctoPrintSnapshot:
@@ -157,7 +158,7 @@ def parse_push_current(data: Mapping[str, Any]) -> OctoPrintSnapshot:
     temps_list = data.get("temps") or []
     temperatures = parse_temperatures(temps_list[-1]) if temps_list else ()
     return OctoPrintSnapshot(state, text, error, parse_job(data.get("job"), data.get("progress")),
-                             temperatures, "push")
+                             temperatures, "push", _float(data.get("serverTime")))
 
 
 def parse_push_event(payload: Mapping[str, Any]) -> OctoPrintEvent:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -159,7 +160,7 @@ class OctoPrintClient:
                 state, error = OctoPrintState.ERROR, job_reply.get("error") or text
         job: JobSnapshot | None = parse_job(job_reply.get("job"), job_reply.get("progress"))
         temps = parse_temperatures(printer.get("temperature"))
-        return OctoPrintSnapshot(state, text, error, job, temps, "poll")
+        return OctoPrintSnapshot(state, text, error, job, temps, "poll", time.time())
 
     def passive_login(self) -> tuple[str, str]:
         """``(user name, session id)`` for authenticating the push socket with this key."""
