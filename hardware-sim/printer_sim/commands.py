@@ -33,6 +33,7 @@ Result = Outcome | Wait
 Handler = Callable[["Firmware", "Command", dict[str, float | None], float], Result]
 
 _CODE = re.compile(r"([GMTgmt])(\d+)(?:\.\d+)?")
+_PAUSE_PARAMS = re.compile(r"\s*[SP]\s*[-+.\d]")
 _PARAM = re.compile(r"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))?")
 # Commands this firmware build knows and that only change settings the model does not track.
 _ACCEPTED = {
@@ -68,7 +69,9 @@ def execute(fw: Firmware, command: Command, now: float) -> Result:
                 fw.feed_factor = (parse_params(rest).get("S") or 100.0) / 100.0
             return DONE
         return unknown(fw, text, now)
-    return handler(fw, command, parse_params(rest.upper() if code not in _TEXT_ARG else ""), now)
+    if code in _TEXT_ARG or (code in ("M0", "M1") and not _PAUSE_PARAMS.match(rest)):
+        rest = ""  # a message, not parameters
+    return handler(fw, command, parse_params(rest.upper()), now)
 
 
 def unknown(fw: Firmware, text: str, now: float) -> Result:

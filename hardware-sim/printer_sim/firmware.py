@@ -224,13 +224,18 @@ class Firmware:
         self._time_faults(now)
         if self.state is State.BOOTING:
             if now < self.boot_until:
-                self._pump(now)  # the bootloader window swallows input
+                self._arrivals(now)  # the bootloader window swallows input
                 return
-            self._pump(self.boot_until)
+            self._arrivals(self.boot_until)
             self._finish_boot(self.boot_until)
-        self._pump(now)
+        if self.state is State.RUNNING and self.wait is not None:
+            # Bytes that arrived while the running command still blocked the main loop could
+            # only go into the RX ring; what did not fit was lost.
+            wake = self.wait.wake_at(self)
+            if wake is not None and wake < now:
+                self._feed(self._arrivals(wake), wake, run=False)
+        self._feed(self._arrivals(now), now, run=True)
         if self.state is State.RUNNING:
-            self._run(now)
             self._auto_reports(now)
         self.stats["starvation_s"] = self._starvation_before + self.planner.starvation_s
 
@@ -261,23 +266,37 @@ class Firmware:
 
     # ------------------------------------------------------------------ receive path
 
-    def _pump(self, now: float) -> None:
+    def _arrivals(self, now: float) -> bytes:
+        """Bytes off the wire by `now`, after line faults and the emergency parser."""
         data = self.receiver.take_arrived(now)
         if not data:
-            return
+            return b""
         self.stats["bytes_received"] += len(data)
         faults = self.faults
         if faults.drop or faults.corrupt:
             data = self._byte_faults(data)
         self._scan_raw(data, now)
-        if self.state is not State.RUNNING:
-            return
-        if self.rx_capacity is not None:
-            room = self.rx_capacity - len(self.rx)
-            if len(data) > room:
-                self.stats["bytes_dropped_overflow"] += len(data) - max(room, 0)
-                data = data[: max(room, 0)]
-        self.rx += data
+        return data if self.state is State.RUNNING else b""
+
+    def _feed(self, data: bytes, now: float, run: bool) -> None:
+        """Put arrived bytes into the RX ring, letting the main loop drain it in between (a free
+        firmware reads as fast as bytes come); once it cannot, the rest of the bytes are lost."""
+        capacity = self.rx_capacity
+        while True:
+            if capacity is None:
+                self.rx += data
+                data = b""
+            else:
+                room = max(0, capacity - len(self.rx))
+                self.rx += data[:room]
+                data = data[room:]
+            if run and self.state is State.RUNNING:
+                self._run(now)
+            if not data:
+                return
+            if self.state is not State.RUNNING or capacity is None or len(self.rx) >= capacity or not run:
+                self.stats["bytes_dropped_overflow"] += len(data)
+                return
 
     def _byte_faults(self, data: bytes) -> bytes:
         buffer = bytearray(data)

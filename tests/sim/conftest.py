@@ -31,6 +31,8 @@ def printer(transport: str, tmp_path: Path) -> Callable[..., AbstractContextMana
         with running_simulator(transport=transport, **kwargs) as sim, Host(sim.endpoints[0]) as host:
             if kwargs.get("reset_on_open", True):
                 host.wait_boot()
+            else:
+                host.wait_ready()
             yield sim, host
 
     return start

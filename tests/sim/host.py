@@ -75,6 +75,19 @@ class Host:
     def wait_boot(self, timeout: float = 5.0) -> list[str]:
         return self.until(lambda line: line == BANNER_END, timeout)
 
+    def wait_ready(self, timeout: float = 5.0) -> None:
+        """For a printer that does not reset on open: poll with M105 until it answers."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.send("M105")
+            try:
+                self.until(lambda line: line.startswith("ok"), timeout=0.3)
+                self.quiet(0.1)  # answers to earlier polls
+                return
+            except AssertionError:
+                continue
+        raise AssertionError(f"printer did not answer M105 within {timeout} s")
+
     def command(self, command: str, number: int | None = None, timeout: float = 5.0) -> list[str]:
         """Send one command and return the replies up to and including its ok."""
         self.send(command, number)
