@@ -1,0 +1,159 @@
+"""How many G-code lines per second one printer-sim process sustains, for 1, 10 and 50 printers.
+
+    .venv/bin/python bench/sim_throughput.py [--printers 1 10 50] [--seconds 5] [--window 3]
+
+Starts `printer-sim --tcp 127.0.0.1:0 --count N --baud 0 --speed 100000` (no link model, motion
+effectively instant, so only the simulator's own work limits the rate), then streams numbered,
+checksummed moves from a real slicer file to every printer with a window of `--window` lines in
+flight (at most BUFSIZE-1 = 3 is what Marlin accepts). It prints the lines/s acknowledged, and the
+simulator's CPU seconds per line (from /proc), which is the figure that does not depend on how fast
+this client is: the client shares the machine's cores with the simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import time
+from functools import reduce
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = Path("/work/shared/corpus/cura413_ender3_cube25_0.20std.gcode")
+
+
+def corpus_commands(limit: int = 20000) -> list[str]:
+    if not CORPUS.exists():
+        return [f"G1 X{i % 200}.{i % 10} Y{(i * 7) % 200}.5 E{i * 0.01:.5f} F1800" for i in range(limit)]
+    commands = []
+    for line in CORPUS.read_text(errors="replace").splitlines():
+        text = line.split(";", 1)[0].strip()
+        if text and text.split()[0] in ("G0", "G1"):
+            commands.append(text)
+        if len(commands) >= limit:
+            break
+    return commands
+
+
+def numbered(n: int, command: str) -> bytes:
+    body = f"N{n} {command}".encode()
+    return body + b"*" + str(reduce(lambda a, b: a ^ b, body, 0)).encode() + b"\n"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Stream:
+    def __init__(self, url: str, commands: list[str]) -> None:
+        host, port = url.removeprefix("socket://").rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.commands = commands
+        self.buffer = b""
+        self.next_n = 1
+        self.in_flight = 0
+        self.acked = 0
+
+    def wait_boot(self) -> None:
+        self.sock.settimeout(10)
+        while b"echo:SD card ok\n" not in self.buffer:
+            self.buffer += self.sock.recv(4096)
+        self.buffer = b""
+        self.sock.sendall(b"N0 M110 N0*125\n")
+        while b"ok\n" not in self.buffer:
+            self.buffer += self.sock.recv(4096)
+        self.buffer = b""
+        self.sock.setblocking(False)
+
+    def fill(self, window: int) -> None:
+        out = []
+        while self.in_flight < window:
+            command = self.commands[(self.next_n - 1) % len(self.commands)]
+            out.append(numbered(self.next_n, command))
+            self.next_n += 1
+            self.in_flight += 1
+        if out:
+            self.sock.sendall(b"".join(out))
+
+    def on_readable(self, window: int) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise RuntimeError("simulator closed the connection")
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            if line.startswith(b"ok"):
+                self.in_flight -= 1
+                self.acked += 1
+            elif line.startswith((b"Error", b"Resend")):
+                raise RuntimeError(f"unexpected reply {line!r}")
+        self.fill(window)
+
+
+def measure(printers: int, seconds: float, window: int, commands: list[str], baud: int) -> dict[str, float]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "printer_sim", "--tcp", "127.0.0.1:0", "--count", str(printers),
+         "--baud", str(baud), "--speed", "100000", "--boot-delay", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        urls = [process.stdout.readline().split()[2] for _ in range(printers)]
+        streams = [Stream(url, commands) for url in urls]
+        for stream in streams:
+            stream.wait_boot()
+        selector = selectors.DefaultSelector()
+        for stream in streams:
+            selector.register(stream.sock, selectors.EVENT_READ, stream)
+            stream.fill(window)
+        cpu_start, wall_start = cpu_seconds(process.pid), time.perf_counter()
+        acked_start = sum(s.acked for s in streams)
+        while time.perf_counter() - wall_start < seconds:
+            for key, _ in selector.select(1.0):
+                key.data.on_readable(window)
+        wall = time.perf_counter() - wall_start
+        cpu = cpu_seconds(process.pid) - cpu_start
+        lines = sum(s.acked for s in streams) - acked_start
+        for stream in streams:
+            stream.sock.close()
+        return {
+            "printers": printers,
+            "lines_per_s": lines / wall,
+            "per_printer": lines / wall / printers,
+            "sim_cpu_share": cpu / wall,
+            "sim_lines_per_cpu_s": lines / cpu if cpu else float("inf"),
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def main() -> int:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--printers", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--window", type=int, default=3)
+    parser.add_argument("--baud", type=int, default=0, help="modelled UART speed (0 = no link model)")
+    args = parser.parse_args()
+    commands = corpus_commands()
+    print(f"{len(commands)} moves from {CORPUS.name if CORPUS.exists() else 'a synthetic pattern'}, "
+          f"window {args.window}, --baud {args.baud}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"{'printers':>8} {'lines/s':>10} {'per printer':>12} {'sim CPU':>8} {'lines per sim CPU-s':>20}")
+    for printers in args.printers:
+        r = measure(printers, args.seconds, args.window, commands, args.baud)
+        print(
+            f"{r['printers']:>8} {r['lines_per_s']:>10.0f} {r['per_printer']:>12.0f} "
+            f"{r['sim_cpu_share'] * 100:>7.0f}% {r['sim_lines_per_cpu_s']:>20.0f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
