@@ -33,6 +33,16 @@ _IS_TERMINATOR = np.zeros(256, dtype=bool)
 _IS_TERMINATOR[[_SPACE, _TAB, _CR, _LF, _SEMI]] = True
 # Longest number text the fast path decodes; longer ones go to the reference path.
 _MAX_NUMBER_TEXT = 24
+_POW10_FLOAT = 10.0 ** np.arange(_MAX_NUMBER_TEXT + 1)
+_DOT, _MINUS, _PLUS = 46, 45, 43
+_IS_DIGIT = np.zeros(256, dtype=bool)
+_IS_DIGIT[48:58] = True
+_DIGIT_VALUE = np.maximum(np.arange(256, dtype=np.float64) - 48, 0.0)
+# Characters allowed in a number text (0 pads the short ones): a sign only in the first place.
+_VALID_REST = _IS_DIGIT.copy()
+_VALID_REST[[0, _DOT]] = True
+_VALID_FIRST = _VALID_REST.copy()
+_VALID_FIRST[[_MINUS, _PLUS]] = True
 
 # Commands that change how later moves are read or timed: they split segments and run in order.
 _EFFECTFUL_G = frozenset(
@@ -96,8 +106,8 @@ def _split_lines(data: bytes) -> _Lines:
 def _decode_numbers(arr: NDArray[np.uint8], begins: IntArray) -> FloatArray:
     """The decimal numbers starting at `begins` (each ends at a space, ';' or line end).
 
-    The texts are gathered into a fixed-width bytes array and converted by numpy's own string to
-    float cast, which accepts what Python's float() accepts and raises on anything else.
+    The texts are gathered into a fixed-width byte matrix and decoded column by column into an
+    exact integer mantissa and a count of fraction digits.
     """
     if len(begins) == 0:
         return np.zeros(0)
@@ -107,14 +117,27 @@ def _decode_numbers(arr: NDArray[np.uint8], begins: IntArray) -> FloatArray:
     width = int(lengths.max())
     if (lengths <= 0).any() or width > _MAX_NUMBER_TEXT:
         raise _Fallback("empty or long number")
-    index = begins[:, None] + np.arange(width)
+    # One row per character position, one column per number: rows are contiguous in memory.
+    index = begins[None, :] + np.arange(width)[:, None]
     np.minimum(index, len(arr) - 1, out=index)
-    texts = np.where(np.arange(width)[None, :] < lengths[:, None], arr[index], 0).astype(np.uint8)
-    try:
-        values: FloatArray = texts.view(f"S{width}").ravel().astype(np.float64)
-    except ValueError as exc:
-        raise _Fallback("not a number") from exc
-    return values
+    texts = np.where(np.arange(width)[:, None] < lengths[None, :], arr[index], 0)
+    if not (_VALID_FIRST[texts[0]].all() and _VALID_REST[texts[1:]].all()):
+        raise _Fallback("not a plain decimal")
+    is_dot = texts == _DOT
+    dots = is_dot.sum(axis=0)
+    signed = (texts[0] == _MINUS) | (texts[0] == _PLUS)
+    digits = lengths - dots - signed
+    if (dots > 1).any() or (digits <= 0).any() or digits.max() > 15:
+        # Up to 15 digits the integer mantissa is exact in float64, so mantissa / 10**k is
+        # exactly what float() returns; anything else goes to the reference path.
+        raise _Fallback("malformed or long number")
+    mantissa = np.zeros(len(begins))
+    for row in texts:
+        is_digit = _IS_DIGIT[row]
+        mantissa = np.where(is_digit, mantissa * 10.0 + _DIGIT_VALUE[row], mantissa)
+    fraction_digits = np.where(dots > 0, lengths - np.argmax(is_dot, axis=0) - 1, 0)
+    values: FloatArray = mantissa / _POW10_FLOAT[fraction_digits]
+    return np.where(texts[0] == _MINUS, -values, values)
 
 
 def _forward_fill(values: FloatArray, initial: float) -> FloatArray:
@@ -239,16 +262,24 @@ class VectorScanner:
         walker.offset = base + len(data)
 
     def _longest(self, data: bytes, lines: _Lines, special: IntArray, first_line: int) -> None:
+        """The longest command (what a host sends: no comment, no surrounding blanks) and its line."""
         walker = self.walker
         raw_lengths = lines.cmd_ends - lines.starts
         is_command = np.zeros(len(raw_lengths), dtype=bool)
         is_command[lines.g1] = True
         is_command[special] = True
         candidates = np.flatnonzero(is_command & (raw_lengths > walker.longest))
-        for index in candidates.tolist():
+        # Longest raw text first; stop once no remaining line could be longer once stripped.
+        order = candidates[np.argsort(-raw_lengths[candidates], kind="stable")]
+        best, best_line = walker.longest, -1
+        for index in order.tolist():
+            if raw_lengths[index] < best:
+                break
             text = data[lines.starts[index] : lines.cmd_ends[index]].decode("utf-8", "replace").strip()
-            if len(text) > walker.longest:
-                walker.longest, walker.longest_line = len(text), first_line + index
+            if len(text) > best or (len(text) == best and best_line >= 0 and index < best_line):
+                best, best_line = len(text), index
+        if best_line >= 0 and best > walker.longest:
+            walker.longest, walker.longest_line = best, first_line + best_line
 
     # ---- one segment of lines between two order-sensitive commands ---------------------------------
     def _segment(
