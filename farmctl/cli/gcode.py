@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from farmctl.cli.common import JsonOpt, print_json
-from farmctl.errors import UserError
+from farmctl.cli.common import HomeOpt, JsonOpt, print_json
 
 if TYPE_CHECKING:
     from farmctl.gcode import GcodeAnalysis, KinematicProfile
+    from farmctl.store import Printer
 
 # Below this size the analysis takes well under a second: no progress bar.
 _PROGRESS_MIN_BYTES = 8 * 1024 * 1024
@@ -27,15 +27,32 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
-def _profile_for(printer: str | None, profile: str | None) -> KinematicProfile | None:
-    from farmctl.gcode import load_profile
+def _registered_printer(printer_id: str, home: Path | None) -> Printer:
+    from farmctl.cli.queue_support import open_store
 
-    if printer is not None:
-        raise UserError(
-            f"--printer {printer}: the printer registry is not available in this build yet; "
-            "use --profile NAME (see `farmctl gcode profiles`)"
-        )
-    return load_profile(profile) if profile is not None else None
+    with open_store(home) as store:
+        return store.get_printer(printer_id)
+
+
+def _check_against(
+    analysis: GcodeAnalysis, printer: Printer, profile: KinematicProfile | None
+) -> GcodeAnalysis:
+    """Replace the profile's fit checks with this printer's own bed and loaded material."""
+    from dataclasses import replace
+
+    from farmctl.gcode import validate_for_printer
+
+    volume = printer.bed_mm or (profile.build_volume_mm if profile else None)
+    findings = validate_for_printer(
+        analysis,
+        build_volume_mm=volume,
+        max_line_bytes=profile.max_line_bytes if profile else 96,
+        material=printer.material,
+        build_min_mm=profile.build_min_mm if profile else (0.0, 0.0, 0.0),
+    )
+    redone = {"outside-build-volume", "line-too-long"}
+    kept = [f for f in analysis.warnings if f.code not in redone]
+    return replace(analysis, warnings=kept + findings)
 
 
 def _analyse(path: Path, profile: KinematicProfile | None) -> GcodeAnalysis:
@@ -112,10 +129,20 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--profile", help="Kinematic profile to estimate with.")
         ] = None,
         json_output: JsonOpt = False,
+        home: HomeOpt = None,
     ) -> None:
-        """Metadata, farmctl's time estimate next to the slicer's, filament, bounding box, warnings."""
-        chosen = _profile_for(printer, profile)
+        """Metadata, farmctl's time estimate next to the slicer's, filament, bounding box, warnings.
+
+        With --printer, the printer's registered profile, bed size and loaded material are used.
+        """
+        from farmctl.gcode import load_profile
+
+        registered = _registered_printer(printer, home) if printer is not None else None
+        name = profile or (registered.profile if registered else None)
+        chosen = load_profile(name) if name else None
         analysis = _analyse(file, chosen)
+        if registered is not None:
+            analysis = _check_against(analysis, registered, chosen)
         if json_output:
             print_json(analysis.to_json())
         else:

@@ -55,3 +55,34 @@ def test_profiles_listing() -> None:
     assert result.returncode == 0, result.stderr
     names = {p["name"] for p in json.loads(result.stdout)}
     assert {"prusa-mk3s", "creality-ender3", "generic-220"} <= names
+
+
+def test_info_against_a_registered_printer(tmp_path: Path) -> None:
+    home = str(tmp_path / "farm")
+    added = farmctl(
+        "--home",
+        home,
+        "printers",
+        "add",
+        "small",
+        "--port",
+        "socket://127.0.0.1:1",
+        "--bed",
+        "120x120x120",
+        "--material",
+        "PETG",
+        "--profile",
+        "creality-ender3",
+    )
+    assert added.returncode == 0, added.stderr
+    result = farmctl("gcode", "info", str(CUBE), "--printer", "small", "--home", home, "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["profile"] == "creality-ender3"
+    findings = {(w["code"], w["line"]) for w in document["warnings"]}
+    # The cube's skirt reaches X141 (line 72) and the purge line Y200 (line 25): beyond a 120 mm bed.
+    assert ("outside-build-volume", 72) in findings and ("outside-build-volume", 25) in findings
+    # Sliced at 200 C: too cold for the PETG loaded on that printer.
+    assert any(code == "hotend-temperature" for code, _ in findings)
+    missing = farmctl("gcode", "info", str(CUBE), "--printer", "nope", "--home", home)
+    assert missing.returncode != 0 and "nope" in missing.stderr
