@@ -131,6 +131,7 @@ class OctoPrintDriver(PrinterDriver):
         self._generation = 0
         self._next_poll = 0.0
         self._last_push = 0.0
+        self._cancelled_upload = False
         self._next_push = 0.0
         self._backoff = 0.0
         self._temps: dict[str, TemperatureReading] = {}
@@ -154,7 +155,6 @@ class OctoPrintDriver(PrinterDriver):
         self._inbox.put(_Command("stop"))
 
     def start_job(self, job: JobSpec) -> None:
-        self._abort_upload.clear()
         self._inbox.put(_Command("start", job=job))
 
     def pause(self) -> None:
@@ -387,13 +387,19 @@ class OctoPrintDriver(PrinterDriver):
             self._refuse("start", f"printer is not idle ({why})", "busy")
             return
         index = LineIndex.of(job.path)
+        self._cancelled_upload = False
         self._client.ensure_folder(FARMCTL_FOLDER)
         self._abort_upload.clear()
         try:
             stored = self._client.upload(job.path, folder=FARMCTL_FOLDER, file_name=remote_file_name(job),
                                          progress=self._upload_reporter(job.job_id))
         except _UploadAborted:
+            # The job ends here, cancelled before it reached the printer; the cancel request that
+            # stopped the upload is still queued and must not be reported as "no job".
+            self._cancelled_upload = True
             self._emit(Notice(self.name, NoticeLevel.INFO, f"upload of job {job.job_id} cancelled"))
+            self._emit(JobFinished(self.name, job.job_id, JobOutcome.CANCELLED, None, 0, index.lines, 0, 0,
+                                   0.0))
             return
         finally:
             self._upload = None
@@ -425,6 +431,9 @@ class OctoPrintDriver(PrinterDriver):
 
     def _job_command(self, name: str) -> None:
         owned = self._owned
+        if name == "cancel" and owned is None and self._cancelled_upload:
+            self._cancelled_upload = False
+            return
         if owned is None:
             snap = self._octoprint
             if snap is not None and snap.state.has_job:

@@ -12,6 +12,7 @@ from farmctl.drivers.base import (
     JobOutcome,
     JobProgress,
     JobSpec,
+    LogLine,
     Notice,
     PrinterError,
     StateChanged,
@@ -192,3 +193,51 @@ def test_emergency_stop_ends_in_fault(
     events.wait_for(_state(DriverState.FAULT), 30)
     finished = _finished(events, 30)
     assert finished.outcome is JobOutcome.FAILED
+
+
+def test_cancel_during_the_upload_stops_it_and_ends_the_job(
+        octoprint: OctoPrintServer, tmp_path: Path) -> None:
+    big = tmp_path / "big.gcode"
+    big.write_text("G1 X10 Y10 F6000 ; padding padding padding padding\n" * 200_000)  # ~10 MB
+    events = EventRecorder()
+    holder: list[OctoPrintDriver] = []
+
+    def sink(event: object) -> None:
+        events(event)
+        # Runs on the printer thread inside the upload's progress callback: a deterministic moment
+        # in the middle of the upload, however fast loopback is.
+        if isinstance(event, Notice) and "uploading job job-108 to OctoPrint: 20%" in event.message:
+            holder[0].cancel()
+
+    driver = OctoPrintDriver("op1", OctoPrintSettings(url=octoprint.url, api_key=octoprint.api_key), sink)
+    holder.append(driver)
+    driver.connect()
+    try:
+        events.wait_for(_state(DriverState.IDLE), 30)
+        mark = events.mark()
+        driver.start_job(JobSpec(big, "job-108"))
+        finished = _finished(events, 60)
+        assert finished.job_id == "job-108" and finished.outcome is JobOutcome.CANCELLED
+        notices = [e.message for e in events.events[mark:] if isinstance(e, Notice)]
+        assert "upload of job job-108 cancelled" in notices[-1]
+        assert not any("100%" in n for n in notices)
+        wait_until(lambda: octoprint.api("/api/job")["state"] == "Operational", 10)
+        assert driver.status().state is DriverState.IDLE
+        client = OctoPrintClient(octoprint.url, octoprint.api_key)
+        assert not client.file_exists("farmctl/job-108-big.gcode")
+        client.close()
+        events.wait_for(lambda e: isinstance(e, Temperatures), 30, after=events.mark())  # still alive
+        assert not [e for e in events.events[mark:] if isinstance(e, PrinterError)]
+    finally:
+        driver.disconnect()
+        driver.join(15)
+
+
+def test_terminal_commands_and_answers(octoprint: OctoPrintServer, make_driver: Factory) -> None:
+    driver, events = make_driver(octoprint)
+    events.wait_for(_state(DriverState.IDLE), 30)
+    driver.send_command("M115")
+    events.wait_for(lambda e: isinstance(e, LogLine) and e.sent and e.line == "M115", 30)
+    answer = events.wait_for(
+        lambda e: isinstance(e, LogLine) and not e.sent and "FIRMWARE_NAME" in e.line, 30)
+    assert answer.printer == "op1"

@@ -33,7 +33,7 @@ def test_verify_wrong_key_and_wrong_url(octoprint: OctoPrintServer, caplog: pyte
     with pytest.raises(NotOctoPrint, match="does not look like OctoPrint"):
         verify_octoprint(octoprint.url + "/not-here", octoprint.api_key, 5.0)
     with pytest.raises(OctoPrintError, match="use an http:// URL"):
-        verify_octoprint(octoprint.url.replace("http:", "https:"), octoprint.api_key, 2.0)
+        verify_octoprint(octoprint.url.replace("http:", "https:"), octoprint.api_key, 1.0)
     assert octoprint.api_key not in caplog.text and wrong not in caplog.text
 
 

@@ -87,16 +87,23 @@ def octoprint_python() -> Path:
             return python
         building = venv.with_name(venv.name + ".building")
         shutil.rmtree(building, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(building)], check=True)
-        subprocess.run(
+        subprocess.run([sys.executable, "-m", "venv", str(building)], check=True, env=_clean_env())
+        install = subprocess.run(
             [str(building / "bin" / "python"), "-m", "pip", "install", "--quiet",
              f"octoprint=={OCTOPRINT_VERSION}"],
-            check=True,
+            env=_clean_env(), capture_output=True, text=True,
         )
+        if install.returncode != 0:
+            raise RuntimeError(f"installing OctoPrint {OCTOPRINT_VERSION} failed:\n{install.stderr[-3000:]}")
         (building / ".farmctl-octoprint").write_text(OCTOPRINT_VERSION + "\n")
         shutil.rmtree(venv, ignore_errors=True)
         building.rename(venv)
     return python
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment for OctoPrint's own venv: nothing of the test venv may leak into it."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
 
 
 def _cached_users_yaml(python: Path) -> str:
@@ -114,7 +121,7 @@ def _cached_users_yaml(python: Path) -> str:
         subprocess.run(
             [str(python), "-m", "octoprint", "--basedir", str(scratch), "user", "add", ADMIN_USER,
              "--password", ADMIN_PASSWORD, "--admin"],
-            check=True, capture_output=True,
+            check=True, capture_output=True, env=_clean_env(),
         )
         text = (scratch / "users.yaml").read_text()
         cached.write_text(text)
@@ -217,7 +224,7 @@ class OctoPrintServer:
             [str(self.python), "-m", "octoprint", "serve", "--iknowwhatimdoing",
              "--basedir", str(self.basedir), "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, env=_clean_env(),
         )
         log.close()
 
