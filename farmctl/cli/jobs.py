@@ -173,7 +173,7 @@ def list_(
     home: HomeOpt = None,
 ) -> None:
     """Jobs with state, copies done/total, printer, projected finish, due and at-risk (paged)."""
-    from farmctl.cli.queue_support import console, job_json, open_store, plan_for, short_time
+    from farmctl.cli.queue_support import job_json, open_store, plan_for, print_table, short_time
     from farmctl.scheduler.model import JobState
     from farmctl.store import parse_id
 
@@ -202,27 +202,26 @@ def list_(
         print_json(documents)
         message(shown)
         return
-    from rich.table import Table
-
     now = store.now()
-    table = Table(box=None, header_style="bold")
-    for column in ("ID", "STATE", "COPIES", "PRINTER", "FINISH", "DUE", "PRIO", "FILE", "RISK"):
-        table.add_column(column)
+    rows = []
     for job, doc in zip(found.items, documents, strict=True):
         forecast = projection.forecast(job.id) if projection else None
-        risk = f"[red]AT RISK[/] {doc['at_risk_reason']}" if doc["at_risk"] else ""
-        table.add_row(
-            doc["id"],
-            doc["state"],
-            f"{job.copies_done}/{job.copies}",
-            doc["printer"] or "-",
-            short_time(forecast.finish if forecast else None, now),
-            short_time(job.due, now),
-            str(job.priority),
-            job.name,
-            risk,
+        rows.append(
+            (
+                doc["id"],
+                doc["state"],
+                f"{job.copies_done}/{job.copies}",
+                doc["printer"] or "-",
+                short_time(forecast.finish if forecast else None, now),
+                short_time(job.due, now),
+                str(job.priority),
+                job.name,
+                f"AT RISK: {doc['at_risk_reason']}" if doc["at_risk"] else "",
+            )
         )
-    console().print(table)
+    print_table(
+        ("ID", "STATE", "COPIES", "PRINTER", "FINISH", "DUE", "PRIO", "FILE", "RISK"), rows, alert_column=8
+    )
     message(shown)
 
 

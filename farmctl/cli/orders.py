@@ -72,7 +72,7 @@ def add(
 @orders_app.command("list")
 def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Every order with its progress, projected finish and whether it is at risk."""
-    from farmctl.cli.queue_support import console, open_store, plan_for, short_time
+    from farmctl.cli.queue_support import open_store, plan_for, print_table, short_time
 
     with open_store(home) as store:
         found = store.list_orders()
@@ -83,26 +83,25 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     if not found:
         message("no orders yet; create one with `farmctl orders add --customer C --due DATE`")
         return
-    from rich.table import Table
-
     now = store.now()
-    table = Table(box=None, header_style="bold")
-    for column in ("ID", "CUSTOMER", "PROJECT", "PRIO", "COPIES", "DUE", "FINISH", "RISK"):
-        table.add_column(column)
+    rows = []
     for o in found:
         f = forecasts.get(o.id)
-        risk = f"[red]AT RISK[/] {f.reason}" if f and f.at_risk else ""
-        table.add_row(
-            f"o{o.id}",
-            o.customer,
-            o.project or "-",
-            str(o.priority),
-            f"{o.copies_done}/{o.copies}",
-            short_time(o.due, now),
-            short_time(f.finish if f else None, now),
-            risk,
+        rows.append(
+            (
+                f"o{o.id}",
+                o.customer,
+                o.project or "-",
+                str(o.priority),
+                f"{o.copies_done}/{o.copies}",
+                short_time(o.due, now),
+                short_time(f.finish if f else None, now),
+                f"AT RISK: {f.reason}" if f and f.at_risk else "",
+            )
         )
-    console().print(table)
+    print_table(
+        ("ID", "CUSTOMER", "PROJECT", "PRIO", "COPIES", "DUE", "FINISH", "RISK"), rows, alert_column=7
+    )
 
 
 @orders_app.command("show")

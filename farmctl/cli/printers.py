@@ -195,12 +195,27 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     if not found:
         message("no printers yet; add one with `farmctl printers add ID --port URL`")
         return
-    from rich.table import Table
+    from farmctl.cli.queue_support import print_table
 
-    from farmctl.cli.queue_support import console
-
-    table = Table(box=None, header_style="bold")
-    for column in (
+    rows = []
+    for p in found:
+        rotation = "in" if p.enabled and p.hold_reason is None else ("disabled" if not p.enabled else "held")
+        rows.append(
+            (
+                p.id,
+                p.kind,
+                p.state.value,
+                rotation,
+                "clear" if p.bed_clear else "occupied",
+                " ".join(x for x in (p.material, p.color) if x) or "-",
+                f"{p.nozzle_mm:g}" if p.nozzle_mm else "-",
+                "x".join(f"{v:g}" for v in p.bed_mm) if p.bed_mm else "-",
+                ",".join(sorted(p.tags)) or "-",
+                p.port or f"{p.octoprint_url} (key {p.api_key_masked})",
+                p.hold_reason or "",
+            )
+        )
+    headers = (
         "ID",
         "KIND",
         "STATE",
@@ -211,23 +226,9 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
         "VOLUME",
         "TAGS",
         "CONNECTION",
-    ):
-        table.add_column(column)
-    for p in found:
-        rotation = "in" if p.enabled and p.hold_reason is None else ("disabled" if not p.enabled else "held")
-        table.add_row(
-            p.id,
-            p.kind,
-            p.state.value,
-            rotation,
-            "clear" if p.bed_clear else "[yellow]occupied[/]",
-            " ".join(x for x in (p.material, p.color) if x) or "-",
-            f"{p.nozzle_mm:g}" if p.nozzle_mm else "-",
-            "x".join(f"{v:g}" for v in p.bed_mm) if p.bed_mm else "-",
-            ",".join(sorted(p.tags)) or "-",
-            p.port or f"{p.octoprint_url} key {p.api_key_masked}",
-        )
-    console().print(table)
+        "NOTE",
+    )
+    print_table(headers, rows, alert_column=10)
 
 
 @printers_app.command("show")

@@ -141,3 +141,27 @@ def console() -> Any:
 
     probe = Console()
     return probe if probe.is_terminal else Console(width=200)
+
+
+def print_table(
+    headers: tuple[str, ...], rows: list[tuple[str, ...]], *, alert_column: int | None = None
+) -> None:
+    """Aligned columns on stdout. Plain text on purpose: rich's Table costs ~80 ms for 50 rows,
+    a sixth of the listing's budget; cells in `alert_column` are red on a colour terminal."""
+    import os
+    import sys
+
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row[:-1]):
+            widths[i] = max(widths[i], len(cell))
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    if color:
+        lines[0] = f"\033[1m{lines[0]}\033[0m"
+    for row in rows:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
+        if color and alert_column is not None and row[alert_column]:
+            cells[alert_column] = f"\033[31m{cells[alert_column]}\033[0m"
+        lines.append("  ".join(cells).rstrip())
+    sys.stdout.write("\n".join(lines) + "\n")

@@ -12,6 +12,7 @@ database, and what the scheduler computes with; the CLI renders ISO 8601 with th
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     Boolean,
     Column,
     Float,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
+    event,
     true,
 )
 
@@ -145,14 +146,15 @@ print_runs = Table(
     Column("progress", Float),
     UniqueConstraint("job_id", "attempt", name="uq_run_attempt"),
     Index("ix_runs_state", "state"),
-    # One printer prints one copy at a time: the database refuses a second active run.
-    Index(
-        "ux_runs_printer_active",
-        "printer_id",
-        unique=True,
-        sqlite_where=text("state = 'printing'"),
-        postgresql_where=text("state = 'printing'"),
-    ),
+)
+
+# One printer prints one copy at a time: the database refuses a second active run. Written as
+# plain DDL (same text on SQLite and PostgreSQL) because dialect keywords on Index (sqlite_where,
+# postgresql_where) make SQLAlchemy import both dialects, ~60 ms on every CLI start-up.
+event.listen(
+    print_runs,
+    "after_create",
+    DDL("CREATE UNIQUE INDEX ux_runs_printer_active ON print_runs (printer_id) WHERE state = 'printing'"),
 )
 
 events = Table(

@@ -6,7 +6,6 @@ from sqlalchemy import select
 
 from farmctl.scheduler.model import JobView, PrinterState, PrinterView, QueueSnapshot, Requirements
 from farmctl.store.base import StoreBase, split_tags
-from farmctl.store.jobs import effective_due
 from farmctl.store.schema import files, jobs, orders, print_runs, printers
 
 _SCHEDULABLE = ("queued", "printing")
@@ -90,34 +89,62 @@ class SnapshotOps(StoreBase):
             )
             for p in printer_rows
         )
-        # One Requirements object per distinct need: the scheduler judges each once (identity hash).
+        # The loop below runs once per queued job on every CLI listing and dispatch pass: rows are
+        # unpacked as plain tuples (attribute access on Row is several times slower), and one
+        # Requirements object is interned per distinct need, so the scheduler judges each once.
         interned: dict[tuple[object, ...], Requirements] = {}
+        tag_sets: dict[str, frozenset[str]] = {"": frozenset()}
         views: list[JobView] = []
-        for r in job_rows:
-            size = (r.max_x - r.min_x, r.max_y - r.min_y, r.max_z - r.min_z) if r.min_x is not None else None
-            key = (r.material, r.nozzle_mm, size, r.tags, r.printer_id)
+        append = views.append
+        for (
+            job_id,
+            priority,
+            due,
+            created,
+            copies,
+            done,
+            active,
+            material,
+            nozzle,
+            pinned,
+            tags,
+            order_id,
+            failed,
+            estimated,
+            slicer_time,
+            min_x,
+            min_y,
+            min_z,
+            max_x,
+            max_y,
+            max_z,
+            order_priority,
+            order_due,
+        ) in job_rows:
+            size = (max_x - min_x, max_y - min_y, max_z - min_z) if min_x is not None else None
+            key = (material, nozzle, size, tags, pinned)
             req = interned.get(key)
             if req is None:
                 req = interned[key] = Requirements(
-                    material=r.material,
-                    nozzle_mm=r.nozzle_mm,
-                    size_mm=size,
-                    tags=split_tags(r.tags),
-                    printer=r.printer_id,
+                    material=material, nozzle_mm=nozzle, size_mm=size, tags=split_tags(tags), printer=pinned
                 )
-            priority = r.priority if r.priority is not None else (r.order_priority or 0)
-            views.append(
+            failed_on = tag_sets.get(failed)
+            if failed_on is None:
+                failed_on = tag_sets[failed] = split_tags(failed)
+            if order_due is not None and (due is None or order_due < due):
+                due = order_due
+            append(
                 JobView(
-                    id=r.id,
-                    priority=priority,
-                    due=effective_due(r.due, r.order_due),
-                    created=r.created_at,
-                    duration_s=r.estimated_time_s or r.slicer_time_s or default_duration_s,
-                    copies_left=max(0, r.copies - r.copies_done - r.copies_active),
-                    requirements=req,
-                    order_id=r.order_id,
-                    failed_on=split_tags(r.failed_printers),
-                    active_until=job_active_until.get(r.id),
+                    job_id,
+                    priority if priority is not None else (order_priority or 0),
+                    due,
+                    created,
+                    estimated or slicer_time or default_duration_s,
+                    max(0, copies - done - active),
+                    req,
+                    order_id,
+                    failed_on,
+                    job_active_until.get(job_id),
                 )
             )
         return QueueSnapshot(

@@ -1,0 +1,194 @@
+"""Queue benchmarks: the scheduling pass, `farmctl jobs list` as a process, CLI start-up.
+
+Run: .venv/bin/python bench/queue.py [--jobs 100000] [--printers 100] [--list-jobs 10000]
+Prints every figure; copy them into docs/benchmarks.md (## Queue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from farmctl.scheduler import JobView, Policy, PrinterState, PrinterView, QueueSnapshot, Requirements, plan
+
+NOW = time.time()
+FARMCTL = Path(sys.executable).parent / "farmctl"
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(best, median) wall time in seconds."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return min(samples), statistics.median(samples)
+
+
+def synthetic_farm(jobs: int, printers: int, seed: int = 7) -> QueueSnapshot:
+    """A farm like a busy prototype shop: 3 materials, 2 bed sizes, a few tags, 10% multi-copy jobs."""
+    rng = random.Random(seed)
+    materials = ("PLA", "PETG", "ABS")
+    beds = ((250.0, 210.0, 210.0), (220.0, 220.0, 250.0))
+    farm = tuple(
+        PrinterView(
+            id=f"p{i:03d}",
+            state=PrinterState.IDLE if i % 4 else PrinterState.PRINTING,
+            material=materials[i % 3],
+            nozzle_mm=0.4 if i % 10 else 0.6,
+            bed_mm=beds[i % 2],
+            tags=frozenset({"enclosure"}) if i % 5 == 0 else frozenset(),
+            busy_until=None if i % 4 else NOW + rng.uniform(0, 8 * 3600),
+        )
+        for i in range(printers)
+    )
+    needs = [
+        Requirements(material=m, nozzle_mm=0.4, size_mm=(s, s, s), tags=t)
+        for m in materials
+        for s in (25.0, 120.0, 205.0)
+        for t in (frozenset(), frozenset({"enclosure"}))
+    ]
+    views = tuple(
+        JobView(
+            id=i + 1,
+            priority=rng.choice((0, 0, 0, 10, -10)),
+            due=NOW + rng.uniform(3600, 60 * 86400) if rng.random() < 0.8 else None,
+            created=NOW - (jobs - i),
+            duration_s=rng.uniform(600, 12 * 3600),
+            copies_left=1 if rng.random() < 0.9 else rng.randint(2, 5),
+            requirements=rng.choice(needs),
+            order_id=i // 8 + 1,
+        )
+        for i in range(jobs)
+    )
+    return QueueSnapshot(now=NOW, printers=farm, jobs=views)
+
+
+def bench_pass(jobs: int, printers: int) -> None:
+    snap = synthetic_farm(jobs, printers)
+    print(f"\n== scheduling pass: {jobs} jobs, {printers} printers (choose + project), best/median of 7")
+    for policy in Policy:
+        best, median = timed(lambda p=policy: plan(snap, p), 7)  # type: ignore[misc]
+        result = plan(snap, policy)
+        print(
+            f"  {policy.value:9} {best * 1000:7.1f} ms / {median * 1000:7.1f} ms   "
+            f"({len(result.assignments)} started now, {len(result.late)} at risk)"
+        )
+        ordered = QueueSnapshot(snap.now, snap.printers, _copied(result.ordered), ordered_by=policy)
+        best, median = timed(lambda p=policy, o=ordered: plan(o, p), 7)  # type: ignore[misc]
+        print(f"  {'':9} {best * 1000:7.1f} ms / {median * 1000:7.1f} ms   when jobs arrive in policy order")
+    best, median = timed(lambda: plan(snap, Policy.PRIORITY, timeline=True), 3)
+    print(f"  with the per-copy timeline (schedule chart): {best * 1000:.1f} ms / {median * 1000:.1f} ms")
+
+
+def _copied(jobs: list[JobView]) -> tuple[JobView, ...]:
+    """Fresh objects in this order, as a database read in this order would allocate them."""
+    return tuple(
+        JobView(
+            j.id, j.priority, j.due, j.created, j.duration_s + 0.0, j.copies_left, j.requirements, j.order_id
+        )
+        for j in jobs
+    )
+
+
+def fill_store(home: Path, jobs: int, printers: int) -> None:
+    from farmctl.store import FileInfo, JobStore, NewJob, PrinterSpec
+
+    with JobStore.open(home) as store:
+        for i in range(printers):
+            store.add_printer(
+                PrinterSpec(
+                    id=f"p{i:03d}",
+                    kind="serial",
+                    port=f"socket://127.0.0.1:{6000 + i}",
+                    material=("PLA", "PETG")[i % 2],
+                    nozzle_mm=0.4,
+                    bed_mm=(250.0, 210.0, 210.0),
+                )
+            )
+        files = [
+            FileInfo(
+                sha256=f"{n:064x}",
+                size=1000,
+                name=f"part{n}.gcode",
+                estimated_time_s=1800.0 + 60 * n,
+                bbox_min=(0.0, 0.0, 0.0),
+                bbox_max=(30.0, 30.0, 10.0),
+            )
+            for n in range(20)
+        ]
+        order = store.add_order("Bench GmbH", due=NOW + 30 * 86400, priority=0)
+        batch: list[NewJob] = []
+        for i in range(jobs):
+            f = files[i % len(files)]
+            batch.append(
+                NewJob(
+                    file_sha=f.sha256,
+                    name=f.name,
+                    copies=1 + i % 3,
+                    material=("PLA", "PETG")[i % 2],
+                    order_id=order.id if i % 2 else None,
+                    due=NOW + (i % 90) * 86400 + 3600,
+                )
+            )
+        started = time.perf_counter()
+        store.add_jobs(batch[:1000], files)
+        for k in range(1000, jobs, 1000):
+            store.add_jobs(batch[k : k + 1000])
+        print(f"  filled {jobs} jobs in {time.perf_counter() - started:.1f} s")
+        best, median = timed(lambda: store.snapshot(), 3)
+        print(f"  store.snapshot() of {jobs} queued jobs: {best * 1000:.0f} ms / {median * 1000:.0f} ms")
+
+
+def run_cli(*args: str, home: Path) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [str(FARMCTL), *args], env={**os.environ, "FARMCTL_HOME": str(home)}, capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"farmctl {' '.join(args)} failed: {done.stderr.strip()}")
+    return elapsed
+
+
+def bench_cli(list_jobs: int, printers: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        print(f"\n== farmctl as a process ({list_jobs} jobs, {printers} printers), best/median of 7")
+        fill_store(home, list_jobs, printers)
+        for args in (
+            ("--help",),
+            ("printers", "list"),
+            ("jobs", "list"),
+            ("jobs", "list", "--json"),
+            ("jobs", "list", "--page", "150", "--limit", "50"),
+            ("orders", "list"),
+        ):
+            samples = [run_cli(*args, home=home) for _ in range(7)]
+            print(
+                f"  farmctl {' '.join(args):38} {min(samples) * 1000:6.0f} ms / {statistics.median(samples) * 1000:6.0f} ms"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--printers", type=int, default=100)
+    parser.add_argument("--list-jobs", type=int, default=10_000)
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu, load {os.getloadavg()[0]:.2f}")
+    bench_pass(args.jobs, args.printers)
+    bench_cli(args.list_jobs, args.printers)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
