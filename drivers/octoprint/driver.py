@@ -33,6 +33,8 @@ from farmctl.drivers.base import (
     DriverStatus,
     ErrorKind,
     EventSink,
+    FirmwareIdentified,
+    FirmwareInfo,
     JobFinished,
     JobOutcome,
     JobProgress,
@@ -47,6 +49,7 @@ from farmctl.drivers.base import (
     TemperatureReading,
     Temperatures,
 )
+from farmctl.drivers.serial.responses import firmware_name_version, parse_m115
 
 from .errors import OctoPrintAuthError, OctoPrintError, scrub
 from .http import DEFAULT_TIMEOUT, Verify
@@ -132,6 +135,7 @@ class OctoPrintDriver(PrinterDriver):
         self._next_poll = 0.0
         self._last_push = 0.0
         self._cancelled_upload = False
+        self._firmware: FirmwareInfo | None = None
         self._next_push = 0.0
         self._backoff = 0.0
         self._temps: dict[str, TemperatureReading] = {}
@@ -299,9 +303,17 @@ class OctoPrintDriver(PrinterDriver):
         self._last_push = self._clock()
         self._next_poll = self._last_push + self.settings.push_quiet_s
         if isinstance(message, PushState):
-            for line in message.logs:
-                self._emit(LogLine(self.name, False, line.removeprefix("Recv: ")))
+            received = [line.removeprefix("Recv: ") for line in message.logs if line.startswith("Recv: ")]
+            if not message.initial:  # the history backlog is old news: scanned, not forwarded
+                for line in received:
+                    self._emit(LogLine(self.name, False, line))
+            self._learn_firmware(received)
             self._apply(message.snapshot)
+            if message.initial and self._firmware is None and self._status.state is DriverState.IDLE:
+                # The M115 answer from OctoPrint's connect has scrolled out of its backlog: ask again
+                # (read-only, and only while idle).
+                with contextlib.suppress(OctoPrintError):
+                    self._client.send_commands(["M115"])
         elif isinstance(message, PushEvent):
             event = message.event
             ended = outcome_of_event(event.kind, event.path, event.reason, self._owned)
@@ -366,6 +378,8 @@ class OctoPrintDriver(PrinterDriver):
                 self._emit(LogLine(self.name, True, command.line))
         except OctoPrintError as exc:
             self._refuse(command.name, str(exc))
+        except OSError as exc:  # the job file: missing, unreadable, or changed while uploading
+            self._refuse(command.name, f"cannot read the job file: {exc}", "file")
 
     def _refuse(self, what: str, message: str, code: str = "refused") -> None:
         self._emit(PrinterError(self.name, ErrorKind.RECOVERABLE_COMM, f"{what}: {message}", code))
@@ -465,6 +479,23 @@ class OctoPrintDriver(PrinterDriver):
         finally:
             client.close()
 
+    def _learn_firmware(self, lines: list[str]) -> None:
+        fields: dict[str, str] = {}
+        capabilities: dict[str, bool] = dict(self._firmware.capabilities) if self._firmware else {}
+        for line in lines:
+            if line.startswith("FIRMWARE_NAME:"):
+                fields = parse_m115(line)
+            elif line.startswith("Cap:") and line.count(":") == 2:
+                _, name, value = line.split(":")
+                capabilities[name.strip()] = value.strip() == "1"
+        if fields:
+            name, version = firmware_name_version(fields)
+            self._firmware = FirmwareInfo(name, version, capabilities, fields)
+            self._emit(FirmwareIdentified(self.name, self._firmware))
+            self._set_state(self._status.state, self._reason)
+        elif self._firmware is not None and capabilities != dict(self._firmware.capabilities):
+            self._firmware = replace(self._firmware, capabilities=capabilities)
+
     # -- events and status ----------------------------------------------------------------------------
 
     def _set_state(self, state: DriverState, reason: str, *,
@@ -477,7 +508,7 @@ class OctoPrintDriver(PrinterDriver):
         new_job = previous.job if isinstance(job, EllipsisType) else job
         self._status = DriverStatus(
             printer=self.name, state=state, endpoint=self._client.base_url,
-            temperatures=dict(self._temps), job=new_job,
+            temperatures=dict(self._temps), job=new_job, firmware=self._firmware,
             error=reason or None,
         )
         if previous.state is not state or self._reason != reason:

@@ -42,7 +42,7 @@ LOG_FILTER = r"^Recv: (?!ok\b|wait\b|\s*T\d?:|\s*B:|echo:busy|Not SD printing|SD
 class PushState:
     snapshot: OctoPrintSnapshot
     initial: bool  # a ``history`` message: the full picture right after subscribing
-    logs: tuple[str, ...]
+    logs: tuple[str, ...]  # for ``history``: OctoPrint's unfiltered terminal backlog (old news)
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,7 @@ def parse_push_frame(text: str) -> list[PushMessage]:
     messages: list[PushMessage] = []
     for kind, payload in data.items():
         if kind in ("current", "history") and isinstance(payload, dict):
-            # A history message replays OctoPrint's unfiltered backlog: not news, not forwarded.
-            logs = () if kind == "history" else tuple(
-                str(line) for line in payload.get("logs") or () if isinstance(line, str))
+            logs = tuple(str(line) for line in payload.get("logs") or () if isinstance(line, str))
             messages.append(PushState(parse_push_current(payload), kind == "history", logs))
         elif kind == "event" and isinstance(payload, dict):
             messages.append(PushEvent(parse_push_event(payload)))

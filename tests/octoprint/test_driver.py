@@ -58,11 +58,20 @@ def _finished(events: EventRecorder, timeout: float = 90.0) -> JobFinished:
 
 
 def test_a_job_runs_to_completion_with_pushed_telemetry(
-        octoprint: OctoPrintServer, make_driver: Factory, gcode: Callable[[str, int], Path]) -> None:
+        octoprint: OctoPrintServer, make_driver: Factory, gcode: Callable[[str, int], Path],
+        tmp_path: Path) -> None:
     driver, events = make_driver(octoprint)
     events.wait_for(_state(DriverState.IDLE), 30)
     temps = events.wait_for(lambda e: isinstance(e, Temperatures) and "T0" in e.readings, 30)
     assert "B" in temps.readings and driver.status().endpoint == octoprint.url
+    wait_until(lambda: driver.status().firmware is not None, 30, "firmware identified")
+    firmware = driver.status().firmware
+    assert firmware is not None and firmware.name.startswith("Virtual Marlin")
+    assert firmware.capabilities.get("AUTOREPORT_TEMP") is True
+    mark = events.mark()
+    driver.start_job(JobSpec(tmp_path / "missing.gcode", "job-100"))
+    refused = events.wait_for(lambda e: isinstance(e, PrinterError), 30, after=mark)
+    assert refused.code == "file" and "missing.gcode" in refused.message
     source = gcode("Bracket v2.gcode", 250)
     driver.start_job(JobSpec(source, "job-101"))
     events.wait_for(_state(DriverState.PRINTING), 30)

@@ -11,7 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from farmctl.drivers.base import DriverState, JobFinished, JobOutcome, JobSpec, StateChanged
+from farmctl.drivers.base import (
+    DriverState,
+    FirmwareIdentified,
+    JobFinished,
+    JobOutcome,
+    JobSpec,
+    StateChanged,
+)
 from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
 
 from tests.octoprint.recorder import EventRecorder
@@ -53,6 +60,9 @@ def test_every_line_of_a_job_reaches_the_simulated_printer(
     driver.connect()
     try:
         events.wait_for(lambda e: isinstance(e, StateChanged) and e.state is DriverState.IDLE, 30)
+        firmware = driver.status().firmware or events.wait_for(
+            lambda e: isinstance(e, FirmwareIdentified), 30).firmware
+        assert firmware.name == "Marlin"
         driver.start_job(JobSpec(source, "job-sim-1"))
         finished = events.wait_for(lambda e: isinstance(e, JobFinished), 120)
     finally:
