@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from farmctl.daemon.settings import DaemonSettings, PowerSettings
+
 SCHEDULING_POLICIES = ("priority", "fifo", "edf", "shortest")
 
 
@@ -60,4 +62,6 @@ SECTIONS: dict[str, type] = {
     "store": StoreSettings,
     "scheduler": SchedulerSettings,
     "files": FilesSettings,
+    "daemon": DaemonSettings,
+    "power": PowerSettings,
 }

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, inspect, select, text
 
 from farmctl.errors import UserError
+from farmctl.store.control_schema import CONTROL_TABLES
 from farmctl.store.engine import WRITE
 from farmctl.store.schema import SCHEMA_VERSION, metadata, schema_info
 
@@ -37,8 +38,14 @@ def _v1_to_v2(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
+def _v2_to_v3(conn: Connection) -> None:
+    """v3: the daemon's live status, daemon heartbeats and the CLI -> daemon control requests."""
+    for table in CONTROL_TABLES:
+        table.create(conn, checkfirst=True)
+
+
 # STEPS[n] upgrades version n to n + 1.
-STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def upgrade(conn: Connection, where: str) -> int:

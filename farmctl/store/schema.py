@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 
 # Bump with a new step in migrations.py whenever a table below changes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 

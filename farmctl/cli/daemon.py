@@ -1,0 +1,304 @@
+"""CLI commands: `daemon`, `status`, `watch`, `demo`, `doctor`, and the control verbs
+`printers pause|resume|cancel|stop ID` (the daemon carries them out; see docs/daemon.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json, resolve_home_option
+from farmctl.errors import UserError
+
+if TYPE_CHECKING:
+    from farmctl.config import FarmConfig
+
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for the printer to confirm.")]
+PrinterArg = Annotated[str, typer.Argument(help="Printer id, e.g. mk3-1.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("daemon")(daemon)
+    app.command("status")(status)
+    app.command("watch")(watch)
+    app.command("demo")(demo)
+    app.command("doctor")(doctor)
+    from farmctl.cli.printers import printers_app
+
+    for verb, helper in (("pause", pause), ("resume", resume), ("cancel", cancel), ("stop", stop)):
+        printers_app.command(verb)(helper)
+
+
+def _home(home: Path | None) -> Path:
+    from farmctl.home import resolve_home
+
+    return resolve_home(resolve_home_option(home))
+
+
+def _config_from(path: Path, home: Path) -> FarmConfig:
+    """farm.toml from another place than the farm home (`farmctl daemon --config FILE`)."""
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from farmctl.config import CONFIG_FILE_NAME, load_config
+    from farmctl.errors import ConfigError
+
+    if not path.is_file():
+        raise UserError(f"--config {path}: no such file")
+    with tempfile.TemporaryDirectory() as scratch:
+        shutil.copyfile(path, Path(scratch) / CONFIG_FILE_NAME)
+        try:
+            config = load_config(Path(scratch))
+        except ConfigError as error:
+            raise ConfigError(str(error).replace(str(Path(scratch) / CONFIG_FILE_NAME), str(path))) from None
+    return dataclasses.replace(config, home=home, source=path)
+
+
+def daemon(
+    config: Annotated[Path | None, typer.Option("--config", help="farm.toml to use instead.")] = None,
+    bed_clear: Annotated[
+        str | None, typer.Option("--bed-clear", help="manual (wait for `printers clear`) or auto.")
+    ] = None,
+    on_stop: Annotated[
+        str | None,
+        typer.Option("--on-stop", help="SIGTERM/SIGINT with prints running: refuse, wait, pause or cancel."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Log only to the file in the farm home.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Run the farm: connect every printer, dispatch the queue, carry out the CLI's requests."""
+    from farmctl.daemon.runner import Daemon
+
+    farm_home = _home(home)
+    loaded = _config_from(config, farm_home) if config is not None else None
+    runner = Daemon(farm_home, config=loaded, bed_clear=bed_clear, on_stop=on_stop, log_to_stderr=not quiet)
+    runner.run()
+
+
+def status(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+    """One-shot overview: daemon, every printer (state, temperatures, job, progress, ETA), queue, risks."""
+    from farmctl.cli.queue_support import open_store
+    from farmctl.daemon.view import collect
+
+    with open_store(home) as store:
+        view = collect(store)
+        where = store.where
+    if json_out:
+        print_json(view.to_json())
+        return
+    from rich.console import Console
+
+    from farmctl.cli.dashboard import render
+
+    Console().print(render(view, where))
+
+
+def watch(
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between refreshes.")] = 1.0,
+    home: HomeOpt = None,
+) -> None:
+    """Live dashboard of the farm (Ctrl-C to leave; the daemon keeps running)."""
+    from farmctl.cli.queue_support import open_store
+
+    if interval <= 0:
+        raise UserError("--interval must be greater than 0")
+    with open_store(home) as store, contextlib.suppress(KeyboardInterrupt):
+        _live_view(store, interval, until=None)
+
+
+def _live_view(store: object, interval: float, until: object) -> None:
+    """Refresh the dashboard until Ctrl-C or until `until()` is true (a callable or None)."""
+    from rich.console import Console
+    from rich.live import Live
+
+    from farmctl.cli.dashboard import render
+    from farmctl.daemon.view import collect
+    from farmctl.store.jobstore import JobStore
+
+    assert isinstance(store, JobStore)
+    console = Console()
+    if not console.is_terminal:
+        from farmctl.cli.dashboard import summary_line
+
+        while True:
+            message(summary_line(collect(store)))
+            if callable(until) and until():
+                return
+            time.sleep(interval)
+    first = render(collect(store), store.where)
+    with Live(first, console=console, refresh_per_second=4, screen=False) as live:
+        while True:
+            time.sleep(interval)
+            live.update(render(collect(store), store.where))
+            if callable(until) and until():
+                return
+
+
+def demo(
+    printers: Annotated[int, typer.Option("--printers", help="Simulated printers to start.")] = 4,
+    speed: Annotated[float, typer.Option("--speed", help="Simulated time runs this much faster.")] = 20.0,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after this many seconds (default: Ctrl-C).")
+    ] = None,
+    until_done: Annotated[bool, typer.Option("--until-done", help="Stop once the order is printed.")] = False,
+    no_watch: Annotated[
+        bool, typer.Option("--no-watch", help="No live view: print a summary line every few seconds.")
+    ] = False,
+    json_out: JsonOpt = False,
+    home: Annotated[
+        Path | None, typer.Option("--home", help="Farm home to use (default: a new temporary directory).")
+    ] = None,
+) -> None:
+    """A whole farm on this machine: simulated printers, a daemon, a prototype order, the live view."""
+    import tempfile
+
+    from farmctl.daemon.demo import DemoFarm
+
+    chosen = resolve_home_option(home)
+    farm_home = chosen if chosen is not None else Path(tempfile.mkdtemp(prefix="farmctl-demo-"))
+    farm = DemoFarm(farm_home, printers, speed)
+    message(f"starting {printers} simulated printers at {speed:g}x speed in {farm_home} ...")
+    farm.start()
+    started = time.monotonic()
+
+    def finished() -> bool:
+        farm.check()
+        if duration is not None and time.monotonic() - started >= duration:
+            return True
+        return until_done and farm.order_done()
+
+    interrupted = False
+    try:
+        from farmctl.store.jobstore import JobStore
+
+        with JobStore.open(farm_home, actor="demo") as store:
+            if no_watch or json_out or not sys.stdout.isatty():
+                _summaries(store, finished)
+            else:
+                _live_view(store, 1.0, until=finished)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        message("stopping: cancelling running prints, disconnecting printers ...")
+        farm.stop()
+    _demo_report(farm_home, json_out, interrupted)
+
+
+def _summaries(store: object, finished: object) -> None:
+    from farmctl.cli.dashboard import summary_line
+    from farmctl.daemon.view import collect
+    from farmctl.store.jobstore import JobStore
+
+    assert isinstance(store, JobStore) and callable(finished)
+    last = 0.0
+    while not finished():
+        if time.monotonic() - last >= 5.0:
+            last = time.monotonic()
+            message(summary_line(collect(store)))
+        time.sleep(0.5)
+    message(summary_line(collect(store)))
+
+
+def _demo_report(farm_home: Path, json_out: bool, interrupted: bool) -> None:
+    from farmctl.store.jobstore import JobStore
+
+    with JobStore.open(farm_home, actor="demo") as store:
+        jobs = list(store.list_jobs(limit=1000).items)
+        runs = store.list_runs(limit=1000)
+    job_rows = [{"id": f"j{j.id}", "file": j.name, "state": j.state.value, "copies": j.copies,
+                 "copies_done": j.copies_done} for j in jobs]
+    summary: dict[str, object] = {
+        "home": str(farm_home),
+        "database": str(farm_home / "farm.db"),
+        "log": str(farm_home / "logs" / "daemon.log"),
+        "interrupted": interrupted,
+        "jobs": job_rows,
+        "runs": {state: sum(1 for r in runs if r.state == state) for state in sorted({r.state for r in runs})
+                 },
+    }
+    if json_out:
+        print_json(summary)
+    for job in job_rows:
+        message(f"  {job['id']} {job['file']}: {job['copies_done']}/{job['copies']} printed ({job['state']})")
+    message(f"demo stopped. The farm's data is in {farm_home} (database farm.db, logs/daemon.log, files/);")
+    message(f"look again with `farmctl --home {farm_home} status`, or `farmctl demo --home {farm_home}`.")
+
+
+def doctor(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Check config, database, file store, serial ports and permissions, broker and OctoPrint."""
+    from farmctl.daemon.doctor import run_checks
+
+    results = run_checks(_home(home))
+    broken = [r for r in results if r.status == "fail"]
+    if json_out:
+        print_json({"ok": not broken, "checks": [r.to_json() for r in results]})
+    else:
+        marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "info": "info"}
+        for result in results:
+            message(f"[{marks[result.status]}] {result.name}: {result.detail}")
+            if result.fix and result.status in ("warn", "fail"):
+                message(f"       fix: {result.fix}")
+        message("everything looks fine" if not broken else f"{len(broken)} problem(s) to fix")
+    if broken:
+        raise typer.Exit(1)
+
+
+# ---- control verbs (registered on the `printers` group) -----------------------------------------------
+def _control(verb: str, printer_id: str, timeout: float, json_out: bool, home: Path | None) -> None:
+    from farmctl.cli.queue_support import open_store
+    from farmctl.daemon.view import STALE_AFTER_S
+    from farmctl.store.live import LiveStore
+
+    with open_store(home) as store:
+        store.get_printer(printer_id)
+        live = LiveStore.attach(store)
+        running = {d.id for d in live.running_daemons(stale_after_s=STALE_AFTER_S)}
+        owner = live.live_statuses().get(printer_id)
+        if owner is None or owner.daemon_id not in running:
+            raise UserError(f"no running daemon drives printer {printer_id}; start one with `farmctl daemon`")
+        request_id = live.request_control(verb, printer_id=printer_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            request = live.get_control(request_id)
+            if request.state != "pending":
+                break
+            if time.monotonic() > deadline:
+                raise UserError(f"printer {printer_id} did not confirm {verb} within {timeout:g} s; "
+                                "check `farmctl status` (the daemon may still carry it out)")
+            time.sleep(0.02)
+    if request.state == "failed":
+        raise UserError(request.result or f"{verb} failed")
+    if json_out:
+        print_json({"printer": printer_id, "verb": verb, "request": request_id, "result": request.result})
+    else:
+        message(request.result or f"{verb}: done")
+
+
+def pause(printer_id: PrinterArg, timeout: TimeoutOpt = 10.0, json_out: JsonOpt = False,
+          home: HomeOpt = None) -> None:
+    """Pause the print on this printer (the daemon stops sending lines and runs the pause script)."""
+    _control("pause", printer_id, timeout, json_out, home)
+
+
+def resume(printer_id: PrinterArg, timeout: TimeoutOpt = 10.0, json_out: JsonOpt = False,
+           home: HomeOpt = None) -> None:
+    """Resume a paused print."""
+    _control("resume", printer_id, timeout, json_out, home)
+
+
+def cancel(printer_id: PrinterArg, timeout: TimeoutOpt = 10.0, json_out: JsonOpt = False,
+           home: HomeOpt = None) -> None:
+    """Cancel the print on this printer safely (heaters off, park); the copy goes back to the queue.
+    To drop the whole job use `farmctl jobs cancel`."""
+    _control("cancel", printer_id, timeout, json_out, home)
+
+
+def stop(printer_id: PrinterArg, timeout: TimeoutOpt = 10.0, json_out: JsonOpt = False,
+         home: HomeOpt = None) -> None:
+    """EMERGENCY stop (M112): halts the printer at once; it needs a human and `printers clear` after."""
+    _control("stop", printer_id, timeout, json_out, home)

@@ -1,0 +1,128 @@
+"""The composition root: builds one daemon from a farm home and its farm.toml, runs it, tears it down.
+
+    daemon = Daemon(home, bed_clear="auto")
+    daemon.run()                       # blocks; SIGTERM/SIGINT ask it to stop (see [daemon] on_stop)
+
+Nothing here is global: the store, the drivers, the logs and the lock all belong to this object, so a
+test (or `farmctl demo`) can run a daemon in a thread of its own process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from farmctl import __version__
+from farmctl.config import FarmConfig, load_config
+from farmctl.daemon.drivers import DriverFactory, driver_factory
+from farmctl.daemon.lock import DaemonLock
+from farmctl.daemon.logs import install_logging
+from farmctl.daemon.observer import FarmObserver
+from farmctl.daemon.settings import BED_CLEAR_MODES, STOP_POLICIES, DaemonSettings, PowerSettings
+from farmctl.daemon.supervisor import Supervisor
+from farmctl.errors import UserError
+from farmctl.home import ensure_home
+
+
+class Daemon:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        config: FarmConfig | None = None,
+        bed_clear: str | None = None,
+        on_stop: str | None = None,
+        log_to_stderr: bool = True,
+        make_driver: DriverFactory | None = None,
+        observer: FarmObserver | None = None,
+    ) -> None:
+        self.home = ensure_home(home)
+        self.config = config or load_config(self.home)
+        settings = self.config.section(DaemonSettings)
+        if bed_clear is not None:
+            if bed_clear not in BED_CLEAR_MODES:
+                raise UserError(f"--bed-clear must be one of {', '.join(BED_CLEAR_MODES)}, got {bed_clear!r}")
+            settings = dataclasses.replace(settings, bed_clear=bed_clear)
+        if on_stop is not None:
+            if on_stop not in STOP_POLICIES:
+                raise UserError(f"--on-stop must be one of {', '.join(STOP_POLICIES)}, got {on_stop!r}")
+            settings = dataclasses.replace(settings, on_stop=on_stop)
+        self.settings = settings
+        self.power = self.config.section(PowerSettings)
+        self.log_to_stderr = log_to_stderr
+        self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{int(time.time() * 1000) % 10**9}"
+        self._make_driver = make_driver
+        self._observer = observer
+        self._supervisor: Supervisor | None = None
+        self._stop_requested: str | None = None
+        self._ready = threading.Event()
+
+    @property
+    def supervisor(self) -> Supervisor | None:
+        return self._supervisor
+
+    def wait_ready(self, timeout: float) -> bool:
+        """For in-process callers: True once the daemon owns its printers and loops."""
+        return self._ready.wait(timeout)
+
+    def request_stop(self, policy: str | None = None) -> None:
+        supervisor = self._supervisor
+        if supervisor is not None:
+            supervisor.request_stop(policy)
+        else:
+            self._stop_requested = policy or self.settings.on_stop
+
+    def run(self, *, install_signals: bool = True) -> None:
+        from farmctl.files import FileStore
+        from farmctl.store.jobstore import JobStore
+        from farmctl.store.live import LiveStore
+
+        lock = DaemonLock(self.home)
+        lock.acquire()
+        log, remove_logging = install_logging(
+            self.home, to_stderr=self.log_to_stderr, max_mb=self.settings.log_max_mb,
+            backups=self.settings.log_backups,
+        )
+        previous: dict[signal.Signals, Any] = {}
+        store = None
+        try:
+            store = JobStore.open(self.home, config=self.config, actor="daemon")
+            live = LiveStore.attach(store)
+            live.register_daemon(self.daemon_id, socket.gethostname(), os.getpid(),
+                                 {"version": __version__, "home": str(self.home),
+                                  "on_stop": self.settings.on_stop, "bed_clear": self.settings.bed_clear})
+            supervisor = Supervisor(
+                store=store, live=live, files=FileStore.for_home(self.home), settings=self.settings,
+                power=self.power, make_driver=self._make_driver or driver_factory(store),
+                daemon_id=self.daemon_id, log=log, observer=self._observer,
+            )
+            self._supervisor = supervisor
+            if self._stop_requested is not None:
+                supervisor.request_stop(self._stop_requested)
+            if install_signals:
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    previous[signum] = signal.signal(signum, self._on_signal)
+            threading.Thread(target=self._mark_ready, args=(supervisor,), daemon=True).start()
+            supervisor.run()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            if store is not None:
+                store.close()
+            remove_logging()
+            lock.release()
+
+    def _mark_ready(self, supervisor: Supervisor) -> None:
+        if supervisor.started.wait(60.0):
+            self._ready.set()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self._supervisor is not None:
+            self._supervisor.request_stop()

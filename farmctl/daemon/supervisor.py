@@ -1,0 +1,621 @@
+"""The supervisor: one thread that owns every worker, consumes every driver's events from one queue,
+dispatches jobs, carries out the CLI's requests and persists each state change as a transaction.
+
+Drivers stream on their own threads (the hot path never waits for us); everything that crosses
+printers happens here, in order, so no worker needs a lock. The loop sleeps on the event queue with
+a timeout bounded by the next periodic duty: polling the event log for CLI work (every
+`poll_interval_s`), saving live status (`status_interval_s`), dispatching (at once when something
+changed, else every `dispatch_interval_s`), reconnecting printers whose backoff is over.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from farmctl.daemon.control import ControlHandler
+from farmctl.daemon.drivers import DriverFactory, close_driver, connection_key
+from farmctl.daemon.logs import EventLog
+from farmctl.daemon.observer import FarmObserver, NullObserver
+from farmctl.daemon.power import HeatUp, heat_end_line, may_start
+from farmctl.daemon.settings import DaemonSettings, PowerSettings
+from farmctl.daemon.worker import DRIVER_TO_WORKER, ActiveRun, Backoff, PrinterWorker, WorkerState
+from farmctl.drivers.base import (
+    DriverEvent,
+    DriverState,
+    FirmwareIdentified,
+    JobFinished,
+    JobOutcome,
+    JobProgress,
+    JobSpec,
+    Notice,
+    PrinterError,
+    PrinterReset,
+    StateChanged,
+    Temperatures,
+)
+from farmctl.errors import UserError
+from farmctl.files import FileStore
+from farmctl.scheduler.dispatch import next_for_printer
+from farmctl.scheduler.model import Policy
+from farmctl.scheduler.policy import order_jobs
+from farmctl.store.jobstore import JobStore
+from farmctl.store.live import LiveStatus, LiveStore, RunProgressRow
+from farmctl.store.records import Printer, Run
+
+# Event-log kinds (written by the CLI) that may let a waiting printer start something.
+_DISPATCH_KINDS = frozenset({
+    "job.added", "job.retry", "job.release", "job.priority", "printer.bed_cleared", "printer.enabled",
+    "printer.updated", "printer.added", "order.added",
+})
+_PRINTER_KINDS = frozenset({"printer.added", "printer.updated", "printer.removed", "printer.enabled",
+                            "printer.disabled"})
+_STOP_GRACE_S = 120.0  # cancel/pause on stop: give up waiting for printers after this long
+
+
+@dataclass(frozen=True)
+class _Item:
+    printer_id: str
+    generation: int
+    event: DriverEvent
+
+
+class Supervisor:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        live: LiveStore,
+        files: FileStore,
+        settings: DaemonSettings,
+        power: PowerSettings,
+        make_driver: DriverFactory,
+        daemon_id: str,
+        log: EventLog,
+        observer: FarmObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.live = live
+        self.files = files
+        self.settings = settings
+        self.power = power
+        self.make_driver = make_driver
+        self.daemon_id = daemon_id
+        self.log = log
+        self.observer: FarmObserver = observer or NullObserver()
+        self.clock = clock
+        self.workers: dict[str, PrinterWorker] = {}
+        self.control = ControlHandler(self)
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._generation = 0
+        self._last_change = 0
+        self._dispatch_due = True
+        self._next_poll = self._next_flush = self._next_dispatch = 0.0
+        self._retry_ops: list[tuple[str, Callable[[], None]]] = []
+        self._stop_event = threading.Event()
+        self._stop_policy = settings.on_stop
+        self._stopping_since: float | None = None
+        self.finished = False
+        self.started = threading.Event()
+
+    # ---- public --------------------------------------------------------------------------------
+    def request_stop(self, policy: str | None = None) -> None:
+        """Ask the loop to stop (thread- and signal-safe); `policy` overrides [daemon] on_stop."""
+        if policy is not None:
+            self._stop_policy = policy
+        self._stop_event.set()
+
+    @property
+    def draining(self) -> bool:
+        """Stopping: no new jobs start."""
+        return self._stopping_since is not None
+
+    def run(self) -> None:
+        self._start()
+        self.started.set()
+        try:
+            while not self.finished:
+                self._step()
+        finally:
+            self._shutdown()
+
+    # ---- start and stop ----------------------------------------------------------------------------
+    def _start(self) -> None:
+        self._last_change = self.live.last_change_id()
+        printers = self._wanted(self.store.list_printers())
+        owned = set(self.live.claim_printers(self.daemon_id, [p.id for p in printers], self.settings.lease_s))
+        for run in self.store.mark_printing_runs_interrupted(printer_ids=sorted(owned)):
+            self.log.warning("run.interrupted", run.printer_id, run=f"r{run.id}", job=f"j{run.job_id}",
+                             lines_acked=run.lines_acked, reason="daemon restarted; see jobs retry")
+        expired = self.live.expire_controls(older_than_s=30.0)
+        if expired:
+            self.log.info("control.expired", count=expired)
+        for printer in printers:
+            if printer.id in owned:
+                self._add_worker(printer)
+            else:
+                self.log.info("printer.skipped", printer.id, reason="owned by another running daemon")
+        self.log.info("daemon.started", daemon=self.daemon_id, printers=len(self.workers))
+
+    def _wanted(self, printers: list[Printer]) -> list[Printer]:
+        only = set(self.settings.printers)
+        return [p for p in printers if not only or p.id in only]
+
+    def _shutdown(self) -> None:
+        stranded = [w for w in self.workers.values() if w.run is not None]
+        for worker in self.workers.values():
+            if worker.driver is not None:
+                close_driver(worker.driver)
+                worker.driver = None
+        if stranded:
+            # The host is going away: a serial print cannot go on without it. Mark those copies
+            # interrupted now (the restart recovery would do the same) with the last acknowledged line.
+            self._flush()
+            runs = self.store.mark_printing_runs_interrupted(printer_ids=[w.id for w in stranded])
+            for run in runs:
+                self.log.warning("run.interrupted", run.printer_id, run=f"r{run.id}",
+                                 lines_acked=run.lines_acked)
+        for worker in self.workers.values():
+            self._persist_state(worker, WorkerState.OFFLINE, "daemon stopped")
+        self.live.daemon_stopped(self.daemon_id)
+        self.observer.stopped()
+        self.log.info("daemon.stopped", daemon=self.daemon_id)
+
+    def _check_stop(self, now: float) -> None:
+        if not self._stop_event.is_set():
+            return
+        active = [w for w in self.workers.values() if w.run is not None]
+        if not active:
+            self.finished = True
+            return
+        policy = self._stop_policy
+        if policy == "refuse":
+            self._stop_event.clear()
+            self.log.error(
+                "daemon.stop_refused", prints=len(active), printers=",".join(w.id for w in active),
+                hint="pause/cancel them (printers pause|cancel ID) or stop with --on-stop wait|pause|cancel",
+            )
+            self.store.record_event("daemon.stop_refused", self.daemon_id, prints=len(active))
+            return
+        if self._stopping_since is None:
+            self._stopping_since = now
+            self.log.info("daemon.stopping", policy=policy, prints=len(active))
+            for worker in active:
+                assert worker.run is not None and worker.driver is not None
+                if policy == "cancel":
+                    worker.run.stop_reason = "cancelled: daemon stopped"
+                    worker.driver.cancel()
+                elif policy == "pause" and worker.state is WorkerState.PRINTING:
+                    worker.driver.pause()
+        if policy == "pause" and all(w.state is WorkerState.PAUSED for w in active):
+            self.finished = True  # _shutdown marks them interrupted
+        elif now - self._stopping_since > _STOP_GRACE_S and policy != "wait":
+            self.log.error("daemon.stop_timeout", printers=",".join(w.id for w in active))
+            self.finished = True
+
+    # ---- the loop ---------------------------------------------------------------------------------
+    def _step(self) -> None:
+        now = self.clock()
+        wait = min(self._next_poll, self._next_flush, self._next_dispatch) - now
+        if self._dispatch_due or self._stop_event.is_set():
+            wait = 0.0
+        wait = max(0.0, min(wait, self.settings.poll_interval_s))
+        try:
+            item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            self._handle(item)
+            for _ in range(2000):
+                self._handle(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        now = self.clock()
+        try:
+            self._retry_pending()
+            if now >= self._next_poll:
+                self._next_poll = now + self.settings.poll_interval_s
+                self._poll_changes()
+                self.control.check_deadlines(now)
+            self._reconnect_due(now)
+            if (self._dispatch_due or now >= self._next_dispatch) and not self.draining:
+                self._dispatch_due = False
+                self._next_dispatch = now + self.settings.dispatch_interval_s
+                self._dispatch(now)
+            if now >= self._next_flush:
+                self._next_flush = now + self.settings.status_interval_s
+                self._flush()
+        except UserError as error:  # the database was locked or unreachable: log, retry next step
+            self.log.error("store.error", error=str(error))
+            self._next_poll = now + 1.0
+        self._check_stop(now)
+
+    def _retry_pending(self) -> None:
+        while self._retry_ops:
+            what, op = self._retry_ops[0]
+            op()
+            self._retry_ops.pop(0)
+            self.log.info("store.retried", op=what)
+
+    def _persist(self, what: str, op: Callable[[], None]) -> None:
+        """Run a store transaction; on a database error keep it for the next step (never lose it)."""
+        if self._retry_ops:
+            self._retry_ops.append((what, op))
+            return
+        try:
+            op()
+        except UserError as error:
+            self.log.error("store.error", op=what, error=str(error))
+            self._retry_ops.append((what, op))
+
+    # ---- workers ----------------------------------------------------------------------------------
+    def _add_worker(self, printer: Printer) -> PrinterWorker:
+        backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
+        worker = PrinterWorker(printer, None, backoff)
+        self.workers[printer.id] = worker
+        if printer.enabled:
+            self._build_driver(worker)
+            self._connect(worker)
+        else:
+            self._persist_state(worker, WorkerState.MAINTENANCE, "disabled")
+        return worker
+
+    def _build_driver(self, worker: PrinterWorker) -> None:
+        self._generation += 1
+        generation = self._generation
+        printer_id = worker.id
+
+        def sink(event: DriverEvent) -> None:
+            self._queue.put(_Item(printer_id, generation, event))
+
+        worker.generation = generation
+        try:
+            worker.driver = self.make_driver(worker.printer, sink)
+        except UserError as error:
+            worker.driver = None
+            self._persist_state(worker, WorkerState.ERROR, str(error))
+            self.log.error("printer.misconfigured", worker.id, error=str(error))
+
+    def _connect(self, worker: PrinterWorker) -> None:
+        if worker.driver is None:
+            return
+        worker.reconnect_at = None
+        worker.driver.connect()
+        self.log.info("printer.connecting", worker.id, attempt=worker.backoff.attempt)
+
+    def _schedule_reconnect(self, worker: PrinterWorker, now: float) -> None:
+        if worker.state in (WorkerState.FAULT, WorkerState.MAINTENANCE) or worker.retire_pending:
+            return
+        delay = worker.backoff.next_delay()
+        worker.reconnect_at = now + delay
+        self.log.info("printer.reconnect_planned", worker.id, in_s=round(delay, 2))
+
+    def _reconnect_due(self, now: float) -> None:
+        for worker in self.workers.values():
+            if worker.reconnect_at is None or now < worker.reconnect_at or worker.driver is None:
+                continue
+            if not worker.driver.join(0):  # still attached to a dead link: close it first
+                worker.driver.disconnect()
+                worker.reconnect_at = now + 0.1
+                continue
+            if worker.rebuild_pending:
+                worker.rebuild_pending = False
+                close_driver(worker.driver)
+                self._build_driver(worker)
+            self._connect(worker)
+
+    def reconnect_now(self, worker: PrinterWorker) -> None:
+        """The operator looked at the printer (cleared a fault): try it again at once."""
+        if worker.state is WorkerState.FAULT:
+            worker.state = WorkerState.ERROR
+        worker.backoff.reset()
+        worker.reconnect_at = self.clock()
+
+    def _persist_state(self, worker: PrinterWorker, state: WorkerState, detail: str | None,
+                       capabilities: dict[str, Any] | None = None) -> None:
+        changed = state is not worker.state or detail != worker.detail
+        worker.state, worker.detail = state, detail
+        worker.live_dirty = True
+        if not changed and capabilities is None:
+            return
+        quiet = not changed  # only the capabilities are new: no state line in the log
+        shown = f"fault: {detail}" if state is WorkerState.FAULT else detail
+        printer_id = worker.id
+
+        def op() -> None:
+            try:
+                self.store.set_printer_state(printer_id, state.stored, shown, capabilities)
+            except UserError as error:
+                if "no printer" in str(error):
+                    return  # removed meanwhile
+                raise
+
+        self._persist(f"state {printer_id}", op)
+        if quiet:
+            return
+        self.log.info("printer.state", printer_id, state=state.value, detail=detail)
+        self.observer.printer_state(printer_id, state.value, shown)
+        self.control.on_state(worker)
+
+    # ---- driver events ------------------------------------------------------------------------------
+    def _handle(self, item: _Item) -> None:
+        worker = self.workers.get(item.printer_id)
+        if worker is None or item.generation != worker.generation:
+            return  # from a driver we already replaced
+        event = item.event
+        now = self.clock()
+        if isinstance(event, JobProgress):
+            self._on_progress(worker, event, now)
+        elif isinstance(event, Temperatures):
+            worker.temperatures.update({k: (r.actual, r.target) for k, r in event.readings.items()})
+            worker.live_dirty = True
+            self._check_heat(worker, now)
+        elif isinstance(event, StateChanged):
+            self._on_state(worker, event, now)
+        elif isinstance(event, JobFinished):
+            self._on_finished(worker, event)
+        elif isinstance(event, FirmwareIdentified):
+            caps = {"firmware": event.firmware.name, "version": event.firmware.version,
+                    "capabilities": dict(event.firmware.capabilities)}
+            self._persist_state(worker, worker.state, worker.detail, capabilities=caps)
+        elif isinstance(event, PrinterError):
+            error = {"kind": event.kind.value, "code": event.code, "message": event.message}
+            self.log.warning("printer.error", worker.id, **error)
+            self._persist(f"event {worker.id}",
+                          lambda: self.store.record_event("printer.error", event.printer, **error))
+        elif isinstance(event, PrinterReset):
+            self.log.warning("printer.reset", worker.id, during_job=event.during_job)
+        elif isinstance(event, Notice):
+            self.log.warning("printer.notice", worker.id, level=event.level.value, message=event.message)
+
+    def _on_state(self, worker: PrinterWorker, event: StateChanged, now: float) -> None:
+        if worker.driver is not None:
+            worker.endpoint = worker.driver.status().endpoint
+        target = DRIVER_TO_WORKER[event.state]
+        if worker.state is WorkerState.MAINTENANCE and target in (WorkerState.OFFLINE, WorkerState.ERROR):
+            return
+        if target is WorkerState.IDLE:
+            worker.backoff.reset()
+            if worker.retire_pending:
+                self._retire(worker)
+                return
+            if not worker.printer_bed_clear:
+                target = WorkerState.AWAITING_BED_CLEAR
+            self._dispatch_due = True
+        if target in (WorkerState.OFFLINE, WorkerState.ERROR):
+            self._persist_state(worker, WorkerState.ERROR, event.reason or event.state.value)
+            if worker.retire_pending:
+                self._retire(worker)
+            elif not self.finished:
+                self._schedule_reconnect(worker, now)
+            return
+        self._persist_state(worker, target, event.reason or None)
+
+    def _on_progress(self, worker: PrinterWorker, event: JobProgress, now: float) -> None:
+        run = worker.run
+        info = event.progress
+        if run is None or info.job_id != run.spec_id:
+            return
+        run.lines_acked, run.lines_total, run.resends = info.lines_acked, info.lines_total, info.resends
+        run.progress = min(1.0, info.percent / 100.0)
+        run.dirty = worker.live_dirty = True
+        self._check_heat(worker, now)
+
+    def _check_heat(self, worker: PrinterWorker, now: float) -> None:
+        heat = worker.heat
+        if heat is None:
+            return
+        lines = worker.run.lines_acked if worker.run is not None else 0
+        if heat.over(now, lines, worker.temperatures, self.power.heat_timeout_s):
+            worker.heat = None
+            worker.live_dirty = True
+            self._dispatch_due = True  # power freed: a waiting printer may start heating
+            self.log.info("power.heated", worker.id, after_s=round(now - heat.started, 1))
+
+    def _on_finished(self, worker: PrinterWorker, event: JobFinished) -> None:
+        run = worker.run
+        if run is None or event.job_id != run.spec_id:
+            self.log.warning("job.unknown_finish", worker.id, job=event.job_id, outcome=event.outcome.value)
+            return
+        worker.run = None
+        worker.heat = None
+        worker.live_dirty = True
+        auto = self.settings.bed_clear == "auto" or worker.printer.bed_clear_mode == "auto"
+        stats = {"lines_acked": event.lines_acked, "resends": event.resends}
+        run_id = run.run_id
+        kind: str
+        if event.outcome is JobOutcome.COMPLETED:
+            kind = "run.done"
+            worker.printer_bed_clear = auto
+
+            def finish() -> None:
+                self.store.finish_run(run_id, **stats)
+                if auto:
+                    self.store.confirm_bed_clear(worker.id)
+
+            self._persist(f"finish r{run_id}", finish)
+        elif event.outcome is JobOutcome.CANCELLED or run.stop_reason is not None:
+            kind = "run.cancelled"
+            worker.printer_bed_clear = False
+            reason = run.stop_reason or event.error or "cancelled"
+            self._persist(f"cancel r{run_id}", lambda: self._cancel_run(run_id, reason, stats["lines_acked"]))
+        else:
+            kind = "run.failed"
+            worker.printer_bed_clear = False
+            error = event.error or "failed"
+            self._persist(f"fail r{run_id}", lambda: self._fail_run(run_id, error, stats))
+        self.log.info(kind, worker.id, run=f"r{run_id}", job=f"j{run.job_id}", file=run.name,
+                      lines_acked=event.lines_acked, lines_total=event.lines_total, resends=event.resends,
+                      duration_s=round(event.duration_s, 1), error=event.error)
+        self.observer.run_event(worker.id, kind, run_id, run.job_id,
+                                {"lines_acked": event.lines_acked, "error": event.error})
+        self.control.on_run_ended(worker, kind)
+        still_busy = worker.state in (WorkerState.PRINTING, WorkerState.PAUSED)
+        if still_busy and worker.driver is not None and worker.driver.status().state is DriverState.IDLE:
+            self._persist_state(worker, WorkerState.IDLE if worker.printer_bed_clear
+                                else WorkerState.AWAITING_BED_CLEAR, None)
+        self._dispatch_due = True
+
+    def _cancel_run(self, run_id: int, reason: str, lines_acked: int) -> None:
+        self.store.record_progress(run_id, lines_acked=lines_acked)
+        self.store.cancel_run(run_id, reason)
+
+    def _fail_run(self, run_id: int, error: str, stats: dict[str, int]) -> None:
+        self.store.fail_run_with_policy(run_id, error, **stats)
+
+    # ---- printers changed by the operator ---------------------------------------------------------
+    def _poll_changes(self) -> None:
+        changes = self.live.changes_since(self._last_change)
+        if not changes:
+            return
+        self._last_change = changes[-1].id
+        reconcile = controls = False
+        for change in changes:
+            if change.kind in _DISPATCH_KINDS:
+                self._dispatch_due = True
+            if change.kind in _PRINTER_KINDS:
+                reconcile = True
+            if change.kind == "control.requested":
+                controls = True
+            elif change.kind == "printer.bed_cleared":
+                self._on_bed_cleared(change.subject)
+            elif change.kind == "job.cancel":
+                self.control.job_cancelled(int(change.subject.lstrip("j")))
+        if reconcile:
+            self._reconcile()
+        if controls:
+            self.control.handle_pending()
+
+    def _on_bed_cleared(self, printer_id: str) -> None:
+        worker = self.workers.get(printer_id)
+        if worker is None:
+            return
+        worker.printer_bed_clear = True
+        if worker.state is WorkerState.AWAITING_BED_CLEAR:
+            self._persist_state(worker, WorkerState.IDLE, None)
+        elif worker.state in (WorkerState.FAULT, WorkerState.ERROR) and worker.run is None:
+            self.reconnect_now(worker)
+        self._dispatch_due = True
+
+    def _reconcile(self) -> None:
+        """Printers added, changed, enabled, disabled or removed while we run."""
+        current = {p.id: p for p in self._wanted(self.store.list_printers())}
+        for printer_id in [pid for pid in self.workers if pid not in current]:
+            worker = self.workers[printer_id]
+            worker.retire_pending = True
+            if worker.run is None:
+                self._retire(worker, forget=True)
+        new_ids = [pid for pid in current if pid not in self.workers]
+        if new_ids:
+            for printer_id in self.live.claim_printers(self.daemon_id, new_ids, self.settings.lease_s):
+                self.log.info("printer.added", printer_id)
+                self._add_worker(current[printer_id])
+        for printer_id, printer in current.items():
+            existing = self.workers.get(printer_id)
+            if existing is None or printer_id in new_ids:
+                continue
+            worker = existing
+            old, worker.printer = worker.printer, printer
+            worker.printer_bed_clear = printer.bed_clear
+            if not printer.enabled and old.enabled:
+                worker.retire_pending = True
+                if worker.run is None:
+                    self._retire(worker)
+            elif printer.enabled and not old.enabled:
+                worker.retire_pending = False
+                worker.backoff.reset()
+                self._build_driver(worker)
+                self._connect(worker)
+            elif connection_key(printer) != connection_key(old) and worker.driver is not None:
+                self.log.info("printer.reconfigured", printer_id)
+                worker.rebuild_pending = True
+                if worker.run is None:
+                    worker.driver.disconnect()
+                    worker.reconnect_at = self.clock()
+
+    def _retire(self, worker: PrinterWorker, forget: bool = False) -> None:
+        if worker.driver is not None:
+            close_driver(worker.driver)
+            worker.driver = None
+        worker.reconnect_at = None
+        if forget:
+            self.workers.pop(worker.id, None)
+            self.live.release_printer(self.daemon_id, worker.id)
+            self.log.info("printer.removed", worker.id)
+        else:
+            self._persist_state(worker, WorkerState.MAINTENANCE, "disabled")
+
+    # ---- dispatch ---------------------------------------------------------------------------------
+    def _dispatch(self, now: float) -> None:
+        ready = [w for w in self.workers.values()
+                 if w.state is WorkerState.IDLE and w.run is None and w.printer_bed_clear
+                 and w.printer.enabled and not w.retire_pending and w.driver is not None]
+        if not ready:
+            return
+        settings = self.store.scheduler
+        snap = self.store.snapshot(default_duration_s=settings.default_job_duration_s)
+        if not snap.jobs:
+            return
+        ordered = order_jobs(snap.jobs, Policy(settings.policy), snap.now, settings.aging_s_per_hour)
+        heating = {w.id: w.heat.draw_w for w in self.workers.values() if w.heat is not None}
+        for worker in ready:
+            candidates = next_for_printer(snap, ordered, worker.id)
+            if not candidates:
+                continue
+            draw = worker.printer.power_w or self.power.default_printer_w
+            if not may_start(self.power.budget_w, heating, draw):
+                if not worker.waiting_for_power:
+                    self.log.info("power.waiting", worker.id, heating_w=sum(heating.values()), draw_w=draw,
+                                  budget_w=self.power.budget_w)
+                worker.waiting_for_power = True
+                continue
+            worker.waiting_for_power = False
+            run = self.store.claim_copy(worker.id, candidates[:32])
+            if run is None:
+                continue
+            heating[worker.id] = draw
+            self._start_run(worker, run, draw, now)
+
+    def _start_run(self, worker: PrinterWorker, run: Run, draw_w: float, now: float) -> None:
+        assert worker.driver is not None
+        path = self.files.path_for(run.file_sha)
+        job = self.store.get_job(run.job_id)
+        if not path.is_file():
+            error = f"file {run.file_sha[:12]} is missing from the file store {self.files.root}"
+            self.log.error("run.no_file", worker.id, run=f"r{run.id}", error=error)
+            self._persist(f"fail r{run.id}", lambda: self._fail_run(run.id, error, {}))
+            return
+        worker.run = ActiveRun(run.id, run.job_id, job.name, time.time(), job.file.estimated_time_s,
+                               lines_total=job.file.lines)
+        worker.heat = HeatUp(draw_w, now, heat_end_line(path))
+        worker.printer_bed_clear = False
+        worker.live_dirty = True
+        worker.driver.start_job(JobSpec(path, worker.run.spec_id))
+        self.log.info("run.started", worker.id, run=f"r{run.id}", job=f"j{run.job_id}", file=job.name,
+                      attempt=run.attempt)
+        self.observer.run_event(worker.id, "run.started", run.id, run.job_id, {"file": job.name})
+
+    # ---- live status ------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        wall = time.time()
+        statuses: list[LiveStatus] = []
+        progress: list[RunProgressRow] = []
+        for worker in self.workers.values():
+            run = worker.run
+            statuses.append(LiveStatus(
+                printer_id=worker.id, state=worker.state.value, detail=worker.detail,
+                endpoint=worker.endpoint,
+                temperatures=dict(worker.temperatures), run_id=run.run_id if run else None,
+                job_id=run.job_id if run else None, lines_acked=run.lines_acked if run else None,
+                lines_total=run.lines_total if run else None, progress=run.progress if run else None,
+                eta_s=run.eta_s(wall) if run else None, run_started_at=run.started_wall if run else None,
+                heating=worker.heat is not None, daemon_id=self.daemon_id,
+            ))
+            if run is not None and run.dirty:
+                run.dirty = False
+                progress.append(RunProgressRow(run.run_id, run.lines_acked, run.lines_total, run.resends,
+                                               run.progress))
+        self.live.flush(self.daemon_id, statuses, progress)
+        self.observer.printer_statuses(statuses)

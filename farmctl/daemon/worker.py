@@ -1,0 +1,132 @@
+"""One printer as the daemon sees it: its driver, its state machine, the copy it prints.
+
+    offline -> connecting -> idle -> printing <-> paused
+                              ^         |
+                              |         v
+                              +--- awaiting_bed_clear      (operator: `printers clear`)
+    any -> error (link lost: reconnect with backoff and jitter)
+    any -> fault (the printer halted: thermal runaway, kill, emergency stop; a human must look)
+    any -> maintenance (disabled by the operator)
+
+A worker holds no thread: the driver has its own connection thread, and the supervisor's thread is
+the only one that calls a worker, so a worker's fields need no lock.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from farmctl.daemon.power import HeatUp
+from farmctl.drivers.base import DriverState, PrinterDriver
+from farmctl.scheduler.model import PrinterState
+from farmctl.store.records import Printer
+
+
+class WorkerState(StrEnum):
+    OFFLINE = "offline"
+    CONNECTING = "connecting"
+    IDLE = "idle"
+    PRINTING = "printing"
+    PAUSED = "paused"
+    AWAITING_BED_CLEAR = "awaiting_bed_clear"
+    ERROR = "error"
+    MAINTENANCE = "maintenance"
+    FAULT = "fault"
+
+    @property
+    def stored(self) -> PrinterState:
+        """The queue's view: a fault is an error that needs a human (the detail says which)."""
+        return PrinterState.ERROR if self is WorkerState.FAULT else PrinterState(self.value)
+
+
+@dataclass
+class ActiveRun:
+    """The copy a worker is printing (mutable; supervisor thread only)."""
+
+    run_id: int
+    job_id: int
+    name: str
+    started_wall: float
+    estimated_s: float | None
+    lines_acked: int = 0
+    lines_total: int | None = None
+    resends: int = 0
+    progress: float = 0.0
+    stop_reason: str | None = None  # set when WE stop it (operator cancel, job cancelled, daemon stop)
+    dirty: bool = True  # progress not yet saved
+
+    @property
+    def spec_id(self) -> str:
+        return f"r{self.run_id}"
+
+    def eta_s(self, now_wall: float) -> float | None:
+        """Seconds left: the file's estimate at first, the observed rate once there is one."""
+        elapsed = max(0.0, now_wall - self.started_wall)
+        if self.progress >= 0.02 and elapsed > 1.0:
+            return elapsed / self.progress * (1.0 - self.progress)
+        if self.estimated_s is not None:
+            return self.estimated_s * (1.0 - self.progress)
+        return None
+
+
+@dataclass
+class Backoff:
+    """Reconnect delays: exponential, capped, with jitter so a power blip does not reconnect 50 at once."""
+
+    min_s: float
+    max_s: float
+    attempt: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next_delay(self) -> float:
+        ceiling = min(self.max_s, self.min_s * (2 ** min(self.attempt, 20)))
+        self.attempt += 1
+        return ceiling * self.rng.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+DRIVER_TO_WORKER = {
+    DriverState.OFFLINE: WorkerState.OFFLINE,
+    DriverState.CONNECTING: WorkerState.CONNECTING,
+    DriverState.IDLE: WorkerState.IDLE,
+    DriverState.PRINTING: WorkerState.PRINTING,
+    DriverState.PAUSED: WorkerState.PAUSED,
+    DriverState.CANCELLING: WorkerState.PRINTING,
+    DriverState.ERROR: WorkerState.ERROR,
+    DriverState.FAULT: WorkerState.FAULT,
+}
+
+
+@dataclass
+class PrinterWorker:
+    printer: Printer
+    driver: PrinterDriver | None
+    backoff: Backoff
+    state: WorkerState = WorkerState.OFFLINE
+    detail: str | None = None
+    run: ActiveRun | None = None
+    temperatures: dict[str, tuple[float, float | None]] = field(default_factory=dict)
+    endpoint: str | None = None
+    reconnect_at: float | None = None  # monotonic; None: no reconnect planned
+    heat: HeatUp | None = None
+    rebuild_pending: bool = False  # connection settings changed while printing: rebuild when free
+    retire_pending: bool = False  # disabled/removed while printing: disconnect when free
+    waiting_for_power: bool = False
+    live_dirty: bool = True
+    generation: int = 0  # which driver instance the worker listens to (events of replaced ones are dropped)
+    printer_bed_clear: bool = True  # the store's bed_clear flag as last known
+
+    def __post_init__(self) -> None:
+        self.printer_bed_clear = self.printer.bed_clear
+
+    @property
+    def id(self) -> str:
+        return self.printer.id
+
+    @property
+    def busy(self) -> bool:
+        return self.run is not None
