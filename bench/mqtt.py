@@ -25,9 +25,14 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# Run as a file, Python puts bench/ first on sys.path, and a sibling script named like a standard
+# module (bench/queue.py) would shadow it: paho and the publisher need the real `queue`. None of the
+# imports above loads `queue`; everything below imports lazily, after this fix.
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+while any(Path(entry or ".").resolve() == BENCH for entry in sys.path):
+    sys.path.remove(next(entry for entry in sys.path if Path(entry or ".").resolve() == BENCH))
+sys.path.insert(0, str(ROOT))
 
 SITE = "bench"
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from farmctl.telemetry.models import PRINTER_STATES, SCHEMA_VERSION, PrinterDescription
+from farmctl.telemetry.models import PRINTER_STATES, PrinterDescription
 from farmctl.telemetry.topics import TopicScheme, discovery_object_id
 
-ORIGIN = {"name": "farmctl", "url": "https://github.com/farmctl/farmctl"}
+ORIGIN_NAME = "farmctl"
 BUTTON_ACTIONS = ("pause", "resume", "cancel")
 # HA buttons publish a static-shaped payload; the template gives each press its own request id
 # and a short expiry so a press queued in a broker for minutes is refused, not executed late.
@@ -87,13 +87,11 @@ def discovery_document(
 
     return {
         "dev": device,
-        "o": {**ORIGIN, "sw": software_version},
+        "o": {"name": ORIGIN_NAME, "sw": software_version},
         "avty": [{"t": scheme.daemon_status}, {"t": scheme.printer(pid, "status")}],
         "avty_mode": "all",
         "qos": qos,
         "cmps": components,
-        # Not read by HA; lets our own tooling tell which layout generated this config.
-        "farmctl_schema": SCHEMA_VERSION,
     }
 
 
