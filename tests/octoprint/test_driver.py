@@ -19,6 +19,7 @@ from farmctl.drivers.base import (
     Temperatures,
 )
 from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
+from farmctl.drivers.octoprint.models import OctoPrintSnapshot
 from farmctl.drivers.octoprint.rest import OctoPrintClient
 
 from tests.octoprint.recorder import EventRecorder, wait_until
@@ -184,7 +185,10 @@ def test_octoprint_killed_mid_print_then_restarted(
                  if e.progress.job_id == "job-105"]
     assert positions == sorted(positions)
     events.wait_for(_state(DriverState.IDLE), 30, after=mark)
-    # The reconnected driver works normally: a new job prints to completion.
+    # The push socket is back (not just the polling fallback) ...
+    wait_until(lambda: (driver.octoprint_snapshot() or OctoPrintSnapshot.unreachable("")).source == "push",
+               30, "push API reconnected")
+    # ... and the reconnected driver works normally: a new job prints to completion.
     driver.start_job(JobSpec(gcode("after.gcode", 60), "job-106"))
     again = events.wait_for(lambda e: isinstance(e, JobFinished) and e.job_id == "job-106", 90)
     assert again.outcome is JobOutcome.COMPLETED

@@ -11,11 +11,13 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from farmctl.drivers.base import DriverState, JobOutcome, JobSpec
+from farmctl.drivers.base import DriverState, JobOutcome, JobSpec, StateChanged
+from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
 from farmctl.drivers.octoprint.errors import (
     OctoPrintError,
     OctoPrintTLSError,
@@ -223,6 +225,24 @@ def test_every_call_times_out_and_only_gets_are_retried(silent_server: _SilentSe
     posts = [r for r in silent_server.requests if r.startswith(b"POST")]
     assert len(posts) == 1  # a POST (cancel, start ...) is never sent twice
     client.close()
+
+
+def test_a_hung_octoprint_shows_offline_and_never_blocks_the_driver(silent_server: _SilentServer) -> None:
+    events: list[object] = []
+    settings = OctoPrintSettings(url=f"http://127.0.0.1:{silent_server.port}", api_key=KEY,
+                                 timeout=(0.5, 0.3), max_backoff_s=0.5)
+    driver = OctoPrintDriver("hung", settings, events.append)
+    driver.connect()
+    deadline = time.monotonic() + 30
+    while not any(isinstance(e, StateChanged) and e.state is DriverState.OFFLINE for e in events):
+        assert time.monotonic() < deadline, events
+        time.sleep(0.05)
+    offline = next(e for e in events if isinstance(e, StateChanged) and e.state is DriverState.OFFLINE)
+    assert "stopped answering" in offline.reason and KEY not in offline.reason
+    driver.start_job(JobSpec(Path("/nonexistent.gcode"), "j1"))  # refused, not queued forever
+    driver.disconnect()
+    assert driver.join(15)
+    assert driver.status().state is DriverState.OFFLINE
 
 
 def test_refused_port_and_bad_urls_give_one_line_user_errors() -> None:
