@@ -15,7 +15,7 @@ import numpy as np
 from farmctl.gcode.planner import FloatArray, Limits, Planner, simple_times
 from farmctl.gcode.profiles import KinematicProfile
 
-_BATCH = 32768
+_BATCH = 16384
 
 
 @dataclass
@@ -102,11 +102,13 @@ class Estimator:
     def add_moves(self, deltas: FloatArray, feed: FloatArray, accel: FloatArray) -> None:
         """A batch of moves at once (the vectorised scanner's path)."""
         self._flush_rows()
-        if len(feed):
-            self._deltas.append(deltas)
-            self._feed.append(feed)
-            self._accel.append(accel)
-            self._pending += len(feed)
+        # Planned in slices of at most _BATCH moves: the planner's temporaries stay bounded.
+        for start in range(0, len(feed), _BATCH):
+            stop = start + _BATCH
+            self._deltas.append(deltas[start:stop])
+            self._feed.append(feed[start:stop])
+            self._accel.append(accel[start:stop])
+            self._pending += len(feed[start:stop])
             if self._pending >= _BATCH + self.planner.lookahead:
                 self._plan(final=False)
 

@@ -118,7 +118,7 @@ def _decode_numbers(arr: NDArray[np.uint8], begins: IntArray) -> FloatArray:
     if (lengths <= 0).any() or width > _MAX_NUMBER_TEXT:
         raise _Fallback("empty or long number")
     # One row per character position, one column per number: rows are contiguous in memory.
-    index = begins[None, :] + np.arange(width)[:, None]
+    index = begins.astype(np.int32)[None, :] + np.arange(width, dtype=np.int32)[:, None]
     np.minimum(index, len(arr) - 1, out=index)
     texts = np.where(np.arange(width)[:, None] < lengths[None, :], arr[index], 0)
     if not (_VALID_FIRST[texts[0]].all() and _VALID_REST[texts[1:]].all()):
