@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .driver import OctoPrintDriver, OctoPrintSettings, UploadProgress
+    from .driver import OctoPrintDriver
     from .errors import (
         NotOctoPrint,
         OctoPrintAuthError,
@@ -23,10 +23,11 @@ if TYPE_CHECKING:
     )
     from .models import OctoPrintInfo, OctoPrintSnapshot, OctoPrintState
     from .rest import OctoPrintClient
+    from .settings import OctoPrintSettings, UploadProgress
     from .verify import read_api_key_file, verify_octoprint
 
 _EXPORTS = {
-    "OctoPrintDriver": "driver", "OctoPrintSettings": "driver", "UploadProgress": "driver",
+    "OctoPrintDriver": "driver", "OctoPrintSettings": "settings", "UploadProgress": "settings",
     "NotOctoPrint": "errors", "OctoPrintAuthError": "errors", "OctoPrintConflict": "errors",
     "OctoPrintError": "errors", "OctoPrintRequestError": "errors", "OctoPrintTLSError": "errors",
     "OctoPrintUnreachable": "errors", "mask_key": "errors",

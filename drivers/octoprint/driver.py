@@ -49,13 +49,13 @@ from farmctl.drivers.base import (
     TemperatureReading,
     Temperatures,
 )
-from farmctl.drivers.serial.responses import firmware_name_version, parse_m115
 
 from .errors import OctoPrintAuthError, OctoPrintError, scrub
-from .http import DEFAULT_TIMEOUT, Verify
-from .models import OctoPrintSnapshot, Temperature
+from .models import OctoPrintSnapshot
 from .push import PushEvent, PushMessage, PushReauth, PushSocket, PushState
+from .readings import heater_readings, learn_firmware
 from .rest import OctoPrintClient
+from .settings import OctoPrintSettings, UploadProgress
 from .tracking import (
     FARMCTL_FOLDER,
     LineIndex,
@@ -67,29 +67,6 @@ from .tracking import (
 )
 
 log = logging.getLogger(__name__)
-
-_HEATER_KEYS = {"bed": "B", "chamber": "C"}
-
-
-@dataclass(frozen=True)
-class OctoPrintSettings:
-    url: str
-    api_key: str
-    verify_tls: Verify = True
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT
-    push_quiet_s: float = 3.0  # push silent this long -> poll REST to check
-    poll_interval_s: float = 1.0  # polling cadence while the push socket is unavailable
-    push_retry_s: float = 30.0  # how often to retry a push socket that could not be opened
-    push_stale_s: float = 60.0  # push silent this long while REST answers -> reopen the push socket
-    max_backoff_s: float = 5.0  # cap of the retry delay for an unreachable OctoPrint
-    throttle: int = 1  # push cadence in units of 500 ms
-
-
-@dataclass(frozen=True)
-class UploadProgress:
-    job_id: str
-    sent: int
-    total: int
 
 
 @dataclass(frozen=True)
@@ -332,7 +309,7 @@ class OctoPrintDriver(PrinterDriver):
     def _apply(self, snapshot: OctoPrintSnapshot) -> None:
         self._octoprint = snapshot
         if snapshot.temperatures:
-            readings = _readings(snapshot.temperatures)
+            readings = heater_readings(snapshot.temperatures)
             if readings:
                 self._temps = {**self._temps, **readings}
                 self._emit(Temperatures(self.name, readings))
@@ -480,21 +457,10 @@ class OctoPrintDriver(PrinterDriver):
             client.close()
 
     def _learn_firmware(self, lines: list[str]) -> None:
-        fields: dict[str, str] = {}
-        capabilities: dict[str, bool] = dict(self._firmware.capabilities) if self._firmware else {}
-        for line in lines:
-            if line.startswith("FIRMWARE_NAME:"):
-                fields = parse_m115(line)
-            elif line.startswith("Cap:") and line.count(":") == 2:
-                _, name, value = line.split(":")
-                capabilities[name.strip()] = value.strip() == "1"
-        if fields:
-            name, version = firmware_name_version(fields)
-            self._firmware = FirmwareInfo(name, version, capabilities, fields)
+        self._firmware, identified = learn_firmware(lines, self._firmware)
+        if identified and self._firmware is not None:
             self._emit(FirmwareIdentified(self.name, self._firmware))
             self._set_state(self._status.state, self._reason)
-        elif self._firmware is not None and capabilities != dict(self._firmware.capabilities):
-            self._firmware = replace(self._firmware, capabilities=capabilities)
 
     # -- events and status ----------------------------------------------------------------------------
 
@@ -518,15 +484,3 @@ class OctoPrintDriver(PrinterDriver):
     def _emit(self, event: Any) -> None:
         with contextlib.suppress(Exception):  # a broken sink must not kill the printer thread
             self._sink(event)
-
-
-def _readings(temperatures: tuple[Temperature, ...]) -> dict[str, TemperatureReading]:
-    readings = {}
-    for temp in temperatures:
-        if temp.actual is None:
-            continue
-        key = _HEATER_KEYS.get(temp.heater)
-        if key is None and temp.heater.startswith("tool"):
-            key = "T" + temp.heater[4:]
-        readings[key or temp.heater] = TemperatureReading(temp.actual, temp.target)
-    return readings
