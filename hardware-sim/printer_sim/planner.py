@@ -33,7 +33,7 @@ class Planner:
         self.capacity = block_buffer_size - 1  # Marlin keeps one ring slot free: moves_free() <= size-1
         self.speed = speed
         self._ends: deque[float] = deque()
-        self._empty_since: float | None = 0.0
+        self._empty_since: float | None = None  # None: not streaming yet
         self.starvation_s = 0.0
 
     def retire(self, now: float) -> None:

@@ -249,7 +249,7 @@ class PtyPort(Port):
                 self.selector.register(self._master, selectors.EVENT_READ, self._master_event)
                 self.on_open(now)
             elif change < 0 and self._opens == 0 and self.host_open:
-                self._read_master(now)
+                # Do not read what is pending now: it may already come from the next host.
                 self._host_closed(now)
 
     def _master_event(self, mask: int, now: float) -> None:

@@ -91,6 +91,7 @@ class HeatWait:
         heater, s = self.heater, self.heater.settings
         if fw.wait_for_heatup_cancelled:
             fw.wait_for_heatup_cancelled = False
+            fw.planner.waited_until(now)
             return True
         if heater.target <= 0 or (self.cooling_ok and heater.temperature > heater.target):
             return True
@@ -105,6 +106,7 @@ class HeatWait:
             fw.emit(f" {fw.heater_report()} W:{self._residency_left(phys)}", now)
             self._next_line = now + self.LINE_INTERVAL_S
         if self._residency_start is not None and phys - self._residency_start >= s.residency_s:
+            fw.planner.waited_until(now)
             return True
         self._wake = self._next_line
         if self._residency_start is not None:
@@ -141,6 +143,7 @@ class UserWait:
         done = fw.wait_for_user_cancelled or (self.until is not None and now >= self.until)
         if done:
             fw.wait_for_user_cancelled = False
+            fw.planner.waited_until(now)
             if self.on_done:
                 self.on_done(now)
         return done
