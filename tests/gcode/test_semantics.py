@@ -265,3 +265,13 @@ def test_mixed_modes_chunk_takes_the_same_path(write_gcode: WriteGcode) -> None:
     _same(asdict(fast), asdict(reference))
     # 1 + 1, +0.5 relative, E3 in inches (76.2 mm) then e4 in mm, +1, then 1.2 + 0.8 after the reset.
     assert fast.filament_mm == pytest.approx(1 + 1 + 0.5 + (76.2 - 2.5) + (4 - 76.2) + 1 + 1.2 + 0.8)
+
+
+def test_progress_reports_bytes_up_to_the_file_size() -> None:
+    path = DATA / "cura413_ender3_cube25_0.20std.gcode"
+    seen: list[tuple[int, int]] = []
+    analyse_file(path, PROFILE, progress=lambda done, total: seen.append((done, total)))
+    size = path.stat().st_size
+    assert seen and seen[-1] == (size, size)
+    assert all(total == size for _, total in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
