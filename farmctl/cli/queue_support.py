@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,8 +98,9 @@ def plan_for(store: JobStore, *, timeline: bool = False) -> Plan:
     from farmctl.scheduler.projection import plan
 
     settings = store.scheduler
-    snap = store.snapshot(default_duration_s=settings.default_job_duration_s)
-    return plan(snap, Policy(settings.policy), settings.aging_s_per_hour, timeline=timeline)
+    policy = Policy(settings.policy)
+    snap = store.snapshot(default_duration_s=settings.default_job_duration_s, policy=policy)
+    return plan(snap, policy, settings.aging_s_per_hour, timeline=timeline)
 
 
 def job_json(job: Job, forecast: JobForecast | None) -> dict[str, Any]:
@@ -144,7 +146,7 @@ def console() -> Any:
 
 
 def print_table(
-    headers: tuple[str, ...], rows: list[tuple[str, ...]], *, alert_column: int | None = None
+    headers: tuple[str, ...], rows: Sequence[Sequence[str]], *, alert_column: int | None = None
 ) -> None:
     """Aligned columns on stdout. Plain text on purpose: rich's Table costs ~80 ms for 50 rows,
     a sixth of the listing's budget; cells in `alert_column` are red on a colour terminal."""

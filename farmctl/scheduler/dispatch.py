@@ -24,29 +24,32 @@ def choose(
     ordered: Sequence[JobView],
     verdicts: Mapping[Requirements, Verdict] | None = None,
 ) -> list[Assignment]:
+    """`verdicts`, when given, must cover the requirements of every job in `ordered` (plan() does)."""
     printers = snapshot.printers
     free = {i for i, p in enumerate(printers) if p.ready}
-    cache: dict[Requirements, Verdict] = dict(verdicts or {})
+    if verdicts is None:
+        verdicts = {req: judge(printers, req) for req in {job.requirements for job in ordered}}
+    # Per requirement, the printers that may take it. A requirement no free printer serves is dead
+    # for the rest of the pass (free only shrinks); the scan stops when all are, so 100,000 queued
+    # jobs cost nothing when the free printers can take none of them.
+    servers = {req: frozenset(verdict.eligible) for req, verdict in verdicts.items()}
+    alive = [req for req, eligible in servers.items() if not eligible.isdisjoint(free)]
     assignments: list[Assignment] = []
     for job in ordered:
-        if not free:
+        if not alive:
             break
         left = job.copies_left
-        if left <= 0:
+        eligible = servers[job.requirements]
+        if left <= 0 or eligible.isdisjoint(free):
             continue
-        verdict = cache.get(job.requirements)
-        if verdict is None:
-            verdict = cache[job.requirements] = judge(printers, job.requirements)
-        candidates = [i for i in verdict.eligible if i in free]
-        if not candidates:
-            continue
-        if job.failed_on:
-            fresh_exists = any(printers[i].id not in job.failed_on for i in verdict.eligible)
-            if fresh_exists:
-                candidates = [i for i in candidates if printers[i].id not in job.failed_on]
+        candidates = sorted(eligible & free)
+        if job.failed_on and any(printers[i].id not in job.failed_on for i in eligible):
+            candidates = [i for i in candidates if printers[i].id not in job.failed_on]
         for index in candidates[:left]:
             free.discard(index)
             assignments.append(Assignment(printers[index].id, job.id))
+        if candidates:
+            alive = [req for req in alive if not servers[req].isdisjoint(free)]
     return assignments
 
 

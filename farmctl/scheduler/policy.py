@@ -13,8 +13,9 @@ from farmctl.scheduler.model import JobView, Policy
 
 # Priorities are clamped to this range by the store, so they can be folded into one float key.
 PRIORITY_MIN, PRIORITY_MAX = -100, 100
-_NO_DUE = 1e11  # a due date beyond any real one (year 5138), still exact in a float key
-_PRIORITY_WEIGHT = 1e12  # larger than any due date: priority dominates
+NO_DUE = 1e11  # a due date beyond any real one (year 5138), still exact in a float key
+PRIORITY_WEIGHT = 1e12  # larger than any due date: priority dominates
+EDF_PRIORITY_WEIGHT = 1e-3  # under a second: priority only breaks ties of equal due dates
 
 SortKey = Callable[[JobView], float]
 
@@ -25,13 +26,13 @@ def sort_key(policy: Policy, now: float, aging_s_per_hour: float = 300.0) -> Sor
         return None
     if policy is Policy.EDF:
         # Due first; priority breaks ties between equal due dates (scaled below one second).
-        return lambda j: (_NO_DUE if j.due is None else j.due) - j.priority * 1e-3
+        return lambda j: (NO_DUE if j.due is None else j.due) - j.priority * EDF_PRIORITY_WEIGHT
     if policy is Policy.SHORTEST:
         # Aging: every hour waited forgives `aging_s_per_hour` seconds of duration, so a long job
         # eventually overtakes newer short ones instead of starving.
         rate = aging_s_per_hour / 3600.0
         return lambda j: j.duration_s - rate * (now - j.created)
-    return lambda j: (_NO_DUE if j.due is None else j.due) - j.priority * _PRIORITY_WEIGHT
+    return lambda j: (NO_DUE if j.due is None else j.due) - j.priority * PRIORITY_WEIGHT
 
 
 def order_jobs(

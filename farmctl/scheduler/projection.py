@@ -9,13 +9,12 @@ it, so a pass costs O(jobs x log printers), not O(jobs x printers).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from farmctl.scheduler.dispatch import Assignment, choose
 from farmctl.scheduler.eligibility import Verdict, judge
-from farmctl.scheduler.model import JobView, Policy, PrinterView, QueueSnapshot, Requirements
+from farmctl.scheduler.model import JobView, Policy, QueueSnapshot, Requirements
 from farmctl.scheduler.policy import order_jobs
 
 # A heap entry: (free at, printer index).
@@ -160,14 +159,12 @@ def plan(
     else:
         ordered = order_jobs(snapshot.jobs, policy, snapshot.now, aging_s_per_hour)
     result = Plan(snapshot=snapshot, ordered=ordered)
-    class_of, free_at = _printer_classes(snapshot)
-    verdicts = result.verdicts
     printers = snapshot.printers
-
-    def classes_for(req: Requirements) -> list[int]:
-        verdict = verdicts[req] = judge(printers, req)
-        return sorted({class_of[i] for i in verdict.eligible})
-
+    verdicts = result.verdicts
+    for req in {job.requirements for job in snapshot.jobs}:
+        verdicts[req] = judge(printers, req)
+    class_of, free_at = _printer_classes(snapshot, verdicts)
+    classes_for = {req: sorted({class_of[i] for i in v.eligible}) for req, v in verdicts.items()}
     if timeline:
         result.timeline = _project_timeline(result, classes_for, free_at)
     else:
@@ -176,65 +173,67 @@ def plan(
     return result
 
 
-def _project(
-    plan: Plan, classes_for: Callable[[Requirements], list[int]], free_at: list[list[float]]
-) -> None:
+def _project(plan: Plan, classes_for: dict[Requirements, list[int]], free_at: list[list[float]]) -> None:
     """The hot loop (bench/queue.py): heaps of bare floats, locals only, no object per job."""
     for heap in free_at:
         heapq.heapify(heap)
-    heaps_for: dict[Requirements, list[list[float]]] = {}
+    # A requirement served by one class of printers (the common case) takes the short path.
+    single: dict[Requirements, list[float]] = {}
+    several: dict[Requirements, list[list[float]]] = {}
+    for req, classes in classes_for.items():
+        if len(classes) == 1:
+            single[req] = free_at[classes[0]]
+        else:
+            several[req] = [free_at[c] for c in classes]
     ends = plan.ends
     keep = ends.append
     late = plan.late
     starts = plan.starts
     heapreplace = heapq.heapreplace
     for job in plan.ordered:
-        job_heaps = heaps_for.get(job.requirements)
-        if job_heaps is None:
-            job_heaps = heaps_for[job.requirements] = [free_at[c] for c in classes_for(job.requirements)]
         copies = job.copies_left
-        active = job.active_until
-        if not job_heaps or copies <= 0:
-            keep(None)
-            if active is not None and job.due is not None and active > job.due:
-                late.append(job.id)
-            continue
-        duration = job.duration_s
-        first = 0.0
-        for copy in range(copies):
-            heap = job_heaps[0]
-            top = heap[0]
-            if len(job_heaps) > 1:
+        only = single.get(job.requirements)
+        if only is not None and copies == 1:
+            end = only[0] + job.duration_s
+            heapreplace(only, end)
+        else:
+            job_heaps = [only] if only is not None else several.get(job.requirements)
+            if not job_heaps or copies <= 0:
+                keep(None)
+                if job.active_until is not None and job.due is not None and job.active_until > job.due:
+                    late.append(job.id)
+                continue
+            duration = job.duration_s
+            for copy in range(copies):
+                heap = job_heaps[0]
+                top = heap[0]
                 for other in job_heaps:
                     if other[0] < top:
                         heap = other
                         top = other[0]
-            end = top + duration
-            heapreplace(heap, end)
-            if copy == 0:
-                first = top
-        if copies > 1:
-            starts[job.id] = first
+                end = top + duration
+                heapreplace(heap, end)
+                if copy == 0 and copies > 1:
+                    starts[job.id] = top
+        active = job.active_until
+        if active is not None and active > end:
+            end = active
         keep(end)
         due = job.due
-        if due is not None and (end > due or (active is not None and active > due)):
+        if due is not None and end > due:
             late.append(job.id)
 
 
 def _project_timeline(
-    plan: Plan, classes_for: Callable[[Requirements], list[int]], free_at: list[list[_Slot]]
+    plan: Plan, classes_for: dict[Requirements, list[int]], free_at: list[list[_Slot]]
 ) -> list[Segment]:
     """Same placement as `_project`, also recording the printer of every copy."""
     for heap in free_at:
         heapq.heapify(heap)
     printers = plan.snapshot.printers
     segments: list[Segment] = []
-    known: dict[Requirements, list[int]] = {}
     for job in plan.ordered:
-        classes = known.get(job.requirements)
-        if classes is None:
-            classes = known[job.requirements] = classes_for(job.requirements)
-        job_heaps = [free_at[c] for c in classes]
+        job_heaps = [free_at[c] for c in classes_for[job.requirements]]
         active = job.active_until
         if not job_heaps or job.copies_left <= 0:
             plan.ends.append(None)
@@ -261,32 +260,27 @@ def _top(heap: list[_Slot]) -> float:
     return heap[0][0]
 
 
-def _printer_classes(snapshot: QueueSnapshot) -> tuple[list[int], list[list[_Slot]]]:
-    """Group printers with identical capabilities: per group, (free at, printer index) entries."""
-    pinned = {job.requirements.printer for job in snapshot.jobs if job.requirements.printer}
-    index_of: dict[tuple[object, ...], int] = {}
+def _printer_classes(
+    snapshot: QueueSnapshot, verdicts: dict[Requirements, Verdict]
+) -> tuple[list[int], list[list[_Slot]]]:
+    """Group printers that serve exactly the same requirements of this queue: for the projection
+    they are interchangeable, so each group needs one heap of (free at, printer) entries. Grouping
+    by eligibility rather than by raw capability keeps most jobs on a single heap."""
+    serves: list[list[int]] = [[] for _ in snapshot.printers]
+    for k, verdict in enumerate(verdicts.values()):
+        for i in verdict.eligible:
+            serves[i].append(k)
+    index_of: dict[tuple[int, ...], int] = {}
     class_of: list[int] = []
     groups: list[list[_Slot]] = []
     now = snapshot.now
     for i, p in enumerate(snapshot.printers):
-        c = index_of.setdefault(_signature(p, p.id in pinned), len(groups))
+        c = index_of.setdefault(tuple(serves[i]), len(groups))
         if c == len(groups):
             groups.append([])
         class_of.append(c)
         groups[c].append((max(now, p.busy_until or now), i))
     return class_of, groups
-
-
-def _signature(p: PrinterView, pinned_target: bool) -> tuple[object, ...]:
-    return (
-        p.enabled,
-        p.hold_reason,
-        (p.material or "").casefold(),
-        p.nozzle_mm,
-        p.bed_mm,
-        p.tags,
-        p.id if pinned_target else None,
-    )
 
 
 def _iso(ts: float) -> str:

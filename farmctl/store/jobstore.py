@@ -86,8 +86,11 @@ class JobStore(CatalogOps, JobOps, RunOps, SnapshotOps):
         """Pick this printer's best job (scheduler) and claim a copy of it atomically."""
         chosen = Policy(policy or self.scheduler.policy)
         for _ in range(attempts):
-            snap = self.snapshot(default_duration_s=self.scheduler.default_job_duration_s)
-            ordered = order_jobs(snap.jobs, chosen, snap.now, self.scheduler.aging_s_per_hour)
+            snap = self.snapshot(default_duration_s=self.scheduler.default_job_duration_s, policy=chosen)
+            if snap.ordered_by is chosen:
+                ordered = list(snap.jobs)
+            else:
+                ordered = order_jobs(snap.jobs, chosen, snap.now, self.scheduler.aging_s_per_hour)
             candidates = next_for_printer(snap, ordered, printer_id)
             if not candidates:
                 return None

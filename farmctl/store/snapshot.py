@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
 
-from farmctl.scheduler.model import JobView, PrinterState, PrinterView, QueueSnapshot, Requirements
+from sqlalchemy import case, func, literal, select
+
+from farmctl.scheduler.model import JobView, Policy, PrinterState, PrinterView, QueueSnapshot, Requirements
+from farmctl.scheduler.policy import EDF_PRIORITY_WEIGHT, NO_DUE, PRIORITY_WEIGHT
 from farmctl.store.base import StoreBase, split_tags
 from farmctl.store.schema import files, jobs, orders, print_runs, printers
 
@@ -12,7 +15,9 @@ _SCHEDULABLE = ("queued", "printing")
 
 
 class SnapshotOps(StoreBase):
-    def snapshot(self, *, default_duration_s: float = 3600.0) -> QueueSnapshot:
+    def snapshot(self, *, default_duration_s: float = 3600.0, policy: Policy | None = None) -> QueueSnapshot:
+        """With `policy` (priority, edf or fifo) the database sorts the jobs with the scheduler's own
+        key, so the pass skips its sort and walks jobs in memory order (bench/queue.py)."""
         now = self.now()
         job_query = (
             select(
@@ -43,7 +48,7 @@ class SnapshotOps(StoreBase):
             .join(files, files.c.sha256 == jobs.c.file_sha)
             .outerjoin(orders, orders.c.id == jobs.c.order_id)
             .where(jobs.c.state.in_(_SCHEDULABLE))
-            .order_by(jobs.c.id)
+            .order_by(*_order_for(policy), jobs.c.id)
         )
         with self._read() as conn:
             printer_rows = conn.execute(select(printers).order_by(printers.c.id)).all()
@@ -148,7 +153,11 @@ class SnapshotOps(StoreBase):
                 )
             )
         return QueueSnapshot(
-            now=now, printers=printer_views, jobs=tuple(views), order_due={o.id: o.due for o in order_rows}
+            now=now,
+            printers=printer_views,
+            jobs=tuple(views),
+            order_due={o.id: o.due for o in order_rows},
+            ordered_by=policy if policy in _SQL_ORDERED else None,
         )
 
 
@@ -157,3 +166,23 @@ def _state(text: str) -> PrinterState:
         return PrinterState(text)
     except ValueError:
         return PrinterState.OFFLINE
+
+
+_SQL_ORDERED = (Policy.PRIORITY, Policy.EDF, Policy.FIFO)
+
+
+def _order_for(policy: Policy | None) -> list[Any]:
+    """The scheduler's sort key (farmctl.scheduler.policy) as SQL: the same float arithmetic, so
+    the database and the pass agree on every tie. Ties fall to jobs.id (first come)."""
+    if policy not in (Policy.PRIORITY, Policy.EDF):
+        return []
+    due = case(
+        (jobs.c.due.is_(None), orders.c.due),
+        (orders.c.due.is_(None), jobs.c.due),
+        (orders.c.due < jobs.c.due, orders.c.due),
+        else_=jobs.c.due,
+    )
+    due_or_never = func.coalesce(due, literal(NO_DUE))
+    priority = func.coalesce(jobs.c.priority, orders.c.priority, literal(0))
+    weight = PRIORITY_WEIGHT if policy is Policy.PRIORITY else EDF_PRIORITY_WEIGHT
+    return [due_or_never - priority * literal(weight)]

@@ -242,3 +242,28 @@ def test_remove_printer_refused_while_printing_or_pinned(store: JobStore) -> Non
     store.claim_next_copy("a")
     with pytest.raises(UserError, match="printing"):
         store.remove_printer("a")
+
+
+def _mixed_queue(store: JobStore) -> None:
+    early = store.add_order("A", due=store.now() + 3600, priority=5)
+    late = store.add_order("B", due=store.now() + 86400)
+    for i in range(40):
+        add_job(
+            store,
+            order_id=(early.id, late.id, None)[i % 3],
+            priority=(None, 0, 10, -3)[i % 4],
+            due=None if i % 5 == 0 else store.now() + (i * 7919 % 100) * 600,
+        )
+
+
+@pytest.mark.parametrize("policy", ["priority", "edf", "fifo"])
+def test_database_order_is_the_scheduler_order(store: JobStore, policy: str) -> None:
+    from farmctl.scheduler import Policy, order_jobs
+
+    _mixed_queue(store)
+    chosen = Policy(policy)
+    by_database = store.snapshot(policy=chosen)
+    by_python = store.snapshot()
+    assert by_database.ordered_by is chosen and by_python.ordered_by is None
+    expected = [j.id for j in order_jobs(by_python.jobs, chosen, by_python.now)]
+    assert [j.id for j in by_database.jobs] == expected

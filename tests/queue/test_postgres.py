@@ -1,0 +1,70 @@
+"""The same store on PostgreSQL: opens (and creates) its schema, claims, orders like the scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from farmctl.errors import UserError
+from farmctl.scheduler import JobState, Policy, order_jobs
+from farmctl.store import JobStore
+from tests.queue.conftest import add_job, add_printer
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[JobStore]:
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    with JobStore.open(url=pg_url) as store:
+        yield store
+
+
+def test_store_round_trip_on_postgresql(pg_store: JobStore) -> None:
+    add_printer(pg_store, "a", bed_clear_mode="auto", material="PLA")
+    order = pg_store.add_order("ACME", due=pg_store.now() + 86400, priority=3)
+    job = add_job(pg_store, copies=2, order_id=order.id, material="PLA")
+    run = pg_store.claim_next_copy("a")
+    assert run is not None and run.job_id == job.id
+    pg_store.fail_run(run.id, "nozzle clog", max_retries=1)
+    failed_job = pg_store.get_job(job.id)
+    assert failed_job.failures == 1 and failed_job.state is JobState.QUEUED
+    assert failed_job.failed_printers == {"a"}
+    assert not pg_store.get_printer("a").bed_clear  # a failed print always needs a look at the bed
+    pg_store.confirm_bed_clear("a")
+    run = pg_store.claim_next_copy("a")  # the only printer: the retry comes back to it
+    assert run is not None
+    pg_store.finish_run(run.id)
+    assert pg_store.get_job(job.id).copies_done == 1
+    assert pg_store.list_orders()[0].copies_done == 1
+
+
+def test_database_order_matches_scheduler_on_postgresql(pg_store: JobStore) -> None:
+    a = pg_store.add_order("A", due=pg_store.now() + 3600, priority=5)
+    for i in range(30):
+        add_job(
+            pg_store,
+            order_id=a.id if i % 2 else None,
+            priority=(None, 0, 10)[i % 3],
+            due=None if i % 4 == 0 else pg_store.now() + (i * 31 % 17) * 900,
+        )
+    for policy in (Policy.PRIORITY, Policy.EDF):
+        by_database = pg_store.snapshot(policy=policy)
+        by_python = pg_store.snapshot()
+        assert [j.id for j in by_database.jobs] == [
+            j.id for j in order_jobs(by_python.jobs, policy, by_python.now)
+        ]
+
+
+def test_newer_postgresql_schema_is_refused(pg_store: JobStore, pg_url: str) -> None:
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE farmctl_schema SET version = 999"))
+    engine.dispose()
+    with pytest.raises(UserError, match="newer farmctl"):
+        JobStore.open(url=pg_url)
