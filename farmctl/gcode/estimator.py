@@ -18,6 +18,25 @@ from farmctl.gcode.profiles import KinematicProfile
 _BATCH = 16384
 
 
+def m204_accelerations(
+    current: tuple[float, float, float], words: dict[str, float], *, legacy: bool
+) -> tuple[float, float, float]:
+    """(print, travel, retract) accelerations after an M204 with these words.
+
+    Marlin 1.1/2.x: S sets printing and travel, P printing, T travel, R retract. Prusa firmware (and
+    PrusaSlicer's model of it) keeps the legacy form: S sets printing only, and T next to S means
+    retract; P/T/R without S are read the Marlin way.
+    """
+    printing, travel, retract = current
+    if "S" in words:
+        printing = words["S"]
+        if legacy:
+            retract = words.get("T", retract)
+            return printing, travel, retract
+        travel = words["S"]
+    return words.get("P", printing), words.get("T", travel), words.get("R", retract)
+
+
 @dataclass
 class _Heater:
     rate_c_s: float

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from farmctl.gcode.estimator import Estimator
+from farmctl.gcode.estimator import Estimator, m204_accelerations
 from farmctl.gcode.model import Finding
 
 # Marlin splits arcs into segments of about this length (MM_PER_ARC_SEGMENT).
@@ -205,15 +205,9 @@ class Interpreter:
             else:
                 est.set_temperature(heater, target)
         elif code == "204":
-            words = _words(rest)
-            if "S" in words:
-                est.print_acceleration = est.travel_acceleration = words["S"]
-            if "P" in words:
-                est.print_acceleration = words["P"]
-            if "T" in words:
-                est.travel_acceleration = words["T"]
-            if "R" in words:
-                est.retract_acceleration = words["R"]
+            current = (est.print_acceleration, est.travel_acceleration, est.retract_acceleration)
+            updated = m204_accelerations(current, _words(rest), legacy=est.profile.legacy_m204)
+            est.print_acceleration, est.travel_acceleration, est.retract_acceleration = updated
         elif code in ("201", "203", "205"):
             self._limits(code, _words(rest))
         elif code == "400":

@@ -33,6 +33,8 @@ class KinematicProfile:
     min_feedrate: float = 0.0
     min_travel_feedrate: float = 0.0
     max_line_bytes: int = 96
+    # Prusa firmware reads M204 S as the printing acceleration only (and T beside S as retract).
+    legacy_m204: bool = False
     # Lowest reachable coordinates: some printers purge outside the bed (the MK3S at Y -3).
     build_min_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
     hotend_heat_rate_c_s: float = 2.0
@@ -92,6 +94,7 @@ def parse_profile(name: str, text: str, source: str) -> KinematicProfile:
         min_feedrate=_number(limits, "min_feedrate_mm_s", source, 0.0),
         min_travel_feedrate=_number(limits, "min_travel_feedrate_mm_s", source, 0.0),
         max_line_bytes=int(_number(data, "max_line_bytes", source, 96)),
+        legacy_m204=bool(limits.get("legacy_m204", False)),
         build_min_mm=_triple(data.get("build_min_mm", [0, 0, 0]), "build_min_mm", source),
         hotend_heat_rate_c_s=_number(thermal, "hotend_heat_rate_c_s", source, 2.0),
         bed_heat_rate_c_s=_number(thermal, "bed_heat_rate_c_s", source, 0.6),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from farmctl.gcode.estimator import m204_accelerations
 from farmctl.gcode.interpreter import LAYER_EPSILON_MM, is_layer_marker
 from farmctl.gcode.walker import LineWalker
 
@@ -378,13 +379,9 @@ class VectorScanner:
         table = [
             (estimator.print_acceleration, estimator.travel_acceleration, estimator.retract_acceleration)
         ]
+        legacy = estimator.profile.legacy_m204
         for _, command in accels:
-            words = _m204_words(command)
-            p, t, r = table[-1]
-            if "S" in words:
-                p = t = words["S"]
-            p, t, r = words.get("P", p), words.get("T", t), words.get("R", r)
-            table.append((p, t, r))
+            table.append(m204_accelerations(table[-1], _m204_words(command), legacy=legacy))
         values = np.array(table)
         which = np.searchsorted(np.array([i for i, _ in accels], dtype=np.int64), move_rows, side="right")
         in_force = values[which]
