@@ -121,7 +121,8 @@ def run_load(url: str, printers: int, seconds: float, enabled: bool, state_perio
         "call_max_us": max(durations) * 1e6,
     }
     if enabled:
-        stats = sink.stats()  # type: ignore[attr-defined]
+        stats = sink.stats()
+        assert stats is not None
         result.update(published=stats.published, dropped=stats.events_dropped, connected=stats.connected)
     sink.stop()
     return result
@@ -181,7 +182,8 @@ def child(
         str(args.state_period),
     ]
     output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
-    return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    return result
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -100,6 +100,21 @@ class QueueSnapshot:
     items: tuple[QueueItem, ...] = ()
 
 
+@dataclass(frozen=True)
+class PublisherStats:
+    """Counters for `farmctl status` and logs; `last_error` never contains credentials."""
+
+    connected: bool
+    connections: int
+    published: int
+    events_queued: int
+    events_dropped: int
+    refused_by_broker: int
+    commands_received: int
+    commands_refused: int
+    last_error: str | None
+
+
 def iso(moment: datetime) -> str:
     """UTC ISO 8601 with a `Z`, millisecond precision: what HA's timestamp class expects."""
     if moment.tzinfo is None:

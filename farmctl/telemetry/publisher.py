@@ -14,7 +14,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +29,7 @@ from farmctl.telemetry.connection import (
     unique_client_id,
 )
 from farmctl.telemetry.discovery import discovery_document, discovery_payload
+from farmctl.telemetry.models import PublisherStats
 from farmctl.telemetry.outbox import Message, Outbox, RetainedUpdate
 from farmctl.telemetry.publisher_loop import PublisherLoop
 from farmctl.telemetry.settings import MqttSettings
@@ -41,19 +41,6 @@ CommandHandler = Callable[[RemoteCommand], CommandOutcome]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class PublisherStats:
-    connected: bool
-    connections: int
-    published: int
-    events_queued: int
-    events_dropped: int
-    refused_by_broker: int
-    commands_received: int
-    commands_refused: int
-    last_error: str | None
 
 
 class TelemetryPublisher:
