@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -275,3 +275,14 @@ def test_progress_reports_bytes_up_to_the_file_size() -> None:
     assert seen and seen[-1] == (size, size)
     assert all(total == size for _, total in seen)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_m204_s_follows_the_firmware_flavour(write_gcode: WriteGcode) -> None:
+    travel = "\n".join(f"G1 X{150 * (i % 2) + 10} Y10 F12000" for i in range(1, 21))
+    path = write_gcode("M204 P1000 T1000\nG1 X10 Y10 F12000\nM204 S100\n" + travel)
+    prusa = load_profile("prusa-mk3s")  # legacy: S is the printing acceleration only
+    marlin = replace(prusa, legacy_m204=False)  # Marlin 2: S sets printing and travel
+    for vectorised in (True, False):
+        legacy = analyse_file(path, prusa, vectorised=vectorised)
+        modern = analyse_file(path, marlin, vectorised=vectorised)
+        assert modern.motion_time_s > 2 * legacy.motion_time_s
