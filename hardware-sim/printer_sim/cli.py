@@ -130,9 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         simulator.shutdown()
         print(f"printer-sim: cannot open the printer ports ({error})", file=sys.stderr)
         return 2
+    simulator.install_signal_handlers()  # before announcing: a caller may signal as soon as it reads
     for index, endpoint in enumerate(endpoints):
         announce(index, endpoint)
-    simulator.install_signal_handlers()
     simulator.run()
     return 0
 
