@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,22 +95,30 @@ class PublisherLoop:
                 self.busy = True
                 signals, self.pending_signals = self.pending_signals, []
                 stopping = owner._stopping
-            for signal in signals:
-                self._handle_signal(signal)
-            with owner._cond:
-                ready = owner._outbox.take_ready(time.monotonic())
-                # Both flags: paho's callback clears `owner._connected` before this thread has seen
-                # the disconnect signal, and an event taken now would sit uncounted in paho's queue.
-                live = self._connected and owner._connected
-                events = owner._outbox.take_events(EVENT_BATCH) if live else []
-            for update in ready:
-                self._publish_retained(update)
-            self._publish_events(events)
+            try:
+                self._process(signals)
+            except Exception:
+                # This thread is the publisher: if it died, telemetry would stop silently for good.
+                log.exception("MQTT publisher: unexpected error; continuing")
             with owner._cond:
                 self.in_flight_count = len(self._in_flight)
             if stopping:
                 self._shut_down()
                 return
+
+    def _process(self, signals: list[tuple[Any, ...]]) -> None:
+        owner = self._owner
+        for signal in signals:
+            self._handle_signal(signal)
+        with owner._cond:
+            ready = owner._outbox.take_ready(time.monotonic())
+            # Both flags: paho's callback clears `owner._connected` before this thread has seen
+            # the disconnect signal, and an event taken now would sit uncounted in paho's queue.
+            live = self._connected and owner._connected
+            events = owner._outbox.take_events(EVENT_BATCH) if live else []
+        for update in ready:
+            self._publish_retained(update)
+        self._publish_events(events)
 
     def _has_work_locked(self) -> bool:
         owner = self._owner
@@ -123,7 +132,9 @@ class PublisherLoop:
     # -- publishing ------------------------------------------------------------------------------
 
     def _publish_retained(self, update: RetainedUpdate) -> None:
-        payload = update.build()
+        payload = self._build(update.topic, update.build)
+        if payload is None:
+            return
         if payload:
             self._cache[update.topic] = CachedValue(payload, update.qos, update.expiry_s, update.created)
         else:
@@ -133,12 +144,23 @@ class PublisherLoop:
 
     def _publish_events(self, events: list[Message]) -> None:
         for index, message in enumerate(events):
-            if not self._send(message.topic, message.build(), message.qos, retain=False):
+            payload = self._build(message.topic, message.build)
+            if payload is None:
+                continue
+            if not self._send(message.topic, payload, message.qos, retain=False):
                 # The client's own queue is full (slow broker) or we lost the connection: keep the
                 # rest for later, in order, where the outbox bound applies.
                 with self._owner._cond:
                     self._owner._outbox.return_events(events[index:])
                 return
+
+    def _build(self, topic: str, build: Callable[[], bytes]) -> bytes | None:
+        """Encode one message; a value that cannot be encoded is logged and skipped, not fatal."""
+        try:
+            return build()
+        except Exception:
+            log.exception("MQTT: cannot encode the message for %s; skipped", topic)
+            return None
 
     def _send(
         self,
@@ -183,7 +205,9 @@ class PublisherLoop:
             )
 
     def _republish_discovery(self) -> None:
-        for topic in sorted(self.discovery_topics):
+        with self._owner._cond:  # callers add printers concurrently
+            topics = sorted(self.discovery_topics)
+        for topic in topics:
             value = self._cache.get(topic)
             if value is not None:
                 self._send(topic, value.payload, value.qos, retain=True)

@@ -12,9 +12,9 @@ from farmctl.telemetry import models
 from farmctl.telemetry.follower import FarmFollower
 from farmctl.telemetry.publisher import TelemetryPublisher
 from tests.support.mosquitto import MosquittoBroker
-from tests.telemetry.conftest import Recorder, settings_for, topic_is
+from tests.telemetry.conftest import Recorder, requires_mosquitto, settings_for, topic_is
 
-pytestmark = pytest.mark.mqtt
+pytestmark = [pytest.mark.mqtt, requires_mosquitto]
 STARTED = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
 
 
@@ -207,3 +207,18 @@ def test_two_daemons_with_the_same_settings_do_not_kick_each_other(
     # A shared client id would make the broker drop one connection for the other, again and again.
     assert (first.stats().connections, second.stats().connections) == (1, 1)
     assert "already connected" not in broker.log_text() and "session taken over" not in broker.log_text()
+
+
+def test_a_value_that_cannot_be_encoded_is_skipped_not_fatal(
+    broker: MosquittoBroker,
+    tmp_path: Path,
+    publishers: Callable[..., TelemetryPublisher],
+    recorders: Callable[..., Recorder],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder = recorders(broker, "farm/lab/printers/+/events")
+    publisher = publishers(settings_for(broker, tmp_path))
+    publisher.publish_printer_event("p1", "odd", data={"thing": object()})  # not JSON-serialisable
+    good = publisher.publish_printer_event("p1", "fine")
+    assert recorder.wait_for(lambda m: True).json()["event_id"] == good
+    assert any("cannot encode" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)

@@ -15,9 +15,9 @@ from farmctl.telemetry.commands import CommandOutcome, RemoteCommand
 from farmctl.telemetry.publisher import TelemetryPublisher
 from farmctl.telemetry.settings import parse_mqtt_section
 from tests.support.mosquitto import MosquittoBroker
-from tests.telemetry.conftest import Recorder, settings_for, topic_is
+from tests.telemetry.conftest import Recorder, requires_mosquitto, settings_for, topic_is
 
-pytestmark = pytest.mark.mqtt
+pytestmark = [pytest.mark.mqtt, requires_mosquitto]
 RESULTS = "farm/lab/printers/+/cmd/+/result"
 
 

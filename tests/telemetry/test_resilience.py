@@ -19,9 +19,9 @@ import pytest
 from farmctl.telemetry import models
 from farmctl.telemetry.publisher import TelemetryPublisher
 from tests.support.mosquitto import MosquittoBroker
-from tests.telemetry.conftest import Recorder, settings_for, topic_is
+from tests.telemetry.conftest import Recorder, requires_mosquitto, settings_for, topic_is
 
-pytestmark = pytest.mark.mqtt
+pytestmark = [pytest.mark.mqtt, requires_mosquitto]
 ROOT = Path(__file__).resolve().parents[2]
 
 
