@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from farmctl.errors import UserError
 from farmctl.store.control_schema import CONTROL_TABLES
@@ -50,6 +51,9 @@ STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 def upgrade(conn: Connection, where: str) -> int:
     """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+    current = _peek_version(conn)
+    if current == SCHEMA_VERSION:
+        return current  # the common case: a plain read, no write lock taken by every CLI command
     conn = conn.execution_options(**{WRITE: True})
     with conn.begin():
         if conn.dialect.name == "postgresql":
@@ -69,6 +73,16 @@ def upgrade(conn: Connection, where: str) -> int:
         if found < SCHEMA_VERSION:
             conn.execute(schema_info.update().values(version=SCHEMA_VERSION))
         return found
+
+
+def _peek_version(conn: Connection) -> int | None:
+    """The stamped version, read without locking; None when there is no readable stamp."""
+    try:
+        with conn.begin():
+            version = conn.execute(select(schema_info.c.version)).scalar()
+    except DBAPIError:
+        return None  # no farmctl_schema table yet: the locked path below decides
+    return None if version is None else int(version)
 
 
 def _current_version(conn: Connection, where: str) -> int:
