@@ -46,6 +46,7 @@ class MarlinSettings:
     scripts: Scripts = field(default_factory=Scripts)
     auto_baud: tuple[int, ...] = ()  # e.g. (115200, 250000): tried in order when the handshake fails
     lock_port: bool = True
+    fault_linger_s: float = 0.5  # after a fault: keep reading (never writing) this long, then close
 
 
 _Request = Callable[[MarlinProtocol, float], None]
@@ -222,7 +223,10 @@ class MarlinDriver(PrinterDriver):
                 proto.tick(now)
                 self._flush(proto, transport, endpoint)
                 if proto.state is DriverState.FAULT:
-                    outcome = "fault"  # H23/H29: stop talking, close the port, no auto-retry
+                    # H23/H29: stop talking, close the port, no auto-retry. Linger briefly first so the
+                    # M112/heaters-off burst leaves the OS buffers and the firmware's last words are logged.
+                    self._linger(proto, transport, endpoint)
+                    outcome = "fault"
                     break
                 if proto.state is DriverState.ERROR and proto.error and "handshake" in proto.error:
                     outcome = "no-handshake"
@@ -237,6 +241,15 @@ class MarlinDriver(PrinterDriver):
             self._dispatch(proto.take_events())
             self._publish(proto, endpoint)
         return outcome
+
+    def _linger(self, proto: MarlinProtocol, transport: SerialTransport, endpoint: str) -> None:
+        deadline = time.monotonic() + self.settings.fault_linger_s
+        while not self._stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            data = transport.read(min(remaining, 0.05))
+            if data:
+                proto.receive(data, time.monotonic())
+            proto.take_output()  # nothing more goes to a faulted printer
+            self._dispatch(proto.take_events())
 
     def _wait(self, transport: SerialTransport, timeout: float) -> bytes:
         """Block until bytes, a request, or the timeout. Requests wake us through the self-pipe."""

@@ -373,9 +373,12 @@ class MarlinProtocol:
                 self._write_numbered_hello(now)
             return
         if number >= self._next_number:
-            # H12: not sent yet (the printer got the line before it twice). Everything below is accepted.
-            for entry in self.window.ack_through_number(number - 1):
-                self._on_acked(entry, now)
+            # H12: not sent yet: the printer got the line before it twice. Ignored, except that it proves a
+            # replayed line arrived: when the replay's own ok was lost, waiting for it would stall for ever.
+            if self._collapse is not None and self._rewind is not None and self._rewind.replayed:
+                self.window.void_from(self._collapse)
+                self._collapse = None
+                self._rewind = None
             return
         rewind = self._rewind
         if rewind is not None and number == rewind.number and not rewind.replayed:
@@ -528,6 +531,9 @@ class MarlinProtocol:
         return self.window.has_room(size)
 
     def _put(self, entry: InFlight, wire: bytes, now: float) -> None:
+        # An ok that arrives after we sent something may answer that line: only an ok that comes before any
+        # new line can be the rejected line's ok (the firmware writes "Resend: n" and "ok" back to back).
+        self._after_resend = False
         if not len(self.window):
             self._ok_timer = now
         self.window.add(entry)
@@ -536,6 +542,14 @@ class MarlinProtocol:
             self.counters.lines_sent += 1
 
     def _write_unnumbered(self, command: str, now: float, fence: bool = False) -> None:
+        """A command that is not a job line. During a job it is numbered too (H30): an unnumbered line is
+        not checksummed, and a flipped bit can turn `M105` into `M1 5`, which stops the printer for user."""
+        if self.job is not None:
+            wire = numbered(self._next_number, command)
+            self.history.record(self._next_number, wire, command, None)
+            self._put(InFlight(self._next_number, command, len(wire), None, fence=fence), wire, now)
+            self._next_number += 1
+            return
         wire = command.encode("ascii", errors="replace") + b"\n"
         self._put(InFlight(None, command, len(wire), None, fence=fence), wire, now)
 
@@ -594,8 +608,8 @@ class MarlinProtocol:
             self._rewind = None
             self._on_resend(rewind.number, now)
             self._after_resend = False
-        self._poll_temperatures(now)
         self._check_ok_timeout(now)
+        self._poll_temperatures(now)
 
     def _poll_temperatures(self, now: float) -> None:
         printing = self.job is not None
@@ -638,6 +652,8 @@ class MarlinProtocol:
             if entry.fence and self.job is not None:
                 self.job.fence_sent = False
         self.window.clear()
+        if "M105" in self._commands:
+            self._commands.remove("M105")  # the tickle is the temperature poll too
         self._ok_timer = now
         self._last_poll = now
         self._write_unnumbered("M105", now)

@@ -1,0 +1,160 @@
+"""Drive MarlinDriver against the simulator (tests.support.simulator) and check what it executed."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from farmctl.drivers.base import DriverEvent, DriverState, JobFinished, JobSpec, StateChanged
+from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
+from farmctl.drivers.serial.settings import ProtocolSettings
+
+# Commands the host itself numbers during a job (hello, temperature markers), not part of any test file.
+HOST_COMMANDS = ("M110", "M105", "M113", "M155")
+CORPUS = Path("/work/shared/corpus/ps25_mk3s_gear_0.20q.gcode")
+
+
+@dataclass
+class Recorder:
+    """The event sink: a thread-safe queue, plus everything seen so far."""
+
+    events: list[DriverEvent] = field(default_factory=list)
+    inbox: queue.Queue[DriverEvent] = field(default_factory=queue.Queue)
+
+    def __call__(self, event: DriverEvent) -> None:
+        self.inbox.put(event)
+
+    def wait_for(self, predicate: Callable[[DriverEvent], bool], timeout: float) -> DriverEvent:
+        """The first event (also among those already seen) that satisfies predicate."""
+        self.drain()
+        for event in self.events:
+            if predicate(event):
+                return event
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no matching event within {timeout} s; last: {self.events[-8:]}")
+            try:
+                event = self.inbox.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            self.events.append(event)
+            if predicate(event):
+                return event
+
+    def of(self, kind: type) -> list[Any]:
+        self.drain()
+        return [event for event in self.events if isinstance(event, kind)]
+
+    def drain(self) -> None:
+        while True:
+            try:
+                self.events.append(self.inbox.get_nowait())
+            except queue.Empty:
+                return
+
+
+def is_state(state: DriverState) -> Callable[[DriverEvent], bool]:
+    return lambda event: isinstance(event, StateChanged) and event.state is state
+
+
+def is_finished(event: DriverEvent) -> bool:
+    return isinstance(event, JobFinished)
+
+
+def fast_settings(**protocol: Any) -> MarlinSettings:
+    """Short timers so failure-mode tests end quickly (the logic is the same as the defaults)."""
+    values: dict[str, Any] = {"resend_settle_s": 0.005, "ok_timeout_s": 1.0, "hello_retry_s": 2.0}
+    values.update(protocol)
+    return MarlinSettings(protocol=ProtocolSettings(**values))
+
+
+def connect(endpoint: str, settings: MarlinSettings | None = None) -> tuple[MarlinDriver, Recorder]:
+    recorder = Recorder()
+    driver = MarlinDriver("p0", endpoint, recorder, settings or fast_settings())
+    driver.connect()
+    recorder.wait_for(is_state(DriverState.IDLE), 20)
+    return driver, recorder
+
+
+def wait_status(driver: MarlinDriver, state: DriverState, timeout: float) -> None:
+    """Poll the status snapshot until it shows `state` (for events that already happened once)."""
+    deadline = time.monotonic() + timeout
+    while driver.status().state is not state:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"driver still {driver.status().state.value}, expected {state.value}")
+        time.sleep(0.02)
+
+
+def run_job(driver: MarlinDriver, recorder: Recorder, path: Path, timeout: float = 60) -> JobFinished:
+    driver.start_job(JobSpec(path, "job"))
+    event = recorder.wait_for(is_finished, timeout)
+    assert isinstance(event, JobFinished)
+    return event
+
+
+def write_job(directory: Path, commands: list[str], name: str = "job.gcode") -> Path:
+    path = directory / name
+    path.write_text("; test job\n" + "\n".join(commands) + "\n")
+    return path
+
+
+def dense_commands(count: int, skip: int = 0) -> list[str]:
+    """Extrusion moves from a real PrusaSlicer file (no heating/homing: no physical waits)."""
+    commands: list[str] = []
+    with CORPUS.open() as handle:
+        for raw in handle:
+            line = raw.split(";", 1)[0].strip()
+            if line.startswith("G1 X"):
+                if skip:
+                    skip -= 1
+                    continue
+                commands.append(line)
+                if len(commands) >= count:
+                    break
+    return commands
+
+
+def executed_job_lines(journal: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """(N, command) of every numbered command the printer executed, except the host's own commands."""
+    return [
+        (int(entry["n"]), str(entry["cmd"]))
+        for entry in journal
+        if entry.get("n") is not None and not str(entry["cmd"]).startswith(HOST_COMMANDS)
+    ]
+
+
+def checksum_blind(sent: str, executed: str) -> bool:
+    """True when `executed` is `sent` with at most two bytes changed (or cut at a byte flipped into `*`):
+    the corruption an 8-bit XOR checksum cannot always see (two flips of one bit, or a flip in the command
+    cancelled by a flip in the checksum digits). Marlin checks the XOR up to the LAST `*` but parses the
+    command only up to the first, so a byte flipped into `*` truncates the command undetected."""
+    if len(executed) > len(sent):
+        return False
+    changed = sum(1 for a, b in zip(sent, executed, strict=False) if a != b)
+    if len(executed) < len(sent):
+        changed += 1
+    return changed <= 2
+
+
+def assert_exactly_once(journal: list[dict[str, Any]], commands: list[str]) -> int:
+    """Every job line executed once, in order, none missing; returns how many were XOR-blind corruptions
+    (the checksum's own limit, not the host's: they were still executed exactly once at their place)."""
+    executed = executed_job_lines(journal)
+    numbers = [number for number, _ in executed]
+    assert len(executed) == len(commands), f"{len(executed)} executed, {len(commands)} in the file"
+    # Host commands (M105 markers) are numbered between job lines, so job numbers may skip; they must still
+    # be strictly increasing (no line executed twice, none reordered).
+    assert all(a < b for a, b in itertools.pairwise(numbers)), "line numbers not increasing"
+    blind = 0
+    for index, ((_, got), want) in enumerate(zip(executed, commands, strict=True)):
+        if got != want:
+            assert checksum_blind(want, got), f"line {index}: executed {got!r}, file has {want!r}"
+            blind += 1
+    return blind

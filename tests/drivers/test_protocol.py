@@ -1,0 +1,415 @@
+"""MarlinProtocol line by line, without any I/O: the host scenarios of serial-protocol.md (H1-H35)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from farmctl.drivers.base import (
+    DriverState,
+    ErrorKind,
+    HostAction,
+    JobFinished,
+    JobOutcome,
+    Notice,
+    PrinterError,
+    PrinterReset,
+    Temperatures,
+)
+from farmctl.drivers.serial.protocol import MarlinProtocol
+from farmctl.drivers.serial.responses import numbered
+from farmctl.drivers.serial.settings import ProtocolSettings
+
+HELLO = "N0 M110 N0*125"
+JOB = [f"G1 X{i} Y{i % 7} E0.{i:03d}" for i in range(1, 301)]
+
+
+class Wire:
+    """The protocol plus a fake clock; `sent()` returns the lines it wrote since the last call."""
+
+    def __init__(self, **settings: Any) -> None:
+        values: dict[str, Any] = {"resend_settle_s": 0.02, "ok_timeout_s": 3.0}
+        values.update(settings)
+        self.proto = MarlinProtocol("p", ProtocolSettings(**values))
+        self.now = 100.0
+        self.events: list[Any] = []
+
+    def feed(self, *lines: str) -> None:
+        self.proto.receive(("\n".join(lines) + "\n").encode("latin-1"), self.now)
+        self.events += self.proto.take_events()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self.proto.tick(self.now)
+        self.events += self.proto.take_events()
+
+    def sent(self) -> list[str]:
+        return self.proto.take_output().decode().splitlines()
+
+    def of(self, kind: type) -> list[Any]:
+        self.events += self.proto.take_events()
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def handshake(
+        self, caps: tuple[str, ...] = ("Cap:AUTOREPORT_TEMP:1", "Cap:EMERGENCY_PARSER:1"), finish: bool = True
+    ) -> None:
+        self.proto.connect(self.now)
+        assert self.sent() == [HELLO]
+        self.feed("ok")
+        assert self.proto.state is DriverState.IDLE
+        assert self.sent() == ["M115"]
+        self.feed("FIRMWARE_NAME:Marlin 2.1.2 (Aug  1 2024 12:00:00) MACHINE_TYPE:3D Printer", *caps, "ok")
+        if finish:
+            if "Cap:AUTOREPORT_TEMP:1" in caps:
+                assert self.sent() == ["M155 S2"]
+                self.feed("ok")
+            assert self.sent() == []
+
+    def start(self, lines: list[str] = JOB) -> list[str]:
+        assert self.proto.start_job("j", lines, self.now)
+        return self.sent()
+
+    def ack(self, count: int = 1) -> list[str]:
+        for _ in range(count):
+            self.feed("ok")
+        return self.sent()
+
+
+def line(number: int, index: int) -> str:
+    return numbered(number, JOB[index]).decode().rstrip("\n")
+
+
+def test_h1_connect_with_reset_resends_the_hello_and_gives_up_after_three() -> None:
+    wire = Wire(hello_retry_s=5.0)
+    wire.proto.connect(wire.now)
+    assert wire.sent() == [HELLO]
+    wire.feed("start", "echo: External Reset", "Marlin 2.1.2")
+    assert wire.sent() == [HELLO]  # the first one fell into the bootloader window
+    wire.advance(5.0)
+    assert wire.sent() == [HELLO]
+    wire.advance(5.0)
+    assert wire.sent() == [HELLO]
+    wire.advance(5.0)
+    assert wire.proto.state is DriverState.ERROR
+    assert "handshake" in (wire.proto.error or "")
+
+
+def test_h2_h3_connect_without_reset_ignoring_garbage() -> None:
+    wire = Wire()
+    wire.proto.connect(wire.now)
+    wire.sent()
+    wire.proto.receive(b"\x80\xff\x00garbage\x00\n\xfe\n", wire.now)
+    assert wire.proto.state is DriverState.CONNECTING
+    wire.feed("ok")
+    assert wire.proto.state is DriverState.IDLE
+
+
+def test_h4_capabilities_choose_autoreport_or_polling() -> None:
+    wire = Wire()
+    wire.handshake(finish=False)
+    assert wire.sent() == ["M155 S2"]
+    firmware = wire.proto.firmware_info()
+    assert firmware is not None and (firmware.name, firmware.version) == ("Marlin", "2.1.2")
+    assert firmware.fields["MACHINE_TYPE"] == "3D Printer"
+    wire.feed("ok")
+    wire.advance(10)
+    assert wire.sent() == []  # autoreport: no polling while idle
+
+    polling = Wire(idle_poll_interval_s=5.0)
+    polling.handshake(caps=("Cap:AUTOREPORT_TEMP:0",))
+    assert polling.sent() == []
+    polling.advance(5.0)
+    assert polling.sent() == ["M105"]
+    polling.feed("ok T:21.30 /0.00 B:21.30 /0.00 @:0 B@:0")
+    assert polling.of(Temperatures)[-1].readings["B"].actual == 21.3
+
+
+def test_h35_window_is_bounded_by_bufsize_and_rx_bytes() -> None:
+    wire = Wire(bufsize=4, rx_buffer_bytes=128, rx_reserve_bytes=8)
+    wire.handshake()
+    wire.feed("ok")  # M155
+    sent = wire.start()
+    assert sent == [line(1, 0), line(2, 1), line(3, 2)]  # BUFSIZE-1 lines
+    assert wire.ack() == [line(4, 3)]
+    narrow = Wire(bufsize=8, rx_buffer_bytes=80, rx_reserve_bytes=0, max_line_bytes=40)
+    narrow.handshake()
+    first = narrow.start()
+    size = sum(len(x) + 1 for x in first)
+    assert size <= 80 and size + len(line(len(first) + 1, len(first))) + 1 > 80  # the RX budget is the limit
+    pong = Wire(ping_pong=True)
+    pong.handshake()
+    pong.feed("ok")
+    assert pong.start() == [line(1, 0)]
+    assert pong.ack() == [line(2, 1)]
+
+
+def test_h6_ok_variants_each_grant_one_credit() -> None:
+    wire = Wire(ping_pong=True)
+    wire.handshake()
+    wire.feed("ok")
+    wire.start()
+    for variant, index in (("ok 1", 1), ("ok N2 P15 B3", 2), ("ok", 3)):
+        wire.feed(variant)
+        assert wire.sent() == [line(index + 1, index)]
+
+
+def test_h7_unknown_command_is_not_an_error() -> None:
+    wire = Wire(ping_pong=True)
+    wire.handshake()
+    wire.feed("ok")
+    wire.start()
+    wire.feed('echo:Unknown command: "G1 X1"', "ok")
+    assert wire.sent() == [line(2, 1)]
+    assert wire.proto.state is DriverState.PRINTING and not wire.of(PrinterError)
+
+
+def _printing(**settings: Any) -> Wire:
+    wire = Wire(**settings)
+    wire.handshake()
+    wire.feed("ok")
+    wire.start()
+    return wire
+
+
+def test_h8_h11_checksum_error_replays_byte_identical_once_despite_echoes() -> None:
+    wire = _printing()
+    # N1 accepted; N2 corrupted; the firmware flushed RX, and the tail of N3 produces a second request.
+    wire.feed("Error:checksum mismatch, Last Line: 1", "Resend: 2", "ok")
+    assert wire.sent() == []  # waits for the stale echo of N3 (or a quiet link) before replaying
+    wire.feed("Error:Line Number is not Last Line Number+1, Last Line: 1", "Resend: 2", "ok")
+    wire.advance(0.0)
+    assert wire.sent() == [line(2, 1)]  # stale echoes counted: replay at once, window collapsed to 1
+    wire.feed("ok")  # N1's ok (executed after the errors were printed)
+    assert wire.sent() == []  # still collapsed: N2 not acknowledged yet
+    assert wire.ack() == [line(3, 2), line(4, 3), line(5, 4)]
+    assert wire.proto.job is not None and wire.proto.job.resends == 1
+
+
+def test_h9_line_number_error_replays_after_a_quiet_settle() -> None:
+    wire = _printing()
+    wire.feed("Error:Line Number is not Last Line Number+1, Last Line: 0", "Resend: 1", "ok")
+    wire.advance(0.01)
+    assert wire.sent() == []
+    wire.advance(0.02)
+    assert wire.sent() == [line(1, 0)]
+
+
+def test_h10_resend_without_ok_needs_no_ok_to_continue() -> None:
+    wire = _printing(ping_pong=True)
+    wire.feed("Error:checksum mismatch, Last Line: 0", "Resend: 1")
+    wire.advance(0.05)
+    assert wire.sent() == [line(1, 0)]
+    wire.feed("ok")  # the replay's ok: sent after the replay went out, so it is not swallowed
+    assert wire.sent() == [line(2, 1)]
+
+
+def test_h10_a_replay_that_gets_no_answer_is_replayed_again() -> None:
+    wire = _printing(resend_timeout_s=0.5)
+    wire.feed("Error:checksum mismatch, Last Line: 0", "Resend: 1", "ok")
+    wire.advance(0.05)
+    assert wire.sent() == [line(1, 0)]
+    wire.advance(0.6)
+    assert line(1, 0) in wire.sent()
+
+
+def test_h12_resend_for_a_line_not_sent_yet_is_ignored() -> None:
+    wire = _printing()
+    wire.feed("ok", "ok", "ok")
+    sent = wire.sent()
+    assert sent == [line(4, 3), line(5, 4), line(6, 5)]
+    wire.feed("Error:Line Number is not Last Line Number+1, Last Line: 6", "Resend: 7", "ok")
+    wire.advance(0.1)
+    assert wire.sent() == []
+    assert wire.proto.job is not None and wire.proto.job.resends == 0
+
+
+def test_h13_resend_older_than_history_stops_the_job_clearly() -> None:
+    wire = _printing(history_lines=5)
+    for _ in range(20):
+        wire.feed("ok")
+    wire.feed("Resend: 2")
+    finished = wire.of(JobFinished)
+    assert finished[0].outcome is JobOutcome.FAILED
+    assert "resend line 2" in (finished[0].error or "") and "skipping" in (finished[0].error or "")
+    assert wire.proto.state is DriverState.ERROR
+
+
+def test_h14_the_same_line_again_and_again_is_communication_stuck() -> None:
+    wire = _printing(max_consecutive_resends=10)
+    for _ in range(11):
+        wire.feed("Error:checksum mismatch, Last Line: 0", "Resend: 1", "ok")
+        wire.advance(0.05)
+        wire.sent()
+    finished = wire.of(JobFinished)
+    assert finished and "again and again" in (finished[0].error or "")
+
+
+def test_h15_resend_ratio_warns_once_without_state_change() -> None:
+    wire = _printing(ping_pong=True, resend_ratio_start_lines=100)
+    for index in range(120):
+        if index % 5 == 0:
+            wire.feed(f"Error:checksum mismatch, Last Line: {wire.proto._next_number - 2}")
+            wire.feed(f"Resend: {wire.proto._next_number - 1}", "ok")
+            wire.advance(0.05)
+        wire.feed("ok")
+        wire.sent()
+    warnings = [n for n in wire.of(Notice) if "unreliable" in n.message]
+    assert len(warnings) == 1 and wire.proto.state is DriverState.PRINTING
+
+
+def test_h16_lost_ok_with_temperatures_flowing_is_tickled() -> None:
+    wire = _printing(ok_timeout_s=3.0)
+    for _ in range(3):  # autoreport lines keep coming, but no ok
+        wire.advance(1.1)
+        wire.feed(" T:210.0 /210.0 B:60.0 /60.0 @:64 B@:127")
+    sent = wire.sent()
+    # A numbered M105 tickle (during a job everything is numbered), and the window, whose oks were lost,
+    # is forgotten: streaming continues behind the tickle.
+    assert sent[0].split(" ", 1)[1].startswith("M105*")
+    assert sent[1:] == [line(5, 3), line(6, 4)]
+    assert any("tickle" in n.message for n in wire.of(Notice))
+    wire.feed("ok T:210.0 /210.0 B:60.0 /60.0 @:64 B@:127")
+    assert wire.sent() == [line(7, 5)]
+
+
+def test_h17_wait_grants_a_credit_only_while_printing() -> None:
+    wire = _printing()
+    wire.feed("wait")
+    assert len(wire.sent()) == 1
+    idle = Wire()
+    idle.handshake()
+    idle.feed("ok", "wait")
+    assert idle.sent() == []
+
+
+def test_h18_busy_keeps_the_link_alive_and_sets_m113() -> None:
+    wire = _printing(ok_timeout_s=3.0, max_consecutive_timeouts=1)
+    for _ in range(60):
+        wire.advance(2.0)
+        wire.feed("echo:busy: processing")
+    assert wire.sent() == [] and not any("tickle" in n.message for n in wire.of(Notice))
+    assert wire.proto.state is DriverState.PRINTING
+    wire.feed("ok", "ok")
+    assert any("M113 S2" in x for x in wire.sent())  # OctoPrint's habit: pin the keepalive once busy is seen
+
+
+def test_h19_long_running_command_without_busy_is_not_a_timeout() -> None:
+    wire = Wire(ok_timeout_s=1.0, max_consecutive_timeouts=1)
+    wire.handshake()
+    wire.feed("ok")
+    wire.start(["G28", *JOB[:5]])
+    for _ in range(20):
+        wire.advance(1.5)
+        wire.feed(" T:21.0 /0.0 B:21.0 /0.0")
+    assert wire.proto.state is DriverState.PRINTING
+
+
+def test_h21_paused_for_user_and_host_prompts() -> None:
+    wire = _printing()
+    wire.feed("//action:paused", "//action:prompt_begin Filament", "echo:busy: paused for user")
+    assert wire.proto.state is DriverState.PAUSED
+    assert [a.action for a in wire.of(HostAction)] == ["paused", "prompt_begin"]
+    wire.advance(60)
+    assert wire.proto.state is DriverState.PAUSED and not wire.of(PrinterError)
+    wire.feed("ok")
+    assert wire.proto.state is DriverState.PRINTING
+
+
+def test_h22_stopped_cancels_and_m999_resend_is_answered_with_m110() -> None:
+    wire = _printing()
+    wire.feed("Error:Z-Probe failed to retract!")
+    assert wire.proto.state is DriverState.ERROR
+    assert wire.of(JobFinished)[0].outcome is JobOutcome.FAILED
+    idle = Wire()
+    idle.handshake()
+    idle.feed("ok")
+    idle.feed("Resend: 1235", "ok")
+    assert idle.sent() == [HELLO]  # H28: re-synchronise, never replay
+
+
+def test_h23_fatal_error_is_one_alarm_then_fault() -> None:
+    wire = _printing()
+    wire.feed("Error:Thermal Runaway, system stopped! Heater_ID: 0", "Error:Printer halted. kill() called!")
+    errors = wire.of(PrinterError)
+    assert [(e.kind, e.code) for e in errors] == [(ErrorKind.PRINTER_FATAL, "thermal-runaway")]
+    assert wire.proto.state is DriverState.FAULT
+    assert wire.sent() == ["M112", "M104 S0", "M140 S0"]
+    wire.advance(100)
+    assert wire.sent() == [] and wire.proto.state is DriverState.FAULT
+
+
+def test_h24_h25_reset_while_idle_rehandshakes_while_printing_aborts() -> None:
+    idle = Wire()
+    idle.handshake()
+    idle.feed("ok", "start")
+    assert [e.during_job for e in idle.of(PrinterReset)] == [False]
+    assert idle.proto.state is DriverState.CONNECTING and idle.sent() == [HELLO]
+    printing = _printing()
+    printing.feed("ok", "start")
+    finished = printing.of(JobFinished)
+    assert finished[0].outcome is JobOutcome.FAILED and finished[0].lines_acked == 1
+    assert printing.sent() == [HELLO]  # nothing of the job: it is not continued
+
+
+def test_h29_emergency_stop_bypasses_everything() -> None:
+    wire = _printing()
+    wire.proto.enqueue_command("M112", wire.now)
+    sent = wire.sent()
+    assert sent[0] == "M112" and sent[1].startswith("N") and "M112" in sent[1]
+    assert sent[2:] == ["M104 S0", "M140 S0"]
+    assert wire.proto.state is DriverState.FAULT
+    wire.feed("Error:Printer halted. kill() called!")
+    assert len(wire.of(PrinterError)) == 1  # no second alarm
+
+
+def test_h30_idle_commands_unnumbered_job_commands_numbered() -> None:
+    wire = Wire()
+    wire.handshake()
+    wire.feed("ok")
+    wire.proto.enqueue_command("M114", wire.now)
+    assert wire.sent() == ["M114"]
+    wire.feed("X:0.00 Y:0.00 Z:0.00 E:0.00 Count X:0 Y:0 Z:0", "ok")
+    wire.start()
+    wire.sent()
+    wire.proto.enqueue_command("M117 hello", wire.now)
+    wire.feed("ok")
+    assert wire.sent() == [numbered(4, "M117 hello").decode().strip()]
+
+
+def test_h33_host_actions_are_events() -> None:
+    wire = _printing()
+    wire.feed("//action:pause", "//action:notification Filament low")
+    assert [(a.action, a.argument) for a in wire.of(HostAction)] == [
+        ("pause", ""),
+        ("notification", "Filament low"),
+    ]
+
+
+def test_job_completes_only_after_the_end_fence_is_acknowledged() -> None:
+    wire = _printing()
+    lines = JOB[:3]
+    done = Wire()
+    done.handshake()
+    done.feed("ok")
+    done.start(lines)
+    done.feed("ok", "ok", "ok")
+    fence = done.sent()
+    assert len(fence) == 1 and "M105" in fence[0]
+    assert not done.of(JobFinished)
+    done.feed("ok T:21.0 /0.0 B:21.0 /0.0")
+    finished = done.of(JobFinished)
+    assert finished[0].outcome is JobOutcome.COMPLETED and finished[0].lines_acked == 3
+    assert done.proto.state is DriverState.IDLE
+    assert wire.proto.state is DriverState.PRINTING
+
+
+def test_pause_resume_cancel() -> None:
+    wire = _printing()
+    wire.proto.pause(wire.now)
+    assert wire.ack(3) == [] and wire.proto.state is DriverState.PAUSED
+    wire.proto.resume(wire.now)
+    assert len(wire.sent()) == 3
+    wire.proto.cancel(wire.now)
+    assert wire.of(JobFinished)[0].outcome is JobOutcome.CANCELLED
+    assert wire.proto.state is DriverState.CANCELLING
+    wire.ack(3)
+    assert wire.proto.state is DriverState.IDLE
