@@ -16,6 +16,7 @@ Prints:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import queue
 import subprocess
@@ -123,9 +124,8 @@ def efficiency(tmp: Path, lines: int) -> None:
     # Mean numbered line length as it goes on the wire (line numbers grow during the job).
     mean = sum(len(numbered(i + 10, c)) for i, c in enumerate(commands)) / len(commands)
     print(f"\n== Link efficiency: {lines} lines of {CORPUS.name}, mean numbered line {mean:.1f} bytes")
-    print(
-        f"{'baud':>7} {'mode':>10} {'lines/s':>8} {'limit':>7} {'efficiency':>10} {'cpu/core':>8} {'resends':>7}"
-    )
+    header = ("baud", "mode", "lines/s", "limit", "efficiency", "cpu/core", "resends")
+    print("{:>7} {:>10} {:>8} {:>7} {:>10} {:>8} {:>7}".format(*header))
     for baud in (115200, 250000):
         limit = baud / 10 / mean
         for mode in ("window", "ping-pong"):
@@ -172,14 +172,15 @@ def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
             if e.get("n") is not None and not e["cmd"].startswith(HOST_COMMANDS)
         ]
         numbers = [n for n, _ in executed]
-        ordered = all(a < b for a, b in zip(numbers, numbers[1:], strict=False))
+        ordered = all(a < b for a, b in itertools.pairwise(numbers))
         equal = sum(1 for (_, got), want in zip(executed, commands, strict=False) if got == want)
         print(
             f"seed {seed}: {run.finished.outcome.value}; executed {len(executed)}/{len(commands)} "
             f"(each line number once, in order: {ordered and len(executed) == len(commands)}); "
             f"identical {equal}, checksum-blind corrupted {len(executed) - equal}; "
             f"resends {run.finished.resends}; {run.finished.lines_acked / run.seconds:.0f} lines/s; "
-            f"sim: corrupted bytes {run.stats.get('bytes_corrupted_fault')}, lost oks {run.stats.get('oks_lost_fault')}"
+            f"sim: corrupted bytes {run.stats.get('bytes_corrupted_fault')}, "
+            f"lost oks {run.stats.get('oks_lost_fault')}"
         )
 
 
