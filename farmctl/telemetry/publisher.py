@@ -66,6 +66,7 @@ class TelemetryPublisher:
         self._connected = False
         self._stopping = False
         self._bad_ids: set[str] = set()
+        self._drop_warned = False
         self._printers_seen: set[str] = set()
         self._client = build_client(settings, self.client_id, max_queued=settings.event_buffer)
         # Set before connecting: the broker publishes it if we vanish without saying goodbye.
@@ -261,7 +262,9 @@ class TelemetryPublisher:
 
         with self._cond:
             kept_all = self._outbox.put_event(Message(topic, build, self.settings.qos.events))
-            first_drop = not kept_all and self._outbox.events_dropped == 1
+            # One warning per outage; the total is reported when the connection comes back.
+            first_drop = not kept_all and not self._drop_warned
+            self._drop_warned = self._drop_warned or first_drop
             self._cond.notify_all()
         if first_drop:
             log.warning("MQTT event buffer full (%d); dropping the oldest events", self.settings.event_buffer)

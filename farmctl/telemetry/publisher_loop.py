@@ -75,6 +75,7 @@ class PublisherLoop:
         self._command_thread: threading.Thread | None = None
         self._subscriptions: dict[int, list[str]] = {}
         self._outage_started: float | None = None
+        self._dropped_reported = 0
 
     # -- main loop -------------------------------------------------------------------------------
 
@@ -248,9 +249,14 @@ class PublisherLoop:
         self._refused_topics.clear()
         with owner._cond:
             self.connections += 1
+            dropped = owner._outbox.events_dropped - self._dropped_reported
+            self._dropped_reported = owner._outbox.events_dropped
+            owner._drop_warned = False
         if self._outage_started is not None:
             log.info("MQTT reconnected after %.1f s", time.monotonic() - self._outage_started)
             self._outage_started = None
+        if dropped:
+            log.warning("MQTT: %d events were dropped while disconnected (event_buffer is full)", dropped)
         filters: list[tuple[str, int]] = []
         if owner.settings.homeassistant_discovery:
             filters.append((owner.topics.homeassistant_status, 1))

@@ -41,6 +41,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
 
 
 def test_broker_killed_and_restarted(
+    caplog: pytest.LogCaptureFixture,
     broker: MosquittoBroker,
     tmp_path: Path,
     publishers: Callable[..., TelemetryPublisher],
@@ -72,6 +73,9 @@ def test_broker_killed_and_restarted(
 
     broker.start()
     wait_until(lambda: publisher.stats().connections >= 2)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings.count("MQTT event buffer full (50); dropping the oldest events") == 1  # once per outage
+    assert "MQTT: 151 events were dropped while disconnected (event_buffer is full)" in warnings
     assert publisher.wait_idle(10)  # the 50 queued events were acknowledged by the broker
     assert publisher.stats().events_queued == 0
 
