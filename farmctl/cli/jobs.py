@@ -57,7 +57,10 @@ def _analyse(path: Path, max_bytes: int) -> FileInfo:
 
 
 def _check_fits(path: Path, info: FileInfo, printers: list[Printer], pinned: str | None) -> None:
-    """Refuse a part that no registered printer (or the pinned one) could ever hold."""
+    """Refuse a part that no registered printer (or the pinned one) could ever hold.
+
+    By size, like the scheduler, not by position: `validate_for_printer` also checks where the part
+    sits, and flags e.g. PrusaSlicer's MK3S purge line at Y -3 as outside the MK3S's own volume."""
     from farmctl.scheduler.eligibility import fits_bed
 
     size = info.size_mm
