@@ -13,37 +13,23 @@ makes it hand the whole chunk to the reference path before touching any state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import NDArray
 
+from farmctl.gcode.bytescan import (
+    CR,
+    SEMICOLON,
+    SPACE,
+    Fallback,
+    FloatArray,
+    IntArray,
+    Lines,
+    forward_fill,
+    split_lines,
+)
 from farmctl.gcode.estimator import m204_accelerations
 from farmctl.gcode.interpreter import LAYER_EPSILON_MM, is_layer_marker
 from farmctl.gcode.walker import LineWalker
-
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
-
-_G, _SPACE, _TAB, _CR, _LF, _SEMI = 71, 32, 9, 13, 10, 59
-# Word letter -> row in the parsed values: X, Y, Z, E, F.
-_LETTER_ROW = np.full(256, -1, dtype=np.int64)
-for _row, _letter in enumerate(b"XYZEF"):
-    _LETTER_ROW[_letter] = _row
-_IS_TERMINATOR = np.zeros(256, dtype=bool)
-_IS_TERMINATOR[[_SPACE, _TAB, _CR, _LF, _SEMI]] = True
-# Longest number text the fast path decodes; longer ones go to the reference path.
-_MAX_NUMBER_TEXT = 24
-_POW10_FLOAT = 10.0 ** np.arange(_MAX_NUMBER_TEXT + 1)
-_DOT, _MINUS, _PLUS = 46, 45, 43
-_IS_DIGIT = np.zeros(256, dtype=bool)
-_IS_DIGIT[48:58] = True
-_DIGIT_VALUE = np.maximum(np.arange(256, dtype=np.float64) - 48, 0.0)
-# Characters allowed in a number text (0 pads the short ones): a sign only in the first place.
-_VALID_REST = _IS_DIGIT.copy()
-_VALID_REST[[0, _DOT]] = True
-_VALID_FIRST = _VALID_REST.copy()
-_VALID_FIRST[[_MINUS, _PLUS]] = True
 
 # Commands that change how later moves are read or timed: they split segments and run in order.
 _EFFECTFUL_G = frozenset(
@@ -52,110 +38,10 @@ _EFFECTFUL_G = frozenset(
 _EFFECTFUL_M = frozenset(["82", "83", "104", "109", "140", "190", "201", "203", "205", "400"])
 
 
-class _Fallback(Exception):
-    """The chunk holds something only the reference path reads correctly."""
-
-
-@dataclass
-class _Lines:
-    starts: IntArray
-    ends: IntArray
-    cmd_ends: IntArray  # end of the command part (first ';' or the line end)
-    g1: IntArray  # indices of the G0/G1 lines
-    values: FloatArray  # (5, len(g1)): X, Y, Z, E, F of each G0/G1 line, NaN where absent
-
-
-def _split_lines(data: bytes) -> _Lines:
-    arr = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(arr == _LF).astype(np.int64)
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    last = len(arr) - 1
-    b0 = arr[starts]
-    b1 = arr[np.minimum(starts + 1, last)]
-    b2 = arr[np.minimum(starts + 2, last)]
-    lengths = ends - starts
-    is_g1 = (b0 == _G) & ((b1 == 49) | (b1 == 48)) & _IS_TERMINATOR[b2] & (lengths >= 2)
-    semis = np.flatnonzero(arr == _SEMI)
-    if len(semis):
-        k = np.searchsorted(semis, starts)
-        first_semi = np.where(k < len(semis), semis[np.minimum(k, len(semis) - 1)], ends)
-        cmd_ends = np.minimum(first_semi, ends)
-    else:
-        cmd_ends = ends.copy()
-    g1 = np.flatnonzero(is_g1)
-
-    # Every letter inside a G0/G1 command, except the G itself, must start a word.
-    letters = np.flatnonzero(((arr >= 65) & (arr <= 90)) | ((arr >= 97) & (arr <= 122)))
-    line_of = np.searchsorted(starts, letters, side="right") - 1
-    inside = is_g1[line_of] & (letters < cmd_ends[line_of]) & (letters != starts[line_of])
-    letters, line_of = letters[inside], line_of[inside]
-    if len(letters) and (arr[letters] >= 97).any():
-        raise _Fallback("lowercase")
-    if len(letters) and not np.isin(arr[letters - 1], (_SPACE, _TAB)).all():
-        raise _Fallback("compact words")
-    rows = _LETTER_ROW[arr[letters]]
-    wanted = rows >= 0
-    letters, line_of, rows = letters[wanted], line_of[wanted], rows[wanted]
-    numbers = _decode_numbers(arr, letters + 1)
-    values = np.full((5, len(ends)), np.nan)
-    values[rows, line_of] = numbers
-    return _Lines(starts, ends, cmd_ends, g1, values[:, g1])
-
-
-def _decode_numbers(arr: NDArray[np.uint8], begins: IntArray) -> FloatArray:
-    """The decimal numbers starting at `begins` (each ends at a space, ';' or line end).
-
-    The texts are gathered into a fixed-width byte matrix and decoded column by column into an
-    exact integer mantissa and a count of fraction digits.
-    """
-    if len(begins) == 0:
-        return np.zeros(0)
-    terminators = np.flatnonzero(_IS_TERMINATOR[arr])
-    finishes = terminators[np.searchsorted(terminators, begins)]
-    lengths = finishes - begins
-    width = int(lengths.max())
-    if (lengths <= 0).any() or width > _MAX_NUMBER_TEXT:
-        raise _Fallback("empty or long number")
-    # One row per character position, one column per number: rows are contiguous in memory.
-    index = begins.astype(np.int32)[None, :] + np.arange(width, dtype=np.int32)[:, None]
-    np.minimum(index, len(arr) - 1, out=index)
-    texts = np.where(np.arange(width)[:, None] < lengths[None, :], arr[index], 0)
-    if not (_VALID_FIRST[texts[0]].all() and _VALID_REST[texts[1:]].all()):
-        raise _Fallback("not a plain decimal")
-    is_dot = texts == _DOT
-    dots = is_dot.sum(axis=0)
-    signed = (texts[0] == _MINUS) | (texts[0] == _PLUS)
-    digits = lengths - dots - signed
-    if (dots > 1).any() or (digits <= 0).any() or digits.max() > 15:
-        # Up to 15 digits the integer mantissa is exact in float64, so mantissa / 10**k is
-        # exactly what float() returns; anything else goes to the reference path.
-        raise _Fallback("malformed or long number")
-    mantissa = np.zeros(len(begins))
-    for row in texts:
-        is_digit = _IS_DIGIT[row]
-        mantissa = np.where(is_digit, mantissa * 10.0 + _DIGIT_VALUE[row], mantissa)
-    fraction_digits = np.where(dots > 0, lengths - np.argmax(is_dot, axis=0) - 1, 0)
-    values: FloatArray = mantissa / _POW10_FLOAT[fraction_digits]
-    return np.where(texts[0] == _MINUS, -values, values)
-
-
-def _forward_fill(values: FloatArray, initial: float) -> FloatArray:
-    """Carry the last non-NaN value forward; `initial` before the first one."""
-    padded = np.concatenate(([initial], values))
-    present = ~np.isnan(padded)
-    index = np.where(present, np.arange(len(padded)), 0)
-    np.maximum.accumulate(index, out=index)
-    filled: FloatArray = padded[index][1:]
-    return filled
-
-
 class VectorScanner:
     """Analyses chunks with numpy; returns False (having changed nothing) when it cannot."""
 
     def __init__(self, walker: LineWalker) -> None:
-        self._data = b""
         self.walker = walker
         self.interpreter = walker.interpreter
         self.state = walker.interpreter.state
@@ -165,18 +51,14 @@ class VectorScanner:
         if not data.endswith(b"\n") or b"\n" not in data:
             return False
         try:
-            lines = _split_lines(data)
-        except _Fallback:
+            lines = split_lines(data)
+        except Fallback:
             return False
-        self._data = data
-        try:
-            self._run(data, lines)
-        finally:
-            self._data = b""
+        self._run(data, lines)
         return True
 
     # ---- one chunk ---------------------------------------------------------------------------------
-    def _run(self, data: bytes, lines: _Lines) -> None:
+    def _run(self, data: bytes, lines: Lines) -> None:
         walker = self.walker
         first_line = walker.line + 1
         base = walker.offset
@@ -200,11 +82,11 @@ class VectorScanner:
         b0 = arr[starts]
         not_g1 = np.ones(n, dtype=bool)
         not_g1[lines.g1] = False
-        blank = (ends == starts) | ((ends - starts == 1) & (b0 == _CR))
-        comment = b0 == _SEMI
+        blank = (ends == starts) | ((ends - starts == 1) & (b0 == CR))
+        comment = b0 == SEMICOLON
         special = np.flatnonzero(not_g1 & ~blank & ~comment)
         b1 = arr[np.minimum(starts + 1, len(arr) - 1)]
-        marker_candidates = np.flatnonzero(comment & ((b1 == 76) | (b1 == _SPACE)))
+        marker_candidates = np.flatnonzero(comment & ((b1 == 76) | (b1 == SPACE)))
 
         layer_lines: list[int] = []
         if self.interpreter.use_layer_markers:
@@ -262,7 +144,7 @@ class VectorScanner:
         walker.line += n
         walker.offset = base + len(data)
 
-    def _longest(self, data: bytes, lines: _Lines, special: IntArray, first_line: int) -> None:
+    def _longest(self, data: bytes, lines: Lines, special: IntArray, first_line: int) -> None:
         """The longest command (what a host sends: no comment, no surrounding blanks) and its line."""
         walker = self.walker
         raw_lengths = lines.cmd_ends - lines.starts
@@ -285,7 +167,7 @@ class VectorScanner:
     # ---- one segment of lines between two order-sensitive commands ---------------------------------
     def _segment(
         self,
-        lines: _Lines,
+        lines: Lines,
         start: int,
         stop: int,
         marks: list[tuple[int, bool]],
@@ -305,11 +187,11 @@ class VectorScanner:
             return
 
         origin = state.origin
-        x = _forward_fill(values[0], state.position[0])
-        y = _forward_fill(values[1], state.position[1])
-        z = _forward_fill(values[2], state.position[2])
+        x = forward_fill(values[0], state.position[0])
+        y = forward_fill(values[1], state.position[1])
+        z = forward_fill(values[2], state.position[2])
         feed_raw = np.where(values[4] > 0, values[4], np.nan)
-        feed = _forward_fill(feed_raw / 60.0, state.feed_mm_s)
+        feed = forward_fill(feed_raw / 60.0, state.feed_mm_s)
         de, e_end = self._extrusion(rows, values[3], resets)
         dx = np.diff(x, prepend=state.position[0])
         dy = np.diff(y, prepend=state.position[1])
@@ -361,7 +243,7 @@ class VectorScanner:
         merged_rows = np.concatenate((rows, reset_rows))
         merged_values = np.concatenate((e_values, reset_values))
         order = np.argsort(merged_rows, kind="stable")
-        filled = _forward_fill(merged_values[order], state.position[3])
+        filled = forward_fill(merged_values[order], state.position[3])
         previous = np.concatenate(([state.position[3]], filled[:-1]))
         advance = filled - previous
         is_reset = np.concatenate((np.zeros(len(rows), dtype=bool), np.ones(len(reset_rows), dtype=bool)))[
@@ -419,7 +301,7 @@ class VectorScanner:
 
     def _segment_by_lines(
         self,
-        lines: _Lines,
+        lines: Lines,
         start: int,
         stop: int,
         marks: list[tuple[int, bool]],
@@ -439,7 +321,6 @@ class VectorScanner:
         )
         commands = dict(pending)
         g1 = set(lines.g1.tolist())
-        data_lines = self._data_lines
         for index in events:
             if index in mark_lines:
                 if index in layer_lines:
@@ -450,12 +331,9 @@ class VectorScanner:
                 self.interpreter.command(commands[index], first_line + index)
                 self.state.commands -= 1  # counted once for the whole chunk
             elif index in g1:
-                text = data_lines(lines, index)
+                text = lines.command_at(index)
                 self.interpreter.command(text, first_line + index)
                 self.state.commands -= 1
-
-    def _data_lines(self, lines: _Lines, index: int) -> str:
-        return self._data[lines.starts[index] : lines.cmd_ends[index]].decode("utf-8", "replace").strip()
 
 
 def _classify(command: str) -> str:
