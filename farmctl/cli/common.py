@@ -7,6 +7,7 @@ stdout, with messages on stderr; `--home DIR` on any command overrides FARMCTL_H
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +35,11 @@ def set_root_home(home: Path | None) -> None:
 
 def resolve_home_option(home: Path | None) -> Path | None:
     """The --home given to the command, else the one given before the command, else None."""
-    return home if home is not None else _root_home["home"]
+    root = _root_home["home"]
+    from_env = os.environ.get("FARMCTL_HOME")
+    if root is not None and home is not None and from_env and Path(from_env) == home:
+        return root  # `home` was filled from FARMCTL_HOME: an explicit `farmctl --home DIR` wins
+    return home if home is not None else root
 
 
 def print_json(document: Any) -> None:

@@ -294,3 +294,16 @@ def test_real_process_with_farmctl_home(home: Path) -> None:
     bad = subprocess.run([str(FARMCTL), "jobs", "show", "j7"], env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and bad.stderr.strip() == "farmctl: error: no job j7; see `farmctl jobs list`"
     assert "Traceback" not in bad.stderr
+
+
+def test_home_option_beats_environment_and_store_url_beats_home(tmp_path: Path) -> None:
+    env_home, option_home, elsewhere = tmp_path / "env", tmp_path / "opt", tmp_path / "other.db"
+    env = {**os.environ, "FARMCTL_HOME": str(env_home)}
+    run = [str(FARMCTL), "--home", str(option_home), "orders", "add", "--customer", "X", "--due", "+1d"]
+    assert subprocess.run(run, env=env, capture_output=True, text=True).returncode == 0
+    assert (option_home / "farm.db").exists() and not env_home.exists()
+    env["FARMCTL_STORE_URL"] = f"sqlite:///{elsewhere}"
+    listed = subprocess.run(
+        [str(FARMCTL), "orders", "list", "--json"], env=env, capture_output=True, text=True
+    )
+    assert listed.returncode == 0 and json.loads(listed.stdout) == [] and elsewhere.exists()
