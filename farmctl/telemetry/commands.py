@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from farmctl.telemetry.settings import TOPIC_LEVEL
+from farmctl.telemetry.topics import PRINTER_ID
 
 ACTIONS = frozenset({"pause", "resume", "cancel"})
 MAX_PAYLOAD_BYTES = 4096
@@ -66,7 +66,7 @@ def parse_command(
     if not isinstance(request_id, str) or not request_id.strip() or len(request_id) > MAX_REQUEST_ID:
         return refuse(f"malformed: request_id must be a non-empty string of at most {MAX_REQUEST_ID} chars")
     # From here on the sender can match our answer to its request.
-    if not TOPIC_LEVEL.match(printer_id):
+    if not PRINTER_ID.match(printer_id):
         return refuse("malformed: invalid printer id in topic", request_id)
     if action not in ACTIONS:
         return refuse(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}", request_id)

@@ -15,7 +15,7 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 
-# Worker states (architecture.md); the HA enum sensor offers exactly these.
+# Worker states (farmctl.daemon.worker.WorkerState); the HA enum sensor offers exactly these.
 PRINTER_STATES = (
     "offline",
     "connecting",
@@ -25,6 +25,7 @@ PRINTER_STATES = (
     "awaiting_bed_clear",
     "error",
     "maintenance",
+    "fault",
 )
 
 

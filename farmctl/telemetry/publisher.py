@@ -33,7 +33,7 @@ from farmctl.telemetry.models import PublisherStats
 from farmctl.telemetry.outbox import Message, Outbox, RetainedUpdate
 from farmctl.telemetry.publisher_loop import PublisherLoop
 from farmctl.telemetry.settings import MqttSettings
-from farmctl.telemetry.topics import OFFLINE, ONLINE, TopicError, TopicScheme, check_level
+from farmctl.telemetry.topics import OFFLINE, ONLINE, TopicError, TopicScheme, check_printer_id
 
 log = logging.getLogger(__name__)
 CommandHandler = Callable[[RemoteCommand], CommandOutcome]
@@ -277,7 +277,7 @@ class TelemetryPublisher:
 
     def _valid(self, printer_id: str) -> bool:
         try:
-            check_level(printer_id, "printer id")
+            check_printer_id(printer_id)
         except TopicError as exc:
             if printer_id not in self._bad_ids:
                 self._bad_ids.add(printer_id)

@@ -16,22 +16,26 @@ Fixed depth under `<prefix>/<site>` so `+` wildcards and ACL patterns work:
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
-
-from farmctl.telemetry.settings import TOPIC_LEVEL
 
 ONLINE = "online"
 OFFLINE = "offline"
+# Printer ids appear verbatim as a topic level, so a topic maps back to the printer without a table.
+# This is the set `farmctl printers add` accepts; none of it is special in MQTT (no '+', '#', '/').
+PRINTER_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_HA_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 
 
 class TopicError(ValueError):
     """An id that cannot be a topic level (would break wildcards or ACLs)."""
 
 
-def check_level(value: str, what: str) -> str:
-    if not TOPIC_LEVEL.match(value):
+def check_printer_id(value: str) -> str:
+    if not PRINTER_ID.match(value):
         raise TopicError(
-            f"{what} {value!r} must be lowercase letters, digits, '_' or '-' to be used in topics"
+            f"printer id {value!r} must be 1-64 letters, digits, '-', '_' or '.' to be used in topics"
         )
     return value
 
@@ -70,7 +74,7 @@ class TopicScheme:
         return f"{self.base}/#"
 
     def printer(self, printer_id: str, leaf: str) -> str:
-        return f"{self.base}/printers/{check_level(printer_id, 'printer id')}/{leaf}"
+        return f"{self.base}/printers/{check_printer_id(printer_id)}/{leaf}"
 
     def command(self, printer_id: str, action: str) -> str:
         return self.printer(printer_id, f"cmd/{action}")
@@ -93,5 +97,9 @@ class TopicScheme:
 
 
 def discovery_object_id(site: str, printer_id: str) -> str:
-    # HA object ids allow [a-zA-Z0-9_-]; site and printer id are already restricted to that set.
-    return f"farm_{site}_{printer_id}"
+    """HA object ids allow only [a-zA-Z0-9_-]: a '.' in a printer id is replaced, and a short hash of
+    the real id is appended so `a.b` and `a_b` still get different HA devices."""
+    safe = _HA_UNSAFE.sub("_", printer_id)
+    if safe != printer_id:
+        safe = f"{safe}_{hashlib.sha1(printer_id.encode()).hexdigest()[:6]}"
+    return f"farm_{site}_{safe}"

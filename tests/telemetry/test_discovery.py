@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from farmctl.telemetry.discovery import discovery_document
 from farmctl.telemetry.models import PRINTER_STATES, PrinterDescription
-from farmctl.telemetry.topics import TopicScheme
+from farmctl.telemetry.topics import TopicError, TopicScheme, discovery_object_id
 
 SCHEME = TopicScheme("farm/lab")
 PRINTER = PrinterDescription("mk3-01", "MK3 #1", model="MK3S", manufacturer="Prusa", serial_number="CZP123")
@@ -64,3 +66,28 @@ def test_buttons_only_when_commands_are_enabled() -> None:
     assert set(buttons) == {"pause", "resume", "cancel"}
     assert buttons["pause"]["cmd_t"] == "farm/lab/printers/mk3-01/cmd/pause"
     assert "request_id" in buttons["cancel"]["cmd_tpl"] and "expires_at" in buttons["cancel"]["cmd_tpl"]
+
+
+def test_printer_ids_as_the_cli_accepts_them() -> None:
+    # `farmctl printers add` allows upper case and '.'; topics keep the id verbatim, HA gets a safe id.
+    assert SCHEME.printer("MK3.01", "state") == "farm/lab/printers/MK3.01/state"
+    dotted = discovery_object_id("lab", "a.b")
+    assert dotted.startswith("farm_lab_a_b_") and dotted != discovery_object_id("lab", "a_b")
+    assert discovery_object_id("lab", "a_b") == "farm_lab_a_b"
+    doc = discovery_document(
+        SCHEME,
+        "lab",
+        PrinterDescription("MK3.01", "MK3"),
+        software_version="1",
+        telemetry_expiry_s=60,
+        commands_enabled=False,
+        qos=1,
+    )
+    assert all(
+        set(c["uniq_id"]) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+        for c in doc["cmps"].values()
+    )
+    with pytest.raises(TopicError):
+        SCHEME.printer("a/b", "state")
+    with pytest.raises(TopicError):
+        SCHEME.printer("p+", "state")
