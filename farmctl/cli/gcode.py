@@ -40,7 +40,7 @@ def _check_against(
     """Replace the profile's fit checks with this printer's own bed and loaded material."""
     from dataclasses import replace
 
-    from farmctl.gcode import validate_for_printer
+    from farmctl.gcode.validate import split_findings, validate_for_printer
 
     volume = printer.bed_mm or (profile.build_volume_mm if profile else None)
     findings = validate_for_printer(
@@ -51,8 +51,9 @@ def _check_against(
         build_min_mm=profile.build_min_mm if profile else (0.0, 0.0, 0.0),
     )
     redone = {"outside-build-volume", "line-too-long"}
-    kept = [f for f in analysis.warnings if f.code not in redone]
-    return replace(analysis, warnings=kept + findings)
+    kept = [f for f in analysis.errors + analysis.warnings if f.code not in redone]
+    errors, warnings = split_findings(kept + findings)
+    return replace(analysis, errors=errors, warnings=warnings)
 
 
 def _analyse(path: Path, profile: KinematicProfile | None) -> GcodeAnalysis:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -90,8 +91,6 @@ def _read_head_tail(path: Path, size: int) -> tuple[bytes, bytes]:
 
 def _profile_with_file_limits(profile: KinematicProfile, meta: SlicerMetadata) -> KinematicProfile:
     """PrusaSlicer's `; machine_max_...` lines override the profile; M201-M205 in the file override both."""
-    from dataclasses import replace
-
     limits = meta.machine_limits
     if not limits:
         return profile
@@ -238,7 +237,7 @@ def _result(
         time_marks=_time_marks([*marks.time_marks, (size, walker.line, total)]),
         warnings=warnings,
     )
-    from farmctl.gcode.validate import validate_for_printer
+    from farmctl.gcode.validate import split_findings, validate_for_printer
 
     findings = validate_for_printer(
         analysis,
@@ -246,5 +245,5 @@ def _result(
         max_line_bytes=profile.max_line_bytes,
         build_min_mm=profile.build_min_mm,
     )
-    analysis.warnings.extend(findings)
-    return analysis
+    errors, warnings = split_findings(analysis.warnings + findings)
+    return replace(analysis, errors=errors, warnings=warnings)

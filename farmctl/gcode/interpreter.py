@@ -244,7 +244,7 @@ class Interpreter:
                 state.findings.append(
                     Finding(
                         line,
-                        "hotend-temperature",
+                        "temperature-limit",
                         f"hotend target {target:.0f} C exceeds {_MAX_HOTEND_C:.0f} C",
                     )
                 )
@@ -253,7 +253,9 @@ class Interpreter:
                 state.max_bed, state.max_bed_line = target, line
             if target > _MAX_BED_C:
                 state.findings.append(
-                    Finding(line, "bed-temperature", f"bed target {target:.0f} C exceeds {_MAX_BED_C:.0f} C")
+                    Finding(
+                        line, "temperature-limit", f"bed target {target:.0f} C exceeds {_MAX_BED_C:.0f} C"
+                    )
                 )
 
     # ---- moves -------------------------------------------------------------------------------------

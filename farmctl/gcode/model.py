@@ -72,6 +72,8 @@ class GcodeAnalysis:
     print: `motion_time_s` (moves and dwells, the part slicers estimate, so the one to compare with
     `slicer_time_s`) plus `heating_time_s` (heater waits) plus `homing_time_s` (G28, bed levelling).
     `simple_time_s` is plain distance / feedrate, kept to show what the planner model adds.
+    `errors` are findings that mean the file cannot print on the profile's printer as it is (outside
+    the build volume, lines too long for the firmware, absurd temperatures); `warnings` are the rest.
     """
 
     path: str

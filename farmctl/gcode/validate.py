@@ -33,6 +33,16 @@ MATERIAL_BED_MAX_C: dict[str, float] = {
     "HIPS": 110,
     "PVA": 70,
 }
+# Findings that mean the file cannot print on that printer as it is; everything else is a warning.
+ERROR_CODES = frozenset({"outside-build-volume", "line-too-long", "temperature-limit"})
+
+
+def split_findings(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """(errors, warnings), each in the order given."""
+    errors = [f for f in findings if f.code in ERROR_CODES]
+    return errors, [f for f in findings if f.code not in ERROR_CODES]
+
+
 # Tolerance for the bed edge: slicers place skirts and purge lines right at the limit.
 _FIT_TOLERANCE_MM = 0.5
 

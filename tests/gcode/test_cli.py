@@ -79,10 +79,11 @@ def test_info_against_a_registered_printer(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["profile"] == "creality-ender3"
-    findings = {(w["code"], w["line"]) for w in document["warnings"]}
+    errors = {(f["code"], f["line"]) for f in document["errors"]}
+    warnings = {(f["code"], f["line"]) for f in document["warnings"]}
     # The cube's skirt reaches X141 (line 72) and the purge line Y200 (line 25): beyond a 120 mm bed.
-    assert ("outside-build-volume", 72) in findings and ("outside-build-volume", 25) in findings
-    # Sliced at 200 C: too cold for the PETG loaded on that printer.
-    assert any(code == "hotend-temperature" for code, _ in findings)
+    assert errors == {("outside-build-volume", 72), ("outside-build-volume", 25)}
+    # Sliced at 200 C (M104 on line 16): too cold for the PETG loaded on that printer.
+    assert warnings == {("hotend-temperature", 16)}
     missing = farmctl("gcode", "info", str(CUBE), "--printer", "nope", "--home", home)
     assert missing.returncode != 0 and "nope" in missing.stderr
