@@ -50,8 +50,8 @@ from farmctl.drivers.base import (
     Temperatures,
 )
 
-from .errors import OctoPrintAuthError, OctoPrintError, scrub
-from .models import OctoPrintSnapshot
+from .errors import OctoPrintAuthError, OctoPrintConflict, OctoPrintError, scrub
+from .models import OctoPrintSnapshot, OctoPrintState
 from .push import PushEvent, PushMessage, PushReauth, PushSocket, PushState
 from .readings import heater_readings, learn_firmware
 from .rest import OctoPrintClient
@@ -112,6 +112,7 @@ class OctoPrintDriver(PrinterDriver):
         self._next_poll = 0.0
         self._last_push = 0.0
         self._cancelled_upload = False
+        self._stale_upload: str | None = None
         self._firmware: FirmwareInfo | None = None
         self._next_push = 0.0
         self._backoff = 0.0
@@ -324,6 +325,19 @@ class OctoPrintDriver(PrinterDriver):
             if self._status.job != job:
                 self._emit(JobProgress(self.name, job))
         self._set_state(verdict.state, verdict.reason, job=job)
+        self._remove_stale_upload(snapshot)
+
+    def _remove_stale_upload(self, snapshot: OctoPrintSnapshot) -> None:
+        path = self._stale_upload
+        if path is None or snapshot.state.has_job or snapshot.state is OctoPrintState.UNREACHABLE:
+            return
+        try:
+            self._client.delete_file(path)
+        except OctoPrintConflict:
+            return  # still in use: next snapshot
+        except OctoPrintError as exc:
+            log.info("%s: could not remove %s from OctoPrint: %s", self.name, path, exc)
+        self._stale_upload = None
 
     def _finish(self, outcome: JobOutcome, error: str | None,
                 snapshot: OctoPrintSnapshot | None = None) -> None:
@@ -341,6 +355,10 @@ class OctoPrintDriver(PrinterDriver):
             self.name, owned.job_id, outcome, error, progress.lines_acked, progress.lines_total,
             progress.bytes_acked, progress.resends, max(0.0, self._clock() - owned.started_at),
         ))
+        if not self.settings.keep_uploads:
+            # farmctl keeps its own copy; without this the farmctl/ folder on OctoPrint grows forever.
+            # Deleted once OctoPrint no longer holds it (it refuses while the file is still in use).
+            self._stale_upload = owned.remote_path
 
     # -- commands (printer thread) --------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ class OctoPrintSettings:
     push_stale_s: float = 60.0  # push silent this long while REST answers -> reopen the push socket
     max_backoff_s: float = 5.0  # cap of the retry delay for an unreachable OctoPrint
     throttle: int = 1  # push cadence in units of 500 ms
+    keep_uploads: bool = False  # leave finished jobs' files in OctoPrint's farmctl/ folder
 
     def __repr__(self) -> str:  # dataclass repr would print the key
         return f"OctoPrintSettings(url={self.url!r}, api_key=<hidden>)"

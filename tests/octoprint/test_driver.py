@@ -76,6 +76,11 @@ def test_a_job_runs_to_completion_with_pushed_telemetry(
     source = gcode("Bracket v2.gcode", 250)
     driver.start_job(JobSpec(source, "job-101"))
     events.wait_for(_state(DriverState.PRINTING), 30)
+
+    def printing_path() -> str | None:
+        snap = driver.octoprint_snapshot()
+        return snap.job.path if snap is not None and snap.job is not None else None
+    wait_until(lambda: printing_path() == "farmctl/job-101-Bracket_v2.gcode", 30, "printing from farmctl/")
     finished = _finished(events)
     assert finished.job_id == "job-101" and finished.outcome is JobOutcome.COMPLETED
     assert finished.error is None and finished.lines_acked == finished.lines_total == 256
@@ -85,8 +90,10 @@ def test_a_job_runs_to_completion_with_pushed_telemetry(
     progress = [e.progress.bytes_acked for e in events.of_type(JobProgress)]
     assert progress == sorted(progress)
     wait_until(lambda: driver.status().state is DriverState.IDLE and driver.status().job is None, 20)
-    job = octoprint.api("/api/job")["job"]["file"]
-    assert job["path"] == "farmctl/job-101-Bracket_v2.gcode"  # the farmctl folder, a safe name
+    # It printed from the farmctl folder under a safe name, and the file is removed after the job.
+    client = OctoPrintClient(octoprint.url, octoprint.api_key)
+    wait_until(lambda: not client.file_exists("farmctl/job-101-Bracket_v2.gcode"), 20, "upload removed")
+    client.close()
     assert not any(octoprint.api_key in repr(e) for e in events.events)
 
 
