@@ -48,12 +48,19 @@ class VectorScanner:
         self.estimator = walker.estimator
 
     def chunk(self, data: bytes) -> bool:
-        if not data.endswith(b"\n") or b"\n" not in data:
+        """Analyse a chunk; False (nothing changed) when the reference path must take all of it."""
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
             return False
         try:
-            lines = split_lines(data)
+            lines = split_lines(data[:cut] if cut < len(data) else data)
         except Fallback:
             return False
+        if cut < len(data):
+            # The file's last line has no line break: whole lines here, that one the reference way.
+            self._run(data[:cut], lines)
+            self.walker.chunk(data[cut:])
+            return True
         self._run(data, lines)
         return True
 

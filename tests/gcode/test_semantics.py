@@ -286,3 +286,29 @@ def test_m204_s_follows_the_firmware_flavour(write_gcode: WriteGcode) -> None:
         legacy = analyse_file(path, prusa, vectorised=vectorised)
         modern = analyse_file(path, marlin, vectorised=vectorised)
         assert modern.motion_time_s > 2 * legacy.motion_time_s
+
+
+def test_crlf_and_missing_final_newline_read_like_plain_lines(tmp_path: Path) -> None:
+    text = (DATA / "ps25_mk3s_excerpt.gcode").read_bytes()
+    plain = tmp_path / "plain.gcode"
+    plain.write_bytes(text)
+    crlf = tmp_path / "crlf.gcode"
+    crlf.write_bytes(text.replace(b"\n", b"\r\n"))
+    unterminated = tmp_path / "unterminated.gcode"
+    unterminated.write_bytes(text + b"G1 X5 Y5 E1")
+    reference = analyse_file(plain, vectorised=False)
+    for path in (plain, crlf):
+        for vectorised in (True, False):
+            result = analyse_file(path, vectorised=vectorised)
+            assert result.motion_time_s == pytest.approx(reference.motion_time_s)
+            assert result.filament_mm == pytest.approx(reference.filament_mm)
+            assert (result.lines, result.layers, result.bbox) == (
+                reference.lines,
+                reference.layers,
+                reference.bbox,
+            )
+            assert result.slicer_time_s == reference.slicer_time_s
+    fast, slow = analyse_file(unterminated), analyse_file(unterminated, vectorised=False)
+    _same(asdict(fast), asdict(slow))
+    assert fast.lines == reference.lines + 1
+    assert fast.filament_mm == pytest.approx(reference.filament_mm + 1)
