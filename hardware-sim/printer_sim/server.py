@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import math
 import selectors
 import signal
 import socket
@@ -20,6 +21,10 @@ from dataclasses import dataclass, field
 from printer_sim.firmware import Firmware, PortRequest
 from printer_sim.ports import Port
 
+# Timer wake-ups are only millisecond-accurate (epoll), and rounding every sub-millisecond UART wait
+# up to the next millisecond would halve ping-pong throughput. So a deadline this close counts as due,
+# and that printer's model clock runs ahead of the wall clock by at most this much.
+SLACK_S = 0.001
 PTY_OPEN_CHECK_S = 0.02  # how often an unopened pty is checked for a host opening it
 JOURNAL_FLUSH_S = 0.05
 MAX_SLEEP_S = 1.0
@@ -31,6 +36,7 @@ class PrinterSlot:
     firmware: Firmware
     port: Port
     deadline: float | None = None
+    time: float = 0.0  # the model's clock: never goes backwards, at most SLACK_S ahead of the wall clock
     replug_at: float | None = None
     announce: Callable[[int, str], None] = field(default=lambda index, endpoint: None)
 
@@ -57,15 +63,15 @@ class Simulator:
         firmware = make_firmware()
 
         def opened(now: float) -> None:
-            firmware.connected(now)
+            firmware.connected(self._model_time(index, now))
             self._touched.add(index)
 
         def closed(now: float) -> None:
-            firmware.disconnected(now)
+            firmware.disconnected(self._model_time(index, now))
             self._touched.add(index)
 
         def data(chunk: bytes, now: float) -> None:
-            firmware.receive(chunk, now)
+            firmware.receive(chunk, self._model_time(index, now))
             self._touched.add(index)
 
         port = make_port(self.selector, opened, closed, data)
@@ -73,6 +79,11 @@ class Simulator:
         self.slots.append(slot)
         self._touched.add(index)
         return slot
+
+    def _model_time(self, index: int, now: float) -> float:
+        slot = self.slots[index]
+        slot.time = max(slot.time, now)
+        return slot.time
 
     # -------------------------------------------------------------- running
 
@@ -111,14 +122,16 @@ class Simulator:
                 if slot.port.needs_open_check():
                     slot.port.check_open(now)
         heap = self._heap
-        while heap and heap[0][0] <= now:
+        while heap and heap[0][0] <= now + SLACK_S:
             deadline, _, index = heapq.heappop(heap)
-            if self.slots[index].deadline == deadline:
-                self.slots[index].deadline = None
+            slot = self.slots[index]
+            if slot.deadline == deadline:
+                slot.deadline = None
+                slot.time = max(slot.time, deadline)
                 self._touched.add(index)
         touched, self._touched = self._touched, set()
         for index in touched:
-            self._service(self.slots[index], now)
+            self._service(self.slots[index], self._model_time(index, now))
         if now >= self._next_flush:
             self._next_flush = now + JOURNAL_FLUSH_S
             for slot in self.slots:
@@ -135,7 +148,8 @@ class Simulator:
             wake = min(wake, now + PTY_OPEN_CHECK_S)
         if any(slot.firmware.journal and slot.firmware.journal.dirty for slot in self.slots):
             wake = min(wake, self._next_flush)
-        return max(0.0, wake - now)
+        # Round down to whole milliseconds: epoll rounds up, and SLACK_S covers waking early.
+        return max(0.0, math.floor((wake - now) * 1000) / 1000)
 
     def _service(self, slot: PrinterSlot, now: float) -> None:
         firmware, port = slot.firmware, slot.port

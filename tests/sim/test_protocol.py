@@ -76,9 +76,11 @@ def test_rx_flush_discards_pipelined_lines_after_an_error(printer) -> None:
         host.write((numbered(1, "G1 X1")[:-1] + "0\n" + numbered(2, "G1 X2") + "\n").encode())
         replies = host.until(lambda line: line == "ok")
         assert replies[:2] == ["Error:checksum mismatch, Last Line: 0", "Resend: 1"]
-        host.command("M110 N0", 0)  # resync, then prove N2 never ran
-        entries = sim.wait_journal(lambda e: len(e) >= 2)
-        assert [e["cmd"] for e in entries] == ["M110 N0", "M110 N0"]
+        host.command("M110 N0", 0)  # resync, then prove N2 never ran as line 2
+        entries = sim.wait_journal(lambda e: [x["cmd"] for x in e].count("M110 N0") == 2)
+        # Bytes of N2 still on the wire after the flush may arrive as an unnumbered fragment
+        # (e.g. "2 G1 X2": Unknown command), as on real Marlin; but never as numbered line 2.
+        assert [e["n"] for e in entries if e["n"] is not None] == [0, 0]
 
 
 def test_m110_last_n_wins_and_works_unnumbered(printer) -> None:
