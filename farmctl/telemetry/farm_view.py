@@ -49,6 +49,7 @@ class RemotePrinter:
     source_state: str | None = None
     job_id: str | None = None
     error: str | None = None
+    detail: str | None = None
     temperatures: Mapping[str, Temperature] = field(default_factory=dict)
     progress_pct: float | None = None
     telemetry_ts: datetime | None = None
@@ -168,7 +169,7 @@ class FarmModel:
             return replace(printer, online=_availability(payload))
         if leaf == "state":
             if not payload:
-                return replace(printer, state=None, job_id=None, error=None, state_ts=None)
+                return replace(printer, state=None, job_id=None, error=None, detail=None, state_ts=None)
             doc = _document(payload)
             return replace(
                 printer,
@@ -176,6 +177,7 @@ class FarmModel:
                 source_state=doc.get("source_state"),
                 job_id=doc.get("job_id"),
                 error=doc.get("error"),
+                detail=doc.get("detail"),
                 state_ts=_time(doc.get("ts")),
             )
         if leaf == "telemetry":

@@ -58,6 +58,7 @@ class PrinterStateSnapshot:
     job_id: str | None = None
     error: str | None = None
     flags: Mapping[str, bool] = field(default_factory=dict)
+    detail: str | None = None  # one line for people, e.g. "waiting for the bed to be cleared"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class PrinterTelemetry:
 @dataclass(frozen=True)
 class JobProgress:
     job_id: str
-    file: str
+    file: str | None
     state: str
     progress_pct: float | None = None
     print_time_s: float | None = None
@@ -149,6 +150,7 @@ def printer_state_document(snapshot: PrinterStateSnapshot) -> dict[str, Any]:
         "source_state": snapshot.source_state,
         "job_id": snapshot.job_id,
         "error": snapshot.error,
+        "detail": snapshot.detail,
         "flags": dict(snapshot.flags),
     }
 
