@@ -110,7 +110,7 @@ class Firmware:
         self.bed = Heater(profile.bed)
         self._heaters_at = now
         self._ep_carry = b""
-        self._boot(now, "Power-Up", count=False)
+        self._boot(now, "PowerUp", count=False)
 
     # ------------------------------------------------------------------ state reset
 

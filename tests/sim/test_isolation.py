@@ -1,0 +1,82 @@
+"""Many printers in one process (S14): a fault on one never disturbs another."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.sim.host import Host, numbered
+from tests.support.simulator import running_simulator
+
+
+def test_kill_flood_and_unplug_on_neighbours_do_not_disturb_a_printer(tmp_path: Path) -> None:
+    with running_simulator(count=4, transport="tcp", journal_dir=tmp_path, speed=50) as sim:
+        hosts = [Host(endpoint) for endpoint in sim.endpoints]
+        try:
+            for host in hosts:
+                host.wait_boot()
+            hosts[1].send("M112")  # killed
+            hosts[2].write(b"G1 X200 F600\nG1 X0\n" * 500)  # 20 s moves: flooded far beyond its RX ring
+            hosts[3].send("!!DEBUG:unplug")  # port gone
+            hosts[0].command("M110 N0", 0)
+            for n in range(1, 201):
+                assert hosts[0].command(f"G1 X{n % 50} F12000", n) == ["ok"]
+            assert hosts[1].line(timeout=2) == "Error:Printer halted. kill() called!"
+        finally:
+            for host in hosts:
+                host.close()
+    numbers = [entry["n"] for entry in sim.journal(0)]
+    assert numbers == list(range(0, 201))
+    assert sim.stats(1)["kills"] == 1
+    assert sim.stats(2)["bytes_dropped_overflow"] > 0
+    assert [event["event"] for event in sim.events(3)] == ["reset", "unplug"]
+    assert sim.stats(0)["errors"] == {"checksum": 0, "line_number": 0, "no_checksum": 0}
+
+
+def test_corrupted_bytes_are_caught_by_checksums(tmp_path: Path) -> None:
+    with running_simulator(transport="pty", journal_dir=tmp_path, faults={"corrupt": 0.02}, seed=5) as sim:
+        with Host(sim.endpoints[0]) as host:
+            host.wait_boot()
+            host.send("!!DEBUG:fault corrupt=0")
+            host.line()
+            host.command("M110 N0", 0)
+            host.send("!!DEBUG:fault corrupt=0.02")
+            host.line()
+            n, errors = 1, 0
+            # A corrupted "N" turns a line into an unnumbered (unknown) command that gets an ok; the
+            # next numbered line then reveals the gap. Line 61 is that witness for line 60.
+            while n <= 61:
+                host.send(f"G1 X{n % 10} Y{n % 7} F6000", n)
+                try:
+                    replies = host.until(lambda line: line == "ok" or line.startswith("Resend"), timeout=0.5)
+                except AssertionError:
+                    continue  # a corrupted end of line: resend
+                if replies[-1].startswith("Resend"):
+                    errors += 1
+                    n = int(replies[-1].split()[1])
+                    host.until(lambda line: line == "ok")
+                else:
+                    n += 1
+        assert errors > 0
+    job = [e for e in sim.journal(0) if e["n"] is not None and 1 <= e["n"] <= 60]
+    assert [e["n"] for e in job] == list(range(1, 61))
+    assert all(e["cmd"] == f"G1 X{e['n'] % 10} Y{e['n'] % 7} F6000" for e in job)
+    assert sim.stats(0)["bytes_corrupted_fault"] > 0
+
+
+def test_reset_at_time(tmp_path: Path) -> None:
+    sim_args = {"transport": "tcp", "journal_dir": tmp_path, "faults": {"reset-at": 0.4}}
+    with running_simulator(**sim_args) as sim, Host(sim.endpoints[0]) as host:  # type: ignore[arg-type]
+        host.wait_boot()
+        assert host.until(lambda line: line == "start", timeout=5) == ["start"]
+        assert host.line() == "echo: Watchdog Reset"
+    assert [event["reason"] for event in sim.events(0)] == ["External Reset", "Watchdog Reset"]
+
+
+def test_numbered_emergency_stop_is_seen_on_arrival(tmp_path: Path) -> None:
+    with running_simulator(transport="tcp", journal_dir=tmp_path) as sim, Host(sim.endpoints[0]) as host:
+        host.wait_boot()
+        host.command("M110 N0", 0)
+        host.send("M0")
+        host.until(lambda line: line == "//action:prompt_show")
+        host.send(numbered(1, "M112"))
+        assert host.line() == "Error:Printer halted. kill() called!"
