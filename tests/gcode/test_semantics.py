@@ -312,3 +312,17 @@ def test_crlf_and_missing_final_newline_read_like_plain_lines(tmp_path: Path) ->
     _same(asdict(fast), asdict(slow))
     assert fast.lines == reference.lines + 1
     assert fast.filament_mm == pytest.approx(reference.filament_mm + 1)
+
+
+def test_arc_in_radius_form_equals_centre_form(analyse: Analyse) -> None:
+    centre = analyse("M83\nG1 X0 Y0 Z0.2 F6000\nG2 X20 Y0 I10 J0 E3 F600")
+    radius = analyse("M83\nG1 X0 Y0 Z0.2 F6000\nG2 X20 Y0 R10 E3 F600")
+    assert radius.motion_time_s == pytest.approx(centre.motion_time_s, rel=1e-6)
+    assert radius.bbox == centre.bbox
+
+
+def test_m205_j_switches_to_junction_deviation(analyse: Analyse) -> None:
+    zigzag = "\n".join(f"G1 X{(i % 2) * 5} Y{i * 0.5:.1f} E0.05" for i in range(1, 200))
+    classic = analyse("M83\nG1 Z0.2 F6000\n" + zigzag)
+    tight = analyse("M205 J0.005\nM83\nG1 Z0.2 F6000\n" + zigzag)
+    assert tight.motion_time_s > classic.motion_time_s * 1.05
