@@ -383,12 +383,15 @@ class OctoPrintDriver(PrinterDriver):
         target = remote_path(job)
         current = self._client.snapshot()
         self._apply(current)
-        active = current.job.path if current.state.has_job and current.job else None
-        if active == target and self._owned is None:
-            # Our own job from before a farmctl restart or disconnect: adopt it, do not print it twice.
+        ours = current.job is not None and current.job.path == target and self._owned is None
+        if ours and (current.state.has_job or current.state is OctoPrintState.READY):
+            # Our own job (same run id and file) from before a farmctl restart or disconnect: adopt it,
+            # never print it twice. If it completed meanwhile, the next snapshot reports just that.
             self._owned = OwnedJob(job.job_id, target, LineIndex.of(job.path), self._clock(),
                                    seen_active=True)
-            self._emit(Notice(self.name, NoticeLevel.INFO, f"adopted job {job.job_id} already printing"))
+            done = current.state is OctoPrintState.READY
+            self._emit(Notice(self.name, NoticeLevel.INFO, f"adopted job {job.job_id} "
+                              f"{'that completed on OctoPrint meanwhile' if done else 'already printing'}"))
             self._apply(current)
             return
         if self._status.state is not DriverState.IDLE or self._owned is not None:

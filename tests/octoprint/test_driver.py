@@ -170,6 +170,25 @@ def test_a_restarted_farmctl_adopts_its_running_job_instead_of_printing_twice(
     assert not [e for e in events.of_type(Notice) if "uploading" in e.message]
 
 
+def test_a_job_that_completed_while_farmctl_was_away_is_reported_not_reprinted(
+        octoprint: OctoPrintServer, make_driver: Factory, gcode: Callable[[str, int], Path]) -> None:
+    spec = JobSpec(gcode("quick.gcode", 120), "job-109")
+    first, first_events = make_driver(octoprint, name="op-away")
+    first_events.wait_for(_state(DriverState.IDLE), 30)
+    first.start_job(spec)
+    first_events.wait_for(_state(DriverState.PRINTING), 30)
+    first.disconnect()
+    assert first.join(15)
+    wait_until(lambda: octoprint.api("/api/job")["state"] == "Operational", 60, "OctoPrint finished it")
+    second, events = make_driver(octoprint, name="op-back")
+    events.wait_for(_state(DriverState.IDLE), 30)
+    second.start_job(spec)
+    finished = _finished(events)
+    assert finished.outcome is JobOutcome.COMPLETED and finished.job_id == "job-109"
+    assert any("completed on OctoPrint meanwhile" in e.message for e in events.of_type(Notice))
+    assert not [e for e in events.of_type(Notice) if "uploading" in e.message]
+
+
 @pytest.mark.slow
 def test_octoprint_killed_mid_print_then_restarted(
         fresh_octoprint: OctoPrintServer, make_driver: Factory, gcode: Callable[[str, int], Path]) -> None:
