@@ -307,3 +307,30 @@ def test_home_option_beats_environment_and_store_url_beats_home(tmp_path: Path) 
         [str(FARMCTL), "orders", "list", "--json"], env=env, capture_output=True, text=True
     )
     assert listed.returncode == 0 and json.loads(listed.stdout) == [] and elsewhere.exists()
+
+
+def test_file_larger_than_the_configured_limit(farm, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (home / "farm.toml").write_text("[files]\nmax_file_mb = 1\n")
+    big = tmp_path / "big.gcode"
+    big.write_text("G1 X10 Y10 E0.1\n" * 80_000)  # 1.3 MB
+    _one_line_error(farm("jobs", "add", str(big)), "big.gcode", "larger than the limit of 1 MB")
+
+
+def test_listing_follows_a_run_driven_through_the_store(printers, home: Path) -> None:  # type: ignore[no-untyped-def]
+    from farmctl.store import JobStore
+
+    assert printers("jobs", "add", str(CUBE), "--copies", "2", "--printer", "mk3").code == 0
+    with JobStore.open(home, actor="daemon") as store:  # what the daemon does
+        run = store.claim_next_copy("mk3")
+        assert run is not None
+        store.record_progress(run.id, lines_acked=1200, lines_total=5000, resends=3)
+    printing = printers("jobs", "list", "--json").json()[0]
+    assert printing["state"] == "printing" and printing["printer"] == "mk3" and printing["copies_active"] == 1
+    with JobStore.open(home, actor="daemon") as store:
+        store.finish_run(run.id, filament_mm=800.0)
+    shown = printers("jobs", "show", "j1", "--json").json()
+    assert shown["state"] == "queued" and shown["copies_done"] == 1
+    assert [(r["id"], r["state"], r["resends"]) for r in shown["runs"]] == [("r1", "done", 3)]
+    assert printers("printers", "show", "mk3", "--json").json()["bed_clear"] is False
+    assert printers("printers", "clear", "mk3").code == 0
+    assert printers("printers", "show", "mk3", "--json").json()["bed_clear"] is True
