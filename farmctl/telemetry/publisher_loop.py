@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("farmctl.telemetry.publisher")
 EVENT_BATCH = 200
 COMMAND_BACKLOG = 64
+# A handler may wait for the printer to confirm (the CLI's control path does, up to ~15 s): a few
+# threads keep one slow printer from holding up commands for the others.
+COMMAND_THREADS = 4
 
 
 @dataclass
@@ -72,7 +75,7 @@ class PublisherLoop:
         self._connected = False
         self._recent = RecentRequests()
         self._commands: queue.Queue[RemoteCommand | None] = queue.Queue(COMMAND_BACKLOG)
-        self._command_thread: threading.Thread | None = None
+        self._command_threads: list[threading.Thread] = []
         self._subscriptions: dict[int, list[str]] = {}
         self._outage_started: float | None = None
         self._dropped_reported = 0
@@ -81,10 +84,12 @@ class PublisherLoop:
 
     def run(self) -> None:
         if self._handler is not None:
-            self._command_thread = threading.Thread(
-                target=self._run_commands, name="farmctl-mqtt-commands", daemon=True
-            )
-            self._command_thread.start()
+            for number in range(COMMAND_THREADS):
+                thread = threading.Thread(
+                    target=self._run_commands, name=f"farmctl-mqtt-commands-{number}", daemon=True
+                )
+                thread.start()
+                self._command_threads.append(thread)
         owner = self._owner
         while True:
             with owner._cond:
@@ -358,7 +363,7 @@ class PublisherLoop:
 
     def _shut_down(self) -> None:
         owner = self._owner
-        if self._command_thread is not None:
+        for _ in self._command_threads:
             with contextlib.suppress(queue.Full):
                 self._commands.put_nowait(None)
         if not self._connected:

@@ -201,3 +201,29 @@ def test_home_assistant_birth_republishes_discovery(
     ha.publish("homeassistant/status", "online")
     again = ha.wait_count(topic_is(discovery), 2)
     assert again[1].json() == config and not again[1].retain  # a live re-publish, not the retained copy
+
+
+def test_a_slow_printer_does_not_hold_up_commands_for_others(
+    broker: MosquittoBroker,
+    tmp_path: Path,
+    publishers: Callable[..., TelemetryPublisher],
+    recorders: Callable[..., Recorder],
+) -> None:
+    release = threading.Event()
+
+    def handler(command: RemoteCommand) -> CommandOutcome:
+        if command.printer_id == "slow":
+            release.wait(30)  # waiting for a printer to confirm, like the CLI's control path
+        return CommandOutcome(True)
+
+    publisher = publishers(settings_for(broker, tmp_path, commands_enabled=True), command_handler=handler)
+    assert publisher.wait_idle(10)
+    recorder = recorders(broker, RESULTS)
+    try:
+        recorder.publish("farm/lab/printers/slow/cmd/pause", body("s1"))
+        recorder.publish("farm/lab/printers/fast/cmd/pause", body("f1"))
+        assert result_for(recorder, "f1", "farm/lab/printers/fast/cmd/pause/result")["ok"] is True
+        assert not recorder.matching(lambda m: m.json()["request_id"] == "s1")
+    finally:
+        release.set()
+    assert result_for(recorder, "s1", "farm/lab/printers/slow/cmd/pause/result")["ok"] is True
