@@ -267,3 +267,26 @@ def test_database_order_is_the_scheduler_order(store: JobStore, policy: str) -> 
     assert by_database.ordered_by is chosen and by_python.ordered_by is None
     expected = [j.id for j in order_jobs(by_python.jobs, chosen, by_python.now)]
     assert [j.id for j in by_database.jobs] == expected
+
+
+def test_writer_holding_the_lock_blocks_no_reader_and_delays_writers(store: JobStore) -> None:
+    import sqlite3
+    import threading
+
+    from farmctl.store import DATABASE_FILE
+
+    add_job(store)
+    assert store.home is not None
+    other = sqlite3.connect(store.home / DATABASE_FILE, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process (the daemon) in the middle of a write
+    other.execute("UPDATE jobs SET priority = 7")
+    assert store.list_jobs().total == 1  # WAL: the reader sees the last committed state at once
+    assert store.get_job(1).priority == 0
+    release = threading.Timer(0.3, other.execute, args=("COMMIT",))
+    release.start()
+    try:
+        held = store.hold_job(1)  # waits on busy_timeout for the commit, then writes
+    finally:
+        release.join()
+        other.close()
+    assert held.state is JobState.HELD and held.priority == 7
