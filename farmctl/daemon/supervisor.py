@@ -10,6 +10,7 @@ changed, else every `dispatch_interval_s`), reconnecting printers whose backoff 
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -38,7 +39,7 @@ from farmctl.drivers.base import (
     StateChanged,
     Temperatures,
 )
-from farmctl.errors import UserError
+from farmctl.errors import NotFound, UserError
 from farmctl.files import FileStore
 from farmctl.scheduler.dispatch import next_for_printer
 from farmctl.scheduler.model import Policy
@@ -48,13 +49,28 @@ from farmctl.store.live import LiveStatus, LiveStore, RunProgressRow
 from farmctl.store.records import Printer, Run
 
 # Event-log kinds (written by the CLI) that may let a waiting printer start something.
-_DISPATCH_KINDS = frozenset({
-    "job.added", "job.retry", "job.release", "job.priority", "printer.bed_cleared", "printer.enabled",
-    "printer.updated", "printer.added", "order.added",
-})
-_PRINTER_KINDS = frozenset({"printer.added", "printer.updated", "printer.removed", "printer.enabled",
-                            "printer.disabled"})
+_DISPATCH_KINDS = frozenset(
+    {
+        "job.added",
+        "job.retry",
+        "job.release",
+        "job.priority",
+        "printer.bed_cleared",
+        "printer.enabled",
+        "printer.updated",
+        "printer.added",
+        "order.added",
+    }
+)
+_PRINTER_KINDS = frozenset(
+    {"printer.added", "printer.updated", "printer.removed", "printer.enabled", "printer.disabled"}
+)
 _STOP_GRACE_S = 120.0  # cancel/pause on stop: give up waiting for printers after this long
+
+
+def _transient(error: UserError) -> bool:
+    text = str(error)
+    return "locked" in text or "lost the connection" in text or "disk" in text
 
 
 @dataclass(frozen=True)
@@ -130,8 +146,14 @@ class Supervisor:
         printers = self._wanted(self.store.list_printers())
         owned = set(self.live.claim_printers(self.daemon_id, [p.id for p in printers], self.settings.lease_s))
         for run in self.store.mark_printing_runs_interrupted(printer_ids=sorted(owned)):
-            self.log.warning("run.interrupted", run.printer_id, run=f"r{run.id}", job=f"j{run.job_id}",
-                             lines_acked=run.lines_acked, reason="daemon restarted; see jobs retry")
+            self.log.warning(
+                "run.interrupted",
+                run.printer_id,
+                run=f"r{run.id}",
+                job=f"j{run.job_id}",
+                lines_acked=run.lines_acked,
+                reason="daemon restarted; see jobs retry",
+            )
         expired = self.live.expire_controls(older_than_s=30.0)
         if expired:
             self.log.info("control.expired", count=expired)
@@ -158,8 +180,9 @@ class Supervisor:
             self._flush()
             runs = self.store.mark_printing_runs_interrupted(printer_ids=[w.id for w in stranded])
             for run in runs:
-                self.log.warning("run.interrupted", run.printer_id, run=f"r{run.id}",
-                                 lines_acked=run.lines_acked)
+                self.log.warning(
+                    "run.interrupted", run.printer_id, run=f"r{run.id}", lines_acked=run.lines_acked
+                )
         for worker in self.workers.values():
             self._persist_state(worker, WorkerState.OFFLINE, "daemon stopped")
         self.live.daemon_stopped(self.daemon_id)
@@ -177,7 +200,9 @@ class Supervisor:
         if policy == "refuse":
             self._stop_event.clear()
             self.log.error(
-                "daemon.stop_refused", prints=len(active), printers=",".join(w.id for w in active),
+                "daemon.stop_refused",
+                prints=len(active),
+                printers=",".join(w.id for w in active),
                 hint="pause/cancel them (printers pause|cancel ID) or stop with --on-stop wait|pause|cancel",
             )
             self.store.record_event("daemon.stop_refused", self.daemon_id, prints=len(active))
@@ -235,7 +260,12 @@ class Supervisor:
     def _retry_pending(self) -> None:
         while self._retry_ops:
             what, op = self._retry_ops[0]
-            op()
+            try:
+                op()
+            except UserError as error:
+                if _transient(error):
+                    raise
+                self.log.error("store.dropped", op=what, error=str(error))
             self._retry_ops.pop(0)
             self.log.info("store.retried", op=what)
 
@@ -248,7 +278,8 @@ class Supervisor:
             op()
         except UserError as error:
             self.log.error("store.error", op=what, error=str(error))
-            self._retry_ops.append((what, op))
+            if _transient(error):  # locked, connection lost, disk full: the same write will work later
+                self._retry_ops.append((what, op))
 
     # ---- workers ----------------------------------------------------------------------------------
     def _add_worker(self, printer: Printer) -> PrinterWorker:
@@ -313,8 +344,13 @@ class Supervisor:
         worker.backoff.reset()
         worker.reconnect_at = self.clock()
 
-    def _persist_state(self, worker: PrinterWorker, state: WorkerState, detail: str | None,
-                       capabilities: dict[str, Any] | None = None) -> None:
+    def _persist_state(
+        self,
+        worker: PrinterWorker,
+        state: WorkerState,
+        detail: str | None,
+        capabilities: dict[str, Any] | None = None,
+    ) -> None:
         changed = state is not worker.state or detail != worker.detail
         worker.state, worker.detail = state, detail
         worker.live_dirty = True
@@ -357,14 +393,18 @@ class Supervisor:
         elif isinstance(event, JobFinished):
             self._on_finished(worker, event)
         elif isinstance(event, FirmwareIdentified):
-            caps = {"firmware": event.firmware.name, "version": event.firmware.version,
-                    "capabilities": dict(event.firmware.capabilities)}
+            caps = {
+                "firmware": event.firmware.name,
+                "version": event.firmware.version,
+                "capabilities": dict(event.firmware.capabilities),
+            }
             self._persist_state(worker, worker.state, worker.detail, capabilities=caps)
         elif isinstance(event, PrinterError):
             error = {"kind": event.kind.value, "code": event.code, "message": event.message}
             self.log.warning("printer.error", worker.id, **error)
-            self._persist(f"event {worker.id}",
-                          lambda: self.store.record_event("printer.error", event.printer, **error))
+            self._persist(
+                f"event {worker.id}", lambda: self.store.record_event("printer.error", event.printer, **error)
+            )
         elif isinstance(event, PrinterReset):
             self.log.warning("printer.reset", worker.id, during_job=event.during_job)
         elif isinstance(event, Notice):
@@ -426,37 +466,58 @@ class Supervisor:
         stats = {"lines_acked": event.lines_acked, "resends": event.resends}
         run_id = run.run_id
         kind: str
+        # auto (simulators, CI, an auto-eject script): the bed is taken as clear after ANY end of a
+        # print; manual: a human confirms with `printers clear`, also after a failed or cancelled one.
+        worker.printer_bed_clear = auto
+        end: Callable[[], None]
         if event.outcome is JobOutcome.COMPLETED:
             kind = "run.done"
-            worker.printer_bed_clear = auto
 
-            def finish() -> None:
+            def end() -> None:
                 self.store.finish_run(run_id, **stats)
-                if auto:
-                    self.store.confirm_bed_clear(worker.id)
-
-            self._persist(f"finish r{run_id}", finish)
         elif event.outcome is JobOutcome.CANCELLED or run.stop_reason is not None:
             kind = "run.cancelled"
-            worker.printer_bed_clear = False
             reason = run.stop_reason or event.error or "cancelled"
-            self._persist(f"cancel r{run_id}", lambda: self._cancel_run(run_id, reason, stats["lines_acked"]))
+
+            def end() -> None:
+                self._cancel_run(run_id, reason, stats["lines_acked"])
         else:
             kind = "run.failed"
-            worker.printer_bed_clear = False
             error = event.error or "failed"
-            self._persist(f"fail r{run_id}", lambda: self._fail_run(run_id, error, stats))
-        self.log.info(kind, worker.id, run=f"r{run_id}", job=f"j{run.job_id}", file=run.name,
-                      lines_acked=event.lines_acked, lines_total=event.lines_total, resends=event.resends,
-                      duration_s=round(event.duration_s, 1), error=event.error)
-        self.observer.run_event(worker.id, kind, run_id, run.job_id,
-                                {"lines_acked": event.lines_acked, "error": event.error})
+
+            def end() -> None:
+                self._fail_run(run_id, error, stats)
+
+        self._persist(f"{kind} r{run_id}", end)
+        if auto:
+            printer_id = worker.id
+            self._persist(f"clear {printer_id}", lambda: self._confirm_clear(printer_id))
+        self.log.info(
+            kind,
+            worker.id,
+            run=f"r{run_id}",
+            job=f"j{run.job_id}",
+            file=run.name,
+            lines_acked=event.lines_acked,
+            lines_total=event.lines_total,
+            resends=event.resends,
+            duration_s=round(event.duration_s, 1),
+            error=event.error,
+        )
+        self.observer.run_event(
+            worker.id, kind, run_id, run.job_id, {"lines_acked": event.lines_acked, "error": event.error}
+        )
         self.control.on_run_ended(worker, kind)
         still_busy = worker.state in (WorkerState.PRINTING, WorkerState.PAUSED)
         if still_busy and worker.driver is not None and worker.driver.status().state is DriverState.IDLE:
-            self._persist_state(worker, WorkerState.IDLE if worker.printer_bed_clear
-                                else WorkerState.AWAITING_BED_CLEAR, None)
+            self._persist_state(
+                worker, WorkerState.IDLE if worker.printer_bed_clear else WorkerState.AWAITING_BED_CLEAR, None
+            )
         self._dispatch_due = True
+
+    def _confirm_clear(self, printer_id: str) -> None:
+        with contextlib.suppress(NotFound):  # removed meanwhile
+            self.store.confirm_bed_clear(printer_id)
 
     def _cancel_run(self, run_id: int, reason: str, lines_acked: int) -> None:
         self.store.record_progress(run_id, lines_acked=lines_acked)
@@ -480,7 +541,7 @@ class Supervisor:
             if change.kind == "control.requested":
                 controls = True
             elif change.kind == "printer.bed_cleared":
-                self._on_bed_cleared(change.subject)
+                self._on_bed_cleared(change.subject, by_operator=change.actor != self.store.actor)
             elif change.kind == "job.cancel":
                 self.control.job_cancelled(int(change.subject.lstrip("j")))
         if reconcile:
@@ -488,14 +549,15 @@ class Supervisor:
         if controls:
             self.control.handle_pending()
 
-    def _on_bed_cleared(self, printer_id: str) -> None:
+    def _on_bed_cleared(self, printer_id: str, *, by_operator: bool) -> None:
         worker = self.workers.get(printer_id)
         if worker is None:
             return
         worker.printer_bed_clear = True
         if worker.state is WorkerState.AWAITING_BED_CLEAR:
             self._persist_state(worker, WorkerState.IDLE, None)
-        elif worker.state in (WorkerState.FAULT, WorkerState.ERROR) and worker.run is None:
+        elif worker.state in (WorkerState.FAULT, WorkerState.ERROR) and worker.run is None and by_operator:
+            # `printers clear` on a halted printer: the operator looked at it; connect again.
             self.reconnect_now(worker)
         self._dispatch_due = True
 
@@ -549,9 +611,16 @@ class Supervisor:
 
     # ---- dispatch ---------------------------------------------------------------------------------
     def _dispatch(self, now: float) -> None:
-        ready = [w for w in self.workers.values()
-                 if w.state is WorkerState.IDLE and w.run is None and w.printer_bed_clear
-                 and w.printer.enabled and not w.retire_pending and w.driver is not None]
+        ready = [
+            w
+            for w in self.workers.values()
+            if w.state is WorkerState.IDLE
+            and w.run is None
+            and w.printer_bed_clear
+            and w.printer.enabled
+            and not w.retire_pending
+            and w.driver is not None
+        ]
         if not ready:
             return
         settings = self.store.scheduler
@@ -567,8 +636,13 @@ class Supervisor:
             draw = worker.printer.power_w or self.power.default_printer_w
             if not may_start(self.power.budget_w, heating, draw):
                 if not worker.waiting_for_power:
-                    self.log.info("power.waiting", worker.id, heating_w=sum(heating.values()), draw_w=draw,
-                                  budget_w=self.power.budget_w)
+                    self.log.info(
+                        "power.waiting",
+                        worker.id,
+                        heating_w=sum(heating.values()),
+                        draw_w=draw,
+                        budget_w=self.power.budget_w,
+                    )
                 worker.waiting_for_power = True
                 continue
             worker.waiting_for_power = False
@@ -587,14 +661,21 @@ class Supervisor:
             self.log.error("run.no_file", worker.id, run=f"r{run.id}", error=error)
             self._persist(f"fail r{run.id}", lambda: self._fail_run(run.id, error, {}))
             return
-        worker.run = ActiveRun(run.id, run.job_id, job.name, time.time(), job.file.estimated_time_s,
-                               lines_total=job.file.lines)
+        worker.run = ActiveRun(
+            run.id, run.job_id, job.name, time.time(), job.file.estimated_time_s, lines_total=job.file.lines
+        )
         worker.heat = HeatUp(draw_w, now, heat_end_line(path))
         worker.printer_bed_clear = False
         worker.live_dirty = True
         worker.driver.start_job(JobSpec(path, worker.run.spec_id))
-        self.log.info("run.started", worker.id, run=f"r{run.id}", job=f"j{run.job_id}", file=job.name,
-                      attempt=run.attempt)
+        self.log.info(
+            "run.started",
+            worker.id,
+            run=f"r{run.id}",
+            job=f"j{run.job_id}",
+            file=job.name,
+            attempt=run.attempt,
+        )
         self.observer.run_event(worker.id, "run.started", run.id, run.job_id, {"file": job.name})
 
     # ---- live status ------------------------------------------------------------------------------
@@ -604,18 +685,28 @@ class Supervisor:
         progress: list[RunProgressRow] = []
         for worker in self.workers.values():
             run = worker.run
-            statuses.append(LiveStatus(
-                printer_id=worker.id, state=worker.state.value, detail=worker.detail,
-                endpoint=worker.endpoint,
-                temperatures=dict(worker.temperatures), run_id=run.run_id if run else None,
-                job_id=run.job_id if run else None, lines_acked=run.lines_acked if run else None,
-                lines_total=run.lines_total if run else None, progress=run.progress if run else None,
-                eta_s=run.eta_s(wall) if run else None, run_started_at=run.started_wall if run else None,
-                heating=worker.heat is not None, daemon_id=self.daemon_id,
-            ))
+            statuses.append(
+                LiveStatus(
+                    printer_id=worker.id,
+                    state=worker.state.value,
+                    detail=worker.detail,
+                    endpoint=worker.endpoint,
+                    temperatures=dict(worker.temperatures),
+                    run_id=run.run_id if run else None,
+                    job_id=run.job_id if run else None,
+                    lines_acked=run.lines_acked if run else None,
+                    lines_total=run.lines_total if run else None,
+                    progress=run.progress if run else None,
+                    eta_s=run.eta_s(wall) if run else None,
+                    run_started_at=run.started_wall if run else None,
+                    heating=worker.heat is not None,
+                    daemon_id=self.daemon_id,
+                )
+            )
             if run is not None and run.dirty:
                 run.dirty = False
-                progress.append(RunProgressRow(run.run_id, run.lines_acked, run.lines_total, run.resends,
-                                               run.progress))
+                progress.append(
+                    RunProgressRow(run.run_id, run.lines_acked, run.lines_total, run.resends, run.progress)
+                )
         self.live.flush(self.daemon_id, statuses, progress)
         self.observer.printer_statuses(statuses)

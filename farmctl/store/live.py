@@ -82,6 +82,7 @@ class Change:
     id: int
     kind: str
     subject: str
+    actor: str = ""
 
 
 def _control(row: Any) -> ControlRequest:
@@ -267,6 +268,6 @@ class LiveStore(StoreBase):
 
     def changes_since(self, change_id: int, limit: int = 1000) -> list[Change]:
         with self._read() as conn:
-            rows = conn.execute(select(events.c.id, events.c.kind, events.c.subject)
+            rows = conn.execute(select(events.c.id, events.c.kind, events.c.subject, events.c.actor)
                                 .where(events.c.id > change_id).order_by(events.c.id).limit(limit)).all()
-        return [Change(r.id, r.kind, r.subject) for r in rows]
+        return [Change(r.id, r.kind, r.subject, r.actor) for r in rows]
