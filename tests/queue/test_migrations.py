@@ -129,3 +129,27 @@ def test_locked_database_gives_one_clear_line(home: Path) -> None:
         blocker.close()
     with JobStore.open(home) as store:
         assert store.list_orders() == []  # nothing half-written
+
+
+def _open_and_add_order(home: str, start: object) -> None:
+    start.wait()  # type: ignore[attr-defined]
+    with JobStore.open(Path(home)) as store:
+        store.add_order("racer", due=None)
+
+
+def test_processes_creating_the_database_at_once(home: Path) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    start = context.Event()
+    racers = [context.Process(target=_open_and_add_order, args=(str(home), start)) for _ in range(4)]
+    for racer in racers:
+        racer.start()
+    start.set()
+    for racer in racers:
+        racer.join(timeout=60)
+        assert racer.exitcode == 0
+    with sqlite3.connect(home / DATABASE_FILE) as conn:
+        assert conn.execute("SELECT version FROM farmctl_schema").fetchall() == [(SCHEMA_VERSION,)]
+    with JobStore.open(home) as store:
+        assert len(store.list_orders()) == 4
