@@ -109,9 +109,6 @@ class Recorder:
         with self._cond:
             return [m for m in self.messages if predicate(m)]
 
-    def latest(self, topic: str) -> Received:
-        return self.wait_for(lambda m: m.topic == topic) and self.matching(lambda m: m.topic == topic)[-1]
-
     def publish(self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False) -> None:
         self.client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
 

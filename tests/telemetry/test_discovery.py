@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from farmctl.telemetry.discovery import discovery_document
@@ -12,7 +14,7 @@ SCHEME = TopicScheme("farm/lab")
 PRINTER = PrinterDescription("mk3-01", "MK3 #1", model="MK3S", manufacturer="Prusa", serial_number="CZP123")
 
 
-def document(commands: bool) -> dict:  # type: ignore[type-arg]
+def document(commands: bool) -> dict[str, Any]:
     return discovery_document(
         SCHEME,
         "lab",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from farmctl.telemetry import models
@@ -10,7 +11,7 @@ from farmctl.telemetry.farm_view import FarmModel
 NOW = datetime(2026, 11, 21, 7, 0, tzinfo=UTC)
 
 
-def encoded(document: dict[str, object]) -> bytes:
+def encoded(document: Mapping[str, object]) -> bytes:
     return models.encode(document, NOW)
 
 

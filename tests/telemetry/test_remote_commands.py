@@ -63,7 +63,8 @@ def commanded(
 def result_for(recorder: Recorder, request_id: str | None, topic: str) -> dict[str, object]:
     message = recorder.wait_for(lambda m: m.topic == topic and m.json()["request_id"] == request_id)
     assert not message.retain
-    return message.json()  # type: ignore[no-any-return]
+    result: dict[str, object] = message.json()
+    return result
 
 
 def test_valid_command_reaches_the_handler_and_is_answered(

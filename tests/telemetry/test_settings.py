@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from farmctl.errors import ConfigError
-from farmctl.telemetry.settings import MqttSection, mqtt_settings, parse_mqtt_section
+from farmctl.telemetry.settings import MqttSection, MqttSettings, mqtt_settings, parse_mqtt_section
 
 
-def parse(mapping: dict[str, object] | None, tmp_path: Path):  # type: ignore[no-untyped-def]
+def parse(mapping: dict[str, object] | None, tmp_path: Path) -> MqttSettings | None:
     return parse_mqtt_section(mapping, str(tmp_path / "farm.toml"))
 
 
