@@ -105,6 +105,27 @@ def accuracy(files: list[Path]) -> None:
         )
 
 
+def equivalence(files: list[Path]) -> None:
+    """The vectorised path must give exactly what the line-by-line reference interpreter gives."""
+    from dataclasses import asdict
+
+    from farmctl.gcode import analyse_file, load_profile
+
+    print("\n## Vectorised path vs line-by-line reference\n")
+    for path in files:
+        profile = load_profile(_profile_for(path))
+        fast = asdict(analyse_file(path, profile))
+        reference = asdict(analyse_file(path, profile, vectorised=False))
+        differing = [key for key in fast if not _close(fast[key], reference[key])]
+        print(f"- {path.name}: {'identical' if not differing else 'DIFFERENT: ' + ', '.join(differing)}")
+
+
+def _close(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+    return a == b
+
+
 def _farmctl_speed(files: list[Path], repeat: int) -> dict[Path, float]:
     from farmctl.gcode import analyse_file, load_profile
 
@@ -243,6 +264,7 @@ def main() -> None:
     if files:
         accuracy(files)
         speed(files, args.repeat, not args.no_octoprint)
+        equivalence(files)
     else:
         print(f"\n(no corpus at {args.corpus}: accuracy and speed tables skipped)")
     small = ROOT / "tests" / "gcode" / "data" / "cura413_ender3_cube25_0.20std.gcode"

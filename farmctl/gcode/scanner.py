@@ -74,15 +74,11 @@ class VectorScanner:
         offsets = base + starts
 
         # Periodic time marks: the first line at or after each threshold.
-        periodic: list[int] = []
-        next_mark = walker.next_mark
-        while True:
-            index = int(np.searchsorted(offsets, next_mark))
-            if index >= n:
-                break
-            periodic.append(index)
-            next_mark = int(offsets[index]) + walker.mark_every
-        walker.next_mark = next_mark
+        spacing = walker.mark_every
+        grid = np.arange(walker.next_mark, int(offsets[-1]) + 1, spacing, dtype=np.int64)
+        periodic: list[int] = np.unique(np.searchsorted(offsets, grid)).tolist()
+        if periodic:
+            walker.next_mark = (int(offsets[periodic[-1]]) // spacing + 1) * spacing
 
         # Lines that are neither blank, comments nor G0/G1: handled in Python (a few percent).
         arr = np.frombuffer(data, dtype=np.uint8)

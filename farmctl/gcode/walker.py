@@ -29,7 +29,8 @@ class LineWalker:
             line_no += 1
             if offset >= next_mark:
                 estimator.mark_position(offset, line_no)
-                next_mark = offset + self.mark_every
+                # Marks sit on a fixed grid of offsets: the first line at or after each grid point.
+                next_mark = (offset // self.mark_every + 1) * self.mark_every
             self.line_at(raw, line_no, offset)
             offset += len(raw) + 1
         if not data.endswith(b"\n"):
