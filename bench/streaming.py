@@ -15,24 +15,29 @@ Prints:
 
 from __future__ import annotations
 
-import argparse
-import itertools
-import json
-import queue
-import subprocess
+import os
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from farmctl.drivers.base import DriverEvent, DriverState, JobFinished, JobSpec, StateChanged
-from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
-from farmctl.drivers.serial.preflight import preflight_file
-from farmctl.drivers.serial.responses import numbered
-from farmctl.drivers.serial.settings import ProtocolSettings
-from farmctl.drivers.serial.transport import LinkSettings
+# Run as a script, bench/ is sys.path[0], and bench/queue.py (the queue benchmark) would shadow the stdlib.
+sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != os.path.dirname(__file__)]
+
+import argparse  # noqa: E402
+import itertools  # noqa: E402
+import json  # noqa: E402
+import queue  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from farmctl.drivers.base import DriverEvent, DriverState, JobFinished, JobSpec, StateChanged  # noqa: E402
+from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings  # noqa: E402
+from farmctl.drivers.serial.preflight import preflight_file  # noqa: E402
+from farmctl.drivers.serial.responses import numbered  # noqa: E402
+from farmctl.drivers.serial.settings import ProtocolSettings  # noqa: E402
+from farmctl.drivers.serial.transport import LinkSettings  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "ps25_mk3s_gear_0.20q.gcode"
 HOST_COMMANDS = ("M110", "M105", "M113", "M155")

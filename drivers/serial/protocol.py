@@ -155,6 +155,10 @@ class MarlinProtocol:
         self._collapse: int | None = None  # window is one line until this number is acked
         self._rewind: _Rewind | None = None
         self._after_resend = False
+        # Does the firmware send `ok` after `Resend:`? None = not known yet (assume yes, the safe side:
+        # a swallowed ok only costs a credit that the next M105 returns). See _learn_resend_ok.
+        self._resend_ok: bool | None = self.settings.resend_ok
+        self._resend_followed = [0, 0]  # resends directly followed by an ok / by something else
         self._hello_attempts = 0
         self._hello_at = 0.0
         self._last_rx = 0.0
@@ -294,8 +298,10 @@ class MarlinProtocol:
         self._last_rx = now
         response = classify(text, self.active_tool)
         after_resend, self._after_resend = self._after_resend, False
+        if after_resend:
+            self._learn_resend_ok(response.kind is Kind.OK)
         if response.kind is Kind.OK:
-            if after_resend:
+            if after_resend and self._resend_ok is not False and not response.temperatures:
                 return  # the ok of the rejected line: its credit came back when it was voided
             self._on_ok(response, now)
         elif response.kind is Kind.RESEND:
@@ -465,6 +471,17 @@ class MarlinProtocol:
                 self._set_state(DriverState.ERROR, message)
         elif error_class is ErrorClass.NO_RESEND and self._rewind is not None:
             self._rewind.stale_seen += 1
+
+    def _learn_resend_ok(self, followed_by_ok: bool) -> None:
+        """H10, measured rather than configured: firmware that answers `Resend:` with `ok` does so every
+        time (only a lost byte breaks it), while for firmware that does not, the next line is an ok only by
+        coincidence. After a few resends the share tells them apart."""
+        self._resend_followed[0 if followed_by_ok else 1] += 1
+        if self.settings.resend_ok is not None:
+            return
+        with_ok, without = self._resend_followed
+        if with_ok + without >= 4:
+            self._resend_ok = with_ok / (with_ok + without) >= 0.8
 
     # ---- sending --------------------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ class ProtocolSettings:
     resend_settle_s: float = 0.02  # wait this long for stale responses before replaying (H11)
     resend_timeout_s: float = 0.5  # replayed line got no answer at all: replay it again (H10)
     max_consecutive_resends: int = 10  # H14 loop guard
+    resend_ok: bool | None = None  # firmware sends ok after Resend: None = detect (H10)
     resend_ratio_threshold: float = 0.10  # H15
     resend_ratio_start_lines: int = 100
     # Temperatures: M155 autoreport interval, or the M105 polling interval without it. While printing an
