@@ -52,9 +52,7 @@ def build_client(settings: MqttSettings, client_id: str, *, max_queued: int) -> 
     client.max_queued_messages_set(max_queued)
     # Belt and braces with `guarded`: an escaped exception must not leave a zombie client.
     client.suppress_exceptions = True
-    jitter = random.Random()
-    min_delay = settings.reconnect_min_s * jitter.uniform(1.0, 2.0)
-    max_delay = max(min_delay, settings.reconnect_max_s * jitter.uniform(0.75, 1.0))
+    min_delay, max_delay = reconnect_delays(settings, random.Random())
     # paho annotates these as int but does float arithmetic with them; sub-second values keep tests fast.
     client.reconnect_delay_set(min_delay=cast(int, min_delay), max_delay=cast(int, max_delay))
     client.on_socket_open = guarded("socket_open", _no_delay)
@@ -77,6 +75,14 @@ def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
     raw = getattr(sock, "setsockopt", None)
     if raw is not None:
         raw(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def reconnect_delays(settings: MqttSettings, rng: random.Random) -> tuple[float, float]:
+    """Per-process backoff bounds: paho doubles from min to max without jitter, so after a broker
+    restart every daemon would retry in lock-step; randomising the bounds spreads them out."""
+    min_delay = settings.reconnect_min_s * rng.uniform(1.0, 2.0)
+    max_delay = max(min_delay, settings.reconnect_max_s * rng.uniform(0.75, 1.0))
+    return min_delay, max_delay
 
 
 def connect_in_background(client: mqtt.Client, settings: MqttSettings) -> None:

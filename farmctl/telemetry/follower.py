@@ -52,9 +52,10 @@ class FarmFollower:
         self.last_error: str | None = None
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> FarmFollower:
-        """For `farmctl watch --mqtt mqtt://user:pass@host:1883` (credentials may be in the URL)."""
-        return cls(parse_broker_url(url), **kwargs)
+    def from_url(cls, url: str, *, ca_file: str | None = None, **kwargs: Any) -> FarmFollower:
+        """For `farmctl watch --mqtt mqtts://user:pass@host:8883` (credentials may be in the URL;
+        `ca_file` for a broker whose certificate is not signed by a system CA)."""
+        return cls(parse_broker_url(url, ca_file=ca_file), **kwargs)
 
     def start(self) -> None:
         connect_in_background(self._client, self.settings)

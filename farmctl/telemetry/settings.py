@@ -232,12 +232,15 @@ def _parse_url(url: str, reader: _SectionReader) -> tuple[str, str, int, str | N
     return parts.scheme, parts.hostname, port, user, password
 
 
-def parse_broker_url(url: str, source: str = "--mqtt") -> MqttSettings:
+def parse_broker_url(url: str, source: str = "--mqtt", *, ca_file: str | None = None) -> MqttSettings:
     """Settings for a read-only follower (`farmctl watch --mqtt URL`): just the broker address.
 
     The site is irrelevant to a follower (it reads whatever `topic_prefix/<site>` it is told to).
     """
-    settings = parse_mqtt_section({"url": url, "site": "watch"}, source)
+    mapping: dict[str, Any] = {"url": url, "site": "watch"}
+    if ca_file is not None:
+        mapping["ca_file"] = ca_file
+    settings = parse_mqtt_section(mapping, source)
     assert settings is not None  # a url was given, so the section is enabled
     return settings
 

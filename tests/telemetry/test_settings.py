@@ -145,3 +145,27 @@ def test_config_loader_reads_the_section_from_toml_and_environment(tmp_path: Pat
         1,
         "pw",
     )
+
+
+def test_reconnect_backoff_bounds_are_randomised_per_process(tmp_path: Path) -> None:
+    import random
+
+    from farmctl.telemetry.connection import reconnect_delays
+
+    settings = parse({"url": "mqtt://b", "site": "s", "reconnect_min_s": 1, "reconnect_max_s": 60}, tmp_path)
+    assert settings is not None
+    bounds = {reconnect_delays(settings, random.Random(seed)) for seed in range(20)}
+    assert len(bounds) == 20  # twenty daemons, twenty different schedules
+    for low, high in bounds:
+        assert 1.0 <= low <= 2.0 and 45.0 <= high <= 60.0
+
+
+def test_watch_url_with_credentials_and_ca(tmp_path: Path) -> None:
+    from farmctl.telemetry.settings import parse_broker_url
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    settings = parse_broker_url("mqtts://viewer:pw@broker:8884", ca_file=str(ca))
+    assert (settings.tls, settings.port, settings.username, settings.ca_file) == (True, 8884, "viewer", ca)
+    with pytest.raises(ConfigError, match=r"--mqtt: \[mqtt\]\.url: must start with mqtt:// or mqtts://"):
+        parse_broker_url("broker:1883")
