@@ -218,10 +218,10 @@ def test_byte_drop_fault_causes_resends_and_is_counted(printer) -> None:
         host.command("M110 N0", 0)
         resends = 0
         n = 1
-        while n <= 40:
+        while n <= 31:  # line 31 reveals a lost line 30 (a dropped "N" makes it an unknown command)
             host.send(f"G1 X{n % 10} F6000", n)
             try:
-                replies = host.until(lambda line: line == "ok" or line.startswith("Resend"), timeout=0.5)
+                replies = host.until(lambda line: line == "ok" or line.startswith("Resend"), timeout=0.3)
             except AssertionError:
                 continue  # the end of line was lost: send it again (the firmware will complain)
             if replies[-1].startswith("Resend"):
@@ -231,8 +231,8 @@ def test_byte_drop_fault_causes_resends_and_is_counted(printer) -> None:
                 continue
             n += 1
         assert resends > 0
-    numbers = [e["n"] for e in sim.journal(0) if e["cmd"].startswith("G1")]
-    assert numbers == list(range(1, 41))  # every line exactly once, in order
+    numbers = [e["n"] for e in sim.journal(0) if e["cmd"].startswith("G1") and e["n"] <= 30]
+    assert numbers == list(range(1, 31))  # every line exactly once, in order
     assert sim.stats(0)["bytes_dropped_fault"] > 0
     assert sim.stats(0)["resend_requests"] >= resends
 

@@ -43,11 +43,11 @@ def test_corrupted_bytes_are_caught_by_checksums(tmp_path: Path) -> None:
             host.line()
             n, errors = 1, 0
             # A corrupted "N" turns a line into an unnumbered (unknown) command that gets an ok; the
-            # next numbered line then reveals the gap. Line 61 is that witness for line 60.
-            while n <= 61:
+            # next numbered line then reveals the gap. Line 41 is that witness for line 40.
+            while n <= 41:
                 host.send(f"G1 X{n % 10} Y{n % 7} F6000", n)
                 try:
-                    replies = host.until(lambda line: line == "ok" or line.startswith("Resend"), timeout=0.5)
+                    replies = host.until(lambda line: line == "ok" or line.startswith("Resend"), timeout=0.3)
                 except AssertionError:
                     continue  # a corrupted end of line: resend
                 if replies[-1].startswith("Resend"):
@@ -57,8 +57,8 @@ def test_corrupted_bytes_are_caught_by_checksums(tmp_path: Path) -> None:
                 else:
                     n += 1
         assert errors > 0
-    job = [e for e in sim.journal(0) if e["n"] is not None and 1 <= e["n"] <= 60]
-    assert [e["n"] for e in job] == list(range(1, 61))
+    job = [e for e in sim.journal(0) if e["n"] is not None and 1 <= e["n"] <= 40]
+    assert [e["n"] for e in job] == list(range(1, 41))
     assert all(e["cmd"] == f"G1 X{e['n'] % 10} Y{e['n'] % 7} F6000" for e in job)
     assert sim.stats(0)["bytes_corrupted_fault"] > 0
 
