@@ -1,0 +1,104 @@
+"""`farmctl print` and `farmctl ports` as a user runs them, against the simulator."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.drivers.helpers import dense_commands, executed_job_lines, write_job
+from tests.support.simulator import running_simulator
+
+FARMCTL = [sys.executable, "-m", "farmctl"]
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*FARMCTL, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_print_json_reports_the_outcome(tmp_path: Path) -> None:
+    commands = dense_commands(300)
+    job = write_job(tmp_path, commands)
+    with running_simulator(transport="tcp", speed=1000, journal_dir=tmp_path / "j") as sim:
+        result = run_cli("print", str(job), "--port", sim.endpoints[0], "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["outcome"] == "completed" and "error" not in document
+    assert (document["lines"], document["resends"]) == (300, 0)
+    assert document["bytes"] == sum(len(c) + 1 for c in commands)
+    assert document["duration_s"] > 0
+    assert [cmd for _, cmd in executed_job_lines(sim.journal())] == commands
+
+
+def test_print_reports_a_failed_job_with_nonzero_exit(tmp_path: Path) -> None:
+    job = write_job(tmp_path, dense_commands(400))
+    with running_simulator(transport="pty", speed=1000, faults={"reset-at-line": 100}) as sim:
+        result = run_cli("print", str(job), "--port", sim.endpoints[0], "--json")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["outcome"] == "failed" and "reset" in document["error"]
+    assert document["lines"] < 100
+
+
+def test_ctrl_c_cancels_safely(tmp_path: Path) -> None:
+    job = write_job(tmp_path, dense_commands(5000))
+    with running_simulator(transport="pty", speed=2, journal_dir=tmp_path / "j") as sim:
+        process = subprocess.Popen(
+            [*FARMCTL, "print", str(job), "--port", sim.endpoints[0], "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        sim.wait_journal(lambda j: len(executed_job_lines(j)) > 20, timeout=30)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert json.loads(out)["outcome"] == "cancelled"
+    journal = sim.journal()
+    assert [str(e["cmd"]) for e in journal][-7:] == [
+        "M104 S0",
+        "M140 S0",
+        "M107",
+        "G91",
+        "G1 Z10 F600",
+        "G90",
+        "M84",
+    ]
+
+
+def test_a_port_in_use_is_refused(tmp_path: Path) -> None:
+    job = write_job(tmp_path, dense_commands(5000))
+    with running_simulator(transport="pty", speed=2, journal_dir=tmp_path / "j") as sim:
+        first = subprocess.Popen(
+            [*FARMCTL, "print", str(job), "--port", sim.endpoints[0]], stderr=subprocess.PIPE
+        )
+        try:
+            sim.wait_journal(lambda j: len(executed_job_lines(j)) > 5, timeout=30)
+            second = run_cli("print", str(job), "--port", sim.endpoints[0])
+        finally:
+            first.send_signal(signal.SIGINT)
+            first.communicate(timeout=60)
+    assert second.returncode == 1
+    assert "in use by another farmctl process" in second.stderr
+    assert "Traceback" not in second.stderr
+
+
+def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.gcode"
+    bad.write_text("G28\nM117 naïve\n")
+    result = run_cli("print", str(bad), "--port", "/dev/null-nothing")
+    assert result.returncode == 1 and "non-ASCII" in result.stderr and "Traceback" not in result.stderr
+    missing = run_cli("print", str(tmp_path / "nope.gcode"), "--port", "/dev/ttyUSB9")
+    assert missing.returncode == 1 and "no such file" in missing.stderr
+    nodev = run_cli("print", str(write_job(tmp_path, ["G28"])), "--port", "usb://dead:beef/NOPE")
+    assert nodev.returncode == 1 and "no serial port matches" in nodev.stderr
+
+
+def test_ports_json_is_one_document() -> None:
+    result = run_cli("ports", "--json")
+    assert result.returncode == 0
+    ports = json.loads(result.stdout)
+    assert isinstance(ports, list)
+    assert all({"device", "vid", "pid", "serial_number", "stable_url"} <= set(p) for p in ports)

@@ -1,0 +1,113 @@
+"""Pre-flight, USB identities, the port lock and the transport's stall detection."""
+
+from __future__ import annotations
+
+import os
+import pty
+from pathlib import Path
+
+import pytest
+from farmctl.drivers.serial.portlock import PortBusy, PortLock, lock_key
+from farmctl.drivers.serial.preflight import PreflightError, preflight_text, shorten
+from farmctl.drivers.serial.transport import LinkSettings, SerialTransport, TransportError
+from farmctl.drivers.serial.usb import PortInfo, UsbIdentityError, parse_usb_url, resolve_usb_url
+
+
+def test_preflight_strips_comments_and_blank_lines() -> None:
+    text = "; header\n\nG28 ; home\n  G1   X10  Y20 (paren comment) F3000 \nM117 Hi ;x\n\n"
+    result = preflight_text(text)
+    assert result.commands == ["G28", "G1 X10 Y20 F3000", "M117 Hi"]
+    assert result.source_lines == [3, 4, 5]
+    assert result.total_bytes == sum(len(c) + 1 for c in result.commands)
+
+
+def test_preflight_shortens_or_rejects_long_lines() -> None:
+    long_numbers = "G1 " + " ".join(f"{axis}{100 + i}.50000000" for i, axis in enumerate("XYZEF"))
+    result = preflight_text(long_numbers, max_line_bytes=60)
+    assert result.commands == ["G1 X100.5 Y101.5 Z102.5 E103.5 F104.5"] and result.shortened == 1
+    with pytest.raises(PreflightError, match=r"file:2: command is \d+ bytes"):
+        preflight_text("G28\nM117 " + "x" * 120)
+    assert shorten("G1 X10.500 Y0.000 F1200.0 E.0100") == "G1 X10.5 Y0 F1200 E.01"
+
+
+def test_preflight_rejects_non_ascii_commands_but_not_comments() -> None:
+    assert preflight_text("G28 ; Grüße\n").commands == ["G28"]
+    with pytest.raises(PreflightError, match=r"job.gcode:1: non-ASCII character 'é'"):
+        preflight_text("M117 café\n", source="job.gcode")
+
+
+PORTS = [
+    PortInfo("/dev/ttyUSB0", "CH340", 0x1A86, 0x7523, None, "1-1.2:1.0", None, None),
+    PortInfo("/dev/ttyUSB1", "CH340", 0x1A86, 0x7523, None, "1-1.3:1.0", None, None),
+    PortInfo("/dev/ttyACM0", "Prusa", 0x2C99, 0x0002, "CZPX 1234", "1-2:1.0", "Prusa", "MK3"),
+    PortInfo("/dev/ttyS0", "n/a", None, None, None, None, None, None),
+]
+
+
+def test_stable_identity_prefers_serial_number_then_port_path() -> None:
+    assert PORTS[2].stable_url == "usb://2c99:0002/CZPX%201234"
+    assert PORTS[0].stable_url == "usb://1a86:7523@1-1.2:1.0"
+    assert PORTS[3].stable_url is None
+    assert resolve_usb_url("usb://2c99:0002/CZPX%201234", PORTS) == "/dev/ttyACM0"
+    assert resolve_usb_url("usb://1a86:7523@1-1.3:1.0", PORTS) == "/dev/ttyUSB1"
+    # Re-plugged: same serial number, new device node.
+    moved = [PortInfo("/dev/ttyACM3", "Prusa", 0x2C99, 0x0002, "CZPX 1234", "1-4:1.0", None, None)]
+    assert resolve_usb_url("usb://2c99:0002/CZPX%201234", moved) == "/dev/ttyACM3"
+
+
+def test_stable_identity_errors_are_clear() -> None:
+    with pytest.raises(UsbIdentityError, match="bad USB identity"):
+        parse_usb_url("usb://12:34")
+    with pytest.raises(UsbIdentityError, match="no serial port matches"):
+        resolve_usb_url("usb://2c99:0002/OTHER", PORTS)
+    with pytest.raises(UsbIdentityError, match="matches several ports"):
+        resolve_usb_url("usb://1a86:7523@1-1.2:1.0", [*PORTS, PORTS[0]])
+
+
+def test_port_lock_is_exclusive_and_released(tmp_path: Path) -> None:
+    first = PortLock("/dev/ttyUSB0", tmp_path)
+    first.acquire()
+    with pytest.raises(PortBusy, match=f"pid {os.getpid()}"):
+        PortLock("/dev/ttyUSB0", tmp_path).acquire()
+    first.release()
+    with PortLock("/dev/ttyUSB0", tmp_path):
+        pass
+    assert lock_key("socket://127.0.0.1:5000") != lock_key("socket://127.0.0.1:5001")
+
+
+def test_symlinked_devices_share_one_lock(tmp_path: Path) -> None:
+    target = tmp_path / "ttyFAKE"
+    target.touch()
+    link = tmp_path / "by-id-link"
+    link.symlink_to(target)
+    assert lock_key(str(link)) == lock_key(str(target))
+
+
+def test_write_stall_is_detected_on_a_real_pty() -> None:
+    master, slave = pty.openpty()
+    try:
+        name = os.ttyname(slave)
+        transport = SerialTransport(name, LinkSettings(write_timeout_s=0.05, write_attempts=3))
+        transport.open()
+        with pytest.raises(TransportError, match="write stall") as error:
+            for _ in range(10_000):  # nobody reads the master: the pty buffer fills up
+                transport.write(b"G1 X1 Y1\n" * 64)
+        assert error.value.code == "write-stall"
+        transport.close()
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_unplugged_pty_reads_as_disconnected() -> None:
+    master, slave = pty.openpty()
+    name = os.ttyname(slave)
+    transport = SerialTransport(name)
+    transport.open()
+    os.close(slave)
+    os.close(master)  # the device goes away
+    with pytest.raises(TransportError) as error:
+        for _ in range(100):
+            transport.read(0.05)
+    assert error.value.code == "unplugged"
+    transport.close()
