@@ -28,7 +28,8 @@ _POW10_FLOAT = 10.0 ** np.arange(_MAX_NUMBER_TEXT + 1)
 _DOT, _MINUS, _PLUS = 46, 45, 43
 _IS_DIGIT = np.zeros(256, dtype=bool)
 _IS_DIGIT[48:58] = True
-_DIGIT_VALUE = np.maximum(np.arange(256, dtype=np.float64) - 48, 0.0)
+_DIGIT_VALUE = np.where(_IS_DIGIT, np.arange(256, dtype=np.float64) - 48, 0.0)
+_SHIFT = np.where(_IS_DIGIT, 10.0, 1.0)
 # Characters allowed in a number text (0 pads the short ones): a sign only in the first place.
 _VALID_REST = _IS_DIGIT.copy()
 _VALID_REST[[0, _DOT]] = True
@@ -122,10 +123,16 @@ def decode_numbers(arr: NDArray[np.uint8], begins: IntArray) -> FloatArray:
         # Up to 15 digits the integer mantissa is exact in float64, so mantissa / 10**k is
         # exactly what float() returns; anything else goes to the reference path.
         raise Fallback("malformed or long number")
+    # Horner's rule, one character position at a time: a digit shifts the mantissa left and adds
+    # itself; anything else (sign, dot, padding) multiplies by 1 and adds 0.
     mantissa = np.zeros(len(begins))
+    scale = np.empty(len(begins))
+    digit = np.empty(len(begins))
     for row in texts:
-        is_digit = _IS_DIGIT[row]
-        mantissa = np.where(is_digit, mantissa * 10.0 + _DIGIT_VALUE[row], mantissa)
+        np.take(_SHIFT, row, out=scale)
+        np.take(_DIGIT_VALUE, row, out=digit)
+        np.multiply(mantissa, scale, out=mantissa)
+        np.add(mantissa, digit, out=mantissa)
     fraction_digits = np.where(dots > 0, lengths - np.argmax(is_dot, axis=0) - 1, 0)
     values: FloatArray = mantissa / _POW10_FLOAT[fraction_digits]
     return np.where(texts[0] == _MINUS, -values, values)
