@@ -122,22 +122,25 @@ def test_flat_section_for_the_config_loader(tmp_path: Path) -> None:
         mqtt_settings(MqttSection(site="s"), str(tmp_path / "farm.toml"))
 
 
-def test_config_loader_reads_the_section_from_toml_and_environment(tmp_path: Path) -> None:
-    """Through farmctl.config's generic section builder (env overrides included)."""
-    from farmctl.config import _build_section
+def test_config_loader_reads_the_section_from_toml_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through farmctl.config.load_config, with the section registered as docs/mqtt.md says."""
+    from farmctl.config import load_config
+    from farmctl.config_schema import SECTIONS
 
-    problems: list[str] = []
-    section = _build_section(
-        "mqtt",
-        MqttSection,
-        {"url": "mqtt://b", "site": "hall", "commands_enabled": True},
-        {"FARMCTL_MQTT_QOS_TELEMETRY": "1", "FARMCTL_MQTT_PASSWORD": "pw", "FARMCTL_MQTT_USERNAME": "farmd"},
-        str(tmp_path / "farm.toml"),
-        problems,
+    monkeypatch.setitem(SECTIONS, "mqtt", MqttSection)
+    (tmp_path / "ca.pem").write_text("x")
+    (tmp_path / "farm.toml").write_text(
+        '[mqtt]\nurl = "mqtts://broker:8883"\nsite = "hall"\ncommands_enabled = true\nca_file = "ca.pem"\n'
     )
-    assert problems == []
-    assert isinstance(section, MqttSection)
-    settings = mqtt_settings(section, str(tmp_path / "farm.toml"))
+    environ = {
+        "FARMCTL_MQTT_QOS_TELEMETRY": "1",
+        "FARMCTL_MQTT_PASSWORD": "pw",
+        "FARMCTL_MQTT_USERNAME": "farmd",
+    }
+    config = load_config(tmp_path, environ)
+    settings = mqtt_settings(config.section(MqttSection), str(config.source))
     assert settings is not None
     assert (settings.site, settings.commands_enabled, settings.qos.telemetry, settings.password) == (
         "hall",
@@ -145,6 +148,8 @@ def test_config_loader_reads_the_section_from_toml_and_environment(tmp_path: Pat
         1,
         "pw",
     )
+    assert settings.ca_file == tmp_path / "ca.pem"  # relative to farm.toml
+    assert mqtt_settings(load_config(tmp_path / "empty", {}).section(MqttSection), "farm.toml") is None
 
 
 def test_reconnect_backoff_bounds_are_randomised_per_process(tmp_path: Path) -> None:
