@@ -15,7 +15,7 @@ from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
 from farmctl.drivers.serial.settings import ProtocolSettings
 
 # Commands the host itself numbers during a job (hello, temperature markers), not part of any test file.
-HOST_COMMANDS = ("M110", "M105", "M113", "M155")
+HOST_COMMANDS = ("M110", "M105", "M108", "M113", "M155")
 CORPUS = Path("/work/shared/corpus/ps25_mk3s_gear_0.20q.gcode")
 
 

@@ -277,3 +277,37 @@ def test_a_second_farmctl_cannot_take_a_port_in_use(tmp_path: Path) -> None:
         assert "in use by another farmctl process" in error.message
         other.close()
         driver.close()
+
+
+def test_lost_oks_in_ping_pong_are_recovered_by_the_tickle(tmp_path: Path) -> None:
+    commands = dense_commands(200)
+    settings = fast_settings(ping_pong=True, ok_timeout_s=0.5)
+    with running_simulator(
+        transport="pty", speed=1000, seed=5, faults={"lose-ok": 0.03}, journal_dir=tmp_path
+    ) as sim:
+        driver, events = connect(sim.endpoints[0], settings)
+        finished = run_job(driver, events, write_job(tmp_path, commands), timeout=60)
+        driver.close()
+    stats = sim.stats()
+    assert finished.outcome is JobOutcome.COMPLETED, finished.error
+    assert stats is not None and stats["oks_lost_fault"] > 0
+    assert_exactly_once(sim.journal(), commands)
+
+
+def test_paused_for_user_then_resumed_by_the_operator(tmp_path: Path) -> None:
+    commands = [*dense_commands(20), "M0", *dense_commands(20, skip=20)]
+    with running_simulator(transport="pty", speed=1000, journal_dir=tmp_path) as sim:
+        driver, events = connect(
+            sim.endpoints[0], fast_settings(ok_timeout_s=0.5, max_consecutive_timeouts=1)
+        )
+        from farmctl.drivers.base import JobSpec
+
+        driver.start_job(JobSpec(write_job(tmp_path, commands), "j"))
+        paused = events.wait_for(is_state(DriverState.PAUSED), 20)
+        assert isinstance(paused, StateChanged) and "paused for user" in paused.reason
+        wait_status(driver, DriverState.PAUSED, 1)
+        driver.resume()  # sends M108 out of band (the simulator has the emergency parser)
+        finished = events.wait_for(is_finished, 20)
+        driver.close()
+    assert isinstance(finished, JobFinished) and finished.outcome is JobOutcome.COMPLETED
+    assert [cmd for _, cmd in executed_job_lines(sim.journal())] == commands
