@@ -311,3 +311,23 @@ def test_paused_for_user_then_resumed_by_the_operator(tmp_path: Path) -> None:
         driver.close()
     assert isinstance(finished, JobFinished) and finished.outcome is JobOutcome.COMPLETED
     assert [cmd for _, cmd in executed_job_lines(sim.journal())] == commands
+
+
+def test_advanced_ok_firmware_with_a_bigger_window(tmp_path: Path) -> None:
+    """ADVANCED_OK (`ok N<n> P<p> B<b>`) acks by line number; BUFSIZE 8 / RX 256 from the printer's config."""
+    commands = dense_commands(600)
+    settings = fast_settings(bufsize=8, rx_buffer_bytes=256)
+    with running_simulator(
+        transport="pty",
+        profile="advanced_ok",
+        baud=0,
+        speed=1000,
+        seed=11,
+        faults={"corrupt": 0.005, "lose-ok": 0.01},
+        journal_dir=tmp_path,
+    ) as sim:
+        driver, events = connect(sim.endpoints[0], settings)
+        finished = run_job(driver, events, write_job(tmp_path, commands), timeout=60)
+        driver.close()
+    assert finished.outcome is JobOutcome.COMPLETED, finished.error
+    assert_exactly_once(sim.journal(), commands)
