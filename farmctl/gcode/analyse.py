@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
+from typing import BinaryIO
 
 from farmctl.gcode.estimator import Estimator
 from farmctl.gcode.interpreter import Interpreter, MachineState
@@ -58,9 +59,9 @@ def _sniff(path: Path, head: bytes) -> None:
         )
 
 
-def _chunks(handle: object, size: int) -> Iterator[bytes]:
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
     """Chunks of the file that each end at a line break (the last one may not)."""
-    read = handle.read  # type: ignore[attr-defined]
+    read = handle.read
     carry = b""
     while True:
         block = read(CHUNK_BYTES)
@@ -144,7 +145,7 @@ def analyse_file(
     done = 0
     try:
         with path.open("rb") as handle:
-            for data in _chunks(handle, size):
+            for data in _chunks(handle):
                 if scanner is None or not scanner.chunk(data):
                     walker.chunk(data)
                 done += len(data)

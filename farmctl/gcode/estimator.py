@@ -8,7 +8,7 @@ comes to rest, exactly as the firmware does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -221,13 +221,17 @@ class Estimator:
             wait = 0.0
         self.heating_s += wait
 
-    def set_limits(self, **changes: object) -> None:
-        """M201/M203/M205 changed the limits: they apply to moves planned from here on."""
+    def set_limits(self, limits: Limits) -> None:
+        """M201/M203/M205 changed the limits: they apply to moves planned from here on.
+
+        The moves queued so far are planned to a stop first; the firmware would blend across the
+        change, but files set limits in their start G-code, where the machine is at rest anyway.
+        """
         self._flush_rows()
         self._plan(final=True)
         self._resolve(np.zeros(0))
-        self.limits = replace(self.limits, **changes)  # type: ignore[arg-type]
-        self.planner.limits = self.limits
+        self.limits = limits
+        self.planner.limits = limits
 
     def finish(self) -> None:
         self.synchronize()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from farmctl.gcode.estimator import Estimator, m204_accelerations
 from farmctl.gcode.model import Finding
@@ -218,22 +218,24 @@ class Interpreter:
     def _limits(self, code: str, words: dict[str, float]) -> None:
         est = self.estimator
         limits = est.limits
+
+        def axes(current: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+            x, y, z, e = (words.get(letter, value) for letter, value in zip("XYZE", current, strict=True))
+            return (x, y, z, e)
+
         if code == "205":
-            jerk = tuple(
-                words.get(letter, current) for letter, current in zip("XYZE", limits.jerk, strict=True)
+            updated = replace(
+                limits,
+                jerk=axes(limits.jerk),
+                min_feedrate=words.get("S", limits.min_feedrate),
+                min_travel_feedrate=words.get("T", limits.min_travel_feedrate),
+                junction_deviation_mm=words.get("J", limits.junction_deviation_mm),
             )
-            changes: dict[str, object] = {"jerk": jerk}
-            if "S" in words:
-                changes["min_feedrate"] = words["S"]
-            if "T" in words:
-                changes["min_travel_feedrate"] = words["T"]
-            if "J" in words:
-                changes["junction_deviation_mm"] = words["J"]
-            est.set_limits(**changes)
-            return
-        current = limits.max_acceleration if code == "201" else limits.max_feedrate
-        values = tuple(words.get(letter, value) for letter, value in zip("XYZE", current, strict=True))
-        est.set_limits(**({"max_acceleration": values} if code == "201" else {"max_feedrate": values}))
+        elif code == "201":
+            updated = replace(limits, max_acceleration=axes(limits.max_acceleration))
+        else:
+            updated = replace(limits, max_feedrate=axes(limits.max_feedrate))
+        est.set_limits(updated)
 
     def _record_temperature(self, heater: str, target: float, line: int) -> None:
         state = self.state
