@@ -400,7 +400,7 @@ def _sd_seek(fw: Firmware, command: Command, p: dict[str, float | None], now: fl
 
 
 def sd_status(fw: Firmware) -> str:
-    if fw.sd.selected and (fw.sd.printing or fw.sd.position):
+    if fw.sd.selected and fw.sd.printing:  # CardReader::report_status(): only while printing
         return f"SD printing byte {fw.sd.position}/{fw.sd.size}"
     return "Not SD printing"
 

@@ -121,3 +121,48 @@ def test_planner_full_holds_back_the_ok(printer) -> None:
         assert free == list(range(30, -1, -1))
         host.send("G1 X0")  # the last move went to X200
         assert host.quiet(1.0) == []  # each move takes 20 s: no ok until the first one ends
+
+
+def test_sd_card_listing_selection_and_print(printer) -> None:
+    with printer() as (sim, host):
+        assert host.command("M21") == ["echo:SD card ok", "ok"]
+        listing = host.command("M20")
+        assert listing[0] == "Begin file list" and listing[-2:] == ["End file list", "ok"]
+        assert any(line.startswith("TEST.GCO ") for line in listing)
+        size = next(line.split()[1] for line in listing if line.startswith("TEST.GCO "))
+        assert host.command("M23 TEST.GCO") == [
+            "echo:Now fresh file: TEST.GCO",
+            f"File opened: TEST.GCO Size: {size}",
+            "File selected",
+            "ok",
+        ]
+        assert host.command("M27") == ["Not SD printing", "ok"]
+        host.send("M24")
+        host.until(lambda line: line == "Done printing file", timeout=5)
+        assert host.command("M27") == ["Not SD printing", "ok"]
+        assert host.command("M27 C") == ["Current file: (no file)", "ok"]
+        entries = sim.wait_journal(lambda e: any(x["src"] == "sd" for x in e) and len(e) >= 8)
+        assert [e["cmd"] for e in entries if e["src"] == "sd"] == ["G4 P100", "M117 Hello from SD"]
+
+
+def test_m410_quickstop_frees_a_full_planner(printer) -> None:
+    with printer(speed=1) as (_sim, host):
+        host.command("G1 F600")
+        for i in range(15):
+            host.command(f"G1 X{200 if i % 2 == 0 else 0}")
+        host.send("G1 X0")  # waits for a planner slot: 20 s
+        assert host.quiet(0.3) == []
+        host.send("M410")
+        assert host.until(lambda line: line == "ok", timeout=2) == ["ok"]  # the G1 got its slot
+
+
+def test_m999_asks_for_the_next_line(printer) -> None:
+    with printer() as (_sim, host):
+        host.command("M110 N0", 0)
+        host.command("G4 P0", 1)
+        assert host.command("M999") == ["Resend: 2", "ok"]
+
+
+def test_m73_progress_is_silent(printer) -> None:
+    with printer() as (_sim, host):
+        assert host.command("M73 P50 R10") == ["ok"]
