@@ -71,6 +71,15 @@ def _analyse(path: Path, profile: KinematicProfile | None) -> GcodeAnalysis:
         return analyse_file(path, profile, lambda done, total: bar.update(task, completed=done, total=total))
 
 
+def _profile_text(analysis: GcodeAnalysis) -> str:
+    name = analysis.profile or "-"
+    if analysis.profile_source == "default":
+        return f"{name} (the file names no printer: give --profile or --printer)"
+    if analysis.profile_source == "file":
+        return f"{name} (from the printer model in the file)"
+    return name
+
+
 def _render(analysis: GcodeAnalysis) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -86,7 +95,7 @@ def _render(analysis: GcodeAnalysis) -> None:
     rows = [
         ("slicer", analysis.slicer or "unknown"),
         ("printer model", analysis.printer_model or "-"),
-        ("profile", analysis.profile or "-"),
+        ("profile", _profile_text(analysis)),
         ("estimated time", _duration(analysis.estimated_time_s)),
         ("  moves and dwells", _duration(analysis.motion_time_s)),
         ("  heating, homing", _duration(analysis.heating_time_s + analysis.homing_time_s)),

@@ -19,7 +19,7 @@ from farmctl.gcode.estimator import Estimator
 from farmctl.gcode.interpreter import Interpreter, MachineState
 from farmctl.gcode.metadata import SlicerMetadata, read_metadata
 from farmctl.gcode.model import BoundingBox, Finding, GcodeAnalysis, GcodeError, TimeMark
-from farmctl.gcode.profiles import KinematicProfile, load_profile, resolve_profile
+from farmctl.gcode.profiles import DEFAULT_PROFILE, KinematicProfile, load_profile, resolve_profile
 from farmctl.gcode.scanner import VectorScanner
 from farmctl.gcode.walker import LineWalker
 
@@ -136,7 +136,11 @@ def analyse_file(
         ) from exc
     _sniff(path, head)
     meta = read_metadata(head, tail)
-    chosen = profile or load_profile(resolve_profile(meta.printer_model))
+    if profile is not None:
+        chosen, source = profile, "given"
+    else:
+        name = resolve_profile(meta.printer_model)
+        chosen, source = load_profile(name), ("default" if name == DEFAULT_PROFILE else "file")
     estimator = Estimator(_profile_with_file_limits(chosen, meta))
     state = MachineState()
     spacing = min(max(size // 256, MARK_EVERY_MIN_BYTES), MARK_EVERY_MAX_BYTES)
@@ -156,7 +160,7 @@ def analyse_file(
     estimator.finish()
     if state.commands == 0:
         raise GcodeError(f"{path} has no G-code commands (only comments); export the G-code again")
-    return _result(path, size, walker, state, estimator, meta, chosen)
+    return replace(_result(path, size, walker, state, estimator, meta, chosen), profile_source=source)
 
 
 def _time_marks(raw: list[tuple[int, int, float]]) -> list[TimeMark]:

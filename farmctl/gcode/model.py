@@ -109,6 +109,9 @@ class GcodeAnalysis:
     thumbnails: list[Thumbnail] = field(default_factory=list)
     tools_used: list[int] = field(default_factory=list)
     profile: str | None = None
+    # Where the profile came from: "given" (by the caller), "file" (the printer model the slicer
+    # wrote), or "default" (the file names no printer: the estimate may be off for that printer).
+    profile_source: str = "given"
     max_line_bytes_seen: int = 0
     longest_line: int | None = None
     time_marks: list[TimeMark] = field(default_factory=list)

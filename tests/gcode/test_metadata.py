@@ -112,3 +112,10 @@ G1 X10 E1
     assert result.layer_height_mm == pytest.approx(0.25)
     assert result.nozzle_diameter_mm == pytest.approx(0.5)
     assert result.layers == 2
+
+
+def test_profile_source_says_whether_the_profile_was_guessed() -> None:
+    assert analyse_file(DATA / "ps25_mk3s_excerpt.gcode").profile_source == "file"
+    assert analyse_file(DATA / "slic3r13_excerpt.gcode").profile_source == "default"
+    given = analyse_file(DATA / "slic3r13_excerpt.gcode", load_profile("generic-220"))
+    assert given.profile_source == "given"
