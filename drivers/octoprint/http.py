@@ -50,6 +50,7 @@ class TimeoutSession(requests.Session):
             connect=1,  # a refused connection never reached OctoPrint, so one retry is harmless
             read=1,
             status=1,
+            other=0,  # TLS and protocol errors are not transient: report them at once
             backoff_factor=0.2,
             status_forcelist=(502, 503, 504),  # reverse proxies in front of a restarting OctoPrint
             allowed_methods=IDEMPOTENT_METHODS,
@@ -63,6 +64,11 @@ class TimeoutSession(requests.Session):
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
+        # Passed per request on purpose: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a
+        # *session's* verify setting (psf/requests#3829), which would silently drop a CA bundle or a
+        # deliberate verify=False.
+        if kwargs.get("verify") is None:
+            kwargs["verify"] = self.verify
         return super().request(method, url, *args, **kwargs)
 
 

@@ -99,8 +99,10 @@ class PushSocket:
         name, session = self._client.passive_login()
         connect_timeout = self._client.timeout[0]
         try:
+            # No Origin header: OctoPrint rejects an Origin whose scheme differs from what it sees, which
+            # is always the case behind a TLS-terminating proxy; a non-browser client needs none.
             ws = websocket.create_connection(url, timeout=connect_timeout, sslopt=self._sslopt(),
-                                             enable_multithread=True)
+                                             enable_multithread=True, suppress_origin=True)
         except ssl.SSLError as exc:
             raise OctoPrintTLSError(f"TLS problem opening the push socket of {self._client.base_url}: "
                                     f"{exc}; check the certificate") from None
