@@ -1,5 +1,6 @@
-"""Polling fallback: an OctoPrint behind a proxy that passes REST but not websockets (a common
-reverse-proxy misconfiguration). The driver must still follow the printer and finish jobs."""
+"""Polling fallback: an OctoPrint behind a proxy, under a path prefix (``/octopi/``), that passes REST
+but not websockets (a common reverse-proxy misconfiguration). The driver must keep the prefix (octorest
+drops it) and still follow the printer and finish jobs by polling."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from tests.support.octoprint import OctoPrintServer
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"}
 
 
+PREFIX = "/octopi"
+
+
 def _proxy_to(port: int) -> type[http.server.BaseHTTPRequestHandler]:
     class RestOnly(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -27,13 +31,17 @@ def _proxy_to(port: int) -> type[http.server.BaseHTTPRequestHandler]:
             pass
 
         def _forward(self) -> None:
-            if self.path.startswith("/sockjs"):
+            if not self.path.startswith(PREFIX + "/"):
+                self.send_error(404, "only /octopi/ is proxied")
+                return
+            path = self.path[len(PREFIX):]
+            if path.startswith("/sockjs"):
                 self.send_error(404, "websockets are not proxied here")
                 return
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
             upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            upstream.request(self.command, self.path, body=body, headers=headers)
+            upstream.request(self.command, path, body=body, headers=headers)
             reply = upstream.getresponse()
             data = reply.read()
             upstream.close()
@@ -54,7 +62,7 @@ def _proxy_to(port: int) -> type[http.server.BaseHTTPRequestHandler]:
 def rest_only_url(octoprint: OctoPrintServer) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _proxy_to(octoprint.port))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield f"http://127.0.0.1:{server.server_address[1]}{PREFIX}/"
     server.shutdown()
     server.server_close()
 
