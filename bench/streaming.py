@@ -168,7 +168,7 @@ def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
         run = stream(
             path,
             ["--baud", "0", "--speed", "1000", "--seed", str(seed), *faults],
-            settings(resend_settle_s=0.005),
+            settings(resend_settle_s=0.005, resend_timeout_s=0.1),
             7200,
         )
         executed = [

@@ -281,8 +281,6 @@ class MarlinDriver(PrinterDriver):
             if data:
                 transport.write(data)
             self._publish(proto, endpoint)
-        elif proto.job is not None:
-            self._publish(proto, endpoint)
 
     def _dispatch(self, events: list[DriverEvent], proto: MarlinProtocol | None = None) -> None:
         for event in events:
