@@ -160,7 +160,10 @@ def analyse_file(
     estimator.finish()
     if state.commands == 0:
         raise GcodeError(f"{path} has no G-code commands (only comments); export the G-code again")
-    return replace(_result(path, size, walker, state, estimator, meta, chosen), profile_source=source)
+    # With a guessed profile the printer is unknown: its bed says nothing about this file, so the
+    # fit check waits for a real printer (validate_for_printer, `gcode info --printer`).
+    result = _result(path, size, walker, state, estimator, meta, chosen, check_fit=source != "default")
+    return replace(result, profile_source=source)
 
 
 def _time_marks(raw: list[tuple[int, int, float]]) -> list[TimeMark]:
@@ -180,6 +183,8 @@ def _result(
     estimator: Estimator,
     meta: SlicerMetadata,
     profile: KinematicProfile,
+    *,
+    check_fit: bool,
 ) -> GcodeAnalysis:
     marks = estimator.marks
     total = estimator.elapsed_s
@@ -246,7 +251,7 @@ def _result(
 
     findings = validate_for_printer(
         analysis,
-        build_volume_mm=profile.build_volume_mm,
+        build_volume_mm=profile.build_volume_mm if check_fit else None,
         max_line_bytes=profile.max_line_bytes,
         build_min_mm=profile.build_min_mm,
     )

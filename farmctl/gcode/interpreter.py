@@ -18,7 +18,7 @@ from farmctl.gcode.model import Finding
 ARC_SEGMENT_MM = 1.0
 # A new Z-based layer starts when extrusion happens this far above the highest extrusion so far.
 LAYER_EPSILON_MM = 1e-3
-# Commands that change nothing farmctl models but are valid on common firmwares.
+# Commands common firmwares accept (farmctl models some of them); others are `unknown-command`.
 KNOWN_COMMANDS = frozenset(
     """
     G10 G11 G29.1 G29.2 G30 G31 G32 G33 G34 G38.2 G60 G61 G53 G54 G55 G80 G81 G17 G18 G19 M0 M1 M17 M18

@@ -100,3 +100,13 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         analyse_file(tmp_path / "nope.gcode")
     with pytest.raises(GcodeError, match="directory"):
         analyse_file(tmp_path)
+
+
+def test_no_fit_check_against_a_guessed_profile(write_gcode: WriteGcode) -> None:
+    # No printer model in the file: the default profile is a guess, so a big part is not an error
+    # (`jobs add` refuses files with errors); against a named printer it is.
+    path = write_gcode("M83\nG1 X10 Y10 Z0.2 F3000\nG1 X290 Y10 E5")
+    guessed = analyse_file(path)
+    assert guessed.profile_source == "default" and guessed.errors == []
+    assert guessed.bbox is not None and guessed.bbox.max_x == 290
+    assert [f.code for f in analyse_file(path, PROFILE).errors] == ["outside-build-volume"]
