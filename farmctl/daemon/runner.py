@@ -95,13 +95,13 @@ class Daemon:
         try:
             store = JobStore.open(self.home, config=self.config, actor="daemon")
             live = LiveStore.attach(store)
-            live.register_daemon(self.daemon_id, socket.gethostname(), os.getpid(),
-                                 {"version": __version__, "home": str(self.home),
-                                  "on_stop": self.settings.on_stop, "bed_clear": self.settings.bed_clear})
             supervisor = Supervisor(
                 store=store, live=live, files=FileStore.for_home(self.home), settings=self.settings,
                 power=self.power, make_driver=self._make_driver or driver_factory(store),
                 daemon_id=self.daemon_id, log=log, observer=self._observer,
+                identity={"host": socket.gethostname(), "pid": os.getpid(), "version": __version__,
+                          "home": str(self.home), "on_stop": self.settings.on_stop,
+                          "bed_clear": self.settings.bed_clear},
             )
             self._supervisor = supervisor
             if self._stop_requested is not None:

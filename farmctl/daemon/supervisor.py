@@ -11,6 +11,7 @@ changed, else every `dispatch_interval_s`), reconnecting printers whose backoff 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 import time
@@ -68,6 +69,16 @@ _PRINTER_KINDS = frozenset(
 _STOP_GRACE_S = 120.0  # cancel/pause on stop: give up waiting for printers after this long
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def _transient(error: UserError) -> bool:
     text = str(error)
     return "locked" in text or "lost the connection" in text or "disk" in text
@@ -94,7 +105,9 @@ class Supervisor:
         log: EventLog,
         observer: FarmObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
+        identity: dict[str, Any] | None = None,
     ) -> None:
+        self.identity = identity or {"host": "?", "pid": 0}
         self.store = store
         self.live = live
         self.files = files
@@ -143,6 +156,7 @@ class Supervisor:
     # ---- start and stop ----------------------------------------------------------------------------
     def _start(self) -> None:
         self._last_change = self.live.last_change_id()
+        self._bury_dead_daemons()
         printers = self._wanted(self.store.list_printers())
         owned = set(self.live.claim_printers(self.daemon_id, [p.id for p in printers], self.settings.lease_s))
         for run in self.store.mark_printing_runs_interrupted(printer_ids=sorted(owned)):
@@ -154,6 +168,9 @@ class Supervisor:
                 lines_acked=run.lines_acked,
                 reason="daemon restarted; see jobs retry",
             )
+        # Registered only now: a CLI that sees this daemon running also sees the recovery done.
+        self.live.register_daemon(self.daemon_id, str(self.identity["host"]), int(self.identity["pid"]),
+                                  self.identity)
         expired = self.live.expire_controls(older_than_s=30.0)
         if expired:
             self.log.info("control.expired", count=expired)
@@ -163,6 +180,15 @@ class Supervisor:
             else:
                 self.log.info("printer.skipped", printer.id, reason="owned by another running daemon")
         self.log.info("daemon.started", daemon=self.daemon_id, printers=len(self.workers))
+
+    def _bury_dead_daemons(self) -> None:
+        """A daemon of this host killed with -9 left fresh-looking leases; its pid tells it is gone,
+        so its printers are ours at once instead of after the lease (the restart must recover now)."""
+        for record in self.live.running_daemons(stale_after_s=self.settings.lease_s):
+            mine = record.host == self.identity["host"] and record.id != self.daemon_id
+            if mine and not _pid_alive(record.pid):
+                self.log.warning("daemon.presumed_dead", daemon=record.id, pid=record.pid)
+                self.live.daemon_stopped(record.id)
 
     def _wanted(self, printers: list[Printer]) -> list[Printer]:
         only = set(self.settings.printers)
