@@ -18,29 +18,36 @@ and prints:
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# ruff: noqa: E402 - the imports below must come after this sys.path repair.
+# Run as a script, Python puts bench/ first on sys.path, where bench/queue.py would shadow the
+# standard library's `queue` (used by urllib3 and the driver). Replace it by the repository root.
+_BENCH = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
+
 import argparse
 import os
 import queue
 import resource
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from farmctl.drivers.base import DriverState, JobFinished, JobSpec, Notice  # noqa: E402
-from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings  # noqa: E402
-from farmctl.drivers.octoprint.rest import OctoPrintClient  # noqa: E402
+from farmctl.drivers.base import DriverState, JobFinished, JobSpec, Notice
+from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
+from farmctl.drivers.octoprint.rest import OctoPrintClient
 
-from tests.support.octoprint import OctoPrintServer, octoprint_python  # noqa: E402
+from tests.support.octoprint import OctoPrintServer, octoprint_python
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -128,6 +128,11 @@ class OctoPrintDriver(PrinterDriver):
             if self._thread is not None and self._thread.is_alive():
                 return
             self._estopped = False
+            # Left over from before (a disconnect() while not connected, an old push reader): a stale
+            # "stop" would end the new thread at once.
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._inbox.get_nowait()
             self._thread = threading.Thread(target=self._run, name=f"octoprint-{self.name}", daemon=True)
             self._set_state(DriverState.CONNECTING, f"contacting OctoPrint at {self._client.base_url}")
             self._thread.start()
@@ -184,6 +189,7 @@ class OctoPrintDriver(PrinterDriver):
     # -- printer thread -------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        reason = "disconnected by farmctl"
         try:
             while True:
                 now = self._clock()
@@ -206,12 +212,12 @@ class OctoPrintDriver(PrinterDriver):
                     self._on_command(item)
         except Exception as exc:  # never die silently: the farm must see why this printer stopped
             log.exception("OctoPrint driver %s failed", self.name)
-            self._emit(PrinterError(self.name, ErrorKind.RECOVERABLE_COMM, f"driver failure: {exc}",
-                                    "internal"))
+            reason = f"driver failure: {exc}"
+            self._emit(PrinterError(self.name, ErrorKind.RECOVERABLE_COMM, reason, "internal"))
         finally:
             self._detach()
             self._client.close()
-            self._set_state(DriverState.OFFLINE, "disconnected by farmctl")
+            self._set_state(DriverState.OFFLINE, reason)
 
     def _attach(self) -> None:
         """Reconcile by polling, then open the push socket; on failure, schedule a retry."""
@@ -478,8 +484,10 @@ class OctoPrintDriver(PrinterDriver):
             client.close()
 
     def _learn_firmware(self, lines: list[str]) -> None:
-        self._firmware, identified = learn_firmware(lines, self._firmware)
-        if identified and self._firmware is not None:
+        before = self._firmware
+        self._firmware, identified = learn_firmware(lines, before)
+        if identified and self._firmware is not None and (
+                before is None or (before.name, before.version) != (self._firmware.name, self._firmware.version)):
             self._emit(FirmwareIdentified(self.name, self._firmware))
             self._set_state(self._status.state, self._reason)
 

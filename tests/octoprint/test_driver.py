@@ -272,9 +272,15 @@ def test_cancel_during_the_upload_stops_it_and_ends_the_job(
         driver.join(15)
 
 
-def test_terminal_commands_and_answers(octoprint: OctoPrintServer, make_driver: Factory) -> None:
+def test_terminal_commands_and_answers_after_a_reconnect(
+        octoprint: OctoPrintServer, make_driver: Factory) -> None:
     driver, events = make_driver(octoprint)
     events.wait_for(_state(DriverState.IDLE), 30)
+    driver.disconnect()
+    assert driver.join(15) and driver.status().state is DriverState.OFFLINE
+    mark = events.mark()
+    driver.connect()
+    events.wait_for(_state(DriverState.IDLE), 30, after=mark)
     driver.send_command("M115")
     events.wait_for(lambda e: isinstance(e, LogLine) and e.sent and e.line == "M115", 30)
     answer = events.wait_for(
