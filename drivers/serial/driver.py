@@ -253,9 +253,9 @@ class MarlinDriver(PrinterDriver):
 
     def _wait(self, transport: SerialTransport, timeout: float) -> bytes:
         """Block until bytes, a request, or the timeout. Requests wake us through the self-pipe."""
-        fd = transport.fileno()
+        fd = transport.wait_fd()
         if fd is None:
-            return transport.read(min(timeout, 0.02))  # socket/loop: short timeout bounds request latency
+            return transport.read(min(timeout, 0.02))  # loop:// and the like: a short timeout bounds latency
         ready, _, _ = select.select([fd, self._wake_r], [], [], timeout)
         if self._wake_r in ready:
             with contextlib.suppress(BlockingIOError):

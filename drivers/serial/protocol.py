@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass, field
 
 from farmctl.drivers.base import (
     DriverEvent,
@@ -41,7 +40,6 @@ from farmctl.drivers.base import (
     JobFinished,
     JobOutcome,
     JobProgress,
-    JobProgressInfo,
     LogLine,
     Notice,
     NoticeLevel,
@@ -52,6 +50,7 @@ from farmctl.drivers.base import (
     Temperatures,
 )
 from farmctl.drivers.serial.flow import History, InFlight, Window
+from farmctl.drivers.serial.link_state import Counters, FirmwareState, JobCursor, Rewind
 from farmctl.drivers.serial.responses import (
     ErrorClass,
     Kind,
@@ -68,71 +67,6 @@ EMERGENCY_OUT_OF_BAND = frozenset({"M108", "M410", "M876"})
 _TOOL = re.compile(r"^T(\d+)")
 
 
-@dataclass
-class _Job:
-    job_id: str
-    lines: list[str]
-    prefix_bytes: list[int]  # prefix_bytes[i] = bytes of lines[:i]
-    started: float
-    next_index: int = 0  # next line never sent before
-    acked: int = 0  # lines acknowledged (a prefix of the file)
-    resends: int = 0
-    paused: bool = False
-    fence_sent: bool = False
-    last_progress: float = -1.0
-
-    @property
-    def total(self) -> int:
-        return len(self.lines)
-
-    def info(self) -> JobProgressInfo:
-        return JobProgressInfo(
-            self.job_id,
-            self.acked,
-            self.total,
-            self.prefix_bytes[self.acked],
-            self.prefix_bytes[-1],
-            self.resends,
-        )
-
-
-@dataclass
-class _Rewind:
-    number: int
-    stale_expected: int
-    since: float
-    stale_seen: int = 0
-    replayed: bool = False
-    replayed_at: float = 0.0
-
-
-@dataclass
-class _Counters:
-    lines_sent: int = 0  # numbered lines, including replays
-    resends: int = 0
-    ratio_warned: bool = False
-    consecutive_resends: int = 0
-    last_resend_number: int | None = None
-    consecutive_timeouts: int = 0
-
-
-@dataclass
-class _Firmware:
-    fields: dict[str, str] = field(default_factory=dict)
-    capabilities: dict[str, bool] = field(default_factory=dict)
-    identified: bool = False
-    busy_seen: bool = False
-    paused_for_user: bool = False
-
-    @property
-    def autoreport(self) -> bool:
-        return self.capabilities.get("AUTOREPORT_TEMP", False)
-
-    @property
-    def emergency_parser(self) -> bool:
-        return self.capabilities.get("EMERGENCY_PARSER", False)
-
-
 class MarlinProtocol:
     def __init__(self, printer: str, settings: ProtocolSettings | None = None) -> None:
         self.printer = printer
@@ -140,11 +74,11 @@ class MarlinProtocol:
         self.state = DriverState.OFFLINE
         self.window = Window(self.settings.window_lines, self.settings.window_bytes)
         self.history = History(self.settings.history_lines)
-        self.firmware = _Firmware()
-        self.counters = _Counters()
+        self.firmware = FirmwareState()
+        self.counters = Counters()
         self.temperatures: dict[str, TemperatureReading] = {}
         self.active_tool = 0
-        self.job: _Job | None = None
+        self.job: JobCursor | None = None
         self.error: str | None = None
         self._commands: deque[str] = deque()
         self._out = bytearray()
@@ -153,7 +87,7 @@ class MarlinProtocol:
         self._next_number = 1
         self._replay_next: int | None = None  # next history line to replay
         self._collapse: int | None = None  # window is one line until this number is acked
-        self._rewind: _Rewind | None = None
+        self._rewind: Rewind | None = None
         self._after_resend = False
         # Does the firmware send `ok` after `Resend:`? None = not known yet (assume yes, the safe side:
         # a swallowed ok only costs a credit that the next M105 returns). See _learn_resend_ok.
@@ -204,7 +138,7 @@ class MarlinProtocol:
         prefix = [0]
         for line in lines:
             prefix.append(prefix[-1] + len(line) + 1)
-        self.job = _Job(job_id, lines, prefix, now)
+        self.job = JobCursor(job_id, lines, prefix, now)
         self.counters.consecutive_resends = 0
         self._set_state(DriverState.PRINTING, f"job {job_id}")
         self._last_poll = now
@@ -415,7 +349,7 @@ class MarlinProtocol:
         stale = sum(1 for entry in voided if entry.number is not None and entry.number > number)
         if any(entry.fence for entry in voided):
             self.job.fence_sent = False
-        self._rewind = _Rewind(number, stale, now)
+        self._rewind = Rewind(number, stale, now)
         self._replay_next = None
         self._collapse = number
         self.job.resends += 1
@@ -799,7 +733,7 @@ class MarlinProtocol:
         self._commands.clear()
         self.history.clear()
         self._rx.clear()
-        self.firmware = _Firmware()
+        self.firmware = FirmwareState()
         self._last_rx = now
         self._ok_timer = now
         self._last_response = now

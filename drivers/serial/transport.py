@@ -83,7 +83,14 @@ class SerialTransport:
         return self._fd is not None
 
     def fileno(self) -> int | None:
+        """The tty's descriptor (None for sockets and other URL handlers)."""
         return self._fd
+
+    def wait_fd(self) -> int | None:
+        """A descriptor that select() reports readable when bytes arrive (tty or socket), else None."""
+        if self._fd is not None:
+            return self._fd
+        return self._socket.fileno() if self._socket is not None else None
 
     def read(self, timeout: float) -> bytes:
         """Whatever arrives within `timeout` seconds (b"" if nothing). Raises TransportError on unplug."""
