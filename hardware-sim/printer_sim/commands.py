@@ -317,13 +317,20 @@ def _emergency_in_queue(fw: Firmware, command: Command, p: dict[str, float | Non
 
 
 def _pause_for_user(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    """M0/M1 (Marlin 2.1 M0_M1.cpp without an LCD): synchronize, echo the message, prompt, wait."""
     seconds = (p.get("P") or 0.0) / 1000 + (p.get("S") or 0.0)
-    if fw.profile.has_cap("PROMPT_SUPPORT"):
-        rest = _CODE.sub("", command.text, count=1).strip()
-        message = rest if rest and not p else "Click to Resume..."
-        for line in ("prompt_end", f"prompt_begin {message}", "prompt_button Continue", "prompt_show"):
-            fw.emit(f"//action:{line}", now)
-    return UserWait(now + seconds / fw.speed if seconds else None)
+    rest = _CODE.sub("", command.text, count=1).strip()
+    message = rest if rest and not p else None
+    stop = "M1 Stop" if command.text.upper().startswith("M1") else "M0 Stop"
+
+    def started(at: float) -> None:
+        if message:
+            fw.emit(f"echo:{message}", at)
+        if fw.profile.has_cap("PROMPT_SUPPORT"):
+            for line in ("prompt_end", f"prompt_begin {stop}", "prompt_button Continue", "prompt_show"):
+                fw.emit(f"//action:{line}", at)
+
+    return UserWait(seconds or None, on_start=started, synchronize=True)
 
 
 def _filament_change(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
@@ -340,7 +347,7 @@ def _filament_change(fw: Firmware, command: Command, p: dict[str, float | None],
         if actions:
             fw.emit("//action:resumed", at)
 
-    return UserWait(None, resumed)
+    return UserWait(None, on_done=resumed)
 
 
 # ---------------------------------------------------------------------- SD card

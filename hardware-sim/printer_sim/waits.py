@@ -131,15 +131,35 @@ class HeatWait:
 
 
 class UserWait:
-    """M0/M1/M600: paused for the user until M108, M876 or the optional timeout."""
+    """M0/M1/M600: optionally let the planner drain, then pause for the user until M108, M876 or
+    the optional timeout (physical seconds)."""
 
     busy: str | None = BUSY_PAUSED_FOR_USER
 
-    def __init__(self, until: float | None, on_done: Callable[[float], None] | None = None) -> None:
-        self.until = until
+    def __init__(
+        self,
+        seconds: float | None = None,
+        on_done: Callable[[float], None] | None = None,
+        on_start: Callable[[float], None] | None = None,
+        synchronize: bool = False,
+    ) -> None:
+        self.seconds = seconds
+        self.until: float | None = None
         self.on_done = on_done
+        self.on_start = on_start
+        self.synchronize = synchronize
+        self._started = False
 
     def poll(self, fw: Firmware, now: float) -> bool:
+        if not self._started:
+            if self.synchronize and fw.planner.free(now) < fw.planner.capacity:
+                return False
+            self._started = True
+            fw.wait_for_user_cancelled = False  # wait_for_user = true happens here, not earlier
+            if self.seconds:
+                self.until = now + self.seconds / fw.speed
+            if self.on_start:
+                self.on_start(now)
         done = fw.wait_for_user_cancelled or (self.until is not None and now >= self.until)
         if done:
             fw.wait_for_user_cancelled = False
@@ -149,4 +169,4 @@ class UserWait:
         return done
 
     def wake_at(self, fw: Firmware) -> float | None:
-        return self.until
+        return self.until if self._started else fw.planner.drained_at()

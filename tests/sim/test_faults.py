@@ -40,8 +40,9 @@ def test_m0_prompt_and_m108_resume(printer) -> None:
         host.send("M0 Remove the part")
         prompt = host.until(lambda line: line == "//action:prompt_show")
         assert prompt == [
+            "echo:Remove the part",
             "//action:prompt_end",
-            "//action:prompt_begin Remove the part",
+            "//action:prompt_begin M0 Stop",
             "//action:prompt_button Continue",
             "//action:prompt_show",
         ]
