@@ -486,9 +486,10 @@ class OctoPrintDriver(PrinterDriver):
     def _learn_firmware(self, lines: list[str]) -> None:
         before = self._firmware
         self._firmware, identified = learn_firmware(lines, before)
-        if identified and self._firmware is not None and (
-                before is None or (before.name, before.version) != (self._firmware.name, self._firmware.version)):
-            self._emit(FirmwareIdentified(self.name, self._firmware))
+        now = self._firmware
+        if identified and now is not None and (before is None or
+                                               (before.name, before.version) != (now.name, now.version)):
+            self._emit(FirmwareIdentified(self.name, now))
             self._set_state(self._status.state, self._reason)
 
     # -- events and status ----------------------------------------------------------------------------
