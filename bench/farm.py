@@ -1,0 +1,275 @@
+"""Farm benchmark: one daemon driving N simulated printers at 115200 baud (issue 6 targets).
+
+For each N it prints:
+  * link efficiency per printer: job lines acknowledged per second against the link limit (baud/10 bytes/s
+    divided by the mean numbered line length), printers streaming a dense file on simulators running
+    fast enough that the serial link, not the printer, is the bottleneck (min / median per printer);
+  * host-caused planner starvation: the same farm printing at physical speed (the printer consumes
+    slower than the link), the simulators' `starvation_s` summed over all printers;
+  * the daemon process's CPU (fraction of one core) and peak RSS;
+  * dispatch latency: job added to an idle farm -> the driver starts streaming (first line sent);
+  * control latency: pause / resume / cancel requested the CLI's way (a control_requests row) -> the
+    driver reports the printer paused / printing / the job ended.
+
+    .venv/bin/python bench/farm.py                       # N = 10, 25, 50
+    .venv/bin/python bench/farm.py --printers 10 --seconds 10
+
+The simulators run as separate processes (10 printers each) on the same 2-core machine, so at large N
+they compete with the daemon for CPU: the figures are a lower bound for the daemon itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Run as a script, bench/ is sys.path[0], and bench/queue.py would shadow the stdlib.
+sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != os.path.dirname(__file__)]
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from farmctl.drivers.base import (  # noqa: E402
+    DriverEvent,
+    DriverState,
+    EventSink,
+    JobFinished,
+    JobProgress,
+    PrinterDriver,
+    StateChanged,
+)
+from farmctl.drivers.serial.preflight import preflight_file  # noqa: E402
+from farmctl.drivers.serial.responses import numbered  # noqa: E402
+
+from farmctl.daemon.drivers import driver_factory  # noqa: E402
+from farmctl.daemon.runner import Daemon  # noqa: E402
+from farmctl.files import FileStore  # noqa: E402
+from farmctl.store import FileInfo, JobStore, NewJob, PrinterSpec  # noqa: E402
+from farmctl.store.live import LiveStore  # noqa: E402
+from farmctl.store.records import Printer  # noqa: E402
+
+BAUD = 115200
+PER_SIM = 10
+
+
+def dense_file(path: Path, lines: int) -> Path:
+    """Short moves (about 26 bytes a line), no heating: the densest realistic stream."""
+    out = ["G28", "G90", "M82", "G92 E0"]
+    e = 0.0
+    for i in range(lines):
+        e += 0.01
+        out.append(f"G1 X{100 + (i % 40) * 0.25:.2f} Y{100 + (i // 40 % 40) * 0.25:.2f} E{e:.3f} F3000")
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def link_limit_lines_per_s(path: Path) -> float:
+    commands = preflight_file(path).commands
+    middle = len(commands) // 2
+    mean = statistics.fmean(len(numbered(middle + i, c)) for i, c in enumerate(commands[:2000]))
+    return (BAUD / 10) / mean
+
+
+@dataclass
+class Timings:
+    """Filled from the drivers' own threads by a sink wrapper (the daemon's events, timestamped)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    state: dict[str, DriverState] = field(default_factory=dict)
+    state_at: dict[tuple[str, DriverState], float] = field(default_factory=dict)
+    acked: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    finished_at: dict[str, float] = field(default_factory=dict)
+
+    def record(self, event: DriverEvent) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if isinstance(event, StateChanged):
+                self.state[event.printer] = event.state
+                self.state_at[(event.printer, event.state)] = now
+            elif isinstance(event, JobProgress):
+                self.acked[event.printer] = event.progress.lines_acked
+                self.samples.setdefault(event.printer, []).append((now, event.progress.lines_acked))
+            elif isinstance(event, JobFinished):
+                self.finished_at[event.printer] = now
+
+    def count(self, state: DriverState) -> int:
+        with self.lock:
+            return sum(1 for s in self.state.values() if s is state)
+
+
+def timed_factory(store: JobStore, timings: Timings) -> Any:
+    real = driver_factory(store)
+
+    def make(printer: Printer, sink: EventSink) -> PrinterDriver:
+        def tee(event: DriverEvent) -> None:
+            timings.record(event)
+            sink(event)
+
+        return real(printer, tee)
+
+    return make
+
+
+def start_sims(
+    count: int, speed: float, journal_dir: Path | None
+) -> tuple[list[subprocess.Popen[str]], list[str]]:
+    processes, endpoints = [], []
+    for first in range(0, count, PER_SIM):
+        n = min(PER_SIM, count - first)
+        args = [sys.executable, "-m", "printer_sim", "--tcp", "127.0.0.1:0", "--count", str(n),
+                "--baud", str(BAUD), "--speed", str(speed), "--boot-delay", "0.05"]
+        if journal_dir is not None:
+            args += ["--journal", str(journal_dir / f"sim{first}-{{i}}.jsonl")]
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert process.stdout is not None
+        while len(endpoints) < first + n:
+            line = process.stdout.readline()
+            if not line:
+                raise SystemExit("printer-sim did not start")
+            endpoints.append(line.split()[2])
+        processes.append(process)
+    return processes, endpoints
+
+
+def wait(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def run_farm(count: int, speed: float, seconds: float, lines: int, control: bool,
+             journal: bool) -> dict[str, Any]:
+    scratch = Path(tempfile.mkdtemp(prefix="farm-bench-"))
+    home = scratch / "home"
+    home.mkdir()
+    (home / "farm.toml").write_text("[daemon]\ndispatch_interval_s = 5.0\n")
+    part = dense_file(scratch / "dense.gcode", lines)
+    journal_dir = scratch if journal else None
+    sims, endpoints = start_sims(count, speed, journal_dir)
+    timings = Timings()
+    result: dict[str, Any] = {"printers": count, "speed": speed}
+    try:
+        with JobStore.open(home, actor="bench") as store:
+            for index, url in enumerate(endpoints):
+                store.add_printer(PrinterSpec(id=f"p{index:03d}", kind="serial", port=url, baud=BAUD))
+            make = timed_factory(store, timings)
+        daemon = Daemon(home, bed_clear="auto", on_stop="cancel", log_to_stderr=False, make_driver=make)
+        thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
+        thread.start()
+        assert daemon.wait_ready(60)
+        wait(lambda: timings.count(DriverState.IDLE) == count, 60, "every printer idle")
+
+        # Dispatch latency: a job with one copy per printer lands on an idle farm.
+        kept = FileStore.for_home(home).put(part)
+        with JobStore.open(home, actor="bench") as store:
+            added = time.monotonic()
+            info = FileInfo(sha256=kept.sha256, size=kept.size, name=part.name, estimated_time_s=600.0)
+            store.add_jobs([NewJob(file_sha=kept.sha256, name=part.name, copies=count)], [info])
+        wait(lambda: timings.count(DriverState.PRINTING) == count, 60, "every printer printing")
+        starts = sorted(timings.state_at[(f"p{i:03d}", DriverState.PRINTING)] - added for i in range(count))
+        result["dispatch_first_s"] = starts[0]
+        result["dispatch_median_s"] = statistics.median(starts)
+        result["dispatch_last_s"] = starts[-1]
+
+        time.sleep(2.0)  # warm-up: every printer past its first lines
+        usage0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+        time.sleep(seconds)
+        usage1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+        limit = link_limit_lines_per_s(part)
+        with timings.lock:
+            windows = [[s for s in samples if t0 <= s[0] <= t1] for samples in timings.samples.values()]
+        # Rate between the first and last progress report inside the window (reports come every 0.5 s).
+        rates = sorted((w[-1][1] - w[0][1]) / (w[-1][0] - w[0][0]) / limit for w in windows if len(w) >= 2)
+        result["efficiency_min"] = rates[0]
+        result["efficiency_median"] = statistics.median(rates)
+        cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+        result["cpu_cores"] = cpu / (t1 - t0)
+        result["finished_early"] = len(timings.finished_at)
+
+        if control:
+            result.update(measure_control(home, timings, count))
+        daemon.request_stop("cancel")
+        thread.join(120)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    finally:
+        for process in sims:
+            process.terminate()
+        for process in sims:
+            process.wait(20)
+    if journal:
+        result["starvation_s"] = sum_starvation(scratch)
+    return result
+
+
+def measure_control(home: Path, timings: Timings, count: int) -> dict[str, Any]:
+    """pause, resume and cancel on a few printers, each requested the way the CLI does it."""
+    pauses, resumes, cancels = [], [], []
+    with JobStore.open(home, actor="cli") as store:
+        live = LiveStore.attach(store)
+        targets = [f"p{i:03d}" for i in range(0, count, max(1, count // 5))][:5]
+        for printer in targets:
+            asked = time.monotonic()
+            live.request_control("pause", printer_id=printer)
+            wait(lambda p=printer, a=asked: timings.state_at.get((p, DriverState.PAUSED), 0) > a, 10, "pause")
+            pauses.append(timings.state_at[(printer, DriverState.PAUSED)] - asked)
+            asked = time.monotonic()
+            live.request_control("resume", printer_id=printer)
+            wait(lambda p=printer, a=asked: timings.state_at.get((p, DriverState.PRINTING), 0) > a, 10, "go")
+            resumes.append(timings.state_at[(printer, DriverState.PRINTING)] - asked)
+        for printer in targets:
+            asked = time.monotonic()
+            live.request_control("cancel", printer_id=printer)
+            wait(lambda p=printer, a=asked: timings.finished_at.get(p, 0) > a, 10, "cancel")
+            cancels.append(timings.finished_at[printer] - asked)
+    return {"pause_max_s": max(pauses), "resume_max_s": max(resumes), "cancel_max_s": max(cancels),
+            "pause_median_s": statistics.median(pauses), "cancel_median_s": statistics.median(cancels)}
+
+
+def sum_starvation(scratch: Path) -> float:
+    import json
+
+    total = 0.0
+    for path in scratch.glob("sim*-*.jsonl"):
+        for line in path.read_text().splitlines()[::-1]:
+            if '"stats"' in line:
+                total += float(json.loads(line)["stats"].get("starvation_s", 0.0))
+                break
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--printers", type=int, nargs="*", default=[10, 25, 50])
+    parser.add_argument("--seconds", type=float, default=15.0, help="measuring window per run")
+    parser.add_argument("--lines", type=int, default=40000, help="lines in the dense file")
+    args = parser.parse_args()
+    print(f"farm benchmark: {BAUD} baud, dense file of {args.lines} short moves; {os.cpu_count()} cores")
+    print("link efficiency (simulators at 100x physical speed: the link is the bottleneck)")
+    print(f"{'N':>4} {'eff min':>8} {'eff med':>8} {'cpu':>6} {'rss MB':>7} "
+          f"{'dispatch first/med/last s':>26} {'pause max':>9} {'cancel max':>10}")
+    for count in args.printers:
+        r = run_farm(count, speed=100.0, seconds=args.seconds, lines=args.lines, control=True, journal=False)
+        print(f"{count:>4} {r['efficiency_min']:>8.1%} {r['efficiency_median']:>8.1%} {r['cpu_cores']:>6.2f} "
+              f"{r['peak_rss_mb']:>7.0f} {r['dispatch_first_s']:>8.3f}/{r['dispatch_median_s']:.3f}/"
+              f"{r['dispatch_last_s']:.3f} {r['pause_max_s']:>9.3f} {r['cancel_max_s']:>10.3f}", flush=True)
+    print("host-caused planner starvation (simulators at physical speed: the printer is the bottleneck)")
+    for count in args.printers:
+        r = run_farm(count, speed=1.0, seconds=args.seconds, lines=args.lines, control=False, journal=True)
+        print(f"{count:>4} printers: starvation {r['starvation_s']:.3f} s summed over all printers "
+              f"(cpu {r['cpu_cores']:.2f} cores)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""`farmctl demo` runs without a terminal (CI), stops cleanly and says where the data is;
+`farmctl doctor` and `farmctl status` work on the farm it leaves behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def farmctl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "farmctl", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def test_demo_runs_non_interactively_then_status_and_doctor(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    result = farmctl("demo", "--printers", "3", "--speed", "100", "--duration", "12", "--no-watch", "--json",
+                     "--home", str(home))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["home"] == str(home) and Path(summary["database"]).is_file()
+    assert {job["file"] for job in summary["jobs"]} == {"cube25_cura.gcode", "spacer20_petg.gcode"}
+    assert sum(summary["runs"].values()) >= 3  # every printer got work
+    assert "printing" not in summary["runs"]  # Ctrl-C/--duration cancels, nothing left running
+    assert str(home) in result.stderr and "Traceback" not in result.stderr
+    log = (home / "logs" / "daemon.log").read_text()
+    assert "event=run.started" in log and "event=daemon.stopped" in log
+
+    status = farmctl("--home", str(home), "status", "--json")
+    assert status.returncode == 0, status.stderr
+    view = json.loads(status.stdout)
+    assert view["daemons"] == [] and {p["id"] for p in view["printers"]} == {"ender-1", "mk3-1", "bigbox-1"}
+    assert all(p["state"] == "offline" for p in view["printers"])
+
+    doctor = farmctl("--home", str(home), "doctor", "--json")
+    report = json.loads(doctor.stdout)
+    by_name = {c["name"]: c for c in report["checks"]}
+    assert by_name["database"]["status"] == "ok" and by_name["config"]["status"] == "ok"
+    # The simulators are gone: their TCP ports refuse, and doctor says so with a non-zero exit.
+    assert by_name["printer ender-1"]["status"] == "fail" and doctor.returncode == 1
+
+
+def test_doctor_reports_a_broken_config_with_the_key(tmp_path: Path) -> None:
+    (tmp_path / "farm.toml").write_text("[power]\nbudget_w = -5\n")
+    doctor = farmctl("--home", str(tmp_path), "doctor")
+    assert doctor.returncode == 1
+    assert "budget_w" in doctor.stderr and "FAIL" in doctor.stderr
