@@ -332,6 +332,8 @@ def set_(
 
     with open_store(home) as store:
         current = store.get_printer(printer_id)
+        if "api_key" in changes and current.kind != "octoprint":
+            raise UserError(f"printer {printer_id} is a serial printer; --api-key is for OctoPrint printers")
         if ("port" in changes and current.kind != "serial") or (
             "octoprint_url" in changes and current.kind != "octoprint"
         ):

@@ -115,7 +115,6 @@ class CatalogOps(StoreBase):
         unknown = set(changes) - SETTABLE
         if unknown:
             raise UserError(f"cannot set {', '.join(sorted(unknown))} on a printer")
-        current = self.get_printer(printer_id)
         values: dict[str, Any] = {}
         for key, value in changes.items():
             if key == "bed_mm":
@@ -125,14 +124,13 @@ class CatalogOps(StoreBase):
             else:
                 values[key] = value
         with self._write() as conn:
-            conn.execute(
+            done = conn.execute(
                 printers.update().where(printers.c.id == printer_id).values(updated_at=self.now(), **values)
             )
-            shown = sorted(k for k in changes if k != "api_key") + (
-                ["api_key"] if "api_key" in changes else []
-            )
-            self._event(conn, "printer.updated", printer_id, changed=shown)
-        del current
+            if done.rowcount == 0:
+                raise NotFound(f"no printer {printer_id}; see `farmctl printers list`")
+            # The event names what changed, never the values (an API key must not reach the log).
+            self._event(conn, "printer.updated", printer_id, changed=sorted(changes))
         return self.get_printer(printer_id)
 
     def remove_printer(self, printer_id: str) -> None:
