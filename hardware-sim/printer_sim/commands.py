@@ -1,36 +1,25 @@
 """G-code handlers: what each command does to the model and prints, with Marlin's exact strings.
 
 `execute()` returns DONE (send the ok now), DONE_NO_OK (the handler printed its own ok, as M105
-does), or a Wait for a command that is still running.
+does), or a Wait for a command that is still running. SD card commands live in sd_commands.py.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from printer_sim.faults import FaultError
 from printer_sim.planner import move_duration
-from printer_sim.waits import DrainThenDwell, HeatWait, PlannerRoom, UserWait, Wait
+from printer_sim.results import DONE, DONE_NO_OK, Handler, Result
+from printer_sim.sd_commands import SD_HANDLERS
+from printer_sim.waits import DrainThenDwell, HeatWait, PlannerRoom, UserWait
 
 if TYPE_CHECKING:
-    from printer_sim.firmware import Command, Firmware
+    from printer_sim.firmware import Firmware
+    from printer_sim.states import Command
 
 
-class Outcome:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-DONE = Outcome("DONE")
-DONE_NO_OK = Outcome("DONE_NO_OK")
-Result = Outcome | Wait
-Handler = Callable[["Firmware", "Command", dict[str, float | None], float], Result]
 
 _CODE = re.compile(r"([GMTgmt])(\d+)(?:\.\d+)?")
 _PAUSE_PARAMS = re.compile(r"\s*[SP]\s*[-+.\d]")
@@ -350,102 +339,6 @@ def _filament_change(fw: Firmware, command: Command, p: dict[str, float | None],
     return UserWait(None, on_done=resumed)
 
 
-# ---------------------------------------------------------------------- SD card
-
-
-def _sd_list(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
-    if not fw.sd.mounted:
-        fw.emit("echo:No media", now)
-        return DONE
-    fw.emit("Begin file list", now)
-    for name, data in fw.sd.files.items():
-        fw.emit(f"{name} {len(data)}", now)
-    fw.emit("End file list", now)
-    return DONE
-
-
-def _sd_init(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
-    fw.sd.mounted = True
-    fw.emit("echo:SD card ok", now)
-    return DONE
-
-
-def _sd_release(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
-    fw.sd.mounted = False
-    fw.sd.printing = False
-    fw.emit("echo:SD card released", now)
-    return DONE
-
-
-def _sd_select(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
-    name = command.text[3:].strip()
-    size = fw.sd.open(name) if fw.sd.mounted else None
-    if size is None:
-        fw.emit(f"echo:open failed, File: {name}.", now)
-        return DONE
-    fw.emit(f"echo:Now fresh file: {name}", now)
-    fw.emit(f"File opened: {name} Size: {size}", now)
-    fw.emit("File selected", now)
-    return DONE
-
-
-def _sd_start(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
-    if fw.sd.selected:
-        fw.sd.printing = True
-    return DONE
-
-
-def _sd_pause(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
-    fw.sd.printing = False
-    return DONE
-
-
-def _sd_seek(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
-    if fw.sd.selected and p.get("S") is not None:
-        fw.sd.position = max(0, min(fw.sd.size, int(p["S"] or 0)))
-    return DONE
-
-
-def sd_status(fw: Firmware) -> str:
-    if fw.sd.selected and fw.sd.printing:  # CardReader::report_status(): only while printing
-        return f"SD printing byte {fw.sd.position}/{fw.sd.size}"
-    return "Not SD printing"
-
-
-def _sd_report(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
-    if "C" in p:
-        fw.emit(f"Current file: {fw.sd.selected or '(no file)'}", now)
-    elif "S" in p:
-        fw.sd_report_s = int(p["S"] or 0)
-        fw._sd_report_next = now + fw.sd_report_s
-    else:
-        fw.emit(sd_status(fw), now)
-    return DONE
-
-
-def _sd_abort(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
-    fw.sd.printing = False
-    fw.sd.selected = None
-    return DONE
-
-
-def feed_sd(fw: Firmware, now: float) -> None:
-    """While SD printing, the file fills free command slots (its commands get no ok)."""
-    from printer_sim.firmware import Command
-
-    sd = fw.sd
-    while sd.printing and len(fw.queue) < fw.profile.protocol.bufsize:
-        raw = sd.next_line()
-        if raw is None:
-            sd.printing = False
-            sd.selected = None
-            fw.emit("Done printing file", now)
-            return
-        text = raw.split(";", 1)[0].strip()
-        if text:
-            fw.queue.append(Command(text, None, "", from_sd=True))
-
-
 # ---------------------------------------------------------------------- raw-byte reactions
 
 
@@ -464,44 +357,16 @@ def emergency(fw: Firmware, code: str, prompt_choice: bytes | None, now: float) 
         fw.wait_for_user_cancelled = True
 
 
-def debug_command(fw: Firmware, text: str, now: float) -> None:
-    """`!!DEBUG:<command>` lines: drive the simulator from the host side (not part of Marlin)."""
-    from printer_sim.firmware import PortRequest, State
-
-    verb, _, argument = text.partition(" ")
-    if verb == "fault":
-        try:
-            fw.faults.set_assignment(argument)
-        except FaultError as error:
-            fw.emit(f"// sim: error: {error}", now)
-            return
-        fw.emit(f"// sim: fault {argument.strip()}", now)
-    elif verb == "reset":
-        fw.reset(now, "External Reset")
-    elif verb == "unplug":
-        fw.port_request = PortRequest.UNPLUG
-    elif verb == "silent":
-        fw.go_silent(now)
-    elif verb in ("thermal-runaway", "mintemp", "maxtemp") and fw.state is State.RUNNING:
-        message = {"thermal-runaway": "Thermal Runaway", "mintemp": "MINTEMP triggered"}.get(
-            verb, "MAXTEMP triggered"
-        )
-        fw.kill(now, f"Error:{message}, system stopped! Heater_ID: {argument.strip() or '0'}")
-    else:
-        fw.emit(f"// sim: error: unknown debug command '{text}'", now)
-
-
 _TEXT_ARG = {"M23", "M117", "M118"}
 _HANDLERS: dict[str, Handler] = {
     "G0": _move, "G1": _move, "G2": _arc, "G3": _arc, "G4": _dwell, "G28": _home, "G29": _probe,
     "G90": _absolute, "G91": _relative, "G92": _set_position,
     "M0": _pause_for_user, "M1": _pause_for_user, "M600": _filament_change,
-    "M20": _sd_list, "M21": _sd_init, "M22": _sd_release, "M23": _sd_select, "M24": _sd_start,
-    "M25": _sd_pause, "M26": _sd_seek, "M27": _sd_report, "M524": _sd_abort,
     "M73": _message, "M117": _message, "M118": _serial_print,
     "M104": _set_hotend, "M109": _set_hotend, "M140": _set_bed, "M190": _set_bed,
     "M105": _report_temperature, "M155": _autoreport_temperature, "M114": _report_position,
     "M110": _line_number, "M113": _keepalive_interval, "M115": _firmware_info, "M400": _synchronize,
     "M108": _emergency_in_queue, "M112": _emergency_in_queue, "M410": _quickstop, "M876": _emergency_in_queue,
     "M999": _restart,
+    **SD_HANDLERS,
 }  # fmt: skip

@@ -14,17 +14,18 @@ from __future__ import annotations
 import random
 import re
 from collections import deque
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
-from printer_sim import commands
+from printer_sim import commands, injection, sd_commands
 from printer_sim.faults import ByteFaultGate, Faults
 from printer_sim.journal import Journal
+from printer_sim.lines import LineError, LineReader, ReceivedLine
 from printer_sim.link import Receiver, Transmitter
 from printer_sim.planner import Planner
 from printer_sim.profile import Profile
+from printer_sim.results import DONE, Outcome
 from printer_sim.sdcard import SdCard
+from printer_sim.states import Command, PortRequest, State
 from printer_sim.thermal import Heater
 from printer_sim.waits import Wait
 
@@ -35,28 +36,6 @@ _RAW_ACTION = re.compile(
     rb"|^!!DEBUG:([^\r\n]*)",
     re.M,
 )
-_LINE_ERROR_LINE = "Line Number is not Last Line Number+1, Last Line: "
-_LINE_ERROR_CHECKSUM = "checksum mismatch, Last Line: "
-_LINE_ERROR_NO_CHECKSUM = "No Checksum with line number, Last Line: "
-
-
-class State(Enum):
-    BOOTING = "booting"  # bootloader window: input is discarded
-    RUNNING = "running"
-    KILLED = "killed"  # kill() called: nothing until reset
-    SILENT = "silent"  # hung: nothing at all until reset
-
-
-class PortRequest(Enum):
-    UNPLUG = "unplug"
-
-
-@dataclass
-class Command:
-    text: str  # as executed: no line number, no checksum, no comment
-    line_number: int | None
-    numbered_prefix: str  # "N123" when the line started with N (echoed by ADVANCED_OK)
-    from_sd: bool = False
 
 
 class Firmware:
@@ -120,10 +99,8 @@ class Firmware:
         self.boot_until = now + p.protocol.boot_delay_s
         self.boot_reason = reason
         self.booted_at = now
-        self.last_n = 0
+        self.reader = LineReader(p.protocol.max_cmd_size)  # last line number back to 0
         self.rx = bytearray()
-        self._line = bytearray()
-        self._line_skipping = False  # after ';' or an overflow: ignore until end of line
         self.queue: deque[Command] = deque()
         self.wait: Wait | None = None
         self._busy_next = 0.0
@@ -178,6 +155,14 @@ class Firmware:
         if self.journal:
             self.journal.event("kill", now - self.epoch, reason=" ".join(reason_lines) or "M112")
 
+    @property
+    def last_n(self) -> int:
+        return self.reader.last_n
+
+    @last_n.setter
+    def last_n(self, value: int) -> None:
+        self.reader.last_n = value
+
     # ------------------------------------------------------------------ front API
 
     def connected(self, now: float) -> None:
@@ -213,15 +198,12 @@ class Firmware:
                 candidates.append(self._temp_report_next)
             if self.sd_report_s:
                 candidates.append(self._sd_report_next)
-        for name in ("silent_at", "reset_at", "unplug_at", "thermal_runaway_at", "mintemp_at", "maxtemp_at"):
-            after = getattr(self.faults, name)
-            if after is not None:
-                candidates.append(self.booted_at + after)
+        candidates.append(injection.next_time(self))
         present = [c for c in candidates if c is not None]
         return min(present) if present else None
 
     def advance(self, now: float) -> None:
-        self._time_faults(now)
+        injection.at_time(self, now)
         if self.state is State.BOOTING:
             if now < self.boot_until:
                 self._arrivals(now)  # the bootloader window swallows input
@@ -323,7 +305,7 @@ class Firmware:
         emergency = self.profile.has_cap("EMERGENCY_PARSER")
         for match in _RAW_ACTION.finditer(complete):
             if match.group(3) is not None:
-                commands.debug_command(self, match.group(3).decode("latin-1").strip(), now)
+                injection.debug_command(self, match.group(3).decode("latin-1").strip(), now)
             elif emergency and self.state is State.RUNNING:
                 commands.emergency(self, match.group(1).decode("latin-1"), match.group(2), now)
 
@@ -334,102 +316,39 @@ class Firmware:
         while rx and len(self.queue) < bufsize and self.state is State.RUNNING:
             found = _EOL.search(rx)
             if found is None:
-                self._take_chars(bytes(rx))
+                self.reader.take(bytes(rx))
                 rx.clear()
                 return
             end = found.start()
-            self._take_chars(bytes(rx[:end]))
+            self.reader.take(bytes(rx[:end]))
             del rx[: end + 1]
-            self._line_done(now)
+            self._line_done(self.reader.end_line(), now)
 
-    def _take_chars(self, chunk: bytes) -> None:
-        """Marlin's process_stream_char: ';' comments and overflow skip to the end of the line."""
-        if self._line_skipping or not chunk:
+    def _line_done(self, line: ReceivedLine | LineError | None, now: float) -> None:
+        if line is None:
             return
-        limit = self.profile.protocol.max_cmd_size - 1
-        if b"\x08" in chunk:
-            for byte in chunk:
-                if self._line_skipping:
-                    return
-                if byte == 0x08:
-                    if self._line:
-                        self._line.pop()
-                else:
-                    self._take_chars(bytes((byte,)))
-            return
-        comment = chunk.find(b";")
-        if comment >= 0:
-            chunk = chunk[:comment]
-            self._line_skipping = True
-        room = limit - len(self._line)
-        if len(chunk) >= room:
-            chunk = chunk[: max(room, 0)]
-            self._line_skipping = True  # "Skip the rest on overflow"
-        self._line += chunk
-
-    def _line_done(self, now: float) -> None:
-        raw = bytes(self._line)
-        self._line.clear()
-        self._line_skipping = False
-        nul = raw.find(b"\x00")
-        if nul >= 0:
-            raw = raw[:nul]  # the firmware keeps lines as C strings
-        text = raw.decode("latin-1").lstrip(" ")
-        if not text or text.startswith("!!DEBUG:"):
-            return  # empty lines get no ok; control lines were handled on arrival
         self.stats["lines_received"] += 1
-        line_number: int | None = None
-        prefix = ""
-        if text[0] == "N":
-            number_at = 0
-            if "M110" in text:
-                second = text.find("N", text.find("M110") + 4)
-                if second >= 0:
-                    number_at = second
-            number = _leading_int(text, number_at + 1)
-            head = re.match(r"N-?\d*", text)
-            prefix = head.group(0) if head else "N"
-            star = text.rfind("*")
-            if number != self.last_n + 1 and "M110" not in text:
-                return self._line_error(_LINE_ERROR_LINE, "line_number", now)
-            if star >= 0:
-                checksum = 0
-                for byte in raw.lstrip(b" ")[:star]:
-                    checksum ^= byte
-                if _leading_int(text, star + 1) != checksum:
-                    return self._line_error(_LINE_ERROR_CHECKSUM, "checksum", now)
-            else:
-                return self._line_error(_LINE_ERROR_NO_CHECKSUM, "no_checksum", now)
-            self.last_n = number
-            line_number = number
-            self._time_faults_at_line(number, now)
+        if isinstance(line, LineError):
+            self.stats["errors"][line.kind.stat] += 1
+            self.emit(f"Error:{line.kind.message}{self.last_n}", now)
+            self.rx.clear()  # gcode_line_error(): everything already received is thrown away
+            self.reader.clear()
+            self.request_resend(now)
+            return
+        if line.line_number is not None:
+            injection.at_line(self, line.line_number, now)
             if self.state is not State.RUNNING or self.port_request is not None:
                 return
-            text = text[len(prefix) :]
-        star = text.find("*")
-        if star >= 0:
-            text = text[:star]
-        text = text.strip()
-        if not text:
-            return
         if not self.profile.has_cap("EMERGENCY_PARSER"):
             # Without the emergency parser Marlin still acts on these when they are read.
-            upper = text.upper()
+            upper = line.text.upper()
             if upper == "M112":
                 return self.kill(now)
             if upper == "M108":
                 self.wait_for_heatup_cancelled = self.wait_for_user_cancelled = True
             if upper == "M410":
                 self.planner.clear(now)
-        self.queue.append(Command(text, line_number, prefix))
-
-    def _line_error(self, message: str, kind: str, now: float) -> None:
-        self.stats["errors"][kind] += 1
-        self.emit(f"Error:{message}{self.last_n}", now)
-        self.rx.clear()  # gcode_line_error(): everything already received is thrown away
-        self._line.clear()
-        self._line_skipping = False
-        self.request_resend(now)
+        self.queue.append(Command(line.text, line.line_number, line.numbered_prefix))
 
     def request_resend(self, now: float) -> None:
         self.stats["resend_requests"] += 1
@@ -450,7 +369,7 @@ class Firmware:
                 continue
             self._read_serial(now)
             if not self.queue:
-                commands.feed_sd(self, now)
+                sd_commands.feed_sd(self, now)
                 if not self.queue:
                     return
             command = self.queue[0]
@@ -458,8 +377,8 @@ class Firmware:
             result = commands.execute(self, command, now)
             if self.state is not State.RUNNING or not self.queue or self.queue[0] is not command:
                 return  # killed, reset or unplugged while executing
-            if isinstance(result, commands.Outcome):
-                self._complete(now, send_ok=result is commands.DONE)
+            if isinstance(result, Outcome):
+                self._complete(now, send_ok=result is DONE)
             else:
                 self.wait = result
                 self._busy_next = now + self.keepalive_s
@@ -492,7 +411,7 @@ class Firmware:
             self.emit(" " + self.heater_report(), now)
             self._temp_report_next = now + self.temp_report_s
         if self.sd_report_s and now >= self._sd_report_next:
-            self.emit(commands.sd_status(self), now)
+            self.emit(sd_commands.sd_status(self), now)
             self._sd_report_next = now + self.sd_report_s
 
     # ------------------------------------------------------------------ heaters and time
@@ -513,43 +432,6 @@ class Firmware:
             f"@:{h.power} B@:{b.power}"
         )
 
-    def _time_faults(self, now: float) -> None:
-        f = self.faults
-        since = now - self.booted_at
-        if f.silent_at is not None and since >= f.silent_at:
-            f.silent_at = None
-            self.go_silent(now)
-        if f.reset_at is not None and since >= f.reset_at:
-            f.reset_at = None
-            self.reset(now, "Watchdog Reset")
-        if f.unplug_at is not None and since >= f.unplug_at:
-            f.unplug_at = None
-            self.port_request = PortRequest.UNPLUG
-        if self.state is not State.RUNNING:
-            return
-        for name, message in (
-            ("thermal_runaway_at", "Thermal Runaway"),
-            ("mintemp_at", "MINTEMP triggered"),
-            ("maxtemp_at", "MAXTEMP triggered"),
-        ):
-            after = getattr(f, name)
-            if after is not None and since >= after:
-                setattr(f, name, None)
-                self.kill(now, f"Error:{message}, system stopped! Heater_ID: 0")
-                return
-
-    def _time_faults_at_line(self, number: int, now: float) -> None:
-        f = self.faults
-        if f.silent_at_line == number:
-            f.silent_at_line = None
-            self.go_silent(now)
-        elif f.reset_at_line == number:
-            f.reset_at_line = None
-            self.reset(now, "Watchdog Reset")
-        elif f.unplug_at_line == number:
-            f.unplug_at_line = None
-            self.port_request = PortRequest.UNPLUG
-
     def go_silent(self, now: float) -> None:
         self.state = State.SILENT
         self.transmitter.discard()
@@ -563,8 +445,3 @@ class Firmware:
         if self.journal:
             self.journal.event("unplug", now - self.epoch)
 
-
-def _leading_int(text: str, start: int) -> int:
-    """strtol(): the integer at `start`, 0 if there is none."""
-    found = re.match(r"\s*([-+]?\d+)", text[start:])
-    return int(found.group(1)) if found else 0

@@ -12,6 +12,7 @@ import pytest
 from printer_sim.faults import ByteFaultGate, FaultError, Faults
 from printer_sim.firmware import Firmware, State
 from printer_sim.journal import Journal
+from printer_sim.lines import LineError, LineErrorKind, LineReader, ReceivedLine
 from printer_sim.planner import move_duration
 from printer_sim.profile import ProfileError, load_profile
 
@@ -320,3 +321,30 @@ def test_bundled_profiles_load() -> None:
     assert not load_profile("native_usb").protocol.reset_on_open
     with pytest.raises(ProfileError):
         load_profile("no_such_profile")
+
+
+@pytest.mark.parametrize("line,expected", [
+    ("N1 G28*18", ReceivedLine("G28", 1, "N1")),
+    ("N1 G28", LineError(LineErrorKind.NO_CHECKSUM)),
+    ("N1 G28*19", LineError(LineErrorKind.CHECKSUM)),
+    ("N2 G28*17", LineError(LineErrorKind.LINE_NUMBER)),
+    ("N100 M110 N5*" + str(__import__("functools").reduce(lambda a, b: a ^ b, b"N100 M110 N5", 0)),
+     ReceivedLine("M110 N5", 5, "N100")),
+    ("  G1 X5 ; comment *12", ReceivedLine("G1 X5", None, "")),
+    ("G1 X5*99", ReceivedLine("G1 X5", None, "")),  # unnumbered: the checksum is not checked
+    ("; only a comment", None),
+    ("", None),
+    ("M117 ab\x08c", ReceivedLine("M117 ac", None, "")),
+    ("M117 a\x00bc", ReceivedLine("M117 a", None, "")),
+])  # fmt: skip
+def test_line_reader_table(line: str, expected: object) -> None:
+    reader = LineReader(96)
+    reader.take(line.encode("latin-1"))
+    assert reader.end_line() == expected
+
+
+def test_line_reader_truncates_at_max_cmd_size() -> None:
+    reader = LineReader(96)
+    reader.take(b"M117 " + b"z" * 200)
+    result = reader.end_line()
+    assert isinstance(result, ReceivedLine) and len(result.text) == 95

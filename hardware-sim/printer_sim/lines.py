@@ -1,0 +1,124 @@
+"""Marlin's serial line handling (process_stream_char + get_serial_commands), as a pure class.
+
+Characters go in; complete lines come out as a typed result: a validated command, a line error
+(one of Marlin's three), or nothing (an empty or comment-only line, which gets no `ok`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+_NUMBER_PREFIX = re.compile(r"N-?\d*")
+_LEADING_INT = re.compile(r"\s*([-+]?\d+)")
+
+
+class LineErrorKind(Enum):
+    LINE_NUMBER = ("line_number", "Line Number is not Last Line Number+1, Last Line: ")
+    CHECKSUM = ("checksum", "checksum mismatch, Last Line: ")
+    NO_CHECKSUM = ("no_checksum", "No Checksum with line number, Last Line: ")
+
+    @property
+    def stat(self) -> str:
+        return self.value[0]
+
+    @property
+    def message(self) -> str:
+        return self.value[1]
+
+
+@dataclass(frozen=True)
+class ReceivedLine:
+    text: str  # without line number, checksum or comment
+    line_number: int | None
+    numbered_prefix: str  # "N123" when the line started with N (ADVANCED_OK echoes it)
+
+
+@dataclass(frozen=True)
+class LineError:
+    kind: LineErrorKind
+
+
+class LineReader:
+    def __init__(self, max_cmd_size: int) -> None:
+        self.limit = max_cmd_size - 1  # the buffer keeps a terminating NUL
+        self.last_n = 0
+        self._line = bytearray()
+        self._skipping = False  # after ';' or an overflow: ignore until the end of the line
+
+    def clear(self) -> None:
+        self._line.clear()
+        self._skipping = False
+
+    def take(self, chunk: bytes) -> None:
+        """Characters of the current line (no end-of-line bytes in `chunk`)."""
+        if self._skipping or not chunk:
+            return
+        if b"\x08" in chunk:  # backspace erases the previous character
+            for byte in chunk:
+                if self._skipping:
+                    return
+                if byte == 0x08:
+                    if self._line:
+                        self._line.pop()
+                else:
+                    self.take(bytes((byte,)))
+            return
+        comment = chunk.find(b";")
+        if comment >= 0:
+            chunk = chunk[:comment]
+            self._skipping = True
+        room = self.limit - len(self._line)
+        if len(chunk) >= room:
+            chunk = chunk[: max(room, 0)]
+            self._skipping = True  # "Skip the rest on overflow": the line is truncated
+        self._line += chunk
+
+    def end_line(self) -> ReceivedLine | LineError | None:
+        """An end-of-line byte arrived: validate the line like get_serial_commands()."""
+        raw = bytes(self._line)
+        self.clear()
+        nul = raw.find(b"\x00")
+        if nul >= 0:
+            raw = raw[:nul]  # the firmware keeps lines as C strings
+        raw = raw.lstrip(b" ")
+        text = raw.decode("latin-1")
+        if not text or text.startswith("!!DEBUG:"):
+            return None  # empty lines get no ok; simulator control lines were handled on arrival
+        line_number: int | None = None
+        prefix = ""
+        if text[0] == "N":
+            number_at = 0
+            if "M110" in text:  # the last N on an M110 line is the new line number
+                second = text.find("N", text.find("M110") + 4)
+                if second >= 0:
+                    number_at = second
+            number = leading_int(text, number_at + 1)
+            head = _NUMBER_PREFIX.match(text)
+            prefix = head.group(0) if head else "N"
+            if number != self.last_n + 1 and "M110" not in text:
+                return LineError(LineErrorKind.LINE_NUMBER)
+            star = text.rfind("*")
+            if star < 0:
+                return LineError(LineErrorKind.NO_CHECKSUM)
+            checksum = 0
+            for byte in raw[:star]:
+                checksum ^= byte
+            if leading_int(text, star + 1) != checksum:
+                return LineError(LineErrorKind.CHECKSUM)
+            self.last_n = line_number = number
+            text = text[len(prefix) :]
+        star = text.find("*")
+        if star >= 0:
+            text = text[:star]
+        text = text.strip()
+        if not text:
+            return None
+        return ReceivedLine(text, line_number, prefix)
+
+
+def leading_int(text: str, start: int) -> int:
+    """strtol(): the integer at `start`, 0 if there is none."""
+    found = _LEADING_INT.match(text, start)
+    return int(found.group(1)) if found else 0
