@@ -126,6 +126,7 @@ class Supervisor:
         self._dispatch_due = True
         self._next_poll = self._next_flush = self._next_dispatch = 0.0
         self._retry_ops: list[tuple[str, Callable[[], None]]] = []
+        self._heat_end_lines: dict[str, int | None] = {}
         self._stop_event = threading.Event()
         self._stop_policy = settings.on_stop
         self._stopping_since: float | None = None
@@ -690,10 +691,13 @@ class Supervisor:
         worker.run = ActiveRun(
             run.id, run.job_id, job.name, time.time(), job.file.estimated_time_s, lines_total=job.file.lines
         )
-        worker.heat = HeatUp(draw_w, now, heat_end_line(path))
         worker.printer_bed_clear = False
         worker.live_dirty = True
-        worker.driver.start_job(JobSpec(path, worker.run.spec_id))
+        worker.driver.start_job(JobSpec(path, worker.run.spec_id))  # first: the driver starts at once
+        end_line = self._heat_end_lines.get(run.file_sha, -1)
+        if end_line == -1:  # one scan per file, not per copy (a 50-copy job is one file)
+            end_line = self._heat_end_lines[run.file_sha] = heat_end_line(path)
+        worker.heat = HeatUp(draw_w, now, end_line)
         self.log.info(
             "run.started",
             worker.id,
