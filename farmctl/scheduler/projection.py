@@ -91,27 +91,34 @@ class Plan:
             start = self.starts.get(job_id, end - job.duration_s)
             finish = end if finish is None else max(finish, end)
         late = job.due is not None and finish is not None and finish > job.due
-        reason = self._late_reason(job, finish, verdict) if late else None
+        reason = self._late_reason(job, start, finish, verdict) if late else None
         return JobForecast(job_id, start, finish, late, reason, False)
 
-    def _late_reason(self, job: JobView, finish: float | None, verdict: Verdict | None) -> str:
+    def _late_reason(
+        self, job: JobView, start: float | None, finish: float | None, verdict: Verdict | None
+    ) -> str:
+        """Why a job is projected late, most telling causes first."""
         assert job.due is not None and finish is not None
-        hours = (finish - job.due) / 3600.0
-        text = f"projected to finish {hours:.1f} h after its due date"
+        now = self.snapshot.now
+        left = job.due - now
+        parts = [f"projected to finish {(finish - job.due) / 3600.0:.1f} h after its due date"]
+        if job.duration_s > left:
+            parts.append(
+                f"one copy takes {job.duration_s / 3600.0:.1f} h, {max(left, 0) / 3600.0:.1f} h are left"
+            )
         if job.requirements.printer is not None:
-            text += f"; pinned to printer {job.requirements.printer}"
+            parts.append(f"pinned to printer {job.requirements.printer}")
         elif verdict is not None:
-            usable = len(verdict.eligible)
-            total = len(self.snapshot.printers)
+            usable, total = len(verdict.eligible), len(self.snapshot.printers)
             if usable < total:
-                text += f"; only {usable} of {total} printers can take it"
-                if verdict.capable > usable:
-                    text += f" ({verdict.capable - usable} more could after operator action)"
-            else:
-                text += f"; all {total} printers have work ahead of it"
-        if job.duration_s > job.due - self.snapshot.now:
-            text += "; one copy takes longer than the time left"
-        return text
+                extra = verdict.capable - usable
+                more = f" ({extra} more could after loading material/nozzle or enabling)" if extra else ""
+                parts.append(f"only {usable} of {total} printers can take it{more}")
+        if start is not None and start - now > 60:
+            parts.append(f"waits {(start - now) / 3600.0:.1f} h for a free printer (work ahead of it)")
+        elif job.copies_left > 1:
+            parts.append(f"{job.copies_left} copies × {job.duration_s / 3600.0:.1f} h")
+        return "; ".join(parts)
 
     def order_forecasts(self) -> dict[int, OrderForecast]:
         """Per order: the last projected finish of its queued jobs, at risk if any job is."""

@@ -181,6 +181,12 @@ def test_queue_ahead_makes_a_later_job_at_risk_with_reason() -> None:
     assert forecast is not None and forecast.at_risk
     assert forecast.finish == NOW + 9 * H
     assert "only 1 of 2 printers can take it" in (forecast.reason or "")
+    assert "waits 8.0 h for a free printer" in (forecast.reason or "")
+
+
+def test_a_copy_longer_than_the_time_left_says_so() -> None:
+    forecast = plan(QueueSnapshot(NOW, (printer("a"),), (job(1, due=NOW + H, duration_s=3 * H),))).forecast(1)
+    assert forecast is not None and "one copy takes 3.0 h, 1.0 h are left" in (forecast.reason or "")
 
 
 def test_never_eligible_is_flagged_at_once() -> None:
