@@ -140,6 +140,12 @@ def start_sims(
     return processes, endpoints
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of another process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -184,8 +190,12 @@ def run_farm(count: int, speed: float, seconds: float, lines: int, control: bool
 
         time.sleep(2.0)  # warm-up: every printer past its first lines
         usage0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+        sim0 = sum(process_cpu_s(process.pid) for process in sims)
+        load0 = os.getloadavg()[0]
         time.sleep(seconds)
         usage1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+        result["sim_cpu_cores"] = (sum(process_cpu_s(process.pid) for process in sims) - sim0) / (t1 - t0)
+        result["load"] = max(load0, os.getloadavg()[0])
         limit = link_limit_lines_per_s(part)
         with timings.lock:
             windows = [[s for s in samples if t0 <= s[0] <= t1] for samples in timings.samples.values()]
@@ -257,11 +267,12 @@ def main() -> None:
     args = parser.parse_args()
     print(f"farm benchmark: {BAUD} baud, dense file of {args.lines} short moves; {os.cpu_count()} cores")
     print("link efficiency (simulators at 100x physical speed: the link is the bottleneck)")
-    print(f"{'N':>4} {'eff min':>8} {'eff med':>8} {'cpu':>6} {'rss MB':>7} "
+    print(f"{'N':>4} {'eff min':>8} {'eff med':>8} {'cpu':>6} {'sims':>5} {'load':>5} {'rss MB':>7} "
           f"{'dispatch first/med/last s':>26} {'pause max':>9} {'cancel max':>10}")
     for count in args.printers:
         r = run_farm(count, speed=100.0, seconds=args.seconds, lines=args.lines, control=True, journal=False)
         print(f"{count:>4} {r['efficiency_min']:>8.1%} {r['efficiency_median']:>8.1%} {r['cpu_cores']:>6.2f} "
+              f"{r['sim_cpu_cores']:>5.2f} {r['load']:>5.1f} "
               f"{r['peak_rss_mb']:>7.0f} {r['dispatch_first_s']:>8.3f}/{r['dispatch_median_s']:.3f}/"
               f"{r['dispatch_last_s']:.3f} {r['pause_max_s']:>9.3f} {r['cancel_max_s']:>10.3f}", flush=True)
     print("host-caused planner starvation (simulators at physical speed: the printer is the bottleneck)")
