@@ -120,12 +120,13 @@ def timed_factory(store: JobStore, timings: Timings) -> Any:
 
 
 def start_sims(
-    count: int, speed: float, journal_dir: Path | None
+    count: int, speed: float, journal_dir: Path | None, transport: str
 ) -> tuple[list[subprocess.Popen[str]], list[str]]:
     processes, endpoints = [], []
     for first in range(0, count, PER_SIM):
         n = min(PER_SIM, count - first)
-        args = [sys.executable, "-m", "printer_sim", "--tcp", "127.0.0.1:0", "--count", str(n),
+        front = ["--pty"] if transport == "pty" else ["--tcp", "127.0.0.1:0"]
+        args = [sys.executable, "-m", "printer_sim", *front, "--count", str(n),
                 "--baud", str(BAUD), "--speed", str(speed), "--boot-delay", "0.05"]
         if journal_dir is not None:
             args += ["--journal", str(journal_dir / f"sim{first}-{{i}}.jsonl")]
@@ -155,14 +156,14 @@ def wait(predicate: Any, timeout: float, what: str) -> None:
 
 
 def run_farm(count: int, speed: float, seconds: float, lines: int, control: bool,
-             journal: bool) -> dict[str, Any]:
+             journal: bool, transport: str = "pty") -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="farm-bench-"))
     home = scratch / "home"
     home.mkdir()
     (home / "farm.toml").write_text("[daemon]\ndispatch_interval_s = 5.0\n")
     part = dense_file(scratch / "dense.gcode", lines)
     journal_dir = scratch if journal else None
-    sims, endpoints = start_sims(count, speed, journal_dir)
+    sims, endpoints = start_sims(count, speed, journal_dir, transport)
     timings = Timings()
     result: dict[str, Any] = {"printers": count, "speed": speed}
     try:
@@ -264,20 +265,25 @@ def main() -> None:
     parser.add_argument("--printers", type=int, nargs="*", default=[10, 25, 50])
     parser.add_argument("--seconds", type=float, default=15.0, help="measuring window per run")
     parser.add_argument("--lines", type=int, default=40000, help="lines in the dense file")
+    parser.add_argument("--transport", choices=("pty", "tcp"), default="pty",
+                        help="how the simulators are reached: pseudo-terminals (like USB serial) or TCP")
     args = parser.parse_args()
-    print(f"farm benchmark: {BAUD} baud, dense file of {args.lines} short moves; {os.cpu_count()} cores")
+    print(f"farm benchmark: {BAUD} baud over {args.transport}, dense file of {args.lines} short moves; "
+          f"{os.cpu_count()} cores")
     print("link efficiency (simulators at 100x physical speed: the link is the bottleneck)")
     print(f"{'N':>4} {'eff min':>8} {'eff med':>8} {'cpu':>6} {'sims':>5} {'load':>5} {'rss MB':>7} "
           f"{'dispatch first/med/last s':>26} {'pause max':>9} {'cancel max':>10}")
     for count in args.printers:
-        r = run_farm(count, speed=100.0, seconds=args.seconds, lines=args.lines, control=True, journal=False)
+        r = run_farm(count, speed=100.0, seconds=args.seconds, lines=args.lines, control=True, journal=False,
+                     transport=args.transport)
         print(f"{count:>4} {r['efficiency_min']:>8.1%} {r['efficiency_median']:>8.1%} {r['cpu_cores']:>6.2f} "
               f"{r['sim_cpu_cores']:>5.2f} {r['load']:>5.1f} "
               f"{r['peak_rss_mb']:>7.0f} {r['dispatch_first_s']:>8.3f}/{r['dispatch_median_s']:.3f}/"
               f"{r['dispatch_last_s']:.3f} {r['pause_max_s']:>9.3f} {r['cancel_max_s']:>10.3f}", flush=True)
     print("host-caused planner starvation (simulators at physical speed: the printer is the bottleneck)")
     for count in args.printers:
-        r = run_farm(count, speed=1.0, seconds=args.seconds, lines=args.lines, control=False, journal=True)
+        r = run_farm(count, speed=1.0, seconds=args.seconds, lines=args.lines, control=False, journal=True,
+                     transport=args.transport)
         print(f"{count:>4} printers: starvation {r['starvation_s']:.3f} s summed over all printers "
               f"(cpu {r['cpu_cores']:.2f} cores)", flush=True)
 

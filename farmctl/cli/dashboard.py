@@ -59,7 +59,7 @@ def printers_table(view: FarmView) -> Table:
         job = f"{row.job} {row.file}" if row.job else ("-" if row.bed_clear else "bed not cleared")
         progress: RenderableType = "-"
         if row.progress is not None:
-            bar = ProgressBar(total=100.0, completed=row.progress * 100, width=20)
+            bar = ProgressBar(total=100.0, completed=row.progress * 100, width=16)
             lines = f"{row.lines_acked or 0}/{row.lines_total or '?'}"
             progress = Group(bar, Text(f"{row.progress * 100:5.1f}%  {lines}"))
         eta = f"{_duration(row.eta_s)} ({_clock(view.at + row.eta_s)})" if row.eta_s is not None else "-"

@@ -12,12 +12,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from farmctl.errors import NotFound
 from farmctl.store.base import StoreBase
 from farmctl.store.control_schema import control_requests, daemons, printer_live
 from farmctl.store.schema import events, print_runs
+
+_LIVE_KEYS = ("daemon_id", "heartbeat_at", "state", "detail", "endpoint", "temperatures", "run_id", "job_id",
+              "lines_acked", "lines_total", "progress", "eta_s", "run_started_at", "heating")
 
 
 @dataclass(frozen=True)
@@ -180,25 +183,47 @@ class LiveStore(StoreBase):
     def flush(
         self, daemon_id: str, statuses: Sequence[LiveStatus], progress: Sequence[RunProgressRow]
     ) -> None:
-        """One transaction: every owned printer's status, the runs' progress, the daemon's heartbeat."""
+        """One transaction: every owned printer's status, the runs' progress, the daemon's heartbeat.
+
+        Each kind of row is ONE statement executed for many parameter sets (executemany): at 100
+        printers this is two statements a second, not two hundred, and the supervisor stays free.
+        """
         now = self.now()
         with self._write() as conn:
             conn.execute(daemons.update().where(daemons.c.id == daemon_id).values(heartbeat_at=now))
-            for status in statuses:
-                self._put_live(conn, daemon_id, status, now)
-            for row in progress:
-                values: dict[str, Any] = {"lines_acked": row.lines_acked}
-                if row.lines_total is not None:
-                    values["lines_total"] = row.lines_total
-                if row.resends is not None:
-                    values["resends"] = row.resends
-                if row.progress is not None:
-                    values["progress"] = row.progress
-                conn.execute(print_runs.update().where(
-                    print_runs.c.id == row.run_id, print_runs.c.state == "printing").values(**values))
+            if statuses:
+                params = [self._live_values(daemon_id, status, now) for status in statuses]
+                done = conn.execute(
+                    printer_live.update()
+                    .where(printer_live.c.printer_id == bindparam("b_printer"),
+                           or_(printer_live.c.daemon_id.is_(None), printer_live.c.daemon_id == daemon_id))
+                    .values({key: bindparam(f"b_{key}") for key in _LIVE_KEYS}),
+                    params,
+                )
+                if done.rowcount != len(params):  # a row missing (printer added meanwhile): per row
+                    for status in statuses:
+                        self._put_live(conn, daemon_id, status, now)
+            if progress:
+                conn.execute(
+                    print_runs.update()
+                    .where(print_runs.c.id == bindparam("b_run"), print_runs.c.state == "printing")
+                    .values(lines_acked=bindparam("b_acked"),
+                            lines_total=func.coalesce(bindparam("b_total"), print_runs.c.lines_total),
+                            resends=func.coalesce(bindparam("b_resends"), print_runs.c.resends),
+                            progress=func.coalesce(bindparam("b_progress"), print_runs.c.progress)),
+                    [{"b_run": row.run_id, "b_acked": row.lines_acked, "b_total": row.lines_total,
+                      "b_resends": row.resends, "b_progress": row.progress} for row in progress],
+                )
 
-    def _put_live(self, conn: Connection, daemon_id: str, status: LiveStatus, now: float) -> None:
-        values: dict[str, Any] = {
+    def _live_values(self, daemon_id: str, status: LiveStatus, now: float) -> dict[str, Any]:
+        values = self._live_row(daemon_id, status, now)
+        params = {f"b_{key}": values[key] for key in _LIVE_KEYS}
+        params["b_printer"] = status.printer_id
+        return params
+
+    @staticmethod
+    def _live_row(daemon_id: str, status: LiveStatus, now: float) -> dict[str, Any]:
+        return {
             "daemon_id": daemon_id, "heartbeat_at": now, "state": status.state, "detail": status.detail,
             "endpoint": status.endpoint,
             "temperatures": json.dumps({k: list(v) for k, v in status.temperatures.items()}, sort_keys=True),
@@ -206,6 +231,9 @@ class LiveStore(StoreBase):
             "lines_total": status.lines_total, "progress": status.progress, "eta_s": status.eta_s,
             "run_started_at": status.run_started_at, "heating": 1 if status.heating else 0,
         }
+
+    def _put_live(self, conn: Connection, daemon_id: str, status: LiveStatus, now: float) -> None:
+        values = self._live_row(daemon_id, status, now)
         done = conn.execute(printer_live.update().where(
             printer_live.c.printer_id == status.printer_id,
             or_(printer_live.c.daemon_id.is_(None), printer_live.c.daemon_id == daemon_id),
