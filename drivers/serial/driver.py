@@ -14,6 +14,7 @@ import queue
 import select
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -169,6 +170,17 @@ class MarlinDriver(PrinterDriver):
     # ---- the connection thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._run_sessions()
+        except Exception as error:  # a bug must not leave the printer silently without a thread
+            traceback.print_exc()
+            message = f"serial driver crashed: {type(error).__name__}: {error}"
+            self._emit(PrinterError(self.printer, ErrorKind.JOB_FATAL, message, "internal"))
+            self._emit(StateChanged(self.printer, DriverState.ERROR, self.status().state, message))
+            with self._status_lock:
+                self._status = replace(self._status, state=DriverState.ERROR, error=message)
+
+    def _run_sessions(self) -> None:
         bauds = self.settings.auto_baud or (self.settings.link.baud,)
         lock: PortLock | None = None
         proto = MarlinProtocol(self.printer, self.settings.protocol)

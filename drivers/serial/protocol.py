@@ -239,9 +239,11 @@ class MarlinProtocol:
                 return  # the ok of the rejected line: its credit came back when it was voided
             self._on_ok(response, now)
         elif response.kind is Kind.RESEND:
-            self._after_resend = True
             self._last_response = now
             self._on_resend(response.number or 0, now)
+            # Set after handling: a line written in reaction (the M110 re-sync) cannot have been answered
+            # yet, so the ok that follows still belongs to this Resend.
+            self._after_resend = True
         elif response.kind is Kind.START:
             self._on_start(now)
         elif response.kind is Kind.BUSY:
@@ -294,6 +296,8 @@ class MarlinProtocol:
         if entry.number is not None and entry.number != self.counters.last_resend_number:
             self.counters.consecutive_resends = 0
         word = entry.command.split(" ", 1)[0]
+        if word == "M110":
+            self._resync_pending = False
         if word == "M115" and entry.job_index is None:
             self._identify()
         tool = _TOOL.match(entry.command)

@@ -413,3 +413,14 @@ def test_pause_resume_cancel() -> None:
     assert wire.proto.state is DriverState.CANCELLING
     wire.ack(3)
     assert wire.proto.state is DriverState.IDLE
+
+
+def test_resync_after_m999_can_happen_again() -> None:
+    wire = Wire()
+    wire.handshake()
+    for _ in range(2):
+        wire.feed("Resend: 77", "ok")
+        assert wire.sent() == [HELLO]
+        assert len(wire.proto.window) == 1  # the ok after Resend was not taken for the M110's
+        wire.feed("ok")  # the M110's ok
+        assert len(wire.proto.window) == 0
