@@ -93,6 +93,8 @@ class MarlinProtocol:
         # a swallowed ok only costs a credit that the next M105 returns). See _learn_resend_ok.
         self._resend_ok: bool | None = self.settings.resend_ok
         self._resend_followed = [0, 0]  # resends directly followed by an ok / by something else
+        self._advanced_oks = 0
+        self._max_free_slots = 0
         self._hello_attempts = 0
         self._hello_at = 0.0
         self._last_rx = 0.0
@@ -272,6 +274,8 @@ class MarlinProtocol:
         if self.state is DriverState.CONNECTING:
             self._handshake_done(now)
             return
+        if response.buffer_free is not None:
+            self._learn_bufsize(response.buffer_free)
         if response.temperatures:
             self._update_temperatures(response.temperatures)
             acked = self.window.ack_through_marker()  # nothing if no M105 is in flight: a stale answer
@@ -409,6 +413,15 @@ class MarlinProtocol:
                 self._set_state(DriverState.ERROR, message)
         elif error_class is ErrorClass.NO_RESEND and self._rewind is not None:
             self._rewind.stale_seen += 1
+
+    def _learn_bufsize(self, free_slots: int) -> None:
+        """ADVANCED_OK `B`: free command slots after the acked command left. Its maximum over a few oks is
+        BUFSIZE - 1, the firmware's own answer to "how many lines may be in flight" (H35); the RX byte
+        budget still applies on top of it."""
+        self._advanced_oks += 1
+        self._max_free_slots = max(self._max_free_slots, free_slots)
+        if self._advanced_oks >= 16 and not self.settings.ping_pong:
+            self.window.max_lines = max(1, self._max_free_slots)
 
     def _learn_resend_ok(self, followed_by_ok: bool) -> None:
         """H10, measured rather than configured: firmware that answers `Resend:` with `ok` does so every

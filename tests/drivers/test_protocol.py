@@ -424,3 +424,15 @@ def test_resync_after_m999_can_happen_again() -> None:
         assert len(wire.proto.window) == 1  # the ok after Resend was not taken for the M110's
         wire.feed("ok")  # the M110's ok
         assert len(wire.proto.window) == 0
+
+
+def test_h35_advanced_ok_b_sets_the_line_window() -> None:
+    wire = _printing(bufsize=4, rx_buffer_bytes=512)
+    for _ in range(20):
+        wire.feed("ok N1 P15 B7")  # the firmware has BUFSIZE 8
+        wire.sent()
+    assert wire.proto.window.max_lines == 7
+    small = _printing(bufsize=4)
+    for _ in range(20):
+        small.feed("ok P15 B1")
+    assert small.proto.window.max_lines == 1
