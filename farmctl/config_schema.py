@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from farmctl.daemon.settings import DaemonSettings, PowerSettings
+from farmctl.telemetry.settings import MqttSection
 
 SCHEDULING_POLICIES = ("priority", "fifo", "edf", "shortest")
 
@@ -64,4 +65,5 @@ SECTIONS: dict[str, type] = {
     "files": FilesSettings,
     "daemon": DaemonSettings,
     "power": PowerSettings,
+    "mqtt": MqttSection,
 }

@@ -92,13 +92,19 @@ class Daemon:
         )
         previous: dict[signal.Signals, Any] = {}
         store = None
+        telemetry = None
         try:
             store = JobStore.open(self.home, config=self.config, actor="daemon")
             live = LiveStore.attach(store)
+            from farmctl.daemon.telemetry_wiring import start_daemon_telemetry  # MQTT: docs/mqtt.md
+
+            telemetry = start_daemon_telemetry(
+                self.home, self.config, self.settings.printers, self.daemon_id, log, store
+            )
             supervisor = Supervisor(
                 store=store, live=live, files=FileStore.for_home(self.home), settings=self.settings,
                 power=self.power, make_driver=self._make_driver or driver_factory(store),
-                daemon_id=self.daemon_id, log=log, observer=self._observer,
+                daemon_id=self.daemon_id, log=log, observer=telemetry.observer(self._observer),
                 identity={"host": socket.gethostname(), "pid": os.getpid(), "version": __version__,
                           "home": str(self.home), "on_stop": self.settings.on_stop,
                           "bed_clear": self.settings.bed_clear},
@@ -114,6 +120,8 @@ class Daemon:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            if telemetry is not None:
+                telemetry.close()  # already closed by a clean stop; here for a supervisor that crashed
             if store is not None:
                 store.close()
             remove_logging()

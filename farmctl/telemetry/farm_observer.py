@@ -28,6 +28,18 @@ EVENT_TYPES = {
 FINAL_JOB_STATES = {"run.done": "done", "run.failed": "failed", "run.cancelled": "cancelled"}
 JOB_REPUBLISH_S = 30.0  # a printing job's topic is refreshed at least this often ...
 JOB_STEP_PCT = 1.0  # ... or whenever progress moved by this much
+# The drivers name heaters as Marlin does (T0, T1, B, C); the topics use OctoPrint's names, which
+# Home Assistant's discovery templates and most dashboards already expect.
+_HEATER_NAMES = {"T": "tool0", "B": "bed", "C": "chamber"}
+
+
+def heater_name(key: str) -> str:
+    """'T0' -> 'tool0', 'B' -> 'bed', 'C' -> 'chamber'; names already in that form pass unchanged."""
+    if key in _HEATER_NAMES:
+        return _HEATER_NAMES[key]
+    if len(key) > 1 and key[0] == "T" and key[1:].isdigit():
+        return f"tool{key[1:]}"
+    return key
 
 
 class StatusRow(Protocol):
@@ -55,8 +67,15 @@ class _JobSent:
 
 
 class TelemetryObserver:
-    def __init__(self, sink: TelemetrySink, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        sink: TelemetrySink,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        source_of: Callable[[str], str] | None = None,
+    ) -> None:
         self._sink = sink
+        self._source_of = source_of or (lambda printer_id: "marlin")
         self._clock = clock or (lambda: datetime.now(UTC))
         self._online: dict[str, bool] = {}
         self._jobs: dict[str, str] = {}
@@ -66,6 +85,7 @@ class TelemetryObserver:
         self._availability(printer_id, state)
         snapshot = models.PrinterStateSnapshot(
             state,
+            source=self._source_of(printer_id),
             job_id=self._jobs.get(printer_id) if state in ("printing", "paused") else None,
             error=detail if state in ERROR_STATES else None,
             detail=detail,
@@ -77,7 +97,7 @@ class TelemetryObserver:
         for row in statuses:
             self._availability(row.printer_id, row.state)
             temperatures = {
-                name: models.Temperature(actual, target)
+                heater_name(name): models.Temperature(actual, target)
                 for name, (actual, target) in row.temperatures.items()
             }
             progress_pct = None if row.progress is None else row.progress * 100.0

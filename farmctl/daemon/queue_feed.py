@@ -1,0 +1,170 @@
+"""Queue state and queue events for MQTT, read from the store's event log on a thread of their own.
+
+Why the event log and not the supervisor's observer hook: the queue changes in many places (the CLI
+adds, cancels, holds and retries jobs; the supervisor claims and ends copies; on a PostgreSQL farm
+other daemons do too), and every one of those changes is a row in the event log, written in the
+same transaction as the change. One reader of that log therefore sees all of them, in order, with
+nothing added to the supervisor's loop (a slow database read here can never delay a printer).
+The cost is one indexed read per `interval_s` (0.5 s), plus a small snapshot when something changed.
+
+The same feed keeps Home Assistant's device list current (printers added or removed while running).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from farmctl.daemon.logs import EventLog
+from farmctl.errors import UserError
+from farmctl.scheduler.model import JobState
+from farmctl.store.jobstore import JobStore
+from farmctl.store.records import Event, Printer
+from farmctl.telemetry import models
+from farmctl.telemetry.sink import TelemetrySink
+
+# Event-log kinds -> queue event types published on <base>/queue/events (see docs/mqtt.md).
+QUEUE_EVENT_TYPES = {
+    "job.added": "queued",
+    "job.cancel": "cancelled",
+    "job.retry": "requeued",
+    "job.hold": "held",
+    "job.release": "released",
+    "job.priority": "priority_changed",
+    "run.started": "assigned",  # a copy was claimed by a printer (the printer then reports print_started)
+    "run.done": "done",
+    "run.failed": "failed",
+    "run.cancelled": "copy_cancelled",
+    "run.interrupted": "interrupted",
+}
+QUEUE_ITEMS = 50  # the newest-first list in queue/state is capped; the counts are not
+_LISTED_STATES = (JobState.PRINTING, JobState.QUEUED, JobState.HELD, JobState.INTERRUPTED)
+
+
+def describe_printer(printer: Printer) -> models.PrinterDescription:
+    return models.PrinterDescription(printer.id, printer.id, model=printer.profile, kind=printer.kind)
+
+
+def queue_snapshot(store: JobStore) -> models.QueueSnapshot:
+    """pending = jobs waiting for a printer (queued), running = copies printing right now."""
+    items: list[models.QueueItem] = []
+    for state in _LISTED_STATES:
+        for job in store.list_jobs(state=state, limit=QUEUE_ITEMS).items:
+            if len(items) >= QUEUE_ITEMS:
+                break
+            printer = ",".join(job.active_printers) or job.printer_id
+            items.append(models.QueueItem(f"j{job.id}", job.name, job.state.value, printer, job.priority))
+    pending = store.list_jobs(state=JobState.QUEUED, limit=1).total
+    running = len(store.list_runs(state="printing", limit=10_000))
+    return models.QueueSnapshot(pending=pending, running=running, items=tuple(items))
+
+
+def queue_event(event: Event) -> tuple[str, dict[str, Any]] | None:
+    """(event type, fields for publish_queue_event) for a queue-related log row, else None."""
+    event_type = QUEUE_EVENT_TYPES.get(event.kind)
+    if event_type is None:
+        return None
+    detail = dict(event.detail)
+    if event.kind.startswith("job."):
+        job_id: str | None = event.subject
+        printer_id = None
+    else:
+        job_id = detail.pop("job", None)
+        printer_id = detail.pop("printer", None)
+        detail["run_id"] = event.subject
+    data = {"change_id": event.id, "actor": event.actor, **detail}
+    return event_type, {"job_id": job_id, "printer_id": printer_id, "data": data}
+
+
+class QueueFeed:
+    """Follows the event log from where it is now; `stop()` publishes a last snapshot first."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        sink: TelemetrySink,
+        log: EventLog,
+        *,
+        wanted: Callable[[str], bool] = lambda printer_id: True,
+        interval_s: float = 0.5,
+    ) -> None:
+        self._store = store
+        self._sink = sink
+        self._log = log
+        self._wanted = wanted
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="farmctl-queue-feed", daemon=True)
+        self._last_id = 0
+        self._registered: set[str] = set()
+        self._kinds: dict[str, str] = {}
+        self._failing = False
+
+    def start(self) -> None:
+        """Registers the printers and publishes the queue as it is, then follows changes."""
+        self._last_id = self._newest_id()
+        self._register(self._store.list_printers())
+        self._sink.publish_queue_state(queue_snapshot(self._store))
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5.0)
+        with contextlib.suppress(UserError):
+            self.poll()  # the shutdown's own changes (runs interrupted) go out before `offline`
+
+    def poll(self) -> int:
+        """Publish what changed since the last poll; returns how many log rows were read."""
+        rows = self._store.list_events(since_id=self._last_id, limit=500)
+        if not rows:
+            return 0
+        self._last_id = rows[-1].id
+        queue_changed = printers_changed = False
+        for row in rows:
+            mapped = queue_event(row)
+            if mapped is not None:
+                event_type, fields = mapped
+                self._sink.publish_queue_event(event_type, **fields)
+                queue_changed = True
+            elif row.kind.startswith("job."):
+                queue_changed = True
+            elif row.kind in ("printer.added", "printer.removed", "printer.updated"):
+                printers_changed = True
+        if printers_changed:
+            self._register(self._store.list_printers())
+        if queue_changed:
+            self._sink.publish_queue_state(queue_snapshot(self._store))
+        return len(rows)
+
+    def _newest_id(self) -> int:
+        from farmctl.store.live import LiveStore
+
+        return LiveStore.attach(self._store).last_change_id()
+
+    def source_of(self, printer_id: str) -> str:
+        """What drives the printer, for the state topic's `source` (read from the supervisor's thread)."""
+        return "octoprint" if self._kinds.get(printer_id) == "octoprint" else "marlin"
+
+    def _register(self, printers: Iterable[Printer]) -> None:
+        current = {p.id: p for p in printers if self._wanted(p.id)}
+        self._kinds = {p.id: p.kind for p in current.values()}
+        for printer in current.values():
+            self._sink.register_printer(describe_printer(printer))
+        for gone in self._registered - set(current):
+            self._sink.forget_printer(gone)
+        self._registered = set(current)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self.poll()
+                if self._failing:
+                    self._failing = False
+                    self._log.info("mqtt.queue_feed_resumed")
+            except UserError as error:  # database locked or gone: say so once, keep trying
+                if not self._failing:
+                    self._failing = True
+                    self._log.warning("mqtt.queue_feed_failed", error=str(error))
