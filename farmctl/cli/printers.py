@@ -41,6 +41,13 @@ BedClearOpt = Annotated[
 ]
 PowerOpt = Annotated[float | None, typer.Option("--power-w", help="Power draw while printing, watts.")]
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Kinematic profile for time estimates.")]
+VerifyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verify/--no-verify",
+        help="Check the OctoPrint URL and key now (--no-verify registers an OctoPrint that is offline).",
+    ),
+]
 
 _ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -58,6 +65,14 @@ def _parse_bed(text: str) -> tuple[float, float, float]:
     if len(values) != 3 or min(values) <= 0:
         raise UserError(f"--bed '{text}' is not a build volume; use XxYxZ in mm, e.g. 220x220x250")
     return (values[0], values[1], values[2])
+
+
+def _verify_octoprint(url: str, key: str) -> None:
+    """Refuse a wrong URL, a wrong key, a TLS problem or a disconnected printer before storing anything."""
+    from farmctl.drivers.octoprint import verify_octoprint
+
+    info = verify_octoprint(url, key, timeout=10.0)
+    message(f"OctoPrint {info.server_version} at {info.url} accepted the key; printer {info.printer_state}")
 
 
 def _read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
@@ -139,6 +154,7 @@ def add(
     bed_clear: BedClearOpt = None,
     power_w: PowerOpt = None,
     profile: ProfileOpt = None,
+    verify: VerifyOpt = True,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
@@ -154,6 +170,8 @@ def add(
         raise UserError("--api-key is for OctoPrint printers" if key else "--baud must be positive")
     _check_common(material, nozzle, bed_clear, power_w)
     profile_bed = _check_profile(profile)
+    if octoprint is not None and key and verify:
+        _verify_octoprint(octoprint.rstrip("/"), key)
     from farmctl.store import PrinterSpec
 
     spec = PrinterSpec(
@@ -302,6 +320,7 @@ def set_(
     bed_clear: BedClearOpt = None,
     power_w: PowerOpt = None,
     profile: ProfileOpt = None,
+    verify: VerifyOpt = True,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
@@ -340,6 +359,12 @@ def set_(
             raise UserError(
                 f"printer {printer_id} is a {current.kind} printer; remove and add it to change its kind"
             )
+        if verify and ("api_key" in changes or "octoprint_url" in changes):
+            url = changes.get("octoprint_url") or current.octoprint_url
+            secret = store.printer_secret(printer_id)
+            new_key = changes.get("api_key") or (secret.api_key if secret else None)
+            if url and new_key:
+                _verify_octoprint(url, new_key)
         printer = store.update_printer(printer_id, **changes)
     if json_out:
         print_json(printer_json(printer))
