@@ -80,7 +80,7 @@ def test_without_emergency_parser_m108_waits_in_the_queue(printer) -> None:
         host.command("M113 S1")
         host.send("M0")
         host.send("M108")
-        lines = host.quiet(1.5)
+        lines = host.quiet(1.2)
         assert "ok" not in lines and "echo:busy: paused for user" in lines
 
 
@@ -189,7 +189,7 @@ def test_overlong_unnumbered_line_is_truncated(printer) -> None:
 
 
 def test_binary_garbage_and_nul_bytes_do_not_crash(printer) -> None:
-    with printer() as (sim, host):
+    with printer(dedicated=True) as (sim, host):
         host.write(bytes(range(256)) + b"\n\x00\x00M105\n\xff\xfe\x80\n")
         host.quiet(0.3)
         assert host.command("M105")[0].startswith("ok T:")
@@ -199,7 +199,7 @@ def test_binary_garbage_and_nul_bytes_do_not_crash(printer) -> None:
 
 
 def test_rx_overflow_drops_bytes_while_a_command_blocks(printer) -> None:
-    with printer() as (sim, host):
+    with printer(dedicated=True) as (sim, host):
         host.send("M0")
         host.until(lambda line: line == "//action:prompt_show")
         for i in range(30):

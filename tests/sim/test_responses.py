@@ -36,7 +36,7 @@ def test_m155_autoreport_has_a_leading_space_and_stops(printer) -> None:
         report = host.line(timeout=3)
         assert report is not None and re.fullmatch(" " + TEMPS, report)
         assert host.command("M155 S0")[-1] == "ok"  # a report may come just before the ok
-        assert [line for line in host.quiet(1.3) if line.startswith(" T:")] == []
+        assert [line for line in host.quiet(1.1) if line.startswith(" T:")] == []
 
 
 def test_m114_position_report(printer) -> None:
@@ -78,15 +78,15 @@ def test_m190_bed_wait(printer) -> None:
 def test_busy_keepalive_during_a_long_dwell(printer) -> None:
     with printer(speed=1) as (_sim, host):
         host.command("M113 S1")
-        replies = host.command("G4 P2300", timeout=10)
-        assert replies.count("echo:busy: processing") >= 2
+        replies = host.command("G4 P1300", timeout=10)  # exact timing: test_model.py
+        assert "echo:busy: processing" in replies
         assert replies[-1] == "ok"
 
 
 def test_busy_without_keepalive_fault(printer) -> None:
     with printer(speed=1, faults={"busy-without-keepalive": True}) as (_sim, host):
         host.command("M113 S1")
-        assert host.command("G4 P1500", timeout=10) == ["ok"]
+        assert host.command("G4 P1200", timeout=10) == ["ok"]
 
 
 def test_m118_and_m117(printer) -> None:
