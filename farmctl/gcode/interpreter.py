@@ -74,6 +74,9 @@ class MachineState:
     max_hotend_line: int | None = None
     max_bed: float | None = None
     max_bed_line: int | None = None
+    # The first non-zero targets: the first-layer temperatures when the slicer does not state them.
+    first_hotend: float | None = None
+    first_bed: float | None = None
     tools_used: set[int] = field(default_factory=set)
     unknown: dict[str, tuple[int, int]] = field(default_factory=dict)  # command -> (first line, count)
     extents: Extents = field(default_factory=Extents)
@@ -239,6 +242,10 @@ class Interpreter:
 
     def _record_temperature(self, heater: str, target: float, line: int) -> None:
         state = self.state
+        if target > 0 and heater == "hotend" and state.first_hotend is None:
+            state.first_hotend = target
+        if target > 0 and heater == "bed" and state.first_bed is None:
+            state.first_bed = target
         if heater == "hotend":
             if state.max_hotend is None or target > state.max_hotend:
                 state.max_hotend, state.max_hotend_line = target, line

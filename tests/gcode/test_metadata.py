@@ -39,6 +39,8 @@ def test_cura_header() -> None:
     assert result.slicer_filament_mm == pytest.approx(2275.64)
     assert result.layer_height_mm == pytest.approx(0.2)
     assert result.layers == 125
+    # Cura states no temperatures in its header: the first M104/M140 targets stand in.
+    assert (result.first_layer_temperature_c, result.bed_temperature_c) == (200, 50)
 
 
 def test_slic3r_footer() -> None:
