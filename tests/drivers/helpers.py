@@ -140,12 +140,21 @@ def checksum_blind(sent: str, executed: str) -> bool:
     the corruption an 8-bit XOR checksum cannot always see (two flips of one bit, or a flip in the command
     cancelled by a flip in the checksum digits). Marlin checks the XOR up to the LAST `*` but parses the
     command only up to the first, so a byte flipped into `*` truncates the command undetected."""
+    if len(executed) == len(sent) - 2:
+        # Two dropped bytes with equal values cancel in the XOR (e.g. both `2` of `Y92.325`).
+        for i in range(len(sent)):
+            for j in range(i + 1, len(sent)):
+                if sent[i] == sent[j] and sent[:i] + sent[i + 1 : j] + sent[j + 1 :] == executed:
+                    return True
     if len(executed) == len(sent) + 1:
         sent = " " + sent  # the space after N<n> was flipped into a character that is now part of the command
     if len(executed) > len(sent):
         return False
     changed = sum(1 for a, b in zip(sent, executed, strict=False) if a != b)
     if len(executed) < len(sent):
+        flipped = ord(sent[len(executed)]) ^ ord("*")
+        if flipped.bit_count() != 1:
+            return False  # truncated, but not by one bit flipped into `*`
         changed += 1
     return changed <= 2
 
