@@ -93,6 +93,8 @@ def _target(fw: Firmware, p: dict[str, float | None]) -> list[float]:
 
 
 def _move(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if fw.stopped:
+        return DONE  # G0/G1 only move while IsRunning()
     deltas = _target(fw, p)
     distance = math.sqrt(deltas[0] ** 2 + deltas[1] ** 2 + deltas[2] ** 2) or abs(deltas[3])
     if distance < 1e-6:
@@ -101,6 +103,8 @@ def _move(fw: Firmware, command: Command, p: dict[str, float | None], now: float
 
 
 def _arc(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    if fw.stopped:
+        return DONE
     start_x, start_y = fw.position[0], fw.position[1]
     deltas = _target(fw, p)
     i, j = p.get("I") or 0.0, p.get("J") or 0.0
@@ -292,6 +296,9 @@ def _serial_print(fw: Firmware, command: Command, p: dict[str, float | None], no
 
 
 def _restart(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
+    fw.stopped = False
+    if p.get("S"):
+        return DONE  # M999 S1: resume without the resend request
     fw.request_resend(now)  # M999: flush and ask for the line after the last good one
     return DONE_NO_OK
 

@@ -27,6 +27,7 @@ class Faults:
     delay_ms: float = 0.0  # every reply reaches the host this much later
     silent_at_line: int | None = None  # firmware hangs (no output, no execution) on receiving line N
     silent_at: float | None = None  # ... or this many seconds after boot
+    stop_at_line: int | None = None  # Marlin's Stopped state (recoverable with M999) on receiving line N
     reset_at_line: int | None = None  # spontaneous reset ("start") on receiving line N
     reset_at: float | None = None
     unplug_at_line: int | None = None  # the port vanishes (USB unplug) on receiving line N

@@ -30,6 +30,11 @@ from printer_sim.thermal import Heater
 from printer_sim.waits import Wait
 
 _EOL = re.compile(rb"[\r\n]")
+_MOVE = re.compile(r"[^G]*G0*[0-35](?!\d)")
+STOPPED_MESSAGE = (
+    "Printer stopped due to errors. Fix the error and use M999 to restart. "
+    "(Temperature is reset. Set it after restarting)"
+)
 # What the emergency parser and the simulator's own control lines react to, on complete raw lines.
 _RAW_ACTION = re.compile(
     rb"^[ \t]*(?:N-?\d+[ \t]*)?(M108|M112|M410|M524|M876[ \t]*S[ \t]*(\d+))(?![0-9])"
@@ -104,6 +109,8 @@ class Firmware:
         self.queue: deque[Command] = deque()
         self.wait: Wait | None = None
         self._busy_next = 0.0
+        self._last_command_at = now  # for NO_TIMEOUTS "wait"
+        self.stopped = False  # Marlin's MF_STOPPED: moves are refused until M999
         self._starvation_before += self.planner.starvation_s
         self.planner = Planner(p.kinematics, p.protocol.block_buffer_size, self.speed)
         self.update_heaters(now)
@@ -196,6 +203,8 @@ class Firmware:
                 candidates.append(0.0)  # more to do as soon as possible
             if self.temp_report_s:
                 candidates.append(self._temp_report_next)
+            if self.profile.protocol.no_timeouts_ms and self.wait is None and not self.queue and not self.rx:
+                candidates.append(self._last_command_at + self.profile.protocol.no_timeouts_ms / 1000)
             if self.sd_report_s:
                 candidates.append(self._sd_report_next)
         candidates.append(injection.next_time(self))
@@ -339,6 +348,8 @@ class Firmware:
             injection.at_line(self, line.line_number, now)
             if self.state is not State.RUNNING or self.port_request is not None:
                 return
+        if self.stopped and _MOVE.match(line.text):
+            self.emit(STOPPED_MESSAGE, now)  # the alert; the move is still queued (and ignored)
         if not self.profile.has_cap("EMERGENCY_PARSER"):
             # Without the emergency parser Marlin still acts on these when they are read.
             upper = line.text.upper()
@@ -385,6 +396,7 @@ class Firmware:
 
     def _complete(self, now: float, send_ok: bool = True) -> None:
         command = self.queue[0]
+        self._last_command_at = now
         self.stats["commands_executed"] += 1
         if self.journal:
             source = "sd" if command.from_sd else "serial"
@@ -407,6 +419,11 @@ class Firmware:
             self._busy_next = now + self.keepalive_s
 
     def _auto_reports(self, now: float) -> None:
+        no_timeouts = self.profile.protocol.no_timeouts_ms / 1000
+        idle = self.wait is None and not self.queue and not self.rx
+        if no_timeouts and idle and now >= self._last_command_at + no_timeouts:
+            self.emit("wait", now)
+            self._last_command_at = now
         if self.temp_report_s and now >= self._temp_report_next:
             self.emit(" " + self.heater_report(), now)
             self._temp_report_next = now + self.temp_report_s
@@ -431,6 +448,15 @@ class Firmware:
             f"T:{h.temperature:.2f} /{h.target:.2f} B:{b.temperature:.2f} /{b.target:.2f} "
             f"@:{h.power} B@:{b.power}"
         )
+
+    def stop(self, now: float) -> None:
+        """Marlin's stop(): heaters off, moves refused until M999 (unlike kill, it still talks)."""
+        self.update_heaters(now)
+        self.hotend.target = self.bed.target = 0.0
+        self.emit(f"Error:{STOPPED_MESSAGE}", now)
+        self.stopped = True
+        if self.journal:
+            self.journal.event("stopped", now - self.epoch)
 
     def go_silent(self, now: float) -> None:
         self.state = State.SILENT

@@ -61,6 +61,9 @@ def at_line(fw: Firmware, number: int, now: float) -> None:
     if f.silent_at_line == number:
         f.silent_at_line = None
         fw.go_silent(now)
+    elif f.stop_at_line == number:
+        f.stop_at_line = None
+        fw.stop(now)
     elif f.reset_at_line == number:
         f.reset_at_line = None
         fw.reset(now, "Watchdog Reset")
@@ -83,6 +86,8 @@ def debug_command(fw: Firmware, text: str, now: float) -> None:
         fw.reset(now, "External Reset")
     elif verb == "unplug":
         fw.port_request = PortRequest.UNPLUG
+    elif verb == "stop" and fw.state is State.RUNNING:
+        fw.stop(now)
     elif verb == "silent":
         fw.go_silent(now)
     elif verb in ("thermal-runaway", "mintemp", "maxtemp") and fw.state is State.RUNNING:

@@ -44,6 +44,7 @@ class ProtocolSettings:
     boot_delay_s: float
     keepalive_s: int
     busy_while_heating: bool
+    no_timeouts_ms: int
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,7 @@ def _build(data: dict[str, Any], source: str) -> Profile:
             boot_delay_s=r.number("protocol.boot_delay_s", 0, 10),
             keepalive_s=r.integer("protocol.keepalive_s", 0, 60),
             busy_while_heating=r.flag("protocol.busy_while_heating"),
+            no_timeouts_ms=r.integer("protocol.no_timeouts_ms", 0, 600_000),
         ),
         kinematics=Kinematics(
             bed=r.numbers("machine.bed", 3, 1, 10_000),  # type: ignore[arg-type]

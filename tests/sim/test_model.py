@@ -348,3 +348,33 @@ def test_line_reader_truncates_at_max_cmd_size() -> None:
     reader.take(b"M117 " + b"z" * 200)
     result = reader.end_line()
     assert isinstance(result, ReceivedLine) and len(result.text) == 95
+
+
+def test_no_timeouts_prints_wait_while_idle(tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text("[protocol]\nno_timeouts_ms = 1000\n")
+    printer = VirtualPrinter(str(profile), baud=0)
+    printer.boot()
+    start = printer.t
+    printer.command("G4 P0")
+    waits = [round(t - start, 6) for t, text in printer.run(3.5) if text == "wait"]
+    assert waits == [1.0, 2.0, 3.0]
+
+
+def test_stopped_state_refuses_moves_until_m999() -> None:
+    printer = VirtualPrinter(faults=Faults(stop_at_line=2), baud=0)
+    printer.boot()
+    printer.command(numbered(0, "M110 N0"))
+    printer.command(numbered(1, "M104 S200"))
+    message = (
+        "Printer stopped due to errors. Fix the error and use M999 to restart. "
+        "(Temperature is reset. Set it after restarting)"
+    )
+    # The fault stops the printer as line 2 arrives; line 2 is a move, so it also gets the alert.
+    assert printer.command(numbered(2, "G1 X10 F3000"))[1] == [f"Error:{message}", message, "ok"]
+    assert printer.fw.hotend.target == 0
+    assert printer.command(numbered(3, "G1 X20"))[1][0].startswith("Printer stopped due to errors.")
+    assert printer.fw.position[0] == 0.0
+    assert printer.command("M999")[1] == ["Resend: 4", "ok"]
+    assert printer.command(numbered(4, "G1 X20"))[1] == ["ok"]
+    assert printer.fw.position[0] == 20.0
