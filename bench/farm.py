@@ -265,9 +265,14 @@ def main() -> None:
     parser.add_argument("--printers", type=int, nargs="*", default=[10, 25, 50])
     parser.add_argument("--seconds", type=float, default=15.0, help="measuring window per run")
     parser.add_argument("--lines", type=int, default=40000, help="lines in the dense file")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="sys.setswitchinterval for the daemon process (GIL hand-over experiment)")
+    parser.add_argument("--no-starvation", action="store_true", help="skip the physical-speed runs")
     parser.add_argument("--transport", choices=("pty", "tcp"), default="pty",
                         help="how the simulators are reached: pseudo-terminals (like USB serial) or TCP")
     args = parser.parse_args()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
     print(f"farm benchmark: {BAUD} baud over {args.transport}, dense file of {args.lines} short moves; "
           f"{os.cpu_count()} cores")
     print("link efficiency (simulators at 100x physical speed: the link is the bottleneck)")
@@ -280,6 +285,8 @@ def main() -> None:
               f"{r['sim_cpu_cores']:>5.2f} {r['load']:>5.1f} "
               f"{r['peak_rss_mb']:>7.0f} {r['dispatch_first_s']:>8.3f}/{r['dispatch_median_s']:.3f}/"
               f"{r['dispatch_last_s']:.3f} {r['pause_max_s']:>9.3f} {r['cancel_max_s']:>10.3f}", flush=True)
+    if args.no_starvation:
+        return
     print("host-caused planner starvation (simulators at physical speed: the printer is the bottleneck)")
     for count in args.printers:
         r = run_farm(count, speed=1.0, seconds=args.seconds, lines=args.lines, control=False, journal=True,

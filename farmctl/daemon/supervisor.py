@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from farmctl.daemon.control import ControlHandler
+from farmctl.daemon.dispatcher import Dispatcher, live_rows
 from farmctl.daemon.drivers import DriverFactory, close_driver, connection_key
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver, NullObserver
-from farmctl.daemon.power import HeatUp, heat_end_line, may_start
 from farmctl.daemon.settings import DaemonSettings, PowerSettings
-from farmctl.daemon.worker import DRIVER_TO_WORKER, ActiveRun, Backoff, PrinterWorker, WorkerState
+from farmctl.daemon.worker import DRIVER_TO_WORKER, Backoff, PrinterWorker, WorkerState
 from farmctl.drivers.base import (
     DriverEvent,
     DriverState,
@@ -33,7 +33,6 @@ from farmctl.drivers.base import (
     JobFinished,
     JobOutcome,
     JobProgress,
-    JobSpec,
     Notice,
     PrinterError,
     PrinterReset,
@@ -42,12 +41,9 @@ from farmctl.drivers.base import (
 )
 from farmctl.errors import NotFound, UserError
 from farmctl.files import FileStore
-from farmctl.scheduler.dispatch import next_for_printer
-from farmctl.scheduler.model import Policy
-from farmctl.scheduler.policy import order_jobs
 from farmctl.store.jobstore import JobStore
-from farmctl.store.live import LiveStatus, LiveStore, RunProgressRow
-from farmctl.store.records import Printer, Run
+from farmctl.store.live import LiveStore
+from farmctl.store.records import Printer
 
 # Event-log kinds (written by the CLI) that may let a waiting printer start something.
 _DISPATCH_KINDS = frozenset(
@@ -120,13 +116,13 @@ class Supervisor:
         self.clock = clock
         self.workers: dict[str, PrinterWorker] = {}
         self.control = ControlHandler(self)
+        self.dispatcher = Dispatcher(store, files, power, log, self.observer, self._fail_missing_file)
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._generation = 0
         self._last_change = 0
         self._dispatch_due = True
         self._next_poll = self._next_flush = self._next_dispatch = 0.0
         self._retry_ops: list[tuple[str, Callable[[], None]]] = []
-        self._heat_end_lines: dict[str, int | None] = {}
         self._stop_event = threading.Event()
         self._stop_policy = settings.on_stop
         self._stopping_since: float | None = None
@@ -550,6 +546,9 @@ class Supervisor:
         self.store.record_progress(run_id, lines_acked=lines_acked)
         self.store.cancel_run(run_id, reason)
 
+    def _fail_missing_file(self, run_id: int, error: str) -> None:
+        self._persist(f"fail r{run_id}", lambda: self._fail_run(run_id, error, {}))
+
     def _fail_run(self, run_id: int, error: str, stats: dict[str, int]) -> None:
         self.store.fail_run_with_policy(run_id, error, **stats)
 
@@ -636,107 +635,11 @@ class Supervisor:
         else:
             self._persist_state(worker, WorkerState.MAINTENANCE, "disabled")
 
-    # ---- dispatch ---------------------------------------------------------------------------------
+    # ---- dispatch and live status ------------------------------------------------------------------
     def _dispatch(self, now: float) -> None:
-        ready = [
-            w
-            for w in self.workers.values()
-            if w.state is WorkerState.IDLE
-            and w.run is None
-            and w.printer_bed_clear
-            and w.printer.enabled
-            and not w.retire_pending
-            and w.driver is not None
-        ]
-        if not ready:
-            return
-        settings = self.store.scheduler
-        snap = self.store.snapshot(default_duration_s=settings.default_job_duration_s)
-        if not snap.jobs:
-            return
-        ordered = order_jobs(snap.jobs, Policy(settings.policy), snap.now, settings.aging_s_per_hour)
-        heating = {w.id: w.heat.draw_w for w in self.workers.values() if w.heat is not None}
-        for worker in ready:
-            candidates = next_for_printer(snap, ordered, worker.id)
-            if not candidates:
-                continue
-            draw = worker.printer.power_w or self.power.default_printer_w
-            if not may_start(self.power.budget_w, heating, draw):
-                if not worker.waiting_for_power:
-                    self.log.info(
-                        "power.waiting",
-                        worker.id,
-                        heating_w=sum(heating.values()),
-                        draw_w=draw,
-                        budget_w=self.power.budget_w,
-                    )
-                worker.waiting_for_power = True
-                continue
-            worker.waiting_for_power = False
-            run = self.store.claim_copy(worker.id, candidates[:32])
-            if run is None:
-                continue
-            heating[worker.id] = draw
-            self._start_run(worker, run, draw, now)
+        self.dispatcher.dispatch(self.workers.values(), now)
 
-    def _start_run(self, worker: PrinterWorker, run: Run, draw_w: float, now: float) -> None:
-        assert worker.driver is not None
-        path = self.files.path_for(run.file_sha)
-        job = self.store.get_job(run.job_id)
-        if not path.is_file():
-            error = f"file {run.file_sha[:12]} is missing from the file store {self.files.root}"
-            self.log.error("run.no_file", worker.id, run=f"r{run.id}", error=error)
-            self._persist(f"fail r{run.id}", lambda: self._fail_run(run.id, error, {}))
-            return
-        worker.run = ActiveRun(
-            run.id, run.job_id, job.name, time.time(), job.file.estimated_time_s, lines_total=job.file.lines
-        )
-        worker.printer_bed_clear = False
-        worker.live_dirty = True
-        worker.driver.start_job(JobSpec(path, worker.run.spec_id))  # first: the driver starts at once
-        end_line = self._heat_end_lines.get(run.file_sha, -1)
-        if end_line == -1:  # one scan per file, not per copy (a 50-copy job is one file)
-            end_line = self._heat_end_lines[run.file_sha] = heat_end_line(path)
-        worker.heat = HeatUp(draw_w, now, end_line)
-        self.log.info(
-            "run.started",
-            worker.id,
-            run=f"r{run.id}",
-            job=f"j{run.job_id}",
-            file=job.name,
-            attempt=run.attempt,
-        )
-        self.observer.run_event(worker.id, "run.started", run.id, run.job_id, {"file": job.name})
-
-    # ---- live status ------------------------------------------------------------------------------
     def _flush(self) -> None:
-        wall = time.time()
-        statuses: list[LiveStatus] = []
-        progress: list[RunProgressRow] = []
-        for worker in self.workers.values():
-            run = worker.run
-            statuses.append(
-                LiveStatus(
-                    printer_id=worker.id,
-                    state=worker.state.value,
-                    detail=worker.detail,
-                    endpoint=worker.endpoint,
-                    temperatures=dict(worker.temperatures),
-                    run_id=run.run_id if run else None,
-                    job_id=run.job_id if run else None,
-                    lines_acked=run.lines_acked if run else None,
-                    lines_total=run.lines_total if run else None,
-                    progress=run.progress if run else None,
-                    eta_s=run.eta_s(wall) if run else None,
-                    run_started_at=run.started_wall if run else None,
-                    heating=worker.heat is not None,
-                    daemon_id=self.daemon_id,
-                )
-            )
-            if run is not None and run.dirty:
-                run.dirty = False
-                progress.append(
-                    RunProgressRow(run.run_id, run.lines_acked, run.lines_total, run.resends, run.progress)
-                )
+        statuses, progress = live_rows(self.workers.values(), self.daemon_id, time.time())
         self.live.flush(self.daemon_id, statuses, progress)
         self.observer.printer_statuses(statuses)

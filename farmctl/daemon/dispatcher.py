@@ -1,0 +1,125 @@
+"""Dispatch: which idle printers start which copies now, within the power budget.
+
+One pass takes ONE snapshot of the queue, orders it with the configured policy, and for each ready
+printer claims a copy with the store's guarded claim (two daemons never print the same copy; a claim
+that loses a race just moves on). The worker then hands the stored file to its driver.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from farmctl.daemon.logs import EventLog
+from farmctl.daemon.observer import FarmObserver
+from farmctl.daemon.power import HeatUp, heat_end_line, may_start
+from farmctl.daemon.settings import PowerSettings
+from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
+from farmctl.drivers.base import JobSpec
+from farmctl.files import FileStore
+from farmctl.scheduler.dispatch import next_for_printer
+from farmctl.scheduler.model import Policy
+from farmctl.scheduler.policy import order_jobs
+from farmctl.store.jobstore import JobStore
+from farmctl.store.live import LiveStatus, RunProgressRow
+from farmctl.store.records import Run
+
+MAX_CANDIDATES = 32  # job ids offered to one claim (it takes the first that still has a copy)
+
+
+def ready(worker: PrinterWorker) -> bool:
+    """May start a copy now: connected and idle, bed confirmed clear, in rotation."""
+    return (
+        worker.state is WorkerState.IDLE
+        and worker.run is None
+        and worker.printer_bed_clear
+        and worker.printer.enabled
+        and not worker.retire_pending
+        and worker.driver is not None
+    )
+
+
+@dataclass
+class Dispatcher:
+    store: JobStore
+    files: FileStore
+    power: PowerSettings
+    log: EventLog
+    observer: FarmObserver
+    fail_run: Callable[[int, str], None]  # the supervisor's persisted failure path
+    _heat_end_lines: dict[str, int | None] = field(default_factory=dict)
+
+    def dispatch(self, workers: Iterable[PrinterWorker], now: float) -> None:
+        every = list(workers)
+        waiting = [w for w in every if ready(w)]
+        if not waiting:
+            return
+        settings = self.store.scheduler
+        snap = self.store.snapshot(default_duration_s=settings.default_job_duration_s)
+        if not snap.jobs:
+            return
+        ordered = order_jobs(snap.jobs, Policy(settings.policy), snap.now, settings.aging_s_per_hour)
+        heating = {w.id: w.heat.draw_w for w in every if w.heat is not None}
+        for worker in waiting:
+            candidates = next_for_printer(snap, ordered, worker.id)
+            if not candidates:
+                continue
+            draw = worker.printer.power_w or self.power.default_printer_w
+            if not may_start(self.power.budget_w, heating, draw):
+                if not worker.waiting_for_power:
+                    self.log.info("power.waiting", worker.id, heating_w=sum(heating.values()), draw_w=draw,
+                                  budget_w=self.power.budget_w)
+                worker.waiting_for_power = True
+                continue
+            worker.waiting_for_power = False
+            run = self.store.claim_copy(worker.id, candidates[:MAX_CANDIDATES])
+            if run is None:
+                continue
+            heating[worker.id] = draw
+            self.start(worker, run, draw, now)
+
+    def start(self, worker: PrinterWorker, run: Run, draw_w: float, now: float) -> None:
+        assert worker.driver is not None
+        path = self.files.path_for(run.file_sha)
+        job = self.store.get_job(run.job_id)
+        if not path.is_file():
+            error = f"file {run.file_sha[:12]} is missing from the file store {self.files.root}"
+            self.log.error("run.no_file", worker.id, run=f"r{run.id}", error=error)
+            self.fail_run(run.id, error)
+            return
+        worker.run = ActiveRun(run.id, run.job_id, job.name, time.time(), job.file.estimated_time_s,
+                               lines_total=job.file.lines)
+        worker.printer_bed_clear = False
+        worker.live_dirty = True
+        worker.driver.start_job(JobSpec(path, worker.run.spec_id))  # first: the driver starts at once
+        end_line = self._heat_end_lines.get(run.file_sha, -1)
+        if end_line == -1:  # one scan per file, not per copy (a 50-copy job is one file)
+            end_line = self._heat_end_lines[run.file_sha] = heat_end_line(path)
+        worker.heat = HeatUp(draw_w, now, end_line)
+        self.log.info("run.started", worker.id, run=f"r{run.id}", job=f"j{run.job_id}", file=job.name,
+                      attempt=run.attempt)
+        self.observer.run_event(worker.id, "run.started", run.id, run.job_id, {"file": job.name})
+
+
+def live_rows(
+    workers: Iterable[PrinterWorker], daemon_id: str, wall: float
+) -> tuple[list[LiveStatus], list[RunProgressRow]]:
+    """What the daemon saves once a second: every printer's status, and the progress of runs that moved."""
+    statuses: list[LiveStatus] = []
+    progress: list[RunProgressRow] = []
+    for worker in workers:
+        run = worker.run
+        statuses.append(LiveStatus(
+            printer_id=worker.id, state=worker.state.value, detail=worker.detail, endpoint=worker.endpoint,
+            temperatures=dict(worker.temperatures), run_id=run.run_id if run else None,
+            job_id=run.job_id if run else None, lines_acked=run.lines_acked if run else None,
+            lines_total=run.lines_total if run else None, progress=run.progress if run else None,
+            eta_s=run.eta_s(wall) if run else None, run_started_at=run.started_wall if run else None,
+            heating=worker.heat is not None, daemon_id=daemon_id,
+        ))
+        if run is not None and run.dirty:
+            run.dirty = False
+            progress.append(RunProgressRow(run.run_id, run.lines_acked, run.lines_total, run.resends,
+                                           run.progress))
+    return statuses, progress
