@@ -278,3 +278,17 @@ def test_tcp_unplug_and_replug_on_the_same_port() -> None:
         assert sim.wait_for_endpoint(0, after=1) == sim.endpoints[0]
         with Host(sim.endpoints[0]) as host:
             assert host.wait_boot()[0] == "start"
+
+
+def test_stop_at_line_and_m999(printer) -> None:
+    with printer(faults={"stop-at-line": 2}) as (_sim, host):
+        host.command("M110 N0", 0)
+        host.command("G4 P0", 1)
+        replies = host.command("M105", 2)
+        assert replies[0] == (
+            "Error:Printer stopped due to errors. Fix the error and use M999 to restart. "
+            "(Temperature is reset. Set it after restarting)"
+        )
+        assert host.command("G1 X5", 3)[0].startswith("Printer stopped due to errors.")
+        assert host.command("M999") == ["Resend: 4", "ok"]
+        assert host.command("G1 X5", 4) == ["ok"]

@@ -166,3 +166,11 @@ def test_m999_asks_for_the_next_line(printer) -> None:
 def test_m73_progress_is_silent(printer) -> None:
     with printer() as (_sim, host):
         assert host.command("M73 P50 R10") == ["ok"]
+
+
+def test_wait_while_idle_with_no_timeouts(printer, tmp_path) -> None:
+    profile = tmp_path / "no_timeouts.toml"
+    profile.write_text("[protocol]\nno_timeouts_ms = 300\n")
+    with printer(profile=str(profile)) as (_sim, host):
+        host.command("G4 P0")
+        assert host.until(lambda line: line == "wait", timeout=3) == ["wait"]
