@@ -378,3 +378,31 @@ def test_stopped_state_refuses_moves_until_m999() -> None:
     assert printer.command("M999")[1] == ["Resend: 4", "ok"]
     assert printer.command(numbered(4, "G1 X20"))[1] == ["ok"]
     assert printer.fw.position[0] == 20.0
+
+
+FUZZ_WORDS = [
+    b"G1 X", b"G0 Y-", b"M109 S", b"M190 R", b"M104 T1 S", b"N", b"*", b";", b"M110 N", b"M112", b"M108",
+    b"M876 S", b"M0 ", b"M600", b"G28", b"G4 P", b"M23 ", b"M24", b"M27 S", b"M155 S", b"M113 S",
+    b"!!DEBUG:", b"reset", b"stop", b"G2 X1 Y1 I5 J0", b"M999", b"M410", b"\x00", b"\x08", b"\xff", b"\r",
+    b"\n", b"\n", b"M20", b"T3", b"M114", b"M115", b"G91", b"1", b"23", b".5", b" ", b"E", b"F",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("profile", ["default", "advanced_ok", "resend_without_ok", "native_usb"])
+def test_random_input_never_crashes_the_model(profile: str) -> None:
+    rng = random.Random(profile)
+    fw = Firmware(load_profile(profile), Faults(corrupt=0.01), now=0.0, speed=100.0, seed=1)
+    fw.connected(0.0)
+    t = 0.0
+    for _ in range(300):
+        t += rng.random() * 0.2
+        fw.receive(b"".join(rng.choice(FUZZ_WORDS) for _ in range(rng.randint(1, 12))), t)
+        for _ in range(5):
+            deadline = fw.next_deadline()
+            if deadline is None or deadline > t + 0.5:
+                break
+            t = max(deadline, t)
+            fw.advance(t)
+        fw.advance(t)
+        fw.take_output(t)
+    assert fw.stats["bytes_received"] > 0
