@@ -26,6 +26,8 @@ from farmctl.gcode.walker import LineWalker
 # 1 MB chunks: the vectorised scanner's temporaries are ~25x a chunk, so this bounds peak memory
 # near 30 MB above the interpreter's own, while per-chunk overhead stays well under 1%.
 CHUNK_BYTES = 1024 * 1024
+# No real G-code line comes near this; a "line" this long means the file is something else.
+MAX_LINE_BYTES = 16 * 1024 * 1024
 HEAD_BYTES = 512 * 1024
 TAIL_BYTES = 256 * 1024
 # Time marks (for ETAs) every this many bytes at most, about 256 per file, plus one per layer.
@@ -72,6 +74,9 @@ def _chunks(handle: BinaryIO) -> Iterator[bytes]:
         block = carry + block
         cut = block.rfind(b"\n")
         if cut < 0:
+            if len(block) > MAX_LINE_BYTES:
+                # Keeps memory bounded on a file that is one endless line.
+                raise GcodeError(f"a line is longer than {MAX_LINE_BYTES // 1_000_000} MB: not G-code")
             carry = block
             continue
         carry = block[cut + 1 :]
@@ -155,6 +160,8 @@ def analyse_file(
                 done += len(data)
                 if progress is not None:
                     progress(done, size)
+    except GcodeError as exc:
+        raise GcodeError(f"{path}: {exc}; choose the .gcode file the slicer exported") from None
     except OSError as exc:
         raise GcodeError(f"cannot read {path}: {exc.strerror or exc}") from exc
     estimator.finish()

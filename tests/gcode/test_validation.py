@@ -110,3 +110,11 @@ def test_no_fit_check_against_a_guessed_profile(write_gcode: WriteGcode) -> None
     assert guessed.profile_source == "default" and guessed.errors == []
     assert guessed.bbox is not None and guessed.bbox.max_x == 290
     assert [f.code for f in analyse_file(path, PROFILE).errors] == ["outside-build-volume"]
+
+
+def test_one_endless_line_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    path = tmp_path / "endless.gcode"
+    with path.open("wb") as out:
+        out.write(b";" + b"x" * (17 * 1024 * 1024))
+    with pytest.raises(GcodeError, match="longer than 16 MB"):
+        analyse_file(path)
