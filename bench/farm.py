@@ -177,14 +177,31 @@ def run_farm(count: int, speed: float, seconds: float, lines: int, control: bool
         assert daemon.wait_ready(60)
         wait(lambda: timings.count(DriverState.IDLE) == count, 60, "every printer idle")
 
-        # Dispatch latency: a job with one copy per printer lands on an idle farm.
+        # Dispatch latency, single job: one small copy added to the idle farm -> its first line sent.
+        tiny = scratch / "tiny.gcode"
+        tiny.write_text("G28\nG1 X10 Y10 F3000\nG1 X20 Y20\n")
+        kept = FileStore.for_home(home).put(tiny)
+        with JobStore.open(home, actor="bench") as store:
+            added = time.monotonic()
+            info = FileInfo(sha256=kept.sha256, size=kept.size, name=tiny.name, estimated_time_s=5.0)
+            store.add_jobs([NewJob(file_sha=kept.sha256, name=tiny.name, copies=1)], [info])
+        wait(lambda: timings.count(DriverState.PRINTING) == 1, 30, "the single job to start")
+        with timings.lock:
+            started = min(t for (_, state), t in timings.state_at.items() if state is DriverState.PRINTING)
+        result["dispatch_single_s"] = started - added
+        wait(lambda: len(timings.finished_at) == 1 and timings.count(DriverState.IDLE) == count, 30, "tiny")
+        timings.finished_at.clear()
+
+        # Dispatch latency, whole farm: a job with one copy per printer lands on the idle farm.
         kept = FileStore.for_home(home).put(part)
         with JobStore.open(home, actor="bench") as store:
             added = time.monotonic()
             info = FileInfo(sha256=kept.sha256, size=kept.size, name=part.name, estimated_time_s=600.0)
             store.add_jobs([NewJob(file_sha=kept.sha256, name=part.name, copies=count)], [info])
-        wait(lambda: timings.count(DriverState.PRINTING) == count, 60, "every printer printing")
-        starts = sorted(timings.state_at[(f"p{i:03d}", DriverState.PRINTING)] - added for i in range(count))
+        wait(lambda: timings.count(DriverState.PRINTING) == count, 120, "every printer printing")
+        with timings.lock:
+            starts = sorted(timings.state_at[(f"p{i:03d}", DriverState.PRINTING)] - added
+                            for i in range(count))
         result["dispatch_first_s"] = starts[0]
         result["dispatch_median_s"] = statistics.median(starts)
         result["dispatch_last_s"] = starts[-1]
@@ -277,13 +294,13 @@ def main() -> None:
           f"{os.cpu_count()} cores")
     print("link efficiency (simulators at 100x physical speed: the link is the bottleneck)")
     print(f"{'N':>4} {'eff min':>8} {'eff med':>8} {'cpu':>6} {'sims':>5} {'load':>5} {'rss MB':>7} "
-          f"{'dispatch first/med/last s':>26} {'pause max':>9} {'cancel max':>10}")
+          f"{'one job s':>9} {'N copies first/med/last s':>26} {'pause max':>9} {'cancel max':>10}")
     for count in args.printers:
         r = run_farm(count, speed=100.0, seconds=args.seconds, lines=args.lines, control=True, journal=False,
                      transport=args.transport)
         print(f"{count:>4} {r['efficiency_min']:>8.1%} {r['efficiency_median']:>8.1%} {r['cpu_cores']:>6.2f} "
-              f"{r['sim_cpu_cores']:>5.2f} {r['load']:>5.1f} "
-              f"{r['peak_rss_mb']:>7.0f} {r['dispatch_first_s']:>8.3f}/{r['dispatch_median_s']:.3f}/"
+              f"{r['sim_cpu_cores']:>5.2f} {r['load']:>5.1f} {r['peak_rss_mb']:>7.0f} "
+              f"{r['dispatch_single_s']:>9.3f} {r['dispatch_first_s']:>8.3f}/{r['dispatch_median_s']:.3f}/"
               f"{r['dispatch_last_s']:.3f} {r['pause_max_s']:>9.3f} {r['cancel_max_s']:>10.3f}", flush=True)
     if args.no_starvation:
         return
