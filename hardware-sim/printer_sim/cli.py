@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, metavar="S", help="seed for faults (printer i uses S+i)")
     parser.add_argument("--journal", metavar="PATH", help="JSON-lines journal ({i} = printer index)")
     parser.add_argument("--no-reset-on-open", action="store_true", help="do not reboot when opened")
+    parser.add_argument(
+        "--enforce-baud",
+        action="store_true",
+        help="pty only: garble bytes while the host's baud rate differs from the modelled one",
+    )
     parser.add_argument("--boot-delay", type=float, metavar="S", help="bootloader window in seconds")
     parser.add_argument(
         "--fault", action="append", default=[], metavar="NAME=VALUE", help="inject a fault (repeatable)"
@@ -122,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 make_port = partial(TcpPort, host, port + index if port else 0)
             else:
                 link = _per_printer(args.link, index, args.count) if args.link else None
-                make_port = partial(PtyPort, link)
+                baud = profile.protocol.baud if args.baud is None else args.baud
+                make_port = partial(PtyPort, link, baud if args.enforce_baud and baud else None)
             slot = simulator.add(firmware, make_port)
             slot.announce = announce
         endpoints = [slot.port.plug() for slot in simulator.slots]

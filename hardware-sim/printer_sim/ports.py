@@ -15,6 +15,8 @@ import tty
 from collections.abc import Callable
 from pathlib import Path
 
+from printer_sim.hostbaud import garble, host_baud
+
 MAX_PENDING_OUTPUT = 1 << 20  # a host that never reads loses output beyond this, as with a USB bridge
 
 # Callbacks a port calls on its owner (the event loop): opened, closed, data received.
@@ -214,9 +216,12 @@ class PtyPort(Port):
     node for opens and closes (inotify), so every open by a host is seen, even a quick re-open,
     and resets an AVR-like printer exactly as a DTR pulse would."""
 
-    def __init__(self, link: Path | None, *args: OnEvent | OnData | selectors.BaseSelector) -> None:
+    def __init__(
+        self, link: Path | None, enforce_baud: int | None, *args: OnEvent | OnData | selectors.BaseSelector
+    ) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
         self.link = link
+        self.enforce_baud = enforce_baud  # garble bytes while the host's baud rate differs from this
         self._master: int | None = None
         self._watch: _Inotify | None = None
         self._opens = 0
@@ -270,7 +275,7 @@ class PtyPort(Port):
                 raise
             data = b""
         if data:
-            self.on_data(data, now)
+            self.on_data(garble(data) if self._wrong_baud() else data, now)
         elif self._opens == 0:
             self._host_closed(now)
         else:
@@ -286,8 +291,15 @@ class PtyPort(Port):
         self._pending.clear()
         self.on_close(now)
 
+    def _wrong_baud(self) -> bool:
+        if not self.enforce_baud or self._master is None:
+            return False
+        return host_baud(self._master) != self.enforce_baud
+
     def _send(self, data: bytes) -> int:
         assert self._master is not None
+        if self._wrong_baud():
+            data = garble(data)
         try:
             return os.write(self._master, data)
         except BlockingIOError:

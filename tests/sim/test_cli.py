@@ -108,3 +108,15 @@ def test_module_and_console_script_agree() -> None:
         pytest.skip("console script not installed next to the interpreter")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and "--no-reset-on-open" in result.stdout
+
+
+def test_enforce_baud_garbles_a_host_at_the_wrong_rate() -> None:
+    """Auto-baud detection: 250000 gets garbage (no ok), 115200 gets the printer."""
+    with running_simulator(transport="pty", extra_args=["--enforce-baud"]) as sim:
+        with Host(sim.endpoints[0], baudrate=250000) as wrong:
+            wrong.send("M105")
+            data = wrong.port.read(200)
+            assert data and b"ok" not in data and b"start" not in data
+        with Host(sim.endpoints[0], baudrate=115200) as right:
+            right.wait_boot()
+            assert right.command("M105")[0].startswith("ok T:")
