@@ -39,8 +39,8 @@ def printing_run(farm: Farm, printer: str) -> int:
 
 
 def test_pause_resume_then_every_line_exactly_once(farm: Farm, tmp_path: Path) -> None:
-    part = small_part(tmp_path / "long.gcode", moves=600)
-    with running_simulator(count=1, journal_dir=tmp_path / "j", speed=10.0) as sim:
+    part = small_part(tmp_path / "long.gcode", moves=400)
+    with running_simulator(count=1, journal_dir=tmp_path / "j", speed=20.0) as sim:
         farm.add_printer("p1", sim.endpoints[0])
         job = farm.queue(part)
         daemon = farm.start_daemon()

@@ -47,3 +47,13 @@ def test_doctor_reports_a_broken_config_with_the_key(tmp_path: Path) -> None:
     doctor = farmctl("--home", str(tmp_path), "doctor")
     assert doctor.returncode == 1
     assert "budget_w" in doctor.stderr and "FAIL" in doctor.stderr
+
+
+def test_daemon_config_file_errors_name_that_file(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text('[daemon]\non_stop = "explode"\n')
+    result = farmctl("daemon", "--config", str(config), "--home", str(tmp_path / "home"), timeout=60)
+    assert result.returncode != 0
+    assert str(config) in result.stderr and "on_stop" in result.stderr and "Traceback" not in result.stderr
+    missing = farmctl("daemon", "--config", str(tmp_path / "nope.toml"), "--home", str(tmp_path / "home"))
+    assert missing.returncode != 0 and "no such file" in missing.stderr
