@@ -191,11 +191,14 @@ def test_overlong_unnumbered_line_is_truncated(printer) -> None:
 def test_binary_garbage_and_nul_bytes_do_not_crash(printer) -> None:
     with printer(dedicated=True) as (sim, host):
         host.write(bytes(range(256)) + b"\n\x00\x00M105\n\xff\xfe\x80\n")
-        host.quiet(0.3)
+        garbage_replies = host.quiet(0.3)
+        assert any(line.startswith('echo:Unknown command: "') for line in garbage_replies)
         assert host.command("M105")[0].startswith("ok T:")
         host.write(b"G4\x00 P10000\n")  # C strings: everything after NUL is gone
         assert host.until(lambda line: line == "ok") == ["ok"]
-    assert sim.stats(0) is not None
+        assert sim.wait_journal(lambda e: e and e[-1]["cmd"] == "G4")[-1]["cmd"] == "G4"  # not a 10 s dwell
+    assert sim.process.returncode == 0
+    assert sim.stats(0)["bytes_received"] > 256
 
 
 def test_rx_overflow_drops_bytes_while_a_command_blocks(printer) -> None:
@@ -243,9 +246,8 @@ def test_unplug_at_line_makes_reads_fail(printer) -> None:
         host.command("M110 N0", 0)
         host.command("G4 P0", 1)
         host.send(numbered(2, "G4 P0"))
-        with pytest.raises((serial.SerialException, OSError, AssertionError)):
-            host.until(lambda line: False, timeout=2)
-            host.send("M105")
+        with pytest.raises(serial.SerialException):  # like a USB device that vanished
+            host.until(lambda line: False, timeout=5)
     assert "unplug" in [e["event"] for e in sim.events(0)]
 
 
