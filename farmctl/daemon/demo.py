@@ -86,7 +86,11 @@ def start_simulator(
     args = [*simulator_command(), "--tcp", "127.0.0.1:0", "--count", str(count), "--profile", profile,
             "--speed", str(speed)]
     with log_path.open("a") as log:
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+        # Own session: the terminal's Ctrl-C goes to `farmctl demo` alone, which then cancels the prints
+        # safely on printers that are still there, and stops the simulators itself.
+        process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
+        )
     sim = SimulatorProcess(process)
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
