@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json, resolve_home_option
+from farmctl.cli.watch_remote import MqttCaOpt, MqttOpt, SiteOpt, TopicPrefixOpt
 from farmctl.errors import UserError
 
 if TYPE_CHECKING:
@@ -80,9 +81,16 @@ def daemon(
     runner.run()
 
 
-def status(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None, site: SiteOpt = None,
+           mqtt_ca_file: MqttCaOpt = None, topic_prefix: TopicPrefixOpt = "farm") -> None:
     """One-shot overview: daemon, every printer (state, temperatures, job, progress, ETA), queue, risks."""
     from farmctl.cli.queue_support import open_store
+
+    if mqtt is not None:  # a remote farm, from its broker (docs/mqtt.md)
+        from farmctl.cli.watch_remote import status_remote
+
+        status_remote(mqtt, site, mqtt_ca_file, topic_prefix, json_out)
+        return
     from farmctl.daemon.view import collect
 
     with open_store(home) as store:
@@ -101,12 +109,21 @@ def status(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 def watch(
     interval: Annotated[float, typer.Option("--interval", help="Seconds between refreshes.")] = 1.0,
     home: HomeOpt = None,
+    mqtt: MqttOpt = None,
+    site: SiteOpt = None,
+    mqtt_ca_file: MqttCaOpt = None,
+    topic_prefix: TopicPrefixOpt = "farm",
 ) -> None:
     """Live dashboard of the farm (Ctrl-C to leave; the daemon keeps running)."""
     from farmctl.cli.queue_support import open_store
 
     if interval <= 0:
         raise UserError("--interval must be greater than 0")
+    if mqtt is not None:  # a remote farm, from its broker (docs/mqtt.md)
+        from farmctl.cli.watch_remote import watch_remote
+
+        watch_remote(mqtt, interval, site, mqtt_ca_file, topic_prefix)
+        return
     with open_store(home) as store, contextlib.suppress(KeyboardInterrupt):
         _live_view(store, interval, until=None)
 
@@ -155,10 +172,15 @@ def demo(
     ] = None,
 ) -> None:
     """A whole farm on this machine: simulated printers, a daemon, a prototype order, the live view."""
+    import signal
     import tempfile
 
     from farmctl.daemon.demo import DemoFarm
 
+    def stop_on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the demo like Ctrl-C: prints cancelled, data kept
+
+    signal.signal(signal.SIGTERM, stop_on_term)
     chosen = resolve_home_option(home)
     farm_home = chosen if chosen is not None else Path(tempfile.mkdtemp(prefix="farmctl-demo-"))
     farm = DemoFarm(farm_home, printers, speed)

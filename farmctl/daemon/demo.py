@@ -7,6 +7,7 @@ layer shows it (live view or summaries) and calls `stop()` on Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import shutil
 import subprocess
@@ -65,6 +66,17 @@ def simulator_command() -> list[str]:
     raise UserError("the printer simulator is not installed; `pip install ./hardware-sim` (printer-sim)")
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec (Linux): SIGTERM when `farmctl demo` dies, even by kill -9, so no
+    simulator outlives the demo. Elsewhere a no-op (the demo's own stop() still ends them)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @dataclass
 class SimulatorProcess:
     process: subprocess.Popen[str]
@@ -89,7 +101,8 @@ def start_simulator(
         # Own session: the terminal's Ctrl-C goes to `farmctl demo` alone, which then cancels the prints
         # safely on printers that are still there, and stops the simulators itself.
         process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
+            args, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     sim = SimulatorProcess(process)
     assert process.stdout is not None
