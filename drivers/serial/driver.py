@@ -85,6 +85,10 @@ class MarlinDriver(PrinterDriver):
         self._wake()
 
     def start_job(self, job: JobSpec) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            reason = f"printer {self.printer} is not connected ({self.status().state.value})"
+            self._emit(JobFinished(self.printer, job.job_id, JobOutcome.FAILED, reason, 0, 0, 0, 0, 0.0))
+            return
         self._post(lambda proto, now: self._start_job(proto, job, now))
 
     def pause(self) -> None:

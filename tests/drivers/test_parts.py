@@ -111,3 +111,15 @@ def test_unplugged_pty_reads_as_disconnected() -> None:
             transport.read(0.05)
     assert error.value.code == "unplugged"
     transport.close()
+
+
+def test_a_job_for_a_printer_that_is_not_connected_fails_at_once(tmp_path: Path) -> None:
+    from farmctl.drivers.base import JobFinished, JobOutcome, JobSpec
+    from farmctl.drivers.serial.driver import MarlinDriver
+
+    events: list[object] = []
+    driver = MarlinDriver("p9", "/dev/nonexistent-printer", events.append)
+    driver.start_job(JobSpec(tmp_path / "x.gcode", "j1"))
+    assert isinstance(events[0], JobFinished) and events[0].outcome is JobOutcome.FAILED
+    assert "not connected" in (events[0].error or "")
+    driver.close()
