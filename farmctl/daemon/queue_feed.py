@@ -55,7 +55,8 @@ def queue_snapshot(store: JobStore) -> models.QueueSnapshot:
             if len(items) >= QUEUE_ITEMS:
                 break
             printer = ",".join(job.active_printers) or job.printer_id
-            items.append(models.QueueItem(f"j{job.id}", job.name, job.state.value, printer, job.priority))
+            left = max(0, job.copies - job.copies_done - job.copies_active)
+            items.append(models.QueueItem(f"j{job.id}", job.name, job.state.value, printer, job.priority, left))
     pending = store.list_jobs(state=JobState.QUEUED, limit=1).total
     running = len(store.list_runs(state="printing", limit=10_000))
     return models.QueueSnapshot(pending=pending, running=running, items=tuple(items))

@@ -93,6 +93,7 @@ class QueueItem:
     state: str
     printer_id: str | None = None
     priority: int = 0
+    copies_left: int | None = None  # copies not yet printed or printing
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ def queue_document(snapshot: QueueSnapshot) -> dict[str, Any]:
                 "state": item.state,
                 "printer": item.printer_id,
                 "priority": item.priority,
+                "copies_left": item.copies_left,
             }
             for item in snapshot.items
         ],

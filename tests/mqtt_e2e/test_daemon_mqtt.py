@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,13 @@ from tests.support.mosquitto import MosquittoBroker
 from tests.support.simulator import running_simulator
 
 pytestmark = pytest.mark.mqtt
+
+
+def cli_json(farm: Farm, *args: str) -> Any:
+    result = subprocess.run([sys.executable, "-m", "farmctl", *args, "--home", str(farm.home)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def runs_done(farm: Farm, job: int) -> int:
@@ -55,6 +64,14 @@ def test_late_subscriber_sees_retained_state_and_the_will_after_kill_9(
         late.wait_for(lambda m: m.topic == f"{BASE}/queue/state" and m.json()["pending"] == 0
                       and m.json()["running"] == 0 and m.json()["items"] == [])
 
+        # `status --mqtt` shows, from the broker alone, what the local `status` reads from the database.
+        local = cli_json(farm, "status", "--json")
+        remote = cli_json(farm, "status", "--json", "--mqtt", broker.url)
+        assert [(p["id"], p["state"]) for p in remote["printers"]] == [("a", "idle"), ("b", "idle")]
+        assert [(p["id"], p["state"]) for p in local["printers"]] == [("a", "idle"), ("b", "idle")]
+        assert [d["pid"] for d in remote["daemons"]] == [d["pid"] for d in local["daemons"]] == [daemon.pid]
+        assert "T0" in remote["printers"][0]["temperatures"]  # rendered like the local view
+
         daemon.send_signal(signal.SIGKILL)
         daemon.wait()
         late.wait_for(lambda m: m.topic == f"{BASE}/daemon/status" and m.payload == b"offline", 15)
@@ -62,6 +79,9 @@ def test_late_subscriber_sees_retained_state_and_the_will_after_kill_9(
         assert retained(after, f"{BASE}/daemon/status").payload == b"offline"  # the last will, retained
         # The printers' own retained status cannot change without the daemon: availability is both.
         assert retained(after, f"{BASE}/printers/a/status").payload == b"online"
+        remote = cli_json(farm, "status", "--json", "--mqtt", broker.url, "--site", "e2e")
+        assert remote["daemons"] == []
+        assert [(p["state"], p["detail"]) for p in remote["printers"]] == [("offline", "daemon offline")] * 2
 
 
 def test_prints_go_on_while_the_broker_is_dead_and_state_is_right_after(
