@@ -67,4 +67,7 @@ def test_thermal_runaway_on_one_printer_while_another_prints(farm: Farm, tmp_pat
         runs = runs_of(farm, doomed)
         assert runs[0][:2] == ("failed", "hot") and runs[-1][:2] == ("done", "fine")
         assert farm.printer_state("hot") == "fault"  # no automatic reconnect of a halted printer
+        with farm.store() as store:
+            store.confirm_bed_clear("hot")  # `printers clear hot`: a human looked at it
+        wait_for(lambda: farm.printer_state("hot") == "idle", 30, "'hot' back after the operator's clear")
         farm.stop_daemon(daemon)
