@@ -64,7 +64,7 @@ def test_exactly_once_under_corruption_lost_and_duplicate_oks(tmp_path: Path, se
 
 
 def test_exactly_once_with_resends_that_get_no_ok(tmp_path: Path) -> None:
-    commands = dense_commands(800)
+    commands = dense_commands(500)
     faults = {"corrupt": 0.005, "resend-without-ok": True}
     with running_simulator(
         transport="pty", baud=0, speed=1000, seed=7, faults=faults, journal_dir=tmp_path
@@ -179,11 +179,11 @@ def test_silent_printer_is_detected_not_waited_on_forever(tmp_path: Path) -> Non
 
 def test_long_commands_with_and_without_busy_do_not_time_out(tmp_path: Path) -> None:
     # Only G28, G4 and M400 keep the printer from answering for longer than the (short) ok timeout.
-    commands = ["G28", "G4 S3", "G1 X10 Y10 F6000", "G1 X12 Y10 F6000", "M400"]
+    commands = ["G28", "G4 S6", "G1 X10 Y10 F6000", "G1 X12 Y10 F6000", "M400"]
     settings = fast_settings(ok_timeout_s=0.5, max_consecutive_timeouts=1)
     for faults in ({}, {"busy-without-keepalive": True}):
         with running_simulator(
-            transport="pty", speed=1, faults=faults, journal_dir=tmp_path / str(len(faults))
+            transport="pty", speed=3, faults=faults, journal_dir=tmp_path / str(len(faults))
         ) as sim:
             driver, events = connect(sim.endpoints[0], settings)
             finished = run_job(driver, events, write_job(tmp_path, commands), timeout=60)
