@@ -216,13 +216,17 @@ def _check_octoprint(name: str, printer: Any, store: Any, results: list[Check]) 
 
 
 def _check_broker(config: Any, results: list[Check]) -> None:
-    from farmctl.config_schema import SECTIONS
+    from farmctl.daemon.telemetry_wiring import settings_from
 
-    section_type = SECTIONS.get("mqtt")
-    url = getattr(config.section(section_type), "url", None) if section_type is not None else None
-    if not url:
+    settings = settings_from(config, config.home)  # a bad [mqtt] raises: the daemon would refuse it too
+    if settings is None:
         results.append(Check("broker", "info", "no [mqtt] configured: the farm runs without telemetry"))
         return
-    parsed = urlparse(url)
-    port = parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
-    _tcp("broker", parsed.hostname or "", port, results, "is the MQTT broker running and reachable?")
+    from farmctl.telemetry.probe import check_broker
+
+    # One real MQTT round trip (TLS, credentials, ACL), as the daemon would connect. A warning, not a
+    # failure: the broker is never in the print path, so the farm itself works without it.
+    outcome = check_broker(settings)
+    fix = "check [mqtt] in farm.toml (url, username/password, ca_file) and the broker's ACL (docs/mqtt.md)"
+    results.append(Check("broker", "ok", outcome.detail) if outcome.ok else
+                   Check("broker", "warn", outcome.detail, fix))
