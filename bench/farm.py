@@ -123,8 +123,9 @@ def start_sims(
     count: int, speed: float, journal_dir: Path | None, transport: str
 ) -> tuple[list[subprocess.Popen[str]], list[str]]:
     processes, endpoints = [], []
-    for first in range(0, count, PER_SIM):
-        n = min(PER_SIM, count - first)
+    per_sim = int(os.environ.get("FARM_BENCH_PER_SIM", PER_SIM))
+    for first in range(0, count, per_sim):
+        n = min(per_sim, count - first)
         front = ["--pty"] if transport == "pty" else ["--tcp", "127.0.0.1:0"]
         args = [sys.executable, "-m", "printer_sim", *front, "--count", str(n),
                 "--baud", str(BAUD), "--speed", str(speed), "--boot-delay", "0.05"]
