@@ -79,6 +79,7 @@ class TelemetryObserver:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._online: dict[str, bool] = {}
         self._jobs: dict[str, str] = {}
+        self._files: dict[str, str | None] = {}  # the current job's file name, known from run.started
         self._job_sent: dict[str, _JobSent] = {}
 
     def printer_state(self, printer_id: str, state: str, detail: str | None) -> None:
@@ -118,13 +119,17 @@ class TelemetryObserver:
             self._jobs[printer_id] = job
             self._job_sent.pop(printer_id, None)
             file = detail.get("file")
-            self._sink.publish_printer_job(printer_id, models.JobProgress(job, file, "printing", 0.0))
+            self._files[printer_id] = file if isinstance(file, str) else None
+            self._sink.publish_printer_job(
+                printer_id, models.JobProgress(job, self._files[printer_id], "printing", 0.0)
+            )
         elif kind in FINAL_JOB_STATES:
             # The final state stays retained: a dashboard shows how the last job ended.
             sent = self._job_sent.pop(printer_id, None)
             progress = 100.0 if kind == "run.done" else (sent.progress_pct if sent else None)
+            file = self._files.pop(printer_id, None)
             self._sink.publish_printer_job(
-                printer_id, models.JobProgress(job, None, FINAL_JOB_STATES[kind], progress)
+                printer_id, models.JobProgress(job, file, FINAL_JOB_STATES[kind], progress)
             )
             self._jobs.pop(printer_id, None)
 
@@ -150,5 +155,7 @@ class TelemetryObserver:
         eta = None if row.eta_s is None else now + timedelta(seconds=row.eta_s)
         self._sink.publish_printer_job(
             row.printer_id,
-            models.JobProgress(job, None, row.state, progress_pct, time_left_s=row.eta_s, eta=eta),
+            models.JobProgress(
+                job, self._files.get(row.printer_id), row.state, progress_pct, time_left_s=row.eta_s, eta=eta
+            ),
         )

@@ -114,9 +114,9 @@ def farm(tmp_path: Path) -> Iterator[Farm]:
 def observers() -> Iterator[Callable[..., Any]]:
     made: list[Recorder | SessionRecorder] = []
 
-    def make(broker: MosquittoBroker, *topics: str, persistent: bool = False) -> Any:
+    def make(broker: MosquittoBroker, *topics: str, persistent: bool = False, **login: str) -> Any:
         observer: Recorder | SessionRecorder
-        observer = SessionRecorder(broker, topics[0]) if persistent else Recorder(broker, *topics)
+        observer = SessionRecorder(broker, topics[0]) if persistent else Recorder(broker, *topics, **login)
         made.append(observer)
         return observer
 

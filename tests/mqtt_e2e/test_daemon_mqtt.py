@@ -56,6 +56,7 @@ def test_late_subscriber_sees_retained_state_and_the_will_after_kill_9(
             finished = late.wait_for(lambda m, p=printer: m.topic == f"{BASE}/printers/{p}/job"
                                      and m.json()["state"] == "done").json()
             assert finished["job_id"] == f"j{job}" and finished["progress"] == 100
+            assert finished["file"] == "part.gcode"
             telemetry = retained(late, f"{BASE}/printers/{printer}/telemetry")
             assert "tool0" in telemetry.json() and "bed" in telemetry.json()  # heater names as HA expects
             discovery = retained(late, f"homeassistant/device/farm_e2e_{printer}/config").json()
@@ -65,6 +66,8 @@ def test_late_subscriber_sees_retained_state_and_the_will_after_kill_9(
                       and m.json()["running"] == 0 and m.json()["items"] == [])
 
         # `status --mqtt` shows, from the broker alone, what the local `status` reads from the database.
+        for printer in ("a", "b"):  # the live status in the database is saved once a second
+            wait_for(lambda p=printer: farm.printer_state(p) == "idle", 10, f"{printer} idle in the store")
         local = cli_json(farm, "status", "--json")
         remote = cli_json(farm, "status", "--json", "--mqtt", broker.url)
         assert [(p["id"], p["state"]) for p in remote["printers"]] == [("a", "idle"), ("b", "idle")]
