@@ -1,0 +1,65 @@
+"""Two daemons on two farm homes ("hosts") sharing one PostgreSQL queue: each drives its own printers,
+the copies are shared out, none printed twice."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from farmctl.files import FileStore
+from farmctl.store import JobStore
+from farmctl.store.live import LiveStore
+from tests.daemon.conftest import Farm, small_part, wait_for
+from tests.support.simulator import running_simulator
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    name = f"farmctl_daemon_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_two_hosts_share_the_queue_and_each_drives_its_printers(tmp_path: Path, pg_url: str) -> None:
+    homes = [tmp_path / "host-a", tmp_path / "host-b"]
+    for home, mine in zip(homes, ("a", "b"), strict=True):
+        home.mkdir()
+        (home / "farm.toml").write_text(f'[store]\nurl = "{pg_url}"\n\n[daemon]\nprinters = ["{mine}"]\n')
+    part = small_part(tmp_path / "part.gcode", moves=150)
+    host_a, host_b = Farm(homes[0]), Farm(homes[1])
+    try:
+        with running_simulator(count=2, speed=100.0) as sim:
+            host_a.add_printer("a", sim.endpoints[0])
+            host_a.add_printer("b", sim.endpoints[1])
+            FileStore.for_home(homes[1]).put(part)  # the file store is per host (shared storage in real life)
+            job = host_a.queue(part, copies=4)
+            daemon_a = host_a.start_daemon(bed_clear="auto")
+            daemon_b = host_b.start_daemon(bed_clear="auto")
+            wait_for(lambda: host_a.job_state(job) == "done", 90, "the four copies on two hosts")
+            with JobStore.open(homes[1]) as store:
+                runs = store.list_runs(job_id=job)
+                assert sorted(r.state for r in runs) == ["done"] * 4
+                assert {r.printer_id for r in runs} == {"a", "b"}  # both hosts printed
+                assert store.get_job(job).copies_done == 4
+                live = LiveStore.attach(store).live_statuses()
+                assert live["a"].daemon_id != live["b"].daemon_id  # each printer has its own daemon
+            host_a.stop_daemon(daemon_a)
+            host_b.stop_daemon(daemon_b)
+    finally:
+        host_a.close()
+        host_b.close()
