@@ -287,6 +287,10 @@ class Firmware:
                 return
             if self.state is not State.RUNNING or capacity is None or len(self.rx) >= capacity or not run:
                 self.stats["bytes_dropped_overflow"] += len(data)
+                if self.journal and self.state is State.RUNNING:
+                    blocked_by = self.queue[0].text if self.queue else None
+                    t = now - self.epoch
+                    self.journal.event("rx_overflow", t, dropped=len(data), blocked_by=blocked_by)
                 return
 
     def _byte_faults(self, data: bytes) -> bytes:
