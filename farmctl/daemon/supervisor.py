@@ -122,6 +122,7 @@ class Supervisor:
         self._last_change = 0
         self._dispatch_due = True
         self._next_poll = self._next_flush = self._next_dispatch = 0.0
+        self._next_takeover = clock() + settings.lease_s
         self._retry_ops: list[tuple[str, Callable[[], None]]] = []
         self._stop_event = threading.Event()
         self._stop_policy = settings.on_stop
@@ -272,6 +273,9 @@ class Supervisor:
                 self._dispatch_due = False
                 self._next_dispatch = now + self.settings.dispatch_interval_s
                 self._dispatch(now)
+            if now >= self._next_takeover:  # printers of a daemon that went silent become ours
+                self._next_takeover = now + self.settings.lease_s
+                self._reconcile()
             if now >= self._next_flush:
                 self._next_flush = now + self.settings.status_interval_s
                 self._flush()
@@ -597,7 +601,13 @@ class Supervisor:
                 self._retire(worker, forget=True)
         new_ids = [pid for pid in current if pid not in self.workers]
         if new_ids:
-            for printer_id in self.live.claim_printers(self.daemon_id, new_ids, self.settings.lease_s):
+            taken = self.live.claim_printers(self.daemon_id, new_ids, self.settings.lease_s)
+            # A printer taken over from a daemon that went silent (another host died): its copy cannot
+            # go on without that host, exactly as after our own restart.
+            for run in self.store.mark_printing_runs_interrupted(printer_ids=taken) if taken else []:
+                self.log.warning("run.interrupted", run.printer_id, run=f"r{run.id}", job=f"j{run.job_id}",
+                                 lines_acked=run.lines_acked, reason="its daemon went silent; see jobs retry")
+            for printer_id in taken:
                 self.log.info("printer.added", printer_id)
                 self._add_worker(current[printer_id])
         for printer_id, printer in current.items():

@@ -63,3 +63,39 @@ def test_two_hosts_share_the_queue_and_each_drives_its_printers(tmp_path: Path, 
     finally:
         host_a.close()
         host_b.close()
+
+
+def test_a_silent_hosts_printers_are_taken_over_and_its_copy_interrupted(tmp_path: Path, pg_url: str) -> None:
+    home_a, home_b = tmp_path / "host-a", tmp_path / "host-b"
+    for home in (home_a, home_b):
+        home.mkdir()
+    (home_a / "farm.toml").write_text(f'[store]\nurl = "{pg_url}"\n\n[daemon]\nprinters = ["a"]\n')
+    (home_b / "farm.toml").write_text(f'[store]\nurl = "{pg_url}"\n\n[daemon]\nlease_s = 2.0\n')
+    part = small_part(tmp_path / "part.gcode", moves=3000)
+    host_a, host_b = Farm(home_a), Farm(home_b)
+    try:
+        with running_simulator(count=2, speed=5.0) as sim:
+            host_a.add_printer("a", sim.endpoints[0])
+            host_a.add_printer("b", sim.endpoints[1])
+            FileStore.for_home(home_b).put(part)
+            job = host_a.queue(part, printer_id="a")
+            doomed = host_a.spawn_daemon("--bed-clear", "auto")
+            host_a.wait_daemon_running(doomed)
+            wait_for(lambda: host_a.printer_state("a") == "printing", 30, "a to print on host A")
+            daemon_b = host_b.start_daemon(bed_clear="auto")
+            wait_for(lambda: host_b.printer_state("b") == "idle", 30, "host B to drive b")
+            doomed.kill()  # host A dies
+            doomed.wait()
+
+            def taken_over() -> bool:
+                with JobStore.open(home_b) as store:
+                    live = LiveStore.attach(store).live_statuses()["a"]
+                    runs = store.list_runs(job_id=job)
+                return live.daemon_id == daemon_b.daemon_id and [r.state for r in runs] == ["interrupted"]
+
+            wait_for(taken_over, 30, "host B to take printer a over")
+            assert host_a.job_state(job) == "interrupted"  # the operator decides (jobs retry)
+            host_b.stop_daemon(daemon_b)
+    finally:
+        host_a.close()
+        host_b.close()
