@@ -39,7 +39,7 @@ def printing_run(farm: Farm, printer: str) -> int:
 
 
 def test_pause_resume_then_every_line_exactly_once(farm: Farm, tmp_path: Path) -> None:
-    part = small_part(tmp_path / "long.gcode", moves=400)
+    part = small_part(tmp_path / "long.gcode", moves=300)
     with running_simulator(count=1, journal_dir=tmp_path / "j", speed=20.0) as sim:
         farm.add_printer("p1", sim.endpoints[0])
         job = farm.queue(part)

@@ -16,7 +16,7 @@ def farmctl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
 
 def test_demo_runs_non_interactively_then_status_and_doctor(tmp_path: Path) -> None:
     home = tmp_path / "demo"
-    result = farmctl("demo", "--printers", "3", "--speed", "100", "--duration", "12", "--no-watch", "--json",
+    result = farmctl("demo", "--printers", "3", "--speed", "100", "--duration", "8", "--no-watch", "--json",
                      "--home", str(home))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
