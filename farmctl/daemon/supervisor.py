@@ -256,9 +256,9 @@ class Supervisor:
         wait = max(0.0, min(wait, self.settings.poll_interval_s))
         try:
             item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
-            self._handle(item)
+            self._handle_safely(item)
             for _ in range(2000):
-                self._handle(self._queue.get_nowait())
+                self._handle_safely(self._queue.get_nowait())
         except queue.Empty:
             pass
         now = self.clock()
@@ -282,7 +282,16 @@ class Supervisor:
         except UserError as error:  # the database was locked or unreachable: log, retry next step
             self.log.error("store.error", error=str(error))
             self._next_poll = now + 1.0
+        except Exception:  # a bug must not take the farm down: the prints stream on in their threads
+            self.log.exception("supervisor.error")
+            self._next_poll = self._next_dispatch = now + 1.0
         self._check_stop(now)
+
+    def _handle_safely(self, item: _Item) -> None:
+        try:
+            self._handle(item)
+        except Exception:  # one odd event must not stop the others being handled
+            self.log.exception("supervisor.event_error", item.printer_id, event=type(item.event).__name__)
 
     def _retry_pending(self) -> None:
         while self._retry_ops:
