@@ -291,7 +291,7 @@ class Supervisor:
         try:
             self._handle(item)
         except Exception:  # one odd event must not stop the others being handled
-            self.log.exception("supervisor.event_error", item.printer_id, event=type(item.event).__name__)
+            self.log.exception("supervisor.event_error", item.printer_id, kind=type(item.event).__name__)
 
     def _retry_pending(self) -> None:
         while self._retry_ops:
