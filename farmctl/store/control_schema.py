@@ -7,62 +7,70 @@
 * `control_requests`: operator verbs only a daemon can carry out (pause, resume, cancel, stop, ...);
   the CLI inserts a row, the owning daemon executes it and writes the result back.
 
-Registered on the same `metadata` as the queue tables, so a fresh database gets them from
-`create_all`; `migrations.py` adds them to an existing v2 database.
+SQLModel table models on the store's own metadata like the queue tables (see schema.py), so a
+fresh database gets them from `create_all`; `migrations.py` adds them to an existing v2 database.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import Index, String, Text
+from sqlmodel import Field
 
-from farmctl.store.schema import metadata
+from farmctl.store.schema import StoreTable
 
-daemons = Table(
-    "daemons",
-    metadata,
-    Column("id", String(96), primary_key=True),  # host:pid:start
-    Column("host", String(255), nullable=False),
-    Column("pid", Integer, nullable=False),
-    Column("started_at", Float, nullable=False),
-    Column("heartbeat_at", Float, nullable=False),
-    Column("stopped_at", Float),
-    Column("detail", Text),  # JSON: version, options
-)
 
-printer_live = Table(
-    "printer_live",
-    metadata,
-    Column("printer_id", String(64), primary_key=True),
-    Column("daemon_id", String(96)),
-    Column("heartbeat_at", Float, nullable=False),
-    Column("state", String(24), nullable=False),
-    Column("detail", Text),
-    Column("endpoint", Text),
-    Column("temperatures", Text),  # JSON {"T0": [actual, target], "B": [...]}
-    Column("run_id", Integer),
-    Column("job_id", Integer),
-    Column("lines_acked", Integer),
-    Column("lines_total", Integer),
-    Column("progress", Float),  # 0..1
-    Column("eta_s", Float),  # seconds left, projected
-    Column("run_started_at", Float),
-    Column("heating", Integer, nullable=False, server_default="0"),
-)
+class DaemonRow(StoreTable, table=True):
+    __tablename__ = "daemons"
 
-control_requests = Table(
-    "control_requests",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("printer_id", String(64)),
-    Column("job_id", Integer),
-    Column("verb", String(24), nullable=False),
-    Column("requested_at", Float, nullable=False),
-    Column("requested_by", String(64), nullable=False),
-    Column("state", String(12), nullable=False, server_default="pending"),  # pending | done | failed
-    Column("handled_by", String(96)),
-    Column("handled_at", Float),
-    Column("result", Text),
-    Index("ix_control_pending", "state"),
-)
+    id: str = Field(primary_key=True, sa_type=String(96))  # host:pid:start
+    host: str = Field(sa_type=String(255))
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    stopped_at: float | None = None
+    detail: str | None = Field(default=None, sa_type=Text)  # JSON: version, options
+
+
+class PrinterLiveRow(StoreTable, table=True):
+    __tablename__ = "printer_live"
+
+    printer_id: str = Field(primary_key=True, sa_type=String(64))
+    daemon_id: str | None = Field(default=None, sa_type=String(96))
+    heartbeat_at: float
+    state: str = Field(sa_type=String(24))
+    detail: str | None = Field(default=None, sa_type=Text)
+    endpoint: str | None = Field(default=None, sa_type=Text)
+    temperatures: str | None = Field(default=None, sa_type=Text)  # JSON {"T0": [actual, target], "B": [...]}
+    run_id: int | None = None
+    job_id: int | None = None
+    lines_acked: int | None = None
+    lines_total: int | None = None
+    progress: float | None = None  # 0..1
+    eta_s: float | None = None  # seconds left, projected
+    run_started_at: float | None = None
+    heating: int = Field(sa_column_kwargs={"server_default": "0"})
+
+
+class ControlRequestRow(StoreTable, table=True):
+    __tablename__ = "control_requests"
+    __table_args__ = (Index("ix_control_pending", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_column_kwargs={"autoincrement": True})
+    printer_id: str | None = Field(default=None, sa_type=String(64))
+    job_id: int | None = None
+    verb: str = Field(sa_type=String(24))
+    requested_at: float
+    requested_by: str = Field(sa_type=String(64))
+    # pending | done | failed
+    state: str = Field(sa_type=String(12), sa_column_kwargs={"server_default": "pending"})
+    handled_by: str | None = Field(default=None, sa_type=String(96))
+    handled_at: float | None = None
+    result: str | None = Field(default=None, sa_type=Text)
+
+
+# The Core tables the query code uses.
+daemons = DaemonRow.__table__
+printer_live = PrinterLiveRow.__table__
+control_requests = ControlRequestRow.__table__
 
 CONTROL_TABLES = (daemons, printer_live, control_requests)

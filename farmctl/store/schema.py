@@ -1,9 +1,23 @@
-"""The tables, as SQLAlchemy Core.
+"""The tables, declared as SQLModel table models; the query code runs SQLAlchemy Core over them.
 
-Why Core and not SQLModel classes: importing sqlmodel (and pydantic) adds ~270 ms to every CLI
-command on the reference machine (measured with `python -X importtime`), against ~160 ms for
-SQLAlchemy alone, and the store hands out frozen dataclasses anyway, so ORM objects would be
-converted away at once. SQLModel is built on exactly these Core tables.
+Every table is one SQLModel class below (`PrinterRow`, `JobRow`, ...): column names, types,
+nullability, server defaults, keys and indexes are declared there and nowhere else, and
+`metadata.create_all` (a fresh database) and migrations.py build the database from them. The rest
+of the store works on each class's Core table (`printers = PrinterRow.__table__`, ...): every
+operation is a few SQL expressions in one short transaction whose rows become the frozen
+dataclasses of records.py. There is no ORM session and no mapped instance anywhere: a query
+through the ORM would build a model object per row (10,000 jobs for one `jobs list`) only for it to
+be converted away at once, and the scheduler wants plain immutable values.
+
+So the models have no Python-side defaults for columns the database defaults (`server_default`,
+e.g. `tags`, `copies_done`): an INSERT that omits such a column gets the database's value, exactly
+as before the models existed. Types are given with `sa_type` where SQLModel's own mapping would
+differ from the database's (VARCHAR(n) and TEXT rather than SQLModel's AutoString).
+
+Cost: importing sqlmodel brings in sqlalchemy.orm and declaring these classes builds pydantic
+models and ORM mappers, ~70-100 ms per CLI command that opens the store (docs/benchmarks.md,
+Queue); pydantic itself is already loaded by typer. Commands that do not touch the store never
+import this module.
 
 Timestamps are POSIX seconds (REAL): portable between SQLite and PostgreSQL, zone-free in the
 database, and what the scheduler computes with; the CLI renders ISO 8601 with the zone.
@@ -11,142 +25,184 @@ database, and what the scheduler computes with; the CLI renders ISO 8601 with th
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    DDL,
-    Boolean,
-    Column,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    event,
-    true,
-)
+from typing import Any, ClassVar
+
+from sqlalchemy import DDL, Index, MetaData, String, Table, Text, UniqueConstraint, event, true
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+from sqlmodel._compat import SQLModelConfig
 
 # Bump with a new step in migrations.py whenever a table below changes.
 SCHEMA_VERSION = 3
 
+# The store's own metadata (through its own registry), not SQLModel.metadata: that one is shared
+# by every SQLModel table any code in the process declares, so `create_all` would create foreign
+# tables in the farm database, and a test or plugin declaring its own "jobs" table would collide
+# with ours ("Table 'jobs' is already defined for this MetaData instance").
 metadata = MetaData()
 
-schema_info = Table("farmctl_schema", metadata, Column("version", Integer, nullable=False))
 
-printers = Table(
-    "printers",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("kind", String(16), nullable=False),  # serial | octoprint
-    Column("port", Text),
-    Column("baud", Integer),
-    Column("octoprint_url", Text),
-    Column("api_key", Text),  # never rendered; listings show a mask
-    Column("material", String(32)),
-    Column("color", String(32)),
-    Column("nozzle_mm", Float),
-    Column("bed_x", Float),
-    Column("bed_y", Float),
-    Column("bed_z", Float),
-    Column("tags", Text, nullable=False, server_default=""),  # comma-separated, sorted
-    Column("bed_clear_mode", String(8), nullable=False, server_default="manual"),
-    Column("power_w", Float),  # v2
-    Column("profile", String(64)),  # v2
-    Column("enabled", Boolean, nullable=False, server_default=true()),
-    Column("state", String(24), nullable=False, server_default="offline"),
-    Column("state_detail", Text),
-    Column("state_at", Float),
-    Column("bed_clear", Boolean, nullable=False, server_default=true()),
-    Column("capabilities", Text),  # JSON reported by the daemon (firmware, M115 capabilities)
-    Column("consecutive_failures", Integer, nullable=False, server_default="0"),  # v2
-    Column("hold_reason", Text),  # v2: out of rotation after repeated failures
-    Column("created_at", Float, nullable=False),
-    Column("updated_at", Float, nullable=False),
-)
+class StoreTable(SQLModel, registry=registry(metadata=metadata)):
+    """Base of the store's table models (abstract: no table of its own)."""
 
-orders = Table(
-    "orders",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("customer", Text, nullable=False),
-    Column("project", Text),
-    Column("due", Float),
-    Column("priority", Integer, nullable=False, server_default="0"),
-    Column("notes", Text),
-    Column("created_at", Float, nullable=False),
-)
+    __table__: ClassVar[Table]  # set by the declarative mapping; declared here for the type checker
+    model_config = SQLModelConfig(from_attributes=True, defer_build=True)
 
-files = Table(
-    "files",
-    metadata,
-    Column("sha256", String(64), primary_key=True),
-    Column("size", Integer, nullable=False),
-    Column("name", Text, nullable=False),
-    Column("added_at", Float, nullable=False),
-    Column("estimated_time_s", Float),
-    Column("slicer_time_s", Float),
-    Column("filament_mm", Float),
-    Column("min_x", Float),
-    Column("min_y", Float),
-    Column("min_z", Float),
-    Column("max_x", Float),
-    Column("max_y", Float),
-    Column("max_z", Float),
-    Column("layers", Integer),
-    Column("lines", Integer),
-    Column("slicer", Text),
-    Column("material", String(32)),
-    Column("nozzle_mm", Float),
-)
 
-jobs = Table(
-    "jobs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("file_sha", String(64), ForeignKey("files.sha256"), nullable=False),
-    Column("name", Text, nullable=False),
-    Column("order_id", Integer, ForeignKey("orders.id")),
-    Column("copies", Integer, nullable=False),
-    Column("copies_done", Integer, nullable=False, server_default="0"),
-    Column("copies_active", Integer, nullable=False, server_default="0"),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("failures", Integer, nullable=False, server_default="0"),  # v2
-    Column("priority", Integer),  # None: the order's
-    Column("due", Float),  # None: the order's
-    Column("material", String(32)),
-    Column("nozzle_mm", Float),
-    Column("printer_id", String(64)),  # pinned
-    Column("tags", Text, nullable=False, server_default=""),
-    Column("state", String(16), nullable=False),
-    Column("state_reason", Text),
-    Column("failed_printers", Text, nullable=False, server_default=""),  # v2
-    Column("created_at", Float, nullable=False),
-    Column("updated_at", Float, nullable=False),
-    Index("ix_jobs_state", "state"),
-    Index("ix_jobs_order", "order_id"),
-)
+def _server_default(value: object) -> dict[str, Any]:
+    """Column options for a value the database fills in when an INSERT omits the column."""
+    return {"server_default": value}
 
-print_runs = Table(
-    "print_runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("job_id", Integer, ForeignKey("jobs.id"), nullable=False),
-    Column("printer_id", String(64), nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("state", String(16), nullable=False),  # printing | done | failed | interrupted | cancelled
-    Column("started_at", Float, nullable=False),
-    Column("ended_at", Float),
-    Column("error", Text),
-    Column("lines_total", Integer),
-    Column("lines_acked", Integer, nullable=False, server_default="0"),
-    Column("resends", Integer, nullable=False, server_default="0"),  # v2
-    Column("filament_mm", Float),  # v2
-    Column("progress", Float),
-    UniqueConstraint("job_id", "attempt", name="uq_run_attempt"),
-    Index("ix_runs_state", "state"),
-)
+
+def _id() -> Any:
+    """An autoincrementing integer primary key."""
+    return Field(default=None, primary_key=True, sa_column_kwargs={"autoincrement": True})
+
+
+class SchemaInfoRow(StoreTable, table=True):
+    """One row: the schema version this database is at (see migrations.py)."""
+
+    __tablename__ = "farmctl_schema"
+    # The table has no primary key (v1 created it so); the ORM mapper needs one, the table does not.
+    __mapper_args__ = {"primary_key": ["version"]}
+
+    version: int
+
+
+class PrinterRow(StoreTable, table=True):
+    __tablename__ = "printers"
+
+    id: str = Field(primary_key=True, sa_type=String(64))
+    kind: str = Field(sa_type=String(16))  # serial | octoprint
+    port: str | None = Field(default=None, sa_type=Text)
+    baud: int | None = None
+    octoprint_url: str | None = Field(default=None, sa_type=Text)
+    api_key: str | None = Field(default=None, sa_type=Text)  # never rendered; listings show a mask
+    material: str | None = Field(default=None, sa_type=String(32))
+    color: str | None = Field(default=None, sa_type=String(32))
+    nozzle_mm: float | None = None
+    bed_x: float | None = None
+    bed_y: float | None = None
+    bed_z: float | None = None
+    tags: str = Field(sa_type=Text, sa_column_kwargs=_server_default(""))  # comma-separated, sorted
+    bed_clear_mode: str = Field(sa_type=String(8), sa_column_kwargs=_server_default("manual"))
+    power_w: float | None = None  # v2
+    profile: str | None = Field(default=None, sa_type=String(64))  # v2
+    enabled: bool = Field(sa_column_kwargs=_server_default(true()))
+    state: str = Field(sa_type=String(24), sa_column_kwargs=_server_default("offline"))
+    state_detail: str | None = Field(default=None, sa_type=Text)
+    state_at: float | None = None
+    bed_clear: bool = Field(sa_column_kwargs=_server_default(true()))
+    # JSON reported by the daemon (firmware, M115 capabilities)
+    capabilities: str | None = Field(default=None, sa_type=Text)
+    consecutive_failures: int = Field(sa_column_kwargs=_server_default("0"))  # v2
+    hold_reason: str | None = Field(default=None, sa_type=Text)  # v2: out of rotation after repeated failures
+    created_at: float
+    updated_at: float
+
+
+class OrderRow(StoreTable, table=True):
+    __tablename__ = "orders"
+
+    id: int | None = _id()
+    customer: str = Field(sa_type=Text)
+    project: str | None = Field(default=None, sa_type=Text)
+    due: float | None = None
+    priority: int = Field(sa_column_kwargs=_server_default("0"))
+    notes: str | None = Field(default=None, sa_type=Text)
+    created_at: float
+
+
+class FileRow(StoreTable, table=True):
+    __tablename__ = "files"
+
+    sha256: str = Field(primary_key=True, sa_type=String(64))
+    size: int
+    name: str = Field(sa_type=Text)
+    added_at: float
+    estimated_time_s: float | None = None
+    slicer_time_s: float | None = None
+    filament_mm: float | None = None
+    min_x: float | None = None
+    min_y: float | None = None
+    min_z: float | None = None
+    max_x: float | None = None
+    max_y: float | None = None
+    max_z: float | None = None
+    layers: int | None = None
+    lines: int | None = None
+    slicer: str | None = Field(default=None, sa_type=Text)
+    material: str | None = Field(default=None, sa_type=String(32))
+    nozzle_mm: float | None = None
+
+
+class JobRow(StoreTable, table=True):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state", "state"), Index("ix_jobs_order", "order_id"))
+
+    id: int | None = _id()
+    file_sha: str = Field(foreign_key="files.sha256", sa_type=String(64))
+    name: str = Field(sa_type=Text)
+    order_id: int | None = Field(default=None, foreign_key="orders.id")
+    copies: int
+    copies_done: int = Field(sa_column_kwargs=_server_default("0"))
+    copies_active: int = Field(sa_column_kwargs=_server_default("0"))
+    attempts: int = Field(sa_column_kwargs=_server_default("0"))
+    failures: int = Field(sa_column_kwargs=_server_default("0"))  # v2
+    priority: int | None = None  # None: the order's
+    due: float | None = None  # None: the order's
+    material: str | None = Field(default=None, sa_type=String(32))
+    nozzle_mm: float | None = None
+    printer_id: str | None = Field(default=None, sa_type=String(64))  # pinned
+    tags: str = Field(sa_type=Text, sa_column_kwargs=_server_default(""))
+    state: str = Field(sa_type=String(16))
+    state_reason: str | None = Field(default=None, sa_type=Text)
+    failed_printers: str = Field(sa_type=Text, sa_column_kwargs=_server_default(""))  # v2
+    created_at: float
+    updated_at: float
+
+
+class PrintRunRow(StoreTable, table=True):
+    __tablename__ = "print_runs"
+    __table_args__ = (
+        UniqueConstraint("job_id", "attempt", name="uq_run_attempt"),
+        Index("ix_runs_state", "state"),
+    )
+
+    id: int | None = _id()
+    job_id: int = Field(foreign_key="jobs.id")
+    printer_id: str = Field(sa_type=String(64))
+    attempt: int
+    state: str = Field(sa_type=String(16))  # printing | done | failed | interrupted | cancelled
+    started_at: float
+    ended_at: float | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+    lines_total: int | None = None
+    lines_acked: int = Field(sa_column_kwargs=_server_default("0"))
+    resends: int = Field(sa_column_kwargs=_server_default("0"))  # v2
+    filament_mm: float | None = None  # v2
+    progress: float | None = None
+
+
+class EventRow(StoreTable, table=True):
+    __tablename__ = "events"
+
+    id: int | None = _id()
+    at: float
+    actor: str = Field(sa_type=String(64))
+    kind: str = Field(sa_type=String(48))
+    subject: str = Field(sa_type=String(64))
+    detail: str | None = Field(default=None, sa_type=Text)  # JSON
+
+
+# The Core tables the query code uses.
+schema_info = SchemaInfoRow.__table__
+printers = PrinterRow.__table__
+orders = OrderRow.__table__
+files = FileRow.__table__
+jobs = JobRow.__table__
+print_runs = PrintRunRow.__table__
+events = EventRow.__table__
 
 # One printer prints one copy at a time: the database refuses a second active run. Written as
 # plain DDL (same text on SQLite and PostgreSQL) because dialect keywords on Index (sqlite_where,
@@ -155,15 +211,4 @@ event.listen(
     print_runs,
     "after_create",
     DDL("CREATE UNIQUE INDEX ux_runs_printer_active ON print_runs (printer_id) WHERE state = 'printing'"),
-)
-
-events = Table(
-    "events",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", Float, nullable=False),
-    Column("actor", String(64), nullable=False),
-    Column("kind", String(48), nullable=False),
-    Column("subject", String(64), nullable=False),
-    Column("detail", Text),  # JSON
 )

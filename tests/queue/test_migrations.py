@@ -6,7 +6,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
 
 from farmctl.errors import UserError
 from farmctl.scheduler import JobState
@@ -67,13 +66,30 @@ INSERT INTO jobs (id, file_sha, name, order_id, copies, copies_done, state, crea
 """
 
 
-def _columns(db: Path) -> dict[str, set[str]]:
-    engine = create_engine(f"sqlite:///{db}")
+def _schema(db: Path) -> dict[str, object]:
+    """Per table: columns (type, NOT NULL, default, primary key), indexes (with their SQL, so a
+    partial index's WHERE counts) and foreign keys. Column order is left out (ALTER TABLE appends),
+    quotes around defaults too (SQLite stores DEFAULT '0' and DEFAULT 0 alike in an INTEGER column)
+    and NOT NULL on an INTEGER PRIMARY KEY (a rowid is never NULL however it was declared)."""
+    conn = sqlite3.connect(db)
     try:
-        inspector = inspect(engine)
-        return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
+        schema: dict[str, object] = {}
+        names = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in names:
+            columns = {
+                name: (kind, bool(notnull or pk), None if default is None else default.strip("'"), pk)
+                for _, name, kind, notnull, default, pk in conn.execute(f"PRAGMA table_info({table})")
+            }
+            index_sql = "SELECT sql FROM sqlite_master WHERE name = ?"
+            indexes = {
+                row[1]: (row[2], conn.execute(index_sql, (row[1],)).fetchone())
+                for row in conn.execute(f"PRAGMA index_list({table})")
+            }
+            keys = sorted(tuple(row[2:5]) for row in conn.execute(f"PRAGMA foreign_key_list({table})"))
+            schema[table] = (columns, indexes, keys)
+        return schema
     finally:
-        engine.dispose()
+        conn.close()
 
 
 def test_v1_database_opens_upgraded_with_its_data(tmp_path: Path) -> None:
@@ -91,7 +107,7 @@ def test_v1_database_opens_upgraded_with_its_data(tmp_path: Path) -> None:
         assert run is not None and run.resends == 0
     with JobStore.open(fresh_home):
         pass
-    assert _columns(old_home / DATABASE_FILE) == _columns(fresh_home / DATABASE_FILE)
+    assert _schema(old_home / DATABASE_FILE) == _schema(fresh_home / DATABASE_FILE)
     with sqlite3.connect(old_home / DATABASE_FILE) as conn:
         assert conn.execute("SELECT version FROM farmctl_schema").fetchone() == (SCHEMA_VERSION,)
 
