@@ -40,10 +40,18 @@ def test_late_subscriber_sees_retained_state_and_the_will_after_kill_9(
         (farm.home / "farm.toml").write_text(farm_toml(broker))
         farm.add_printer("a", sim.endpoints[0])
         farm.add_printer("b", sim.endpoints[1])
-        job = farm.queue(small_part(tmp_path / "part.gcode", moves=100), copies=2)
+        queue_events = observers(broker, f"{BASE}/queue/events")
         daemon = farm.spawn_daemon("--bed-clear", "auto")
         farm.wait_daemon_running(daemon)
+        job = farm.queue(small_part(tmp_path / "part.gcode", moves=100), copies=2)  # while it runs
         wait_for(lambda: farm.job_state(job) == "done", 60, "both copies to print")
+        # Every queue change, whoever made it, as an event from the event log.
+        seen = queue_events.wait_count(lambda m: m.json()["type"] == "done", 2)
+        documents = [m.json() for m in queue_events.messages]
+        kinds = [(e["type"], e["job_id"], e["data"]["actor"]) for e in documents]
+        assert kinds[0] == ("queued", f"j{job}", "test")
+        assert sorted(k for k in kinds if k[0] == "assigned") == [("assigned", f"j{job}", "daemon")] * 2
+        assert {m.json()["printer"] for m in seen} == {"a", "b"}
 
         late = observers(broker, f"{BASE}/#", "homeassistant/#")  # subscribes only now
         assert retained(late, f"{BASE}/daemon/status").payload == b"online"
