@@ -56,7 +56,9 @@ def queue_snapshot(store: JobStore) -> models.QueueSnapshot:
                 break
             printer = ",".join(job.active_printers) or job.printer_id
             left = max(0, job.copies - job.copies_done - job.copies_active)
-            items.append(models.QueueItem(f"j{job.id}", job.name, job.state.value, printer, job.priority, left))
+            items.append(
+                models.QueueItem(f"j{job.id}", job.name, job.state.value, printer, job.priority, left)
+            )
     pending = store.list_jobs(state=JobState.QUEUED, limit=1).total
     running = len(store.list_runs(state="printing", limit=10_000))
     return models.QueueSnapshot(pending=pending, running=running, items=tuple(items))
@@ -90,12 +92,14 @@ class QueueFeed:
         *,
         wanted: Callable[[str], bool] = lambda printer_id: True,
         interval_s: float = 0.5,
+        on_printers: Callable[[list[str]], None] = lambda printer_ids: None,
     ) -> None:
         self._store = store
         self._sink = sink
         self._log = log
         self._wanted = wanted
         self._interval_s = interval_s
+        self.on_printers = on_printers  # the registered printer ids changed (daemon/info lists them)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="farmctl-queue-feed", daemon=True)
         self._last_id = 0
@@ -156,6 +160,8 @@ class QueueFeed:
             self._sink.register_printer(describe_printer(printer))
         for gone in self._registered - set(current):
             self._sink.forget_printer(gone)
+        if self._registered and set(current) != self._registered:
+            self.on_printers(sorted(current))
         self._registered = set(current)
 
     def _run(self) -> None:

@@ -125,6 +125,7 @@ class DaemonTelemetry:
         self._feed = feed
         self._closers = list(closers)
         self._closed = False
+        self._started_at = datetime.now(UTC)
 
     @classmethod
     def open(
@@ -160,7 +161,9 @@ class DaemonTelemetry:
         handler = RemoteCommandHandler(store, daemon_id).handle if settings.commands_enabled else None
         sink = open_telemetry(settings, software_version=__version__, command_handler=handler)
         feed = QueueFeed(store, sink, log, wanted=wanted)
-        return cls(sink, settings, log, feed=feed, closers=(store.close, detach_logging))
+        telemetry = cls(sink, settings, log, feed=feed, closers=(store.close, detach_logging))
+        feed.on_printers = telemetry.publish_info
+        return telemetry
 
     @property
     def enabled(self) -> bool:
@@ -171,13 +174,17 @@ class DaemonTelemetry:
         if self.settings is None:
             return
         self.sink.start()
-        self.sink.publish_daemon_info(models.DaemonInfo(
-            __version__, os.getpid(), socket.gethostname(), datetime.now(UTC), tuple(sorted(printer_ids))
-        ))
+        self.publish_info(printer_ids)
         if self._feed is not None:
             self._feed.start()
         self._log.info("mqtt.enabled", broker=self.settings.url, topics=f"{self.settings.base_topic}/",
                        commands="on" if self.settings.commands_enabled else "off")
+
+    def publish_info(self, printer_ids: Sequence[str]) -> None:
+        """`daemon/info`, at start and again whenever printers are added or removed."""
+        self.sink.publish_daemon_info(models.DaemonInfo(
+            __version__, os.getpid(), socket.gethostname(), self._started_at, tuple(sorted(printer_ids))
+        ))
 
     def observer(self, other: FarmObserver | None = None) -> FarmObserver | None:
         """What the supervisor gets: `other` alone when MQTT is off, else telemetry plus `other`."""

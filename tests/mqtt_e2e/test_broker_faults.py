@@ -66,16 +66,18 @@ def test_a_frozen_broker_never_holds_a_print(
         assert daemon.wait(30) == 0
 
 
-def test_an_acl_denial_is_an_error_in_the_log(
+def test_tls_with_password_and_an_acl_denial_is_an_error_in_the_log(
     farm: Farm, tmp_path: Path, observers: Callable[..., Any]
 ) -> None:
     users = {"farmd": "s3cret-farmd", "viewer": "s3cret-viewer"}
     with (
-        MosquittoBroker(tmp_path / "broker", users=users, acl=ACL) as broker,
+        MosquittoBroker(tmp_path / "broker", tls=True, users=users, acl=ACL) as broker,
         running_simulator(count=1, speed=100.0) as sim,
     ):
         (farm.home / "mqtt-password").write_text("s3cret-farmd\n")
-        config = farm_toml(broker, username="farmd", password_file="mqtt-password")  # relative to farm.toml
+        # TLS with the site's own CA, user name and a password file relative to farm.toml.
+        config = farm_toml(broker, username="farmd", password_file="mqtt-password",
+                           ca_file=str(broker.ca_file))
         (farm.home / "farm.toml").write_text(config)
         farm.add_printer("a", sim.endpoints[0])
         job = farm.queue(small_part(tmp_path / "part.gcode", moves=50))

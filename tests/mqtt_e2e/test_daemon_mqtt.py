@@ -83,6 +83,11 @@ def test_late_subscriber_sees_retained_state_and_the_will_after_kill_9(
         assert [d["pid"] for d in remote["daemons"]] == [d["pid"] for d in local["daemons"]] == [daemon.pid]
         assert "T0" in remote["printers"][0]["temperatures"]  # rendered like the local view
 
+        # A printer added while the daemon runs: announced to Home Assistant and listed in daemon/info.
+        farm.add_printer("c", "socket://127.0.0.1:9")
+        late.wait_for(lambda m: m.topic == f"{BASE}/daemon/info" and m.json()["printers"] == ["a", "b", "c"])
+        late.wait_for(lambda m: m.topic == "homeassistant/device/farm_e2e_c/config")
+
         daemon.send_signal(signal.SIGKILL)
         daemon.wait()
         late.wait_for(lambda m: m.topic == f"{BASE}/daemon/status" and m.payload == b"offline", 15)
@@ -92,7 +97,7 @@ def test_late_subscriber_sees_retained_state_and_the_will_after_kill_9(
         assert retained(after, f"{BASE}/printers/a/status").payload == b"online"
         remote = cli_json(farm, "status", "--json", "--mqtt", broker.url, "--site", "e2e")
         assert remote["daemons"] == []
-        assert [(p["state"], p["detail"]) for p in remote["printers"]] == [("offline", "daemon offline")] * 2
+        assert [(p["state"], p["detail"]) for p in remote["printers"]] == [("offline", "daemon offline")] * 3
 
 
 def test_prints_go_on_while_the_broker_is_dead_and_state_is_right_after(
