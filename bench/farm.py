@@ -220,6 +220,7 @@ def run_farm(count: int, speed: float, seconds: float, lines: int, control: bool
             windows = [[s for s in samples if t0 <= s[0] <= t1] for samples in timings.samples.values()]
         # Rate between the first and last progress report inside the window (reports come every 0.5 s).
         rates = sorted((w[-1][1] - w[0][1]) / (w[-1][0] - w[0][0]) / limit for w in windows if len(w) >= 2)
+        rates = rates or [0.0]  # at physical speed a short window may hold no progress report (homing)
         result["efficiency_min"] = rates[0]
         result["efficiency_median"] = statistics.median(rates)
         cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
