@@ -49,7 +49,9 @@ def farm_view_from(snapshot: FarmSnapshot, *, now: float | None = None) -> FarmV
             for item in site.queue.items:
                 state = str(item.get("state", "?"))
                 jobs_by_state[state] = jobs_by_state.get(state, 0) + 1
-                if state == "queued":
+                left = item.get("copies_left")
+                # As the local view: jobs with copies still to start (a printing job may have more).
+                if state == "queued" or (state == "printing" and isinstance(left, int) and left > 0):
                     next_jobs.append(_next_job(item, name if several else None))
     return FarmView(at=at, daemons=daemons, printers=printers, next_jobs=next_jobs[:8], orders_at_risk=[],
                     jobs_by_state=jobs_by_state)
