@@ -125,3 +125,12 @@ def test_enforce_baud_garbles_a_host_at_the_wrong_rate() -> None:
         with Host(sim.endpoints[0], baudrate=115200) as right:
             right.wait_boot()
             assert right.command("M105")[0].startswith("ok T:")
+
+
+def test_faults_from_a_profile(tmp_path: Path) -> None:
+    profile = tmp_path / "flaky.toml"
+    profile.write_text('[faults]\nduplicate-ok = 1.0\n')
+    with running_simulator(transport="tcp", profile=profile) as sim, Host(sim.endpoints[0]) as host:
+        host.wait_boot()
+        assert host.command("G4 P0") == ["ok"]
+        assert host.line() == "ok"  # the duplicate
