@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from farmctl.daemon.changes import FleetChanges
 from farmctl.daemon.control import ControlHandler
 from farmctl.daemon.dispatcher import Dispatcher, live_rows
-from farmctl.daemon.drivers import DriverFactory, close_driver, connection_key
+from farmctl.daemon.drivers import DriverFactory, close_driver
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver, NullObserver
 from farmctl.daemon.settings import DaemonSettings, PowerSettings
@@ -45,23 +46,6 @@ from farmctl.store.jobstore import JobStore
 from farmctl.store.live import LiveStore
 from farmctl.store.records import Printer
 
-# Event-log kinds (written by the CLI) that may let a waiting printer start something.
-_DISPATCH_KINDS = frozenset(
-    {
-        "job.added",
-        "job.retry",
-        "job.release",
-        "job.priority",
-        "printer.bed_cleared",
-        "printer.enabled",
-        "printer.updated",
-        "printer.added",
-        "order.added",
-    }
-)
-_PRINTER_KINDS = frozenset(
-    {"printer.added", "printer.updated", "printer.removed", "printer.enabled", "printer.disabled"}
-)
 _STOP_GRACE_S = 120.0  # cancel/pause on stop: give up waiting for printers after this long
 
 
@@ -116,10 +100,10 @@ class Supervisor:
         self.clock = clock
         self.workers: dict[str, PrinterWorker] = {}
         self.control = ControlHandler(self)
+        self.changes = FleetChanges(self)
         self.dispatcher = Dispatcher(store, files, power, log, self.observer, self._fail_missing_file)
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._generation = 0
-        self._last_change = 0
         self._dispatch_due = True
         self._next_poll = self._next_flush = self._next_dispatch = 0.0
         self._next_takeover = clock() + settings.lease_s
@@ -137,6 +121,10 @@ class Supervisor:
             self._stop_policy = policy
         self._stop_event.set()
 
+    def request_dispatch(self) -> None:
+        """Something changed that may let a waiting printer start: dispatch on the next loop."""
+        self._dispatch_due = True
+
     @property
     def draining(self) -> bool:
         """Stopping: no new jobs start."""
@@ -153,9 +141,9 @@ class Supervisor:
 
     # ---- start and stop ----------------------------------------------------------------------------
     def _start(self) -> None:
-        self._last_change = self.live.last_change_id()
+        self.changes.last_change = self.live.last_change_id()
         self._bury_dead_daemons()
-        printers = self._wanted(self.store.list_printers())
+        printers = self.wanted(self.store.list_printers())
         owned = set(self.live.claim_printers(self.daemon_id, [p.id for p in printers], self.settings.lease_s))
         for run in self.store.mark_printing_runs_interrupted(printer_ids=sorted(owned)):
             self.log.warning(
@@ -174,7 +162,7 @@ class Supervisor:
             self.log.info("control.expired", count=expired)
         for printer in printers:
             if printer.id in owned:
-                self._add_worker(printer)
+                self.add_worker(printer)
             else:
                 self.log.info("printer.skipped", printer.id, reason="owned by another running daemon")
         self.log.info("daemon.started", daemon=self.daemon_id, printers=len(self.workers))
@@ -188,7 +176,7 @@ class Supervisor:
                 self.log.warning("daemon.presumed_dead", daemon=record.id, pid=record.pid)
                 self.live.daemon_stopped(record.id)
 
-    def _wanted(self, printers: list[Printer]) -> list[Printer]:
+    def wanted(self, printers: list[Printer]) -> list[Printer]:
         only = set(self.settings.printers)
         return [p for p in printers if not only or p.id in only]
 
@@ -208,7 +196,7 @@ class Supervisor:
                     "run.interrupted", run.printer_id, run=f"r{run.id}", lines_acked=run.lines_acked
                 )
         for worker in self.workers.values():
-            self._persist_state(worker, WorkerState.OFFLINE, "daemon stopped")
+            self.persist_state(worker, WorkerState.OFFLINE, "daemon stopped")
         self.live.daemon_stopped(self.daemon_id)
         self.observer.stopped()
         self.log.info("daemon.stopped", daemon=self.daemon_id)
@@ -266,7 +254,7 @@ class Supervisor:
             self._retry_pending()
             if now >= self._next_poll:
                 self._next_poll = now + self.settings.poll_interval_s
-                self._poll_changes()
+                self.changes.poll()
                 self.control.check_deadlines(now)
             self._reconnect_due(now)
             if (self._dispatch_due or now >= self._next_dispatch) and not self.draining:
@@ -275,7 +263,7 @@ class Supervisor:
                 self._dispatch(now)
             if now >= self._next_takeover:  # printers of a daemon that went silent become ours
                 self._next_takeover = now + self.settings.lease_s
-                self._reconcile()
+                self.changes.reconcile()
             if now >= self._next_flush:
                 self._next_flush = now + self.settings.status_interval_s
                 self._flush()
@@ -318,18 +306,18 @@ class Supervisor:
                 self._retry_ops.append((what, op))
 
     # ---- workers ----------------------------------------------------------------------------------
-    def _add_worker(self, printer: Printer) -> PrinterWorker:
+    def add_worker(self, printer: Printer) -> PrinterWorker:
         backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
         worker = PrinterWorker(printer, None, backoff)
         self.workers[printer.id] = worker
         if printer.enabled:
-            self._build_driver(worker)
-            self._connect(worker)
+            self.build_driver(worker)
+            self.connect_worker(worker)
         else:
-            self._persist_state(worker, WorkerState.MAINTENANCE, "disabled")
+            self.persist_state(worker, WorkerState.MAINTENANCE, "disabled")
         return worker
 
-    def _build_driver(self, worker: PrinterWorker) -> None:
+    def build_driver(self, worker: PrinterWorker) -> None:
         self._generation += 1
         generation = self._generation
         printer_id = worker.id
@@ -342,10 +330,10 @@ class Supervisor:
             worker.driver = self.make_driver(worker.printer, sink)
         except UserError as error:
             worker.driver = None
-            self._persist_state(worker, WorkerState.ERROR, str(error))
+            self.persist_state(worker, WorkerState.ERROR, str(error))
             self.log.error("printer.misconfigured", worker.id, error=str(error))
 
-    def _connect(self, worker: PrinterWorker) -> None:
+    def connect_worker(self, worker: PrinterWorker) -> None:
         if worker.driver is None:
             return
         worker.reconnect_at = None
@@ -370,8 +358,8 @@ class Supervisor:
             if worker.rebuild_pending:
                 worker.rebuild_pending = False
                 close_driver(worker.driver)
-                self._build_driver(worker)
-            self._connect(worker)
+                self.build_driver(worker)
+            self.connect_worker(worker)
 
     def reconnect_now(self, worker: PrinterWorker) -> None:
         """The operator looked at the printer (cleared a fault): try it again at once."""
@@ -380,7 +368,7 @@ class Supervisor:
         worker.backoff.reset()
         worker.reconnect_at = self.clock()
 
-    def _persist_state(
+    def persist_state(
         self,
         worker: PrinterWorker,
         state: WorkerState,
@@ -434,7 +422,7 @@ class Supervisor:
                 "version": event.firmware.version,
                 "capabilities": dict(event.firmware.capabilities),
             }
-            self._persist_state(worker, worker.state, worker.detail, capabilities=caps)
+            self.persist_state(worker, worker.state, worker.detail, capabilities=caps)
         elif isinstance(event, PrinterError):
             error = {"kind": event.kind.value, "code": event.code, "message": event.message}
             self.log.warning("printer.error", worker.id, **error)
@@ -455,19 +443,19 @@ class Supervisor:
         if target is WorkerState.IDLE:
             worker.backoff.reset()
             if worker.retire_pending:
-                self._retire(worker)
+                self.changes.retire(worker)
                 return
             if not worker.printer_bed_clear:
                 target = WorkerState.AWAITING_BED_CLEAR
             self._dispatch_due = True
         if target in (WorkerState.OFFLINE, WorkerState.ERROR):
-            self._persist_state(worker, WorkerState.ERROR, event.reason or event.state.value)
+            self.persist_state(worker, WorkerState.ERROR, event.reason or event.state.value)
             if worker.retire_pending:
-                self._retire(worker)
+                self.changes.retire(worker)
             elif not self.finished:
                 self._schedule_reconnect(worker, now)
             return
-        self._persist_state(worker, target, event.reason or None)
+        self.persist_state(worker, target, event.reason or None)
 
     def _on_progress(self, worker: PrinterWorker, event: JobProgress, now: float) -> None:
         run = worker.run
@@ -546,7 +534,7 @@ class Supervisor:
         self.control.on_run_ended(worker, kind)
         still_busy = worker.state in (WorkerState.PRINTING, WorkerState.PAUSED)
         if still_busy and worker.driver is not None and worker.driver.status().state is DriverState.IDLE:
-            self._persist_state(
+            self.persist_state(
                 worker, WorkerState.IDLE if worker.printer_bed_clear else WorkerState.AWAITING_BED_CLEAR, None
             )
         self._dispatch_due = True
@@ -564,95 +552,6 @@ class Supervisor:
 
     def _fail_run(self, run_id: int, error: str, stats: dict[str, int]) -> None:
         self.store.fail_run_with_policy(run_id, error, **stats)
-
-    # ---- printers changed by the operator ---------------------------------------------------------
-    def _poll_changes(self) -> None:
-        changes = self.live.changes_since(self._last_change)
-        if not changes:
-            return
-        self._last_change = changes[-1].id
-        reconcile = controls = False
-        for change in changes:
-            if change.kind in _DISPATCH_KINDS:
-                self._dispatch_due = True
-            if change.kind in _PRINTER_KINDS:
-                reconcile = True
-            if change.kind == "control.requested":
-                controls = True
-            elif change.kind == "printer.bed_cleared":
-                self._on_bed_cleared(change.subject, by_operator=change.actor != self.store.actor)
-            elif change.kind == "job.cancel":
-                self.control.job_cancelled(int(change.subject.lstrip("j")))
-        if reconcile:
-            self._reconcile()
-        if controls:
-            self.control.handle_pending()
-
-    def _on_bed_cleared(self, printer_id: str, *, by_operator: bool) -> None:
-        worker = self.workers.get(printer_id)
-        if worker is None:
-            return
-        worker.printer_bed_clear = True
-        if worker.state is WorkerState.AWAITING_BED_CLEAR:
-            self._persist_state(worker, WorkerState.IDLE, None)
-        elif worker.state in (WorkerState.FAULT, WorkerState.ERROR) and worker.run is None and by_operator:
-            # `printers clear` on a halted printer: the operator looked at it; connect again.
-            self.reconnect_now(worker)
-        self._dispatch_due = True
-
-    def _reconcile(self) -> None:
-        """Printers added, changed, enabled, disabled or removed while we run."""
-        current = {p.id: p for p in self._wanted(self.store.list_printers())}
-        for printer_id in [pid for pid in self.workers if pid not in current]:
-            worker = self.workers[printer_id]
-            worker.retire_pending = True
-            if worker.run is None:
-                self._retire(worker, forget=True)
-        new_ids = [pid for pid in current if pid not in self.workers]
-        if new_ids:
-            taken = self.live.claim_printers(self.daemon_id, new_ids, self.settings.lease_s)
-            # A printer taken over from a daemon that went silent (another host died): its copy cannot
-            # go on without that host, exactly as after our own restart.
-            for run in self.store.mark_printing_runs_interrupted(printer_ids=taken) if taken else []:
-                self.log.warning("run.interrupted", run.printer_id, run=f"r{run.id}", job=f"j{run.job_id}",
-                                 lines_acked=run.lines_acked, reason="its daemon went silent; see jobs retry")
-            for printer_id in taken:
-                self.log.info("printer.added", printer_id)
-                self._add_worker(current[printer_id])
-        for printer_id, printer in current.items():
-            existing = self.workers.get(printer_id)
-            if existing is None or printer_id in new_ids:
-                continue
-            worker = existing
-            old, worker.printer = worker.printer, printer
-            worker.printer_bed_clear = printer.bed_clear
-            if not printer.enabled and old.enabled:
-                worker.retire_pending = True
-                if worker.run is None:
-                    self._retire(worker)
-            elif printer.enabled and not old.enabled:
-                worker.retire_pending = False
-                worker.backoff.reset()
-                self._build_driver(worker)
-                self._connect(worker)
-            elif connection_key(printer) != connection_key(old) and worker.driver is not None:
-                self.log.info("printer.reconfigured", printer_id)
-                worker.rebuild_pending = True
-                if worker.run is None:
-                    worker.driver.disconnect()
-                    worker.reconnect_at = self.clock()
-
-    def _retire(self, worker: PrinterWorker, forget: bool = False) -> None:
-        if worker.driver is not None:
-            close_driver(worker.driver)
-            worker.driver = None
-        worker.reconnect_at = None
-        if forget:
-            self.workers.pop(worker.id, None)
-            self.live.release_printer(self.daemon_id, worker.id)
-            self.log.info("printer.removed", worker.id)
-        else:
-            self._persist_state(worker, WorkerState.MAINTENANCE, "disabled")
 
     # ---- dispatch and live status ------------------------------------------------------------------
     def _dispatch(self, now: float) -> None:

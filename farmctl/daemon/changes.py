@@ -1,0 +1,120 @@
+"""The operator's changes, read from the event log: new work to dispatch, beds cleared, jobs
+cancelled, control requests, and printers added, changed, disabled or removed while the daemon runs
+(also how a daemon takes over the printers of one that went silent, checked every lease).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from farmctl.daemon.drivers import close_driver, connection_key
+from farmctl.daemon.worker import PrinterWorker, WorkerState
+
+if TYPE_CHECKING:
+    from farmctl.daemon.supervisor import Supervisor
+
+# Event-log kinds (written by the CLI) that may let a waiting printer start something.
+DISPATCH_KINDS = frozenset({
+    "job.added", "job.retry", "job.release", "job.priority", "printer.bed_cleared", "printer.enabled",
+    "printer.updated", "printer.added", "order.added",
+})
+PRINTER_KINDS = frozenset({"printer.added", "printer.updated", "printer.removed", "printer.enabled",
+                           "printer.disabled"})
+
+
+class FleetChanges:
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.sup = supervisor
+        self.last_change = 0
+
+    def poll(self) -> None:
+        sup = self.sup
+        changes = sup.live.changes_since(self.last_change)
+        if not changes:
+            return
+        self.last_change = changes[-1].id
+        reconcile = controls = False
+        for change in changes:
+            if change.kind in DISPATCH_KINDS:
+                sup.request_dispatch()
+            if change.kind in PRINTER_KINDS:
+                reconcile = True
+            if change.kind == "control.requested":
+                controls = True
+            elif change.kind == "printer.bed_cleared":
+                self.bed_cleared(change.subject, by_operator=change.actor != sup.store.actor)
+            elif change.kind == "job.cancel":
+                sup.control.job_cancelled(int(change.subject.lstrip("j")))
+        if reconcile:
+            self.reconcile()
+        if controls:
+            sup.control.handle_pending()
+
+    def bed_cleared(self, printer_id: str, *, by_operator: bool) -> None:
+        sup = self.sup
+        worker = sup.workers.get(printer_id)
+        if worker is None:
+            return
+        worker.printer_bed_clear = True
+        if worker.state is WorkerState.AWAITING_BED_CLEAR:
+            sup.persist_state(worker, WorkerState.IDLE, None)
+        elif worker.state in (WorkerState.FAULT, WorkerState.ERROR) and worker.run is None and by_operator:
+            # `printers clear` on a halted printer: the operator looked at it; connect again.
+            sup.reconnect_now(worker)
+        sup.request_dispatch()
+
+    def reconcile(self) -> None:
+        """Printers added, changed, enabled, disabled or removed while we run."""
+        sup = self.sup
+        current = {p.id: p for p in sup.wanted(sup.store.list_printers())}
+        for printer_id in [pid for pid in sup.workers if pid not in current]:
+            worker = sup.workers[printer_id]
+            worker.retire_pending = True
+            if worker.run is None:
+                self.retire(worker, forget=True)
+        new_ids = [pid for pid in current if pid not in sup.workers]
+        if new_ids:
+            taken = sup.live.claim_printers(sup.daemon_id, new_ids, sup.settings.lease_s)
+            # A printer taken over from a daemon that went silent (another host died): its copy cannot
+            # go on without that host, exactly as after our own restart.
+            for run in sup.store.mark_printing_runs_interrupted(printer_ids=taken) if taken else []:
+                sup.log.warning("run.interrupted", run.printer_id, run=f"r{run.id}", job=f"j{run.job_id}",
+                                lines_acked=run.lines_acked, reason="its daemon went silent; see jobs retry")
+            for printer_id in taken:
+                sup.log.info("printer.added", printer_id)
+                sup.add_worker(current[printer_id])
+        for printer_id, printer in current.items():
+            existing = sup.workers.get(printer_id)
+            if existing is None or printer_id in new_ids:
+                continue
+            worker = existing
+            old, worker.printer = worker.printer, printer
+            worker.printer_bed_clear = printer.bed_clear
+            if not printer.enabled and old.enabled:
+                worker.retire_pending = True
+                if worker.run is None:
+                    self.retire(worker)
+            elif printer.enabled and not old.enabled:
+                worker.retire_pending = False
+                worker.backoff.reset()
+                sup.build_driver(worker)
+                sup.connect_worker(worker)
+            elif connection_key(printer) != connection_key(old) and worker.driver is not None:
+                sup.log.info("printer.reconfigured", printer_id)
+                worker.rebuild_pending = True
+                if worker.run is None:
+                    worker.driver.disconnect()
+                    worker.reconnect_at = sup.clock()
+
+    def retire(self, worker: PrinterWorker, forget: bool = False) -> None:
+        sup = self.sup
+        if worker.driver is not None:
+            close_driver(worker.driver)
+            worker.driver = None
+        worker.reconnect_at = None
+        if forget:
+            sup.workers.pop(worker.id, None)
+            sup.live.release_printer(sup.daemon_id, worker.id)
+            sup.log.info("printer.removed", worker.id)
+        else:
+            sup.persist_state(worker, WorkerState.MAINTENANCE, "disabled")
