@@ -178,15 +178,38 @@ def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
         ]
         numbers = [n for n, _ in executed]
         ordered = all(a < b for a, b in itertools.pairwise(numbers))
-        equal = sum(1 for (_, got), want in zip(executed, commands, strict=False) if got == want)
+        pairs = list(zip(executed, commands, strict=False))
+        equal = sum(1 for (_, got), want in pairs if got == want)
+        unexplained = sum(1 for (_, got), want in pairs if got != want and not checksum_blind(want, got))
         print(
             f"seed {seed}: {run.finished.outcome.value}; executed {len(executed)}/{len(commands)} "
             f"(each line number once, in order: {ordered and len(executed) == len(commands)}); "
-            f"identical {equal}, checksum-blind corrupted {len(executed) - equal}; "
+            f"identical {equal}, checksum-blind corrupted {len(executed) - equal} "
+            f"(not explained by the checksum's blind spots: {unexplained}); "
             f"resends {run.finished.resends}; {run.finished.lines_acked / run.seconds:.0f} lines/s; "
             f"sim: corrupted bytes {run.stats.get('bytes_corrupted_fault')}, "
             f"lost oks {run.stats.get('oks_lost_fault')}"
         )
+
+
+def checksum_blind(sent: str, executed: str) -> bool:
+    """Corruption the 8-bit XOR cannot see (same rules as tests/drivers/helpers.py): at most two bytes
+    changed, two equal bytes dropped, the space after N<n> flipped, or a cut at a byte flipped into `*`."""
+    if len(executed) == len(sent) - 2:
+        for i in range(len(sent)):
+            for j in range(i + 1, len(sent)):
+                if sent[i] == sent[j] and sent[:i] + sent[i + 1 : j] + sent[j + 1 :] == executed:
+                    return True
+    if len(executed) == len(sent) + 1:
+        sent = " " + sent
+    if len(executed) > len(sent):
+        return False
+    changed = sum(1 for a, b in zip(sent, executed, strict=False) if a != b)
+    if len(executed) < len(sent):
+        if (ord(sent[len(executed)]) ^ ord("*")).bit_count() != 1:
+            return False
+        changed += 1
+    return changed <= 2
 
 
 def main() -> None:
