@@ -106,12 +106,21 @@ class QueueFeed:
         self._registered: set[str] = set()
         self._kinds: dict[str, str] = {}
         self._failing = False
+        self._complete = False  # printers registered and the queue published at least once
 
     def start(self) -> None:
-        """Registers the printers and publishes the queue as it is, then follows changes."""
-        self._last_id = self._newest_id()
-        self._register(self._store.list_printers())
-        self._sink.publish_queue_state(queue_snapshot(self._store))
+        """Registers the printers and publishes the queue as it is, then follows changes.
+
+        A database that is locked right now does not stop the daemon for the sake of telemetry: the
+        feed's thread keeps trying and publishes the whole picture once it can read."""
+        try:
+            self._last_id = self._newest_id()
+            self._register(self._store.list_printers())
+            self._sink.publish_queue_state(queue_snapshot(self._store))
+            self._complete = True
+        except UserError as error:
+            self._failing = True
+            self._log.warning("mqtt.queue_feed_failed", error=str(error))
         self._thread.start()
 
     def stop(self) -> None:
@@ -123,6 +132,11 @@ class QueueFeed:
 
     def poll(self) -> int:
         """Publish what changed since the last poll; returns how many log rows were read."""
+        if not self._complete:
+            self._last_id = self._last_id or self._newest_id()
+            self._register(self._store.list_printers())
+            self._sink.publish_queue_state(queue_snapshot(self._store))
+            self._complete = True
         rows = self._store.list_events(since_id=self._last_id, limit=500)
         if not rows:
             return 0

@@ -157,7 +157,11 @@ class DaemonTelemetry:
 
         # Its own connection: the feed's reads and the command handler's waits never share the
         # supervisor's, and its rows say who asked (`actor` mqtt in the event log).
-        store = JobStore.open(home, config=config, actor="mqtt")
+        try:
+            store = JobStore.open(home, config=config, actor="mqtt")
+        except BaseException:
+            detach_logging()
+            raise
         handler = RemoteCommandHandler(store, daemon_id).handle if settings.commands_enabled else None
         sink = open_telemetry(settings, software_version=__version__, command_handler=handler)
         feed = QueueFeed(store, sink, log, wanted=wanted)
@@ -226,5 +230,9 @@ def start_daemon_telemetry(
         return not only or printer_id in only
 
     telemetry = DaemonTelemetry.open(home, config, daemon_id=daemon_id, log=log, wanted=wanted)
-    telemetry.start([p.id for p in store.list_printers() if wanted(p.id)])
+    try:
+        telemetry.start([p.id for p in store.list_printers() if wanted(p.id)])
+    except BaseException:  # e.g. the database locked: the runner never gets this object to close
+        telemetry.close()
+        raise
     return telemetry
