@@ -1,6 +1,7 @@
 """How many G-code lines per second one printer-sim process sustains, for 1, 10 and 50 printers.
 
-    .venv/bin/python bench/sim_throughput.py [--printers 1 10 50] [--seconds 5] [--window 3]
+    .venv/bin/python bench/sim_throughput.py [--printers 1 10 50] [--seconds 5] [--window 3] [--baud B]
+    .venv/bin/python bench/sim_throughput.py --pingpong     # one pyserial host, one line in flight, pty
 
 Starts `printer-sim --tcp 127.0.0.1:0 --count N --baud 0 --speed 100000` (no link model, motion
 effectively instant, so only the simulator's own work limits the rate), then streams numbered,
@@ -134,6 +135,37 @@ def measure(printers: int, seconds: float, window: int, commands: list[str], bau
         process.wait(timeout=10)
 
 
+def pingpong(baud: int, lines: int = 1000) -> float:
+    """Strict ping-pong lines/s of one pyserial host over a pty (what OctoPrint or Printrun do)."""
+    import serial
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "printer_sim", "--pty", "--baud", str(baud), "--speed", "100000",
+         "--boot-delay", "0.05"],  # pyserial's open() flushes input: a banner sent at once is lost
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        port = serial.Serial(process.stdout.readline().split()[2], 115200, timeout=5)
+        buffer = b""
+        while b"echo:SD card ok\n" not in buffer:
+            buffer += port.read(port.in_waiting or 1)
+        port.write(b"N0 M110 N0*125\n")
+        port.readline()
+        commands = corpus_commands(lines)
+        start = time.perf_counter()
+        for n, command in enumerate(commands, start=1):
+            port.write(numbered(n, command))
+            if not port.readline().startswith(b"ok"):
+                raise RuntimeError("expected ok")
+        rate = len(commands) / (time.perf_counter() - start)
+        port.close()
+        return rate
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def main() -> int:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
@@ -141,7 +173,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--window", type=int, default=3)
     parser.add_argument("--baud", type=int, default=0, help="modelled UART speed (0 = no link model)")
+    parser.add_argument("--pingpong", action="store_true", help="measure one ping-pong host instead")
     args = parser.parse_args()
+    if args.pingpong:
+        print(f"ping-pong, one pyserial host on a pty, numbered moves; load average {os.getloadavg()[0]:.1f}")
+        for baud in (0, 250000, 115200):
+            print(f"--baud {baud:>6}: {pingpong(baud):>6.0f} lines/s")
+        return 0
     commands = corpus_commands()
     print(f"{len(commands)} moves from {CORPUS.name if CORPUS.exists() else 'a synthetic pattern'}, "
           f"window {args.window}, --baud {args.baud}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
