@@ -302,6 +302,9 @@ class MarlinProtocol:
         word = entry.command.split(" ", 1)[0]
         if word == "M110":
             self._resync_pending = False
+            if self.state is DriverState.ERROR:
+                self.error = None  # H22: the operator's M999 was answered and numbering re-synchronised
+                self._set_state(DriverState.IDLE, "re-synchronised after M999")
         if word == "M115" and entry.job_index is None:
             self._identify()
         tool = _TOOL.match(entry.command)
@@ -406,6 +409,7 @@ class MarlinProtocol:
         elif error_class is ErrorClass.STOPPED:
             message = f"printer stopped: {response.text}"
             self.error = message
+            self._window_reset()  # a stopped printer acks nothing more of what was in flight
             if self.job is not None:
                 self._finish_job(JobOutcome.FAILED, message, now)
             self._emit_error(ErrorKind.JOB_FATAL, message, response.fatal_code or "stopped")
@@ -438,9 +442,8 @@ class MarlinProtocol:
 
     def _pump(self, now: float) -> None:
         """Send whatever the window allows: replays first, then operator commands, then job lines."""
+        # In ERROR only operator commands go out (job lines cannot: the job is over), so M999 can be sent.
         if self.state in (DriverState.OFFLINE, DriverState.FAULT, DriverState.CONNECTING):
-            return
-        if self.state is DriverState.ERROR:
             return
         self._maybe_start_replay(now)
         while True:
@@ -696,9 +699,7 @@ class MarlinProtocol:
         self._emit_error(ErrorKind.JOB_FATAL, message, code)
         if self.job is not None:
             self._finish_job(JobOutcome.FAILED, message, now)
-        self._rewind = None
-        self._replay_next = None
-        self._collapse = None
+        self._window_reset()
         self._set_state(DriverState.ERROR, message)
 
     def _fault(self, message: str, code: str, now: float) -> None:

@@ -436,3 +436,16 @@ def test_h35_advanced_ok_b_sets_the_line_window() -> None:
     for _ in range(20):
         small.feed("ok P15 B1")
     assert small.proto.window.max_lines == 1
+
+
+def test_h22_operator_m999_brings_a_stopped_printer_back() -> None:
+    wire = _printing()
+    wire.feed("Error:Printer stopped due to errors. Fix the error and use M999 to restart.")
+    assert wire.proto.state is DriverState.ERROR
+    wire.sent()
+    wire.proto.enqueue_command("M999", wire.now)
+    assert wire.sent() == ["M999"]
+    wire.feed("Resend: 4", "ok")
+    assert wire.sent() == [HELLO]  # no replay: re-synchronise
+    wire.feed("ok", "ok")  # M999's own, then the M110's
+    assert wire.proto.state is DriverState.IDLE and wire.proto.error is None
