@@ -242,6 +242,45 @@ def run_farm(count: int, speed: float, seconds: float, lines: int, control: bool
     return result
 
 
+def run_bare(count: int, seconds: float, lines: int, transport: str) -> dict[str, Any]:
+    """The same streaming without the daemon: N MarlinDrivers in this process and nothing else, to tell
+    the daemon's cost from the drivers' and the machine's."""
+    from farmctl.drivers.base import JobSpec
+    from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
+    from farmctl.drivers.serial.transport import LinkSettings
+
+    scratch = Path(tempfile.mkdtemp(prefix="farm-bench-bare-"))
+    part = dense_file(scratch / "dense.gcode", lines)
+    sims, endpoints = start_sims(count, 100.0, None, transport)
+    timings = Timings()
+    drivers = [MarlinDriver(f"p{i:03d}", url, timings.record, MarlinSettings(link=LinkSettings(baud=BAUD)))
+               for i, url in enumerate(endpoints)]
+    try:
+        for driver in drivers:
+            driver.connect()
+        wait(lambda: timings.count(DriverState.IDLE) == count, 60, "every printer idle")
+        for index, driver in enumerate(drivers):
+            driver.start_job(JobSpec(part, f"bare{index}"))
+        wait(lambda: timings.count(DriverState.PRINTING) == count, 120, "every printer printing")
+        time.sleep(2.0)
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        t1 = time.monotonic()
+        limit = link_limit_lines_per_s(part)
+        with timings.lock:
+            windows = [[s for s in samples if t0 <= s[0] <= t1] for samples in timings.samples.values()]
+        rates = sorted((w[-1][1] - w[0][1]) / (w[-1][0] - w[0][0]) / limit for w in windows if len(w) >= 2)
+        return {"efficiency_min": rates[0], "efficiency_median": statistics.median(rates),
+                "load": os.getloadavg()[0]}
+    finally:
+        for driver in drivers:
+            driver.close()
+        for process in sims:
+            process.terminate()
+        for process in sims:
+            process.wait(20)
+
+
 def measure_control(home: Path, timings: Timings, count: int) -> dict[str, Any]:
     """pause, resume and cancel on a few printers, each requested the way the CLI does it."""
     pauses, resumes, cancels = [], [], []
@@ -287,6 +326,8 @@ def main() -> None:
     parser.add_argument("--switch-interval", type=float, default=None,
                         help="sys.setswitchinterval for the daemon process (GIL hand-over experiment)")
     parser.add_argument("--no-starvation", action="store_true", help="skip the physical-speed runs")
+    parser.add_argument("--bare", action="store_true",
+                        help="also stream with bare MarlinDrivers (no daemon) for comparison")
     parser.add_argument("--transport", choices=("pty", "tcp"), default="pty",
                         help="how the simulators are reached: pseudo-terminals (like USB serial) or TCP")
     args = parser.parse_args()
@@ -304,6 +345,12 @@ def main() -> None:
               f"{r['sim_cpu_cores']:>5.2f} {r['load']:>5.1f} {r['peak_rss_mb']:>7.0f} "
               f"{r['dispatch_single_s']:>9.3f} {r['dispatch_first_s']:>8.3f}/{r['dispatch_median_s']:.3f}/"
               f"{r['dispatch_last_s']:.3f} {r['pause_max_s']:>9.3f} {r['cancel_max_s']:>10.3f}", flush=True)
+    if args.bare:
+        print("the same without the daemon (bare MarlinDrivers in one process)")
+        for count in args.printers:
+            r = run_bare(count, args.seconds, args.lines, args.transport)
+            print(f"{count:>4} {r['efficiency_min']:>8.1%} {r['efficiency_median']:>8.1%}  "
+                  f"load {r['load']:.1f}", flush=True)
     if args.no_starvation:
         return
     print("host-caused planner starvation (simulators at physical speed: the printer is the bottleneck)")

@@ -61,8 +61,11 @@ class Dispatcher:
             return
         ordered = order_jobs(snap.jobs, Policy(settings.policy), snap.now, settings.aging_s_per_hour)
         heating = {w.id: w.heat.draw_w for w in every if w.heat is not None}
+        # Copies this pass has not handed out yet: a one-copy job on an idle farm of 50 printers is one
+        # claim, not 50 write transactions of which 49 find nothing (they held up the first print).
+        left = {job.id: job.copies_left for job in snap.jobs}
         for worker in waiting:
-            candidates = next_for_printer(snap, ordered, worker.id)
+            candidates = [j for j in next_for_printer(snap, ordered, worker.id) if left.get(j, 0) > 0]
             if not candidates:
                 continue
             draw = worker.printer.power_w or self.power.default_printer_w
@@ -76,6 +79,7 @@ class Dispatcher:
             run = self.store.claim_copy(worker.id, candidates[:MAX_CANDIDATES])
             if run is None:
                 continue
+            left[run.job_id] = left.get(run.job_id, 1) - 1
             heating[worker.id] = draw
             self.start(worker, run, draw, now)
 
