@@ -74,12 +74,6 @@ class Port:
     def _want_write(self, wanted: bool) -> None:
         raise NotImplementedError
 
-    def needs_open_check(self) -> bool:
-        return False
-
-    def check_open(self, now: float) -> None:
-        """Ports that cannot be told about an open (a pty) look for one when asked."""
-
 
 class TcpPort(Port):
     """One listening socket per printer; one host at a time (a second connection is refused)."""

@@ -25,7 +25,6 @@ from printer_sim.ports import Port
 # up to the next millisecond would halve ping-pong throughput. So a deadline this close counts as due,
 # and that printer's model clock runs ahead of the wall clock by at most this much.
 SLACK_S = 0.001
-PTY_OPEN_CHECK_S = 0.02  # how often an unopened pty is checked for a host opening it
 JOURNAL_FLUSH_S = 0.05
 MAX_SLEEP_S = 1.0
 
@@ -117,10 +116,6 @@ class Simulator:
         for key, mask in self.selector.select(self._timeout(now)):
             key.data(mask, self.clock())
         now = self.clock()
-        if any(slot.port.needs_open_check() for slot in self.slots):
-            for slot in self.slots:
-                if slot.port.needs_open_check():
-                    slot.port.check_open(now)
         heap = self._heap
         while heap and heap[0][0] <= now + SLACK_S:
             deadline, _, index = heapq.heappop(heap)
@@ -144,8 +139,6 @@ class Simulator:
         wake = now + MAX_SLEEP_S
         if self._heap:
             wake = min(wake, self._heap[0][0])
-        if any(slot.port.needs_open_check() for slot in self.slots):
-            wake = min(wake, now + PTY_OPEN_CHECK_S)
         if any(slot.firmware.journal and slot.firmware.journal.dirty for slot in self.slots):
             wake = min(wake, self._next_flush)
         # Round down to whole milliseconds: epoll rounds up, and SLACK_S covers waking early.
