@@ -10,6 +10,7 @@ line is printed again when an unplugged printer comes back (`replug-after`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -102,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     epoch = simulator.clock()
 
     def announce(index: int, endpoint: str) -> None:
-        print(f"printer {index} {endpoint}", flush=True)
+        # A re-plug may be announced after the parent stopped reading our stdout: never die of it.
+        with contextlib.suppress(OSError):
+            print(f"printer {index} {endpoint}", flush=True)
 
     try:
         for index in range(args.count):
