@@ -180,7 +180,10 @@ def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
         ordered = all(a < b for a, b in itertools.pairwise(numbers))
         pairs = list(zip(executed, commands, strict=False))
         equal = sum(1 for (_, got), want in pairs if got == want)
-        unexplained = sum(1 for (_, got), want in pairs if got != want and not checksum_blind(want, got))
+        odd = [(n, got, want) for (n, got), want in pairs if got != want and not checksum_blind(want, got)]
+        unexplained = len(odd)
+        for number, got, want in odd[:5]:
+            print(f"  N{number}: executed {got!r}, file has {want!r}")
         print(
             f"seed {seed}: {run.finished.outcome.value}; executed {len(executed)}/{len(commands)} "
             f"(each line number once, in order: {ordered and len(executed) == len(commands)}); "
@@ -189,6 +192,7 @@ def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
             f"resends {run.finished.resends}; {run.finished.lines_acked / run.seconds:.0f} lines/s; "
             f"sim: corrupted bytes {run.stats.get('bytes_corrupted_fault')}, "
             f"lost oks {run.stats.get('oks_lost_fault')}"
+            + (f"; error: {run.finished.error}" if run.finished.error else "")
         )
 
 
