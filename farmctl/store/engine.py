@@ -45,7 +45,7 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cursor, busy_timeout_ms)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -56,6 +56,24 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: Any, busy_timeout_ms: int) -> None:
+    """Switching a new database to WAL needs it to itself for a moment, and SQLite answers
+    "database is locked" at once, without the busy handler, while another process is doing the
+    same (CLI and daemon started together on a fresh farm home): wait like for any other lock."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
 
 
 @contextmanager
