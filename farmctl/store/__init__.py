@@ -1,4 +1,4 @@
-"""The persistent store: the only code that imports SQLAlchemy (see docs/queue.md).
+"""The persistent store: the only code that imports SQLModel and SQLAlchemy (see docs/queue.md).
 
 with JobStore.open(home) as store:
     store.add_printer(PrinterSpec(id="mk3-1", kind="serial", port="/dev/ttyACM0"))

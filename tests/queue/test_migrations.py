@@ -169,3 +169,17 @@ def test_processes_creating_the_database_at_once(home: Path) -> None:
         assert conn.execute("SELECT version FROM farmctl_schema").fetchall() == [(SCHEMA_VERSION,)]
     with JobStore.open(home) as store:
         assert len(store.list_orders()) == 4
+
+
+def test_store_tables_are_sqlmodel_models_on_their_own_metadata() -> None:
+    from sqlmodel import SQLModel
+
+    from farmctl.store.control_schema import CONTROL_TABLES
+    from farmctl.store.schema import StoreTable, jobs, metadata
+
+    # create_all on the store's metadata must build the farm's tables and nothing another SQLModel
+    # user in the process declares; ours must not land in the process-wide SQLModel.metadata.
+    assert metadata is not SQLModel.metadata
+    assert not set(metadata.tables) & set(SQLModel.metadata.tables)
+    assert {t.name for t in CONTROL_TABLES} < set(metadata.tables)
+    assert issubclass(StoreTable, SQLModel) and jobs.metadata is metadata
