@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from farmctl.errors import UserError
@@ -78,25 +78,45 @@ def _enable_wal(cursor: Any, busy_timeout_ms: int) -> None:
 
 @contextmanager
 def translate_errors(where: str) -> Iterator[None]:
-    """Turn the database's failures into one line a user can act on."""
+    """Turn the database's failures into one line a user can act on (never SQLAlchemy's
+    two-line text with its "Background on this error" link)."""
     try:
         yield
-    except OperationalError as exc:
-        text = str(exc.orig) if exc.orig is not None else str(exc)
-        if "locked" in text or "busy" in text:
-            raise UserError(
-                f"the database {where} is locked by another process (timed out waiting); retry, "
-                "or raise [store] busy_timeout_ms"
-            ) from exc
-        if "unable to open" in text:
-            raise UserError(f"cannot open the database {where}: {text}; check the farm home") from exc
-        if "disk" in text and "full" in text:
-            raise UserError(f"the disk holding {where} is full; free space and retry") from exc
-        raise UserError(f"database error on {where}: {text.splitlines()[0]}") from exc
+    except IntegrityError:
+        raise  # a constraint the caller races for (duplicate id, one run per printer): the caller handles it
     except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise UserError(f"lost the connection to the database {where}; retry") from exc
-        raise
+        raise UserError(database_problem(exc, where)) from exc
+
+
+def database_problem(exc: DBAPIError, where: str) -> str:
+    """One line saying what is wrong with the database at `where` and what to do."""
+    text = (str(exc.orig) if exc.orig is not None else str(exc)).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    lower = first.lower()
+    if isinstance(exc, OperationalError) and ("locked" in lower or "busy" in lower):
+        return (
+            f"the database {where} is locked by another process (timed out waiting); retry, "
+            "or raise [store] busy_timeout_ms"
+        )
+    if "not a database" in lower or "malformed" in lower or "encrypted" in lower:
+        return (
+            f"{where} is not a farmctl database ({first}); move it aside (e.g. `mv {where} "
+            f"{where}.broken`) or restore a backup, then retry"
+        )
+    if "full" in lower and ("disk" in lower or "database" in lower):
+        return f"the disk holding {where} is full; free space and retry"
+    if "readonly" in lower or "read-only" in lower:
+        return (
+            f"the database {where} is read-only ({first}); check the file's permissions and that "
+            "its file system is mounted writable"
+        )
+    if "unable to open" in lower or "permission" in lower or "access" in lower:
+        return f"cannot open the database {where} ({first}); check the farm home and its permissions"
+    if "disk i/o" in lower:
+        return f"input/output error on the database {where} ({first}); check the disk, then retry"
+    if exc.connection_invalidated:
+        return f"lost the connection to the database {where}; retry"
+    return f"database error on {where}: {first}"
 
 
 def redact(url: str) -> str:
