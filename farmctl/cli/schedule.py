@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from farmctl.cli.common import HomeOpt, JsonOpt, print_json
+from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.scheduler.projection import Plan, Segment
@@ -30,6 +31,8 @@ def schedule(
     from farmctl.scheduler.model import JobState
     from farmctl.store import format_id
 
+    if hours is not None and not hours > 0:
+        raise UserError(f"--hours must be more than 0 (got {hours:g}); it is the width of the chart")
     with open_store(home) as store:
         projection = plan_for(store, timeline=True)
         printers = store.list_printers()

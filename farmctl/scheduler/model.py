@@ -73,6 +73,8 @@ class PrinterView:
     bed_mm: tuple[float, float, float] | None = None
     tags: frozenset[str] = frozenset()
     busy_until: float | None = None  # projected end of the work it has now (None: free now)
+    running_job: int | None = None  # the job of the copy it is printing now
+    running_since: float | None = None  # when that copy started
 
     @property
     def in_rotation(self) -> bool:

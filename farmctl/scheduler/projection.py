@@ -23,8 +23,8 @@ _Slot = tuple[float, int]
 
 
 class Segment(NamedTuple):
-    """One copy of one job on one printer in the projected timeline (a NamedTuple: the chart of a
-    100,000-job queue makes one per copy, and a tuple is several times cheaper to build)."""
+    """One copy of one job on one printer in the timeline, printing now or projected (a NamedTuple:
+    the chart of a 100,000-job queue makes one per copy, and a tuple is several times cheaper)."""
 
     printer_id: str
     job_id: int
@@ -241,7 +241,13 @@ def _project_timeline(
     ids = [p.id for p in plan.snapshot.printers]
     heaps_for = {req: [free_at[c] for c in classes] for req, classes in classes_for.items()}
     heapreplace = heapq.heapreplace
-    segments: list[Segment] = []
+    # Copies printing now come first: each printer's row starts with its current run, from when it
+    # started to its projected end (the printer's free-at time the queued copies wait for).
+    segments: list[Segment] = [
+        Segment(p.id, p.running_job, p.running_since or plan.snapshot.now, p.busy_until)
+        for p in plan.snapshot.printers
+        if p.running_job is not None and p.busy_until is not None
+    ]
     add = segments.append
     for job in plan.ordered:
         job_heaps = heaps_for[job.requirements]

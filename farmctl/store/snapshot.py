@@ -69,6 +69,7 @@ class SnapshotOps(StoreBase):
             order_rows = conn.execute(select(orders.c.id, orders.c.due)).all()
 
         busy_until: dict[str, float] = {}
+        running: dict[str, tuple[int, float]] = {}  # printer -> (job, started at)
         job_active_until: dict[int, float] = {}
         for run in active_rows:
             duration = run.estimated_time_s or run.slicer_time_s or default_duration_s
@@ -77,6 +78,7 @@ class SnapshotOps(StoreBase):
                 duration = max(duration, elapsed / run.progress)  # progress beats the estimate
             end = max(now, run.started_at + duration)
             busy_until[run.printer_id] = end
+            running[run.printer_id] = (run.job_id, run.started_at)
             job_active_until[run.job_id] = max(end, job_active_until.get(run.job_id, 0.0))
 
         printer_views = tuple(
@@ -91,6 +93,8 @@ class SnapshotOps(StoreBase):
                 bed_mm=(p.bed_x, p.bed_y, p.bed_z) if p.bed_x is not None else None,
                 tags=split_tags(p.tags),
                 busy_until=busy_until.get(p.id),
+                running_job=running[p.id][0] if p.id in running else None,
+                running_since=running[p.id][1] if p.id in running else None,
             )
             for p in printer_rows
         )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from farmctl.cli.main import main
 from farmctl.store import FileInfo, Job, JobStore, NewJob, PrinterSpec
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -66,3 +70,41 @@ def add_job(store: JobStore, *, copies: int = 1, seconds: float = 3600.0, **kw: 
 def add_printer(store: JobStore, pid: str, **kw: object) -> None:
     spec = PrinterSpec(id=pid, kind="serial", port=f"socket://127.0.0.1:{5000 + len(pid)}", **kw)  # type: ignore[arg-type]
     store.add_printer(spec)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def farm(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
+    """Run `farmctl --home HOME ARGS...` in this process; returns exit code, stdout, stderr."""
+    monkeypatch.delenv("FARMCTL_HOME", raising=False)
+
+    def run(*args: str) -> Result:
+        monkeypatch.setattr(sys, "argv", ["farmctl", "--home", str(home), *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def one_line_error(result: Result, *needles: str) -> None:
+    assert result.code != 0, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("farmctl: error: "), result.err
+    for needle in needles:
+        assert needle in lines[0], lines[0]

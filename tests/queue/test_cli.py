@@ -6,45 +6,17 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from farmctl.cli.main import main
+from tests.queue.conftest import Result
 
 CORPUS = Path("/work/shared/corpus")
 CUBE = CORPUS / "ps25_mk3s_cube25_0.20q.gcode"
 VASE = CORPUS / "cura413_ender3_starvase_spiral_0.20std.gcode"
 FARMCTL = Path(sys.executable).parent / "farmctl"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> object:
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def farm(home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("FARMCTL_HOME", raising=False)
-
-    def run(*args: str) -> Result:
-        monkeypatch.setattr(sys, "argv", ["farmctl", "--home", str(home), *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
 
 
 def _one_line_error(result: Result, *needles: str) -> None:
