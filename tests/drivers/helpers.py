@@ -136,27 +136,33 @@ def executed_job_lines(journal: list[dict[str, Any]]) -> list[tuple[int, str]]:
 
 
 def checksum_blind(sent: str, executed: str) -> bool:
-    """True when `executed` is `sent` with at most two bytes changed (or cut at a byte flipped into `*`):
-    the corruption an 8-bit XOR checksum cannot always see (two flips of one bit, or a flip in the command
-    cancelled by a flip in the checksum digits). Marlin checks the XOR up to the LAST `*` but parses the
-    command only up to the first, so a byte flipped into `*` truncates the command undetected."""
+    """True when `executed` differs from `sent` only in ways the 8-bit XOR checksum cannot see: the XOR of
+    all changed bytes is zero (pairs of flips of the same bit), or at most two bytes changed (a flip in the
+    command cancelled by one in the checksum digits), two equal bytes dropped, the space after N<n> flipped
+    into the command, or a cut where a byte was flipped into `*` (Marlin checks the XOR up to the LAST `*`
+    but parses the command only up to the first)."""
     if len(executed) == len(sent) - 2:
-        # Two dropped bytes with equal values cancel in the XOR (e.g. both `2` of `Y92.325`).
         for i in range(len(sent)):
             for j in range(i + 1, len(sent)):
                 if sent[i] == sent[j] and sent[:i] + sent[i + 1 : j] + sent[j + 1 :] == executed:
                     return True
-    if len(executed) == len(sent) + 1:
-        sent = " " + sent  # the space after N<n> was flipped into a character that is now part of the command
-    if len(executed) > len(sent):
-        return False
-    changed = sum(1 for a, b in zip(sent, executed, strict=False) if a != b)
-    if len(executed) < len(sent):
-        flipped = ord(sent[len(executed)]) ^ ord("*")
-        if flipped.bit_count() != 1:
-            return False  # truncated, but not by one bit flipped into `*`
-        changed += 1
-    return changed <= 2
+    for base in (sent, " " + sent):
+        if len(executed) > len(base):
+            continue
+        folded = changed = 0
+        for a, b in zip(base, executed, strict=False):
+            if a != b:
+                folded ^= ord(a) ^ ord(b)
+                changed += 1
+        if len(executed) < len(base):
+            flip = ord(base[len(executed)]) ^ ord("*")
+            if flip.bit_count() != 1:
+                continue
+            folded ^= flip
+            changed += 1
+        if folded == 0 or changed <= 2:
+            return True
+    return False
 
 
 def assert_exactly_once(journal: list[dict[str, Any]], commands: list[str]) -> int:
