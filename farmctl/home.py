@@ -35,11 +35,12 @@ def resolve_home(option: Path | None = None, environ: Mapping[str, str] | None =
 
 
 def ensure_home(home: Path) -> Path:
-    """Create the farm home if missing; a home that is a file is a user error."""
+    """Create the farm home if missing (owner-only: the database in it holds API keys); a home
+    that is a file is a user error. An existing home keeps the permissions its owner gave it."""
     if home.exists() and not home.is_dir():
         raise UserError(f"farm home {home} exists but is not a directory; pass --home DIR or set {HOME_ENV}")
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise UserError(f"cannot create farm home {home}: {exc.strerror}; pass --home DIR") from exc
     return home

@@ -10,10 +10,15 @@ URL, a certificate, a cable), and the CLI then prints the message without a trac
 from __future__ import annotations
 
 from farmctl.errors import UserError
+from farmctl.redact import mask_url_passwords
 
 
 class OctoPrintError(UserError):
     """Base class: something went wrong talking to one OctoPrint."""
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        # Most messages quote the URL, and a URL may carry user:password@: never show the password.
+        super().__init__(mask_url_passwords(message), exit_code=exit_code)
 
 
 class OctoPrintUnreachable(OctoPrintError):

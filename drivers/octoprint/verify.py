@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from farmctl.redact import mask_url_passwords
+
 from .errors import OctoPrintAuthError, OctoPrintError, mask_key
 from .http import Verify
 from .models import OctoPrintInfo, OctoPrintState
@@ -62,7 +64,7 @@ def verify_octoprint(
             f"{state_text}); connect the printer in OctoPrint's Connection panel, then add it again"
         )
     return OctoPrintInfo(
-        url=client.base_url,
+        url=mask_url_passwords(client.base_url),  # for display: never the password
         server_version=str(version.get("server") or ""),
         api_version=str(version.get("api") or ""),
         user=name,

@@ -112,12 +112,15 @@ def _check_common(
 
 
 def printer_json(p: Printer) -> dict[str, Any]:
+    """A printer as JSON (and `printers show`): no secret, nor a URL's password, ever."""
+    from farmctl.redact import mask_optional
+
     return {
         "id": p.id,
         "kind": p.kind,
-        "port": p.port,
+        "port": mask_optional(p.port),
         "baud": p.baud,
-        "octoprint": p.octoprint_url,
+        "octoprint": mask_optional(p.octoprint_url),
         "api_key": p.api_key_masked,
         "material": p.material,
         "color": p.color,
@@ -132,7 +135,7 @@ def printer_json(p: Printer) -> dict[str, Any]:
         "in_rotation": p.enabled and p.hold_reason is None,
         "hold_reason": p.hold_reason,
         "state": p.state.value,
-        "state_detail": p.state_detail,
+        "state_detail": mask_optional(p.state_detail),
         "consecutive_failures": p.consecutive_failures,
         "capabilities": p.capabilities,
     }
@@ -214,6 +217,7 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
         message("no printers yet; add one with `farmctl printers add ID --port URL`")
         return
     from farmctl.cli.queue_support import print_table
+    from farmctl.redact import mask_url_passwords
 
     rows = []
     for p in found:
@@ -229,7 +233,7 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
                 f"{p.nozzle_mm:g}" if p.nozzle_mm else "-",
                 "x".join(f"{v:g}" for v in p.bed_mm) if p.bed_mm else "-",
                 ",".join(sorted(p.tags)) or "-",
-                p.port or f"{p.octoprint_url} (key {p.api_key_masked})",
+                mask_url_passwords(p.port or f"{p.octoprint_url} (key {p.api_key_masked})"),
                 p.hold_reason or "",
             )
         )

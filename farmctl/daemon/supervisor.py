@@ -42,6 +42,7 @@ from farmctl.drivers.base import (
 )
 from farmctl.errors import NotFound, UserError
 from farmctl.files import FileStore
+from farmctl.redact import mask_optional
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import LiveStore
 from farmctl.store.records import Printer
@@ -395,7 +396,7 @@ class Supervisor:
         self._persist(f"state {printer_id}", op)
         if quiet:
             return
-        self.log.info("printer.state", printer_id, state=state.value, detail=detail)
+        self.log.info("printer.state", printer_id, state=state.value, detail=mask_optional(detail))
         self.observer.printer_state(printer_id, state.value, shown)
         self.control.on_state(worker)
 
@@ -442,8 +443,11 @@ class Supervisor:
             return
         if target is WorkerState.IDLE:
             worker.backoff.reset()
-            if worker.retire_pending:
+            if worker.retire_pending and worker.run is None:
                 self.changes.retire(worker)
+                return
+            if worker.rebuild_pending and worker.run is None:
+                self.changes.rebuild_when_free(worker)
                 return
             if not worker.printer_bed_clear:
                 target = WorkerState.AWAITING_BED_CLEAR
@@ -532,6 +536,11 @@ class Supervisor:
             worker.id, kind, run_id, run.job_id, {"lines_acked": event.lines_acked, "error": event.error}
         )
         self.control.on_run_ended(worker, kind)
+        if worker.retire_pending:  # disabled while it printed: now it may go
+            self.changes.retire(worker)
+            return
+        if worker.rebuild_pending:  # moved while it printed: now the new settings apply
+            self.changes.rebuild_when_free(worker)
         still_busy = worker.state in (WorkerState.PRINTING, WorkerState.PAUSED)
         if still_busy and worker.driver is not None and worker.driver.status().state is DriverState.IDLE:
             self.persist_state(

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from farmctl.redact import mask_values
 from farmctl.store.engine import WRITE, translate_errors
 from farmctl.store.schema import events
 
@@ -53,7 +54,8 @@ class StoreBase:
                 actor=self.actor,
                 kind=event_kind,
                 subject=subject,
-                detail=json.dumps(detail, default=str, sort_keys=True) if detail else None,
+                # A URL's password never reaches the event log (an OctoPrint URL may carry one).
+                detail=json.dumps(mask_values(detail), default=str, sort_keys=True) if detail else None,
             )
         )
 

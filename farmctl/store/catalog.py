@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 
 from farmctl.errors import NotFound, UserError
+from farmctl.redact import mask_optional
 from farmctl.scheduler.model import PrinterState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec, format_id
@@ -187,6 +188,7 @@ class CatalogOps(StoreBase):
         capabilities: dict[str, Any] | None = None,
     ) -> None:
         """For the daemon: what the printer is doing now (and, once known, what it can do)."""
+        detail = mask_optional(detail)  # drivers quote their URL, which may carry a password
         values: dict[str, Any] = {"state": state.value, "state_detail": detail, "state_at": self.now()}
         if capabilities is not None:
             values["capabilities"] = json.dumps(capabilities, sort_keys=True, default=str)

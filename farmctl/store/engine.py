@@ -121,9 +121,6 @@ def database_problem(exc: DBAPIError, where: str) -> str:
 
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
-    try:
-        from sqlalchemy.engine import make_url
+    from farmctl.redact import mask_url_passwords
 
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<database url>"
+    return mask_url_passwords(url)

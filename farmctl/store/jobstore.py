@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,10 @@ class JobStore(CatalogOps, JobOps, RunOps, SnapshotOps):
         if url is None:
             if home is None:
                 raise UserError("no farm home and no database URL given")
-            url = sqlite_url(ensure_home(home) / DATABASE_FILE)
-            where = str(home / DATABASE_FILE)
+            path = ensure_home(home) / DATABASE_FILE
+            _create_private(path)
+            url = sqlite_url(path)
+            where = str(path)
         else:
             where = redact(url)
         engine = make_engine(url, store_settings.busy_timeout_ms)
@@ -130,6 +133,17 @@ class JobStore(CatalogOps, JobOps, RunOps, SnapshotOps):
     def record_event(self, event_kind: str, subject: str, **detail: Any) -> None:
         with self._write() as conn:
             self._event(conn, event_kind, subject, **detail)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file owner-only (0600) before SQLite does (with 0644): it holds the
+    OctoPrint API keys. SQLite gives its -wal and -shm files the database file's permissions."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass  # an existing database keeps the permissions its owner gave it
+    except OSError as exc:
+        raise UserError(f"cannot create the database {path}: {exc.strerror}; check the farm home") from exc
 
 
 def open_store(home: Path, *, actor: str = "cli") -> JobStore:
