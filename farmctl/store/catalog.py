@@ -170,8 +170,20 @@ class CatalogOps(StoreBase):
         return self.get_printer(printer_id)
 
     def confirm_bed_clear(self, printer_id: str) -> Printer:
+        """The operator (or an auto-clearing printer) says the bed is empty. Refused while a copy
+        prints there: the bed holds that part, and a "clear" bed would let the next copy start on it."""
         self.get_printer(printer_id)
         with self._write() as conn:
+            running = conn.execute(
+                select(print_runs.c.id, print_runs.c.job_id).where(
+                    print_runs.c.printer_id == printer_id, print_runs.c.state == "printing"
+                )
+            ).first()
+            if running is not None:
+                raise UserError(
+                    f"printer {printer_id} is printing {format_id('job', running.job_id)} "
+                    f"({format_id('run', running.id)}); confirm the bed clear after that copy ends"
+                )
             conn.execute(
                 printers.update()
                 .where(printers.c.id == printer_id)

@@ -290,3 +290,15 @@ def test_writer_holding_the_lock_blocks_no_reader_and_delays_writers(store: JobS
         release.join()
         other.close()
     assert held.state is JobState.HELD and held.priority == 7
+
+
+def test_bed_clear_is_refused_while_a_copy_prints(store: JobStore) -> None:
+    add_printer(store, "p1")
+    job = add_job(store)
+    run = store.claim_next_copy("p1")
+    assert run is not None
+    with pytest.raises(UserError, match=f"printer p1 is printing j{job.id}"):
+        store.confirm_bed_clear("p1")
+    assert store.get_printer("p1").bed_clear is False
+    store.finish_run(run.id)
+    assert store.confirm_bed_clear("p1").bed_clear is True
