@@ -212,7 +212,7 @@ def list_(
         rows.append(
             (
                 doc["id"],
-                doc["state"],
+                f"{doc['state']} (held)" if doc["held"] and doc["state"] != "held" else doc["state"],
                 f"{job.copies_done}/{job.copies}",
                 doc["printer"] or "-",
                 short_time(forecast.finish if forecast else None, now),
@@ -297,7 +297,8 @@ def retry(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> No
 
 @jobs_app.command("hold")
 def hold(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
-    """Keep a queued job from starting further copies until `jobs release`."""
+    """Start no further copies of a job until `jobs release`. A copy printing now goes on: the job
+    shows as printing with "held": true (table: "printing (held)") until that copy ends."""
     _act(job_id, home, json_out, "hold")
 
 

@@ -111,13 +111,19 @@ def plan_for(store: JobStore, *, timeline: bool = False) -> Plan:
 
 def job_json(job: Job, forecast: JobForecast | None) -> dict[str, Any]:
     """The JSON of one job (keys are a contract; see docs/queue.md)."""
+    from farmctl.scheduler.model import JobState
     from farmctl.store import format_id
 
     printer = ",".join(job.active_printers) if job.active_printers else job.printer_id
+    held = job.state is JobState.HELD
+    # A hold stops further copies; a copy printing at that moment goes on, and the job shows as
+    # printing (with "held": true) until it ends, so no listing hides a running copy.
+    state = JobState.PRINTING if held and job.copies_active else job.state
     return {
         "id": format_id("job", job.id),
         "file": job.name,
-        "state": job.state.value,
+        "state": state.value,
+        "held": held,
         "copies": job.copies,
         "copies_done": job.copies_done,
         "copies_active": job.copies_active,

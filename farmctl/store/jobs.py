@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, func, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from farmctl.errors import NotFound, UserError
@@ -176,8 +176,17 @@ class JobOps(StoreBase):
     def list_jobs(
         self, *, state: JobState | None = None, order_id: int | None = None, limit: int = 50, offset: int = 0
     ) -> Page:
+        """Jobs by id, paged. `state=PRINTING` means "a copy is printing now": it also lists held
+        jobs whose copy printing at `jobs hold` has not ended yet (hold stops further copies only)."""
         conditions: list[ColumnElement[bool]] = []
-        if state is not None:
+        if state is JobState.PRINTING:
+            conditions.append(
+                or_(
+                    jobs.c.state == state.value,
+                    and_(jobs.c.state == JobState.HELD.value, jobs.c.copies_active > 0),
+                )
+            )
+        elif state is not None:
             conditions.append(jobs.c.state == state.value)
         if order_id is not None:
             conditions.append(jobs.c.order_id == order_id)

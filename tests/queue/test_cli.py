@@ -310,3 +310,19 @@ def test_listing_follows_a_run_driven_through_the_store(printers, home: Path) ->
     assert printers("printers", "show", "mk3", "--json").json()["bed_clear"] is False
     assert printers("printers", "clear", "mk3").code == 0
     assert printers("printers", "show", "mk3", "--json").json()["bed_clear"] is True
+
+
+def test_holding_a_printing_job_keeps_it_shown_as_printing(farm, home: Path) -> None:  # type: ignore[no-untyped-def]
+    from farmctl.store import JobStore
+
+    assert farm("printers", "add", "p0", "--port", "loop://").code == 0
+    assert farm("jobs", "add", str(CUBE), "--copies", "2").code == 0
+    with JobStore.open(home) as store:
+        assert store.claim_next_copy("p0") is not None
+    (held,) = farm("jobs", "hold", "j1", "--json").json()
+    assert held["state"] == "printing" and held["held"] and held["copies_active"] == 1
+    assert [j["id"] for j in farm("jobs", "list", "--state", "printing", "--json").json()] == ["j1"]
+    table = farm("jobs", "list", "--state", "printing")
+    assert "printing (held)" in table.out
+    (released,) = farm("jobs", "release", "j1", "--json").json()
+    assert released["state"] == "printing" and not released["held"]

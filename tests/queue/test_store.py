@@ -302,3 +302,13 @@ def test_bed_clear_is_refused_while_a_copy_prints(store: JobStore) -> None:
     assert store.get_printer("p1").bed_clear is False
     store.finish_run(run.id)
     assert store.confirm_bed_clear("p1").bed_clear is True
+
+
+def test_a_held_job_with_a_copy_printing_is_still_listed_as_printing(store: JobStore) -> None:
+    add_printer(store, "p1")
+    job = add_job(store, copies=3)
+    assert store.claim_next_copy("p1") is not None
+    held = store.hold_job(job.id)
+    assert held.state is JobState.HELD and held.copies_active == 1
+    assert [j.id for j in store.list_jobs(state=JobState.PRINTING).items] == [job.id]
+    assert [j.id for j in store.list_jobs(state=JobState.HELD).items] == [job.id]
