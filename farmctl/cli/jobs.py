@@ -186,10 +186,13 @@ def list_(
         raise UserError("--limit must be at least 1, --offset and --page not negative")
     if page is not None:
         offset = (page - 1) * limit
+    order_id = parse_id("order", order) if order else None
     with open_store(home) as store:
+        if order_id is not None:
+            store.get_order(order_id)  # an unknown order is an error, not an empty listing
         found = store.list_jobs(
             state=JobState(state) if state else None,
-            order_id=parse_id("order", order) if order else None,
+            order_id=order_id,
             limit=limit,
             offset=offset,
         )

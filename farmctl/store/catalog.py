@@ -6,13 +6,14 @@ import json
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.exc import IntegrityError
 
 from farmctl.errors import NotFound, UserError
-from farmctl.redact import mask_optional
+from farmctl.redact import mask_optional, mask_url_passwords
 from farmctl.scheduler.model import PrinterState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
+from farmctl.store.endpoints import SHAREABLE_PORTS, check_octoprint_url, check_serial_port
 from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec, format_id
 from farmctl.store.schema import jobs, orders, print_runs, printers
 
@@ -54,6 +55,31 @@ def printer_from_row(row: Row[Any]) -> Printer:
     )
 
 
+def _check_endpoint(port: str | None, octoprint_url: str | None) -> None:
+    if port is not None:
+        check_serial_port(port)
+    if octoprint_url is not None:
+        check_octoprint_url(octoprint_url)
+
+
+def _refuse_shared_endpoint(
+    conn: Connection, printer_id: str, port: str | None, octoprint_url: str | None
+) -> None:
+    """Two printers on one serial port (or one OctoPrint) would fight over the same machine."""
+    endpoints = ((printers.c.port, port, "port"), (printers.c.octoprint_url, octoprint_url, "OctoPrint"))
+    for column, value, what in endpoints:
+        if value is None or value in SHAREABLE_PORTS:
+            continue
+        other = conn.execute(
+            select(printers.c.id).where(column == value, printers.c.id != printer_id)
+        ).first()
+        if other is not None:
+            raise UserError(
+                f"printer {other.id} already uses {what} {mask_url_passwords(value)}; give another one, "
+                f"or change or remove printer {other.id} first"
+            )
+
+
 def _spec_columns(spec: PrinterSpec) -> dict[str, Any]:
     values: dict[str, Any] = {
         "kind": spec.kind,
@@ -78,12 +104,14 @@ class CatalogOps(StoreBase):
     # ---- printers -------------------------------------------------------------------------
     def add_printer(self, spec: PrinterSpec) -> Printer:
         now = self.now()
+        _check_endpoint(spec.port, spec.octoprint_url)
         try:
             with self._write() as conn:
                 if conn.execute(select(printers.c.id).where(printers.c.id == spec.id)).first():
                     raise UserError(
                         f"printer {spec.id} already exists; pick another id or `printers set {spec.id}`"
                     )
+                _refuse_shared_endpoint(conn, spec.id, spec.port, spec.octoprint_url)
                 conn.execute(
                     printers.insert().values(
                         id=spec.id, created_at=now, updated_at=now, **_spec_columns(spec)
@@ -124,7 +152,9 @@ class CatalogOps(StoreBase):
                 values["tags"] = join_tags(value)
             else:
                 values[key] = value
+        _check_endpoint(changes.get("port"), changes.get("octoprint_url"))
         with self._write() as conn:
+            _refuse_shared_endpoint(conn, printer_id, changes.get("port"), changes.get("octoprint_url"))
             done = conn.execute(
                 printers.update().where(printers.c.id == printer_id).values(updated_at=self.now(), **values)
             )

@@ -312,3 +312,18 @@ def test_a_held_job_with_a_copy_printing_is_still_listed_as_printing(store: JobS
     assert held.state is JobState.HELD and held.copies_active == 1
     assert [j.id for j in store.list_jobs(state=JobState.PRINTING).items] == [job.id]
     assert [j.id for j in store.list_jobs(state=JobState.HELD).items] == [job.id]
+
+
+def test_two_printers_never_share_a_port_or_an_octoprint(store: JobStore) -> None:
+    store.add_printer(PrinterSpec(id="a", kind="serial", port="/dev/ttyACM0"))
+    store.add_printer(PrinterSpec(id="b", kind="serial", port="/dev/ttyACM1"))
+    with pytest.raises(UserError, match="printer a already uses port /dev/ttyACM0"):
+        store.add_printer(PrinterSpec(id="c", kind="serial", port="/dev/ttyACM0"))
+    with pytest.raises(UserError, match="printer a already uses port"):
+        store.update_printer("b", port="/dev/ttyACM0")
+    store.update_printer("a", port="/dev/ttyACM0")  # its own port again is fine
+    octo = PrinterSpec(id="o1", kind="octoprint", octoprint_url="http://u:pw@octopi.local", api_key="k" * 20)
+    store.add_printer(octo)
+    with pytest.raises(UserError, match=r"printer o1 already uses OctoPrint http://u:\*\*\*@octopi.local"):
+        store.add_printer(PrinterSpec(id="o2", kind="octoprint", octoprint_url=octo.octoprint_url))
+    assert [p.id for p in store.list_printers()] == ["a", "b", "o1"]

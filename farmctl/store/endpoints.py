@@ -1,0 +1,70 @@
+"""Checking where a printer is reached before it is stored: a serial port (device path or one of
+the port URLs the serial driver opens) or an OctoPrint base URL, and that no other printer uses it.
+
+A wrong value would otherwise be accepted and only fail, much later, in the daemon's log.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from farmctl.errors import UserError
+from farmctl.redact import mask_url_passwords
+
+# Port URLs pyserial's serial_for_url opens (and farmctl's usb:// identity), by what they need.
+_HOST_AND_PORT = ("socket", "rfc2217")
+_ANY_REST = ("loop", "spy", "hwgrep", "alt", "cp2110", "usb")
+_WINDOWS_COM = re.compile(r"^COM\d+$", re.IGNORECASE)
+_SERIAL_HELP = (
+    "give a device path (/dev/ttyACM0, /dev/serial/by-id/...), usb://VID:PID[/SERIAL], "
+    "socket://HOST:PORT, rfc2217://HOST:PORT or loop://"
+)
+# Several printers may each open their own in-process loop:// port; any other port is one device.
+SHAREABLE_PORTS = frozenset({"loop://"})
+
+
+def check_serial_port(port: str) -> None:
+    """Refuse text that cannot name a serial port, with the accepted shapes."""
+    text = port.strip()
+    if text != port or not text:
+        raise UserError(f"serial port '{port}' has spaces around it or is empty; {_SERIAL_HELP}")
+    if text.startswith("/") or _WINDOWS_COM.match(text):
+        return
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        raise UserError(f"serial port '{port}' is not a device path or port URL; {_SERIAL_HELP}")
+    scheme = scheme.lower()
+    if scheme in _ANY_REST:
+        if scheme in ("spy", "hwgrep", "usb") and not rest:
+            raise UserError(f"serial port '{port}' names no device after {scheme}://; {_SERIAL_HELP}")
+        return
+    if scheme in _HOST_AND_PORT:
+        try:
+            parts = urlsplit(text)
+            number = parts.port
+        except ValueError:
+            number = None
+        else:
+            if not parts.hostname:
+                number = None
+        if number is None:
+            raise UserError(f"serial port '{port}' needs a host and a port: {scheme}://HOST:PORT")
+        return
+    raise UserError(f"serial port '{port}' has an unknown scheme '{scheme}://'; {_SERIAL_HELP}")
+
+
+def check_octoprint_url(url: str) -> None:
+    """An OctoPrint base URL: http(s)://host[:port][/prefix], nothing after the path."""
+    shown = mask_url_passwords(url)
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port  # raises on a port that is not a number in range
+    except ValueError:
+        raise UserError(f"OctoPrint URL '{shown}' has an invalid port; give http://HOST[:PORT]") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(
+            f"'{shown}' is not an OctoPrint URL; give it as http://host[:port] or https://host/prefix"
+        )
+    if parts.query or parts.fragment:
+        raise UserError(f"OctoPrint URL '{shown}' has a query or fragment; give scheme, host, port, path")
