@@ -11,7 +11,6 @@ changed, else every `dispatch_interval_s`), reconnecting printers whose backoff 
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import threading
 import time
@@ -23,6 +22,7 @@ from farmctl.daemon.changes import FleetChanges
 from farmctl.daemon.control import ControlHandler
 from farmctl.daemon.dispatcher import Dispatcher, live_rows
 from farmctl.daemon.drivers import DriverFactory, close_driver
+from farmctl.daemon.liveness import dead_on_this_host
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver, NullObserver
 from farmctl.daemon.settings import DaemonSettings, PowerSettings
@@ -48,16 +48,6 @@ from farmctl.store.live import LiveStore
 from farmctl.store.records import Printer
 
 _STOP_GRACE_S = 120.0  # cancel/pause on stop: give up waiting for printers after this long
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def _transient(error: UserError) -> bool:
@@ -169,11 +159,14 @@ class Supervisor:
         self.log.info("daemon.started", daemon=self.daemon_id, printers=len(self.workers))
 
     def _bury_dead_daemons(self) -> None:
-        """A daemon of this host killed with -9 left fresh-looking leases; its pid tells it is gone,
-        so its printers are ours at once instead of after the lease (the restart must recover now)."""
+        """A daemon of this host killed with -9 left fresh-looking leases. We hold this home's lock, so
+        the previous daemon of this home is dead (even as an unreaped zombie); another home's daemon
+        on this host is judged by its pid. Its printers are ours at once instead of after the lease."""
+        host, home = str(self.identity["host"]), self.identity.get("home")
         for record in self.live.running_daemons(stale_after_s=self.settings.lease_s):
-            mine = record.host == self.identity["host"] and record.id != self.daemon_id
-            if mine and not _pid_alive(record.pid):
+            if record.id == self.daemon_id:
+                continue
+            if dead_on_this_host(record, host, home, lock_is_ours=True):
                 self.log.warning("daemon.presumed_dead", daemon=record.id, pid=record.pid)
                 self.live.daemon_stopped(record.id)
 
@@ -443,11 +436,8 @@ class Supervisor:
             return
         if target is WorkerState.IDLE:
             worker.backoff.reset()
-            if worker.retire_pending and worker.run is None:
+            if worker.retire_pending:
                 self.changes.retire(worker)
-                return
-            if worker.rebuild_pending and worker.run is None:
-                self.changes.rebuild_when_free(worker)
                 return
             if not worker.printer_bed_clear:
                 target = WorkerState.AWAITING_BED_CLEAR
@@ -536,11 +526,6 @@ class Supervisor:
             worker.id, kind, run_id, run.job_id, {"lines_acked": event.lines_acked, "error": event.error}
         )
         self.control.on_run_ended(worker, kind)
-        if worker.retire_pending:  # disabled while it printed: now it may go
-            self.changes.retire(worker)
-            return
-        if worker.rebuild_pending:  # moved while it printed: now the new settings apply
-            self.changes.rebuild_when_free(worker)
         still_busy = worker.state in (WorkerState.PRINTING, WorkerState.PAUSED)
         if still_busy and worker.driver is not None and worker.driver.status().state is DriverState.IDLE:
             self.persist_state(

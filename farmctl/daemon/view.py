@@ -7,11 +7,13 @@ involved: a farm on a laptop in a truck sees everything with only the database.
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from farmctl.daemon.liveness import dead_on_this_host
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import DaemonRecord, LiveStore
 
@@ -105,7 +107,10 @@ def collect(store: JobStore) -> FarmView:
 
     live_store = LiveStore.attach(store)
     now = time.time()
-    daemons = live_store.running_daemons(stale_after_s=STALE_AFTER_S)
+    host = socket.gethostname()
+    # kill -9 leaves a fresh heartbeat behind: on this host a free lock or a gone pid tells at once.
+    daemons = [d for d in live_store.running_daemons(stale_after_s=STALE_AFTER_S)
+               if not dead_on_this_host(d, host, store.home, lock_is_ours=False)]
     running = {d.id for d in daemons}
     live = live_store.live_statuses()
     printers = store.list_printers()
