@@ -90,21 +90,30 @@ class FleetChanges:
             worker = existing
             old, worker.printer = worker.printer, printer
             worker.printer_bed_clear = printer.bed_clear
-            if not printer.enabled and old.enabled:
-                worker.retire_pending = True
-                if worker.run is None:
-                    self.retire(worker)
-            elif printer.enabled and not old.enabled:
-                worker.retire_pending = False
+            if not printer.enabled:
+                if old.enabled:
+                    worker.retire_pending = True
+                    if worker.run is None:
+                        self.retire(worker)
+                continue
+            # Enabled (again): whatever retirement was pending is off; the print, if any, goes on.
+            worker.retire_pending = False
+            if worker.driver is None:  # retired (or never built): nothing holds the port
                 worker.backoff.reset()
                 sup.build_driver(worker)
                 sup.connect_worker(worker)
-            elif connection_key(printer) != connection_key(old) and worker.driver is not None:
+            elif connection_key(printer) != connection_key(old):
+                # Never a second driver while the first still holds the port: rebuild when free.
                 sup.log.info("printer.reconfigured", printer_id)
                 worker.rebuild_pending = True
                 if worker.run is None:
-                    worker.driver.disconnect()
-                    worker.reconnect_at = sup.clock()
+                    self.rebuild_when_free(worker)
+
+    def rebuild_when_free(self, worker: PrinterWorker) -> None:
+        """Drop the old link (no print on it) so the reconnect builds a driver for the new settings."""
+        if worker.driver is not None and worker.rebuild_pending and worker.run is None:
+            worker.driver.disconnect()
+            worker.reconnect_at = self.sup.clock()
 
     def retire(self, worker: PrinterWorker, forget: bool = False) -> None:
         sup = self.sup

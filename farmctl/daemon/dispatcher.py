@@ -36,6 +36,7 @@ def ready(worker: PrinterWorker) -> bool:
         and worker.printer_bed_clear
         and worker.printer.enabled
         and not worker.retire_pending
+        and not worker.rebuild_pending  # moved to another port: print there, not on the old link
         and worker.driver is not None
     )
 

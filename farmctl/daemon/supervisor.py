@@ -436,8 +436,11 @@ class Supervisor:
             return
         if target is WorkerState.IDLE:
             worker.backoff.reset()
-            if worker.retire_pending:
+            if worker.retire_pending and worker.run is None:
                 self.changes.retire(worker)
+                return
+            if worker.rebuild_pending and worker.run is None:
+                self.changes.rebuild_when_free(worker)
                 return
             if not worker.printer_bed_clear:
                 target = WorkerState.AWAITING_BED_CLEAR
@@ -526,6 +529,11 @@ class Supervisor:
             worker.id, kind, run_id, run.job_id, {"lines_acked": event.lines_acked, "error": event.error}
         )
         self.control.on_run_ended(worker, kind)
+        if worker.retire_pending:  # disabled while it printed: now it may go
+            self.changes.retire(worker)
+            return
+        if worker.rebuild_pending:  # moved while it printed: now the new settings apply
+            self.changes.rebuild_when_free(worker)
         still_busy = worker.state in (WorkerState.PRINTING, WorkerState.PAUSED)
         if still_busy and worker.driver is not None and worker.driver.status().state is DriverState.IDLE:
             self.persist_state(
