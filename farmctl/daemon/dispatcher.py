@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from farmctl.daemon.attempts import copy_attempts
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver
 from farmctl.daemon.power import HeatUp, heat_end_line, may_start
@@ -103,8 +104,15 @@ class Dispatcher:
             end_line = self._heat_end_lines[run.file_sha] = heat_end_line(path)
         worker.heat = HeatUp(draw_w, now, end_line)
         self.log.info("run.started", worker.id, run=f"r{run.id}", job=f"j{run.job_id}", file=job.name,
-                      attempt=run.attempt)
+                      attempt=self.copy_attempt(run, job.attempts - job.copies_done - job.copies_active))
         self.observer.run_event(worker.id, "run.started", run.id, run.job_id, {"file": job.name})
+
+    def copy_attempt(self, run: Run, unfinished_runs: int) -> int:
+        """The attempt of this copy (1 for its first run), not the job's count of runs."""
+        if unfinished_runs <= 0:  # no run of this job ever failed: every copy is on its first attempt
+            return 1
+        runs = self.store.list_runs(job_id=run.job_id, limit=max(run.attempt, 1) + 1)
+        return copy_attempts([r for r in runs if r.attempt <= run.attempt]).get(run.id, 1)
 
 
 def live_rows(
