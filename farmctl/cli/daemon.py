@@ -253,19 +253,20 @@ def _demo_report(farm_home: Path, json_out: bool, interrupted: bool) -> None:
 
 def doctor(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Check config, database, file store, serial ports and permissions, broker and OctoPrint."""
-    from farmctl.daemon.doctor import run_checks
+    from farmctl.daemon.doctor import run_checks, summary_line
 
     results = run_checks(_home(home))
     broken = [r for r in results if r.status == "fail"]
     if json_out:
-        print_json({"ok": not broken, "checks": [r.to_json() for r in results]})
+        print_json({"ok": not broken, "warnings": sum(r.status == "warn" for r in results),
+                    "checks": [r.to_json() for r in results]})
     else:
         marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "info": "info"}
         for result in results:
             message(f"[{marks[result.status]}] {result.name}: {result.detail}")
             if result.fix and result.status in ("warn", "fail"):
                 message(f"       fix: {result.fix}")
-        message("everything looks fine" if not broken else f"{len(broken)} problem(s) to fix")
+        message(summary_line(results))
     if broken:
         raise typer.Exit(1)
 

@@ -34,6 +34,16 @@ class Check:
         return asdict(self)
 
 
+def summary_line(results: list[Check]) -> str:
+    """The last line of `farmctl doctor`: never "fine" while a check warns."""
+    broken = sum(r.status == "fail" for r in results)
+    warned = sum(r.status == "warn" for r in results)
+    parts = [f"{broken} problem(s) to fix"] if broken else []
+    if warned:
+        parts.append(f"{warned} warning(s) to look at")
+    return "; ".join(parts) if parts else "everything looks fine"
+
+
 def run_checks(home: Path) -> list[Check]:
     results: list[Check] = []
     config = _guard(results, "config", lambda: _check_config(home, results))

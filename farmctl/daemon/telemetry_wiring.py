@@ -209,7 +209,8 @@ class DaemonTelemetry:
         stats = self.sink.stats()
         if stats is not None:
             self._log.info("mqtt.stopped", published=stats.published, events_dropped=stats.events_dropped,
-                           refused_by_broker=stats.refused_by_broker, commands=stats.commands_received)
+                           refused_by_broker=stats.refused_by_broker, commands=stats.commands_received,
+                           connect_failures=stats.connect_failures, last_error=stats.last_error)
         for close in self._closers:
             close()
 

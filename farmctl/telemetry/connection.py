@@ -112,3 +112,10 @@ def guarded(name: str, callback: Callable[P, None]) -> Callable[P, None]:
 def describe_reason(reason: Any) -> str:
     """A one-line reason from a paho ReasonCode / error code, for logs."""
     return str(getattr(reason, "getName", lambda: reason)())
+
+
+def describe_error(error: BaseException) -> str:
+    """A one-line reason from a socket error (`[Errno 111] Connection refused` -> `Connection refused`)."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__

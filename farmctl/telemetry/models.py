@@ -116,6 +116,7 @@ class PublisherStats:
     commands_received: int
     commands_refused: int
     last_error: str | None
+    connect_failures: int = 0  # attempts the broker refused or could not be reached (logged once per outage)
 
 
 def iso(moment: datetime) -> str:

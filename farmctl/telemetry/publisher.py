@@ -10,6 +10,7 @@ never stalls publishing. A dead, slow or refusing broker can therefore never del
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -24,6 +25,7 @@ from farmctl.telemetry.commands import CommandOutcome, RemoteCommand
 from farmctl.telemetry.connection import (
     build_client,
     connect_in_background,
+    describe_error,
     describe_reason,
     guarded,
     unique_client_id,
@@ -74,6 +76,7 @@ class TelemetryPublisher:
         self._loop = PublisherLoop(self, self._client, command_handler)
         self._client.on_connect = guarded("connect", self._on_connect)
         self._client.on_disconnect = guarded("disconnect", self._on_disconnect)
+        self._client.on_connect_fail = guarded("connect_fail", self._on_connect_fail)
         self._client.on_publish = guarded("publish", self._on_publish)
         self._client.on_subscribe = guarded("subscribe", self._on_subscribe)
         self._client.on_message = guarded("message", self._on_message)
@@ -125,6 +128,7 @@ class TelemetryPublisher:
                 commands_received=self._loop.commands_received,
                 commands_refused=self._loop.commands_refused,
                 last_error=self._loop.last_error,
+                connect_failures=self._loop.connect_failures,
             )
 
     # -- what the daemon calls (non-blocking, never raise) --------------------------------------
@@ -311,6 +315,12 @@ class TelemetryPublisher:
         with self._cond:
             self._connected = True
         self._signal("connected")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # paho calls this from inside its `except OSError` (refused, no route, DNS) without passing
+        # the error on: the exception being handled is the reason.
+        error = sys.exc_info()[1]
+        self._signal("unreachable", describe_error(error) if error is not None else "connection failed")
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any

@@ -67,6 +67,7 @@ class PublisherLoop:
         self.commands_received = 0
         self.commands_refused = 0
         self.last_error: str | None = None
+        self.connect_failures = 0
         self.shutdown_deadline = 0.0
         # Owned by this thread alone:
         self._cache: dict[str, CachedValue] = {}
@@ -79,6 +80,9 @@ class PublisherLoop:
         self._subscriptions: dict[int, list[str]] = {}
         self._outage_started: float | None = None
         self._dropped_reported = 0
+        # The reason already logged for the current outage: paho retries every few seconds, and a
+        # broker that stays down must be said once (again only if the reason changes), not per retry.
+        self._outage_reason: str | None = None
 
     # -- main loop -------------------------------------------------------------------------------
 
@@ -230,7 +234,9 @@ class PublisherLoop:
                 log.warning("MQTT connection to %s lost (%s); retrying", self._owner.settings.url, signal[1])
             self._connected = False
         elif kind == "connect_failed":
-            self._error(f"broker {self._owner.settings.url} refused the connection: {signal[1]}")
+            self._outage(f"broker {self._owner.settings.url} refused the connection: {signal[1]}")
+        elif kind == "unreachable":
+            self._outage(f"cannot reach the broker {self._owner.settings.url}: {signal[1]}; retrying")
         elif kind == "ack":
             _, mid, failed, reason = signal
             topic = self._in_flight.pop(mid, None)
@@ -251,6 +257,7 @@ class PublisherLoop:
     def _on_connected(self) -> None:
         owner = self._owner
         self._connected = True
+        self._outage_reason = None
         self._refused_topics.clear()
         with owner._cond:
             self.connections += 1
@@ -355,6 +362,17 @@ class PublisherLoop:
         if topic not in self._refused_topics:
             self._refused_topics.add(topic)
             log.error("MQTT broker refused publish to %s: %s (check the broker ACL)", topic, reason)
+
+    def _outage(self, message: str) -> None:
+        """A failed connection attempt: logged once per outage (and when its reason changes)."""
+        with self._owner._cond:
+            self.connect_failures += 1
+        if message == self._outage_reason:
+            with self._owner._cond:
+                self.last_error = message
+            return
+        self._outage_reason = message
+        self._error(message)
 
     def _error(self, message: str) -> None:
         with self._owner._cond:

@@ -32,3 +32,21 @@ def test_broker_checked_for_real(tmp_path: Path) -> None:
     (home / "farm.toml").write_text(farm_toml(broker, site="Hall A"))
     check = broker_check(home)
     assert check.status == "fail" and "[mqtt].site" in check.detail
+
+
+def test_unreachable_broker_is_a_warning_in_the_summary(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with socket.socket() as closed:  # bound, never listening: the broker refuses
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        (home / "farm.toml").write_text(f'[mqtt]\nurl = "mqtt://127.0.0.1:{port}"\nsite = "lab"\n')
+        result = subprocess.run([sys.executable, "-m", "farmctl", "doctor", "--home", str(home)],
+                                capture_output=True, text=True, timeout=60)
+    assert "[WARN] broker" in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "warning" in last and "everything looks fine" not in result.stderr

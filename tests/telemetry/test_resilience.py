@@ -5,8 +5,10 @@ Hang detection uses `Thread.join(timeout)` as a deadlock detector, never as a ti
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +20,7 @@ import pytest
 
 from farmctl.telemetry import models
 from farmctl.telemetry.publisher import TelemetryPublisher
+from farmctl.telemetry.settings import parse_mqtt_section
 from tests.support.mosquitto import MosquittoBroker
 from tests.telemetry.conftest import Recorder, requires_mosquitto, settings_for, topic_is
 
@@ -157,3 +160,27 @@ def test_last_will_after_kill_9_of_the_publishing_process(
     # The printer's own status stays `online` (the will is per connection): HA's avty_mode=all and the
     # follower's printer_available() combine it with the daemon status for exactly this case.
     assert late.wait_for(topic_is("farm/lab/printers/p1/status")).payload == b"online"
+
+
+def test_unreachable_broker_is_logged_once_per_outage_with_the_reason(
+    publishers: Callable[..., TelemetryPublisher], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="farmctl.telemetry")
+    with socket.socket() as closed:  # bound, never listening: every connect is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        settings = parse_mqtt_section(
+            {"url": f"mqtt://127.0.0.1:{port}", "site": "lab",
+             "reconnect_min_s": 0.05, "reconnect_max_s": 0.1},
+            "farm.toml",
+        )
+        assert settings is not None
+        publisher = publishers(settings)
+        deadline = time.monotonic() + 30
+        while publisher.stats().connect_failures < 3:  # paho retried a few times
+            assert time.monotonic() < deadline, publisher.stats()
+            time.sleep(0.02)
+    lines = [r for r in caplog.records if "cannot reach the broker" in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert "Connection refused" in lines[0].getMessage() and lines[0].levelno >= logging.WARNING
+    assert "Connection refused" in (publisher.stats().last_error or "")
