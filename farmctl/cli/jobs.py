@@ -123,7 +123,7 @@ def add(
     level = parse_priority(priority) if priority is not None else None
     due_at = parse_due(due) if due is not None else None
     order_id = parse_id("order", order) if order is not None else None
-    with open_store(home) as store:
+    with open_store(home, create=True) as store:
         assert store.home is not None and store.config is not None
         home_dir = store.home
         max_bytes = store.config.section(FilesSettings).max_file_mb * 1_000_000

@@ -61,7 +61,7 @@ def add(
 
     due_at = parse_due(due)
     level = parse_priority(priority)
-    with open_store(home) as store:
+    with open_store(home, create=True) as store:
         order = store.add_order(customer, due=due_at, priority=level, project=project, notes=notes)
     if json_out:
         print_json(order_json(order, None))

@@ -195,7 +195,7 @@ def add(
     )
     from farmctl.cli.queue_support import open_store
 
-    with open_store(home) as store:
+    with open_store(home, create=True) as store:
         printer = store.add_printer(spec)
     if json_out:
         print_json(printer_json(printer))

@@ -25,7 +25,9 @@ _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)([mhdw])$")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def open_store(home: Path | None) -> JobStore:
+def open_store(home: Path | None, *, create: bool = False) -> JobStore:
+    """The farm's store. Only commands that add things pass `create=True`: listing or changing
+    a farm that does not exist says so instead of creating an empty one (a mistyped --home)."""
     import gc
 
     from farmctl.home import resolve_home
@@ -35,7 +37,7 @@ def open_store(home: Path | None) -> JobStore:
     # freezing it spares every later full collection from walking it again. Listing 10,000 jobs
     # triggers several; this saves ~4 % of `farmctl jobs list` (bench/queue.py, docs/benchmarks.md).
     gc.freeze()
-    return JobStore.open(resolve_home(resolve_home_option(home)))
+    return JobStore.open(resolve_home(resolve_home_option(home)), create=create)
 
 
 def parse_due(text: str, now: float | None = None) -> float:

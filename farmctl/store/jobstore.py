@@ -13,7 +13,7 @@ from sqlalchemy import select
 from farmctl.config import FarmConfig, load_config
 from farmctl.config_schema import SchedulerSettings, StoreSettings
 from farmctl.errors import UserError
-from farmctl.home import ensure_home
+from farmctl.home import HOME_ENV, ensure_home
 from farmctl.scheduler.dispatch import next_for_printer
 from farmctl.scheduler.model import Policy
 from farmctl.scheduler.policy import order_jobs
@@ -51,7 +51,10 @@ class JobStore(CatalogOps, JobOps, RunOps, SnapshotOps):
         config: FarmConfig | None = None,
         actor: str = "cli",
         clock: Clock | None = None,
+        create: bool = True,
     ) -> JobStore:
+        """`create=False` (the CLI's read-only commands): a farm home that does not exist is an
+        error instead of a new, empty farm (a mistyped --home would otherwise create one)."""
         if config is None and home is not None:
             config = load_config(home)
         store_settings = config.section(StoreSettings) if config else StoreSettings()
@@ -59,6 +62,11 @@ class JobStore(CatalogOps, JobOps, RunOps, SnapshotOps):
         if url is None:
             if home is None:
                 raise UserError("no farm home and no database URL given")
+            if not create and not home.exists():
+                raise UserError(
+                    f"no farm at {home}; create one with `farmctl printers add`, "
+                    f"or check --home / {HOME_ENV}"
+                )
             path = ensure_home(home) / DATABASE_FILE
             _create_private(path)
             url = sqlite_url(path)

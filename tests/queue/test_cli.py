@@ -340,3 +340,31 @@ def test_holding_a_printing_job_keeps_it_shown_as_printing(farm, home: Path) -> 
     assert "printing (held)" in table.out
     (released,) = farm("jobs", "release", "j1", "--json").json()
     assert released["state"] == "printing" and not released["held"]
+
+
+def test_reading_a_farm_that_does_not_exist_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from farmctl.cli.main import main
+
+    missing = tmp_path / "nonexistent" / "x" / "y"
+
+    def run(*args: str) -> Result:
+        monkeypatch.setattr(sys, "argv", ["farmctl", "--home", str(missing), *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    for args in (("printers", "list"), ("jobs", "list", "--json"), ("orders", "list"), ("schedule",),
+                 ("printers", "clear", "p1"), ("status",)):
+        result = run(*args)
+        _one_line_error(result, f"no farm at {missing}", "farmctl printers add")
+        assert result.code == 1 and result.out == ""
+    assert not (tmp_path / "nonexistent").exists()
+    assert run("printers", "add", "p1", "--port", "loop://").code == 0
+    assert (missing / "farm.db").exists()
+    assert run("printers", "list").code == 0
