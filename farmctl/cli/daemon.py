@@ -186,6 +186,9 @@ def demo(
     farm = DemoFarm(farm_home, printers, speed)
     message(f"starting {printers} simulated printers at {speed:g}x speed in {farm_home} ...")
     farm.start()
+    if farm.resumed_order is not None:
+        state = "already complete" if farm.order_done() else "resuming it"
+        message(f"this home already has the demo order o{farm.resumed_order} ({state}); nothing new queued")
     started = time.monotonic()
 
     def finished() -> bool:

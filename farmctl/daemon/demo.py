@@ -140,6 +140,26 @@ def write_demo_config(home: Path, printers: int) -> None:
     )
 
 
+DEMO_CUSTOMER = "Acme Robotics"
+DEMO_PROJECT = "gripper prototype v3"
+
+
+def resume_prototype_order(store: JobStore) -> tuple[int, list[int]] | None:
+    """The demo order an earlier `farmctl demo` queued on this home (newest), with its jobs; copies
+    a killed demo left interrupted go back to the queue (the beds are simulated and auto-cleared)."""
+    from farmctl.scheduler.model import JobState
+
+    orders = [o for o in store.list_orders() if o.customer == DEMO_CUSTOMER and o.project == DEMO_PROJECT]
+    if not orders:
+        return None
+    order = max(orders, key=lambda o: o.id)
+    jobs = list(store.list_jobs(order_id=order.id, limit=1000).items)
+    for job in jobs:
+        if job.state is JobState.INTERRUPTED:
+            store.retry_job(job.id)
+    return order.id, [job.id for job in jobs]
+
+
 def queue_prototype_order(store: JobStore, home: Path, printers: int) -> list[int]:
     """A customer order: PLA cubes and PETG spacers, due in a few (simulated) hours."""
     from farmctl.files import FileStore
@@ -148,7 +168,7 @@ def queue_prototype_order(store: JobStore, home: Path, printers: int) -> list[in
     from farmctl.store.records import FileInfo
 
     due = time.time() + 3 * 3600.0  # estimates are in real time, whatever the simulation speed
-    order = store.add_order("Acme Robotics", due=due, priority=10, project="gripper prototype v3",
+    order = store.add_order(DEMO_CUSTOMER, due=due, priority=10, project=DEMO_PROJECT,
                             notes="fit check before Friday's review")
     files = FileStore.for_home(home)
     new_jobs: list[NewJob] = []
@@ -191,6 +211,7 @@ class DemoFarm:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.job_ids: list[int] = []
+        self.resumed_order: int | None = None  # set when this home already had the demo order
 
     def start(self) -> None:
         from farmctl.home import ensure_home
@@ -221,7 +242,11 @@ class DemoFarm:
                         nozzle_mm=kind.nozzle_mm, bed_mm=kind.bed_mm, power_w=kind.power_w,
                         tags=frozenset({"demo"}), bed_clear_mode="auto",
                     ))
-                self.job_ids = queue_prototype_order(store, self.home, self.count)
+                resumed = resume_prototype_order(store)
+                if resumed is not None:  # a re-run on the same home goes on with its order
+                    self.resumed_order, self.job_ids = resumed
+                else:
+                    self.job_ids = queue_prototype_order(store, self.home, self.count)
             self.daemon = Daemon(self.home, log_to_stderr=False, on_stop="cancel")
             self._thread = threading.Thread(target=self._run_daemon, name="farmctl-daemon", daemon=True)
             self._thread.start()

@@ -57,3 +57,20 @@ def test_daemon_config_file_errors_name_that_file(tmp_path: Path) -> None:
     assert str(config) in result.stderr and "on_stop" in result.stderr and "Traceback" not in result.stderr
     missing = farmctl("daemon", "--config", str(tmp_path / "nope.toml"), "--home", str(tmp_path / "home"))
     assert missing.returncode != 0 and "no such file" in missing.stderr
+
+
+def test_demo_again_on_the_same_home_resumes_its_order(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    args = ("demo", "--printers", "2", "--speed", "100", "--duration", "2", "--no-watch", "--json",
+            "--home", str(home))
+    first = farmctl(*args)
+    assert first.returncode == 0, first.stderr
+    jobs_before = {job["id"] for job in json.loads(first.stdout)["jobs"]}
+
+    again = farmctl(*args)
+    assert again.returncode == 0, again.stderr
+    assert {job["id"] for job in json.loads(again.stdout)["jobs"]} == jobs_before  # nothing queued twice
+    assert "already has the demo order o1" in again.stderr
+    orders = farmctl("--home", str(home), "orders", "list", "--json")
+    assert orders.returncode == 0, orders.stderr
+    assert [order["id"] for order in json.loads(orders.stdout)] == ["o1"]
