@@ -182,8 +182,12 @@ def list_(
 
     if state is not None and state not in STATES:
         raise UserError(f"unknown state '{state}'; use one of {', '.join(STATES)}")
-    if limit < 1 or offset < 0 or (page is not None and page < 1):
-        raise UserError("--limit must be at least 1, --offset and --page not negative")
+    if limit < 1:
+        raise UserError(f"--limit must be 1 or more (got {limit})")
+    if offset < 0:
+        raise UserError(f"--offset must be 0 or more (got {offset})")
+    if page is not None and page < 1:
+        raise UserError(f"--page must be 1 or more (got {page}); pages count from 1")
     if page is not None:
         offset = (page - 1) * limit
     order_id = parse_id("order", order) if order else None

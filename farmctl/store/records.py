@@ -26,7 +26,8 @@ def parse_id(kind: str, text: str) -> int:
     if raw[:1].lower() == prefix:
         raw = raw[1:]
     if not raw.isdigit():
-        raise UserError(f"'{text}' is not a {kind} id (expected e.g. {prefix}12)")
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise UserError(f"'{text}' is not {article} {kind} id (expected e.g. {prefix}12)")
     return int(raw)
 
 
