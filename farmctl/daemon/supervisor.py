@@ -47,6 +47,8 @@ from farmctl.store.jobstore import JobStore
 from farmctl.store.live import LiveStore
 from farmctl.store.records import Printer
 
+# States in which no temperature is being read from the printer.
+_NO_READINGS = frozenset({WorkerState.FAULT, WorkerState.ERROR, WorkerState.OFFLINE, WorkerState.MAINTENANCE})
 _STOP_GRACE_S = 120.0  # cancel/pause on stop: give up waiting for printers after this long
 
 
@@ -371,6 +373,10 @@ class Supervisor:
     ) -> None:
         changed = state is not worker.state or detail != worker.detail
         worker.state, worker.detail = state, detail
+        if state in _NO_READINGS:
+            # Halted (M112, thermal runaway), lost or disabled: the last readings are history, and
+            # `status` must not show them as if live; the next connection reports fresh ones.
+            worker.temperatures.clear()
         worker.live_dirty = True
         if not changed and capabilities is None:
             return
@@ -403,6 +409,8 @@ class Supervisor:
         if isinstance(event, JobProgress):
             self._on_progress(worker, event, now)
         elif isinstance(event, Temperatures):
+            if worker.state in _NO_READINGS:
+                return  # a late reading from a halted or lost link: not the printer's state now
             worker.temperatures.update({k: (r.actual, r.target) for k, r in event.readings.items()})
             worker.live_dirty = True
             self._check_heat(worker, now)

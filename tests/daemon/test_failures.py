@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from farmctl.cli.dashboard import temperatures_text
+from farmctl.daemon.view import collect
 from tests.daemon.conftest import Farm, executed_job_lines, job_commands, small_part, wait_for
 from tests.support.simulator import running_simulator
 
@@ -61,6 +63,9 @@ def test_thermal_runaway_on_one_printer_while_another_prints(farm: Farm, tmp_pat
         with farm.store() as store:
             printer = store.get_printer("hot")
             assert printer.state.value == "error" and "fault" in (printer.state_detail or "")
+            row = next(r for r in collect(store).printers if r.id == "hot")
+        # The last readings before the halt are not shown as if live.
+        assert row.state == "fault" and row.temperatures == {} and temperatures_text(row) == "-"
         # The other printer printed its own job and then the failed copy (a retry prefers another printer).
         wait_for(lambda: farm.job_state(other) == "done" and farm.job_state(doomed) == "done", 90,
                  "'fine' to print both jobs")
