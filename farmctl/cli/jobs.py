@@ -167,15 +167,27 @@ def list_(
         str | None, typer.Option("--state", help=f"Only jobs in this state: {', '.join(STATES)}.")
     ] = None,
     order: Annotated[str | None, typer.Option("--order", help="Only jobs of this order.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Jobs per page.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", help="Jobs per page (see --all).")] = 50,
     offset: Annotated[int, typer.Option("--offset", help="Skip this many jobs.")] = 0,
     page: Annotated[
         int | None, typer.Option("--page", help="Page number (1-based), --limit jobs each.")
     ] = None,
-    json_out: JsonOpt = False,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every matching job, not one page (for scripts with --json).")
+    ] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON list of job objects on stdout. Paged like the table (--limit, "
+            "--page; 'jobs A-B of N' on stderr): add --all for every job.",
+        ),
+    ] = False,
     home: HomeOpt = None,
 ) -> None:
-    """Jobs with state, copies done/total, printer, projected finish, due and at-risk (paged)."""
+    """Jobs with state, copies done/total, printer, projected finish, due and at-risk.
+
+    Paged, also with --json: 50 jobs unless --limit/--offset/--page say otherwise, or --all."""
     from farmctl.cli.queue_support import job_json, open_store, plan_for, print_table, short_time
     from farmctl.scheduler.model import JobState
     from farmctl.store import parse_id
@@ -188,6 +200,8 @@ def list_(
         raise UserError(f"--offset must be 0 or more (got {offset})")
     if page is not None and page < 1:
         raise UserError(f"--page must be 1 or more (got {page}); pages count from 1")
+    if every and (page is not None or offset):
+        raise UserError("--all lists every job: leave out --page and --offset")
     if page is not None:
         offset = (page - 1) * limit
     order_id = parse_id("order", order) if order else None
@@ -197,7 +211,7 @@ def list_(
         found = store.list_jobs(
             state=JobState(state) if state else None,
             order_id=order_id,
-            limit=limit,
+            limit=None if every else limit,
             offset=offset,
         )
         live = any(j.state.value in ("queued", "printing") for j in found.items)

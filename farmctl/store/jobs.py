@@ -174,10 +174,16 @@ class JobOps(StoreBase):
         return job
 
     def list_jobs(
-        self, *, state: JobState | None = None, order_id: int | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        state: JobState | None = None,
+        order_id: int | None = None,
+        limit: int | None = 50,
+        offset: int = 0,
     ) -> Page:
-        """Jobs by id, paged. `state=PRINTING` means "a copy is printing now": it also lists held
-        jobs whose copy printing at `jobs hold` has not ended yet (hold stops further copies only)."""
+        """Jobs by id, paged (`limit=None`: all of them). `state=PRINTING` means "a copy is printing
+        now": it also lists held jobs whose copy printing at `jobs hold` has not ended yet (a hold
+        stops further copies only)."""
         conditions: list[ColumnElement[bool]] = []
         if state is JobState.PRINTING:
             conditions.append(
@@ -192,7 +198,7 @@ class JobOps(StoreBase):
             conditions.append(jobs.c.order_id == order_id)
         return self._jobs(and_(*conditions) if conditions else None, limit=limit, offset=offset)
 
-    def _jobs(self, where: ColumnElement[bool] | None, *, limit: int, offset: int) -> Page:
+    def _jobs(self, where: ColumnElement[bool] | None, *, limit: int | None, offset: int) -> Page:
         query = (
             select(*_JOB_COLUMNS)
             .join(files, files.c.sha256 == jobs.c.file_sha)

@@ -209,5 +209,5 @@ class Page:
 
     items: tuple[Any, ...]
     total: int
-    limit: int
+    limit: int | None  # None: every matching row
     offset: int

@@ -372,3 +372,20 @@ def test_reading_a_farm_that_does_not_exist_creates_nothing(
     assert run("printers", "add", "p1", "--port", "loop://").code == 0
     assert (missing / "farm.db").exists()
     assert run("printers", "list").code == 0
+
+
+def test_json_listing_is_paged_and_all_gives_every_job(farm, home: Path) -> None:  # type: ignore[no-untyped-def]
+    from farmctl.store import JobStore, NewJob
+    from tests.queue.conftest import fake_file
+
+    infos = [fake_file(f"part{i}.gcode") for i in range(55)]
+    with JobStore.open(home) as store:
+        store.add_jobs([NewJob(file_sha=i.sha256, name=i.name) for i in infos], infos)
+    paged = farm("jobs", "list", "--json")
+    assert len(paged.json()) == 50 and "jobs 1-50 of 55" in paged.err
+    every = farm("jobs", "list", "--json", "--all")
+    jobs = every.json()
+    assert isinstance(jobs, list) and [j["id"] for j in jobs] == [f"j{n}" for n in range(1, 56)]
+    assert "jobs 1-55 of 55" in every.err
+    _one_line_error(farm("jobs", "list", "--all", "--page", "2"), "--all lists every job")
+    assert "--all" in farm("jobs", "list", "--help").out
