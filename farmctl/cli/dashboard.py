@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -42,29 +42,90 @@ def temperatures_text(row: PrinterRow) -> str:
     return "  ".join(parts) or "-"
 
 
-def printers_table(view: FarmView) -> Table:
+# Narrow screens (a pipe is 80 columns): what goes first, least useful first. Each step either drops a
+# column or makes one compact, until the table fits without squashing a column to nothing.
+_NARROWING = ("material", "compact progress", "compact eta", "temperatures", "eta")
+_JOB_MIN_WIDTH = 12
+
+
+def _eta_text(view: FarmView, row: PrinterRow, compact: bool) -> str:
+    if row.eta_s is None:
+        return "-"
+    return _duration(row.eta_s) if compact else f"{_duration(row.eta_s)} ({_clock(view.at + row.eta_s)})"
+
+
+def _progress_cell(row: PrinterRow, compact: bool) -> RenderableType:
+    if row.progress is None:
+        return "-"
+    if compact:
+        return f"{row.progress * 100:.0f}%"
+    bar = ProgressBar(total=100.0, completed=row.progress * 100, width=16)
+    lines = f"{row.lines_acked or 0}/{row.lines_total or '?'}"
+    return Group(bar, Text(f"{row.progress * 100:5.1f}%  {lines}"))
+
+
+def _state_cell(row: PrinterRow) -> Text:
+    state = row.state.replace("_", " ")
+    if row.heating:
+        state += " (heating)"
+    detail = row.detail if row.state in ("error", "offline", "maintenance", "fault") and row.detail else ""
+    cell = Text(state, style=_STATE_STYLE.get(row.state, ""))
+    if detail:
+        cell.append(f"\n{detail[:40]}", style="dim")
+    return cell
+
+
+def _cell_width(cell: RenderableType) -> int:
+    if isinstance(cell, Text):
+        return max((len(line) for line in cell.plain.splitlines()), default=0)
+    if isinstance(cell, str):
+        return max((len(line) for line in cell.splitlines()), default=0)
+    return 22  # the progress bar and its line below
+
+
+def _min_width(name: str, cells: list[RenderableType], wraps: bool) -> int:
+    natural = max(_cell_width(c) for c in [name, *cells])
+    return min(natural, max(_JOB_MIN_WIDTH, len(name))) if wraps else natural
+
+
+def printers_table(view: FarmView, width: int | None = None) -> Table:
+    """The printers; with `width` (the console's), low-value columns go first rather than every column
+    being squashed (rich would cut headers to `pri…` and a wrappable column to zero width)."""
+    for steps in range(len(_NARROWING) + 1):
+        narrowing = set(_NARROWING[:steps])
+        columns = _printer_columns(view, narrowing)
+        # Each column: its text plus one space of padding either side and one border character.
+        needed = 1 + sum(_min_width(name, cells, wraps) + 3 for name, cells, wraps in columns)
+        if width is None or needed <= width:
+            break
     table = Table(title="Printers", expand=True, title_justify="left")
-    for column in ("printer", "state", "material", "temperatures °C", "job", "progress", "ETA"):
-        table.add_column(column, no_wrap=column != "job")
-    for row in view.printers:
-        state = row.state.replace("_", " ")
-        if row.heating:
-            state += " (heating)"
-        style = _STATE_STYLE.get(row.state, "")
-        detail = row.detail if row.state in ("error", "offline", "maintenance") and row.detail else ""
-        state_cell = Text(state, style=style)
-        if detail:
-            state_cell.append(f"\n{detail[:40]}", style="dim")
-        material = f"{row.material or '?'} {row.nozzle_mm or '?'}mm"
-        job = f"{row.job} {row.file}" if row.job else ("-" if row.bed_clear else "bed not cleared")
-        progress: RenderableType = "-"
-        if row.progress is not None:
-            bar = ProgressBar(total=100.0, completed=row.progress * 100, width=16)
-            lines = f"{row.lines_acked or 0}/{row.lines_total or '?'}"
-            progress = Group(bar, Text(f"{row.progress * 100:5.1f}%  {lines}"))
-        eta = f"{_duration(row.eta_s)} ({_clock(view.at + row.eta_s)})" if row.eta_s is not None else "-"
-        table.add_row(row.id, state_cell, material, temperatures_text(row), job, progress, eta)
+    for name, cells, wraps in columns:
+        table.add_column(name, no_wrap=not wraps, min_width=_min_width(name, cells, wraps),
+                         overflow="fold" if wraps else "ellipsis")  # a long file name folds, uncut
+    for index in range(len(view.printers)):
+        table.add_row(*(cells[index] for _, cells, _ in columns))
     return table
+
+
+def _printer_columns(
+    view: FarmView, narrowing: set[str]
+) -> list[tuple[str, list[RenderableType], bool]]:
+    rows = view.printers
+    jobs: list[RenderableType] = [
+        f"{r.job} {r.file}" if r.job else ("-" if r.bed_clear else "bed not cleared") for r in rows
+    ]
+    columns: list[tuple[str, list[RenderableType], bool]] = [
+        ("printer", [r.id for r in rows], False),
+        ("state", [_state_cell(r) for r in rows], False),
+        ("material", [f"{r.material or '?'} {r.nozzle_mm or '?'}mm" for r in rows], False),
+        ("temperatures °C", [temperatures_text(r) for r in rows], False),
+        ("job", jobs, True),
+        ("progress", [_progress_cell(r, "compact progress" in narrowing) for r in rows], False),
+        ("ETA", [_eta_text(view, r, "compact eta" in narrowing) for r in rows], False),
+    ]
+    dropped = {"material", "temperatures", "eta"} & narrowing
+    names = {"material": "material", "temperatures": "temperatures °C", "eta": "ETA"}
+    return [c for c in columns if c[0] not in {names[d] for d in dropped}]
 
 
 def next_jobs_table(view: FarmView) -> Table:
@@ -105,8 +166,18 @@ def header(view: FarmView, where: str) -> Text:
     return text
 
 
+class _FittedPrinters:
+    """The printers table built for the width it is rendered at (a pipe, a terminal, a live view)."""
+
+    def __init__(self, view: FarmView) -> None:
+        self.view = view
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield printers_table(self.view, options.max_width)
+
+
 def render(view: FarmView, where: str) -> Group:
-    return Group(header(view, where), printers_table(view), next_jobs_table(view), risks_table(view))
+    return Group(header(view, where), _FittedPrinters(view), next_jobs_table(view), risks_table(view))
 
 
 def summary_line(view: FarmView) -> str:

@@ -1,0 +1,50 @@
+"""`farmctl status` rendered for a pipe (80 columns) or a narrow terminal: readable, never a column
+squashed to nothing or a header cut to `pri…`; low-value columns go first."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from rich.console import Console
+
+from farmctl.cli.dashboard import render
+from farmctl.daemon.view import FarmView, PrinterRow
+
+
+def printing_row(printer_id: str, file: str) -> PrinterRow:
+    return PrinterRow(
+        id=printer_id, kind="serial", state="printing", detail=None, enabled=True, bed_clear=False,
+        material="PETG", nozzle_mm=0.4, temperatures={"B": (80.0, 80.0), "T0": (235.0, 235.0)}, run="r31",
+        job="j12", file=file, progress=0.42, eta_s=1234.0, lines_acked=4200, lines_total=10000,
+        heating=False, daemon="host:1:2", live=True,
+    )
+
+
+def rendered(width: int) -> str:
+    view = FarmView(at=time.time(), daemons=[], printers=[
+        printing_row("bigbox-1", "gripper_finger_left_v3_final.gcode"),
+        printing_row("mk3-2", "spacer20_petg.gcode"),
+    ], next_jobs=[], orders_at_risk=[])
+    out = io.StringIO()
+    Console(file=out, width=width, force_terminal=False, color_system=None).print(render(view, "farm.db"))
+    text = out.getvalue()
+    return text[text.index("Printers"):text.index("Next jobs")]
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_narrow_status_keeps_every_shown_column_readable(width: int) -> None:
+    table = rendered(width)
+    assert "…" not in table and "┳┳" not in table and "┃┃" not in table
+    assert all(len(line) <= width for line in table.splitlines())
+    for header in ("printer", "state", "job", "progress"):
+        assert header in table
+    assert "bigbox-1" in table and "j12" in table and "42%" in table
+
+
+def test_wide_status_shows_everything() -> None:
+    table = rendered(200)
+    for text in ("material", "PETG 0.4mm", "temperatures °C", "bed 80/80", "ETA", "4200/10000",
+                 "gripper_finger_left_v3_final.gcode"):
+        assert text in table
