@@ -214,7 +214,7 @@ def list_(
             limit=None if every else limit,
             offset=offset,
         )
-        live = any(j.state.value in ("queued", "printing") for j in found.items)
+        live = any(j.state.value in ("queued", "printing") or j.copies_active for j in found.items)
         projection = plan_for(store) if live else None
     documents = [job_json(j, projection.forecast(j.id) if projection else None) for j in found.items]
     shown = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import case, func, literal, select
@@ -47,12 +48,16 @@ class SnapshotOps(StoreBase):
             )
             .join(files, files.c.sha256 == jobs.c.file_sha)
             .outerjoin(orders, orders.c.id == jobs.c.order_id)
-            .where(jobs.c.state.in_(_SCHEDULABLE))
-            .order_by(*_order_for(policy), jobs.c.id)
         )
+        # Held jobs with a copy still printing start no copy, but that copy's projected end is
+        # theirs (jobs list, schedule): they come last, with no copies left to place.
+        held_query = job_query.where(jobs.c.state == "held", jobs.c.copies_active > 0)
+        job_query = job_query.where(jobs.c.state.in_(_SCHEDULABLE)).order_by(*_order_for(policy), jobs.c.id)
         with self._read() as conn:
             printer_rows = conn.execute(select(printers).order_by(printers.c.id)).all()
             job_rows = conn.execute(job_query).all()
+            held_rows = conn.execute(held_query).all()
+            held_ids = {row[0] for row in held_rows}
             active_rows = conn.execute(
                 select(
                     print_runs.c.job_id,
@@ -129,7 +134,7 @@ class SnapshotOps(StoreBase):
             max_z,
             order_priority,
             order_due,
-        ) in job_rows:
+        ) in chain(job_rows, held_rows):
             size = (max_x - min_x, max_y - min_y, max_z - min_z) if min_x is not None else None
             key = (material, nozzle, size, tags, pinned)
             req = interned.get(key)
@@ -149,7 +154,7 @@ class SnapshotOps(StoreBase):
                     due,
                     created,
                     estimated or slicer_time or default_duration_s,
-                    max(0, copies - done - active),
+                    0 if held_ids and job_id in held_ids else max(0, copies - done - active),
                     req,
                     order_id,
                     failed_on,

@@ -339,7 +339,9 @@ def test_holding_a_printing_job_keeps_it_shown_as_printing(farm, home: Path) -> 
         assert store.claim_next_copy("p0") is not None
     (held,) = farm("jobs", "hold", "j1", "--json").json()
     assert held["state"] == "printing" and held["held"] and held["copies_active"] == 1
-    assert [j["id"] for j in farm("jobs", "list", "--state", "printing", "--json").json()] == ["j1"]
+    (listed,) = farm("jobs", "list", "--state", "printing", "--json").json()
+    assert listed["id"] == "j1" and listed["projected_finish"] is not None  # the printing copy's end
+    assert [s["job"] for p in farm("schedule", "--json").json()["printers"] for s in p["segments"]] == ["j1"]
     table = farm("jobs", "list", "--state", "printing")
     assert "printing (held)" in table.out
     (released,) = farm("jobs", "release", "j1", "--json").json()
