@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from farmctl.errors import NotFound
+from farmctl.redact import mask_optional, mask_url_passwords
 from farmctl.store.base import StoreBase
 from farmctl.store.control_schema import control_requests, daemons, printer_live
 from farmctl.store.schema import events, print_runs
@@ -224,8 +225,9 @@ class LiveStore(StoreBase):
     @staticmethod
     def _live_row(daemon_id: str, status: LiveStatus, now: float) -> dict[str, Any]:
         return {
-            "daemon_id": daemon_id, "heartbeat_at": now, "state": status.state, "detail": status.detail,
-            "endpoint": status.endpoint,
+            # Shown by `farmctl status`: a URL's password (OctoPrint user:pw@) never gets there.
+            "daemon_id": daemon_id, "heartbeat_at": now, "state": status.state,
+            "detail": mask_optional(status.detail), "endpoint": mask_optional(status.endpoint),
             "temperatures": json.dumps({k: list(v) for k, v in status.temperatures.items()}, sort_keys=True),
             "run_id": status.run_id, "job_id": status.job_id, "lines_acked": status.lines_acked,
             "lines_total": status.lines_total, "progress": status.progress, "eta_s": status.eta_s,
@@ -278,7 +280,7 @@ class LiveStore(StoreBase):
             conn.execute(control_requests.update().where(
                 control_requests.c.id == request_id, control_requests.c.state == "pending",
             ).values(state="done" if ok else "failed", handled_by=daemon_id, handled_at=self.now(),
-                     result=result))
+                     result=mask_url_passwords(result)))
 
     def expire_controls(self, older_than_s: float) -> int:
         """Requests nobody handled (no daemon owned the printer) fail instead of firing much later."""

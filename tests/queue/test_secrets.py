@@ -68,3 +68,19 @@ def test_a_new_farm_home_and_database_are_owner_only(tmp_path: Path) -> None:
     JobStore.open(home).close()
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "farm.db").stat().st_mode) == 0o600
+
+
+def test_the_live_status_table_never_holds_a_url_password(home: Path) -> None:
+    from farmctl.store import PrinterSpec
+    from farmctl.store.live import LiveStatus, LiveStore
+
+    with JobStore.open(home) as store:
+        store.add_printer(PrinterSpec(id="octo-2", kind="octoprint", octoprint_url=URL, api_key="k" * 20))
+        live = LiveStore.attach(store)
+        live.register_daemon("d1", "host", 1, {})
+        assert live.claim_printers("d1", ["octo-2"], 30.0) == ["octo-2"]
+        status = LiveStatus("octo-2", "connecting", detail=f"contacting OctoPrint at {URL}", endpoint=URL)
+        live.flush("d1", [status], [])
+        shown = live.live_statuses()["octo-2"]
+    assert shown.endpoint == "http://user:***@127.0.0.1:1"
+    assert shown.detail == "contacting OctoPrint at http://user:***@127.0.0.1:1"
