@@ -69,7 +69,7 @@ class FleetChanges:
         current = {p.id: p for p in sup.wanted(sup.store.list_printers())}
         for printer_id in [pid for pid in sup.workers if pid not in current]:
             worker = sup.workers[printer_id]
-            worker.retire_pending = True
+            worker.retire_pending = worker.forget_pending = True
             if worker.run is None:
                 self.retire(worker, forget=True)
         new_ids = [pid for pid in current if pid not in sup.workers]
@@ -88,6 +88,7 @@ class FleetChanges:
             if existing is None or printer_id in new_ids:
                 continue
             worker = existing
+            worker.forget_pending = False  # (back) in the farm
             old, worker.printer = worker.printer, printer
             worker.printer_bed_clear = printer.bed_clear
             if not printer.enabled:
@@ -114,6 +115,10 @@ class FleetChanges:
         if worker.driver is not None and worker.rebuild_pending and worker.run is None:
             worker.driver.disconnect()
             worker.reconnect_at = self.sup.clock()
+
+    def retire_when_free(self, worker: PrinterWorker) -> None:
+        """The print that kept a disabled or removed printer has ended: now it goes."""
+        self.retire(worker, forget=worker.forget_pending)
 
     def retire(self, worker: PrinterWorker, forget: bool = False) -> None:
         sup = self.sup

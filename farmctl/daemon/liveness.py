@@ -52,7 +52,10 @@ def dead_on_this_host(
         if lock_is_ours:
             return True  # we hold its home's lock: it cannot be running
         assert home is not None
-        holder = lock_holder(Path(home))
+        try:
+            holder = lock_holder(Path(home))
+        except OSError:  # the lock file is not readable by us (another user's home): ask the pid
+            return not pid_alive(record.pid)
         if holder is None:
             return True
         if holder != record.pid:

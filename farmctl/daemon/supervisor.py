@@ -445,7 +445,7 @@ class Supervisor:
         if target is WorkerState.IDLE:
             worker.backoff.reset()
             if worker.retire_pending and worker.run is None:
-                self.changes.retire(worker)
+                self.changes.retire_when_free(worker)
                 return
             if worker.rebuild_pending and worker.run is None:
                 self.changes.rebuild_when_free(worker)
@@ -456,7 +456,7 @@ class Supervisor:
         if target in (WorkerState.OFFLINE, WorkerState.ERROR):
             self.persist_state(worker, WorkerState.ERROR, event.reason or event.state.value)
             if worker.retire_pending:
-                self.changes.retire(worker)
+                self.changes.retire_when_free(worker)
             elif not self.finished:
                 self._schedule_reconnect(worker, now)
             return
@@ -538,7 +538,7 @@ class Supervisor:
         )
         self.control.on_run_ended(worker, kind)
         if worker.retire_pending:  # disabled while it printed: now it may go
-            self.changes.retire(worker)
+            self.changes.retire_when_free(worker)
             return
         if worker.rebuild_pending:  # moved while it printed: now the new settings apply
             self.changes.rebuild_when_free(worker)

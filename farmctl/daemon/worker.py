@@ -115,6 +115,7 @@ class PrinterWorker:
     heat: HeatUp | None = None
     rebuild_pending: bool = False  # connection settings changed while printing: rebuild when free
     retire_pending: bool = False  # disabled/removed while printing: disconnect when free
+    forget_pending: bool = False  # removed (not just disabled) while printing: drop the worker when free
     waiting_for_power: bool = False
     live_dirty: bool = True
     generation: int = 0  # which driver instance the worker listens to (events of replaced ones are dropped)
