@@ -87,6 +87,8 @@ def test_late_subscriber_sees_retained_state_and_the_will_after_kill_9(
         farm.add_printer("c", "socket://127.0.0.1:9")
         late.wait_for(lambda m: m.topic == f"{BASE}/daemon/info" and m.json()["printers"] == ["a", "b", "c"])
         late.wait_for(lambda m: m.topic == "homeassistant/device/farm_e2e_c/config")
+        # Its own retained state too (it is listed from those), before the kill below.
+        late.wait_for(lambda m: m.topic == f"{BASE}/printers/c/state")
 
         daemon.send_signal(signal.SIGKILL)
         daemon.wait()
