@@ -88,4 +88,8 @@ def preflight_file(path: Path, max_line_bytes: int = 96) -> PreflightResult:
         data = path.read_bytes()
     except OSError as error:
         raise PreflightError(f"cannot read {path}: {error.strerror or error}") from error
-    return preflight_text(data.decode("latin-1"), max_line_bytes, source=str(path))
+    try:
+        text = data.decode("utf-8")  # what editors and slicers write: report `é`, not its two bytes
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    return preflight_text(text, max_line_bytes, source=str(path))

@@ -11,7 +11,9 @@ there), so the driver thread sleeps in the kernel until a byte arrives: no polli
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import select
 import socket
 from dataclasses import dataclass
@@ -26,6 +28,27 @@ class TransportError(Exception):
     def __init__(self, message: str, code: str = "link") -> None:
         super().__init__(message)
         self.code = code
+
+
+_ERRNO_TEXT = re.compile(r"\[Errno (\d+)\] ([^\]]+?)(?::\s*'[^']*')?$")
+
+
+def open_failure(device: str, error: BaseException) -> str:
+    """Why `device` did not open, once (pyserial repeats the URL) and with what to do about it."""
+    text = str(error).replace(f"Could not open port {device}: ", "")
+    number = getattr(error, "errno", None)
+    match = _ERRNO_TEXT.search(text)
+    if match:
+        number, text = int(match.group(1)), match.group(2).strip()
+    advice = {
+        errno.ECONNREFUSED: "nothing listens there: start the bridge or simulator, or check host and port",
+        errno.ENOENT: "is the printer plugged in and powered? `farmctl ports` lists the ports",
+        errno.EACCES: "add your user to the 'dialout' group (then log in again)",
+        errno.EBUSY: "close the other program that holds it",
+        errno.EHOSTUNREACH: "check the address and the network",
+        errno.ETIMEDOUT: "check the address and the network",
+    }.get(number or -1)
+    return f"{text}; {advice}" if advice else text
 
 
 @dataclass(frozen=True)
@@ -70,7 +93,8 @@ class SerialTransport:
                 port.dtr = settings.dtr
             port.open()
         except (serial.SerialException, OSError, ValueError) as error:
-            raise TransportError(f"cannot open {self.device}: {error}", "open") from error
+            reason = open_failure(self.device, error)
+            raise TransportError(f"cannot open {self.device}: {reason}", "open") from error
         self._port = port
         sock = getattr(port, "_socket", None)
         if isinstance(sock, socket.socket):
@@ -102,7 +126,11 @@ class SerialTransport:
                     return b""
                 data = self._socket.recv(65536)
                 if not data:
-                    raise TransportError(f"{self.device}: connection closed by the printer", "unplugged")
+                    raise TransportError(
+                        f"{self.device}: connection closed by the printer (bridge stopped or printer reset); "
+                        "check the printer and its bridge, then print again",
+                        "unplugged",
+                    )
                 return data
             if self._fd is not None:
                 fds: list[int] = [self._fd]

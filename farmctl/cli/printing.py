@@ -82,7 +82,22 @@ def print_file(
     ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Stream one file to one printer now (no queue). Ctrl-C cancels safely (heaters off, park)."""
+    """Stream one file to one printer now (no queue). Ctrl-C, SIGTERM, SIGHUP cancel safely (heaters off, park)."""
+    try:
+        finished, signum = _print(file, port, baud, ping_pong)
+    except UserError as error:
+        if json_output:
+            # One JSON object on stdout whatever happens; the entry point prints the line on stderr.
+            print_json({"outcome": "failed", "lines": 0, "bytes": 0, "resends": 0, "error": error.message})
+        raise
+    _report(finished, json_output, signum)
+
+
+# The signals that mean "stop this print": Ctrl-C, `kill`, and the terminal closing (a laptop lid, ssh).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _print(file: Path, port: str, baud: int, ping_pong: bool) -> tuple[JobFinished, int]:
     from farmctl.drivers.base import JobSpec
     from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
     from farmctl.drivers.serial.preflight import PreflightError, preflight_file
@@ -91,6 +106,7 @@ def print_file(
 
     if not file.is_file():
         raise UserError(f"{file}: no such file; give the path of a G-code file")
+    _refuse_non_gcode(file)
     settings = MarlinSettings(link=LinkSettings(baud=baud), protocol=ProtocolSettings(ping_pong=ping_pong))
     try:
         plan = preflight_file(file, settings.protocol.max_line_bytes)
@@ -100,34 +116,56 @@ def print_file(
         raise UserError(f"{file}: no G-code commands in this file; nothing to print")
     events: queue.Queue[DriverEvent] = queue.Queue()
     driver = MarlinDriver("cli", port, events.put, settings)
-    interrupted = {"count": 0}
+    received: list[int] = []
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        interrupted["count"] += 1
+    def on_stop_signal(signum: int, frame: Any) -> None:
+        received.append(signum)
         driver.cancel()
 
-    driver.connect()
+    previous = {signum: signal.signal(signum, on_stop_signal) for signum in STOP_SIGNALS}
     try:
-        _wait_until_idle(driver, events)
-        previous = signal.signal(signal.SIGINT, on_sigint)
+        driver.connect()
         try:
+            _wait_until_idle(driver, events, received)
             driver.start_job(JobSpec(file, file.name))
+            if received:
+                driver.cancel()  # a signal between connect and start: the job must not run on
             finished = _follow(driver, events, len(plan.commands), plan.total_bytes, file.name)
             if finished.outcome.value == "cancelled":
                 _wait_for_script(driver, events)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            driver.close()
     finally:
-        driver.close()
-    _report(finished, json_output)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return finished, received[0] if received else 0
 
 
-def _wait_until_idle(driver: MarlinDriver, events: queue.Queue[DriverEvent]) -> None:
+def _refuse_non_gcode(file: Path) -> None:
+    """The analyser's sniffing (what `jobs add` refuses), on the file's head only: a few ms at most."""
+    from farmctl.gcode.analyse import HEAD_BYTES
+    from farmctl.gcode.analyse import _sniff as sniff  # the same check `jobs add` applies
+    from farmctl.gcode.model import GcodeError
+
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    except OSError as error:
+        raise UserError(f"cannot read {file}: {error.strerror or error}") from None
+    try:
+        sniff(file, head)
+    except GcodeError as error:
+        raise UserError(str(error)) from None
+
+
+def _wait_until_idle(driver: MarlinDriver, events: queue.Queue[DriverEvent], received: list[int]) -> None:
     from farmctl.drivers.base import DriverState, PrinterError, StateChanged
 
     deadline = time.monotonic() + CONNECT_TIMEOUT_S
     last_error = ""
     while time.monotonic() < deadline:
+        if received:
+            raise UserError(f"interrupted while connecting to {driver.url}; nothing was printed")
         try:
             event = events.get(timeout=0.5)
         except queue.Empty:
@@ -138,7 +176,10 @@ def _wait_until_idle(driver: MarlinDriver, events: queue.Queue[DriverEvent]) -> 
             if event.state is DriverState.IDLE:
                 return
             if event.state in (DriverState.ERROR, DriverState.FAULT, DriverState.OFFLINE):
-                raise UserError(f"cannot connect to {driver.url}: {last_error or event.reason}")
+                reason = last_error or event.reason
+                if reason.startswith(f"cannot open {driver.url}"):
+                    raise UserError(reason)  # already names the port and what to do
+                raise UserError(f"cannot connect to {driver.url}: {reason}")
     raise UserError(f"no answer from {driver.url} within {CONNECT_TIMEOUT_S:g} s; check --port and --baud")
 
 
@@ -178,7 +219,8 @@ def _follow(
                     for key, r in sorted(event.readings.items())
                 )
             elif isinstance(event, Notice | PrinterError):
-                console.print(f"[yellow]{event.message}")
+                # One line each, also when stderr is a pipe (rich would wrap at 80 columns).
+                console.print(event.message, style="yellow", soft_wrap=True, markup=False, highlight=False)
             elif isinstance(event, JobFinished):
                 return event
 
@@ -193,7 +235,7 @@ def _wait_for_script(driver: MarlinDriver, events: queue.Queue[DriverEvent]) -> 
             events.get(timeout=0.2)
 
 
-def _report(finished: JobFinished, json_output: bool) -> None:
+def _report(finished: JobFinished, json_output: bool, signum: int) -> None:
     document: dict[str, Any] = {
         "outcome": finished.outcome.value,
         "lines": finished.lines_acked,
@@ -215,4 +257,5 @@ def _report(finished: JobFinished, json_output: bool) -> None:
         )
     if finished.outcome.value != "completed":
         sys.stderr.flush()
-        raise typer.Exit(1 if finished.outcome.value == "failed" else 130)
+        # A cancel by signal exits like the shell expects (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+        raise typer.Exit(1 if finished.outcome.value == "failed" else 128 + (signum or signal.SIGINT))

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.drivers.helpers import dense_commands, executed_job_lines, write_job
 from tests.support.simulator import running_simulator
 
@@ -40,6 +42,61 @@ def test_print_reports_a_failed_job_with_nonzero_exit(tmp_path: Path) -> None:
     document = json.loads(result.stdout)
     assert document["outcome"] == "failed" and "reset" in document["error"]
     assert document["lines"] < 100
+
+
+SAFE_STOP = ["M104 S0", "M140 S0", "M107", "G91", "G1 Z10 F600", "G90", "M84"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_cancel_safely_like_ctrl_c(tmp_path: Path, signum: int) -> None:
+    job = write_job(tmp_path, dense_commands(5000))
+    with running_simulator(transport="tcp", speed=2, journal_dir=tmp_path / "j") as sim:
+        process = subprocess.Popen(
+            [*FARMCTL, "print", str(job), "--port", sim.endpoints[0], "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        sim.wait_journal(lambda j: len(executed_job_lines(j)) > 20, timeout=30)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum, err
+    assert json.loads(out)["outcome"] == "cancelled"
+    assert [str(e["cmd"]) for e in sim.journal()][-7:] == SAFE_STOP
+
+
+def test_a_text_file_that_is_not_gcode_is_refused_before_connecting(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Shopping list\nmilk and eggs\nbread\n" * 20)
+    with running_simulator(transport="tcp", speed=1000, journal_dir=tmp_path / "j") as sim:
+        result = run_cli("print", str(notes), "--port", sim.endpoints[0], "--json")
+        assert not executed_job_lines(sim.journal())
+    assert result.returncode == 1
+    assert "does not look like G-code" in result.stderr
+    assert json.loads(result.stdout)["outcome"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("content", "port", "expected"),
+    [
+        (b"G28\nG1 X1\n", "socket://127.0.0.1:1", "Connection refused; nothing listens there"),
+        (b"G28\nG1 X1\n", "/dev/ttyUSB9", "No such file or directory; is the printer plugged in"),
+        (b"", "/dev/ttyUSB9", "is empty"),
+        ("G28\nM117 caf\u00e9\n".encode(), "/dev/ttyUSB9", ":2: non-ASCII character '\u00e9'"),
+    ],
+)
+def test_json_failure_before_streaming_is_one_object(
+    tmp_path: Path, content: bytes, port: str, expected: str
+) -> None:
+    job = tmp_path / "part.gcode"
+    job.write_bytes(content)
+    result = run_cli("print", str(job), "--port", port, "--json")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["outcome"] == "failed" and expected in document["error"]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert lines[0].count(port) <= 1
 
 
 def test_ctrl_c_cancels_safely(tmp_path: Path) -> None:
