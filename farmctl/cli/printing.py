@@ -82,7 +82,7 @@ def print_file(
     ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Stream one file to one printer now (no queue). Ctrl-C, SIGTERM, SIGHUP cancel safely (heaters off, park)."""
+    """Stream one file to one printer (no queue). Ctrl-C, SIGTERM or SIGHUP cancel safely (heaters off)."""
     try:
         finished, signum = _print(file, port, baud, ping_pong)
     except UserError as error:
