@@ -19,6 +19,7 @@ from farmctl.daemon.settings import PowerSettings
 from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
 from farmctl.drivers.base import JobSpec
 from farmctl.files import FileStore
+from farmctl.redact import mask_optional
 from farmctl.scheduler.dispatch import next_for_printer
 from farmctl.scheduler.model import Policy
 from farmctl.scheduler.policy import order_jobs
@@ -124,7 +125,8 @@ def live_rows(
     for worker in workers:
         run = worker.run
         statuses.append(LiveStatus(
-            printer_id=worker.id, state=worker.state.value, detail=worker.detail, endpoint=worker.endpoint,
+            printer_id=worker.id, state=worker.state.value, detail=worker.detail,
+            endpoint=mask_optional(worker.endpoint),  # also read by MQTT, which has no masking of its own
             temperatures=dict(worker.temperatures), run_id=run.run_id if run else None,
             job_id=run.job_id if run else None, lines_acked=run.lines_acked if run else None,
             lines_total=run.lines_total if run else None, progress=run.progress if run else None,

@@ -371,6 +371,9 @@ class Supervisor:
         detail: str | None,
         capabilities: dict[str, Any] | None = None,
     ) -> None:
+        # Masked once here, so the log, the store, the live rows and MQTT all get the same safe text:
+        # a driver's detail may quote a URL with a password (http://user:pw@octopi).
+        detail = mask_optional(detail)
         changed = state is not worker.state or detail != worker.detail
         worker.state, worker.detail = state, detail
         if state in _NO_READINGS:
@@ -395,7 +398,7 @@ class Supervisor:
         self._persist(f"state {printer_id}", op)
         if quiet:
             return
-        self.log.info("printer.state", printer_id, state=state.value, detail=mask_optional(detail))
+        self.log.info("printer.state", printer_id, state=state.value, detail=detail)
         self.observer.printer_state(printer_id, state.value, shown)
         self.control.on_state(worker)
 
