@@ -17,6 +17,7 @@ class JobCursor:
     next_index: int = 0  # next line never sent before
     acked: int = 0  # lines acknowledged (a prefix of the file)
     resends: int = 0
+    fragments: int = 0  # oks (ADVANCED_OK, without N) of unnumbered line fragments the firmware executed
     paused: bool = False
     fence_sent: bool = False
     last_progress: float = -1.0

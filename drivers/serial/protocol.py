@@ -87,6 +87,8 @@ class MarlinProtocol:
         self._next_number = 1
         self._replay_next: int | None = None  # next history line to replay
         self._collapse: int | None = None  # window is one line until this number is acked
+        self._single_line = False  # a line error happened in this job: one line in flight from now on
+        self._accepted_through = 0  # the firmware said it holds every line up to this one (Resend: n+1)
         self._rewind: Rewind | None = None
         self._after_resend = False
         # Does the firmware send `ok` after `Resend:`? None = not known yet (assume yes, the safe side:
@@ -142,6 +144,7 @@ class MarlinProtocol:
             prefix.append(prefix[-1] + len(line) + 1)
         self.job = JobCursor(job_id, lines, prefix, now)
         self.counters.consecutive_resends = 0
+        self._single_line = False
         self._set_state(DriverState.PRINTING, f"job {job_id}")
         self._last_poll = now
         self._pump(now)
@@ -276,6 +279,9 @@ class MarlinProtocol:
             return
         if response.buffer_free is not None:
             self._learn_bufsize(response.buffer_free)
+        if self._is_fragment_ok(response):
+            self._on_fragment_executed()
+            return  # the ok of a line we never sent: it acknowledges none of ours
         if response.temperatures:
             self._update_temperatures(response.temperatures)
             acked = self.window.ack_through_marker()  # nothing if no M105 is in flight: a stale answer
@@ -289,6 +295,28 @@ class MarlinProtocol:
         if self.firmware.paused_for_user and self.job and not self.job.paused:
             self.firmware.paused_for_user = False
             self._set_state(DriverState.PRINTING, "printer resumed")
+
+    def _is_fragment_ok(self, response: Response) -> bool:
+        """ADVANCED_OK echoes `N<n>` for a line that started with N. During a job every line we send is
+        numbered (H30), so an ok with `B` but no N answers a line we never sent: the unnumbered tail of a
+        line cut by the firmware's RX flush after a line error, which Marlin executes without a checksum."""
+        return (
+            self.job is not None
+            and response.buffer_free is not None
+            and response.number is None
+            and not response.temperatures
+            and self.state in (DriverState.PRINTING, DriverState.PAUSED)
+        )
+
+    def _on_fragment_executed(self) -> None:
+        if self.job is not None:
+            self.job.fragments += 1
+        self._emit_error(
+            ErrorKind.RECOVERABLE_COMM,
+            "the printer executed a fragment of a line cut by a line error (a move may have run twice); "
+            "check the print, and the USB cable and its shielding",
+            "fragment-executed",
+        )
 
     def _on_acked(self, entry: InFlight, now: float) -> None:
         if entry.job_index is not None and self.job is not None:
@@ -363,6 +391,17 @@ class MarlinProtocol:
         self._rewind = Rewind(number, stale, now)
         self._replay_next = None
         self._collapse = number
+        self._accepted_through = number - 1
+        if self.settings.ping_pong_after_line_error and not self._single_line:
+            self._single_line = True
+            self._events.append(
+                Notice(
+                    self.printer,
+                    NoticeLevel.INFO,
+                    f"line error at line {number}: one line in flight for the rest of the job"
+                    " (a line cut by the printer's buffer flush could otherwise run as a fragment)",
+                )
+            )
         self.job.resends += 1
         self._check_resend_ratio()
 
@@ -499,7 +538,16 @@ class MarlinProtocol:
         Entries older than the replayed line (accepted, ok pending) and M105s do not hold the replay back."""
         if self._collapse is not None and self.window.has_numbered_from(self._collapse):
             return False
+        if self._single_line and self.job is not None and self._unconfirmed_in_flight():
+            return False
         return self.window.has_room(size)
+
+    def _unconfirmed_in_flight(self) -> bool:
+        """A line on the wire that the firmware has not confirmed holding. Lines before the last resend
+        request are in its command queue (it said so), out of the RX ring: a flush cannot cut them."""
+        return any(
+            entry.number is None or entry.number > self._accepted_through for entry in self.window.entries()
+        )
 
     def _put(self, entry: InFlight, wire: bytes, now: float) -> None:
         # An ok that arrives after we sent something may answer that line: only an ok that comes before any

@@ -34,6 +34,10 @@ class ProtocolSettings:
     # Bytes of the ring kept free for lines the window does not plan for (tickles, operator commands).
     rx_reserve_bytes: int = 8
     ping_pong: bool = False
+    # After the first line error of a job, one line in flight for the rest of it: Marlin flushes its RX ring
+    # on a line error and runs the unnumbered tail of a line that was still on the wire (no checksum
+    # check), so every extra line in flight at an error can execute as a fragment (see protocol.py).
+    ping_pong_after_line_error: bool = True
     history_lines: int = 100  # resend history; an older request stops the job (H13)
     max_line_bytes: int = 96  # Marlin MAX_CMD_SIZE, numbered line including N, *cs
     # Handshake

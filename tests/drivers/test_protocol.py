@@ -180,8 +180,40 @@ def test_h8_h11_checksum_error_replays_byte_identical_once_despite_echoes() -> N
     assert wire.sent() == [line(2, 1)]  # stale echoes counted: replay at once, window collapsed to 1
     wire.feed("ok")  # N1's ok (executed after the errors were printed)
     assert wire.sent() == []  # still collapsed: N2 not acknowledged yet
-    assert wire.ack() == [line(3, 2), line(4, 3), line(5, 4)]
+    assert wire.ack() == [line(3, 2)]  # one line in flight for the rest of the job (fragments)
     assert wire.proto.job is not None and wire.proto.job.resends == 1
+
+
+def test_after_a_line_error_one_line_in_flight_for_the_rest_of_the_job() -> None:
+    """Marlin flushes its RX ring on a line error and runs the unnumbered tail of a line still on the wire
+    without a checksum (`N3 G1 X3` cut after `N3 ` runs `G1 X3`, and N3 runs again later). With one line in
+    flight nothing is behind the line that can fail, so only the lines in flight at the first error can
+    fragment."""
+    wire = _printing()
+    wire.feed("Error:checksum mismatch, Last Line: 0", "Resend: 1", "ok")
+    wire.advance(0.05)
+    assert wire.sent() == [line(1, 0)]
+    for index in range(1, 200):
+        wire.feed("ok")
+        assert wire.sent() == [line(index + 1, index)]
+        wire.advance(0.001)
+    assert any("one line in flight" in n.message for n in wire.of(Notice))
+    fresh = _printing()  # a new job starts with the full window again
+    assert len(fresh.sent()) == 0 and len(fresh.proto.window) == 3
+
+
+def test_advanced_ok_without_a_line_number_during_a_job_is_a_fragment_reported() -> None:
+    """With ADVANCED_OK every ok of a numbered line echoes its N; during a job we number every line, so an
+    ok without N answers a fragment the firmware executed: reported, and it acknowledges none of ours."""
+    wire = _printing()
+    before = len(wire.proto.window)
+    wire.feed("ok P15 B2")
+    assert len(wire.proto.window) == before and wire.sent() == []
+    errors = [e for e in wire.of(PrinterError) if e.code == "fragment-executed"]
+    assert len(errors) == 1 and errors[0].kind is ErrorKind.RECOVERABLE_COMM
+    assert wire.proto.job is not None and wire.proto.job.fragments == 1
+    wire.feed("ok N1 P15 B2")
+    assert wire.sent() == [line(4, 3)]
 
 
 def test_h9_line_number_error_replays_after_a_quiet_settle() -> None:
@@ -434,7 +466,7 @@ def test_h35_advanced_ok_b_sets_the_line_window() -> None:
     assert wire.proto.window.max_lines == 7
     small = _printing(bufsize=4)
     for _ in range(20):
-        small.feed("ok P15 B1")
+        small.feed("ok N1 P15 B1")
     assert small.proto.window.max_lines == 1
 
 
