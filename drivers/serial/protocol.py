@@ -19,10 +19,20 @@ Resend handling (H8-H14), the part that decides whether a print survives a noisy
 * A request for a line not sent yet is ignored (H12); one older than the history stops the job (H13); the
   same line requested `max_consecutive_resends` times in a row stops it too (H14).
 
+Line fragments: Marlin 2.x flushes its RX ring on a line error and queues any line that does not start with
+`N` without checking a checksum. A line still on the wire at the flush arrives as its tail; cut right before
+the command letter (after `N3057 `) the tail runs as an unnumbered move, and the real N3057 runs later: a
+doubled move. The host cannot prevent the first error's damage, but after it the job keeps at most one line
+the firmware has not confirmed holding in flight (`ping_pong_after_line_error`), so a later error has no line
+behind it to cut. With ADVANCED_OK an `ok` without `N` during a job answers a line we never sent: reported
+as a `fragment-executed` error, and it acknowledges none of ours.
+
 Credit re-synchronisation: oks carry no line number (unless ADVANCED_OK), so a lost or duplicated ok would
 skew the count for ever. `ok T:...` is the one ok we can attribute: it answers an M105, and because Marlin
 acks in order, everything sent before that M105 is done. While printing an M105 goes out every
-`temperature_interval_s`; it doubles as the tickle when no ok arrives (H16).
+`temperature_interval_s`; it doubles as the tickle when no ok arrives (H16). The tickle keeps the lines in
+flight counted (a firmware blocked by a long move does not drain its RX ring) and is only sent while the ring
+can hold it, so the host never overruns the RX buffer.
 """
 
 from __future__ import annotations
@@ -664,17 +674,18 @@ class MarlinProtocol:
             self._emit_error(ErrorKind.JOB_FATAL, message, "timeout")
             self._set_state(DriverState.ERROR, message)
             return
-        # H16 tickle. No ok for this long while lines are in flight means their oks were lost: a slow move
-        # would have been parsed into the command slots by now, leaving the RX ring empty, so forgetting
-        # the window cannot overflow it. The M105's `ok T:` then confirms the printer is alive.
-        for entry in self.window.entries():
-            if entry.fence and self.job is not None:
-                self.job.fence_sent = False
-        self.window.clear()
-        if "M105" in self._commands:
-            self._commands.remove("M105")  # the tickle is the temperature poll too
+        # H16 tickle. The lines in flight stay counted: their oks may be lost, or the firmware may be
+        # blocked (a long move fills the planner, the command queue stays full, the RX ring stops
+        # draining), and forgetting them would pour more lines into a full ring (rx_overflow, then a resend
+        # loop). The M105's `ok T:` acknowledges everything before it (oks come in order), which recovers
+        # lost oks; it goes out only while the RX ring can still hold it.
         self._ok_timer = now
         self._last_poll = now
+        if "M105" in self._commands:
+            self._commands.remove("M105")  # the tickle is the temperature poll too
+        tickle = len(numbered(self._next_number, "M105")) if self.job is not None else len("M105\n")
+        if self.window.bytes + tickle > self.settings.rx_buffer_bytes:
+            return
         self._write_unnumbered("M105", now)
         self._events.append(
             Notice(self.printer, NoticeLevel.INFO, "no ok from the printer; sent M105 tickle")

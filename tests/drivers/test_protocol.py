@@ -294,13 +294,25 @@ def test_h16_lost_ok_with_temperatures_flowing_is_tickled() -> None:
         wire.advance(1.1)
         wire.feed(" T:210.0 /210.0 B:60.0 /60.0 @:64 B@:127")
     sent = wire.sent()
-    # A numbered M105 tickle (during a job everything is numbered), and the window, whose oks were lost,
-    # is forgotten: streaming continues behind the tickle.
-    assert sent[0].split(" ", 1)[1].startswith("M105*")
-    assert sent[1:] == [line(5, 3), line(6, 4)]
+    # A numbered M105 tickle (during a job everything is numbered) and nothing more: the lines in flight
+    # stay counted (a blocked firmware would overflow its RX ring if we forgot them) ...
+    assert len(sent) == 1 and sent[0].split(" ", 1)[1].startswith("M105*")
     assert any("tickle" in n.message for n in wire.of(Notice))
+    # ... until the tickle's `ok T:` proves every line before it executed: streaming continues.
     wire.feed("ok T:210.0 /210.0 B:60.0 /60.0 @:64 B@:127")
-    assert wire.sent() == [line(7, 5)]
+    assert wire.sent() == [line(5, 3), line(6, 4), line(7, 5)]
+
+
+def test_h16_a_blocked_firmware_gets_no_more_bytes_than_its_rx_ring_holds() -> None:
+    """A long move blocks the planner, the command queue stays full, the RX ring stops draining: repeated
+    tickles must not pour lines into it (the QA run: 12 rx_overflow events, then a resend loop)."""
+    wire = _printing(ok_timeout_s=3.0, max_consecutive_timeouts=50)
+    in_flight = wire.proto.window.bytes  # bytes sent and never acknowledged: all still in the firmware
+    for _ in range(30):
+        wire.advance(3.1)
+        in_flight += sum(len(x) + 1 for x in wire.sent())
+        wire.feed(" T:210.0 /210.0 B:60.0 /60.0 @:64 B@:127")
+    assert 0 < in_flight <= 128
 
 
 def test_h17_wait_grants_a_credit_only_while_printing() -> None:
