@@ -39,8 +39,14 @@ from farmctl.drivers.serial.responses import numbered  # noqa: E402
 from farmctl.drivers.serial.settings import ProtocolSettings  # noqa: E402
 from farmctl.drivers.serial.transport import LinkSettings  # noqa: E402
 
+# The exactly-once rules are the test suite's: one definition of what a host command is and of which
+# differences the 8-bit XOR checksum cannot see, for the tests and the benchmark alike.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tests.drivers.helpers import checksum_blind, executed_job_lines  # noqa: E402
+
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "ps25_mk3s_gear_0.20q.gcode"
-HOST_COMMANDS = ("M110", "M105", "M113", "M155")
 
 
 @dataclass
@@ -171,11 +177,7 @@ def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
             settings(resend_settle_s=0.005, resend_timeout_s=0.1),
             7200,
         )
-        executed = [
-            (e["n"], e["cmd"])
-            for e in run.journal
-            if e.get("n") is not None and not e["cmd"].startswith(HOST_COMMANDS)
-        ]
+        executed = executed_job_lines(run.journal)
         numbers = [n for n, _ in executed]
         ordered = all(a < b for a, b in itertools.pairwise(numbers))
         pairs = list(zip(executed, commands, strict=False))
@@ -194,36 +196,6 @@ def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
             f"lost oks {run.stats.get('oks_lost_fault')}"
             + (f"; error: {run.finished.error}" if run.finished.error else "")
         )
-
-
-def checksum_blind(sent: str, executed: str) -> bool:
-    """True when `executed` differs from `sent` only in ways the 8-bit XOR checksum cannot see: the XOR of
-    all changed bytes is zero (pairs of flips of the same bit), or at most two bytes changed (a flip in the
-    command cancelled by one in the checksum digits), two equal bytes dropped, the space after N<n> flipped
-    into the command, or a cut where a byte was flipped into `*` (Marlin checks the XOR up to the LAST `*`
-    but parses the command only up to the first)."""
-    if len(executed) == len(sent) - 2:
-        for i in range(len(sent)):
-            for j in range(i + 1, len(sent)):
-                if sent[i] == sent[j] and sent[:i] + sent[i + 1 : j] + sent[j + 1 :] == executed:
-                    return True
-    for base in (sent, " " + sent):
-        if len(executed) > len(base):
-            continue
-        folded = changed = 0
-        for a, b in zip(base, executed, strict=False):
-            if a != b:
-                folded ^= ord(a) ^ ord(b)
-                changed += 1
-        if len(executed) < len(base):
-            flip = ord(base[len(executed)]) ^ ord("*")
-            if flip.bit_count() != 1:
-                continue
-            folded ^= flip
-            changed += 1
-        if folded == 0 or changed <= 2:
-            return True
-    return False
 
 
 def main() -> None:

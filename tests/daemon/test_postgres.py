@@ -3,7 +3,6 @@ the copies are shared out, none printed twice."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,26 +12,14 @@ from farmctl.files import FileStore
 from farmctl.store import JobStore
 from farmctl.store.live import LiveStore
 from tests.daemon.conftest import Farm, small_part, wait_for
+from tests.support.postgres import temporary_database
 from tests.support.simulator import running_simulator
-
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    name = f"farmctl_daemon_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with temporary_database("farmctl_daemon") as url:
+        yield url
 
 
 def test_two_hosts_share_the_queue_and_each_drives_its_printers(tmp_path: Path, pg_url: str) -> None:

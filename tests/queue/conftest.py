@@ -14,8 +14,7 @@ import pytest
 
 from farmctl.cli.main import main
 from farmctl.store import FileInfo, Job, JobStore, NewJob, PrinterSpec
-
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.support.postgres import temporary_database
 
 
 @pytest.fixture
@@ -34,19 +33,8 @@ def store(home: Path) -> Iterator[JobStore]:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A uniquely named database on the local PostgreSQL, dropped after the session."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"farmctl_queue_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with temporary_database("farmctl_queue") as url:
+        yield url
 
 
 def fake_file(name: str = "part.gcode", *, seconds: float = 3600.0, size_mm: float = 20.0) -> FileInfo:
