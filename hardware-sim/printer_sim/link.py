@@ -20,32 +20,47 @@ class Receiver:
         self.byte_time = 10.0 / baud if baud else 0.0
         self._pending = bytearray()
         self._first_starts = 0.0  # when the first pending byte starts its transmission
+        # Bytes that had fully arrived when newer ones were pushed after an idle wire, not yet taken.
+        self._arrived = bytearray()
 
     def push(self, data: bytes, now: float) -> None:
-        if not self._pending:
+        pending = self._pending
+        if pending and self._first_starts + len(pending) * self.byte_time < now:
+            # The wire went idle before these bytes were written: everything pending has arrived,
+            # and the new bytes start at `now`, not right behind the old ones. (The owner need
+            # not take bytes between pushes, so this gap must be kept here.)
+            self._arrived += pending
+            pending.clear()
+        if not pending:
             self._first_starts = max(self._first_starts, now)
-        self._pending += data
+        pending += data
 
     def take_arrived(self, now: float) -> bytes:
         """Bytes fully received by `now`, in order."""
         pending = self._pending
-        if not pending:
+        arrived = self._arrived
+        if not pending and not arrived:
             return b""
         if self.byte_time == 0.0:
-            data = bytes(pending)
-            pending.clear()
-            return data
-        count = int((now - self._first_starts) / self.byte_time + 1e-9)
-        if count <= 0:
+            count = len(pending)
+        else:
+            count = min(len(pending), max(0, int((now - self._first_starts) / self.byte_time + 1e-9)))
+        if arrived:
+            arrived += pending[:count]
+            data = bytes(arrived)
+            arrived.clear()
+        elif count:
+            data = bytes(pending[:count])
+        else:
             return b""
-        count = min(count, len(pending))
-        data = bytes(pending[:count])
         del pending[:count]
         self._first_starts += count * self.byte_time
         return data
 
     def next_line_end_at(self) -> float | None:
         """When the next end-of-line byte on the wire will have arrived (None: none pending)."""
+        if self._arrived and _EOL.search(self._arrived):
+            return self._first_starts  # already arrived: due now
         if not self._pending:
             return None
         found = _EOL.search(self._pending)
@@ -53,14 +68,10 @@ class Receiver:
             return None
         return self._first_starts + (found.start() + 1) * self.byte_time
 
-    def last_byte_at(self) -> float | None:
-        if not self._pending:
-            return None
-        return self._first_starts + len(self._pending) * self.byte_time
-
     def discard(self) -> None:
         """The cable went away: whatever was still on the wire is gone."""
         self._pending.clear()
+        self._arrived.clear()
 
 
 class Transmitter:

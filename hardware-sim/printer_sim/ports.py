@@ -74,6 +74,15 @@ class Port:
     def _want_write(self, wanted: bool) -> None:
         raise NotImplementedError
 
+    def watch_input(self, wanted: bool) -> None:
+        """Whether the loop should wake when the host writes. A port that can be read on demand
+        (`poll_input`) may stop watching while bytes are still on the modelled wire: its owner
+        services the printer again before those bytes have arrived, and the host's newer bytes
+        could only queue behind them anyway, so reading them then changes no timing."""
+
+    def poll_input(self, now: float) -> None:
+        """Read what the host wrote while input was not watched."""
+
 
 class TcpPort(Port):
     """One listening socket per printer; one host at a time (a second connection is refused)."""
@@ -219,6 +228,8 @@ class PtyPort(Port):
         self._master: int | None = None
         self._watch: _Inotify | None = None
         self._opens = 0
+        self._read_wanted = True
+        self._events = 0  # what the master is registered for (0: not registered)
 
     def plug(self) -> str:
         master, slave = os.openpty()
@@ -244,8 +255,8 @@ class PtyPort(Port):
             self._opens = max(0, self._opens + change)
             if change > 0 and not self.host_open:
                 self.host_open = True
-                assert self._master is not None
-                self.selector.register(self._master, selectors.EVENT_READ, self._master_event)
+                self._read_wanted = True
+                self._update_events()
                 self.on_open(now)
             elif change < 0 and self._opens == 0 and self.host_open:
                 # Do not read what is pending now: it may already come from the next host.
@@ -274,16 +285,41 @@ class PtyPort(Port):
             self._host_closed(now)
         else:
             # EIO while the inotify close event is still on its way: stop polling the master.
-            self.selector.unregister(self._master)
             self.host_open = False
+            self._update_events()
 
     def _host_closed(self, now: float) -> None:
-        if self.host_open:
-            assert self._master is not None
-            self.selector.unregister(self._master)
         self.host_open = False
         self._pending.clear()
+        self._update_events()
         self.on_close(now)
+
+    def _update_events(self) -> None:
+        """Register the master for what is wanted now: reads while watched, writes while output
+        waits; nothing while no host has the port open."""
+        events = 0
+        if self._master is not None and self.host_open:
+            events = (selectors.EVENT_READ if self._read_wanted else 0) | (
+                selectors.EVENT_WRITE if self._pending else 0
+            )
+        if events == self._events:
+            return
+        if not self._events:
+            self.selector.register(self._master, events, self._master_event)  # type: ignore[arg-type]
+        elif not events:
+            self.selector.unregister(self._master)  # type: ignore[arg-type]
+        else:
+            self.selector.modify(self._master, events, self._master_event)  # type: ignore[arg-type]
+        self._events = events
+
+    def watch_input(self, wanted: bool) -> None:
+        if wanted != self._read_wanted:
+            self._read_wanted = wanted
+            self._update_events()
+
+    def poll_input(self, now: float) -> None:
+        if not self._read_wanted:
+            self._read_master(now)
 
     def _wrong_baud(self) -> bool:
         if not self.enforce_baud or self._master is None:
@@ -302,15 +338,13 @@ class PtyPort(Port):
             return len(data)
 
     def _want_write(self, wanted: bool) -> None:
-        if self._master is not None and self.host_open:
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wanted else 0)
-            self.selector.modify(self._master, events, self._master_event)
+        self._update_events()
 
     def unplug(self) -> None:
         """The device vanishes: the host's reads fail and the link disappears."""
         if self._master is not None:
-            if self.host_open:
-                self.selector.unregister(self._master)
+            self.host_open = False
+            self._update_events()
             os.close(self._master)
             self._master = None
         if self._watch is not None:

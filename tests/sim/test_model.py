@@ -13,6 +13,7 @@ from printer_sim.faults import ByteFaultGate, FaultError, Faults
 from printer_sim.firmware import Firmware, State
 from printer_sim.journal import Journal
 from printer_sim.lines import LineError, LineErrorKind, LineReader, ReceivedLine
+from printer_sim.link import Receiver
 from printer_sim.planner import move_duration
 from printer_sim.profile import ProfileError, load_profile
 
@@ -109,6 +110,36 @@ def test_no_link_model_at_baud_zero() -> None:
     printer.boot()
     elapsed, _ = printer.command("M105")
     assert elapsed == 0.0
+
+
+def test_bytes_written_after_an_idle_wire_start_when_written() -> None:
+    # The event loop advances a printer only at its deadlines, so bytes can be pushed twice without
+    # being taken in between; the second write must not be timed as if it followed the first.
+    receiver = Receiver(BAUD)
+    receiver.push(b"M1", 0.0)
+    receiver.push(b"05\n", 0.1)
+    assert receiver.next_line_end_at() == pytest.approx(0.1 + 3 * BYTE)
+    assert receiver.take_arrived(0.1 + BYTE) == b"M10"
+    assert receiver.take_arrived(0.1 + 3 * BYTE) == b"5\n"
+    # While the wire is still busy, newer bytes queue behind the pending ones.
+    receiver.push(b"M105\n", 1.0)
+    receiver.push(b"M105\n", 1.0 + BYTE)
+    assert receiver.take_arrived(1.0 + 10 * BYTE) == b"M105\nM105\n"
+
+
+def test_ok_time_does_not_depend_on_when_the_model_is_advanced() -> None:
+    def ok_time(advance_between: bool) -> float:
+        printer = VirtualPrinter()
+        printer.boot()
+        start = printer.t
+        printer.fw.receive(b"M4", start)
+        if advance_between:
+            printer._step(start + 0.05)
+        printer.t = start + 0.1
+        printer.fw.receive(b"00\n", printer.t)
+        return printer.run_until(lambda text: text == "ok")[-1][0] - start
+
+    assert ok_time(False) == ok_time(True) == pytest.approx(0.1 + (3 + 3) * BYTE)
 
 
 def test_move_duration_trapezoid_and_triangle() -> None:
@@ -284,7 +315,10 @@ def test_sd_print_runs_the_file_without_oks(tmp_path: Path) -> None:
     assert printer.command("M23 nope.gco")[1] == ["echo:open failed, File: nope.gco.", "ok"]
     entries = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
     assert [(e["cmd"], e["src"]) for e in entries if "cmd" in e][-4:] == [
-        ("M24", "serial"), ("G4 P100", "sd"), ("M117 Hello from SD", "sd"), ("M27", "serial")
+        ("M24", "serial"),
+        ("G4 P100", "sd"),
+        ("M117 Hello from SD", "sd"),
+        ("M27", "serial"),
     ]
 
 
