@@ -231,9 +231,10 @@ class MarlinDriver(PrinterDriver):
             while not self._stop.is_set():
                 now = time.monotonic()
                 timeout = max(0.0, min(proto.next_deadline(now) - now, 0.25))
-                data = self._wait(transport, timeout)
+                data, requested = self._wait(transport, timeout)
                 now = time.monotonic()
-                self._run_requests(proto, now)
+                if requested:
+                    self._run_requests(proto, now)
                 if data:
                     proto.receive(data, now)
                 proto.tick(now)
@@ -267,16 +268,19 @@ class MarlinDriver(PrinterDriver):
             proto.take_output()  # nothing more goes to a faulted printer
             self._dispatch(proto.take_events())
 
-    def _wait(self, transport: SerialTransport, timeout: float) -> bytes:
-        """Block until bytes, a request, or the timeout. Requests wake us through the self-pipe."""
+    def _wait(self, transport: SerialTransport, timeout: float) -> tuple[bytes, bool]:
+        """Block until bytes, a request, or the timeout; returns the bytes and whether requests may be
+        waiting. Requests wake us through the self-pipe, so the inbox is only looked at when it rang."""
         fd = transport.wait_fd()
         if fd is None:
-            return transport.read(min(timeout, 0.02))  # loop:// and the like: a short timeout bounds latency
+            # loop:// and the like: a short timeout bounds latency, and the inbox is checked every pass.
+            return transport.read(min(timeout, 0.02)), True
         ready, _, _ = select.select([fd, self._wake_r], [], [], timeout)
-        if self._wake_r in ready:
+        requested = self._wake_r in ready
+        if requested:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wake_r, 4096)
-        return transport.read(0.0) if fd in ready else b""
+        return (transport.read_ready() if fd in ready else b""), requested
 
     def _run_requests(self, proto: MarlinProtocol, now: float) -> None:
         while True:

@@ -55,6 +55,8 @@ class Counters:
     consecutive_resends: int = 0
     last_resend_number: int | None = None
     consecutive_timeouts: int = 0
+    tickles: int = 0  # M105s sent because no ok came in time
+    nudges: int = 0  # bare newlines sent because no ok came in time
 
 
 @dataclass

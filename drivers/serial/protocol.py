@@ -13,9 +13,11 @@ Resend handling (H8-H14), the part that decides whether a print survives a noisy
   one response per stale line has arrived, or the link has been quiet for `resend_settle_s`. Requests for k
   before the replay are stale and ignored.
 * The `ok` that directly follows a `Resend:` line belongs to the rejected line (its credit was already
-  returned by voiding it), so it is swallowed. Firmware that sends no ok after a resend (H10) needs nothing:
-  voiding returned the credit; if a real ok was swallowed by coincidence, the M105 re-synchronisation below
-  recovers the credit, and a replay that got no answer at all is replayed again after `resend_timeout_s`.
+  returned by voiding it), so it is swallowed, and the replay waits for it: it may come in a later read,
+  and a replay sent before it would take it as its own. Firmware that sends no ok after a resend (H10)
+  gets the replay after a quiet `resend_settle_s` (and that is learnt); voiding returned the credit; if a
+  real ok was swallowed by coincidence, the M105 re-synchronisation below recovers the credit, and a
+  replay that got no answer at all is replayed again after `resend_timeout_s`.
 * A request for a line not sent yet is ignored (H12); one older than the history stops the job (H13); the
   same line requested `max_consecutive_resends` times in a row stops it too (H14).
 
@@ -95,6 +97,7 @@ class MarlinProtocol:
         self._events: list[DriverEvent] = []
         self._rx = bytearray()
         self._next_number = 1
+        self._next_wire: tuple[int, str, bytes] | None = None  # see _job_wire
         self._replay_next: int | None = None  # next history line to replay
         self._collapse: int | None = None  # window is one line until this number is acked
         self._single_line = False  # a line error happened in this job: one line in flight from now on
@@ -110,7 +113,12 @@ class MarlinProtocol:
         self._hello_attempts = 0
         self._hello_at = 0.0
         self._last_rx = 0.0
-        self._ok_timer = 0.0  # last ok/busy, or when the window last became non-empty
+        self._ok_timer = 0.0  # last ok/busy/tickle, or when the window last became non-empty
+        self._stall_since = 0.0  # last ok/busy, or when the window last became non-empty (tickles aside)
+        # The longest wait for an ok lately (two 10 s buckets): the tickle comes after a few times it.
+        self._gap_peak = [0.0, 0.0]
+        self._gap_bucket_at = 0.0
+        self._nudged = False  # a bare newline went out in this stall (see _check_ok_timeout)
         self._last_response = 0.0
         self._last_poll = 0.0
         self._resync_pending = False
@@ -239,6 +247,8 @@ class MarlinProtocol:
         deadline = now + 0.25
         if self._rewind is not None:
             deadline = min(deadline, now + self.settings.resend_settle_s / 2)
+        if len(self.window) and not self._nudged:
+            deadline = min(deadline, max(now, self._stall_since + self._nudge_after()))
         return deadline
 
     # ---- receiving ------------------------------------------------------------------------------------
@@ -281,7 +291,14 @@ class MarlinProtocol:
             self._events.append(LogLine(self.printer, False, text))
 
     def _on_ok(self, response: Response, now: float) -> None:
+        if len(self.window) and not response.temperatures:
+            # How long the firmware took to answer a line. Not an `ok T:`: that answers our tickle, and the
+            # stall it ended says nothing about how slowly this printer acknowledges (a resend, the other
+            # way a nudge ends a stall, restarts the clock).
+            self._note_ok_gap(now - self._stall_since, now)
+        self._nudged = False
         self._ok_timer = now
+        self._stall_since = now
         self._last_response = now
         self.counters.consecutive_timeouts = 0
         if self.state is DriverState.CONNECTING:
@@ -354,6 +371,8 @@ class MarlinProtocol:
 
     def _on_resend(self, number: int, now: float) -> None:
         self.counters.resends += 1
+        self._stall_since = self._ok_timer = now  # an answer: the wait for an ok starts again
+        self._nudged = False
         if self.job is None or self.state not in (DriverState.PRINTING, DriverState.PAUSED):
             # Nothing of ours is numbered in flight: the firmware's count is off (M999, reconnect without
             # reset, H22/H28). Re-synchronise with a checksummed M110 instead of replaying anything.
@@ -432,6 +451,8 @@ class MarlinProtocol:
 
     def _on_busy(self, response: Response, now: float) -> None:
         self._ok_timer = now
+        self._stall_since = now
+        self._nudged = False
         self.counters.consecutive_timeouts = 0
         if not self.firmware.busy_seen:
             self.firmware.busy_seen = True
@@ -525,7 +546,7 @@ class MarlinProtocol:
                 break
             if job.next_index < job.total:
                 command = job.lines[job.next_index]
-                wire = numbered(self._next_number, command)
+                wire = self._job_wire(self._next_number, command)
                 if not self._room(len(wire)):
                     break
                 self.history.record(self._next_number, wire, command, job.next_index)
@@ -542,6 +563,16 @@ class MarlinProtocol:
             break
         if self.state is DriverState.CANCELLING and not self._commands and not len(self.window):
             self._set_state(DriverState.IDLE, "cancelled job stopped")
+
+    def _job_wire(self, number: int, command: str) -> bytes:
+        """The next job line's wire bytes; kept while the window is full, so a line waiting for room is
+        numbered and checksummed once, not at every ok."""
+        cached = self._next_wire
+        if cached is not None and cached[0] == number and cached[1] is command:
+            return cached[2]
+        wire = numbered(number, command)
+        self._next_wire = (number, command, wire)
+        return wire
 
     def _room(self, size: int) -> bool:
         """Window room; while collapsed after a resend, nothing more until the replayed line is acked.
@@ -565,6 +596,8 @@ class MarlinProtocol:
         self._after_resend = False
         if not len(self.window):
             self._ok_timer = now
+            self._stall_since = now
+            self._nudged = False
         self.window.add(entry)
         self._out += wire
         if entry.number is not None:
@@ -603,7 +636,16 @@ class MarlinProtocol:
         if rewind is None or rewind.replayed:
             return
         settled = now - max(self._last_rx, rewind.since) >= self.settings.resend_settle_s
-        if rewind.stale_seen >= rewind.stale_expected or settled:
+        # The firmware writes `ok` right after `Resend:`, but it can reach us in a later read. A replay sent
+        # before it arrived would take that ok as its own: the replay looks done while still on the wire,
+        # the next line goes out behind it, and the host stays one line ahead (two lines in flight) until
+        # the next error, which can then cut the second line into a fragment. So wait for the line after
+        # the Resend; a quiet settle means this firmware sends no ok after Resend (H10).
+        ok_pending = self._after_resend and self._resend_ok is not False
+        if settled and self._after_resend:
+            self._after_resend = False
+            self._learn_resend_ok(False)
+        if (rewind.stale_seen >= rewind.stale_expected and not ok_pending) or settled:
             rewind.replayed = True
             rewind.replayed_at = now
             self._replay_next = rewind.number
@@ -655,18 +697,24 @@ class MarlinProtocol:
         silent = now - self._last_rx >= settings.communication_timeout_s
         if not waiting_ok and not silent:
             return
-        if self.window.commands() & settings.long_running and not silent:
-            return  # H18/H19: minutes without an ok are normal here
-        if self.firmware.paused_for_user and not silent:
-            return
-        timeout = settings.ok_timeout_s if waiting_ok else settings.communication_timeout_s
-        if now - max(self._ok_timer, self._last_poll if not waiting_ok else 0.0) < timeout:
-            return
-        self.counters.consecutive_timeouts += 1
-        if self.counters.consecutive_timeouts > settings.max_consecutive_timeouts:
+        if self.firmware.paused_for_user:
+            # Waiting for the operator (M0/M600) can last hours, in silence on firmware without busy
+            # support: tickle when silent, never give up.
+            if not silent:
+                return
+            limit, since = float("inf"), self._last_rx
+        elif self.window.commands() & settings.long_running:
+            if not silent:
+                return  # H18/H19: minutes without an ok are normal here
+            limit, since = settings.unresponsive_silent_s, self._last_rx  # ... but not minutes of silence
+        else:
+            limit, since = settings.unresponsive_s, self._stall_since
+        stalled = now - since
+        if waiting_ok and stalled >= limit:
+            # Time, not a count of tickles: the tickle interval adapts, and a firmware blocked behind one
+            # long move (no busy support) must get as long as the setting says, however often we tickled.
             message = (
-                f"printer not responding: no ok for {self.counters.consecutive_timeouts - 1} consecutive"
-                f" timeouts of {timeout:g} s"
+                f"printer not responding: no ok for {stalled:.0f} s; check the printer and its USB cable"
             )
             self.error = message
             if self.job is not None:
@@ -674,6 +722,18 @@ class MarlinProtocol:
             self._emit_error(ErrorKind.JOB_FATAL, message, "timeout")
             self._set_state(DriverState.ERROR, message)
             return
+        if waiting_ok and not self._nudged and stalled >= self._nudge_after():
+            # A corrupted newline leaves the firmware holding an unfinished line: it answers nothing until
+            # more bytes come, and with one line in flight nothing else comes. A bare newline ends that line
+            # (a checksum error and a resend follow at once) and is ignored as an empty line otherwise. It
+            # cannot leave a fragment: nothing is behind it.
+            self._nudged = True
+            self._out += b"\n"
+            self.counters.nudges += 1
+        timeout = self._tickle_after() if waiting_ok else settings.communication_timeout_s
+        if now - max(self._ok_timer, self._last_poll if not waiting_ok else 0.0) < timeout:
+            return
+        self.counters.consecutive_timeouts += 1
         # H16 tickle. The lines in flight stay counted: their oks may be lost, or the firmware may be
         # blocked (a long move fills the planner, the command queue stays full, the RX ring stops
         # draining), and forgetting them would pour more lines into a full ring (rx_overflow, then a resend
@@ -687,9 +747,32 @@ class MarlinProtocol:
         if self.window.bytes + tickle > self.settings.rx_buffer_bytes:
             return
         self._write_unnumbered("M105", now)
-        self._events.append(
-            Notice(self.printer, NoticeLevel.INFO, "no ok from the printer; sent M105 tickle")
-        )
+        self.counters.tickles += 1
+        if now - self._stall_since >= settings.ok_timeout_s or not waiting_ok:
+            # An early tickle is routine (a lost ok, or one long move); only a long wait is worth a notice.
+            self._events.append(
+                Notice(self.printer, NoticeLevel.INFO, "no ok from the printer; sent M105 tickle")
+            )
+
+    def _tickle_after(self) -> float:
+        """How long to wait for an ok before a tickle: a few times the longest recent wait, between
+        `ok_timeout_min_s` and `ok_timeout_s`. A lost ok then costs a fraction of a second on a fast link
+        instead of the full timeout, and a printer whose oks come slowly (planner full of long moves) is not
+        tickled at every line. A tickle too early is harmless: one M105 that the ring has room for."""
+        settings = self.settings
+        adaptive = settings.ok_timeout_gap_factor * max(self._gap_peak)
+        return min(settings.ok_timeout_s, max(settings.ok_timeout_min_s, adaptive))
+
+    def _nudge_after(self) -> float:
+        settings = self.settings
+        return max(settings.ok_nudge_min_s, min(settings.ok_timeout_s, 2.0 * max(self._gap_peak)))
+
+    def _note_ok_gap(self, gap: float, now: float) -> None:
+        if now - self._gap_bucket_at >= 10.0:
+            self._gap_peak = [self._gap_peak[1], 0.0]
+            self._gap_bucket_at = now
+        if gap > self._gap_peak[1]:
+            self._gap_peak[1] = gap
 
     # ---- helpers --------------------------------------------------------------------------------------
 
@@ -813,5 +896,6 @@ class MarlinProtocol:
         self.firmware = FirmwareState()
         self._last_rx = now
         self._ok_timer = now
+        self._stall_since = now
         self._last_response = now
         self._resync_pending = False

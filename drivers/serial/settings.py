@@ -45,8 +45,20 @@ class ProtocolSettings:
     hello_retry_s: float = 5.0
     # Timeouts (two flavours, H16): nothing at all received / no ok while lines are in flight.
     communication_timeout_s: float = 30.0
-    ok_timeout_s: float = 3.0  # then an M105 tickle; busy lines and long-running commands suspend it
-    max_consecutive_timeouts: int = 5
+    # No ok while lines are in flight: an M105 tickle after a few times the longest recent wait for an ok
+    # (gap factor), at least ok_timeout_min_s and at most ok_timeout_s. Busy lines and long-running
+    # commands suspend it.
+    ok_timeout_s: float = 3.0
+    ok_timeout_min_s: float = 0.3
+    ok_timeout_gap_factor: float = 4.0
+    # Before the tickle, a bare newline after twice the longest recent wait (at least this): it ends a line
+    # whose newline was corrupted, which the firmware otherwise holds unanswered.
+    ok_nudge_min_s: float = 0.05
+    # No ok or busy for this long despite tickles: the printer is not responding and the job fails. Long
+    # enough for one slow move on firmware without busy support (OctoPrint allows 5 x 30 s).
+    unresponsive_s: float = 60.0
+    # While a long-running command (G28, M109 ...) runs: nothing at all received for this long.
+    unresponsive_silent_s: float = 150.0
     # Resends
     resend_settle_s: float = 0.02  # wait this long for stale responses before replaying (H11)
     resend_timeout_s: float = 0.5  # replayed line got no answer at all: replay it again (H10)

@@ -154,6 +154,31 @@ class SerialTransport:
         except (OSError, serial.SerialException) as error:
             raise TransportError(f"{self.device}: device disconnected ({error})", "unplugged") from error
 
+    def read_ready(self) -> bytes:
+        """What has already arrived, without waiting: the caller's select() said the descriptor is readable,
+        so a second select here would only cost a system call per response on the hot path."""
+        if self._socket is None and self._fd is None:
+            return self.read(0.0)
+        try:
+            if self._socket is not None:
+                data = self._socket.recv(65536, socket.MSG_DONTWAIT)
+            else:
+                assert self._fd is not None
+                data = os.read(self._fd, 65536)
+        except BlockingIOError:
+            return b""
+        except OSError as error:
+            raise TransportError(f"{self.device}: device disconnected ({error})", "unplugged") from error
+        if not data:
+            if self._socket is not None:
+                raise TransportError(
+                    f"{self.device}: connection closed by the printer (bridge stopped or printer reset); "
+                    "check the printer and its bridge, then print again",
+                    "unplugged",
+                )
+            raise TransportError(f"{self.device}: device disconnected (read returned no data)", "unplugged")
+        return data
+
     def write(self, data: bytes) -> None:
         """All of `data`, or TransportError after `write_attempts` passes without progress (H27)."""
         port = self._require()
@@ -165,8 +190,13 @@ class SerialTransport:
                     self._socket.sendall(view)
                     return
                 if self._fd is not None:
-                    _, ready, _ = select.select([], [self._fd], [], self.settings.write_timeout_s)
-                    written = os.write(self._fd, view) if ready else 0
+                    # The tty is non-blocking (pyserial opens it so): try first, and wait for room only
+                    # when the OS buffer is full, which on a healthy link is almost never.
+                    try:
+                        written = os.write(self._fd, view)
+                    except BlockingIOError:
+                        _, ready, _ = select.select([], [self._fd], [], self.settings.write_timeout_s)
+                        written = os.write(self._fd, view) if ready else 0
                 else:
                     written = port.write(bytes(view)) or 0
             except BlockingIOError:

@@ -27,7 +27,13 @@ class Wire:
     """The protocol plus a fake clock; `sent()` returns the lines it wrote since the last call."""
 
     def __init__(self, **settings: Any) -> None:
-        values: dict[str, Any] = {"resend_settle_s": 0.02, "ok_timeout_s": 3.0}
+        # A fixed 3 s ok timeout and no newline nudge unless a test asks for the adaptive ones.
+        values: dict[str, Any] = {
+            "resend_settle_s": 0.02,
+            "ok_timeout_s": 3.0,
+            "ok_timeout_min_s": 3.0,
+            "ok_nudge_min_s": 1e9,
+        }
         values.update(settings)
         self.proto = MarlinProtocol("p", ProtocolSettings(**values))
         self.now = 100.0
@@ -202,6 +208,44 @@ def test_after_a_line_error_one_line_in_flight_for_the_rest_of_the_job() -> None
     assert len(fresh.sent()) == 0 and len(fresh.proto.window) == 3
 
 
+def test_the_replay_waits_for_the_ok_after_resend_that_comes_in_a_later_read() -> None:
+    """At a real baud rate `Resend: n` and its `ok` often arrive in two reads. A replay written in between
+    took that ok as its own: the host sent the next line while the replay was still on the wire, two
+    unconfirmed lines, and the next error cut the second into a fragment (seen in printer-sim runs)."""
+    wire = _printing()
+    wire.feed("Error:checksum mismatch, Last Line: 0", "Resend: 1", "ok")
+    wire.advance(0.05)
+    assert wire.sent() == [line(1, 0)]
+    wire.feed("ok")
+    assert wire.sent() == [line(2, 1)]  # single-line mode from here on
+    wire.feed("Error:checksum mismatch, Last Line: 1", "Resend: 2")  # its ok is still on the wire
+    assert wire.sent() == []
+    wire.feed("ok")  # the rejected line's ok: swallowed, and now the replay
+    assert wire.sent() == [line(2, 1)]
+    wire.feed("Error:checksum mismatch, Last Line: 1", "Resend: 2")  # the replay failed too
+    wire.feed("ok")
+    assert wire.sent() == [line(2, 1)]  # nothing went out behind the replay, so nothing was cut
+    wire.feed("ok")  # the replay's own ok
+    assert wire.sent() == [line(3, 2)]
+
+
+def test_firmware_without_ok_after_resend_gets_the_replay_after_a_quiet_settle() -> None:
+    wire = _printing()
+    wire.feed("Error:checksum mismatch, Last Line: 0", "Resend: 1", "ok")
+    wire.advance(0.05)
+    wire.feed("ok")
+    assert wire.sent() == [line(1, 0), line(2, 1)]
+    for _ in range(3):  # no ok after Resend: the replay goes after a quiet settle; 3 of 4 resends learn it
+        wire.feed("Error:checksum mismatch, Last Line: 1", "Resend: 2")
+        assert wire.sent() == []
+        wire.advance(0.03)
+        assert wire.sent() == [line(2, 1)]
+    wire.feed("Error:checksum mismatch, Last Line: 1", "Resend: 2")
+    assert wire.sent() == [line(2, 1)]  # learnt: no wait any more
+    wire.feed("ok")
+    assert wire.sent() == [line(3, 2)]
+
+
 def test_advanced_ok_without_a_line_number_during_a_job_is_a_fragment_reported() -> None:
     """With ADVANCED_OK every ok of a numbered line echoes its N; during a job we number every line, so an
     ok without N answers a fragment the firmware executed: reported, and it acknowledges none of ours."""
@@ -306,13 +350,86 @@ def test_h16_lost_ok_with_temperatures_flowing_is_tickled() -> None:
 def test_h16_a_blocked_firmware_gets_no_more_bytes_than_its_rx_ring_holds() -> None:
     """A long move blocks the planner, the command queue stays full, the RX ring stops draining: repeated
     tickles must not pour lines into it (the QA run: 12 rx_overflow events, then a resend loop)."""
-    wire = _printing(ok_timeout_s=3.0, max_consecutive_timeouts=50)
+    wire = _printing(ok_timeout_s=3.0, unresponsive_s=1000)
     in_flight = wire.proto.window.bytes  # bytes sent and never acknowledged: all still in the firmware
     for _ in range(30):
         wire.advance(3.1)
         in_flight += sum(len(x) + 1 for x in wire.sent())
         wire.feed(" T:210.0 /210.0 B:60.0 /60.0 @:64 B@:127")
     assert 0 < in_flight <= 128
+
+
+def _streaming(wire: Wire, oks: int, gap: float) -> None:
+    """The firmware answers `oks` lines, one every `gap` seconds (the host refills the window)."""
+    for _ in range(oks):
+        wire.advance(gap)
+        wire.feed("ok")
+        wire.sent()
+
+
+def test_h16_a_lost_ok_on_a_fast_link_is_tickled_after_a_fraction_of_a_second() -> None:
+    wire = _printing(ok_timeout_s=3.0, ok_timeout_min_s=0.3)
+    _streaming(wire, 50, 0.004)  # oks every 4 ms: a lost one is obvious long before 3 s
+    wire.advance(0.2)
+    assert wire.sent() == []
+    wire.advance(0.15)
+    sent = wire.sent()
+    assert len(sent) == 1 and "M105*" in sent[0]
+    # routine: no notice for the operator, but counted
+    assert not any("tickle" in n.message for n in wire.of(Notice)) and wire.proto.counters.tickles == 1
+
+
+def test_h16_a_line_whose_newline_was_corrupted_is_ended_by_a_bare_newline() -> None:
+    wire = _printing(ok_timeout_s=3.0, ok_timeout_min_s=0.3, ok_nudge_min_s=0.05)
+    _streaming(wire, 30, 0.004)
+    wire.advance(0.04)
+    assert wire.sent() == []
+    wire.advance(0.02)  # the firmware holds N33 unterminated: a newline makes it a checksum error
+    assert wire.proto.take_output() == b"\n" and wire.proto.counters.nudges == 1
+    wire.advance(0.1)
+    assert wire.sent() == []  # one nudge per stall
+    wire.feed("Error:checksum mismatch, Last Line: 32", "Resend: 33", "ok")
+    wire.advance(0.03)
+    assert wire.sent() == [line(33, 32)]
+    # N31 and N32 were accepted before the error; once the replayed N33 is acked streaming goes on, one
+    # line at a time after a line error
+    assert wire.ack(3) == [line(34, 33)]
+    # the recovered stall did not teach the host that oks are slow
+    assert wire.proto._nudge_after() < 0.1
+
+
+def test_h16_slow_oks_push_the_tickle_out_up_to_the_ceiling() -> None:
+    wire = _printing(ok_timeout_s=3.0, ok_timeout_min_s=0.3)
+    _streaming(wire, 10, 0.5)  # a planner full of long moves: an ok every 0.5 s is normal
+    wire.advance(1.9)
+    assert wire.sent() == []  # 4 x 0.5 s = 2 s
+    wire.advance(0.2)
+    assert len(wire.sent()) == 1
+    slower = _printing(ok_timeout_s=3.0, ok_timeout_min_s=0.3)
+    _streaming(slower, 5, 2.0)
+    slower.advance(2.9)
+    assert slower.sent() == []  # 4 x 2 s is beyond the 3 s ceiling
+    slower.advance(0.2)
+    assert len(slower.sent()) == 1
+
+
+def test_h19_one_long_move_without_busy_is_tickled_but_not_declared_dead() -> None:
+    """Firmware without busy support, blocked behind a long move: early tickles are fine, failing is not.
+    Only `unresponsive_s` without any ok or busy ends the job."""
+    wire = _printing(ok_timeout_s=3.0, ok_timeout_min_s=0.3, unresponsive_s=60.0)
+    _streaming(wire, 20, 0.01)
+    for _ in range(50):  # 50 s, temperatures flowing, no ok
+        wire.advance(1.0)
+        wire.feed(" T:210.0 /210.0 B:60.0 /60.0 @:64 B@:127")
+    assert wire.proto.state is DriverState.PRINTING and not wire.of(PrinterError)
+    assert wire.proto.counters.tickles >= 1
+    for _ in range(11):
+        wire.advance(1.0)
+    assert wire.proto.state is DriverState.ERROR
+    errors = wire.of(PrinterError)
+    assert errors and errors[-1].code == "timeout" and "not responding" in errors[-1].message
+    finished = wire.of(JobFinished)
+    assert finished and finished[-1].outcome is JobOutcome.FAILED
 
 
 def test_h17_wait_grants_a_credit_only_while_printing() -> None:
@@ -326,7 +443,7 @@ def test_h17_wait_grants_a_credit_only_while_printing() -> None:
 
 
 def test_h18_busy_keeps_the_link_alive_and_sets_m113() -> None:
-    wire = _printing(ok_timeout_s=3.0, max_consecutive_timeouts=1)
+    wire = _printing(ok_timeout_s=3.0, unresponsive_s=3.0)
     for _ in range(60):
         wire.advance(2.0)
         wire.feed("echo:busy: processing")
@@ -337,7 +454,7 @@ def test_h18_busy_keeps_the_link_alive_and_sets_m113() -> None:
 
 
 def test_h19_long_running_command_without_busy_is_not_a_timeout() -> None:
-    wire = Wire(ok_timeout_s=1.0, max_consecutive_timeouts=1)
+    wire = Wire(ok_timeout_s=1.0, ok_timeout_min_s=1.0, unresponsive_s=2.0)
     wire.handshake()
     wire.feed("ok")
     wire.start(["G28", *JOB[:5]])
@@ -345,6 +462,17 @@ def test_h19_long_running_command_without_busy_is_not_a_timeout() -> None:
         wire.advance(1.5)
         wire.feed(" T:21.0 /0.0 B:21.0 /0.0")
     assert wire.proto.state is DriverState.PRINTING
+
+
+def test_h19_a_long_running_command_fails_only_after_minutes_of_total_silence() -> None:
+    wire = Wire(ok_timeout_s=1.0, ok_timeout_min_s=1.0, unresponsive_silent_s=150.0)
+    wire.handshake()
+    wire.feed("ok")
+    wire.start(["G28", *JOB[:5]])
+    wire.advance(140.0)  # no byte at all: a dead board, or a very slow homing without busy support
+    assert wire.proto.state is DriverState.PRINTING
+    wire.advance(11.0)
+    assert wire.proto.state is DriverState.ERROR and wire.of(PrinterError)[-1].code == "timeout"
 
 
 def test_h21_paused_for_user_and_host_prompts() -> None:

@@ -165,7 +165,7 @@ def test_thermal_runaway_faults_the_printer_without_retry(tmp_path: Path) -> Non
 
 def test_silent_printer_is_detected_not_waited_on_forever(tmp_path: Path) -> None:
     commands = dense_commands(300)
-    settings = fast_settings(ok_timeout_s=0.3, max_consecutive_timeouts=2)
+    settings = fast_settings(ok_timeout_s=0.3, unresponsive_s=1.0)
     with running_simulator(
         transport="pty", speed=1000, faults={"silent-at-line": 100}, journal_dir=tmp_path
     ) as sim:
@@ -180,7 +180,7 @@ def test_silent_printer_is_detected_not_waited_on_forever(tmp_path: Path) -> Non
 def test_long_commands_with_and_without_busy_do_not_time_out(tmp_path: Path) -> None:
     # Only G28, G4 and M400 keep the printer from answering for longer than the (short) ok timeout.
     commands = ["G28", "G4 S6", "G1 X10 Y10 F6000", "G1 X12 Y10 F6000", "M400"]
-    settings = fast_settings(ok_timeout_s=0.5, max_consecutive_timeouts=1)
+    settings = fast_settings(ok_timeout_s=0.5, unresponsive_s=1.0)
     for faults in ({}, {"busy-without-keepalive": True}):
         with running_simulator(
             transport="pty", speed=3, faults=faults, journal_dir=tmp_path / str(len(faults))
@@ -297,9 +297,7 @@ def test_lost_oks_in_ping_pong_are_recovered_by_the_tickle(tmp_path: Path) -> No
 def test_paused_for_user_then_resumed_by_the_operator(tmp_path: Path) -> None:
     commands = [*dense_commands(20), "M0", *dense_commands(20, skip=20)]
     with running_simulator(transport="pty", speed=1000, journal_dir=tmp_path) as sim:
-        driver, events = connect(
-            sim.endpoints[0], fast_settings(ok_timeout_s=0.5, max_consecutive_timeouts=1)
-        )
+        driver, events = connect(sim.endpoints[0], fast_settings(ok_timeout_s=0.5, unresponsive_s=1.0))
         from farmctl.drivers.base import JobSpec
 
         driver.start_job(JobSpec(write_job(tmp_path, commands), "j"))
