@@ -191,25 +191,49 @@ class Firmware:
         return self.transmitter.take_ready(now)
 
     def next_deadline(self) -> float | None:
-        candidates = [self.transmitter.next_ready_at(), self.receiver.next_line_end_at()]
+        """When to call `advance` or `take_output` again (None: not before new input)."""
+        model_at = self.next_model_deadline()
+        ready_at = self.transmitter.next_ready_at()
+        if model_at is None or (ready_at is not None and ready_at < model_at):
+            return ready_at
+        return model_at
+
+    def next_model_deadline(self) -> float | None:
+        """When `advance` has something to do (a line arrived, a wait ended, a report, a fault);
+        output that only has to leave needs `take_output` alone."""
+        # Asked after every step of the model, so no candidate list is built.
+        earliest = self.receiver.next_line_end_at()
+        for candidate in self._state_deadlines():
+            if earliest is None or candidate < earliest:
+                earliest = candidate
+        fault_at = injection.next_time(self)
+        if fault_at is not None and (earliest is None or fault_at < earliest):
+            earliest = fault_at
+        return earliest
+
+    def _state_deadlines(self) -> tuple[float, ...]:
+        """When the firmware itself (not the link) wants to run next; empty: never by itself."""
         if self.state is State.BOOTING:
-            candidates.append(self.boot_until)
-        elif self.state is State.RUNNING:
-            if self.wait is not None:
-                candidates.append(self.wait.wake_at(self))
-                if self._keepalive_active():
-                    candidates.append(self._busy_next)
-            elif (self.queue or self.rx) and self.port_request is None:
-                candidates.append(0.0)  # more to do as soon as possible
-            if self.temp_report_s:
-                candidates.append(self._temp_report_next)
-            if self.profile.protocol.no_timeouts_ms and self.wait is None and not self.queue and not self.rx:
-                candidates.append(self._last_command_at + self.profile.protocol.no_timeouts_ms / 1000)
-            if self.sd_report_s:
-                candidates.append(self._sd_report_next)
-        candidates.append(injection.next_time(self))
-        present = [c for c in candidates if c is not None]
-        return min(present) if present else None
+            return (self.boot_until,)
+        if self.state is not State.RUNNING:
+            return ()
+        times: tuple[float, ...] = ()
+        if self.wait is not None:
+            wake = self.wait.wake_at(self)
+            if wake is not None:
+                times += (wake,)
+            if self._keepalive_active():
+                times += (self._busy_next,)
+        elif (self.queue or self.rx) and self.port_request is None:
+            times += (0.0,)  # more to do as soon as possible
+        if self.temp_report_s:
+            times += (self._temp_report_next,)
+        no_timeouts_ms = self.profile.protocol.no_timeouts_ms
+        if no_timeouts_ms and self.wait is None and not self.queue and not self.rx:
+            times += (self._last_command_at + no_timeouts_ms / 1000,)
+        if self.sd_report_s:
+            times += (self._sd_report_next,)
+        return times
 
     def advance(self, now: float) -> None:
         injection.at_time(self, now)
@@ -424,6 +448,8 @@ class Firmware:
 
     def _auto_reports(self, now: float) -> None:
         no_timeouts = self.profile.protocol.no_timeouts_ms / 1000
+        if not (no_timeouts or self.temp_report_s or self.sd_report_s):
+            return  # none enabled (the usual case while streaming)
         idle = self.wait is None and not self.queue and not self.rx
         if no_timeouts and idle and now >= self._last_command_at + no_timeouts:
             self.emit("wait", now)
@@ -474,4 +500,3 @@ class Firmware:
         self.disconnected(now)
         if self.journal:
             self.journal.event("unplug", now - self.epoch)
-

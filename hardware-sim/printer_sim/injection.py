@@ -27,6 +27,8 @@ def thermal_error(fw: Firmware, message: str, heater: str, now: float) -> None:
 def at_time(fw: Firmware, now: float) -> None:
     """Faults due `after` seconds since the last boot; each fires once per process."""
     f = fw.faults
+    if next_time(fw) is None:
+        return  # the usual case (nothing armed), asked at every step of the model
     since = now - fw.booted_at
     if f.silent_at is not None and since >= f.silent_at:
         f.silent_at = None
@@ -47,12 +49,18 @@ def at_time(fw: Firmware, now: float) -> None:
             return
 
 
+_TIMED = ("silent_at", "reset_at", "unplug_at", *_THERMAL)
+
+
 def next_time(fw: Firmware) -> float | None:
     """When the next time-based fault is due (None: none armed)."""
     f = fw.faults
-    times = [getattr(f, name) for name in ("silent_at", "reset_at", "unplug_at", *_THERMAL)]
-    armed = [fw.booted_at + after for after in times if after is not None]
-    return min(armed) if armed else None
+    earliest: float | None = None
+    for name in _TIMED:  # asked after every step of the model: no lists
+        after = getattr(f, name)
+        if after is not None and (earliest is None or after < earliest):
+            earliest = after
+    return None if earliest is None else fw.booted_at + earliest
 
 
 def at_line(fw: Firmware, number: int, now: float) -> None:

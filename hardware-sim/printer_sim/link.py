@@ -22,6 +22,10 @@ class Receiver:
         self._first_starts = 0.0  # when the first pending byte starts its transmission
         # Bytes that had fully arrived when newer ones were pushed after an idle wire, not yet taken.
         self._arrived = bytearray()
+        # next_line_end_at() is asked several times per step of the event loop: cached until the
+        # bytes on the wire change.
+        self._line_end: float | None = None
+        self._line_end_known = True
 
     def push(self, data: bytes, now: float) -> None:
         pending = self._pending
@@ -34,6 +38,7 @@ class Receiver:
         if not pending:
             self._first_starts = max(self._first_starts, now)
         pending += data
+        self._line_end_known = False
 
     def take_arrived(self, now: float) -> bytes:
         """Bytes fully received by `now`, in order."""
@@ -55,10 +60,17 @@ class Receiver:
             return b""
         del pending[:count]
         self._first_starts += count * self.byte_time
+        self._line_end_known = False
         return data
 
     def next_line_end_at(self) -> float | None:
         """When the next end-of-line byte on the wire will have arrived (None: none pending)."""
+        if not self._line_end_known:
+            self._line_end = self._find_line_end()
+            self._line_end_known = True
+        return self._line_end
+
+    def _find_line_end(self) -> float | None:
         if self._arrived and _EOL.search(self._arrived):
             return self._first_starts  # already arrived: due now
         if not self._pending:
@@ -72,6 +84,7 @@ class Receiver:
         """The cable went away: whatever was still on the wire is gone."""
         self._pending.clear()
         self._arrived.clear()
+        self._line_end, self._line_end_known = None, True
 
 
 class Transmitter:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,12 @@ class Profile:
     source: str = "<default>"
 
     def has_cap(self, name: str) -> bool:
-        return any(cap == name and value for cap, value in self.capabilities)
+        return name in self._enabled_caps
+
+    @cached_property
+    def _enabled_caps(self) -> frozenset[str]:
+        # Asked for every received line (EMERGENCY_PARSER): a set, not a scan of the Cap list.
+        return frozenset(cap for cap, value in self.capabilities if value)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -240,8 +246,10 @@ def _build(data: dict[str, Any], source: str) -> Profile:
         raise r.fail("sd.files", "must be an array of tables with name and gcode")
     sd_files = []
     for i, entry in enumerate(files_data):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not isinstance(
-            entry.get("gcode"), str
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("name"), str)
+            or not isinstance(entry.get("gcode"), str)
         ):
             raise r.fail(f"sd.files[{i}]", "needs string keys name and gcode")
         sd_files.append(SdFile(name=entry["name"], gcode=entry["gcode"]))

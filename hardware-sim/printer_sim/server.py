@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from printer_sim.firmware import Firmware, PortRequest
+from printer_sim.journal import Journal
 from printer_sim.ports import Port
 
 # Timer wake-ups are only millisecond-accurate (epoll), and rounding every sub-millisecond UART wait
@@ -51,6 +52,9 @@ class Simulator:
         self._heap: list[tuple[float, int, int]] = []
         self._sequence = itertools.count()
         self._touched: set[int] = set()
+        self._servicing: PrinterSlot | None = None
+        self._outgoing: list[tuple[Port, bytes]] = []
+        self._journals: list[Journal] = []
         self._stopping = False
         self._next_flush = 0.0
         self._wake_read, self._wake_write = socket.socketpair()
@@ -73,15 +77,20 @@ class Simulator:
             self._touched.add(index)
 
         def data(chunk: bytes, now: float) -> None:
-            firmware.receive(chunk, self._model_time(index, now))
+            slot.time = max(slot.time, now)
+            firmware.receive(chunk, slot.time)
             # Bytes on the wire mean nothing to the firmware before a whole line has crossed it
             # (the model is exact whenever it is advanced), so only make sure the printer wakes
-            # when that line has arrived instead of running the model now.
-            self._expect(self.slots[index], firmware.receiver.next_line_end_at())
+            # when that line has arrived instead of running the model now. (A service in progress
+            # schedules the printer itself.)
+            if self._servicing is not slot:
+                self._expect(slot, firmware.receiver.next_line_end_at())
 
         port = make_port(self.selector, opened, closed, data)
         slot = PrinterSlot(index, firmware, port)
         self.slots.append(slot)
+        if firmware.journal:
+            self._journals.append(firmware.journal)
         self._touched.add(index)
         return slot
 
@@ -139,11 +148,18 @@ class Simulator:
         touched, self._touched = self._touched, set()
         for index in touched:
             self._service(self.slots[index], self._model_time(index, now))
+        self._write_outgoing()
         if now >= self._next_flush:
             self._next_flush = now + JOURNAL_FLUSH_S
-            for slot in self.slots:
-                if slot.firmware.journal:
-                    slot.firmware.journal.flush()
+            for journal in self._journals:
+                journal.flush()
+
+    def _write_outgoing(self) -> None:
+        # Written after all due printers were advanced: each write to a pty wakes a kernel worker
+        # that preempts this process, so the model runs for every printer without interruption.
+        for port, output in self._outgoing:
+            port.write(output)
+        self._outgoing.clear()
 
     def _timeout(self, now: float) -> float:
         if self._touched:
@@ -151,7 +167,7 @@ class Simulator:
         wake = now + MAX_SLEEP_S
         if self._heap:
             wake = min(wake, self._heap[0][0])
-        if any(slot.firmware.journal and slot.firmware.journal.dirty for slot in self.slots):
+        if any(journal.dirty for journal in self._journals):
             wake = min(wake, self._next_flush)
         # Round down to whole milliseconds: epoll rounds up, and SLACK_S covers waking early.
         return max(0.0, math.floor((wake - now) * 1000) / 1000)
@@ -163,19 +179,37 @@ class Simulator:
             slot.announce(slot.index, port.plug())
             if firmware.journal:
                 firmware.journal.event("replug", now - firmware.epoch, endpoint=port.endpoint)
-        port.poll_input(now)
+        deadline: float | None = None
         wall = now
+        polled = False
+        model_at = firmware.next_model_deadline()
         for _ in range(MAX_PASSES):
-            firmware.advance(now)
+            if model_at is not None and model_at <= now:
+                if not polled:
+                    # Host bytes still in the port (not watched while the wire is busy): they can
+                    # only queue behind the line that is due, so reading them now is in time.
+                    polled = True
+                    self._servicing = slot
+                    port.poll_input(now)
+                    self._servicing = None
+                firmware.advance(now)
+            # (Otherwise only output is due: the model has nothing to do before `model_at`.)
             # Output that is ready within the slack leaves now (typically the `ok` just emitted,
-            # a few byte-times away), without another pass of the model or trip round the loop.
-            port.write(firmware.take_output(wall + SLACK_S))
+            # a few byte-times away), without another pass or trip round the loop.
+            output = firmware.take_output(wall + SLACK_S)
+            if output:
+                self._outgoing.append((port, output))
             if firmware.port_request is PortRequest.UNPLUG:
+                self._write_outgoing()  # what was sent before the cable went
                 port.unplug()
                 firmware.unplugged(now)
                 if firmware.faults.replug_after is not None:
                     slot.replug_at = now + firmware.faults.replug_after
-            deadline = firmware.next_deadline()
+            model_at = firmware.next_model_deadline()
+            ready_at = firmware.transmitter.next_ready_at()
+            deadline = (
+                ready_at if model_at is None or (ready_at is not None and ready_at < model_at) else model_at
+            )
             if deadline is None or deadline > wall + SLACK_S or slot.replug_at is not None:
                 break
             # Due within the slack: go on now rather than through the heap and the selector.
