@@ -162,6 +162,15 @@ def starvation(tmp: Path, lines: int) -> None:
         )
 
 
+def executed_fragments(journal: list[dict[str, Any]]) -> list[str]:
+    """Unnumbered moves and commands the printer ran after the job's first numbered line: during a job the
+    host numbers everything it sends, so these are tails of lines cut by the firmware's RX flush."""
+    first = next((i for i, e in enumerate(journal) if e.get("n") not in (None, 0)), len(journal))
+    return [
+        str(e["cmd"]) for e in journal[first:] if e.get("n") is None and str(e["cmd"])[:1] in ("G", "M", "T")
+    ]
+
+
 def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
     path, commands = job_slice(tmp, lines, skip_start=False, name="faults.gcode")
     commands = [c for c in commands if not c.startswith(("M109", "M190", "M104", "M140", "G28", "G80", "G4"))]
@@ -178,6 +187,7 @@ def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
             7200,
         )
         executed = executed_job_lines(run.journal)
+        fragments = executed_fragments(run.journal)
         numbers = [n for n, _ in executed]
         ordered = all(a < b for a, b in itertools.pairwise(numbers))
         pairs = list(zip(executed, commands, strict=False))
@@ -191,6 +201,7 @@ def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
             f"(each line number once, in order: {ordered and len(executed) == len(commands)}); "
             f"identical {equal}, checksum-blind corrupted {len(executed) - equal} "
             f"(not explained by the checksum's blind spots: {unexplained}); "
+            f"fragments executed {len(fragments)}; "
             f"resends {run.finished.resends}; {run.finished.lines_acked / run.seconds:.0f} lines/s; "
             f"sim: corrupted bytes {run.stats.get('bytes_corrupted_fault')}, "
             f"lost oks {run.stats.get('oks_lost_fault')}"
