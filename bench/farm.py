@@ -116,6 +116,7 @@ def timed_factory(store: JobStore, timings: Timings) -> Any:
 
         return real(printer, tee)
 
+    make.close = real.close  # type: ignore[attr-defined]  # the daemon stops the shared serial loop
     return make
 
 

@@ -1,17 +1,15 @@
 """`MarlinDriver`: one USB/serial Marlin-family printer behind the `PrinterDriver` interface.
 
-One thread per connection owns the transport and the pure `MarlinProtocol`. It sleeps in `select()` until
-bytes arrive, a request is posted (a self-pipe wakes it), or the protocol's next timer is due; then it feeds
-the protocol, writes what it produced and hands events to the sink. Requests from other threads go through
-an inbox, so the protocol state is never shared and the hot path takes no lock.
+An open link runs on a `LinkLoop` thread (loop.py): shared by every printer of a daemon, or private to the
+driver when none is given (`farmctl print`, tests). The loop feeds the pure `MarlinProtocol` the bytes that
+arrive, ticks its timers, writes what it produced without ever blocking, and hands its events to the sink.
+Requests from other threads (start, pause, cancel ...) are posted to the loop, so the protocol state is
+only ever touched by that one thread and the hot path takes no lock. Opening a port (a USB lookup, a TCP
+connect for `socket://`) may block, so it happens on a short-lived thread of its own.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import queue
-import select
 import threading
 import time
 import traceback
@@ -32,6 +30,7 @@ from farmctl.drivers.base import (
     PrinterError,
     StateChanged,
 )
+from farmctl.drivers.serial.loop import LinkLoop
 from farmctl.drivers.serial.portlock import PortBusy, PortLock, set_exclusive
 from farmctl.drivers.serial.preflight import PreflightError, preflight_file
 from farmctl.drivers.serial.protocol import MarlinProtocol
@@ -55,37 +54,46 @@ _Request = Callable[[MarlinProtocol, float], None]
 
 class MarlinDriver(PrinterDriver):
     def __init__(
-        self, printer: str, url: str, sink: EventSink, settings: MarlinSettings | None = None
+        self,
+        printer: str,
+        url: str,
+        sink: EventSink,
+        settings: MarlinSettings | None = None,
+        loop: LinkLoop | None = None,
     ) -> None:
         self.printer = printer
         self.url = url
         self.settings = settings or MarlinSettings()
         self._sink = sink
-        self._inbox: queue.SimpleQueue[_Request] = queue.SimpleQueue()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
-        self._thread: threading.Thread | None = None
+        self._loop = loop or LinkLoop(f"marlin-{printer}")
+        self._own_loop = loop is None
         self._stop = threading.Event()
+        self._idle = threading.Event()  # no link open or opening: join() returns
+        self._idle.set()
+        self._active_lock = threading.Lock()
+        self._link: _Link | None = None  # loop thread only
+        self._held: list[_Request] = []  # requests posted while the link was still opening (loop thread)
         self._status = DriverStatus(printer, DriverState.OFFLINE, url)
         self._status_lock = threading.Lock()  # only guards the reference swap, never held on the hot path
 
     # ---- PrinterDriver --------------------------------------------------------------------------------
 
     def connect(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
+        with self._active_lock:
+            if not self._idle.is_set():
+                return
+            self._idle.clear()
         self._stop.clear()
-        self._drain_inbox()
-        self._thread = threading.Thread(target=self._run, name=f"marlin-{self.printer}", daemon=True)
-        self._thread.start()
+        self._loop.start()
+        self._loop.call(self._held.clear)  # requests from an earlier connection never reach this one
+        self._open_async(0, MarlinProtocol(self.printer, self.settings.protocol), None, None)
 
     def disconnect(self) -> None:
         self._stop.set()
-        self._wake()
+        self._loop.call(self._end_on_request)
 
     def start_job(self, job: JobSpec) -> None:
-        if self._thread is None or not self._thread.is_alive():
+        if self._idle.is_set():
             reason = f"printer {self.printer} is not connected ({self.status().state.value})"
             self._emit(JobFinished(self.printer, job.job_id, JobOutcome.FAILED, reason, 0, 0, 0, 0, 0.0))
             return
@@ -111,21 +119,16 @@ class MarlinDriver(PrinterDriver):
             return self._status
 
     def join(self, timeout: float | None = None) -> bool:
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        return self._idle.wait(timeout)
 
     def close(self) -> None:
-        """Stop the thread and free the wake pipe (the driver cannot be reused afterwards)."""
+        """Disconnect and wait for the link to end; a private loop stops too (the driver is done)."""
         self.disconnect()
         self.join(5.0)
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        if self._own_loop:
+            self._loop.close()
 
-    # ---- requests (run on the connection thread) ------------------------------------------------------
+    # ---- requests (run on the loop thread) --------------------------------------------------------------
 
     def _start_job(self, proto: MarlinProtocol, job: JobSpec, now: float) -> None:
         try:
@@ -171,136 +174,88 @@ class MarlinDriver(PrinterDriver):
             for command in self.settings.scripts.cancel:
                 proto.enqueue_command(command, now)
 
-    # ---- the connection thread ------------------------------------------------------------------------
+    # ---- opening (a short-lived thread: lookups and opens may block) -----------------------------------
 
-    def _run(self) -> None:
-        try:
-            self._run_sessions()
-        except Exception as error:  # a bug must not leave the printer silently without a thread
-            traceback.print_exc()
-            message = f"serial driver crashed: {type(error).__name__}: {error}"
-            self._emit(PrinterError(self.printer, ErrorKind.JOB_FATAL, message, "internal"))
-            self._emit(StateChanged(self.printer, DriverState.ERROR, self.status().state, message))
-            with self._status_lock:
-                self._status = replace(self._status, state=DriverState.ERROR, error=message)
+    def _open_async(
+        self, attempt: int, proto: MarlinProtocol, lock: PortLock | None, endpoint: str | None
+    ) -> None:
+        args = (attempt, proto, lock, endpoint)
+        name = f"marlin-open-{self.printer}"
+        threading.Thread(target=self._open, args=args, name=name, daemon=True).start()
 
-    def _run_sessions(self) -> None:
-        bauds = self.settings.auto_baud or (self.settings.link.baud,)
-        lock: PortLock | None = None
-        proto = MarlinProtocol(self.printer, self.settings.protocol)
+    def _open(self, attempt: int, proto: MarlinProtocol, lock: PortLock | None, endpoint: str | None) -> None:
         try:
-            try:
-                endpoint = resolve_url(self.url)
-            except UsbIdentityError as error:
-                self._fail_to_connect(proto, str(error), "no-device")
-                return
-            if self.settings.lock_port:
+            if endpoint is None:
+                try:
+                    endpoint = resolve_url(self.url)
+                except UsbIdentityError as error:
+                    self._fail_to_connect(proto, str(error), "no-device")
+                    self._finished(lock)
+                    return
+            if lock is None and self.settings.lock_port:
                 lock = PortLock(endpoint)
                 try:
                     lock.acquire()
                 except PortBusy as error:
-                    lock = None
                     self._fail_to_connect(proto, str(error), "port-busy")
+                    self._finished(None)
                     return
-            for attempt, baud in enumerate(bauds):
-                link = replace(self.settings.link, baud=baud)
-                outcome = self._session(proto, SerialTransport(endpoint, link), endpoint)
-                last = attempt == len(bauds) - 1
-                if outcome != "no-handshake" or last or self._stop.is_set():
-                    break
-                proto = MarlinProtocol(self.printer, self.settings.protocol)
-        finally:
-            if lock is not None:
-                lock.release()
-
-    def _session(self, proto: MarlinProtocol, transport: SerialTransport, endpoint: str) -> str:
-        """Run one open link until it ends; returns why it ended."""
-        self._publish(proto, endpoint)
-        try:
-            transport.open()
-        except TransportError as error:
-            self._fail_to_connect(proto, str(error), error.code)
-            return error.code
-        fd = transport.fileno()
-        if fd is not None:
-            set_exclusive(fd)
-        outcome = "closed"
-        try:
-            proto.connect(time.monotonic())
-            self._flush(proto, transport, endpoint)
-            while not self._stop.is_set():
-                now = time.monotonic()
-                timeout = max(0.0, min(proto.next_deadline(now) - now, 0.25))
-                data, requested = self._wait(transport, timeout)
-                now = time.monotonic()
-                if requested:
-                    self._run_requests(proto, now)
-                if data:
-                    proto.receive(data, now)
-                proto.tick(now)
-                self._flush(proto, transport, endpoint)
-                if proto.state is DriverState.FAULT:
-                    # H23/H29: stop talking, close the port, no auto-retry. Linger briefly first so the
-                    # M112/heaters-off burst leaves the OS buffers and the firmware's last words are logged.
-                    self._linger(proto, transport, endpoint)
-                    outcome = "fault"
-                    break
-                if proto.state is DriverState.ERROR and proto.error and "handshake" in proto.error:
-                    outcome = "no-handshake"
-                    break
-        except TransportError as error:
-            proto.connection_lost(str(error), error.code, time.monotonic())
-            outcome = error.code
-        finally:
-            if self._stop.is_set():
-                proto.disconnected(time.monotonic())
-            transport.close()
-            self._dispatch(proto.take_events())
+            bauds = self._bauds()
+            transport = SerialTransport(endpoint, replace(self.settings.link, baud=bauds[attempt]))
             self._publish(proto, endpoint)
-        return outcome
-
-    def _linger(self, proto: MarlinProtocol, transport: SerialTransport, endpoint: str) -> None:
-        deadline = time.monotonic() + self.settings.fault_linger_s
-        while not self._stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
-            data = transport.read(min(remaining, 0.05))
-            if data:
-                proto.receive(data, time.monotonic())
-            proto.take_output()  # nothing more goes to a faulted printer
-            self._dispatch(proto.take_events())
-
-    def _wait(self, transport: SerialTransport, timeout: float) -> tuple[bytes, bool]:
-        """Block until bytes, a request, or the timeout; returns the bytes and whether requests may be
-        waiting. Requests wake us through the self-pipe, so the inbox is only looked at when it rang."""
-        fd = transport.wait_fd()
-        if fd is None:
-            # loop:// and the like: a short timeout bounds latency, and the inbox is checked every pass.
-            return transport.read(min(timeout, 0.02)), True
-        ready, _, _ = select.select([fd, self._wake_r], [], [], timeout)
-        requested = self._wake_r in ready
-        if requested:
-            with contextlib.suppress(BlockingIOError):
-                os.read(self._wake_r, 4096)
-        return (transport.read_ready() if fd in ready else b""), requested
-
-    def _run_requests(self, proto: MarlinProtocol, now: float) -> None:
-        while True:
             try:
-                request = self._inbox.get_nowait()
-            except queue.Empty:
+                transport.open()
+            except TransportError as error:
+                self._fail_to_connect(proto, str(error), error.code)
+                self._finished(lock)
                 return
-            request(proto, now)
+            if self._stop.is_set():
+                transport.close()
+                self._finished(lock)
+                return
+            fd = transport.fileno()
+            if fd is not None:
+                set_exclusive(fd)
+            link = _Link(self, proto, transport, endpoint, attempt, lock)
+            self._loop.call(link.attach)
+        except Exception as error:  # a bug must not leave the printer silently without a connection
+            self._crashed(proto, error)
+            self._finished(lock)
 
-    def _flush(self, proto: MarlinProtocol, transport: SerialTransport, endpoint: str) -> None:
-        data = proto.take_output()
-        if data:
-            transport.write(data)
-        events = proto.take_events()
-        if events:
-            self._dispatch(events, proto)
-            data = proto.take_output()  # host actions may have produced output
-            if data:
-                transport.write(data)
-            self._publish(proto, endpoint)
+    def _bauds(self) -> tuple[int, ...]:
+        return self.settings.auto_baud or (self.settings.link.baud,)
+
+    # ---- the link's end (loop thread) -----------------------------------------------------------------
+
+    def _link_ended(self, link: _Link, outcome: str) -> None:
+        self._link = None
+        self._held.clear()
+        more_bauds = link.attempt + 1 < len(self._bauds())
+        if outcome == "no-handshake" and more_bauds and not self._stop.is_set():
+            fresh = MarlinProtocol(self.printer, self.settings.protocol)
+            self._open_async(link.attempt + 1, fresh, link.lock, link.endpoint)
+            return
+        self._finished(link.lock)
+
+    def _finished(self, lock: PortLock | None) -> None:
+        if lock is not None:
+            lock.release()
+        self._idle.set()
+
+    def _end_on_request(self) -> None:
+        link = self._link
+        if link is not None:
+            link.end("closed", stopped=True)
+
+    def _crashed(self, proto: MarlinProtocol, error: BaseException) -> None:
+        traceback.print_exception(error)
+        message = f"serial driver crashed: {type(error).__name__}: {error}"
+        self._emit(PrinterError(self.printer, ErrorKind.JOB_FATAL, message, "internal"))
+        self._emit(StateChanged(self.printer, DriverState.ERROR, self.status().state, message))
+        with self._status_lock:
+            self._status = replace(self._status, state=DriverState.ERROR, error=message)
+
+    # ---- events and status ----------------------------------------------------------------------------
 
     def _dispatch(self, events: list[DriverEvent], proto: MarlinProtocol | None = None) -> None:
         for event in events:
@@ -319,6 +274,7 @@ class MarlinDriver(PrinterDriver):
             self._cancel(proto, now)
         elif event.action == "disconnect":
             self._stop.set()
+            self._loop.call(self._end_on_request)
 
     def _fail_to_connect(self, proto: MarlinProtocol, message: str, code: str) -> None:
         self._emit(PrinterError(self.printer, ErrorKind.RECOVERABLE_COMM, message, code))
@@ -343,14 +299,150 @@ class MarlinDriver(PrinterDriver):
         self._sink(event)
 
     def _post(self, request: _Request) -> None:
-        self._inbox.put(request)
-        self._wake()
+        self._loop.call(lambda: self._run_request(request))
 
-    def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._wake_w, b"x")
+    def _run_request(self, request: _Request) -> None:
+        link = self._link
+        if link is not None:
+            link.request(request)
+        elif not self._idle.is_set():
+            self._held.append(request)  # the link is still opening: it runs these first
 
-    def _drain_inbox(self) -> None:
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._inbox.get_nowait()
+
+class _Link:
+    """One open connection of a `MarlinDriver`, driven by the loop (a `LinkHandler`)."""
+
+    def __init__(
+        self,
+        driver: MarlinDriver,
+        proto: MarlinProtocol,
+        transport: SerialTransport,
+        endpoint: str,
+        attempt: int,
+        lock: PortLock | None,
+    ) -> None:
+        self.driver = driver
+        self.proto = proto
+        self.transport = transport
+        self.endpoint = endpoint
+        self.attempt = attempt
+        self.lock = lock
+        self.deadline = 0.0
+        self._fd = transport.wait_fd()
+        self._loop = driver._loop
+        self._linger_until: float | None = None  # after a fault: read (never write) until then, then close
+        self._ended = False
+
+    # ---- LinkHandler ----------------------------------------------------------------------------------
+
+    def fileno(self) -> int | None:
+        return self._fd
+
+    def attach(self) -> None:
+        driver = self.driver
+        if driver._stop.is_set():
+            self.transport.close()
+            driver._link_ended(self, "closed")
+            return
+        driver._link = self
+        self._loop.add(self)
+        now = time.monotonic()
+        self.proto.connect(now)
+        held, driver._held = driver._held, []
+        for request in held:
+            request(self.proto, now)
+        self._after(now)
+
+    def on_readable(self, now: float) -> None:
+        try:
+            data = self.transport.read_ready()
+        except TransportError as error:
+            self._lost(error, now)
+            return
+        if data:
+            self.proto.receive(data, now)
+        self._after(now)
+
+    def on_writable(self, now: float) -> None:
+        try:
+            self.transport.send_pending(now)
+        except TransportError as error:
+            self._lost(error, now)
+            return
+        if not self.transport.pending:
+            self._loop.want_writable(self, False)
+
+    def on_timer(self, now: float) -> None:
+        if self._fd is None:  # no descriptor to watch (loop:// and the like): poll
+            self.on_readable(now)
+            if self._ended:
+                return
+        if self._linger_until is not None and now >= self._linger_until:
+            self.end("fault")
+            return
+        self.proto.tick(now)
+        self._after(now)
+
+    def on_crash(self, error: BaseException) -> None:
+        self.driver._crashed(self.proto, error)
+        self.end("crashed")
+
+    # ---- driving the protocol -------------------------------------------------------------------------
+
+    def request(self, request: _Request) -> None:
+        now = time.monotonic()
+        request(self.proto, now)
+        self._after(now)
+
+    def _after(self, now: float) -> None:
+        """Write what the protocol produced, hand over its events, and decide what happens next."""
+        if self._ended:
+            return
+        proto, driver = self.proto, self.driver
+        if self._linger_until is not None:
+            proto.take_output()  # nothing more goes to a faulted printer
+            driver._dispatch(proto.take_events())
+            return
+        try:
+            self._send(proto.take_output(), now)
+            events = proto.take_events()
+            if events:
+                driver._dispatch(events, proto)
+                self._send(proto.take_output(), now)  # host actions may have produced output
+                driver._publish(proto, self.endpoint)
+        except TransportError as error:
+            self._lost(error, now)
+            return
+        if proto.state is DriverState.FAULT:
+            # H23/H29: stop talking, close the port, no auto-retry. Linger briefly first so the M112 and
+            # heaters-off burst leaves the OS buffers and the firmware's last words are logged.
+            self._linger_until = now + driver.settings.fault_linger_s
+            self.deadline = min(self._linger_until, now + 0.05)
+            return
+        if proto.state is DriverState.ERROR and proto.error and "handshake" in proto.error:
+            self.end("no-handshake")
+            return
+        self.deadline = proto.next_deadline(now) if self._fd is not None else now + 0.02
+
+    def _send(self, data: bytes, now: float) -> None:
+        if data:
+            self.transport.send(data, now)
+            if self.transport.pending:
+                self._loop.want_writable(self, True)
+
+    def _lost(self, error: TransportError, now: float) -> None:
+        self.proto.connection_lost(str(error), error.code, now)
+        self.end(error.code)
+
+    def end(self, outcome: str, stopped: bool = False) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self._loop.remove(self)
+        proto, driver = self.proto, self.driver
+        if stopped or driver._stop.is_set():
+            proto.disconnected(time.monotonic())
+        self.transport.close()
+        driver._dispatch(proto.take_events())
+        driver._publish(proto, self.endpoint)
+        driver._link_ended(self, outcome)

@@ -78,6 +78,8 @@ class SerialTransport:
         self._port: serial.SerialBase | None = None
         self._fd: int | None = None
         self._socket: socket.socket | None = None
+        self._unsent = bytearray()  # see send()
+        self._stalled_since = 0.0
 
     def open(self) -> None:
         settings = self.settings
@@ -179,6 +181,47 @@ class SerialTransport:
             raise TransportError(f"{self.device}: device disconnected (read returned no data)", "unplugged")
         return data
 
+    @property
+    def pending(self) -> int:
+        """Bytes accepted by `send` that the OS has not taken yet."""
+        return len(self._unsent)
+
+    def send(self, data: bytes, now: float) -> None:
+        """Queue `data` and write what the OS takes now, never blocking (for the event loop). The rest goes
+        out from `send_pending` when the descriptor is writable. TransportError on unplug, or when nothing
+        could be written for `write_timeout_s * write_attempts` (H27, the same budget as `write`)."""
+        if not self._unsent:
+            self._stalled_since = now
+        self._unsent += data
+        self.send_pending(now)
+
+    def send_pending(self, now: float) -> None:
+        if not self._unsent:
+            return
+        written = self._write_nowait(self._unsent)
+        if written:
+            del self._unsent[:written]
+            self._stalled_since = now
+            return
+        budget = self.settings.write_timeout_s * self.settings.write_attempts
+        if now - self._stalled_since >= budget:
+            raise TransportError(
+                f"could not write to {self.device}: no progress for {budget:g} s (write stall)", "write-stall"
+            )
+
+    def _write_nowait(self, data: bytearray) -> int:
+        port = self._require()
+        try:
+            if self._socket is not None:
+                return self._socket.send(data, socket.MSG_DONTWAIT)
+            if self._fd is not None:
+                return os.write(self._fd, data)
+            return port.write(bytes(data)) or 0  # URL handlers without a descriptor: pyserial's own timeout
+        except (BlockingIOError, serial.SerialTimeoutException):
+            return 0
+        except (OSError, serial.SerialException) as error:
+            raise TransportError(f"{self.device}: write failed ({error})", "unplugged") from error
+
     def write(self, data: bytes) -> None:
         """All of `data`, or TransportError after `write_attempts` passes without progress (H27)."""
         port = self._require()
@@ -229,6 +272,7 @@ class SerialTransport:
         port, self._port = self._port, None
         self._fd = None
         self._socket = None
+        self._unsent.clear()
         if port is not None:
             with contextlib.suppress(OSError, serial.SerialException):
                 port.close()

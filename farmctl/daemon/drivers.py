@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from farmctl.drivers.base import EventSink, PrinterDriver
 from farmctl.errors import UserError
 from farmctl.store.jobstore import JobStore
 from farmctl.store.records import Printer
+
+if TYPE_CHECKING:
+    from farmctl.drivers.serial.loop import LinkLoop
 
 DriverFactory = Callable[[Printer, EventSink], PrinterDriver]
 
@@ -17,8 +21,16 @@ def connection_key(printer: Printer) -> tuple[object, ...]:
     return (printer.kind, printer.port, printer.baud, printer.octoprint_url, printer.has_api_key)
 
 
-def driver_factory(store: JobStore) -> DriverFactory:
-    def make(printer: Printer, sink: EventSink) -> PrinterDriver:
+class DriverMaker:
+    """The daemon's driver factory. Every serial printer runs on one shared `LinkLoop` thread (started with
+    the first one): one epoll for all links costs about half the CPU per line of a thread per printer
+    (docs/benchmarks.md), which is what lets one daemon keep 50 links full on two cores."""
+
+    def __init__(self, store: JobStore) -> None:
+        self._store = store
+        self._loop: LinkLoop | None = None
+
+    def __call__(self, printer: Printer, sink: EventSink) -> PrinterDriver:
         if printer.kind == "serial":
             from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
             from farmctl.drivers.serial.transport import LinkSettings
@@ -26,19 +38,34 @@ def driver_factory(store: JobStore) -> DriverFactory:
             if not printer.port:
                 raise UserError(f"printer {printer.id} has no port; set one with `farmctl printers set`")
             settings = MarlinSettings(link=LinkSettings(baud=printer.baud or 115200))
-            return MarlinDriver(printer.id, printer.port, sink, settings)
+            return MarlinDriver(printer.id, printer.port, sink, settings, loop=self._serial_loop())
         if printer.kind == "octoprint":
             from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
 
             if not printer.octoprint_url:
                 raise UserError(f"printer {printer.id} has no OctoPrint URL; `farmctl printers set` one")
-            secret = store.printer_secret(printer.id)
+            secret = self._store.printer_secret(printer.id)
             key = secret.api_key if secret else ""
             settings_op = OctoPrintSettings(url=printer.octoprint_url, api_key=key)
             return OctoPrintDriver(printer.id, settings_op, sink)
         raise UserError(f"printer {printer.id} has unknown kind {printer.kind!r} (serial or octoprint)")
 
-    return make
+    def close(self) -> None:
+        """After every driver was closed: stop the shared loop thread."""
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+
+    def _serial_loop(self) -> LinkLoop:
+        if self._loop is None:
+            from farmctl.drivers.serial.loop import LinkLoop
+
+            self._loop = LinkLoop("farmctl-serial-links")
+        return self._loop
+
+
+def driver_factory(store: JobStore) -> DriverMaker:
+    return DriverMaker(store)
 
 
 def close_driver(driver: PrinterDriver, timeout: float = 5.0) -> None:

@@ -93,6 +93,7 @@ class Daemon:
         previous: dict[signal.Signals, Any] = {}
         store = None
         telemetry = None
+        make_driver: DriverFactory | None = None
         try:
             store = JobStore.open(self.home, config=self.config, actor="daemon")
             live = LiveStore.attach(store)
@@ -101,9 +102,10 @@ class Daemon:
             telemetry = start_daemon_telemetry(
                 self.home, self.config, self.settings.printers, self.daemon_id, log, store
             )
+            make_driver = self._make_driver or driver_factory(store)
             supervisor = Supervisor(
                 store=store, live=live, files=FileStore.for_home(self.home), settings=self.settings,
-                power=self.power, make_driver=self._make_driver or driver_factory(store),
+                power=self.power, make_driver=make_driver,
                 daemon_id=self.daemon_id, log=log, observer=telemetry.observer(self._observer),
                 identity={"host": socket.gethostname(), "pid": os.getpid(), "version": __version__,
                           "home": str(self.home), "on_stop": self.settings.on_stop,
@@ -118,6 +120,9 @@ class Daemon:
             threading.Thread(target=self._mark_ready, args=(supervisor,), daemon=True).start()
             supervisor.run()
         finally:
+            close_factory = getattr(make_driver, "close", None)
+            if callable(close_factory):
+                close_factory()  # the supervisor closed every driver: the shared serial loop can stop
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             if telemetry is not None:
