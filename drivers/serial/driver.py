@@ -50,6 +50,7 @@ class MarlinSettings:
 
 
 _Request = Callable[[MarlinProtocol, float], None]
+_HEAT_WAITS = frozenset({"M109", "M190", "M191"})
 
 
 class MarlinDriver(PrinterDriver):
@@ -168,7 +169,9 @@ class MarlinDriver(PrinterDriver):
 
     def _cancel(self, proto: MarlinProtocol, now: float) -> None:
         if proto.job is not None:
-            if proto.firmware.paused_for_user:
+            if proto.firmware.paused_for_user or _HEAT_WAITS & proto.window.commands():
+                # M108 (out of band with the emergency parser) ends M0/M600 and M109/M190 waits, so a cancel
+                # during a heat-up takes effect now instead of after the printer reached temperature.
                 proto.enqueue_command("M108", now)
             proto.cancel(now)
             for command in self.settings.scripts.cancel:

@@ -262,6 +262,28 @@ def test_pause_resume_and_cancel_with_scripts(tmp_path: Path) -> None:
     assert tail == ["M104 S0", "M140 S0", "M107", "G91", "G1 Z10 F600", "G90", "M84"]
 
 
+def test_cancel_during_a_heat_up_breaks_the_wait(tmp_path: Path) -> None:
+    """M109 at physical speed takes minutes; a cancel must not wait for it (M108 out of band ends it)."""
+    commands = ["M109 S215", *dense_commands(50)]
+    with running_simulator(transport="pty", speed=1, journal_dir=tmp_path) as sim:
+        driver, events = connect(sim.endpoints[0])
+        from farmctl.drivers.base import JobSpec, Temperatures
+
+        driver.start_job(JobSpec(write_job(tmp_path, commands), "j"))
+        events.wait_for(is_state(DriverState.PRINTING), 5)
+        # heating: the printer reports the M109 target (the journal only logs a command once it is done)
+        events.wait_for(
+            lambda e: isinstance(e, Temperatures) and any(r.target == 215 for r in e.readings.values()), 10
+        )
+        driver.cancel()
+        finished = events.wait_for(is_finished, 10)
+        wait_status(driver, DriverState.IDLE, 15)  # the safe-stop script ran: the heat-up was broken
+        driver.close()
+    assert isinstance(finished, JobFinished) and finished.outcome is JobOutcome.CANCELLED
+    executed = [str(e["cmd"]) for e in sim.journal()]
+    assert "M108" in executed and executed[-2:] == ["G90", "M84"]
+
+
 def test_a_second_farmctl_cannot_take_a_port_in_use(tmp_path: Path) -> None:
     with running_simulator(transport="pty", speed=1000) as sim:
         driver, _ = connect(sim.endpoints[0])
