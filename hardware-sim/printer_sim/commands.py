@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from printer_sim.states import Command
 
 
-
 _CODE = re.compile(r"([GMTgmt])(\d+)(?:\.\d+)?")
 _PAUSE_PARAMS = re.compile(r"\s*[SP]\s*[-+.\d]")
 _PARAM = re.compile(r"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))?")
@@ -81,15 +80,13 @@ def _target(fw: Firmware, p: dict[str, float | None]) -> list[float]:
     if p.get("F"):
         fw.feedrate_mm_s = (p["F"] or 0) / 60
     old = fw.position
-    new = list(old)
-    for index, axis in enumerate("XYZE"):
-        value = p.get(axis)
-        if value is None:
-            continue
-        relative = fw.relative_e if axis == "E" else fw.relative_xyz
-        new[index] = old[index] + value if relative else value
+    relative = (fw.relative_xyz, fw.relative_xyz, fw.relative_xyz, fw.relative_e)
+    new = [
+        position if value is None else position + value if rel else value
+        for position, value, rel in zip(old, map(p.get, "XYZE"), relative, strict=True)
+    ]
     fw.position = new
-    return [new[i] - old[i] for i in range(4)]
+    return [to - at for to, at in zip(new, old, strict=True)]
 
 
 def _move(fw: Firmware, command: Command, p: dict[str, float | None], now: float) -> Result:
@@ -126,9 +123,9 @@ def _arc(fw: Firmware, command: Command, p: dict[str, float | None], now: float)
 def _plan(fw: Firmware, distance: float, deltas: list[float], now: float) -> Result:
     k = fw.profile.kinematics
     feed = fw.feedrate_mm_s * fw.feed_factor
-    for index in range(4):
-        if deltas[index]:
-            feed = min(feed, k.max_feedrate[index] * distance / abs(deltas[index]))
+    for delta, limit in zip(deltas, k.max_feedrate, strict=True):
+        if delta:
+            feed = min(feed, limit * distance / abs(delta))
     duration = move_duration(distance, feed, k.acceleration, k.junction_speed)
     if fw.planner.is_full(now):
         return PlannerRoom(duration)

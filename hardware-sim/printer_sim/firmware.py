@@ -94,6 +94,11 @@ class Firmware:
         self.bed = Heater(profile.bed)
         self._heaters_at = now
         self._ep_carry = b""
+        # Profile settings read for every line, looked up once (a profile never changes).
+        self._no_timeouts_ms = profile.protocol.no_timeouts_ms
+        self._bufsize = profile.protocol.bufsize
+        self._advanced_ok = profile.protocol.advanced_ok
+        self._emergency_parser = profile.has_cap("EMERGENCY_PARSER")
         self._boot(now, "PowerUp", count=False)
 
     # ------------------------------------------------------------------ state reset
@@ -201,36 +206,41 @@ class Firmware:
     def next_model_deadline(self) -> float | None:
         """When `advance` has something to do (a line arrived, a wait ended, a report, a fault);
         output that only has to leave needs `take_output` alone."""
-        # Asked after every step of the model, so no candidate list is built.
+        # Asked twice per line by the event loop: no candidate lists, nothing built.
         earliest = self.receiver.next_line_end_at()
-        for candidate in self._state_deadlines():
-            if earliest is None or candidate < earliest:
-                earliest = candidate
+        own = self._own_deadline()
+        if own is not None and (earliest is None or own < earliest):
+            earliest = own
         fault_at = injection.next_time(self)
         if fault_at is not None and (earliest is None or fault_at < earliest):
             earliest = fault_at
         return earliest
 
-    def _state_deadlines(self) -> tuple[float, ...]:
-        """When the firmware itself (not the link) wants to run next; empty: never by itself."""
-        if self.state is State.BOOTING:
-            return (self.boot_until,)
-        if self.state is not State.RUNNING:
-            return ()
-        times: tuple[float, ...] = ()
+    def _own_deadline(self) -> float | None:
+        """When the firmware itself (not the link) wants to run next; None: never by itself."""
+        state = self.state
+        if state is not State.RUNNING:
+            return self.boot_until if state is State.BOOTING else None
+        earliest: float | None = None
         if self.wait is not None:
-            wake = self.wait.wake_at(self)
-            if wake is not None:
-                times += (wake,)
-            if self._keepalive_active():
-                times += (self._busy_next,)
+            earliest = self.wait.wake_at(self)
+            if self._keepalive_active() and (earliest is None or self._busy_next < earliest):
+                earliest = self._busy_next
         elif (self.queue or self.rx) and self.port_request is None:
-            times += (0.0,)  # more to do as soon as possible
+            earliest = 0.0  # more to do as soon as possible
+        if self.temp_report_s or self.sd_report_s or self._no_timeouts_ms:
+            for report_at in self._report_deadlines():
+                if earliest is None or report_at < earliest:
+                    earliest = report_at
+        return earliest
+
+    def _report_deadlines(self) -> tuple[float, ...]:
+        """When the enabled periodic reports are due (none while a plain stream runs)."""
+        times: tuple[float, ...] = ()
         if self.temp_report_s:
             times += (self._temp_report_next,)
-        no_timeouts_ms = self.profile.protocol.no_timeouts_ms
-        if no_timeouts_ms and self.wait is None and not self.queue and not self.rx:
-            times += (self._last_command_at + no_timeouts_ms / 1000,)
+        if self._no_timeouts_ms and self.wait is None and not self.queue and not self.rx:
+            times += (self._last_command_at + self._no_timeouts_ms / 1000,)
         if self.sd_report_s:
             times += (self._sd_report_next,)
         return times
@@ -272,11 +282,11 @@ class Firmware:
             self.emit(text, now)
 
     def _ok_for(self, command: Command, now: float) -> None:
-        if not self.profile.protocol.advanced_ok:
+        if not self._advanced_ok:
             self.send_ok(now)
             return
         prefix = f" {command.numbered_prefix}" if command.numbered_prefix else ""
-        free_slots = self.profile.protocol.bufsize - len(self.queue)
+        free_slots = self._bufsize - len(self.queue)
         self.send_ok(now, f"ok{prefix} P{self.planner.free(now)} B{free_slots}")
 
     # ------------------------------------------------------------------ receive path
@@ -339,7 +349,7 @@ class Firmware:
         complete = text[: cut + 1]
         if b"M" not in complete and b"!!" not in complete:
             return
-        emergency = self.profile.has_cap("EMERGENCY_PARSER")
+        emergency = self._emergency_parser
         for match in _RAW_ACTION.finditer(complete):
             if match.group(3) is not None:
                 injection.debug_command(self, match.group(3).decode("latin-1").strip(), now)
@@ -349,7 +359,7 @@ class Firmware:
     def _read_serial(self, now: float) -> None:
         """Move bytes from the RX ring into command slots while there is a free slot."""
         rx = self.rx
-        bufsize = self.profile.protocol.bufsize
+        bufsize = self._bufsize
         while rx and len(self.queue) < bufsize and self.state is State.RUNNING:
             found = _EOL.search(rx)
             if found is None:
@@ -378,7 +388,7 @@ class Firmware:
                 return
         if self.stopped and _MOVE.match(line.text):
             self.emit(STOPPED_MESSAGE, now)  # the alert; the move is still queued (and ignored)
-        if not self.profile.has_cap("EMERGENCY_PARSER"):
+        if not self._emergency_parser:
             # Without the emergency parser Marlin still acts on these when they are read.
             upper = line.text.upper()
             if upper == "M112":
@@ -406,9 +416,11 @@ class Firmware:
                 self.wait = None
                 self._complete(now)
                 continue
-            self._read_serial(now)
+            if self.rx:
+                self._read_serial(now)
             if not self.queue:
-                sd_commands.feed_sd(self, now)
+                if self.sd.printing:
+                    sd_commands.feed_sd(self, now)
                 if not self.queue:
                     return
             command = self.queue[0]

@@ -8,6 +8,7 @@ unplugs; the last line written at exit holds {"stats": {...}}.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,9 +20,13 @@ class Journal:
         self._dirty = False
 
     def command(self, line_number: int | None, text: str, t: float, source: str) -> None:
+        # Written for every executed line, so formatted by hand: exactly what
+        # json.dumps({"n": ..., "cmd": ..., "t": ..., "src": ...}, ensure_ascii=False) writes
+        # (json quotes strings with encode_basestring and writes numbers with repr).
+        number = "null" if line_number is None else repr(line_number)
         self._file.write(
-            json.dumps({"n": line_number, "cmd": text, "t": round(t, 6), "src": source}, ensure_ascii=False)
-            + "\n"
+            f'{{"n": {number}, "cmd": {encode_basestring(text)}, "t": {round(t, 6)!r}, '
+            f'"src": {encode_basestring(source)}}}\n'
         )
         self._dirty = True
 

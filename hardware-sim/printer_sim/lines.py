@@ -12,6 +12,9 @@ from enum import Enum
 
 _NUMBER_PREFIX = re.compile(r"N-?\d*")
 _LEADING_INT = re.compile(r"\s*([-+]?\d+)")
+# What a streaming host sends for nearly every line: "N<digits> <command>*<digits>", nothing before
+# the N, one '*' and no NUL. Such a line can skip the general parse (see _numbered_line).
+_PLAIN_NUMBERED = re.compile(rb"N(\d+)([^*\x00]*)\*(\d+)")
 
 
 class LineErrorKind(Enum):
@@ -79,6 +82,9 @@ class LineReader:
         """An end-of-line byte arrived: validate the line like get_serial_commands()."""
         raw = bytes(self._line)
         self.clear()
+        plain = _PLAIN_NUMBERED.fullmatch(raw)
+        if plain is not None and b"M110" not in raw:
+            return self._numbered_line(raw, plain)
         nul = raw.find(b"\x00")
         if nul >= 0:
             raw = raw[:nul]  # the firmware keeps lines as C strings
@@ -116,6 +122,24 @@ class LineReader:
         if not text:
             return None
         return ReceivedLine(text, line_number, prefix)
+
+    def _numbered_line(self, raw: bytes, plain: re.Match[bytes]) -> ReceivedLine | LineError | None:
+        """end_line() for a plain numbered line, with the same checks in the same order: a C
+        string without NUL or leading blanks, whose only '*' is the checksum's, and no M110 (whose
+        last N is the number). It runs for every streamed line, so it avoids the general parse."""
+        number = int(plain.group(1))
+        if number != self.last_n + 1:
+            return LineError(LineErrorKind.LINE_NUMBER)
+        checksum = 0
+        for byte in raw[: plain.start(3) - 1]:
+            checksum ^= byte
+        if int(plain.group(3)) != checksum:
+            return LineError(LineErrorKind.CHECKSUM)
+        self.last_n = number
+        text = plain.group(2).decode("latin-1").strip()
+        if not text:
+            return None
+        return ReceivedLine(text, number, "N" + plain.group(1).decode("latin-1"))
 
 
 def leading_int(text: str, start: int) -> int:

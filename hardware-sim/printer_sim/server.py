@@ -157,6 +157,7 @@ class Simulator:
     def _write_outgoing(self) -> None:
         # Written after all due printers were advanced: each write to a pty wakes a kernel worker
         # that preempts this process, so the model runs for every printer without interruption.
+        # (With a modelled link the reply is already timed; the host's reaction is not.)
         for port, output in self._outgoing:
             port.write(output)
         self._outgoing.clear()
@@ -197,7 +198,12 @@ class Simulator:
             # Output that is ready within the slack leaves now (typically the `ok` just emitted,
             # a few byte-times away), without another pass or trip round the loop.
             output = firmware.take_output(wall + SLACK_S)
-            if output:
+            if output and not firmware.baud:
+                # No link model: the host answers each reply at once, so it gets the reply now and
+                # works while the other printers are advanced (holding it made the unpaced stream
+                # about a fifth slower and the host costlier per line).
+                port.write(output)
+            elif output:
                 self._outgoing.append((port, output))
             if firmware.port_request is PortRequest.UNPLUG:
                 self._write_outgoing()  # what was sent before the cable went
