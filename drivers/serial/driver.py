@@ -32,7 +32,7 @@ from farmctl.drivers.base import (
 )
 from farmctl.drivers.serial.loop import LinkLoop
 from farmctl.drivers.serial.portlock import PortBusy, PortLock, set_exclusive
-from farmctl.drivers.serial.preflight import PreflightError, preflight_file
+from farmctl.drivers.serial.preflight import PreflightCache, PreflightError, PreflightResult
 from farmctl.drivers.serial.protocol import MarlinProtocol
 from farmctl.drivers.serial.settings import ProtocolSettings, Scripts
 from farmctl.drivers.serial.transport import LinkSettings, SerialTransport, TransportError, resolve_url
@@ -61,6 +61,7 @@ class MarlinDriver(PrinterDriver):
         sink: EventSink,
         settings: MarlinSettings | None = None,
         loop: LinkLoop | None = None,
+        preflight: PreflightCache | None = None,
     ) -> None:
         self.printer = printer
         self.url = url
@@ -68,6 +69,7 @@ class MarlinDriver(PrinterDriver):
         self._sink = sink
         self._loop = loop or LinkLoop(f"marlin-{printer}")
         self._own_loop = loop is None
+        self._preflight = preflight or PreflightCache(capacity=1)
         self._stop = threading.Event()
         self._idle = threading.Event()  # no link open or opening: join() returns
         self._idle.set()
@@ -98,7 +100,15 @@ class MarlinDriver(PrinterDriver):
             reason = f"printer {self.printer} is not connected ({self.status().state.value})"
             self._emit(JobFinished(self.printer, job.job_id, JobOutcome.FAILED, reason, 0, 0, 0, 0, 0.0))
             return
-        self._post(lambda proto, now: self._start_job(proto, job, now))
+        # Pre-flight here, on the caller's thread: a large file takes a fraction of a second, which on the
+        # loop thread would stall every printer's stream. The cache makes the next copies free.
+        try:
+            result = self._preflight.get(job.path, self.settings.protocol.max_line_bytes)
+        except PreflightError as error:
+            self._emit(PrinterError(self.printer, ErrorKind.JOB_FATAL, str(error), "preflight"))
+            self._emit(JobFinished(self.printer, job.job_id, JobOutcome.FAILED, str(error), 0, 0, 0, 0, 0.0))
+            return
+        self._post(lambda proto, now: self._start_job(proto, job, result))
 
     def pause(self) -> None:
         self._post(self._pause)
@@ -131,13 +141,7 @@ class MarlinDriver(PrinterDriver):
 
     # ---- requests (run on the loop thread) --------------------------------------------------------------
 
-    def _start_job(self, proto: MarlinProtocol, job: JobSpec, now: float) -> None:
-        try:
-            result = preflight_file(job.path, proto.settings.max_line_bytes)
-        except PreflightError as error:
-            self._emit(PrinterError(self.printer, ErrorKind.JOB_FATAL, str(error), "preflight"))
-            self._emit(JobFinished(self.printer, job.job_id, JobOutcome.FAILED, str(error), 0, 0, 0, 0, 0.0))
-            return
+    def _start_job(self, proto: MarlinProtocol, job: JobSpec, result: PreflightResult) -> None:
         if not proto.start_job(job.job_id, result.commands, time.monotonic()):
             self._emit(
                 JobFinished(

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +95,36 @@ def preflight_file(path: Path, max_line_bytes: int = 96) -> PreflightResult:
     except UnicodeDecodeError:
         text = data.decode("latin-1")
     return preflight_text(text, max_line_bytes, source=str(path))
+
+
+class PreflightCache:
+    """Pre-flight results by file, shared by the drivers of a daemon: a job of 50 copies of one file is read
+    and cleaned once, not 50 times (each pass over a large file costs a fraction of a second).
+
+    Keyed by path, size, modification time and line limit, so a changed file is pre-flighted again; the
+    daemon's files are content-addressed and never change. Holds the last `capacity` files."""
+
+    def __init__(self, capacity: int = 8) -> None:
+        self.capacity = capacity
+        self._results: OrderedDict[tuple[str, int, int, int], PreflightResult] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: Path, max_line_bytes: int = 96) -> PreflightResult:
+        try:
+            stat = path.stat()
+        except OSError as error:
+            raise PreflightError(f"cannot read {path}: {error.strerror or error}") from error
+        key = (str(path), stat.st_size, stat.st_mtime_ns, max_line_bytes)
+        with self._lock:
+            cached = self._results.get(key)
+            if cached is not None:
+                self._results.move_to_end(key)
+                return cached
+        # Outside the lock: two drivers racing on a new file both compute it, which is harmless, while a
+        # lock held here would make every other printer's job start wait for this file.
+        result = preflight_file(path, max_line_bytes)
+        with self._lock:
+            self._results[key] = result
+            while len(self._results) > self.capacity:
+                self._results.popitem(last=False)
+        return result

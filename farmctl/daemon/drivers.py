@@ -12,6 +12,7 @@ from farmctl.store.records import Printer
 
 if TYPE_CHECKING:
     from farmctl.drivers.serial.loop import LinkLoop
+    from farmctl.drivers.serial.preflight import PreflightCache
 
 DriverFactory = Callable[[Printer, EventSink], PrinterDriver]
 
@@ -29,6 +30,7 @@ class DriverMaker:
     def __init__(self, store: JobStore) -> None:
         self._store = store
         self._loop: LinkLoop | None = None
+        self._preflight: PreflightCache | None = None  # one pass over a file for all its copies
 
     def __call__(self, printer: Printer, sink: EventSink) -> PrinterDriver:
         if printer.kind == "serial":
@@ -38,7 +40,13 @@ class DriverMaker:
             if not printer.port:
                 raise UserError(f"printer {printer.id} has no port; set one with `farmctl printers set`")
             settings = MarlinSettings(link=LinkSettings(baud=printer.baud or 115200))
-            return MarlinDriver(printer.id, printer.port, sink, settings, loop=self._serial_loop())
+            if self._preflight is None:
+                from farmctl.drivers.serial.preflight import PreflightCache
+
+                self._preflight = PreflightCache()
+            return MarlinDriver(
+                printer.id, printer.port, sink, settings, loop=self._serial_loop(), preflight=self._preflight
+            )
         if printer.kind == "octoprint":
             from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
 

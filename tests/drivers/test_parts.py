@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from farmctl.drivers.serial.portlock import PortBusy, PortLock, lock_key
-from farmctl.drivers.serial.preflight import PreflightError, preflight_text, shorten
+from farmctl.drivers.serial.preflight import PreflightCache, PreflightError, preflight_text, shorten
 from farmctl.drivers.serial.transport import LinkSettings, SerialTransport, TransportError
 from farmctl.drivers.serial.usb import PortInfo, UsbIdentityError, parse_usb_url, resolve_usb_url
 
@@ -123,3 +123,22 @@ def test_a_job_for_a_printer_that_is_not_connected_fails_at_once(tmp_path: Path)
     assert isinstance(events[0], JobFinished) and events[0].outcome is JobOutcome.FAILED
     assert "not connected" in (events[0].error or "")
     driver.close()
+
+
+def test_preflight_cache_reuses_a_file_and_notices_a_change(tmp_path: Path) -> None:
+    cache = PreflightCache(capacity=2)
+    part = tmp_path / "part.gcode"
+    part.write_text("G28 ; home\nG1 X1\n")
+    first = cache.get(part)
+    assert first.commands == ["G28", "G1 X1"]
+    assert cache.get(part) is first  # 50 copies of one file: one pass
+    part.write_text("G28\nG1 X2 Y2\n")  # another size: pre-flighted again
+    changed = cache.get(part)
+    assert changed.commands == ["G28", "G1 X2 Y2"] and cache.get(part) is changed
+    for index in range(2):  # bounded: the least recently used file is dropped
+        other = tmp_path / f"other{index}.gcode"
+        other.write_text(f"G1 X{index}\n")
+        cache.get(other)
+    assert cache.get(part) is not changed
+    with pytest.raises(PreflightError, match="cannot read"):
+        cache.get(tmp_path / "missing.gcode")
