@@ -32,7 +32,7 @@ class ProtocolSettings:
     bufsize: int = 4  # firmware command slots (Marlin BUFSIZE); ADVANCED_OK B lowers it when reported
     rx_buffer_bytes: int = 128  # firmware RX ring (Marlin RX_BUFFER_SIZE)
     # Bytes of the ring kept free for lines the window does not plan for (tickles, operator commands).
-    rx_reserve_bytes: int = 8
+    rx_reserve_bytes: int = 32  # H35: un-acked bytes stay at most RX_BUFFER_SIZE - 32
     ping_pong: bool = False
     # After the first line error of a job, one line in flight for the rest of it: Marlin flushes its RX ring
     # on a line error and runs the unnumbered tail of a line that was still on the wire (no checksum
