@@ -5,9 +5,10 @@ Prints:
     lines/s against the link limit (baud/10 bytes/s divided by the mean numbered line length), with the
     CPU the streaming process used (fraction of one core);
   * host-caused planner starvation on a real print at 250000 baud (printer at physical speed);
-  * exactly-once under 1% byte corruption + 0.5% lost oks + 0.5% duplicate oks, several seeds: the
-    simulator's journal compared with the file (line numbers executed once, in order; commands equal except
-    corruption the 8-bit XOR checksum cannot see, which is counted and shown separately).
+  * exactly-once under 1% byte corruption + 0.5% lost oks + 0.5% duplicate oks + 0.5% random busy lines,
+    several seeds: the simulator's journal compared with the file (line numbers executed once, in order;
+    commands equal except corruption the 8-bit XOR checksum cannot see, which is counted and shown
+    separately), and the line fragments the printer executed.
 
     .venv/bin/python bench/streaming.py                    # everything, full sizes (takes a while)
     .venv/bin/python bench/streaming.py --quick            # small sizes, a minute or two
@@ -44,7 +45,7 @@ from farmctl.drivers.serial.transport import LinkSettings  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from tests.drivers.helpers import checksum_blind, executed_job_lines  # noqa: E402
+from tests.drivers.helpers import checksum_blind, executed_fragments, executed_job_lines  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "ps25_mk3s_gear_0.20q.gcode"
 
@@ -162,23 +163,16 @@ def starvation(tmp: Path, lines: int) -> None:
         )
 
 
-def executed_fragments(journal: list[dict[str, Any]]) -> list[str]:
-    """Unnumbered moves and commands the printer ran after the job's first numbered line: during a job the
-    host numbers everything it sends, so these are tails of lines cut by the firmware's RX flush."""
-    first = next((i for i, e in enumerate(journal) if e.get("n") not in (None, 0)), len(journal))
-    return [
-        str(e["cmd"]) for e in journal[first:] if e.get("n") is None and str(e["cmd"])[:1] in ("G", "M", "T")
-    ]
-
-
 def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
     path, commands = job_slice(tmp, lines, skip_start=False, name="faults.gcode")
     commands = [c for c in commands if not c.startswith(("M109", "M190", "M104", "M140", "G28", "G80", "G4"))]
     path.write_text("\n".join(commands) + "\n")
     print(
-        f"\n== Exactly once: {len(commands)} lines, corrupt=0.01 lose-ok=0.005 duplicate-ok=0.005, no reset"
+        f"\n== Exactly once: {len(commands)} lines, corrupt=0.01 lose-ok=0.005 duplicate-ok=0.005 busy=0.005,"
+        " no reset"
     )
     faults = ["--fault", "corrupt=0.01", "--fault", "lose-ok=0.005", "--fault", "duplicate-ok=0.005"]
+    faults += ["--fault", "busy=0.005"]  # random busy: an ok now and then preceded by echo:busy
     for seed in seeds:
         run = stream(
             path,
@@ -204,7 +198,7 @@ def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
             f"fragments executed {len(fragments)}; "
             f"resends {run.finished.resends}; {run.finished.lines_acked / run.seconds:.0f} lines/s; "
             f"sim: corrupted bytes {run.stats.get('bytes_corrupted_fault')}, "
-            f"lost oks {run.stats.get('oks_lost_fault')}"
+            f"lost oks {run.stats.get('oks_lost_fault')}, busy lines {run.stats.get('busy_fault')}"
             + (f"; error: {run.finished.error}" if run.finished.error else "")
         )
 

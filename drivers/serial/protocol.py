@@ -115,10 +115,14 @@ class MarlinProtocol:
         self._last_rx = 0.0
         self._ok_timer = 0.0  # last ok/busy/tickle, or when the window last became non-empty
         self._stall_since = 0.0  # last ok/busy, or when the window last became non-empty (tickles aside)
-        # The longest wait for an ok lately (two 10 s buckets): the tickle comes after a few times it.
-        self._gap_peak = [0.0, 0.0]
-        self._gap_bucket_at = 0.0
+        # How long this printer takes to answer a line: the 90th percentile of its last 64 waits for a plain
+        # ok. The nudge and the tickle come after a few times it. A percentile, not the maximum: the few
+        # stalls ended by a nudge or tickle would otherwise teach the host that oks are slow.
+        self._gaps: deque[float] = deque(maxlen=64)
+        self._gap_ref = 0.0
+        self._gaps_unsorted = 0
         self._nudged = False  # a bare newline went out in this stall (see _check_ok_timeout)
+        self._nudged_at = 0.0
         self._last_response = 0.0
         self._last_poll = 0.0
         self._resync_pending = False
@@ -292,10 +296,9 @@ class MarlinProtocol:
 
     def _on_ok(self, response: Response, now: float) -> None:
         if len(self.window) and not response.temperatures:
-            # How long the firmware took to answer a line. Not an `ok T:`: that answers our tickle, and the
-            # stall it ended says nothing about how slowly this printer acknowledges (a resend, the other
-            # way a nudge ends a stall, restarts the clock).
-            self._note_ok_gap(now - self._stall_since, now)
+            # How long the firmware took to answer a line. Not an `ok T:`: that answers our tickle (a resend,
+            # the other way a nudge ends a stall, restarts the clock).
+            self._note_ok_gap(now - self._stall_since)
         self._nudged = False
         self._ok_timer = now
         self._stall_since = now
@@ -728,8 +731,13 @@ class MarlinProtocol:
             # (a checksum error and a resend follow at once) and is ignored as an empty line otherwise. It
             # cannot leave a fragment: nothing is behind it.
             self._nudged = True
+            self._nudged_at = now
             self._out += b"\n"
             self.counters.nudges += 1
+        if self._nudged and now - self._nudged_at < settings.ok_nudge_min_s:
+            # Never a tickle right behind the nudge: if the newline ends a corrupted line, the firmware
+            # flushes its RX ring, and an M105 still arriving could be cut and run as a fragment.
+            return
         timeout = self._tickle_after() if waiting_ok else settings.communication_timeout_s
         if now - max(self._ok_timer, self._last_poll if not waiting_ok else 0.0) < timeout:
             return
@@ -760,19 +768,21 @@ class MarlinProtocol:
         instead of the full timeout, and a printer whose oks come slowly (planner full of long moves) is not
         tickled at every line. A tickle too early is harmless: one M105 that the ring has room for."""
         settings = self.settings
-        adaptive = settings.ok_timeout_gap_factor * max(self._gap_peak)
+        adaptive = settings.ok_timeout_gap_factor * self._gap_ref
         return min(settings.ok_timeout_s, max(settings.ok_timeout_min_s, adaptive))
 
     def _nudge_after(self) -> float:
+        """Half the tickle's delay (and at most half its ceiling), so the two never go out together."""
         settings = self.settings
-        return max(settings.ok_nudge_min_s, min(settings.ok_timeout_s, 2.0 * max(self._gap_peak)))
+        return max(settings.ok_nudge_min_s, min(settings.ok_timeout_s / 2, 2.0 * self._gap_ref))
 
-    def _note_ok_gap(self, gap: float, now: float) -> None:
-        if now - self._gap_bucket_at >= 10.0:
-            self._gap_peak = [self._gap_peak[1], 0.0]
-            self._gap_bucket_at = now
-        if gap > self._gap_peak[1]:
-            self._gap_peak[1] = gap
+    def _note_ok_gap(self, gap: float) -> None:
+        self._gaps.append(gap)
+        self._gaps_unsorted += 1
+        if self._gaps_unsorted >= 8 or len(self._gaps) < 8:  # a sort of 64 floats every 8 oks, not each
+            ordered = sorted(self._gaps)
+            self._gap_ref = ordered[int(0.9 * (len(ordered) - 1))]
+            self._gaps_unsorted = 0
 
     # ---- helpers --------------------------------------------------------------------------------------
 

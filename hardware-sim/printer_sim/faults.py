@@ -23,6 +23,9 @@ class Faults:
     drop: float = 0.0  # probability that a received byte is lost on the wire
     lose_ok: float = 0.0  # probability that an "ok" is not sent
     duplicate_ok: float = 0.0  # probability that an "ok" is sent twice
+    # probability that an "ok" is preceded by "echo:busy: processing", as when a command ran past the
+    # host-keepalive interval: a host must neither count it as an ok nor time out on it
+    busy: float = 0.0
     resend_without_ok: bool = False  # "Resend: n" with no "ok" after it (Marlin 2.0.8, old Prusa)
     delay_ms: float = 0.0  # every reply reaches the host this much later
     silent_at_line: int | None = None  # firmware hangs (no output, no execution) on receiving line N
@@ -75,7 +78,7 @@ def _convert(name: str, kind: str, raw: Any) -> Any:
         raise FaultError(f"fault '{name}' needs a finite number, got '{raw}'")
     if number < 0:
         raise FaultError(f"fault '{name}' cannot be negative, got '{raw}'")
-    if name.replace("-", "_") in ("corrupt", "drop", "lose_ok", "duplicate_ok") and number > 1:
+    if name.replace("-", "_") in ("corrupt", "drop", "lose_ok", "duplicate_ok", "busy") and number > 1:
         raise FaultError(f"fault '{name}' is a probability from 0 to 1, got '{raw}'")
     return number
 

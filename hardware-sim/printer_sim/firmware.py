@@ -83,6 +83,7 @@ class Firmware:
             "resend_requests": 0,
             "oks_sent": 0,
             "oks_lost_fault": 0,
+            "busy_fault": 0,
             "commands_executed": 0,
             "resets": 0,
             "kills": 0,
@@ -276,6 +277,9 @@ class Firmware:
         if faults.lose_ok and self.rng.random() < faults.lose_ok:
             self.stats["oks_lost_fault"] += 1
             return
+        if faults.busy and self.rng.random() < faults.busy:
+            self.stats["busy_fault"] += 1
+            self.emit("echo:busy: processing", now)
         self.stats["oks_sent"] += 1
         self.emit(text, now)
         if faults.duplicate_ok and self.rng.random() < faults.duplicate_ok:

@@ -135,6 +135,17 @@ def executed_job_lines(journal: list[dict[str, Any]]) -> list[tuple[int, str]]:
     ]
 
 
+def executed_fragments(journal: list[dict[str, Any]]) -> list[str]:
+    """Unnumbered moves and commands the printer ran while a job streamed (between its first and last
+    numbered lines): during a job the host numbers everything it sends, so these are tails of lines cut by
+    the firmware's RX flush."""
+    numbered_at = [i for i, e in enumerate(journal) if e.get("n") not in (None, 0)]
+    if not numbered_at:
+        return []
+    during = journal[numbered_at[0] : numbered_at[-1]]
+    return [str(e["cmd"]) for e in during if e.get("n") is None and str(e["cmd"])[:1] in ("G", "M", "T")]
+
+
 def checksum_blind(sent: str, executed: str) -> bool:
     """True when `executed` differs from `sent` only in ways the 8-bit XOR checksum cannot see: the XOR of
     all changed bytes is zero (pairs of flips of the same bit), or at most two bytes changed (a flip in the

@@ -21,6 +21,7 @@ from tests.drivers.helpers import (
     assert_exactly_once,
     connect,
     dense_commands,
+    executed_fragments,
     executed_job_lines,
     fast_settings,
     is_finished,
@@ -49,7 +50,7 @@ def test_streams_a_real_slicer_file_exactly_once_over_a_pty(tmp_path: Path) -> N
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_exactly_once_under_corruption_lost_and_duplicate_oks(tmp_path: Path, seed: int) -> None:
     commands = dense_commands(1500, skip=seed * 1000)
-    faults = {"corrupt": 0.01, "lose-ok": 0.005, "duplicate-ok": 0.005}
+    faults = {"corrupt": 0.01, "lose-ok": 0.005, "duplicate-ok": 0.005, "busy": 0.005}
     with running_simulator(
         transport="pty", baud=0, speed=1000, seed=seed, faults=faults, journal_dir=tmp_path
     ) as sim:
@@ -60,6 +61,8 @@ def test_exactly_once_under_corruption_lost_and_duplicate_oks(tmp_path: Path, se
     assert finished.outcome is JobOutcome.COMPLETED, finished.error
     assert finished.resends > 0
     assert_exactly_once(journal, commands)
+    assert executed_fragments(journal) == []  # no tail of a line cut by an RX flush ran on its own
+    assert sim.stats() is not None and sim.stats()["busy_fault"] > 0
     assert any(n.level.value == "warning" and "unreliable" in n.message for n in events.of(Notice))
 
 

@@ -117,6 +117,12 @@ def test_duplicate_ok(printer) -> None:
         assert host.line() == "ok"
 
 
+def test_random_busy_comes_before_the_ok(printer) -> None:
+    with printer(faults={"busy": 1}) as (sim, host):
+        assert host.command("G4 P0") == ["echo:busy: processing", "ok"]
+    assert sim.stats(0)["busy_fault"] == 1
+
+
 def test_resend_without_ok_fault(printer) -> None:
     with printer(faults={"resend-without-ok": True}) as (_sim, host):
         host.send(numbered(7, "G28"))
