@@ -26,6 +26,8 @@ from farmctl.drivers.base import (
     JobFinished,
     JobOutcome,
     JobSpec,
+    Notice,
+    NoticeLevel,
     PrinterDriver,
     PrinterError,
     StateChanged,
@@ -413,6 +415,8 @@ class _Link:
         try:
             self._send(proto.take_output(), now)
             events = proto.take_events()
+            if events and self._trying_next_baud():
+                events = self._quiet_baud_miss(events)
             if events:
                 driver._dispatch(events, proto)
                 self._send(proto.take_output(), now)  # host actions may have produced output
@@ -430,6 +434,24 @@ class _Link:
             self.end("no-handshake")
             return
         self.deadline = proto.next_deadline(now) if self._fd is not None else now + 0.02
+
+    def _trying_next_baud(self) -> bool:
+        proto = self.proto
+        failed = proto.state is DriverState.ERROR and bool(proto.error) and "handshake" in str(proto.error)
+        return failed and self.attempt + 1 < len(self.driver._bauds())
+
+    def _quiet_baud_miss(self, events: list[DriverEvent]) -> list[DriverEvent]:
+        """Auto-baud: no answer at this rate is not an error while another rate is left to try."""
+        bauds = self.driver._bauds()
+        kept: list[DriverEvent] = [
+            event
+            for event in events
+            if not (isinstance(event, PrinterError) and event.code == "no-handshake")
+            and not (isinstance(event, StateChanged) and event.state is DriverState.ERROR)
+        ]
+        note = f"no answer at {bauds[self.attempt]} baud; trying {bauds[self.attempt + 1]}"
+        kept.append(Notice(self.driver.printer, NoticeLevel.INFO, note))
+        return kept
 
     def _send(self, data: bytes, now: float) -> None:
         if data:

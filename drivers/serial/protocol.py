@@ -252,7 +252,10 @@ class MarlinProtocol:
         if self._rewind is not None:
             deadline = min(deadline, now + self.settings.resend_settle_s / 2)
         if len(self.window) and not self._nudged:
-            deadline = min(deadline, max(now, self._stall_since + self._nudge_after()))
+            nudge_at = self._stall_since + self._nudge_after()
+            # Past and not sent means not allowed now (handshake, a G28 in flight): the 0.25 s tick will do.
+            if nudge_at > now:
+                deadline = min(deadline, nudge_at)
         return deadline
 
     # ---- receiving ------------------------------------------------------------------------------------

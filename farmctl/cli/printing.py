@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from farmctl.drivers.serial.driver import MarlinDriver
 
 CONNECT_TIMEOUT_S = 30.0
+# Marlin's usual rates, most common first. With --auto-baud each gets two handshakes 3 s apart (a board
+# that resets when the port opens needs the second one), so a full search takes about half a minute.
+AUTO_BAUDS = (115200, 250000, 230400, 57600, 500000, 1000000)
+AUTO_BAUD_HELLOS = 2
+AUTO_BAUD_HELLO_RETRY_S = 3.0
 CANCEL_TIMEOUT_S = 60.0
 
 
@@ -80,11 +85,19 @@ def print_file(
     ping_pong: Annotated[
         bool, typer.Option("--ping-pong", help="One line in flight (for firmware that cannot take more).")
     ] = False,
+    auto_baud: Annotated[
+        bool,
+        typer.Option(
+            "--auto-baud",
+            help="If the printer does not answer at --baud, try the other usual rates "
+            f"({', '.join(str(b) for b in AUTO_BAUDS)}).",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Stream one file to one printer (no queue). Ctrl-C, SIGTERM or SIGHUP cancel safely (heaters off)."""
     try:
-        finished, signum = _print(file, port, baud, ping_pong)
+        finished, signum = _print(file, port, baud, ping_pong, auto_baud)
     except UserError as error:
         if json_output:
             # One JSON object on stdout whatever happens; the entry point prints the line on stderr.
@@ -97,25 +110,34 @@ def print_file(
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _print(file: Path, port: str, baud: int, ping_pong: bool) -> tuple[JobFinished, int]:
+def _print(file: Path, port: str, baud: int, ping_pong: bool, auto_baud: bool) -> tuple[JobFinished, int]:
     from farmctl.drivers.base import JobSpec
     from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
-    from farmctl.drivers.serial.preflight import PreflightError, preflight_file
+    from farmctl.drivers.serial.preflight import PreflightCache, PreflightError
     from farmctl.drivers.serial.settings import ProtocolSettings
     from farmctl.drivers.serial.transport import LinkSettings
 
     if not file.is_file():
         raise UserError(f"{file}: no such file; give the path of a G-code file")
     _refuse_non_gcode(file)
-    settings = MarlinSettings(link=LinkSettings(baud=baud), protocol=ProtocolSettings(ping_pong=ping_pong))
+    bauds: tuple[int, ...] = ()
+    protocol = ProtocolSettings(ping_pong=ping_pong)
+    if auto_baud:
+        bauds = (baud, *(b for b in AUTO_BAUDS if b != baud))
+        protocol = ProtocolSettings(
+            ping_pong=ping_pong, hello_attempts=AUTO_BAUD_HELLOS, hello_retry_s=AUTO_BAUD_HELLO_RETRY_S
+        )
+    settings = MarlinSettings(link=LinkSettings(baud=baud), protocol=protocol, auto_baud=bauds)
+    cache = PreflightCache(capacity=1)  # checked here, streamed from the same pass by the driver
     try:
-        plan = preflight_file(file, settings.protocol.max_line_bytes)
+        plan = cache.get(file, settings.protocol.max_line_bytes)
     except PreflightError as error:
         raise UserError(str(error)) from None
     if not plan.commands:
         raise UserError(f"{file}: no G-code commands in this file; nothing to print")
     events: queue.Queue[DriverEvent] = queue.Queue()
-    driver = MarlinDriver("cli", port, events.put, settings)
+    driver = MarlinDriver("cli", port, events.put, settings, preflight=cache)
+    connect_timeout = CONNECT_TIMEOUT_S + len(bauds) * AUTO_BAUD_HELLOS * AUTO_BAUD_HELLO_RETRY_S
     received: list[int] = []
 
     def on_stop_signal(signum: int, frame: Any) -> None:
@@ -126,7 +148,7 @@ def _print(file: Path, port: str, baud: int, ping_pong: bool) -> tuple[JobFinish
     try:
         driver.connect()
         try:
-            _wait_until_idle(driver, events, received)
+            _wait_until_idle(driver, events, received, connect_timeout)
             driver.start_job(JobSpec(file, file.name))
             if received:
                 driver.cancel()  # a signal between connect and start: the job must not run on
@@ -158,10 +180,12 @@ def _refuse_non_gcode(file: Path) -> None:
         raise UserError(str(error)) from None
 
 
-def _wait_until_idle(driver: MarlinDriver, events: queue.Queue[DriverEvent], received: list[int]) -> None:
+def _wait_until_idle(
+    driver: MarlinDriver, events: queue.Queue[DriverEvent], received: list[int], timeout: float
+) -> None:
     from farmctl.drivers.base import DriverState, PrinterError, StateChanged
 
-    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    deadline = time.monotonic() + timeout
     last_error = ""
     while time.monotonic() < deadline:
         if received:
@@ -180,7 +204,7 @@ def _wait_until_idle(driver: MarlinDriver, events: queue.Queue[DriverEvent], rec
                 if reason.startswith(f"cannot open {driver.url}"):
                     raise UserError(reason)  # already names the port and what to do
                 raise UserError(f"cannot connect to {driver.url}: {reason}")
-    raise UserError(f"no answer from {driver.url} within {CONNECT_TIMEOUT_S:g} s; check --port and --baud")
+    raise UserError(f"no answer from {driver.url} within {timeout:g} s; check --port and --baud")
 
 
 def _follow(

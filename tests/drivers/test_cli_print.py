@@ -34,6 +34,23 @@ def test_print_json_reports_the_outcome(tmp_path: Path) -> None:
     assert [cmd for _, cmd in executed_job_lines(sim.journal())] == commands
 
 
+def test_auto_baud_finds_a_printer_at_another_rate(tmp_path: Path) -> None:
+    """The simulator answers only at its own rate (garbage otherwise, like a real board): --auto-baud moves
+    on from 115200 to 250000 without reporting the miss as an error."""
+    commands = dense_commands(50)
+    job = write_job(tmp_path, commands)
+    with running_simulator(
+        transport="pty", baud=250000, speed=1000, journal_dir=tmp_path / "j", extra_args=["--enforce-baud"]
+    ) as sim:
+        at_115200 = ["print", str(job), "--port", sim.endpoints[0], "--baud", "115200", "--json"]
+        plain = run_cli(*at_115200, timeout=90)
+        found = run_cli(*at_115200, "--auto-baud", timeout=90)
+    assert plain.returncode != 0 and "handshake" in json.loads(plain.stdout)["error"]
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["outcome"] == "completed"
+    assert [cmd for _, cmd in executed_job_lines(sim.journal())] == commands
+
+
 def test_print_reports_a_failed_job_with_nonzero_exit(tmp_path: Path) -> None:
     job = write_job(tmp_path, dense_commands(400))
     with running_simulator(transport="pty", speed=1000, faults={"reset-at-line": 100}) as sim:

@@ -398,6 +398,19 @@ def test_h16_a_line_whose_newline_was_corrupted_is_ended_by_a_bare_newline() -> 
     assert wire.proto._nudge_after() < 0.1
 
 
+def test_the_next_deadline_never_stays_in_the_past() -> None:
+    """A nudge that is due but not allowed (handshake, a G28 in flight) must not make the driver spin."""
+    handshaking = Wire(ok_nudge_min_s=0.05)
+    handshaking.proto.connect(handshaking.now)
+    homing = Wire(ok_nudge_min_s=0.05)
+    homing.handshake()
+    homing.feed("ok")
+    homing.start(["G28", *JOB[:5]])
+    for wire in (handshaking, homing):
+        wire.advance(1.0)
+        assert wire.proto.next_deadline(wire.now) > wire.now
+
+
 def test_h16_slow_oks_push_the_tickle_out_up_to_the_ceiling() -> None:
     wire = _printing(ok_timeout_s=3.0, ok_timeout_min_s=0.3)
     _streaming(wire, 10, 0.5)  # a planner full of long moves: an ok every 0.5 s is normal
