@@ -24,9 +24,9 @@ import sys
 sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != os.path.dirname(__file__)]
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import queue  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -37,6 +37,11 @@ from farmctl.drivers.serial.loop import LinkLoop  # noqa: E402
 from farmctl.drivers.serial.preflight import PreflightCache, preflight_file  # noqa: E402
 from farmctl.drivers.serial.responses import numbered  # noqa: E402
 from farmctl.drivers.serial.transport import LinkSettings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tests.support.simulator import running_simulator  # noqa: E402  # the tests' way to start printer-sim
 
 BAUD = 115200
 PER_SIM = 10
@@ -58,35 +63,6 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_sims(count: int) -> tuple[list[subprocess.Popen[str]], list[str]]:
-    processes, endpoints = [], []
-    for first in range(0, count, PER_SIM):
-        n = min(PER_SIM, count - first)
-        args = [
-            sys.executable,
-            "-m",
-            "printer_sim",
-            "--pty",
-            "--count",
-            str(n),
-            "--baud",
-            str(BAUD),
-            "--speed",
-            "1000",
-            "--boot-delay",
-            "0.05",
-        ]
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert process.stdout is not None
-        for _ in range(n):
-            line = process.stdout.readline()
-            if not line:
-                raise SystemExit("printer-sim did not start")
-            endpoints.append(line.split()[2])
-        processes.append(process)
-    return processes, endpoints
-
-
 def wait_for(
     events: queue.Queue[DriverEvent], want: int, predicate: object, timeout: float
 ) -> list[DriverEvent]:
@@ -100,34 +76,37 @@ def wait_for(
 
 
 def run(count: int, shared: bool, part: Path) -> str:
-    sims, endpoints = start_sims(count)
-    loop = LinkLoop("bench-links") if shared else None
-    cache = PreflightCache()
-    events: queue.Queue[DriverEvent] = queue.Queue()
-    settings = MarlinSettings(link=LinkSettings(baud=BAUD))
-    drivers = [
-        MarlinDriver(f"p{i}", url, events.put, settings, loop=loop, preflight=cache)
-        for i, url in enumerate(endpoints)
-    ]
-    try:
-        for driver in drivers:
-            driver.connect()
-        wait_for(events, count, lambda e: isinstance(e, StateChanged) and e.state is DriverState.IDLE, 60)
-        time.sleep(0.5)  # the M115/M155 exchange after the handshake
-        cache.get(part)  # pre-flight outside the measurement, as the daemon's copies share it
-        times0, sims0 = os.times(), sum(process_cpu_s(p.pid) for p in sims)
-        for driver in drivers:
-            driver.start_job(JobSpec(part, "bench"))
-        finished = wait_for(events, count, lambda e: isinstance(e, JobFinished), 900)
-        times1, sims1 = os.times(), sum(process_cpu_s(p.pid) for p in sims)
-    finally:
-        for driver in drivers:
-            driver.close()
-        if loop is not None:
-            loop.close()
-        for process in sims:
-            process.terminate()
-            process.wait(30)
+    with contextlib.ExitStack() as stack:
+        sims = [
+            stack.enter_context(running_simulator(min(PER_SIM, count - first), "pty", baud=BAUD, speed=1000))
+            for first in range(0, count, PER_SIM)
+        ]
+        endpoints = [url for sim in sims for url in sim.endpoints]
+        pids = [sim.process.pid for sim in sims]
+        loop = LinkLoop("bench-links") if shared else None
+        cache = PreflightCache()
+        events: queue.Queue[DriverEvent] = queue.Queue()
+        settings = MarlinSettings(link=LinkSettings(baud=BAUD))
+        drivers = [
+            MarlinDriver(f"p{i}", url, events.put, settings, loop=loop, preflight=cache)
+            for i, url in enumerate(endpoints)
+        ]
+        try:
+            for driver in drivers:
+                driver.connect()
+            wait_for(events, count, lambda e: isinstance(e, StateChanged) and e.state is DriverState.IDLE, 60)
+            time.sleep(0.5)  # the M115/M155 exchange after the handshake
+            cache.get(part)  # pre-flight outside the measurement, as the daemon's copies share it
+            times0, sims0 = os.times(), sum(process_cpu_s(pid) for pid in pids)
+            for driver in drivers:
+                driver.start_job(JobSpec(part, "bench"))
+            finished = wait_for(events, count, lambda e: isinstance(e, JobFinished), 900)
+            times1, sims1 = os.times(), sum(process_cpu_s(pid) for pid in pids)
+        finally:
+            for driver in drivers:
+                driver.close()
+            if loop is not None:
+                loop.close()
     jobs = [e for e in finished if isinstance(e, JobFinished)]
     lines = sum(job.lines_acked for job in jobs)
     wall = max(job.duration_s for job in jobs)
