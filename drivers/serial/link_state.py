@@ -54,7 +54,6 @@ class Counters:
     ratio_warned: bool = False
     consecutive_resends: int = 0
     last_resend_number: int | None = None
-    consecutive_timeouts: int = 0
     tickles: int = 0  # M105s sent because no ok came in time
     nudges: int = 0  # bare newlines sent because no ok came in time
 

@@ -82,9 +82,6 @@ class LinkLoop:
             with contextlib.suppress(BlockingIOError, OSError):
                 os.write(self._wake_w, b"x")
 
-    def in_loop_thread(self) -> bool:
-        return threading.current_thread() is self._thread
-
     def close(self, timeout: float = 5.0) -> None:
         """Stop the thread (links still open are abandoned: close their drivers first) and free the pipe."""
         with self._thread_lock:

@@ -306,7 +306,6 @@ class MarlinProtocol:
         self._ok_timer = now
         self._stall_since = now
         self._last_response = now
-        self.counters.consecutive_timeouts = 0
         if self.state is DriverState.CONNECTING:
             self._handshake_done(now)
             return
@@ -459,7 +458,6 @@ class MarlinProtocol:
         self._ok_timer = now
         self._stall_since = now
         self._nudged = False
-        self.counters.consecutive_timeouts = 0
         if not self.firmware.busy_seen:
             self.firmware.busy_seen = True
             self._commands.append("M113 S2")
@@ -744,7 +742,6 @@ class MarlinProtocol:
         timeout = self._tickle_after() if waiting_ok else settings.communication_timeout_s
         if now - max(self._ok_timer, self._last_poll if not waiting_ok else 0.0) < timeout:
             return
-        self.counters.consecutive_timeouts += 1
         # H16 tickle. The lines in flight stay counted: their oks may be lost, or the firmware may be
         # blocked (a long move fills the planner, the command queue stays full, the RX ring stops
         # draining), and forgetting them would pour more lines into a full ring (rx_overflow, then a resend

@@ -4,8 +4,8 @@ URLs: a device path (`/dev/ttyUSB0`, `/dev/serial/by-id/...`), anything `serial.
 (`socket://127.0.0.1:5001`, `loop://`), and the stable USB identity `usb://VID:PID/SERIAL` or
 `usb://VID:PID@PORT-PATH` (see usb.py), resolved to whatever device node the printer has right now.
 
-Reads are blocking with a short timeout (select on the file descriptor or socket, then one read of what is
-there), so the driver thread sleeps in the kernel until a byte arrives: no polling, no busy-wait.
+Nothing here blocks: the driver's loop (loop.py) waits in epoll on the descriptor, then `read_ready` takes
+what arrived and `send` writes what the OS takes now, queueing the rest (H27's write-stall budget applies).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import contextlib
 import errno
 import os
 import re
-import select
 import socket
 from dataclasses import dataclass
 
@@ -58,7 +57,7 @@ class LinkSettings:
     # driver allows, which avoids the reset on boards that wire DTR to RESET.
     dtr: bool | None = None
     write_timeout_s: float = 2.0
-    write_attempts: int = 5  # H27: a write that makes no progress this many times in a row is a stall
+    write_attempts: int = 5  # H27: no progress for write_timeout_s x write_attempts is a write stall
 
 
 def resolve_url(url: str) -> str:
@@ -118,58 +117,20 @@ class SerialTransport:
             return self._fd
         return self._socket.fileno() if self._socket is not None else None
 
-    def read(self, timeout: float) -> bytes:
-        """Whatever arrives within `timeout` seconds (b"" if nothing). Raises TransportError on unplug."""
+    def read_ready(self) -> bytes:
+        """What has already arrived, without waiting (b"" if nothing): the loop's epoll said the descriptor is
+        readable, or it polls a transport without one. TransportError on unplug."""
         port = self._require()
         try:
             if self._socket is not None:
-                ready, _, _ = select.select([self._socket], [], [], max(0.0, timeout))
-                if not ready:
-                    return b""
-                data = self._socket.recv(65536)
-                if not data:
-                    raise TransportError(
-                        f"{self.device}: connection closed by the printer (bridge stopped or printer reset); "
-                        "check the printer and its bridge, then print again",
-                        "unplugged",
-                    )
-                return data
-            if self._fd is not None:
-                fds: list[int] = [self._fd]
-                readable, _, _ = select.select(fds, [], [], max(0.0, timeout))
-                if not readable:
-                    return b""
+                data = self._socket.recv(65536, socket.MSG_DONTWAIT)
+            elif self._fd is not None:
                 data = os.read(self._fd, 65536)
-                if not data:
-                    raise TransportError(
-                        f"{self.device}: device disconnected (read returned no data)", "unplugged"
-                    )
-                return data
-            port.timeout = timeout
-            first = port.read(1)
-            waiting = int(getattr(port, "in_waiting", 0))
-            if first and waiting:
-                first += port.read(waiting)
-            return bytes(first)
+            else:  # loop:// and other handlers without a descriptor, opened with timeout=0 (never blocks)
+                return bytes(port.read(max(1, int(getattr(port, "in_waiting", 0)))))
         except BlockingIOError:
             return b""
         except (OSError, serial.SerialException) as error:
-            raise TransportError(f"{self.device}: device disconnected ({error})", "unplugged") from error
-
-    def read_ready(self) -> bytes:
-        """What has already arrived, without waiting: the caller's select() said the descriptor is readable,
-        so a second select here would only cost a system call per response on the hot path."""
-        if self._socket is None and self._fd is None:
-            return self.read(0.0)
-        try:
-            if self._socket is not None:
-                data = self._socket.recv(65536, socket.MSG_DONTWAIT)
-            else:
-                assert self._fd is not None
-                data = os.read(self._fd, 65536)
-        except BlockingIOError:
-            return b""
-        except OSError as error:
             raise TransportError(f"{self.device}: device disconnected ({error})", "unplugged") from error
         if not data:
             if self._socket is not None:
@@ -189,7 +150,7 @@ class SerialTransport:
     def send(self, data: bytes, now: float) -> None:
         """Queue `data` and write what the OS takes now, never blocking (for the event loop). The rest goes
         out from `send_pending` when the descriptor is writable. TransportError on unplug, or when nothing
-        could be written for `write_timeout_s * write_attempts` (H27, the same budget as `write`)."""
+        could be written for `write_timeout_s * write_attempts` (H27)."""
         if not self._unsent:
             self._stalled_since = now
         self._unsent += data
@@ -221,52 +182,6 @@ class SerialTransport:
             return 0
         except (OSError, serial.SerialException) as error:
             raise TransportError(f"{self.device}: write failed ({error})", "unplugged") from error
-
-    def write(self, data: bytes) -> None:
-        """All of `data`, or TransportError after `write_attempts` passes without progress (H27)."""
-        port = self._require()
-        view = memoryview(data)
-        stalls = 0
-        while view:
-            try:
-                if self._socket is not None:
-                    self._socket.sendall(view)
-                    return
-                if self._fd is not None:
-                    # The tty is non-blocking (pyserial opens it so): try first, and wait for room only
-                    # when the OS buffer is full, which on a healthy link is almost never.
-                    try:
-                        written = os.write(self._fd, view)
-                    except BlockingIOError:
-                        _, ready, _ = select.select([], [self._fd], [], self.settings.write_timeout_s)
-                        written = os.write(self._fd, view) if ready else 0
-                else:
-                    written = port.write(bytes(view)) or 0
-            except BlockingIOError:
-                written = 0
-            except serial.SerialTimeoutException:
-                written = 0
-            except (OSError, serial.SerialException) as error:
-                raise TransportError(f"{self.device}: write failed ({error})", "unplugged") from error
-            if written:
-                view = view[written:]
-                stalls = 0
-            else:
-                stalls += 1
-                if stalls >= self.settings.write_attempts:
-                    raise TransportError(
-                        f"could not write to {self.device}: no progress in {stalls} attempts of "
-                        f"{self.settings.write_timeout_s:g} s (write stall)",
-                        "write-stall",
-                    )
-
-    def pulse_reset(self, seconds: float = 0.2) -> None:
-        """Reset an AVR board through DTR (only meaningful on real serial ports)."""
-        port = self._require()
-        with contextlib.suppress(OSError, serial.SerialException):
-            port.dtr = False
-            select.select([], [], [], seconds)
-            port.dtr = True
 
     def close(self) -> None:
         port, self._port = self._port, None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import time
 from pathlib import Path
 
 import pytest
@@ -83,17 +84,19 @@ def test_symlinked_devices_share_one_lock(tmp_path: Path) -> None:
     assert lock_key(str(link)) == lock_key(str(target))
 
 
-def test_write_stall_is_detected_on_a_real_pty() -> None:
+def test_send_never_blocks_and_a_stalled_pty_is_detected() -> None:
     master, slave = pty.openpty()
     try:
-        name = os.ttyname(slave)
-        transport = SerialTransport(name, LinkSettings(write_timeout_s=0.05, write_attempts=3))
+        transport = SerialTransport(os.ttyname(slave), LinkSettings(write_timeout_s=0.05, write_attempts=3))
         transport.open()
         with pytest.raises(TransportError, match="write stall") as error:
-            for _ in range(10_000):  # nobody reads the master: the pty buffer fills up
-                transport.write(b"G1 X1 Y1\n" * 64)
+            for _ in range(10_000):  # nobody reads the master: the pty buffer fills up, send() queues
+                transport.send(b"G1 X1 Y1\n" * 64, time.monotonic())
+                time.sleep(0.001)
         assert error.value.code == "write-stall"
+        assert transport.pending > 0
         transport.close()
+        assert transport.pending == 0
     finally:
         os.close(master)
         os.close(slave)
@@ -108,7 +111,8 @@ def test_unplugged_pty_reads_as_disconnected() -> None:
     os.close(master)  # the device goes away
     with pytest.raises(TransportError) as error:
         for _ in range(100):
-            transport.read(0.05)
+            transport.read_ready()
+            time.sleep(0.01)
     assert error.value.code == "unplugged"
     transport.close()
 
