@@ -47,6 +47,10 @@ class Window:
     def entries(self) -> tuple[InFlight, ...]:
         return tuple(self._entries)
 
+    def oldest(self) -> InFlight | None:
+        """The line the firmware answers next (oks come in order)."""
+        return self._entries[0] if self._entries else None
+
     def has_room(self, size: int, limit_lines: int | None = None) -> bool:
         lines = self.max_lines if limit_lines is None else min(self.max_lines, limit_lines)
         if not self._entries:

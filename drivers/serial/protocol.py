@@ -331,14 +331,21 @@ class MarlinProtocol:
     def _is_fragment_ok(self, response: Response) -> bool:
         """ADVANCED_OK echoes `N<n>` for a line that started with N. During a job every line we send is
         numbered (H30), so an ok with `B` but no N answers a line we never sent: the unnumbered tail of a
-        line cut by the firmware's RX flush after a line error, which Marlin executes without a checksum."""
-        return (
-            self.job is not None
-            and response.buffer_free is not None
-            and response.number is None
-            and not response.temperatures
-            and self.state in (DriverState.PRINTING, DriverState.PAUSED)
-        )
+        line cut by the firmware's RX flush after a line error, which Marlin executes without a checksum.
+        Unless the oldest line in flight is itself unnumbered: sent before the job started (the handshake's
+        M115 when a job starts right after connecting, an operator's command while idle), its ok has no N
+        and comes first (oks are in order). Taking it for a fragment raised the cable alarm at the start of
+        every `farmctl print` (issue 18.6)."""
+        if (
+            self.job is None
+            or response.buffer_free is None
+            or response.number is not None
+            or response.temperatures
+            or self.state not in (DriverState.PRINTING, DriverState.PAUSED)
+        ):
+            return False
+        oldest = self.window.oldest()
+        return oldest is None or oldest.number is not None
 
     def _on_fragment_executed(self) -> None:
         if self.job is not None:
