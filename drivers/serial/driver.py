@@ -202,7 +202,7 @@ class MarlinDriver(PrinterDriver):
                     self._finished(lock)
                     return
             if lock is None and self.settings.lock_port:
-                lock = PortLock(endpoint)
+                lock = PortLock(endpoint, owner=self.printer)
                 try:
                     lock.acquire()
                 except PortBusy as error:

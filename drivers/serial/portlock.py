@@ -38,8 +38,13 @@ def lock_key(endpoint: str) -> str:
 
 
 class PortLock:
-    def __init__(self, endpoint: str, directory: Path | None = None) -> None:
+    """`owner` is the printer the lock is taken for. It is written into the lock file next to the pid: a
+    daemon runs many printers in one process, and when two of its printers name one device (a by-id link
+    and its target), the refusal must name the printer that has it, not the daemon's own pid."""
+
+    def __init__(self, endpoint: str, directory: Path | None = None, owner: str = "") -> None:
         self.endpoint = endpoint
+        self.owner = owner
         self.path = (directory or runtime_dir()) / lock_key(endpoint)
         self._fd: int | None = None
 
@@ -48,14 +53,27 @@ class PortLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            holder = os.pread(fd, 256, 0).decode(errors="replace")
             os.close(fd)
-            raise PortBusy(
-                f"{self.endpoint} is in use by another farmctl process (pid {holder}); stop it first"
-            ) from None
+            raise PortBusy(self._busy_message(holder)) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()}\n{self.owner}\n".encode(), 0)
         self._fd = fd
+
+    def _busy_message(self, holder: str) -> str:
+        pid, _, owner = holder.strip().partition("\n")
+        owner = owner.strip()
+        if pid.strip() == str(os.getpid()):
+            # flock conflicts between two opens in one process too: another printer of ours holds it.
+            this = f" for printer {self.owner}" if self.owner else ""
+            held_by = f"printer {owner}" if owner else "another printer of this process"
+            return (
+                f"{self.endpoint} is the same device as the port of {held_by}, which has it open; cannot "
+                f"open it{this} too: give each printer its own port (`farmctl doctor` lists those that "
+                "share one)"
+            )
+        holder_pid = pid.strip() or "?"
+        return f"{self.endpoint} is in use by another farmctl process (pid {holder_pid}); stop it first"
 
     def release(self) -> None:
         fd, self._fd = self._fd, None

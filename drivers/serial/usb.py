@@ -20,6 +20,14 @@ class UsbIdentityError(LookupError):
     """A usb:// identity that is malformed, or that matches no (or several) ports right now."""
 
 
+class UsbPortMissing(UsbIdentityError):
+    """A well-formed identity that matches no port now (unplugged, switched off)."""
+
+
+class UsbPortAmbiguous(UsbIdentityError):
+    """A well-formed identity that matches several ports (adapters without a serial number)."""
+
+
 @dataclass(frozen=True)
 class PortInfo:
     device: str
@@ -83,8 +91,8 @@ def resolve_usb_url(url: str, ports: list[PortInfo] | None = None) -> str:
         and (location is None or port.location == location)
     ]
     if not candidates:
-        raise UsbIdentityError(f"no serial port matches {url} right now; is the printer plugged in and on?")
+        raise UsbPortMissing(f"no serial port matches {url} right now; is the printer plugged in and on?")
     if len(candidates) > 1:
         devices = ", ".join(port.device for port in candidates)
-        raise UsbIdentityError(f"{url} matches several ports ({devices}); use the @PORT-PATH form")
+        raise UsbPortAmbiguous(f"{url} matches several ports ({devices}); use the @PORT-PATH form")
     return candidates[0].device

@@ -89,6 +89,17 @@ def _read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
     return api_key
 
 
+def _warn_if_absent(port: str | None) -> None:
+    """A port that reaches no device now is still registered (plug in later), with one line saying so."""
+    if port is None:
+        return
+    from farmctl.drivers.serial.device import registration_warning
+
+    warning = registration_warning(port)
+    if warning:
+        message(warning)
+
+
 def _check_profile(name: str | None) -> tuple[float, float, float] | None:
     """The profile must exist; its build volume is the default bed."""
     if name is None:
@@ -201,6 +212,7 @@ def add(
         print_json(printer_json(printer))
     else:
         message(f"added printer {printer.id} ({printer.kind})")
+    _warn_if_absent(printer.port)
 
 
 @printers_app.command("list")
@@ -374,3 +386,5 @@ def set_(
         print_json(printer_json(printer))
     else:
         message(f"printer {printer_id}: set {', '.join(sorted(changes))}")
+    if "port" in changes:
+        _warn_if_absent(printer.port)

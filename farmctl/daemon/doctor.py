@@ -54,8 +54,11 @@ def run_checks(home: Path) -> list[Check]:
     _guard(results, "daemon", lambda: _check_daemon(home, results))
     if store is not None:
         try:
-            for printer in store.list_printers():
-                _guard(results, f"printer {printer.id}", _bind(_check_printer, printer, store, results))
+            printers = store.list_printers()
+            shared = _shared_devices(printers)
+            for printer in printers:
+                check = _bind(_check_printer, printer, store, results, shared)
+                _guard(results, f"printer {printer.id}", check)
         finally:
             store.close()
     _guard(results, "broker", lambda: _check_broker(config, results))
@@ -151,13 +154,30 @@ def _check_daemon(home: Path, results: list[Check]) -> None:
         results.append(Check("daemon", "info", "not running on this farm home", "start it: `farmctl daemon`"))
 
 
-def _check_printer(printer: Any, store: Any, results: list[Check]) -> None:
+def _shared_devices(printers: list[Any]) -> dict[str, Any]:
+    """Enabled serial printers whose ports reach one device (a by-id link and its target, a usb://
+    identity and its node): the daemon can open it for one of them only."""
+    from farmctl.drivers.serial.device import shared_devices
+
+    ports = {p.id: p.port for p in printers if p.enabled and p.kind == "serial" and p.port}
+    return shared_devices(ports)
+
+
+def _check_printer(printer: Any, store: Any, results: list[Check], shared: dict[str, Any]) -> None:
     name = f"printer {printer.id}"
     if not printer.enabled:
         results.append(Check(name, "info", "disabled"))
         return
     if printer.kind == "octoprint":
         _check_octoprint(name, printer, store, results)
+        return
+    if printer.id in shared:
+        device, others = shared[printer.id]
+        other_names = ", ".join(f"printer {other}" for other in others)
+        detail = (f"port {device.shown} is the same device as the port of {other_names}: the daemon can "
+                  "open it for one of them only")
+        fix = f"give each printer its own port (`farmctl printers set {printer.id} --port ...`) or remove one"
+        results.append(Check(name, "fail", detail, fix))
         return
     port = printer.port or ""
     if port.startswith("socket://"):

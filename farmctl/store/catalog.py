@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select
@@ -13,7 +13,7 @@ from farmctl.errors import NotFound, UserError
 from farmctl.redact import mask_optional, mask_url_passwords
 from farmctl.scheduler.model import PrinterState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
-from farmctl.store.endpoints import SHAREABLE_PORTS, check_octoprint_url, check_serial_port
+from farmctl.store.endpoints import check_octoprint_url, check_serial_port, normalized_port, same_device_as
 from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec, format_id
 from farmctl.store.schema import jobs, orders, print_runs, printers
 
@@ -65,18 +65,26 @@ def _check_endpoint(port: str | None, octoprint_url: str | None) -> None:
 def _refuse_shared_endpoint(
     conn: Connection, printer_id: str, port: str | None, octoprint_url: str | None
 ) -> None:
-    """Two printers on one serial port (or one OctoPrint) would fight over the same machine."""
-    endpoints = ((printers.c.port, port, "port"), (printers.c.octoprint_url, octoprint_url, "OctoPrint"))
-    for column, value, what in endpoints:
-        if value is None or value in SHAREABLE_PORTS:
-            continue
-        other = conn.execute(
-            select(printers.c.id).where(column == value, printers.c.id != printer_id)
-        ).first()
+    """Two printers on one serial device (or one OctoPrint) would fight over the same machine. Serial
+    ports are compared as the devices they reach, not as text (a by-id symlink and its target are one)."""
+    if port is not None:
+        ports = select(printers.c.id, printers.c.port).where(printers.c.port.is_not(None))
+        others = conn.execute(ports.where(printers.c.id != printer_id)).all()
+        clash = same_device_as(port, {row.id: row.port for row in others})
+        if clash is not None:
+            other_id, other_port, device = clash
+            same = "" if other_port == port else f", the same device as {mask_url_passwords(port)}{device}"
+            raise UserError(
+                f"printer {other_id} already uses port {mask_url_passwords(other_port)}{same}; give another "
+                f"port, or change or remove printer {other_id} first"
+            )
+    if octoprint_url is not None:
+        same_url = select(printers.c.id).where(printers.c.octoprint_url == octoprint_url)
+        other = conn.execute(same_url.where(printers.c.id != printer_id)).first()
         if other is not None:
             raise UserError(
-                f"printer {other.id} already uses {what} {mask_url_passwords(value)}; give another one, "
-                f"or change or remove printer {other.id} first"
+                f"printer {other.id} already uses OctoPrint {mask_url_passwords(octoprint_url)}; give "
+                f"another one, or change or remove printer {other.id} first"
             )
 
 
@@ -104,6 +112,8 @@ class CatalogOps(StoreBase):
     # ---- printers -------------------------------------------------------------------------
     def add_printer(self, spec: PrinterSpec) -> Printer:
         now = self.now()
+        if spec.port is not None:
+            spec = replace(spec, port=normalized_port(spec.port))
         _check_endpoint(spec.port, spec.octoprint_url)
         try:
             with self._write() as conn:
@@ -144,6 +154,8 @@ class CatalogOps(StoreBase):
         unknown = set(changes) - SETTABLE
         if unknown:
             raise UserError(f"cannot set {', '.join(sorted(unknown))} on a printer")
+        if changes.get("port") is not None:
+            changes = {**changes, "port": normalized_port(changes["port"])}
         values: dict[str, Any] = {}
         for key, value in changes.items():
             if key == "bed_mm":

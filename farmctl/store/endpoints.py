@@ -6,6 +6,7 @@ A wrong value would otherwise be accepted and only fail, much later, in the daem
 
 from __future__ import annotations
 
+import os
 import re
 from urllib.parse import urlsplit
 
@@ -20,8 +21,6 @@ _SERIAL_HELP = (
     "give a device path (/dev/ttyACM0, /dev/serial/by-id/...), usb://VID:PID[/SERIAL], "
     "socket://HOST:PORT, rfc2217://HOST:PORT or loop://"
 )
-# Several printers may each open their own in-process loop:// port; any other port is one device.
-SHAREABLE_PORTS = frozenset({"loop://"})
 
 
 def check_serial_port(port: str) -> None:
@@ -38,6 +37,13 @@ def check_serial_port(port: str) -> None:
     if scheme in _ANY_REST:
         if scheme in ("spy", "hwgrep", "usb") and not rest:
             raise UserError(f"serial port '{port}' names no device after {scheme}://; {_SERIAL_HELP}")
+        if scheme == "usb":
+            from farmctl.drivers.serial.usb import UsbIdentityError, parse_usb_url
+
+            try:
+                parse_usb_url(text)
+            except UsbIdentityError as error:
+                raise UserError(str(error)) from None
         return
     if scheme in _HOST_AND_PORT:
         try:
@@ -52,6 +58,27 @@ def check_serial_port(port: str) -> None:
             raise UserError(f"serial port '{port}' needs a host and a port: {scheme}://HOST:PORT")
         return
     raise UserError(f"serial port '{port}' has an unknown scheme '{scheme}://'; {_SERIAL_HELP}")
+
+
+def normalized_port(port: str) -> str:
+    """A device path as it can be opened: `/dev/ttyACM0/` names the device but opening it fails (not a
+    directory), and `//` or `/./` only make the same device look like another. Symlinks are kept: a
+    /dev/serial/by-id name is the stable one to register."""
+    return os.path.normpath(port) if port.startswith("/") and port.strip("/") else port
+
+
+def same_device_as(port: str, others: dict[str, str]) -> tuple[str, str, str] | None:
+    """(printer id, its port, the device in words) of another printer (id -> port) whose port reaches the
+    same device as `port`, compared as devices: a symlink and its target, or a usb:// identity and the
+    node it resolves to, are one device."""
+    from farmctl.drivers.serial.device import find_same_device
+
+    found = find_same_device(port, others)
+    if found is None:
+        return None
+    other_id, device = found
+    node = f" ({device.node})" if device.node and device.node not in (port, others[other_id]) else ""
+    return other_id, others[other_id], node
 
 
 def check_octoprint_url(url: str) -> None:

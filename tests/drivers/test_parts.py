@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pty
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -66,14 +68,37 @@ def test_stable_identity_errors_are_clear() -> None:
 
 
 def test_port_lock_is_exclusive_and_released(tmp_path: Path) -> None:
-    first = PortLock("/dev/ttyUSB0", tmp_path)
+    """Within one process (the daemon runs every printer in one) the refusal names the printer that has
+    the device, not the process's own pid (issue 18.7)."""
+    first = PortLock("/dev/ttyUSB0", tmp_path, owner="mk3-a")
     first.acquire()
-    with pytest.raises(PortBusy, match=f"pid {os.getpid()}"):
-        PortLock("/dev/ttyUSB0", tmp_path).acquire()
+    held = r"same device as the port of printer mk3-a.* for printer mk3-b"
+    with pytest.raises(PortBusy, match=held) as busy:
+        PortLock("/dev/ttyUSB0", tmp_path, owner="mk3-b").acquire()
+    assert "pid" not in str(busy.value)
     first.release()
     with PortLock("/dev/ttyUSB0", tmp_path):
         pass
     assert lock_key("socket://127.0.0.1:5000") != lock_key("socket://127.0.0.1:5001")
+
+
+def test_port_lock_held_by_another_process_names_its_pid(tmp_path: Path) -> None:
+    holder = (
+        "import sys; from farmctl.drivers.serial.portlock import PortLock; "
+        f"lock = PortLock('/dev/ttyUSB0', __import__('pathlib').Path({str(tmp_path)!r}), owner='mk3-a'); "
+        "lock.acquire(); print('held', flush=True); sys.stdin.read()"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "held"
+        with pytest.raises(PortBusy, match=f"in use by another farmctl process \\(pid {process.pid}\\)"):
+            PortLock("/dev/ttyUSB0", tmp_path, owner="mk3-b").acquire()
+    finally:
+        process.communicate("", timeout=10)
+    with PortLock("/dev/ttyUSB0", tmp_path):  # released when that process ended
+        pass
 
 
 def test_symlinked_devices_share_one_lock(tmp_path: Path) -> None:
