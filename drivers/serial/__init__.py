@@ -3,7 +3,7 @@
     from farmctl.drivers.serial import MarlinDriver, MarlinSettings
     driver = MarlinDriver("printer-1", "usb://1a86:7523@1-1.2:1.0", events.put, MarlinSettings())
 
-See docs/serial.md.
+See docs/serial.md; the protocol rules the comments cite (H1-H36) are in docs/serial-rules.md.
 """
 
 from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings

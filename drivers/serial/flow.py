@@ -3,7 +3,7 @@
 Marlin acks every accepted command with exactly one `ok`, in order, after executing it. A line's bytes sit in
 the firmware's RX ring until it is parsed, so the bytes of un-acked lines bound what the ring holds: keeping
 them under RX_BUFFER_SIZE means the ring never overflows (it drops bytes silently), and keeping the line count
-under BUFSIZE-1 leaves the executing slot free (serial-protocol.md section 4, H35).
+under BUFSIZE-1 leaves the executing slot free (docs/serial-rules.md#buffers and #h35).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 `MarlinProtocol` owns everything a host must remember about one printer connection: line numbers, the resend
 history, credits (the window of un-acked lines), the handshake, capabilities, timers and the job cursor. It
 never reads a clock, a socket or a thread: the driver feeds it `receive(data, now)` and `tick(now)` and
-writes whatever `take_output()` returns. That makes every rule below testable line by line.
+writes whatever `take_output()` returns. That makes every rule below testable line by line. The rule ids in
+the comments (H1-H36 for the host) are defined in docs/serial-rules.md, each with its own anchor (#h11).
 
 Resend handling (H8-H14), the part that decides whether a print survives a noisy cable:
 * On an honoured `Resend: k` every in-flight line numbered >= k is void (Marlin flushed its RX ring) and the

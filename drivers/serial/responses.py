@@ -1,7 +1,7 @@
 """What a firmware line means: every Marlin-family string a host must understand, parsed into typed values.
 
 Pure functions, no state: the protocol decides what to do with them. Table-driven tests cover each string
-(tests/drivers/test_responses.py).
+(tests/drivers/test_responses.py). Rule ids (H5, ...) are defined in docs/serial-rules.md.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Kind(enum.Enum):
 
 
 class ErrorClass(enum.Enum):
-    """OctoPrint-style classes (serial-protocol.md 1.8)."""
+    """OctoPrint-style classes (docs/serial-rules.md#error-classes)."""
 
     RESEND_FOLLOWS = "resend_follows"  # a line error; a `Resend:` follows
     NO_RESEND = "no_resend"  # a line error that gets no Resend (and no ok): the host grants a credit

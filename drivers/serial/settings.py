@@ -1,4 +1,7 @@
-"""Tunable protocol and driver settings, with the defaults serial-protocol.md argues for."""
+"""Tunable protocol and driver settings.
+
+The rule ids in the comments (H10, H35 ...) are defined in docs/serial-rules.md.
+"""
 
 from __future__ import annotations
 

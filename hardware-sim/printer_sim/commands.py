@@ -2,6 +2,7 @@
 
 `execute()` returns DONE (send the ok now), DONE_NO_OK (the handler printed its own ok, as M105
 does), or a Wait for a command that is still running. SD card commands live in sd_commands.py.
+Rule S12 (responses) in docs/serial-rules.md.
 """
 
 from __future__ import annotations

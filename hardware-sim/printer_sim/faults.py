@@ -3,6 +3,7 @@
 The same names are used in a profile's [faults] table, on the command line (--fault NAME=VALUE)
 and in-band while running (a line `!!DEBUG:fault NAME=VALUE`). "at-line" and "at" (seconds) faults
 fire once per process, so a host that restarts its job does not hit the same fault forever.
+Rule S10 in docs/serial-rules.md.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ for the bytes the host can read, and `next_deadline()` to know when to call `adv
 Data path, as on the real board: host bytes -> wire (UART at the modelled baud) -> emergency
 parser (sees every byte) -> RX ring (RX_BUFFER_SIZE, excess bytes dropped) -> line assembly
 (MAX_CMD_SIZE, comments, N/checksum validation) -> command ring (BUFSIZE) -> execution -> `ok`.
+Rules (docs/serial-rules.md): S1 boot, S3 RX flush, S5 ok after execution, S6 ADVANCED_OK, S8 keepalive,
+S11 emergency parser.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Lines with "cmd" are executed commands ({"n": line number or null, "cmd": text, "t": seconds since
 the simulator started, "src": "serial" or "sd"}); lines with "event" record resets, kills and
-unplugs; the last line written at exit holds {"stats": {...}}.
+unplugs; the last line written at exit holds {"stats": {...}}. Rule S13 in docs/serial-rules.md.
 """
 
 from __future__ import annotations

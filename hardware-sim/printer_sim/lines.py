@@ -2,6 +2,7 @@
 
 Characters go in; complete lines come out as a typed result: a validated command, a line error
 (one of Marlin's three), or nothing (an empty or comment-only line, which gets no `ok`).
+Rules S2 (exact error strings) and S4 (M110) in docs/serial-rules.md.
 """
 
 from __future__ import annotations

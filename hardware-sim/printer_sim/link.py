@@ -3,6 +3,7 @@
 Bytes the host writes wait "on the wire" (OS and USB-bridge buffers) and reach the firmware one at
 a time, 10 bit-times apart (8N1). Replies leave the firmware at the same rate. With baud 0 there is
 no link model: bytes arrive at once (a native-USB board, where USB itself paces the host).
+Rule S7 in docs/serial-rules.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The motion planner: a ring of blocks executed one after another, each taking time from a
 trapezoid velocity profile. A full ring holds back the command that wants to add a block, and so
-its `ok`: the natural back-pressure a streaming host sees on a real printer.
+its `ok`: the natural back-pressure a streaming host sees on a real printer (rule S5,
+docs/serial-rules.md).
 
 All times here are on the simulator's clock (seconds); `speed` divides physical durations.
 """

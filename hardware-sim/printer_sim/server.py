@@ -3,6 +3,7 @@
 Each printer is a Firmware model plus a Port. The loop wakes when a port has bytes or when the
 earliest printer deadline is due, advances only the printers that need it, and writes their
 output. Printers share nothing but the loop, so a fault on one cannot change another's behaviour.
+Rule S14 in docs/serial-rules.md.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 Heating runs at full power towards ambient + max_rise and stops at the target; cooling runs with
 the heater off towards ambient and stops at the target. Holding power is what keeps the target.
+Rule S9 in docs/serial-rules.md.
 """
 
 from __future__ import annotations

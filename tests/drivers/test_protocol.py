@@ -1,4 +1,4 @@
-"""MarlinProtocol line by line, without any I/O: the host scenarios of serial-protocol.md (H1-H35)."""
+"""MarlinProtocol line by line, without any I/O: the host rules of docs/serial-rules.md (H1-H35)."""
 
 from __future__ import annotations
 

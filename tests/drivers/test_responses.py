@@ -1,4 +1,5 @@
-"""Every firmware string the host must understand (serial-protocol.md 1.4-1.9, H5-H7), table-driven."""
+"""Every firmware string the host must understand, table-driven (docs/serial-rules.md: line errors, acks,
+error classes, H5-H7)."""
 
 from __future__ import annotations
 
