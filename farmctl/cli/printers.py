@@ -20,7 +20,13 @@ printers_app = typer.Typer(help="Register printers and manage their settings.", 
 
 IdArg = Annotated[str, typer.Argument(help="Printer id, e.g. mk3-1.")]
 PortOpt = Annotated[
-    str | None, typer.Option("--port", help="Serial port or URL: /dev/ttyUSB0, socket://host:port.")
+    str | None,
+    typer.Option(
+        "--port",
+        help="Serial port or URL: /dev/ttyUSB0, /dev/serial/by-id/..., usb://VID:PID/SERIAL, "
+        "socket://host:port. One device per printer (other names of a device count as that device); a port "
+        "that is not there yet is accepted with a warning.",
+    ),
 ]
 BaudOpt = Annotated[int | None, typer.Option("--baud", help="Serial speed (default 115200).")]
 OctoOpt = Annotated[
