@@ -288,6 +288,8 @@ def test_cancel_during_a_heat_up_breaks_the_wait(tmp_path: Path) -> None:
 
 
 def test_a_second_farmctl_cannot_take_a_port_in_use(tmp_path: Path) -> None:
+    """Two drivers of one process (two printers of a daemon) on one port: the second is refused naming the
+    printer that has it (issue 18.7). Another process is refused naming its pid: test_cli_print.py."""
     with running_simulator(transport="pty", speed=1000) as sim:
         driver, _ = connect(sim.endpoints[0])
         from farmctl.drivers.serial.driver import MarlinDriver
@@ -299,7 +301,7 @@ def test_a_second_farmctl_cannot_take_a_port_in_use(tmp_path: Path) -> None:
         other.connect()
         error = other_events.wait_for(lambda e: isinstance(e, PrinterError), 5)
         assert isinstance(error, PrinterError) and error.code == "port-busy"
-        assert "in use by another farmctl process" in error.message
+        assert "same device as the port of printer p0" in error.message and "for printer p1" in error.message
         other.close()
         driver.close()
 
