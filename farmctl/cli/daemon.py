@@ -175,17 +175,28 @@ def demo(
     import signal
     import tempfile
 
-    from farmctl.daemon.demo import DemoFarm
+    from farmctl.daemon.demo import DemoFarm, DemoStartError, check_demo_options
 
     def stop_on_term(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM ends the demo like Ctrl-C: prints cancelled, data kept
 
     signal.signal(signal.SIGTERM, stop_on_term)
+    check_demo_options(printers, speed, duration)  # before any directory or simulator exists
     chosen = resolve_home_option(home)
     farm_home = chosen if chosen is not None else Path(tempfile.mkdtemp(prefix="farmctl-demo-"))
     farm = DemoFarm(farm_home, printers, speed)
     message(f"starting {printers} simulated printers at {speed:g}x speed in {farm_home} ...")
-    farm.start()
+    try:
+        farm.start()
+    except BaseException as error:
+        if chosen is None:  # our own temporary home, and the demo never ran: nothing in it is worth keeping
+            import shutil
+
+            failed_with = error.without_log() if isinstance(error, DemoStartError) else error
+            shutil.rmtree(farm_home, ignore_errors=True)
+            if failed_with is not error:
+                raise failed_with from None
+        raise
     if farm.resumed_order is not None:
         state = "already complete" if farm.order_done() else "resuming it"
         message(f"this home already has the demo order o{farm.resumed_order} ({state}); nothing new queued")
@@ -208,9 +219,15 @@ def demo(
                 _live_view(store, 1.0, until=finished)
     except KeyboardInterrupt:
         interrupted = True
-    finally:
+    except UserError:  # the daemon died under the demo: its log says why, so the home is kept and named
         message("stopping: cancelling running prints, disconnecting printers ...")
         farm.stop()
+        message(f"the demo's farm is kept in {farm_home}: see {farm_home / 'logs' / 'daemon.log'}")
+        raise
+    finally:
+        if not farm.stopped:
+            message("stopping: cancelling running prints, disconnecting printers ...")
+            farm.stop()
     _demo_report(farm_home, json_out, interrupted)
 
 

@@ -6,7 +6,6 @@ import time
 from datetime import datetime
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -54,14 +53,25 @@ def _eta_text(view: FarmView, row: PrinterRow, compact: bool) -> str:
     return _duration(row.eta_s) if compact else f"{_duration(row.eta_s)} ({_clock(view.at + row.eta_s)})"
 
 
+_BAR_WIDTH = 12
+
+
 def _progress_cell(row: PrinterRow, compact: bool) -> RenderableType:
+    """A bar with the percentage, and the lines acknowledged on a line of their own.
+
+    Plain text, not rich's ProgressBar in a Group: the bar and the text then shared one line, wider
+    than the column, and the line counts were cut (`7.9%  57`). Text has a width the narrowing can
+    measure, so the long form is shown whole or the compact form instead."""
     if row.progress is None:
         return "-"
     if compact:
         return f"{row.progress * 100:.0f}%"
-    bar = ProgressBar(total=100.0, completed=row.progress * 100, width=16)
-    lines = f"{row.lines_acked or 0}/{row.lines_total or '?'}"
-    return Group(bar, Text(f"{row.progress * 100:5.1f}%  {lines}"))
+    filled = max(0, min(_BAR_WIDTH, round(row.progress * _BAR_WIDTH)))
+    cell = Text("━" * filled, style="green")
+    cell.append("━" * (_BAR_WIDTH - filled), style="grey37")
+    cell.append(f" {row.progress * 100:5.1f}%")
+    cell.append(f"\n{row.lines_acked or 0}/{row.lines_total or '?'} lines", style="dim")
+    return cell
 
 
 def _state_cell(row: PrinterRow) -> Text:
@@ -187,5 +197,11 @@ def summary_line(view: FarmView) -> str:
         states[row.state] = states.get(row.state, 0) + 1
     printers = ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
     jobs = ", ".join(f"{k} {v}" for k, v in sorted(view.jobs_by_state.items()))
-    printing = [f"{r.id} {r.progress * 100:.0f}%" for r in view.printers if r.progress is not None]
-    return f"[{_clock(view.at)}] printers: {printers} | jobs: {jobs} | {' '.join(printing)}"
+    printing = [f"{r.id} {r.progress * 100:.0f}%{_summary_eta(view, r)}" for r in view.printers
+                if r.progress is not None]
+    return f"[{_clock(view.at)}] printers: {printers} | jobs: {jobs} | {', '.join(printing)}"
+
+
+def _summary_eta(view: FarmView, row: PrinterRow) -> str:
+    """` ETA 20m34s (14:32:10)`: read aloud by a trainer, so the time left and the clock time."""
+    return "" if row.eta_s is None else f" ETA {_duration(row.eta_s)} ({_clock(view.at + row.eta_s)})"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from farmctl.cli.common import HomeOpt, JsonOpt, print_json
+from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.gcode import GcodeAnalysis, KinematicProfile
@@ -144,6 +145,7 @@ def register(app: typer.Typer) -> None:
         """Metadata, farmctl's time estimate next to the slicer's, filament, bounding box, warnings.
 
         With --printer, the printer's registered profile, bed size and loaded material are used.
+        Exits 1 when the file has an error (the queue would refuse it); warnings alone exit 0.
         """
         from farmctl.gcode import load_profile
 
@@ -157,6 +159,11 @@ def register(app: typer.Typer) -> None:
             print_json(analysis.to_json())
         else:
             _render(analysis)
+        if analysis.errors:  # a warning is advice; an error means the queue would refuse the file
+            errors = f"{len(analysis.errors)} error{'s' if len(analysis.errors) > 1 else ''}"
+            if registered is not None:
+                raise UserError(f"{file.name}: {errors} for printer {registered.id} (listed above)")
+            raise UserError(f"{file.name}: {errors} (listed above); `farmctl jobs add` refuses the file")
 
     @group.command("profiles")
     def profiles(json_output: JsonOpt = False) -> None:
