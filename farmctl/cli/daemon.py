@@ -18,8 +18,9 @@ from farmctl.errors import UserError
 if TYPE_CHECKING:
     from farmctl.config import FarmConfig
 
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for the printer to confirm.")]
-PrinterArg = Annotated[str, typer.Argument(help="Printer id, e.g. mk3-1.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS",
+                                           help="Seconds to wait for the printer to confirm.")]
+PrinterArg = Annotated[str, typer.Argument(metavar="PRINTER", help="Printer id, e.g. mk3-1.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -61,13 +62,16 @@ def _config_from(path: Path, home: Path) -> FarmConfig:
 
 
 def daemon(
-    config: Annotated[Path | None, typer.Option("--config", help="farm.toml to use instead.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", metavar="FILE",
+                                                help="farm.toml to use instead.")] = None,
     bed_clear: Annotated[
-        str | None, typer.Option("--bed-clear", help="manual (wait for `printers clear`) or auto.")
+        str | None, typer.Option("--bed-clear", metavar="MODE",
+                                 help="manual (wait for `printers clear`) or auto.")
     ] = None,
     on_stop: Annotated[
         str | None,
-        typer.Option("--on-stop", help="SIGTERM/SIGINT with prints running: refuse, wait, pause or cancel."),
+        typer.Option("--on-stop", metavar="POLICY",
+                     help="SIGTERM/SIGINT with prints running: refuse, wait, pause or cancel."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Log only to the file in the farm home.")] = False,
     home: HomeOpt = None,
@@ -107,7 +111,8 @@ def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None
 
 
 def watch(
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between refreshes.")] = 1.0,
+    interval: Annotated[float, typer.Option("--interval", metavar="SECONDS",
+                                            help="Seconds between refreshes.")] = 1.0,
     home: HomeOpt = None,
     mqtt: MqttOpt = None,
     site: SiteOpt = None,
@@ -157,10 +162,13 @@ def _live_view(store: object, interval: float, until: object) -> None:
 
 
 def demo(
-    printers: Annotated[int, typer.Option("--printers", help="Simulated printers to start.")] = 4,
-    speed: Annotated[float, typer.Option("--speed", help="Simulated time runs this much faster.")] = 20.0,
+    printers: Annotated[int, typer.Option("--printers", metavar="N",
+                                          help="Simulated printers to start.")] = 4,
+    speed: Annotated[float, typer.Option("--speed", metavar="FACTOR",
+                                         help="Simulated time runs this much faster.")] = 20.0,
     duration: Annotated[
-        float | None, typer.Option("--duration", help="Stop after this many seconds (default: Ctrl-C).")
+        float | None, typer.Option("--duration", metavar="SECONDS",
+                                   help="Stop after this many seconds (default: Ctrl-C).")
     ] = None,
     until_done: Annotated[bool, typer.Option("--until-done", help="Stop once the order is printed.")] = False,
     no_watch: Annotated[
@@ -168,7 +176,8 @@ def demo(
     ] = False,
     json_out: JsonOpt = False,
     home: Annotated[
-        Path | None, typer.Option("--home", help="Farm home to use (default: a new temporary directory).")
+        Path | None, typer.Option("--home", metavar="DIR",
+                                  help="Farm home to use (default: a new temporary directory).")
     ] = None,
 ) -> None:
     """A whole farm on this machine: simulated printers, a daemon, a prototype order, the live view."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from farmctl.cli.common import HomeOpt, JsonOpt, print_json
+from farmctl.cli.help import FarmTyper
 from farmctl.errors import UserError
 
 if TYPE_CHECKING:
@@ -127,17 +128,19 @@ def _render(analysis: GcodeAnalysis) -> None:
 
 def register(app: typer.Typer) -> None:
     """Attach `farmctl gcode ...`."""
-    group = typer.Typer(help="Analyse G-code files: time, filament, size, problems.", no_args_is_help=True)
+    group = FarmTyper(help="Analyse G-code files: time, filament, size, problems.", no_args_is_help=True)
     app.add_typer(group, name="gcode")
 
     @group.command("info")
     def info(
-        file: Annotated[Path, typer.Argument(help="The .gcode file.")],
+        file: Annotated[Path, typer.Argument(metavar="FILE", help="The .gcode file.")],
         printer: Annotated[
-            str | None, typer.Option("--printer", help="Check against this printer (its profile and bed).")
+            str | None, typer.Option("--printer", metavar="PRINTER",
+                                     help="Check against this printer (its profile and bed).")
         ] = None,
         profile: Annotated[
-            str | None, typer.Option("--profile", help="Kinematic profile to estimate with.")
+            str | None, typer.Option("--profile", metavar="PROFILE",
+                                     help="Kinematic profile to estimate with.")
         ] = None,
         json_output: JsonOpt = False,
         home: HomeOpt = None,

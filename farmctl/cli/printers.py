@@ -11,36 +11,48 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
+from farmctl.cli.help import FarmTyper
 from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.store import Printer
 
-printers_app = typer.Typer(help="Register printers and manage their settings.", no_args_is_help=True)
+printers_app = FarmTyper(help="Register printers and manage their settings.", no_args_is_help=True)
 
-IdArg = Annotated[str, typer.Argument(help="Printer id, e.g. mk3-1.")]
+IdArg = Annotated[str, typer.Argument(metavar="PRINTER", help="Printer id, e.g. mk3-1.")]
 PortOpt = Annotated[
-    str | None, typer.Option("--port", help="Serial port or URL: /dev/ttyUSB0, socket://host:port.")
+    str | None, typer.Option("--port", metavar="URL",
+                             help="Serial port or URL: /dev/ttyUSB0, socket://host:port.")
 ]
-BaudOpt = Annotated[int | None, typer.Option("--baud", help="Serial speed (default 115200).")]
+BaudOpt = Annotated[int | None, typer.Option("--baud", metavar="BAUD", help="Serial speed (default 115200).")]
 OctoOpt = Annotated[
-    str | None, typer.Option("--octoprint", help="OctoPrint base URL, e.g. http://octopi.local.")
+    str | None, typer.Option("--octoprint", metavar="URL",
+                             help="OctoPrint base URL, e.g. http://octopi.local.")
 ]
-KeyOpt = Annotated[str | None, typer.Option("--api-key", help="OctoPrint API key (stored, never shown).")]
+KeyOpt = Annotated[str | None, typer.Option("--api-key", metavar="KEY",
+                                            help="OctoPrint API key (stored, never shown).")]
 KeyFileOpt = Annotated[
-    Path | None, typer.Option("--api-key-file", help="Read the OctoPrint API key from a file.")
+    Path | None, typer.Option("--api-key-file", metavar="FILE",
+                              help="Read the OctoPrint API key from a file.")
 ]
-MaterialOpt = Annotated[str | None, typer.Option("--material", help="Loaded material, e.g. PLA, PETG.")]
-ColorOpt = Annotated[str | None, typer.Option("--color", help="Loaded filament colour.")]
-NozzleOpt = Annotated[float | None, typer.Option("--nozzle", help="Nozzle diameter in mm, e.g. 0.4.")]
-BedOpt = Annotated[str | None, typer.Option("--bed", help="Build volume XxYxZ in mm, e.g. 220x220x250.")]
-TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="A capability tag (repeatable).")]
+MaterialOpt = Annotated[str | None, typer.Option("--material", metavar="MATERIAL",
+                                                 help="Loaded material, e.g. PLA, PETG.")]
+ColorOpt = Annotated[str | None, typer.Option("--color", metavar="COLOUR", help="Loaded filament colour.")]
+NozzleOpt = Annotated[float | None, typer.Option("--nozzle", metavar="MM",
+                                                 help="Nozzle diameter in mm, e.g. 0.4.")]
+BedOpt = Annotated[str | None, typer.Option("--bed", metavar="XxYxZ",
+                                            help="Build volume XxYxZ in mm, e.g. 220x220x250.")]
+TagOpt = Annotated[list[str] | None, typer.Option("--tag", metavar="TAG",
+                                                  help="A capability tag (repeatable).")]
 BedClearOpt = Annotated[
     str | None,
-    typer.Option("--bed-clear", help="manual: wait for `printers clear` after a print; auto: no wait."),
+    typer.Option("--bed-clear", metavar="MODE",
+                 help="manual: wait for `printers clear` after a print; auto: no wait."),
 ]
-PowerOpt = Annotated[float | None, typer.Option("--power-w", help="Power draw while printing, watts.")]
-ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Kinematic profile for time estimates.")]
+PowerOpt = Annotated[float | None, typer.Option("--power-w", metavar="WATTS",
+                                                help="Power draw while printing, watts.")]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", metavar="PROFILE",
+                                                help="Kinematic profile for time estimates.")]
 VerifyOpt = Annotated[
     bool,
     typer.Option(

@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
 
 def schedule(
     hours: Annotated[
-        float | None, typer.Option("--hours", help="Width of the chart in hours (default: all).")
+        float | None, typer.Option("--hours", metavar="HOURS",
+                                   help="Width of the chart in hours (default: all).")
     ] = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import replace
 
 import pytest
 from rich.console import Console
@@ -56,8 +57,8 @@ def test_the_progress_column_never_cuts_the_line_counts() -> None:
         printing_row("ender-1", "cube25_cura.gcode"),
         printing_row("mk3-1", "spacer20_petg.gcode"),
     ]
-    rows[0] = PrinterRow(**{**rows[0].__dict__, "progress": 0.079, "lines_acked": 5712, "lines_total": 72345})
-    rows[1] = PrinterRow(**{**rows[1].__dict__, "progress": 0.5, "lines_acked": 123456, "lines_total": 246912})
+    rows[0] = replace(rows[0], progress=0.079, lines_acked=5712, lines_total=72345)
+    rows[1] = replace(rows[1], progress=0.5, lines_acked=123456, lines_total=246912)
     view = FarmView(at=time.time(), daemons=[], printers=rows, next_jobs=[], orders_at_risk=[])
     for width in (120, 140, 200):
         out = io.StringIO()
