@@ -287,13 +287,10 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
     if json_out:
         print_json(document)
         return
-    for key, value in document.items():
-        if key != "runs":
-            print(f"{key:22} {value if value not in (None, [], '') else '-'}")
-    for run in document["runs"]:
-        print(
-            f"  {run['id']:>6} {run['printer']:<12} {run['state']:<12} {run['started']}  {run['error'] or ''}"
-        )
+    from farmctl.cli.details import job_screen
+    from farmctl.cli.details import show as show_screen
+
+    show_screen(job_screen(document, store.now()))
 
 
 def _act(job_id: str, home: Path | None, json_out: bool, action: str) -> None:

@@ -122,11 +122,7 @@ def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) ->
     if json_out:
         print_json(document)
         return
-    for key, value in document.items():
-        if key != "job_list":
-            print(f"{key:18} {value if value not in (None, '') else '-'}")
-    for job in document["job_list"]:
-        risk = f"  AT RISK: {job['at_risk_reason']}" if job["at_risk"] else ""
-        print(
-            f"  {job['id']:>6} {job['state']:<11} {job['copies_done']}/{job['copies']}  {job['file']}{risk}"
-        )
+    from farmctl.cli.details import order_screen
+    from farmctl.cli.details import show as show_screen
+
+    show_screen(order_screen(document, store.now()))

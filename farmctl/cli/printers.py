@@ -15,6 +15,7 @@ from farmctl.cli.help import FarmTyper
 from farmctl.errors import UserError
 
 if TYPE_CHECKING:
+    from farmctl.scheduler.waits import PrinterWait
     from farmctl.store import Printer
 
 printers_app = FarmTyper(help="Register printers and manage their settings.", no_args_is_help=True)
@@ -123,8 +124,9 @@ def _check_common(
         raise UserError("--material cannot be empty")
 
 
-def printer_json(p: Printer) -> dict[str, Any]:
-    """A printer as JSON (and `printers show`): no secret, nor a URL's password, ever."""
+def printer_json(p: Printer, wait: PrinterWait | None = None) -> dict[str, Any]:
+    """A printer as JSON (and `printers show`): no secret, nor a URL's password, ever. `wait`: why it is
+    not printing (list and show give it; add and set leave the three state_reason keys null)."""
     from farmctl.redact import mask_optional
 
     return {
@@ -150,6 +152,9 @@ def printer_json(p: Printer) -> dict[str, Any]:
         "state_detail": mask_optional(p.state_detail),
         "consecutive_failures": p.consecutive_failures,
         "capabilities": p.capabilities,
+        "state_reason": wait.text if wait else None,
+        "state_reason_code": wait.code.value if wait else None,
+        "state_reason_command": wait.command if wait else None,
     }
 
 
@@ -219,11 +224,13 @@ def add(
 def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Every printer with its state, material, nozzle and bed."""
     from farmctl.cli.queue_support import open_store
+    from farmctl.daemon.view import printer_waits
 
     with open_store(home) as store:
         found = store.list_printers()
+        waits = printer_waits(store, found)
     if json_out:
-        print_json([printer_json(p) for p in found])
+        print_json([printer_json(p, waits[p.id]) for p in found])
         return
     if not found:
         message("no printers yet; add one with `farmctl printers add ID --port URL`")
@@ -246,7 +253,7 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
                 "x".join(f"{v:g}" for v in p.bed_mm) if p.bed_mm else "-",
                 ",".join(sorted(p.tags)) or "-",
                 mask_url_passwords(p.port or f"{p.octoprint_url} (key {p.api_key_masked})"),
-                p.hold_reason or "",
+                _wait_cell(waits[p.id]),
             )
         )
     headers = (
@@ -260,24 +267,36 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
         "VOLUME",
         "TAGS",
         "CONNECTION",
-        "NOTE",
+        "WHY NOT PRINTING",
     )
     print_table(headers, rows, alert_column=10)
+
+
+def _wait_cell(wait: PrinterWait | None) -> str:
+    """`printers list`'s last column: the wait, with the command when a person ends it."""
+    from farmctl.scheduler.waits import NEEDS_A_PERSON
+
+    if wait is None:
+        return ""
+    return f"{wait.text} (run: {wait.command})" if wait.command and wait.code in NEEDS_A_PERSON else wait.text
 
 
 @printers_app.command("show")
 def show(printer_id: IdArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """One printer's registration, state and capabilities."""
+    from farmctl.cli.details import printer_screen
+    from farmctl.cli.details import show as show_screen
     from farmctl.cli.queue_support import open_store
+    from farmctl.daemon.view import printer_waits
 
     with open_store(home) as store:
         printer = store.get_printer(printer_id)
-    document = printer_json(printer)
+        wait = printer_waits(store, [printer])[printer.id]
+    document = printer_json(printer, wait)
     if json_out:
         print_json(document)
         return
-    for key, value in document.items():
-        print(f"{key:22} {value if value not in (None, [], {}) else '-'}")
+    show_screen(printer_screen(document, wait))
 
 
 @printers_app.command("remove")

@@ -11,6 +11,7 @@ from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.scheduler.projection import Plan, Segment
+    from farmctl.scheduler.waits import PrinterWait
 
 _PALETTE = ("cyan", "green", "magenta", "blue", "yellow", "bright_cyan", "bright_green", "bright_magenta")
 
@@ -34,9 +35,12 @@ def schedule(
 
     if hours is not None and not hours > 0:
         raise UserError(f"--hours must be more than 0 (got {hours:g}); it is the width of the chart")
+    from farmctl.daemon.view import printer_waits
+
     with open_store(home) as store:
         projection = plan_for(store, timeline=True)
         printers = store.list_printers()
+        waits = printer_waits(store, printers)
         live = [
             job
             for state in (JobState.PRINTING, JobState.QUEUED)
@@ -68,6 +72,9 @@ def schedule(
                         "state": p.state.value,
                         "in_rotation": p.enabled and p.hold_reason is None,
                         "hold_reason": p.hold_reason,
+                        "state_reason": waits[p.id].text if waits[p.id] else None,
+                        "state_reason_code": waits[p.id].code.value if waits[p.id] else None,
+                        "state_reason_command": waits[p.id].command if waits[p.id] else None,
                         "segments": by_printer.get(p.id, []),
                     }
                     for p in printers
@@ -92,7 +99,7 @@ def schedule(
             }
         )
         return
-    _draw(projection, segments, printers, live, forecasts, hours)
+    _draw(projection, segments, printers, live, forecasts, hours, waits)
 
 
 def _draw(
@@ -102,6 +109,7 @@ def _draw(
     live: list[Any],
     forecasts: dict[int, Any],
     hours: float | None,
+    waits: dict[str, PrinterWait | None],
 ) -> None:
     from rich.text import Text
 
@@ -153,6 +161,15 @@ def _draw(
             marks[min(width - 1, int((job.due - now) / step))] = "▼"
     dues.append("".join(marks), style="yellow")
     out.print(dues)
+    waiting = [(p.id, waits[p.id]) for p in printers if waits.get(p.id) is not None]
+    if waiting:  # the chart draws what the projection expects; this says what holds each printer now
+        out.print(Text("\nnot printing now:", style="bold"))
+        for printer_id, wait in waiting:
+            assert wait is not None
+            line = Text(f"  {printer_id:<{label_width - 12}} {wait.text}")
+            if wait.command:
+                line.append(f"  → {wait.command}", style="bold")
+            out.print(line)
     risky = [(j, forecasts[j.id]) for j in live if forecasts.get(j.id) and forecasts[j.id].at_risk]
     if risky:
         out.print(Text(f"\n{len(risky)} job(s) at risk:", style="bold red"))
