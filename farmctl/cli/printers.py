@@ -128,6 +128,7 @@ def printer_json(p: Printer, wait: PrinterWait | None = None) -> dict[str, Any]:
     """A printer as JSON (and `printers show`): no secret, nor a URL's password, ever. `wait`: why it is
     not printing (list and show give it; add and set leave the three state_reason keys null)."""
     from farmctl.redact import mask_optional
+    from farmctl.scheduler.waits import reason_keys
 
     return {
         "id": p.id,
@@ -152,9 +153,7 @@ def printer_json(p: Printer, wait: PrinterWait | None = None) -> dict[str, Any]:
         "state_detail": mask_optional(p.state_detail),
         "consecutive_failures": p.consecutive_failures,
         "capabilities": p.capabilities,
-        "state_reason": wait.text if wait else None,
-        "state_reason_code": wait.code.value if wait else None,
-        "state_reason_command": wait.command if wait else None,
+        **reason_keys(wait),
     }
 
 

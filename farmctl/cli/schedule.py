@@ -36,6 +36,7 @@ def schedule(
     if hours is not None and not hours > 0:
         raise UserError(f"--hours must be more than 0 (got {hours:g}); it is the width of the chart")
     from farmctl.daemon.view import printer_waits
+    from farmctl.scheduler.waits import reason_keys
 
     with open_store(home) as store:
         projection = plan_for(store, timeline=True)
@@ -72,9 +73,7 @@ def schedule(
                         "state": p.state.value,
                         "in_rotation": p.enabled and p.hold_reason is None,
                         "hold_reason": p.hold_reason,
-                        "state_reason": waits[p.id].text if waits[p.id] else None,
-                        "state_reason_code": waits[p.id].code.value if waits[p.id] else None,
-                        "state_reason_command": waits[p.id].command if waits[p.id] else None,
+                        **reason_keys(waits[p.id]),
                         "segments": by_printer.get(p.id, []),
                     }
                     for p in printers

@@ -94,10 +94,8 @@ class FarmView:
             temps = row["temperatures"].items()
             row["temperatures"] = {k: {"actual": v[0], "target": v[1]} for k, v in temps}
             row["eta"] = iso(self.at + row["eta_s"]) if row["eta_s"] is not None else None
-            reason = row.pop("state_reason")  # flat, as in `printers list --json` and on MQTT
-            row["state_reason"] = reason["text"] if reason else None
-            row["state_reason_code"] = reason["code"].value if reason else None
-            row["state_reason_command"] = reason["command"] if reason else None
+        for row, printer in zip(document["printers"], self.printers, strict=True):
+            row.update(waits.reason_keys(printer.state_reason))  # flat, as in `printers list --json`
         for job in document["next_jobs"]:
             job["projected_start"] = iso(job["projected_start"])
             job["projected_finish"] = iso(job["projected_finish"])

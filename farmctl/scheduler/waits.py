@@ -67,6 +67,16 @@ class PrinterWait:
         return cls(code, str(document.get("text") or code.value), str(command) if command else None)
 
 
+def reason_keys(wait: PrinterWait | None) -> dict[str, str | None]:
+    """The three JSON keys every listing of printers carries: `status --json`, `printers list --json`,
+    `schedule --json` and the MQTT state topic (null while the printer prints)."""
+    return {
+        "state_reason": wait.text if wait else None,
+        "state_reason_code": wait.code.value if wait else None,
+        "state_reason_command": wait.command if wait else None,
+    }
+
+
 def _one_line(detail: str | None, limit: int = 120) -> str:
     text = " ".join((detail or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
