@@ -242,7 +242,11 @@ def summary_line(view: FarmView) -> str:
     jobs = ", ".join(f"{k} {v}" for k, v in sorted(view.jobs_by_state.items()))
     printing = [f"{r.id} {r.progress * 100:.0f}%{_summary_eta(view, r)}" for r in view.printers
                 if r.progress is not None]
-    return f"[{_clock(view.at)}] printers: {printers} | jobs: {jobs} | {', '.join(printing)}"
+    line = f"[{_clock(view.at)}] printers: {printers} | jobs: {jobs} | {', '.join(printing)}"
+    if view.attention:  # the most urgent one, with what to run; `farmctl status` lists them all
+        first = view.attention[0]
+        line += f" | needs attention: {len(view.attention)}, first: {first.reason} -> {first.command}"
+    return line
 
 
 def _summary_eta(view: FarmView, row: PrinterRow) -> str:

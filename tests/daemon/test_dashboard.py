@@ -82,3 +82,14 @@ def test_summary_lines_carry_the_eta() -> None:
     line = summary_line(view)
     finish = time.strftime("%H:%M:%S", time.localtime(now + 1234.0))
     assert "mk3-2 42% ETA 20m34s" in line and finish in line
+
+
+def test_summary_lines_name_what_needs_attention_first() -> None:
+    from farmctl.cli.dashboard import summary_line
+    from farmctl.daemon.attention import AttentionItem, AttentionKind
+
+    item = AttentionItem(AttentionKind.JOB_INTERRUPTED, "j3 cube.gcode interrupted", "farmctl jobs retry j3")
+    view = FarmView(at=time.time(), daemons=[], printers=[], next_jobs=[], orders_at_risk=[],
+                    attention=[item])
+    assert summary_line(view).endswith(
+        "| needs attention: 1, first: j3 cube.gcode interrupted -> farmctl jobs retry j3")
