@@ -85,7 +85,8 @@ def collect_attention(
         queued = store.list_jobs(state=JobState.QUEUED, limit=1).total
         if queued:
             items.append(AttentionItem(
-                AttentionKind.NO_DAEMON, f"no daemon running: {queued} queued job{_s(queued)} wait",
+                AttentionKind.NO_DAEMON, f"no daemon running: {queued} queued job{_s(queued)} "
+                f"wait{'s' if queued == 1 else ''}",
                 "farmctl daemon"))
     uncleared = [p.id for p in registered if not p.bed_clear]
     on_bed = store.latest_runs(uncleared) if uncleared else {}
@@ -197,7 +198,8 @@ def _order_items(store: JobStore, blocked_jobs: list[Job]) -> list[AttentionItem
         command = f"farmctl jobs {'release' if first.state is JobState.HELD else 'retry'} j{first.id}"
         items.append(AttentionItem(
             AttentionKind.ORDER_BLOCKED,
-            f"o{order_id} ({who}): {copies} cop{'y' if copies == 1 else 'ies'} wait for a person ({states})",
+            f"o{order_id} ({who}): {copies} cop{'y waits' if copies == 1 else 'ies wait'} for a person "
+            f"({states})",
             command, {"order": f"o{order_id}", "jobs": [f"j{j.id}" for j in jobs]},
             max(j.updated_at for j in jobs), order.due))
     return items

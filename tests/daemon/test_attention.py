@@ -69,7 +69,7 @@ def test_work_that_waits_for_a_person_is_listed_with_its_command(farm: Farm, tmp
         ("order_blocked", f"farmctl jobs retry j{failed}"),
     ]
     items = document["attention"]
-    assert items[0]["reason"] == "no daemon running: 1 queued job wait"
+    assert items[0]["reason"] == "no daemon running: 1 queued job waits"
     assert items[1]["ids"] == {"job": f"j{interrupted}", "order": f"o{order.id}"}
     assert "interrupted (2 of 2 copies left): interrupted: controller stopped" in items[1]["reason"]
     assert "thermal runaway on T0" in items[2]["reason"]
