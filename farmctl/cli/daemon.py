@@ -87,7 +87,8 @@ def daemon(
 
 def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None, site: SiteOpt = None,
            mqtt_ca_file: MqttCaOpt = None, topic_prefix: TopicPrefixOpt = "farm") -> None:
-    """One-shot overview: daemon, every printer (state, temperatures, job, progress, ETA), queue, risks."""
+    """One-shot overview: what needs attention (with the command for each), every printer (state and why it
+    is not printing, temperatures, job, progress, ETA), the next jobs, the orders at risk."""
     from farmctl.cli.queue_support import open_store
 
     if mqtt is not None:  # a remote farm, from its broker (docs/mqtt.md)
@@ -119,7 +120,10 @@ def watch(
     mqtt_ca_file: MqttCaOpt = None,
     topic_prefix: TopicPrefixOpt = "farm",
 ) -> None:
-    """Live dashboard of the farm (Ctrl-C to leave; the daemon keeps running)."""
+    """Live dashboard of the farm, as `status` (Ctrl-C to leave; the daemon keeps running).
+
+    Without a terminal: one line per refresh, with each printer's progress and ETA and the first thing
+    that needs attention."""
     from farmctl.cli.queue_support import open_store
 
     if interval <= 0:
@@ -172,7 +176,8 @@ def demo(
     ] = None,
     until_done: Annotated[bool, typer.Option("--until-done", help="Stop once the order is printed.")] = False,
     no_watch: Annotated[
-        bool, typer.Option("--no-watch", help="No live view: print a summary line every few seconds.")
+        bool, typer.Option("--no-watch",
+                           help="No live view: a line every 5 s with each printer's progress and ETA.")
     ] = False,
     json_out: JsonOpt = False,
     home: Annotated[

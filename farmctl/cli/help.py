@@ -149,36 +149,35 @@ def render_help(command: Any, ctx: Any) -> Group:
     return Group(*parts)
 
 
-def _print_help(command: Any, ctx: Any) -> None:
-    Console(highlight=False).print(render_help(command, ctx))
+class _FarmHelp:
+    """Usage and help drawn here, for commands and groups alike (listed first in their bases)."""
+
+    params: list[Any]
+
+    def _declare(self) -> None:
+        _declare_metavars(self.params)
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [_usage(self, ctx)]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        Console(highlight=False).print(render_help(self, ctx))
 
 
-class FarmCommand(TyperCommand):
+class FarmCommand(_FarmHelp, TyperCommand):
     """A command whose help and usage show metavars (see the module's docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _declare_metavars(self.params)
-
-    def collect_usage_pieces(self, ctx: Any) -> list[str]:
-        return [_usage(self, ctx)]
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        _print_help(self, ctx)
+        self._declare()
 
 
-class FarmGroup(TyperGroup):
+class FarmGroup(_FarmHelp, TyperGroup):
     """A command group with the same help as `FarmCommand`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _declare_metavars(self.params)
-
-    def collect_usage_pieces(self, ctx: Any) -> list[str]:
-        return [_usage(self, ctx)]
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        _print_help(self, ctx)
+        self._declare()
 
 
 class FarmTyper(typer.Typer):

@@ -108,7 +108,7 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 
 @orders_app.command("show")
 def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
-    """One order and its jobs."""
+    """One order: due date, progress, projected finish and whether it is on time, and its jobs."""
     from farmctl.cli.queue_support import job_json, open_store, plan_for
     from farmctl.store import parse_id
 

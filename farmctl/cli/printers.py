@@ -221,7 +221,7 @@ def add(
 
 @printers_app.command("list")
 def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
-    """Every printer with its state, material, nozzle and bed."""
+    """Every printer with its state, why it is not printing, material, nozzle and bed."""
     from farmctl.cli.queue_support import open_store
     from farmctl.daemon.view import printer_waits
 
@@ -282,7 +282,8 @@ def _wait_cell(wait: PrinterWait | None) -> str:
 
 @printers_app.command("show")
 def show(printer_id: IdArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
-    """One printer's registration, state and capabilities."""
+    """One printer: its state and why it is not printing (with the command that ends the wait), what it
+    holds, how it connects, its firmware's capabilities."""
     from farmctl.cli.details import printer_screen
     from farmctl.cli.details import show as show_screen
     from farmctl.cli.queue_support import open_store

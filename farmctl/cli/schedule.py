@@ -28,7 +28,8 @@ def schedule(
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
-    """Show the projected timeline per printer as a Gantt-like chart; at-risk jobs are marked."""
+    """Show the projected timeline per printer as a Gantt-like chart; at-risk jobs are marked, and each
+    printer that is not printing says why."""
     from farmctl.cli.queue_support import iso, job_json, open_store, plan_for
     from farmctl.scheduler.model import JobState
     from farmctl.store import format_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -103,16 +102,7 @@ def test_interrupted_by_a_restart_shows_in_status_not_an_empty_queue(farm: Farm,
     used to say "queue empty" and "every order is on time"."""
     with running_simulator(count=1, speed=20.0) as sim:
         farm.add_printer("p1", sim.endpoints[0])
-        with farm.store() as store:
-            order = store.add_order("Acme Robotics", due=store.now() + 3 * 3600)
-        job = farm.queue(small_part(tmp_path / "part.gcode", moves=600), order_id=order.id)
-        first = farm.spawn_daemon()
-        farm.wait_daemon_running(first)
-        wait_for(lambda: farm.printer_state("p1") == "printing", 30, "p1 printing")
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-        second = farm.spawn_daemon()
-        farm.wait_daemon_running(second)
+        _, job = farm.interrupt_by_a_restart(small_part(tmp_path / "part.gcode", moves=600), "p1")
         wait_for(lambda: farm.printer_state("p1") == "awaiting_bed_clear", 30, "p1 back, bed not clear")
 
         document = status_json(farm)

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,19 +11,12 @@ from typing import Any
 
 import pytest
 
-from tests.daemon.conftest import Farm, small_part, wait_for
-from tests.mqtt_e2e.conftest import BASE, SITE, farm_toml, retained
+from tests.daemon.conftest import Farm, small_part
+from tests.mqtt_e2e.conftest import BASE, SITE, cli_json, farm_toml, retained
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.simulator import running_simulator
 
 pytestmark = pytest.mark.mqtt
-
-
-def cli_json(farm: Farm, *args: str) -> Any:
-    result = subprocess.run([sys.executable, "-m", "farmctl", *args, "--home", str(farm.home)],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 def test_attention_and_printer_waits_are_published(
@@ -34,16 +25,8 @@ def test_attention_and_printer_waits_are_published(
     with MosquittoBroker(tmp_path / "broker") as broker, running_simulator(count=1, speed=20.0) as sim:
         (farm.home / "farm.toml").write_text(farm_toml(broker))
         farm.add_printer("p1", sim.endpoints[0])
-        with farm.store() as store:
-            order = store.add_order("Acme Robotics", due=store.now() + 3 * 3600)
-        job = farm.queue(small_part(tmp_path / "part.gcode", moves=600), order_id=order.id)
-        first = farm.spawn_daemon()
-        farm.wait_daemon_running(first)
-        wait_for(lambda: farm.printer_state("p1") == "printing", 30, "p1 printing")
-        first.send_signal(signal.SIGKILL)  # the copy is interrupted; the restarted daemon must say so
-        first.wait()
-        second = farm.spawn_daemon()
-        farm.wait_daemon_running(second)
+        # Killed mid-print: the copy is interrupted, and the restarted daemon must say so.
+        order, job = farm.interrupt_by_a_restart(small_part(tmp_path / "part.gcode", moves=600), "p1")
 
         # Subscribed after the restart: retained state first, then live changes (without the retain flag).
         late = observers(broker, f"{BASE}/#", "homeassistant/#")
@@ -54,7 +37,7 @@ def test_attention_and_printer_waits_are_published(
         assert {("job_interrupted", retry), ("bed_not_clear", "farmctl printers clear p1"),
                 ("order_blocked", retry)} <= items
         interrupted = next(i for i in attention["items"] if i["kind"] == "job_interrupted")
-        assert interrupted["ids"] == {"job": f"j{job}", "order": f"o{order.id}"}
+        assert interrupted["ids"] == {"job": f"j{job}", "order": f"o{order}"}
         assert attention["schema"] == 1 and attention["ts"].endswith("Z")
 
         # The printer's own state topic says why it is not printing, in the words `status` uses.
