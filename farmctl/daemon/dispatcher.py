@@ -141,7 +141,7 @@ def live_rows(
             lines_total=run.lines_total if run else None, progress=run.progress if run else None,
             eta_s=run.eta_s(wall) if run else None, run_started_at=run.started_wall if run else None,
             heating=worker.heat is not None, daemon_id=daemon_id,
-            state_reason=worker_wait(worker, now, draining=draining),
+            state_reason=worker_wait(worker, now, wall, draining=draining),
         ))
         if run is not None and run.dirty:
             run.dirty = False

@@ -13,8 +13,9 @@ from farmctl.scheduler import waits
 from farmctl.scheduler.waits import PrinterWait
 
 
-def worker_wait(worker: PrinterWorker, now: float, *, draining: bool) -> PrinterWait | None:
-    """Why this printer is not printing (None while it prints). `now` is the supervisor's clock."""
+def worker_wait(worker: PrinterWorker, now: float, wall: float, *, draining: bool) -> PrinterWait | None:
+    """Why this printer is not printing (None while it prints). `now` is the supervisor's clock (its
+    reconnect timers), `wall` the time of day at that moment."""
     state = worker.state
     printer = worker.printer
     if state is WorkerState.PRINTING:
@@ -27,7 +28,7 @@ def worker_wait(worker: PrinterWorker, now: float, *, draining: bool) -> Printer
         return waits.paused(worker.id, worker.detail)
     if state in (WorkerState.ERROR, WorkerState.OFFLINE):
         if worker.reconnect_at is not None:
-            return waits.reconnecting(worker.reconnect_at - now, worker.detail)
+            return waits.reconnecting(wall + max(0.0, worker.reconnect_at - now), worker.detail)
         if worker.driver is None:  # never built (bad settings) or retired: nothing will retry it
             return waits.cannot_connect(worker.detail)
         return waits.offline(worker.detail) if state is WorkerState.OFFLINE else waits.reconnecting(

@@ -7,11 +7,13 @@ the printer's live status (`printer_live.state_reason`); the faces read it from 
 printer no daemon drives, build it from the registration with the same functions.
 
 A wait is typed (`code`, stable for scripts and dashboards), worded for people (`text`) and, when a
-person can end it, carries the exact command that does (`command`). Pure: no I/O, no clocks.
+person can end it, carries the exact command that does (`command`). Pure: no I/O, no clocks (times
+come in as arguments; `reconnecting` formats one in local time).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -115,8 +117,12 @@ def fault(printer_id: str, detail: str | None) -> PrinterWait:
     return PrinterWait(WaitCode.FAULT, f"fault: {reason}", f"farmctl printers clear {printer_id}")
 
 
-def reconnecting(in_s: float | None, detail: str | None) -> PrinterWait:
-    when = f"reconnecting in {max(0, round(in_s))} s" if in_s is not None else "reconnecting"
+def reconnecting(at: float | None, detail: str | None) -> PrinterWait:
+    """`reconnecting at 14:05:12: <what the link said>`: the clock time of the next try (POSIX seconds,
+    shown in local time), which stays true until the next try is planned, unlike a countdown that
+    would change the words, and republish the MQTT state, every second."""
+    clock = None if at is None else time.strftime("%H:%M:%S", time.localtime(at))
+    when = "reconnecting" if clock is None else f"reconnecting at {clock}"
     return PrinterWait(WaitCode.RECONNECTING, f"{when}: {_one_line(detail)}" if detail else when)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -36,7 +37,8 @@ def test_the_words_of_each_wait() -> None:
         WaitCode.AWAITING_BED_CLEAR, "awaiting bed clear", "farmctl printers clear mk3-1")
     assert waits.fault("a", "fault: thermal runaway on T0").text == "fault: thermal runaway on T0"
     assert waits.fault("a", None).command == "farmctl printers clear a"
-    assert waits.reconnecting(11.6, "link lost").text == "reconnecting in 12 s: link lost"
+    at = time.mktime((2026, 12, 1, 14, 5, 12, 0, 0, -1))  # local time
+    assert waits.reconnecting(at, "link lost").text == "reconnecting at 14:05:12: link lost"
     assert waits.out_of_rotation("a", "3 failed prints in a row").command == "farmctl printers enable a"
     assert waits.kept_by_retry_rule([7]).text.startswith("kept from j7 by the retry rule")
     assert waits.cannot_connect("no such port /dev/ttyUSB9").command == "farmctl doctor"
