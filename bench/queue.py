@@ -96,14 +96,16 @@ def bench_pass(jobs: int, printers: int) -> None:
     print(f"  timeline  {_ms(wall, median, cpu)}  priority + per-copy timeline (the schedule chart)")
     # Why an idle printer started nothing (issue 19.2): the dispatcher asks once per idle printer per
     # pass. Worst case: a printer that can take none of the jobs, so every one is judged and counted.
-    from farmctl.scheduler.waits import idle_wait
+    from farmctl.scheduler.waits import idle_waits
 
     ordered = plan(snap, Policy.PRIORITY).ordered
+    idle = [p.id for p in snap.printers if p.state is PrinterState.IDLE]
     odd = QueueSnapshot(snap.now, (*snap.printers, PrinterView(id="odd", state=PrinterState.IDLE,
                                                                material="TPU")), snap.jobs)
-    wall, median, cpu = timed(lambda: idle_wait(odd, ordered, "odd", (), {}), 7)
-    print(f"  idle wait {_ms(wall, median, cpu)}  why one idle printer started nothing "
-          f"({idle_wait(odd, ordered, 'odd', (), {}).text[:60]}...)")
+    offered: dict[str, tuple[int, ...]] = {printer_id: () for printer_id in [*idle, "odd"]}
+    wall, median, cpu = timed(lambda: idle_waits(odd, ordered, offered, {}), 7)
+    print(f"  idle waits {_ms(wall, median, cpu)}  why {len(offered)} idle printers started nothing "
+          f"(odd: {idle_waits(odd, ordered, offered, {})['odd'].text[:50]}...)")
 
 
 def _ms(wall: float, median: float, cpu: float) -> str:

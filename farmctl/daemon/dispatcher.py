@@ -71,11 +71,12 @@ class Dispatcher:
         # Copies this pass has not handed out yet: a one-copy job on an idle farm of 50 printers is one
         # claim, not 50 write transactions of which 49 find nothing (they held up the first print).
         left = {job.id: job.copies_left for job in snap.jobs}
+        idle: dict[str, list[int]] = {}  # printers that start nothing, and what the rule offered them
         for worker in waiting:
             offered = next_for_printer(snap, ordered, worker.id)
             candidates = [j for j in offered if left.get(j, 0) > 0]
             if not candidates:
-                worker.wait = waits.idle_wait(snap, ordered, worker.id, offered, left)
+                idle[worker.id] = offered
                 continue
             draw = worker.printer.power_w or self.power.default_printer_w
             if not may_start(self.power.budget_w, heating, draw):
@@ -93,6 +94,10 @@ class Dispatcher:
             left[run.job_id] = left.get(run.job_id, 1) - 1
             heating[worker.id] = draw
             self.start(worker, run, draw, now)
+        if idle:  # why they idle, for every face (farmctl/scheduler/waits.py)
+            by_id = {w.id: w for w in waiting}
+            for worker_id, wait in waits.idle_waits(snap, ordered, idle, left).items():
+                by_id[worker_id].wait = wait
 
     def start(self, worker: PrinterWorker, run: Run, draw_w: float, now: float) -> None:
         assert worker.driver is not None

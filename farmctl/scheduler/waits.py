@@ -14,13 +14,14 @@ come in as arguments; `reconnecting` formats one in local time).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from farmctl.scheduler.eligibility import fixable_refusal, judge, permanent_refusal
-from farmctl.scheduler.model import JobView, QueueSnapshot, Requirements
+from farmctl.scheduler.eligibility import Verdict, fixable_refusal, judge, permanent_refusal
+from farmctl.scheduler.model import JobView, PrinterView, QueueSnapshot, Requirements
 
 
 class WaitCode(StrEnum):
@@ -164,6 +165,10 @@ def nothing_eligible(summary: str) -> PrinterWait:
     return PrinterWait(WaitCode.NOTHING_ELIGIBLE, f"idle: nothing queued it can print ({summary})")
 
 
+def all_taken() -> PrinterWait:
+    return PrinterWait(WaitCode.NOTHING_ELIGIBLE, "idle: every queued copy is printing or starting elsewhere")
+
+
 def starting() -> PrinterWait:
     return PrinterWait(WaitCode.STARTING, "idle: starting the next copy")
 
@@ -183,53 +188,69 @@ def from_registration(printer_id: str, *, enabled: bool, hold_reason: str | None
     return offline("not driven by a running daemon")
 
 
-# ---- an idle printer that started nothing in a dispatch pass ------------------------------------------
-def idle_wait(
+# ---- idle printers that started nothing in a dispatch pass ---------------------------------------------
+def idle_waits(
     snapshot: QueueSnapshot,
     ordered: Sequence[JobView],
-    printer_id: str,
-    offered: Collection[int],
+    offered: Mapping[str, Collection[int]],
     left: Mapping[int, int],
-) -> PrinterWait:
-    """Why an idle, ready printer started nothing: the queue is empty, nothing queued fits it, or the
-    scheduler kept eligible jobs from it (the retry rule).
+) -> dict[str, PrinterWait]:
+    """Why each of these idle, ready printers started nothing: the queue is empty, its copies are all
+    printing elsewhere, nothing queued fits the printer, or the scheduler kept eligible jobs from it
+    (the retry rule).
 
-    `offered` is what the dispatch rule (`next_for_printer`) offered this printer and `left` the
-    copies of each job not yet handed out in this pass. A job this printer is eligible for, with
-    copies left, that the rule did not offer, was kept from it: read from the rule's answer rather
-    than re-derived, so this stays true to whatever the rule is."""
+    `offered[printer_id]` is what the dispatch rule (`next_for_printer`) offered that printer, `left`
+    the copies of each job still to hand out at the end of the pass. A job a printer is eligible for,
+    with copies left, that the rule did not offer it, was kept from it: read from the rule's answer
+    rather than re-derived, so this stays true to whatever the rule is. One walk over the jobs for all
+    printers (jobs are counted by requirement, which the store interns), then a few judgements per
+    printer: 100,000 queued jobs cost one pass, not one per idle printer."""
+    waiting: Counter[Requirements] = Counter()
+    taken = 0
+    for job in ordered:
+        if job.copies_left <= 0:
+            continue
+        if left.get(job.id, job.copies_left) > 0:
+            waiting[job.requirements] += 1
+        else:
+            taken += 1
     printers = snapshot.printers
-    index = next((i for i, p in enumerate(printers) if p.id == printer_id), None)
-    waiting = [job for job in ordered if left.get(job.id, job.copies_left) > 0]
+    index_of = {p.id: i for i, p in enumerate(printers)}
+    verdicts = {req: judge(printers, req) for req in waiting}
+    return {printer_id: _idle_wait(printer_id, index_of.get(printer_id), printers, ordered, offered_ids,
+                                   left, waiting, verdicts, taken)
+            for printer_id, offered_ids in offered.items()}
+
+
+def _idle_wait(printer_id: str, index: int | None, printers: Sequence[PrinterView],
+               ordered: Sequence[JobView], offered: Collection[int], left: Mapping[int, int],
+               waiting: Counter[Requirements], verdicts: Mapping[Requirements, Verdict],
+               taken: int) -> PrinterWait:
     if not waiting:
-        return queue_empty()
+        return all_taken() if taken else queue_empty()
     if index is None:
         return offline("not in the queue's snapshot")
-    if not printers[index].enabled:
+    printer = printers[index]
+    if not printer.enabled:
         return disabled(printer_id)
-    if printers[index].hold_reason is not None:
-        return out_of_rotation(printer_id, printers[index].hold_reason or "")
-    verdicts: dict[Requirements, Any] = {}
-    kept: list[int] = []
-    refusals: dict[str, int] = {}
-    for job in waiting:
-        verdict = verdicts.get(job.requirements)
-        if verdict is None:
-            verdict = verdicts[job.requirements] = judge(printers, job.requirements)
-        if index in verdict.eligible:
-            if job.id not in offered:
+    if printer.hold_reason is not None:
+        return out_of_rotation(printer_id, printer.hold_reason)
+    eligible = {req for req in waiting if index in verdicts[req].eligible}
+    if eligible:
+        offered_ids = set(offered)
+        kept: list[int] = []
+        for job in ordered:
+            if (job.requirements in eligible and job.id not in offered_ids
+                    and left.get(job.id, job.copies_left) > 0):
                 kept.append(job.id)
-            continue
-        why = _refusal(printers[index], job.requirements)
-        refusals[why] = refusals.get(why, 0) + 1
-    if kept:
-        return kept_by_retry_rule(kept)
-    if not refusals:  # every job it could print is being started on other printers in this pass
-        return nothing_eligible("the other printers took the queued copies")
+                if len(kept) > 3:
+                    break
+        # Offered but not started (another daemon claimed it first): the next pass starts something.
+        return kept_by_retry_rule(kept) if kept else starting()
+    refusals: dict[str, int] = {}
+    for req, count in waiting.items():
+        why = permanent_refusal(printer, req) or fixable_refusal(printer, req) or "not eligible"
+        refusals[why] = refusals.get(why, 0) + count
     ordered_reasons = sorted(refusals.items(), key=lambda item: (-item[1], item[0]))
     summary = "; ".join(f"{why} ({n} job{'s' if n > 1 else ''})" for why, n in ordered_reasons[:2])
     return nothing_eligible(summary)
-
-
-def _refusal(printer: Any, req: Requirements) -> str:
-    return permanent_refusal(printer, req) or fixable_refusal(printer, req) or "not eligible"

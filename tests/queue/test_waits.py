@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from farmctl.scheduler import JobView, PrinterState, PrinterView, QueueSnapshot, Requirements, waits
-from farmctl.scheduler.waits import NEEDS_A_PERSON, PrinterWait, WaitCode, idle_wait
+from farmctl.scheduler.waits import NEEDS_A_PERSON, PrinterWait, WaitCode, idle_waits
 
 NOW = 1_800_000_000.0
 
@@ -27,6 +27,11 @@ def job(jid: int, **kw: object) -> JobView:
 
 def snapshot(printers: list[PrinterView], jobs: list[JobView]) -> QueueSnapshot:
     return QueueSnapshot(now=NOW, printers=tuple(printers), jobs=tuple(jobs))
+
+
+def idle_wait(snap: QueueSnapshot, jobs: list[JobView], printer_id: str, offered: list[int],
+              left: dict[int, int]) -> PrinterWait:
+    return idle_waits(snap, jobs, {printer_id: offered}, left)[printer_id]
 
 
 def test_the_words_of_each_wait() -> None:
@@ -89,8 +94,22 @@ def test_an_eligible_job_the_rule_did_not_offer_was_kept_by_the_retry_rule() -> 
 
 def test_copies_taken_by_other_printers_in_the_same_pass() -> None:
     jobs = [job(1)]
-    wait = idle_wait(snapshot([printer("a"), printer("b")], jobs), jobs, "a", offered=[1], left={1: 1})
-    assert wait.code is WaitCode.NOTHING_ELIGIBLE and "other printers took" in wait.text
+    wait = idle_wait(snapshot([printer("a"), printer("b")], jobs), jobs, "a", offered=[1], left={1: 0})
+    assert wait == waits.all_taken()
+    assert wait.text == "idle: every queued copy is printing or starting elsewhere"
+    # Offered and still there at the end of the pass (another daemon's claim won): the next pass starts it.
+    raced = idle_wait(snapshot([printer("a")], jobs), jobs, "a", offered=[1], left={1: 1})
+    assert raced.code is WaitCode.STARTING
+
+
+def test_one_walk_answers_for_every_idle_printer() -> None:
+    petg = Requirements(material="PETG")
+    jobs = [job(1, requirements=petg), job(2)]
+    farm = [printer("pla"), printer("petg", material="PETG"), printer("off", enabled=False)]
+    found = idle_waits(snapshot(farm, jobs), jobs, {"pla": [], "petg": [1, 2], "off": []}, {1: 1, 2: 1})
+    assert found["pla"] == waits.kept_by_retry_rule([2])
+    assert found["petg"].code is WaitCode.STARTING
+    assert found["off"].code is WaitCode.DISABLED
 
 
 @pytest.mark.parametrize(("kw", "code"), [({"enabled": False}, WaitCode.DISABLED),
