@@ -94,6 +94,18 @@ def bench_pass(jobs: int, printers: int) -> None:
         )
     wall, median, cpu = timed(lambda: plan(snap, Policy.PRIORITY, timeline=True), 3)
     print(f"  timeline  {_ms(wall, median, cpu)}  priority + per-copy timeline (the schedule chart)")
+    # Why an idle printer started nothing (issue 19.2): the dispatcher asks once per idle printer per
+    # pass. Worst case: a printer that can take none of the jobs, so every one is judged and counted.
+    from farmctl.scheduler.waits import idle_waits
+
+    ordered = plan(snap, Policy.PRIORITY).ordered
+    idle = [p.id for p in snap.printers if p.state is PrinterState.IDLE]
+    odd = QueueSnapshot(snap.now, (*snap.printers, PrinterView(id="odd", state=PrinterState.IDLE,
+                                                               material="TPU")), snap.jobs)
+    offered: dict[str, tuple[int, ...]] = {printer_id: () for printer_id in [*idle, "odd"]}
+    wall, median, cpu = timed(lambda: idle_waits(odd, ordered, offered, {}), 7)
+    print(f"  idle waits {_ms(wall, median, cpu)}  why {len(offered)} idle printers started nothing "
+          f"(odd: {idle_waits(odd, ordered, offered, {})['odd'].text[:50]}...)")
 
 
 def _ms(wall: float, median: float, cpu: float) -> str:
@@ -157,6 +169,13 @@ def fill_store(home: Path, jobs: int, printers: int) -> None:
         print(f"  filled {jobs} jobs in {time.perf_counter() - started:.1f} s")
         wall, median, cpu = timed(lambda: store.snapshot(policy=Policy.PRIORITY), 3)
         print(f"  store.snapshot() of {jobs} queued jobs: {_ms(wall, median, cpu)}")
+        from farmctl.daemon.attention import collect_attention
+
+        for job_id in range(1, 51):  # some work that waits for a person: held jobs
+            store.hold_job(job_id)
+        wall, median, cpu = timed(
+            lambda: collect_attention(store, driven=lambda _: False, live={}, daemon_running=False), 7)
+        print(f"  what needs attention (50 held jobs, {printers} printers): {_ms(wall, median, cpu)}")
 
 
 def cli_env(home: Path, bytecode_cache: Path | None) -> dict[str, str]:
@@ -196,6 +215,8 @@ def bench_cli(list_jobs: int, printers: int, bytecode_cache: bool) -> None:
         for args in (
             ("--help",),
             ("printers", "list"),
+            ("status",),  # with what needs attention and each printer's wait (issue 19)
+            ("status", "--json"),
             ("jobs", "list"),
             ("jobs", "list", "--json"),
             ("jobs", "list", "--page", "150", "--limit", "50"),

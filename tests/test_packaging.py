@@ -57,3 +57,13 @@ def test_module_entry_point_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("farmctl ")
+
+
+def test_license_is_an_spdx_string_and_the_build_backend_knows_it() -> None:
+    """A TOML table (`{ text = ... }`) made every install print setuptools' deprecation warning; the
+    SPDX string form needs setuptools 77 or newer, so the build requirement says so."""
+    for pyproject in (ROOT / "pyproject.toml", ROOT / "hardware-sim" / "pyproject.toml"):
+        data = tomllib.loads(pyproject.read_text())
+        assert data["project"]["license"] == "AGPL-3.0-or-later", pyproject
+        requires = [r for r in data["build-system"]["requires"] if r.startswith("setuptools")]
+        assert requires == ["setuptools>=77"], pyproject

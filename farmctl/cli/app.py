@@ -13,8 +13,9 @@ import typer
 
 from farmctl import __version__
 from farmctl.cli.common import set_root_home
+from farmctl.cli.help import FarmTyper
 
-app = typer.Typer(
+app = FarmTyper(
     name="farmctl",
     help="Run a farm of 3D printers: queue prototype jobs, stream G-code, watch every printer.",
     no_args_is_help=True,
@@ -34,7 +35,8 @@ def _version(value: bool) -> None:
 def root(
     home: Annotated[
         Path | None,
-        typer.Option("--home", help="Farm home directory for any command (overrides FARMCTL_HOME)."),
+        typer.Option("--home", metavar="DIR",
+                     help="Farm home directory for any command (overrides FARMCTL_HOME)."),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")

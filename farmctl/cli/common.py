@@ -18,7 +18,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 HomeOpt = Annotated[
     Path | None,
     typer.Option(
-        "--home",
+        "--home", metavar="DIR",
         help="Farm home directory (config, database, file store, logs). Overrides FARMCTL_HOME.",
         envvar="FARMCTL_HOME",
         show_envvar=True,

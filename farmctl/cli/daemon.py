@@ -18,8 +18,9 @@ from farmctl.errors import UserError
 if TYPE_CHECKING:
     from farmctl.config import FarmConfig
 
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for the printer to confirm.")]
-PrinterArg = Annotated[str, typer.Argument(help="Printer id, e.g. mk3-1.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS",
+                                           help="Seconds to wait for the printer to confirm.")]
+PrinterArg = Annotated[str, typer.Argument(metavar="PRINTER", help="Printer id, e.g. mk3-1.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -61,13 +62,16 @@ def _config_from(path: Path, home: Path) -> FarmConfig:
 
 
 def daemon(
-    config: Annotated[Path | None, typer.Option("--config", help="farm.toml to use instead.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", metavar="FILE",
+                                                help="farm.toml to use instead.")] = None,
     bed_clear: Annotated[
-        str | None, typer.Option("--bed-clear", help="manual (wait for `printers clear`) or auto.")
+        str | None, typer.Option("--bed-clear", metavar="MODE",
+                                 help="manual (wait for `printers clear`) or auto.")
     ] = None,
     on_stop: Annotated[
         str | None,
-        typer.Option("--on-stop", help="SIGTERM/SIGINT with prints running: refuse, wait, pause or cancel."),
+        typer.Option("--on-stop", metavar="POLICY",
+                     help="SIGTERM/SIGINT with prints running: refuse, wait, pause or cancel."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Log only to the file in the farm home.")] = False,
     home: HomeOpt = None,
@@ -83,7 +87,8 @@ def daemon(
 
 def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None, site: SiteOpt = None,
            mqtt_ca_file: MqttCaOpt = None, topic_prefix: TopicPrefixOpt = "farm") -> None:
-    """One-shot overview: daemon, every printer (state, temperatures, job, progress, ETA), queue, risks."""
+    """One-shot overview: what needs attention (with the command for each), every printer (state and why it
+    is not printing, temperatures, job, progress, ETA), the next jobs, the orders at risk."""
     from farmctl.cli.queue_support import open_store
 
     if mqtt is not None:  # a remote farm, from its broker (docs/mqtt.md)
@@ -107,14 +112,18 @@ def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None
 
 
 def watch(
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between refreshes.")] = 1.0,
+    interval: Annotated[float, typer.Option("--interval", metavar="SECONDS",
+                                            help="Seconds between refreshes.")] = 1.0,
     home: HomeOpt = None,
     mqtt: MqttOpt = None,
     site: SiteOpt = None,
     mqtt_ca_file: MqttCaOpt = None,
     topic_prefix: TopicPrefixOpt = "farm",
 ) -> None:
-    """Live dashboard of the farm (Ctrl-C to leave; the daemon keeps running)."""
+    """Live dashboard of the farm, as `status` (Ctrl-C to leave; the daemon keeps running).
+
+    Without a terminal: one line per refresh, with each printer's progress and ETA and the first thing
+    that needs attention."""
     from farmctl.cli.queue_support import open_store
 
     if interval <= 0:
@@ -157,35 +166,51 @@ def _live_view(store: object, interval: float, until: object) -> None:
 
 
 def demo(
-    printers: Annotated[int, typer.Option("--printers", help="Simulated printers to start.")] = 4,
-    speed: Annotated[float, typer.Option("--speed", help="Simulated time runs this much faster.")] = 20.0,
+    printers: Annotated[int, typer.Option("--printers", metavar="N",
+                                          help="Simulated printers to start.")] = 4,
+    speed: Annotated[float, typer.Option("--speed", metavar="FACTOR",
+                                         help="Simulated time runs this much faster.")] = 20.0,
     duration: Annotated[
-        float | None, typer.Option("--duration", help="Stop after this many seconds (default: Ctrl-C).")
+        float | None, typer.Option("--duration", metavar="SECONDS",
+                                   help="Stop after this many seconds (default: Ctrl-C).")
     ] = None,
     until_done: Annotated[bool, typer.Option("--until-done", help="Stop once the order is printed.")] = False,
     no_watch: Annotated[
-        bool, typer.Option("--no-watch", help="No live view: print a summary line every few seconds.")
+        bool, typer.Option("--no-watch",
+                           help="No live view: a line every 5 s with each printer's progress and ETA.")
     ] = False,
     json_out: JsonOpt = False,
     home: Annotated[
-        Path | None, typer.Option("--home", help="Farm home to use (default: a new temporary directory).")
+        Path | None, typer.Option("--home", metavar="DIR",
+                                  help="Farm home to use (default: a new temporary directory).")
     ] = None,
 ) -> None:
     """A whole farm on this machine: simulated printers, a daemon, a prototype order, the live view."""
     import signal
     import tempfile
 
-    from farmctl.daemon.demo import DemoFarm
+    from farmctl.daemon.demo import DemoFarm, DemoStartError, check_demo_options
 
     def stop_on_term(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM ends the demo like Ctrl-C: prints cancelled, data kept
 
     signal.signal(signal.SIGTERM, stop_on_term)
+    check_demo_options(printers, speed, duration)  # before any directory or simulator exists
     chosen = resolve_home_option(home)
     farm_home = chosen if chosen is not None else Path(tempfile.mkdtemp(prefix="farmctl-demo-"))
     farm = DemoFarm(farm_home, printers, speed)
     message(f"starting {printers} simulated printers at {speed:g}x speed in {farm_home} ...")
-    farm.start()
+    try:
+        farm.start()
+    except BaseException as error:
+        if chosen is None:  # our own temporary home, and the demo never ran: nothing in it is worth keeping
+            import shutil
+
+            failed_with = error.without_log() if isinstance(error, DemoStartError) else error
+            shutil.rmtree(farm_home, ignore_errors=True)
+            if failed_with is not error:
+                raise failed_with from None
+        raise
     if farm.resumed_order is not None:
         state = "already complete" if farm.order_done() else "resuming it"
         message(f"this home already has the demo order o{farm.resumed_order} ({state}); nothing new queued")
@@ -208,9 +233,15 @@ def demo(
                 _live_view(store, 1.0, until=finished)
     except KeyboardInterrupt:
         interrupted = True
-    finally:
+    except UserError:  # the daemon died under the demo: its log says why, so the home is kept and named
         message("stopping: cancelling running prints, disconnecting printers ...")
         farm.stop()
+        message(f"the demo's farm is kept in {farm_home}: see {farm_home / 'logs' / 'daemon.log'}")
+        raise
+    finally:
+        if not farm.stopped:
+            message("stopping: cancelling running prints, disconnecting printers ...")
+            farm.stop()
     _demo_report(farm_home, json_out, interrupted)
 
 

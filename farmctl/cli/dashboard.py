@@ -6,11 +6,12 @@ import time
 from datetime import datetime
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from farmctl.daemon.attention import AttentionKind
 from farmctl.daemon.view import FarmView, PrinterRow
+from farmctl.scheduler.waits import NEEDS_A_PERSON
 
 _STATE_STYLE = {
     "printing": "bold green", "paused": "yellow", "idle": "cyan", "awaiting_bed_clear": "magenta",
@@ -54,24 +55,39 @@ def _eta_text(view: FarmView, row: PrinterRow, compact: bool) -> str:
     return _duration(row.eta_s) if compact else f"{_duration(row.eta_s)} ({_clock(view.at + row.eta_s)})"
 
 
+_BAR_WIDTH = 12
+
+
 def _progress_cell(row: PrinterRow, compact: bool) -> RenderableType:
+    """A bar with the percentage, and the lines acknowledged on a line of their own.
+
+    Plain text, not rich's ProgressBar in a Group: the bar and the text then shared one line, wider
+    than the column, and the line counts were cut (`7.9%  57`). Text has a width the narrowing can
+    measure, so the long form is shown whole or the compact form instead."""
     if row.progress is None:
         return "-"
     if compact:
         return f"{row.progress * 100:.0f}%"
-    bar = ProgressBar(total=100.0, completed=row.progress * 100, width=16)
-    lines = f"{row.lines_acked or 0}/{row.lines_total or '?'}"
-    return Group(bar, Text(f"{row.progress * 100:5.1f}%  {lines}"))
+    filled = max(0, min(_BAR_WIDTH, round(row.progress * _BAR_WIDTH)))
+    cell = Text("━" * filled, style="green")
+    cell.append("━" * (_BAR_WIDTH - filled), style="grey37")
+    cell.append(f" {row.progress * 100:5.1f}%")
+    cell.append(f"\n{row.lines_acked or 0}/{row.lines_total or '?'} lines", style="dim")
+    return cell
 
 
 def _state_cell(row: PrinterRow) -> Text:
+    """The state, and below it why the printer is not printing, in the words every face uses."""
     state = row.state.replace("_", " ")
     if row.heating:
         state += " (heating)"
-    detail = row.detail if row.state in ("error", "offline", "maintenance", "fault") and row.detail else ""
     cell = Text(state, style=_STATE_STYLE.get(row.state, ""))
-    if detail:
-        cell.append(f"\n{detail[:40]}", style="dim")
+    reason = row.state_reason
+    if reason is not None and reason.text != state:
+        style = "yellow" if reason.code in NEEDS_A_PERSON else "dim"
+        cell.append(f"\n{reason.text}", style=style)
+    elif row.state in ("error", "offline", "maintenance", "fault") and row.detail:
+        cell.append(f"\n{row.detail[:40]}", style="dim")
     return cell
 
 
@@ -85,6 +101,9 @@ def _cell_width(cell: RenderableType) -> int:
 
 def _min_width(name: str, cells: list[RenderableType], wraps: bool) -> int:
     natural = max(_cell_width(c) for c in [name, *cells])
+    if name == "state":  # the state itself stays whole; the reason below it may wrap
+        firsts = [c.plain.split("\n", 1)[0] if isinstance(c, Text) else str(c) for c in cells]
+        return max([len(name), *(len(f) for f in firsts)])
     return min(natural, max(_JOB_MIN_WIDTH, len(name))) if wraps else natural
 
 
@@ -116,7 +135,7 @@ def _printer_columns(
     ]
     columns: list[tuple[str, list[RenderableType], bool]] = [
         ("printer", [r.id for r in rows], False),
-        ("state", [_state_cell(r) for r in rows], False),
+        ("state", [_state_cell(r) for r in rows], True),
         ("material", [f"{r.material or '?'} {r.nozzle_mm or '?'}mm" for r in rows], False),
         ("temperatures °C", [temperatures_text(r) for r in rows], False),
         ("job", jobs, True),
@@ -148,7 +167,40 @@ def risks_table(view: FarmView) -> Table:
         table.add_row(order.order, order.customer, _clock(order.due), _clock(order.projected_finish),
                       f"{order.copies_done}/{order.copies}", order.reason or "")
     if not view.orders_at_risk:
-        table.add_row("-", Text("none: every order is on time", style="green"), "", "", "", "")
+        blocked = sum(item.kind is AttentionKind.ORDER_BLOCKED for item in view.attention)
+        if blocked:  # the projection cannot see copies that wait for a person: never say "on time" then
+            text = Text(f"none projected late, but {blocked} order{'s' if blocked > 1 else ''} wait for a "
+                        "person (see Needs attention)", style="yellow")
+        else:
+            text = Text("none: every order is on time", style="green")
+        table.add_row("-", text, "", "", "", "")
+    return table
+
+
+_KIND_LABEL = {
+    AttentionKind.NO_DAEMON: "no daemon", AttentionKind.PRINTER_FAULT: "printer fault",
+    AttentionKind.PRINTER_CANNOT_CONNECT: "cannot connect", AttentionKind.JOB_INTERRUPTED: "interrupted job",
+    AttentionKind.JOB_FAILED: "failed job", AttentionKind.BED_NOT_CLEAR: "bed not clear",
+    AttentionKind.PRINTER_PAUSED: "paused", AttentionKind.PRINTER_OUT_OF_ROTATION: "out of rotation",
+    AttentionKind.JOB_HELD: "held job", AttentionKind.ORDER_BLOCKED: "order waits",
+}
+_URGENT = frozenset({AttentionKind.NO_DAEMON, AttentionKind.PRINTER_FAULT, AttentionKind.JOB_INTERRUPTED,
+                     AttentionKind.JOB_FAILED, AttentionKind.PRINTER_CANNOT_CONNECT})
+
+
+def attention_table(view: FarmView) -> RenderableType:
+    """What waits for a person, most urgent first, each with the command that resolves it."""
+    if not view.attention:
+        return Text("Needs attention: nothing (no printer or job waits for a person)", style="green")
+    table = Table(title=f"Needs attention ({len(view.attention)})", expand=True, title_justify="left",
+                  title_style="bold yellow")
+    table.add_column("what", no_wrap=True)
+    table.add_column("why", ratio=1, overflow="fold")
+    table.add_column("run", no_wrap=True, style="bold")
+    for item in view.attention:
+        label = Text(_KIND_LABEL.get(item.kind, item.kind.value),
+                     style="bold red" if item.kind in _URGENT else "yellow")
+        table.add_row(label, item.reason, item.command)
     return table
 
 
@@ -177,7 +229,8 @@ class _FittedPrinters:
 
 
 def render(view: FarmView, where: str) -> Group:
-    return Group(header(view, where), _FittedPrinters(view), next_jobs_table(view), risks_table(view))
+    return Group(header(view, where), attention_table(view), _FittedPrinters(view), next_jobs_table(view),
+                 risks_table(view))
 
 
 def summary_line(view: FarmView) -> str:
@@ -187,5 +240,15 @@ def summary_line(view: FarmView) -> str:
         states[row.state] = states.get(row.state, 0) + 1
     printers = ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
     jobs = ", ".join(f"{k} {v}" for k, v in sorted(view.jobs_by_state.items()))
-    printing = [f"{r.id} {r.progress * 100:.0f}%" for r in view.printers if r.progress is not None]
-    return f"[{_clock(view.at)}] printers: {printers} | jobs: {jobs} | {' '.join(printing)}"
+    printing = [f"{r.id} {r.progress * 100:.0f}%{_summary_eta(view, r)}" for r in view.printers
+                if r.progress is not None]
+    line = f"[{_clock(view.at)}] printers: {printers} | jobs: {jobs} | {', '.join(printing)}"
+    if view.attention:  # the most urgent one, with what to run; `farmctl status` lists them all
+        first = view.attention[0]
+        line += f" | needs attention: {len(view.attention)}, first: {first.reason} -> {first.command}"
+    return line
+
+
+def _summary_eta(view: FarmView, row: PrinterRow) -> str:
+    """` ETA 20m34s (14:32:10)`: read aloud by a trainer, so the time left and the clock time."""
+    return "" if row.eta_s is None else f" ETA {_duration(row.eta_s)} ({_clock(view.at + row.eta_s)})"

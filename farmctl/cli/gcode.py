@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from farmctl.cli.common import HomeOpt, JsonOpt, print_json
+from farmctl.cli.help import FarmTyper
+from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.gcode import GcodeAnalysis, KinematicProfile
@@ -126,17 +128,19 @@ def _render(analysis: GcodeAnalysis) -> None:
 
 def register(app: typer.Typer) -> None:
     """Attach `farmctl gcode ...`."""
-    group = typer.Typer(help="Analyse G-code files: time, filament, size, problems.", no_args_is_help=True)
+    group = FarmTyper(help="Analyse G-code files: time, filament, size, problems.", no_args_is_help=True)
     app.add_typer(group, name="gcode")
 
     @group.command("info")
     def info(
-        file: Annotated[Path, typer.Argument(help="The .gcode file.")],
+        file: Annotated[Path, typer.Argument(metavar="FILE", help="The .gcode file.")],
         printer: Annotated[
-            str | None, typer.Option("--printer", help="Check against this printer (its profile and bed).")
+            str | None, typer.Option("--printer", metavar="PRINTER",
+                                     help="Check against this printer (its profile and bed).")
         ] = None,
         profile: Annotated[
-            str | None, typer.Option("--profile", help="Kinematic profile to estimate with.")
+            str | None, typer.Option("--profile", metavar="PROFILE",
+                                     help="Kinematic profile to estimate with.")
         ] = None,
         json_output: JsonOpt = False,
         home: HomeOpt = None,
@@ -144,6 +148,7 @@ def register(app: typer.Typer) -> None:
         """Metadata, farmctl's time estimate next to the slicer's, filament, bounding box, warnings.
 
         With --printer, the printer's registered profile, bed size and loaded material are used.
+        Exits 1 when the file has an error (the queue would refuse it); warnings alone exit 0.
         """
         from farmctl.gcode import load_profile
 
@@ -157,6 +162,11 @@ def register(app: typer.Typer) -> None:
             print_json(analysis.to_json())
         else:
             _render(analysis)
+        if analysis.errors:  # a warning is advice; an error means the queue would refuse the file
+            errors = f"{len(analysis.errors)} error{'s' if len(analysis.errors) > 1 else ''}"
+            if registered is not None:
+                raise UserError(f"{file.name}: {errors} for printer {registered.id} (listed above)")
+            raise UserError(f"{file.name}: {errors} (listed above); `farmctl jobs add` refuses the file")
 
     @group.command("profiles")
     def profiles(json_output: JsonOpt = False) -> None:

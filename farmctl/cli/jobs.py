@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
+from farmctl.cli.help import FarmTyper
 from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.store import FileInfo, JobStore, Printer
 
-jobs_app = typer.Typer(help="Queue G-code files as jobs and manage them.", no_args_is_help=True)
+jobs_app = FarmTyper(help="Queue G-code files as jobs and manage them.", no_args_is_help=True)
 
-JobArg = Annotated[str, typer.Argument(help="Job id, e.g. j12.")]
+JobArg = Annotated[str, typer.Argument(metavar="JOB", help="Job id, e.g. j12.")]
 STATES = ("queued", "held", "printing", "done", "failed", "cancelled", "interrupted")
 
 
@@ -92,21 +93,26 @@ def _print_jobs(store: JobStore, job_ids: list[int], json_out: bool) -> None:
 
 @jobs_app.command("add")
 def add(
-    files: Annotated[list[Path], typer.Argument(help="G-code files; each becomes one job.")],
-    order: Annotated[str | None, typer.Option("--order", help="Order id, e.g. o3.")] = None,
-    copies: Annotated[int, typer.Option("--copies", help="Copies of each file.")] = 1,
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...",
+                                                help="G-code files; each becomes one job.")],
+    order: Annotated[str | None, typer.Option("--order", metavar="ORDER", help="Order id, e.g. o3.")] = None,
+    copies: Annotated[int, typer.Option("--copies", metavar="N", help="Copies of each file.")] = 1,
     priority: Annotated[
-        str | None, typer.Option("--priority", help="-100..100 or low/normal/high/urgent.")
+        str | None, typer.Option("--priority", metavar="LEVEL", help="-100..100 or low/normal/high/urgent.")
     ] = None,
     due: Annotated[
-        str | None, typer.Option("--due", help="Due date: 2026-12-01, 2026-12-01T14:00, +3d.")
+        str | None, typer.Option("--due", metavar="DATE", help="Due date: 2026-12-01, 2026-12-01T14:00, +3d.")
     ] = None,
-    material: Annotated[str | None, typer.Option("--material", help="Required material.")] = None,
+    material: Annotated[str | None, typer.Option("--material", metavar="MATERIAL",
+                                                 help="Required material.")] = None,
     nozzle: Annotated[
-        float | None, typer.Option("--nozzle", help="Required nozzle, mm (default: sliced for).")
+        float | None, typer.Option("--nozzle", metavar="MM",
+                                   help="Required nozzle, mm (default: sliced for).")
     ] = None,
-    printer: Annotated[str | None, typer.Option("--printer", help="Pin to this printer.")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Required printer tag (repeatable).")] = None,
+    printer: Annotated[str | None, typer.Option("--printer", metavar="PRINTER",
+                                                help="Pin to this printer.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="TAG",
+                                                  help="Required printer tag (repeatable).")] = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
@@ -164,13 +170,15 @@ def add(
 @jobs_app.command("list")
 def list_(
     state: Annotated[
-        str | None, typer.Option("--state", help=f"Only jobs in this state: {', '.join(STATES)}.")
+        str | None, typer.Option("--state", metavar="STATE",
+                                 help=f"Only jobs in this state: {', '.join(STATES)}.")
     ] = None,
-    order: Annotated[str | None, typer.Option("--order", help="Only jobs of this order.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Jobs per page (see --all).")] = 50,
-    offset: Annotated[int, typer.Option("--offset", help="Skip this many jobs.")] = 0,
+    order: Annotated[str | None, typer.Option("--order", metavar="ORDER",
+                                              help="Only jobs of this order.")] = None,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", help="Jobs per page (see --all).")] = 50,
+    offset: Annotated[int, typer.Option("--offset", metavar="N", help="Skip this many jobs.")] = 0,
     page: Annotated[
-        int | None, typer.Option("--page", help="Page number (1-based), --limit jobs each.")
+        int | None, typer.Option("--page", metavar="N", help="Page number (1-based), --limit jobs each.")
     ] = None,
     every: Annotated[
         bool, typer.Option("--all", help="Every matching job, not one page (for scripts with --json).")
@@ -279,13 +287,10 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
     if json_out:
         print_json(document)
         return
-    for key, value in document.items():
-        if key != "runs":
-            print(f"{key:22} {value if value not in (None, [], '') else '-'}")
-    for run in document["runs"]:
-        print(
-            f"  {run['id']:>6} {run['printer']:<12} {run['state']:<12} {run['started']}  {run['error'] or ''}"
-        )
+    from farmctl.cli.details import job_screen
+    from farmctl.cli.details import show as show_screen
+
+    show_screen(job_screen(document, store.now()))
 
 
 def _act(job_id: str, home: Path | None, json_out: bool, action: str) -> None:
@@ -332,7 +337,7 @@ def release(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> 
 @jobs_app.command("priority")
 def priority_(
     job_id: JobArg,
-    priority: Annotated[str, typer.Argument(help="-100..100 or low/normal/high/urgent.")],
+    priority: Annotated[str, typer.Argument(metavar="LEVEL", help="-100..100 or low/normal/high/urgent.")],
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:

@@ -7,16 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
+from farmctl.cli.help import FarmTyper
 
 if TYPE_CHECKING:
     from farmctl.scheduler.projection import OrderForecast
     from farmctl.store import Order
 
-orders_app = typer.Typer(
+orders_app = FarmTyper(
     help="Customer orders: due dates and priorities for groups of jobs.", no_args_is_help=True
 )
 
-OrderArg = Annotated[str, typer.Argument(help="Order id, e.g. o3.")]
+OrderArg = Annotated[str, typer.Argument(metavar="ORDER", help="Order id, e.g. o3.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -46,13 +47,14 @@ def order_json(order: Order, forecast: OrderForecast | None) -> dict[str, Any]:
 
 @orders_app.command("add")
 def add(
-    customer: Annotated[str, typer.Option("--customer", help="Customer company.")],
-    due: Annotated[str, typer.Option("--due", help="Due date: 2026-12-01, 2026-12-01T14:00, +3d.")],
-    project: Annotated[str | None, typer.Option("--project", help="Project name.")] = None,
+    customer: Annotated[str, typer.Option("--customer", metavar="NAME", help="Customer company.")],
+    due: Annotated[str, typer.Option("--due", metavar="DATE",
+                                     help="Due date: 2026-12-01, 2026-12-01T14:00, +3d.")],
+    project: Annotated[str | None, typer.Option("--project", metavar="NAME", help="Project name.")] = None,
     priority: Annotated[
-        str, typer.Option("--priority", help="-100..100 or low/normal/high/urgent.")
+        str, typer.Option("--priority", metavar="LEVEL", help="-100..100 or low/normal/high/urgent.")
     ] = "normal",
-    notes: Annotated[str | None, typer.Option("--notes", help="Free text.")] = None,
+    notes: Annotated[str | None, typer.Option("--notes", metavar="TEXT", help="Free text.")] = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
@@ -106,7 +108,7 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 
 @orders_app.command("show")
 def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
-    """One order and its jobs."""
+    """One order: due date, progress, projected finish and whether it is on time, and its jobs."""
     from farmctl.cli.queue_support import job_json, open_store, plan_for
     from farmctl.store import parse_id
 
@@ -120,11 +122,7 @@ def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) ->
     if json_out:
         print_json(document)
         return
-    for key, value in document.items():
-        if key != "job_list":
-            print(f"{key:18} {value if value not in (None, '') else '-'}")
-    for job in document["job_list"]:
-        risk = f"  AT RISK: {job['at_risk_reason']}" if job["at_risk"] else ""
-        print(
-            f"  {job['id']:>6} {job['state']:<11} {job['copies_done']}/{job['copies']}  {job['file']}{risk}"
-        )
+    from farmctl.cli.details import order_screen
+    from farmctl.cli.details import show as show_screen
+
+    show_screen(order_screen(document, store.now()))

@@ -11,42 +11,55 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
+from farmctl.cli.help import FarmTyper
 from farmctl.errors import UserError
 
 if TYPE_CHECKING:
+    from farmctl.scheduler.waits import PrinterWait
     from farmctl.store import Printer
 
-printers_app = typer.Typer(help="Register printers and manage their settings.", no_args_is_help=True)
+printers_app = FarmTyper(help="Register printers and manage their settings.", no_args_is_help=True)
 
-IdArg = Annotated[str, typer.Argument(help="Printer id, e.g. mk3-1.")]
+IdArg = Annotated[str, typer.Argument(metavar="PRINTER", help="Printer id, e.g. mk3-1.")]
 PortOpt = Annotated[
     str | None,
     typer.Option(
         "--port",
+        metavar="URL",
         help="Serial port or URL: /dev/ttyUSB0, /dev/serial/by-id/..., usb://VID:PID/SERIAL, "
         "socket://host:port. One device per printer (other names of a device count as that device); a port "
         "that is not there yet is accepted with a warning.",
     ),
 ]
-BaudOpt = Annotated[int | None, typer.Option("--baud", help="Serial speed (default 115200).")]
+BaudOpt = Annotated[int | None, typer.Option("--baud", metavar="BAUD", help="Serial speed (default 115200).")]
 OctoOpt = Annotated[
-    str | None, typer.Option("--octoprint", help="OctoPrint base URL, e.g. http://octopi.local.")
+    str | None, typer.Option("--octoprint", metavar="URL",
+                             help="OctoPrint base URL, e.g. http://octopi.local.")
 ]
-KeyOpt = Annotated[str | None, typer.Option("--api-key", help="OctoPrint API key (stored, never shown).")]
+KeyOpt = Annotated[str | None, typer.Option("--api-key", metavar="KEY",
+                                            help="OctoPrint API key (stored, never shown).")]
 KeyFileOpt = Annotated[
-    Path | None, typer.Option("--api-key-file", help="Read the OctoPrint API key from a file.")
+    Path | None, typer.Option("--api-key-file", metavar="FILE",
+                              help="Read the OctoPrint API key from a file.")
 ]
-MaterialOpt = Annotated[str | None, typer.Option("--material", help="Loaded material, e.g. PLA, PETG.")]
-ColorOpt = Annotated[str | None, typer.Option("--color", help="Loaded filament colour.")]
-NozzleOpt = Annotated[float | None, typer.Option("--nozzle", help="Nozzle diameter in mm, e.g. 0.4.")]
-BedOpt = Annotated[str | None, typer.Option("--bed", help="Build volume XxYxZ in mm, e.g. 220x220x250.")]
-TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="A capability tag (repeatable).")]
+MaterialOpt = Annotated[str | None, typer.Option("--material", metavar="MATERIAL",
+                                                 help="Loaded material, e.g. PLA, PETG.")]
+ColorOpt = Annotated[str | None, typer.Option("--color", metavar="COLOUR", help="Loaded filament colour.")]
+NozzleOpt = Annotated[float | None, typer.Option("--nozzle", metavar="MM",
+                                                 help="Nozzle diameter in mm, e.g. 0.4.")]
+BedOpt = Annotated[str | None, typer.Option("--bed", metavar="XxYxZ",
+                                            help="Build volume XxYxZ in mm, e.g. 220x220x250.")]
+TagOpt = Annotated[list[str] | None, typer.Option("--tag", metavar="TAG",
+                                                  help="A capability tag (repeatable).")]
 BedClearOpt = Annotated[
     str | None,
-    typer.Option("--bed-clear", help="manual: wait for `printers clear` after a print; auto: no wait."),
+    typer.Option("--bed-clear", metavar="MODE",
+                 help="manual: wait for `printers clear` after a print; auto: no wait."),
 ]
-PowerOpt = Annotated[float | None, typer.Option("--power-w", help="Power draw while printing, watts.")]
-ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Kinematic profile for time estimates.")]
+PowerOpt = Annotated[float | None, typer.Option("--power-w", metavar="WATTS",
+                                                help="Power draw while printing, watts.")]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", metavar="PROFILE",
+                                                help="Kinematic profile for time estimates.")]
 VerifyOpt = Annotated[
     bool,
     typer.Option(
@@ -128,9 +141,11 @@ def _check_common(
         raise UserError("--material cannot be empty")
 
 
-def printer_json(p: Printer) -> dict[str, Any]:
-    """A printer as JSON (and `printers show`): no secret, nor a URL's password, ever."""
+def printer_json(p: Printer, wait: PrinterWait | None = None) -> dict[str, Any]:
+    """A printer as JSON (and `printers show`): no secret, nor a URL's password, ever. `wait`: why it is
+    not printing (list and show give it; add and set leave the three state_reason keys null)."""
     from farmctl.redact import mask_optional
+    from farmctl.scheduler.waits import reason_keys
 
     return {
         "id": p.id,
@@ -155,6 +170,7 @@ def printer_json(p: Printer) -> dict[str, Any]:
         "state_detail": mask_optional(p.state_detail),
         "consecutive_failures": p.consecutive_failures,
         "capabilities": p.capabilities,
+        **reason_keys(wait),
     }
 
 
@@ -223,13 +239,15 @@ def add(
 
 @printers_app.command("list")
 def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
-    """Every printer with its state, material, nozzle and bed."""
+    """Every printer with its state, why it is not printing, material, nozzle and bed."""
     from farmctl.cli.queue_support import open_store
+    from farmctl.daemon.view import printer_waits
 
     with open_store(home) as store:
         found = store.list_printers()
+        waits = printer_waits(store, found)
     if json_out:
-        print_json([printer_json(p) for p in found])
+        print_json([printer_json(p, waits[p.id]) for p in found])
         return
     if not found:
         message("no printers yet; add one with `farmctl printers add ID --port URL`")
@@ -252,7 +270,7 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
                 "x".join(f"{v:g}" for v in p.bed_mm) if p.bed_mm else "-",
                 ",".join(sorted(p.tags)) or "-",
                 mask_url_passwords(p.port or f"{p.octoprint_url} (key {p.api_key_masked})"),
-                p.hold_reason or "",
+                _wait_cell(waits[p.id]),
             )
         )
     headers = (
@@ -266,24 +284,37 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
         "VOLUME",
         "TAGS",
         "CONNECTION",
-        "NOTE",
+        "WHY NOT PRINTING",
     )
     print_table(headers, rows, alert_column=10)
 
 
+def _wait_cell(wait: PrinterWait | None) -> str:
+    """`printers list`'s last column: the wait, with the command when a person ends it."""
+    from farmctl.scheduler.waits import NEEDS_A_PERSON
+
+    if wait is None:
+        return ""
+    return f"{wait.text} (run: {wait.command})" if wait.command and wait.code in NEEDS_A_PERSON else wait.text
+
+
 @printers_app.command("show")
 def show(printer_id: IdArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
-    """One printer's registration, state and capabilities."""
+    """One printer: its state and why it is not printing (with the command that ends the wait), what it
+    holds, how it connects, its firmware's capabilities."""
+    from farmctl.cli.details import printer_screen
+    from farmctl.cli.details import show as show_screen
     from farmctl.cli.queue_support import open_store
+    from farmctl.daemon.view import printer_waits
 
     with open_store(home) as store:
         printer = store.get_printer(printer_id)
-    document = printer_json(printer)
+        wait = printer_waits(store, [printer])[printer.id]
+    document = printer_json(printer, wait)
     if json_out:
         print_json(document)
         return
-    for key, value in document.items():
-        print(f"{key:22} {value if value not in (None, [], {}) else '-'}")
+    show_screen(printer_screen(document, wait))
 
 
 @printers_app.command("remove")

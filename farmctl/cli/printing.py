@@ -73,15 +73,15 @@ def ports(json_output: JsonOpt = False) -> None:
 
 
 def print_file(
-    file: Annotated[Path, typer.Argument(help="G-code file to print.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="G-code file to print.")],
     port: Annotated[
         str,
         typer.Option(
-            "--port",
+            "--port", metavar="URL",
             help="Printer URL: /dev/ttyUSB0, /dev/serial/by-id/..., usb://VID:PID/SERIAL, socket://HOST:PORT.",
         ),
     ],
-    baud: Annotated[int, typer.Option("--baud", help="Serial speed.")] = 115200,
+    baud: Annotated[int, typer.Option("--baud", metavar="BAUD", help="Serial speed.")] = 115200,
     ping_pong: Annotated[
         bool, typer.Option("--ping-pong", help="One line in flight (for firmware that cannot take more).")
     ] = False,

@@ -11,6 +11,7 @@ from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.scheduler.projection import Plan, Segment
+    from farmctl.scheduler.waits import PrinterWait
 
 _PALETTE = ("cyan", "green", "magenta", "blue", "yellow", "bright_cyan", "bright_green", "bright_magenta")
 
@@ -21,21 +22,27 @@ def register(app: typer.Typer) -> None:
 
 def schedule(
     hours: Annotated[
-        float | None, typer.Option("--hours", help="Width of the chart in hours (default: all).")
+        float | None, typer.Option("--hours", metavar="HOURS",
+                                   help="Width of the chart in hours (default: all).")
     ] = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
-    """Show the projected timeline per printer as a Gantt-like chart; at-risk jobs are marked."""
+    """Show the projected timeline per printer as a Gantt-like chart; at-risk jobs are marked, and each
+    printer that is not printing says why."""
     from farmctl.cli.queue_support import iso, job_json, open_store, plan_for
     from farmctl.scheduler.model import JobState
     from farmctl.store import format_id
 
     if hours is not None and not hours > 0:
         raise UserError(f"--hours must be more than 0 (got {hours:g}); it is the width of the chart")
+    from farmctl.daemon.view import printer_waits
+    from farmctl.scheduler.waits import reason_keys
+
     with open_store(home) as store:
         projection = plan_for(store, timeline=True)
         printers = store.list_printers()
+        waits = printer_waits(store, printers)
         live = [
             job
             for state in (JobState.PRINTING, JobState.QUEUED)
@@ -67,6 +74,7 @@ def schedule(
                         "state": p.state.value,
                         "in_rotation": p.enabled and p.hold_reason is None,
                         "hold_reason": p.hold_reason,
+                        **reason_keys(waits[p.id]),
                         "segments": by_printer.get(p.id, []),
                     }
                     for p in printers
@@ -91,7 +99,7 @@ def schedule(
             }
         )
         return
-    _draw(projection, segments, printers, live, forecasts, hours)
+    _draw(projection, segments, printers, live, forecasts, hours, waits)
 
 
 def _draw(
@@ -101,6 +109,7 @@ def _draw(
     live: list[Any],
     forecasts: dict[int, Any],
     hours: float | None,
+    waits: dict[str, PrinterWait | None],
 ) -> None:
     from rich.text import Text
 
@@ -152,6 +161,15 @@ def _draw(
             marks[min(width - 1, int((job.due - now) / step))] = "▼"
     dues.append("".join(marks), style="yellow")
     out.print(dues)
+    waiting = [(p.id, waits[p.id]) for p in printers if waits.get(p.id) is not None]
+    if waiting:  # the chart draws what the projection expects; this says what holds each printer now
+        out.print(Text("\nnot printing now:", style="bold"))
+        for printer_id, wait in waiting:
+            assert wait is not None
+            line = Text(f"  {printer_id:<{label_width - 12}} {wait.text}")
+            if wait.command:
+                line.append(f"  → {wait.command}", style="bold")
+            out.print(line)
     risky = [(j, forecasts[j.id]) for j in live if forecasts.get(j.id) and forecasts[j.id].at_risk]
     if risky:
         out.print(Text(f"\n{len(risky)} job(s) at risk:", style="bold red"))

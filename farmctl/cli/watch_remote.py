@@ -21,14 +21,17 @@ if TYPE_CHECKING:
 
 MqttOpt = Annotated[
     str | None,
-    typer.Option("--mqtt", help="Follow a remote farm through its broker: mqtt[s]://[user:pass@]host[:port]."),
+    typer.Option("--mqtt", metavar="URL",
+                 help="Follow a remote farm through its broker: mqtt[s]://[user:pass@]host[:port]."),
 ]
-SiteOpt = Annotated[str | None, typer.Option("--site", help="With --mqtt: only this site (default: all).")]
+SiteOpt = Annotated[str | None, typer.Option("--site", metavar="SITE",
+                                             help="With --mqtt: only this site (default: all).")]
 MqttCaOpt = Annotated[
-    str | None, typer.Option("--mqtt-ca-file", help="With --mqtt: CA bundle for an mqtts:// broker.")
+    str | None, typer.Option("--mqtt-ca-file", metavar="FILE",
+                             help="With --mqtt: CA bundle for an mqtts:// broker.")
 ]
 TopicPrefixOpt = Annotated[
-    str, typer.Option("--topic-prefix", help="With --mqtt: the farm's [mqtt] topic_prefix.")
+    str, typer.Option("--topic-prefix", metavar="PREFIX", help="With --mqtt: the farm's [mqtt] topic_prefix.")
 ]
 CONNECT_TIMEOUT_S = 10.0
 SETTLE_S = 0.3  # retained messages arrive in one burst right after subscribing; this much quiet ends it

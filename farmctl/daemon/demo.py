@@ -92,6 +92,38 @@ class SimulatorProcess:
                 self.process.wait()
 
 
+class DemoStartError(UserError):
+    """The demo could not start; `log` is the file that says more (it goes if the home is discarded)."""
+
+    def __init__(self, reason: str, log: Path | None = None) -> None:
+        super().__init__(f"{reason}; see {log}" if log is not None else reason)
+        self.reason = reason
+        self.log = log
+
+    def without_log(self) -> UserError:
+        """The same error once the log is gone: the log's last words travel in the message."""
+        last = _last_line(self.log) if self.log is not None else None
+        return UserError(f"{self.reason} ({last})" if last else self.reason)
+
+
+def _last_line(path: Path) -> str | None:
+    try:
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return None
+    return lines[-1][:200] if lines else None
+
+
+def check_demo_options(printers: int, speed: float, duration: float | None) -> None:
+    """Refuse bad options before anything is created (a temporary home, a simulator)."""
+    if printers < 1 or printers > 100:
+        raise UserError(f"--printers must be between 1 and 100 (got {printers})")
+    if speed <= 0:
+        raise UserError(f"--speed must be greater than 0 (got {speed:g})")
+    if duration is not None and duration <= 0:
+        raise UserError(f"--duration must be greater than 0 seconds (got {duration:g})")
+
+
 def start_simulator(
     profile: str, count: int, speed: float, log_path: Path, timeout: float = 20.0
 ) -> SimulatorProcess:
@@ -111,13 +143,14 @@ def start_simulator(
         line = process.stdout.readline()
         if not line:
             sim.stop()
-            raise UserError(f"printer-sim ({profile}) did not start; see {log_path}")
+            raise DemoStartError(f"printer-sim ({profile}) did not start", log_path)
         parts = line.split()
         if len(parts) == 3 and parts[0] == "printer":
             sim.endpoints.append(parts[2])
         if time.monotonic() > deadline:
             sim.stop()
-            raise UserError(f"printer-sim ({profile}) did not announce its printers in {timeout:g} s")
+            raise DemoStartError(f"printer-sim ({profile}) did not announce its printers in {timeout:g} s",
+                                 log_path)
     # Keep reading so the pipe never fills (re-plug announcements); nothing else needs them.
     threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True).start()
     return sim
@@ -199,10 +232,7 @@ class DemoFarm:
     """Everything `farmctl demo` starts, and the one place that stops it all."""
 
     def __init__(self, home: Path, printers: int, speed: float) -> None:
-        if printers < 1 or printers > 100:
-            raise UserError(f"--printers must be between 1 and 100 (got {printers})")
-        if speed <= 0:
-            raise UserError(f"--speed must be greater than 0 (got {speed})")
+        check_demo_options(printers, speed, None)
         self.home = home
         self.count = printers
         self.speed = speed
@@ -212,6 +242,7 @@ class DemoFarm:
         self._error: BaseException | None = None
         self.job_ids: list[int] = []
         self.resumed_order: int | None = None  # set when this home already had the demo order
+        self.stopped = False
 
     def start(self) -> None:
         from farmctl.home import ensure_home
@@ -251,7 +282,7 @@ class DemoFarm:
             self._thread = threading.Thread(target=self._run_daemon, name="farmctl-daemon", daemon=True)
             self._thread.start()
             if not self.daemon.wait_ready(30.0):
-                raise UserError(f"the demo daemon did not start; see {self.home / 'logs' / 'daemon.log'}")
+                raise DemoStartError("the demo daemon did not start", self.home / "logs" / "daemon.log")
         except BaseException:
             self.stop()
             raise
@@ -274,6 +305,7 @@ class DemoFarm:
         return all(state in ("done", "failed", "cancelled") for state in states)
 
     def stop(self) -> None:
+        self.stopped = True
         if self.daemon is not None and self._thread is not None:
             self.daemon.request_stop("cancel")
             self._thread.join(timeout=150)

@@ -15,11 +15,13 @@ from farmctl.daemon.attempts import copy_attempts
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver
 from farmctl.daemon.power import HeatUp, heat_end_line, may_start
+from farmctl.daemon.reasons import worker_wait
 from farmctl.daemon.settings import PowerSettings
 from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
 from farmctl.drivers.base import JobSpec
 from farmctl.files import FileStore
 from farmctl.redact import mask_optional
+from farmctl.scheduler import waits
 from farmctl.scheduler.dispatch import next_for_printer
 from farmctl.scheduler.model import Policy
 from farmctl.scheduler.policy import order_jobs
@@ -61,15 +63,20 @@ class Dispatcher:
         settings = self.store.scheduler
         snap = self.store.snapshot(default_duration_s=settings.default_job_duration_s)
         if not snap.jobs:
+            for worker in waiting:
+                worker.wait = waits.queue_empty()
             return
         ordered = order_jobs(snap.jobs, Policy(settings.policy), snap.now, settings.aging_s_per_hour)
         heating = {w.id: w.heat.draw_w for w in every if w.heat is not None}
         # Copies this pass has not handed out yet: a one-copy job on an idle farm of 50 printers is one
         # claim, not 50 write transactions of which 49 find nothing (they held up the first print).
         left = {job.id: job.copies_left for job in snap.jobs}
+        idle: dict[str, list[int]] = {}  # printers that start nothing, and what the rule offered them
         for worker in waiting:
-            candidates = [j for j in next_for_printer(snap, ordered, worker.id) if left.get(j, 0) > 0]
+            offered = next_for_printer(snap, ordered, worker.id)
+            candidates = [j for j in offered if left.get(j, 0) > 0]
             if not candidates:
+                idle[worker.id] = offered
                 continue
             draw = worker.printer.power_w or self.power.default_printer_w
             if not may_start(self.power.budget_w, heating, draw):
@@ -77,14 +84,20 @@ class Dispatcher:
                     self.log.info("power.waiting", worker.id, heating_w=sum(heating.values()), draw_w=draw,
                                   budget_w=self.power.budget_w)
                 worker.waiting_for_power = True
+                worker.wait = waits.waiting_for_power(draw, sum(heating.values()), self.power.budget_w)
                 continue
             worker.waiting_for_power = False
+            worker.wait = None
             run = self.store.claim_copy(worker.id, candidates[:MAX_CANDIDATES])
             if run is None:
                 continue
             left[run.job_id] = left.get(run.job_id, 1) - 1
             heating[worker.id] = draw
             self.start(worker, run, draw, now)
+        if idle:  # why they idle, for every face (farmctl/scheduler/waits.py)
+            by_id = {w.id: w for w in waiting}
+            for worker_id, wait in waits.idle_waits(snap, ordered, idle, left).items():
+                by_id[worker_id].wait = wait
 
     def start(self, worker: PrinterWorker, run: Run, draw_w: float, now: float) -> None:
         assert worker.driver is not None
@@ -117,9 +130,10 @@ class Dispatcher:
 
 
 def live_rows(
-    workers: Iterable[PrinterWorker], daemon_id: str, wall: float
+    workers: Iterable[PrinterWorker], daemon_id: str, wall: float, now: float = 0.0, draining: bool = False
 ) -> tuple[list[LiveStatus], list[RunProgressRow]]:
-    """What the daemon saves once a second: every printer's status, and the progress of runs that moved."""
+    """What the daemon saves once a second: every printer's status (with why it is not printing; `now` is
+    the supervisor's clock, for reconnect countdowns), and the progress of runs that moved."""
     statuses: list[LiveStatus] = []
     progress: list[RunProgressRow] = []
     for worker in workers:
@@ -132,6 +146,7 @@ def live_rows(
             lines_total=run.lines_total if run else None, progress=run.progress if run else None,
             eta_s=run.eta_s(wall) if run else None, run_started_at=run.started_wall if run else None,
             heating=worker.heat is not None, daemon_id=daemon_id,
+            state_reason=worker_wait(worker, now, wall, draining=draining),
         ))
         if run is not None and run.dirty:
             run.dirty = False

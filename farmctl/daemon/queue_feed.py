@@ -7,16 +7,21 @@ same transaction as the change. One reader of that log therefore sees all of the
 nothing added to the supervisor's loop (a slow database read here can never delay a printer).
 The cost is one indexed read per `interval_s` (0.5 s), plus a small snapshot when something changed.
 
-The same feed keeps Home Assistant's device list current (printers added or removed while running).
+The same feed keeps Home Assistant's device list current (printers added or removed while running),
+and publishes what waits for a person (`<base>/attention/state`, farmctl.daemon.attention) whenever a
+log row may have changed it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
+from farmctl.daemon.attention import collect_attention
 from farmctl.daemon.logs import EventLog
 from farmctl.errors import UserError
 from farmctl.scheduler.model import JobState
@@ -40,6 +45,10 @@ QUEUE_EVENT_TYPES = {
     "run.interrupted": "interrupted",
 }
 QUEUE_ITEMS = 50  # the newest-first list in queue/state is capped; the counts are not
+# Log rows after which what needs attention may have changed (read again, published if it did); it is
+# also read every ATTENTION_REFRESH_S for what only the live status says (a printer it cannot connect to).
+_ATTENTION_KINDS = ("job.", "run.", "printer.", "order.")
+ATTENTION_REFRESH_S = 5.0
 _LISTED_STATES = (JobState.PRINTING, JobState.QUEUED, JobState.HELD, JobState.INTERRUPTED)
 
 
@@ -62,6 +71,22 @@ def queue_snapshot(store: JobStore) -> models.QueueSnapshot:
     pending = store.list_jobs(state=JobState.QUEUED, limit=1).total
     running = len(store.list_runs(state="printing", limit=10_000))
     return models.QueueSnapshot(pending=pending, running=running, items=tuple(items))
+
+
+def attention_snapshot(store: JobStore, driven: Callable[[str], bool]) -> models.AttentionSnapshot:
+    """What waits for a person, as `farmctl status` shows it (this daemon runs: its printers are driven)."""
+    from farmctl.store.live import LiveStore
+
+    live = {pid: status.state_reason for pid, status in LiveStore.attach(store).live_statuses().items()}
+    items = collect_attention(store, driven=driven, live=live, daemon_running=True)
+    return models.AttentionSnapshot(tuple(
+        models.AttentionItem(
+            item.kind.value, item.reason, item.command, dict(item.ids),
+            since=None if item.since is None else datetime.fromtimestamp(item.since, UTC),
+            due=None if item.due is None else datetime.fromtimestamp(item.due, UTC),
+        )
+        for item in items
+    ))
 
 
 def queue_event(event: Event) -> tuple[str, dict[str, Any]] | None:
@@ -107,6 +132,8 @@ class QueueFeed:
         self._kinds: dict[str, str] = {}
         self._failing = False
         self._complete = False  # printers registered and the queue published at least once
+        self._attention: models.AttentionSnapshot | None = None
+        self._attention_read_at = 0.0
 
     def start(self) -> None:
         """Registers the printers and publishes the queue as it is, then follows changes.
@@ -117,6 +144,7 @@ class QueueFeed:
             self._last_id = self._newest_id()
             self._register(self._store.list_printers())
             self._sink.publish_queue_state(queue_snapshot(self._store))
+            self._publish_attention()
             self._complete = True
         except UserError as error:
             self._failing = True
@@ -136,8 +164,13 @@ class QueueFeed:
             self._last_id = self._last_id or self._newest_id()
             self._register(self._store.list_printers())
             self._sink.publish_queue_state(queue_snapshot(self._store))
+            self._publish_attention()
             self._complete = True
         rows = self._store.list_events(since_id=self._last_id, limit=500)
+        if time.monotonic() - self._attention_read_at >= ATTENTION_REFRESH_S or any(
+            row.kind.startswith(_ATTENTION_KINDS) for row in rows
+        ):
+            self._publish_attention()
         if not rows:
             return 0
         self._last_id = rows[-1].id
@@ -157,6 +190,14 @@ class QueueFeed:
         if queue_changed:
             self._sink.publish_queue_state(queue_snapshot(self._store))
         return len(rows)
+
+    def _publish_attention(self) -> None:
+        """Read what needs attention; publish it when it changed (the topic is retained)."""
+        self._attention_read_at = time.monotonic()
+        snapshot = attention_snapshot(self._store, self._wanted)
+        if snapshot != self._attention:
+            self._attention = snapshot
+            self._sink.publish_attention(snapshot)
 
     def _newest_id(self) -> int:
         from farmctl.store.live import LiveStore

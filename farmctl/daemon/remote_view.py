@@ -12,7 +12,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from farmctl.daemon.attention import AttentionItem, AttentionKind
 from farmctl.daemon.view import FarmView, NextJob, PrinterRow
+from farmctl.scheduler import waits
+from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.live import DaemonRecord
 from farmctl.telemetry.farm_view import FarmSnapshot, RemotePrinter, RemoteSite
 from farmctl.telemetry.models import Temperature
@@ -37,8 +40,10 @@ def farm_view_from(snapshot: FarmSnapshot, *, now: float | None = None) -> FarmV
     printers: list[PrinterRow] = []
     next_jobs: list[NextJob] = []
     jobs_by_state: dict[str, int] = {}
+    attention: list[AttentionItem] = []
     for name in sorted(snapshot.sites):
         site = snapshot.sites[name]
+        attention.extend(_attention(site, several))
         record = _daemon(site, at)
         if record is not None:
             daemons.append(record)
@@ -54,7 +59,26 @@ def farm_view_from(snapshot: FarmSnapshot, *, now: float | None = None) -> FarmV
                 if state == "queued" or (state == "printing" and isinstance(left, int) and left > 0):
                     next_jobs.append(_next_job(item, name if several else None))
     return FarmView(at=at, daemons=daemons, printers=printers, next_jobs=next_jobs[:8], orders_at_risk=[],
-                    jobs_by_state=jobs_by_state)
+                    jobs_by_state=jobs_by_state, attention=attention)
+
+
+def _attention(site: RemoteSite, several: bool) -> list[AttentionItem]:
+    """The site's list as its daemon published it; kinds this version does not know are left out."""
+    known = {kind.value for kind in AttentionKind}
+    return [
+        AttentionItem(AttentionKind(item.kind), f"[{site.site}] {item.reason}" if several else item.reason,
+                      item.command, dict(item.ids), item.since.timestamp() if item.since else None,
+                      item.due.timestamp() if item.due else None)
+        for item in site.attention
+        if item.kind in known
+    ]
+
+
+def _wait(printer: RemotePrinter) -> PrinterWait | None:
+    if printer.state_reason_code is None:
+        return None
+    return PrinterWait.from_json({"code": printer.state_reason_code, "text": printer.state_reason,
+                                  "command": printer.state_reason_command})
 
 
 def where_text(snapshot: FarmSnapshot) -> str:
@@ -76,9 +100,11 @@ def _printer(site: RemoteSite, printer: RemotePrinter, label: str, at: float) ->
     available = site.printer_available(printer.printer_id)
     state = printer.state or "unknown"
     detail = printer.error or printer.detail
+    wait = _wait(printer)
     if not available:
         state = "offline"
         detail = "daemon offline" if not site.daemon_online else (printer.detail or "printer offline")
+        wait = waits.no_daemon() if not site.daemon_online else waits.offline(detail)
     job = printer.job
     busy = job is not None and job.state in _BUSY_JOB_STATES
     progress_pct = (job.progress_pct if busy and job is not None else None)
@@ -95,6 +121,7 @@ def _printer(site: RemoteSite, printer: RemotePrinter, label: str, at: float) ->
         file=job.file if busy and job is not None else None,
         progress=None if progress_pct is None else progress_pct / 100.0, eta_s=eta_s,
         lines_acked=None, lines_total=None, heating=False, daemon=site.site, live=available,
+        state_reason=wait,
     )
 
 

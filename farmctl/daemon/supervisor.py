@@ -571,6 +571,7 @@ class Supervisor:
         self.dispatcher.dispatch(self.workers.values(), now)
 
     def _flush(self) -> None:
-        statuses, progress = live_rows(self.workers.values(), self.daemon_id, time.time())
+        statuses, progress = live_rows(self.workers.values(), self.daemon_id, time.time(), self.clock(),
+                                       self.draining)
         self.live.flush(self.daemon_id, statuses, progress)
         self.observer.printer_statuses(statuses)

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from farmctl.daemon.attention import AttentionItem, collect_attention
 from farmctl.daemon.liveness import dead_on_this_host
+from farmctl.scheduler import waits
+from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.jobstore import JobStore
-from farmctl.store.live import DaemonRecord, LiveStore
+from farmctl.store.live import DaemonRecord, LiveStatus, LiveStore
+from farmctl.store.records import Printer
 
 # A daemon writes every `status_interval_s` (1 s by default); a row older than this is stale.
 STALE_AFTER_S = 10.0
@@ -43,6 +48,7 @@ class PrinterRow:
     heating: bool
     daemon: str | None
     live: bool  # a running daemon reported on it recently
+    state_reason: PrinterWait | None = None  # why it is not printing (farmctl.scheduler.waits)
 
 
 @dataclass(frozen=True)
@@ -75,9 +81,11 @@ class FarmView:
     next_jobs: list[NextJob]
     orders_at_risk: list[OrderAtRisk]
     jobs_by_state: dict[str, int] = field(default_factory=dict)
+    attention: list[AttentionItem] = field(default_factory=list)  # what waits for a person
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
+        document["attention"] = [item.to_json() for item in self.attention]
         document["at"] = iso(self.at)
         for daemon in document["daemons"]:
             for key in ("started_at", "heartbeat_at", "stopped_at"):
@@ -86,6 +94,8 @@ class FarmView:
             temps = row["temperatures"].items()
             row["temperatures"] = {k: {"actual": v[0], "target": v[1]} for k, v in temps}
             row["eta"] = iso(self.at + row["eta_s"]) if row["eta_s"] is not None else None
+        for row, printer in zip(document["printers"], self.printers, strict=True):
+            row.update(waits.reason_keys(printer.state_reason))  # flat, as in `printers list --json`
         for job in document["next_jobs"]:
             job["projected_start"] = iso(job["projected_start"])
             job["projected_finish"] = iso(job["projected_finish"])
@@ -101,27 +111,48 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 
-def collect(store: JobStore) -> FarmView:
-    from farmctl.scheduler.model import JobState, Policy
-    from farmctl.scheduler.projection import plan as make_plan
-
+def driven_printers(store: JobStore, now: float) -> tuple[list[DaemonRecord], dict[str, LiveStatus]]:
+    """The daemons running now, and the live status of each printer one of them drives."""
     live_store = LiveStore.attach(store)
-    now = time.time()
     host = socket.gethostname()
     # kill -9 leaves a fresh heartbeat behind: on this host a free lock or a gone pid tells at once.
     daemons = [d for d in live_store.running_daemons(stale_after_s=STALE_AFTER_S)
                if not dead_on_this_host(d, host, store.home, lock_is_ours=False)]
     running = {d.id for d in daemons}
-    live = live_store.live_statuses()
+    live = {printer_id: status for printer_id, status in live_store.live_statuses().items()
+            if status.daemon_id in running and now - status.heartbeat_at < STALE_AFTER_S}
+    return daemons, live
+
+
+def printer_waits(store: JobStore, printers: Sequence[Printer]) -> dict[str, PrinterWait | None]:
+    """Why each printer is not printing (None while it prints), as `status` shows it: what its daemon
+    wrote, or, for a printer no running daemon drives, what its registration says."""
+    daemons, live = driven_printers(store, time.time())
+    return {p.id: live[p.id].state_reason if p.id in live else _registered_wait(p, bool(daemons))
+            for p in printers}
+
+
+def _registered_wait(printer: Printer, daemon_running: bool) -> PrinterWait:
+    return waits.from_registration(printer.id, enabled=printer.enabled, hold_reason=printer.hold_reason,
+                                   bed_clear=printer.bed_clear, daemon_running=daemon_running)
+
+
+def collect(store: JobStore) -> FarmView:
+    from farmctl.scheduler.model import JobState, Policy
+    from farmctl.scheduler.projection import plan as make_plan
+
+    now = time.time()
+    daemons, live = driven_printers(store, now)
     printers = store.list_printers()
     names: dict[int, str] = {}
     active_jobs = {s.job_id for s in live.values() if s.job_id is not None}
     for job_id in active_jobs:
         names[job_id] = store.get_job(job_id).name
     rows = []
+    driven: set[str] = set()
     for printer in printers:
         status = live.get(printer.id)
-        if status is not None and status.daemon_id in running and now - status.heartbeat_at < STALE_AFTER_S:
+        if status is not None:
             rows.append(PrinterRow(
                 id=printer.id, kind=printer.kind, state=status.state, detail=status.detail,
                 enabled=printer.enabled, bed_clear=printer.bed_clear, material=printer.material,
@@ -131,7 +162,9 @@ def collect(store: JobStore) -> FarmView:
                 file=names.get(status.job_id) if status.job_id is not None else None,
                 progress=status.progress, eta_s=status.eta_s, lines_acked=status.lines_acked,
                 lines_total=status.lines_total, heating=status.heating, daemon=status.daemon_id, live=True,
+                state_reason=status.state_reason,
             ))
+            driven.add(printer.id)
         else:
             rows.append(PrinterRow(
                 id=printer.id, kind=printer.kind, state="offline" if printer.enabled else "maintenance",
@@ -139,6 +172,7 @@ def collect(store: JobStore) -> FarmView:
                 bed_clear=printer.bed_clear, material=printer.material, nozzle_mm=printer.nozzle_mm,
                 temperatures={}, run=None, job=None, file=None, progress=None, eta_s=None, lines_acked=None,
                 lines_total=None, heating=False, daemon=None, live=False,
+                state_reason=_registered_wait(printer, bool(daemons)),
             ))
     settings = store.scheduler
     snapshot = store.snapshot(default_duration_s=settings.default_job_duration_s)
@@ -174,5 +208,8 @@ def collect(store: JobStore) -> FarmView:
         total = store.list_jobs(state=state, limit=1).total
         if total:
             counts[state.value] = total
+    attention = collect_attention(
+        store, driven=driven.__contains__, daemon_running=bool(daemons), printers=printers,
+        live={r.id: r.state_reason for r in rows if r.live})
     return FarmView(at=now, daemons=daemons, printers=rows, next_jobs=next_jobs, orders_at_risk=risks,
-                    jobs_by_state=counts)
+                    jobs_by_state=counts, attention=attention)

@@ -21,6 +21,7 @@ from enum import StrEnum
 from farmctl.daemon.power import HeatUp
 from farmctl.drivers.base import DriverState, PrinterDriver
 from farmctl.scheduler.model import PrinterState
+from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.records import Printer
 
 
@@ -117,6 +118,7 @@ class PrinterWorker:
     retire_pending: bool = False  # disabled/removed while printing: disconnect when free
     forget_pending: bool = False  # removed (not just disabled) while printing: drop the worker when free
     waiting_for_power: bool = False
+    wait: PrinterWait | None = None  # why the last dispatch pass started nothing here (see reasons.py)
     live_dirty: bool = True
     generation: int = 0  # which driver instance the worker listens to (events of replaced ones are dropped)
     printer_bed_clear: bool = True  # the store's bed_clear flag as last known

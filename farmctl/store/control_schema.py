@@ -49,6 +49,8 @@ class PrinterLiveRow(StoreTable, table=True):
     eta_s: float | None = None  # seconds left, projected
     run_started_at: float | None = None
     heating: int = Field(sa_column_kwargs={"server_default": "0"})
+    # v4: why it is not printing, as JSON {"code", "text", "command"} (farmctl.scheduler.waits)
+    state_reason: str | None = Field(default=None, sa_type=Text)
 
 
 class ControlRequestRow(StoreTable, table=True):

@@ -16,12 +16,13 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from farmctl.errors import NotFound
 from farmctl.redact import mask_optional, mask_url_passwords
+from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.base import StoreBase
 from farmctl.store.control_schema import control_requests, daemons, printer_live
 from farmctl.store.schema import events, print_runs
 
 _LIVE_KEYS = ("daemon_id", "heartbeat_at", "state", "detail", "endpoint", "temperatures", "run_id", "job_id",
-              "lines_acked", "lines_total", "progress", "eta_s", "run_started_at", "heating")
+              "lines_acked", "lines_total", "progress", "eta_s", "run_started_at", "heating", "state_reason")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class LiveStatus:
     heating: bool = False
     daemon_id: str | None = None
     heartbeat_at: float = 0.0
+    state_reason: PrinterWait | None = None  # why it is not printing (None while it prints)
 
 
 @dataclass(frozen=True)
@@ -107,8 +109,18 @@ def _live(row: Any) -> LiveStatus:
         run_id=m["run_id"], job_id=m["job_id"], lines_acked=m["lines_acked"], lines_total=m["lines_total"],
         progress=m["progress"], eta_s=m["eta_s"], run_started_at=m["run_started_at"],
         heating=bool(m["heating"]),
-        daemon_id=m["daemon_id"], heartbeat_at=m["heartbeat_at"],
+        daemon_id=m["daemon_id"], heartbeat_at=m["heartbeat_at"], state_reason=_wait(m["state_reason"]),
     )
+
+
+def _wait(stored: str | None) -> PrinterWait | None:
+    if not stored:
+        return None
+    try:
+        document = json.loads(stored)
+    except ValueError:
+        return None
+    return PrinterWait.from_json(document) if isinstance(document, dict) else None
 
 
 class LiveStore(StoreBase):
@@ -132,7 +144,7 @@ class LiveStore(StoreBase):
             conn.execute(daemons.update().where(daemons.c.id == daemon_id).values(stopped_at=self.now()))
             conn.execute(printer_live.update().where(printer_live.c.daemon_id == daemon_id).values(
                 daemon_id=None, state="offline", detail="daemon stopped", run_id=None, job_id=None,
-                progress=None, eta_s=None, heating=0,
+                progress=None, eta_s=None, heating=0, state_reason=None,
             ))
             self._event(conn, "daemon.stopped", daemon_id)
 
@@ -232,6 +244,9 @@ class LiveStore(StoreBase):
             "run_id": status.run_id, "job_id": status.job_id, "lines_acked": status.lines_acked,
             "lines_total": status.lines_total, "progress": status.progress, "eta_s": status.eta_s,
             "run_started_at": status.run_started_at, "heating": 1 if status.heating else 0,
+            "state_reason": None if status.state_reason is None else json.dumps(
+                {**status.state_reason.to_json(), "text": mask_url_passwords(status.state_reason.text)},
+                sort_keys=True),
         }
 
     def _put_live(self, conn: Connection, daemon_id: str, status: LiveStatus, now: float) -> None:

@@ -45,8 +45,16 @@ def _v2_to_v3(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v3_to_v4(conn: Connection) -> None:
+    """v4: why each printer is not printing (`printer_live.state_reason`, JSON the daemon writes).
+
+    A database that came from v2 got printer_live from the current model in the step before."""
+    if "state_reason" not in {column["name"] for column in inspect(conn).get_columns("printer_live")}:
+        conn.exec_driver_sql("ALTER TABLE printer_live ADD COLUMN state_reason TEXT")
+
+
 # STEPS[n] upgrades version n to n + 1.
-STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def upgrade(conn: Connection, where: str) -> int:

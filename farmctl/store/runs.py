@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.exc import IntegrityError
 
 from farmctl.errors import NotFound, UserError
@@ -135,6 +135,18 @@ class RunOps(StoreBase):
         if row is None:
             raise NotFound(f"no run {format_id('run', run_id)}")
         return run_from_row(row, row.file_sha)
+
+    def latest_runs(self, printer_ids: Sequence[str]) -> dict[str, Run]:
+        """The newest run of each of these printers: what is on a bed nobody has cleared yet."""
+        if not printer_ids:
+            return {}
+        newest = (select(func.max(print_runs.c.id)).where(print_runs.c.printer_id.in_(list(printer_ids)))
+                  .group_by(print_runs.c.printer_id))
+        query = (select(print_runs, jobs.c.file_sha).join(jobs, jobs.c.id == print_runs.c.job_id)
+                 .where(print_runs.c.id.in_(newest)))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return {row.printer_id: run_from_row(row, row.file_sha) for row in rows}
 
     def list_runs(
         self, *, job_id: int | None = None, state: str | None = None, limit: int = 100

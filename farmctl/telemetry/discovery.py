@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from farmctl.telemetry.models import PRINTER_STATES, PrinterDescription
-from farmctl.telemetry.topics import TopicScheme, discovery_object_id
+from farmctl.telemetry.topics import TopicScheme, discovery_object_id, site_object_id
 
 ORIGIN_NAME = "farmctl"
 BUTTON_ACTIONS = ("pause", "resume", "cancel")
@@ -53,6 +53,16 @@ def discovery_document(
             "stat_t": scheme.printer(pid, "state"),
             "val_tpl": "{{ value_json.state }}",
         },
+        "state_reason": {
+            "p": "sensor",
+            "name": "Why not printing",
+            "icon": "mdi:account-clock",
+            "stat_t": scheme.printer(pid, "state"),
+            "val_tpl": "{{ value_json.state_reason or 'printing' }}",
+            "json_attr_t": scheme.printer(pid, "state"),
+            "json_attr_tpl": "{{ {'code': value_json.state_reason_code, "
+            "'command': value_json.state_reason_command} | tojson }}",
+        },
         "progress": {
             "p": "sensor",
             "name": "Progress",
@@ -92,6 +102,35 @@ def discovery_document(
         "avty_mode": "all",
         "qos": qos,
         "cmps": components,
+    }
+
+
+def site_discovery_document(
+    scheme: TopicScheme, site: str, *, software_version: str, qos: int
+) -> dict[str, Any]:
+    """The farm itself as one HA device: how many things wait for a person, and what they are.
+
+    The state is the count (an automation can notify when it rises above 0); the items, each with
+    the command that resolves it, are the sensor's attributes."""
+    object_id = site_object_id(site)
+    return {
+        "dev": {"ids": [object_id], "name": f"farmctl {site}", "sw": software_version, "mf": ORIGIN_NAME},
+        "o": {"name": ORIGIN_NAME, "sw": software_version},
+        "avty": [{"t": scheme.daemon_status}],
+        "qos": qos,
+        "cmps": {
+            "attention": {
+                "p": "sensor",
+                "name": "Needs attention",
+                "icon": "mdi:hand-back-right",
+                "stat_cla": "measurement",
+                "stat_t": scheme.attention_state,
+                "val_tpl": "{{ value_json.count }}",
+                "json_attr_t": scheme.attention_state,
+                "json_attr_tpl": "{{ {'items': value_json['items']} | tojson }}",
+                "uniq_id": f"{object_id}_attention",
+            }
+        },
     }
 
 

@@ -42,6 +42,17 @@ def heater_name(key: str) -> str:
     return key
 
 
+class Wait(Protocol):
+    """Why a printer is not printing (farmctl.scheduler.waits.PrinterWait), by shape."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def command(self) -> str | None: ...
+
+
 class StatusRow(Protocol):
     """The fields of the supervisor's per-printer status row (farmctl.store.live.LiveStatus) we use."""
 
@@ -57,6 +68,8 @@ class StatusRow(Protocol):
     def progress(self) -> float | None: ...
     @property
     def eta_s(self) -> float | None: ...
+    @property
+    def state_reason(self) -> Wait | None: ...
 
 
 @dataclass
@@ -81,22 +94,47 @@ class TelemetryObserver:
         self._jobs: dict[str, str] = {}
         self._files: dict[str, str | None] = {}  # the current job's file name, known from run.started
         self._job_sent: dict[str, _JobSent] = {}
+        self._states: dict[str, tuple[str, str | None]] = {}  # the state and detail last published
+        # The wait last published, with the state it was written for: a new state waits for its own
+        # (the next status row, within a second) rather than showing the old state's reason.
+        self._waits: dict[str, tuple[str, tuple[str, str, str | None] | None]] = {}
 
     def printer_state(self, printer_id: str, state: str, detail: str | None) -> None:
         self._availability(printer_id, state)
+        self._states[printer_id] = (state, detail)
+        self._publish_state(printer_id)
+
+    def _publish_state(self, printer_id: str) -> None:
+        state, detail = self._states[printer_id]
+        for_state, wait = self._waits.get(printer_id, (state, None))
+        code, text, command = wait if wait is not None and for_state == state else (None, None, None)
         snapshot = models.PrinterStateSnapshot(
             state,
             source=self._source_of(printer_id),
             job_id=self._jobs.get(printer_id) if state in ("printing", "paused") else None,
             error=detail if state in ERROR_STATES else None,
             detail=detail,
+            state_reason=text,
+            state_reason_code=code,
+            state_reason_command=command,
         )
         self._sink.publish_printer_state(printer_id, snapshot)
+
+    def _wait_changed(self, row: StatusRow) -> bool:
+        """Remember the row's wait; True when the state topic should be published again for it."""
+        reason = row.state_reason
+        wait = None if reason is None else (str(reason.code), reason.text, reason.command)
+        previous = self._waits.get(row.printer_id)
+        self._waits[row.printer_id] = (row.state, wait)
+        return previous != (row.state, wait)
 
     def printer_statuses(self, statuses: Sequence[StatusRow]) -> None:
         now = self._clock()
         for row in statuses:
             self._availability(row.printer_id, row.state)
+            if self._wait_changed(row):
+                self._states.setdefault(row.printer_id, (row.state, None))
+                self._publish_state(row.printer_id)
             temperatures = {
                 heater_name(name): models.Temperature(actual, target)
                 for name, (actual, target) in row.temperatures.items()

@@ -55,6 +55,9 @@ class RemotePrinter:
     telemetry_ts: datetime | None = None
     job: RemoteJob | None = None
     state_ts: datetime | None = None
+    state_reason: str | None = None  # why it is not printing, and the command that ends the wait
+    state_reason_code: str | None = None
+    state_reason_command: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,18 @@ class RemoteQueue:
 
 
 @dataclass(frozen=True)
+class RemoteAttention:
+    """One thing that waits for a person at a site (`<base>/attention/state`)."""
+
+    kind: str
+    reason: str
+    command: str
+    ids: Mapping[str, Any] = field(default_factory=dict)
+    since: datetime | None = None
+    due: datetime | None = None
+
+
+@dataclass(frozen=True)
 class RemoteSite:
     site: str
     daemon_online: bool | None = None
@@ -81,6 +96,7 @@ class RemoteSite:
     printers: Mapping[str, RemotePrinter] = field(default_factory=dict)
     queue: RemoteQueue | None = None
     events: tuple[RemoteEvent, ...] = ()
+    attention: tuple[RemoteAttention, ...] = ()
 
     def printer_available(self, printer_id: str) -> bool:
         """Same rule as Home Assistant's `avty_mode: all`: the daemon AND the printer say online."""
@@ -150,6 +166,16 @@ class FarmModel:
             items = tuple(dict(item) for item in doc.get("items", []))
             queue = RemoteQueue(int(doc["pending"]), int(doc["running"]), items, _time(doc.get("ts")))
             return replace(site, queue=queue)
+        if rest == ["attention", "state"]:
+            if not payload:
+                return replace(site, attention=())
+            waiting = tuple(
+                RemoteAttention(str(item["kind"]), str(item["reason"]), str(item["command"]),
+                                MappingProxyType(dict(item.get("ids") or {})), _time(item.get("since")),
+                                _time(item.get("due")))
+                for item in _document(payload).get("items", [])
+            )
+            return replace(site, attention=waiting)
         if rest == ["queue", "events"]:
             self._remember(site.site, _event(_document(payload)))
             return site
@@ -169,7 +195,8 @@ class FarmModel:
             return replace(printer, online=_availability(payload))
         if leaf == "state":
             if not payload:
-                return replace(printer, state=None, job_id=None, error=None, detail=None, state_ts=None)
+                return replace(printer, state=None, job_id=None, error=None, detail=None, state_ts=None,
+                               state_reason=None, state_reason_code=None, state_reason_command=None)
             doc = _document(payload)
             return replace(
                 printer,
@@ -179,6 +206,9 @@ class FarmModel:
                 error=doc.get("error"),
                 detail=doc.get("detail"),
                 state_ts=_time(doc.get("ts")),
+                state_reason=doc.get("state_reason"),
+                state_reason_code=doc.get("state_reason_code"),
+                state_reason_command=doc.get("state_reason_command"),
             )
         if leaf == "telemetry":
             if not payload:

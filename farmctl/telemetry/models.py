@@ -59,6 +59,11 @@ class PrinterStateSnapshot:
     error: str | None = None
     flags: Mapping[str, bool] = field(default_factory=dict)
     detail: str | None = None  # one line for people, e.g. "waiting for the bed to be cleared"
+    # Why it is not printing, in the words every face uses (farmctl.scheduler.waits): text, code and
+    # the command that ends the wait when a person can. None while it prints.
+    state_reason: str | None = None
+    state_reason_code: str | None = None
+    state_reason_command: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,23 @@ class QueueSnapshot:
     pending: int
     running: int
     items: tuple[QueueItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    """One thing that waits for a person (farmctl.daemon.attention), as plain values."""
+
+    kind: str
+    reason: str
+    command: str
+    ids: Mapping[str, str | list[str]] = field(default_factory=dict)
+    since: datetime | None = None
+    due: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AttentionSnapshot:
+    items: tuple[AttentionItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,6 +176,26 @@ def printer_state_document(snapshot: PrinterStateSnapshot) -> dict[str, Any]:
         "error": snapshot.error,
         "detail": snapshot.detail,
         "flags": dict(snapshot.flags),
+        "state_reason": snapshot.state_reason,
+        "state_reason_code": snapshot.state_reason_code,
+        "state_reason_command": snapshot.state_reason_command,
+    }
+
+
+def attention_document(snapshot: AttentionSnapshot) -> dict[str, Any]:
+    return {
+        "count": len(snapshot.items),
+        "items": [
+            {
+                "kind": item.kind,
+                "ids": dict(item.ids),
+                "reason": item.reason,
+                "command": item.command,
+                "since": iso(item.since) if item.since is not None else None,
+                "due": iso(item.due) if item.due is not None else None,
+            }
+            for item in snapshot.items
+        ],
     }
 
 

@@ -30,7 +30,7 @@ from farmctl.telemetry.connection import (
     guarded,
     unique_client_id,
 )
-from farmctl.telemetry.discovery import discovery_document, discovery_payload
+from farmctl.telemetry.discovery import discovery_document, discovery_payload, site_discovery_document
 from farmctl.telemetry.models import PublisherStats
 from farmctl.telemetry.outbox import Message, Outbox, RetainedUpdate
 from farmctl.telemetry.publisher_loop import PublisherLoop
@@ -70,6 +70,7 @@ class TelemetryPublisher:
         self._bad_ids: set[str] = set()
         self._drop_warned = False
         self._printers_seen: set[str] = set()
+        self._site_announced = False
         self._client = build_client(settings, self.client_id, max_queued=settings.event_buffer)
         # Set before connecting: the broker publishes it if we vanish without saying goodbye.
         self._client.will_set(self.topics.daemon_status, OFFLINE, qos=settings.qos.state, retain=True)
@@ -226,6 +227,23 @@ class TelemetryPublisher:
 
     def publish_queue_state(self, snapshot: models.QueueSnapshot) -> None:
         self._retained(self.topics.queue_state, models.queue_document(snapshot), self.settings.qos.state)
+
+    def publish_attention(self, snapshot: models.AttentionSnapshot) -> None:
+        """What waits for a person (retained); the first call also announces the farm's HA device."""
+        with self._cond:
+            announce = not self._site_announced and self.settings.homeassistant_discovery
+            self._site_announced = True
+        if announce:
+            document = site_discovery_document(self.topics, self.settings.site,
+                                               software_version=self._software_version,
+                                               qos=self.settings.qos.state)
+            topic = self.topics.site_discovery(self.settings.site)
+            payload = discovery_payload(document)
+            with self._cond:
+                self._loop.discovery_topics.add(topic)
+            self._put(RetainedUpdate(topic, lambda: payload, self.settings.qos.state))
+        document = models.attention_document(snapshot)
+        self._retained(self.topics.attention_state, document, self.settings.qos.state)
 
     def publish_queue_event(
         self,

@@ -35,6 +35,7 @@ class TelemetrySink(Protocol):
         data: dict[str, Any] | None = None,
     ) -> str | None: ...
     def publish_queue_state(self, snapshot: models.QueueSnapshot) -> None: ...
+    def publish_attention(self, snapshot: models.AttentionSnapshot) -> None: ...
     def publish_queue_event(
         self,
         event_type: str,
@@ -89,6 +90,9 @@ class DisabledTelemetry:
         return None
 
     def publish_queue_state(self, snapshot: models.QueueSnapshot) -> None:
+        return None
+
+    def publish_attention(self, snapshot: models.AttentionSnapshot) -> None:
         return None
 
     def publish_queue_event(

@@ -12,6 +12,7 @@ Fixed depth under `<prefix>/<site>` so `+` wildcards and ACL patterns work:
     <base>/printers/<id>/cmd/<action>/result
     <base>/queue/state                    retained JSON
     <base>/queue/events                   JSON events, never retained
+    <base>/attention/state                retained JSON: what waits for a person
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ class TopicScheme:
         return f"{self.base}/queue/events"
 
     @property
+    def attention_state(self) -> str:
+        return f"{self.base}/attention/state"
+
+    @property
     def command_filter(self) -> str:
         return f"{self.base}/printers/+/cmd/+"
 
@@ -85,6 +90,10 @@ class TopicScheme:
     def discovery(self, site: str, printer_id: str) -> str:
         return f"{self.homeassistant_prefix}/device/{discovery_object_id(site, printer_id)}/config"
 
+    def site_discovery(self, site: str) -> str:
+        """The farm's own Home Assistant device (what needs attention), beside its printers'."""
+        return f"{self.homeassistant_prefix}/device/{site_object_id(site)}/config"
+
     def split_printer_topic(self, topic: str) -> tuple[str, str] | None:
         """`<base>/printers/<id>/<rest>` -> (id, rest); None for any other topic."""
         prefix = f"{self.base}/printers/"
@@ -103,3 +112,8 @@ def discovery_object_id(site: str, printer_id: str) -> str:
     if safe != printer_id:
         safe = f"{safe}_{hashlib.sha1(printer_id.encode()).hexdigest()[:6]}"
     return f"farm_{site}_{safe}"
+
+
+def site_object_id(site: str) -> str:
+    """`farmctl_<site>`: never one of the printers' `farm_<site>_<id>` (the fifth letter differs)."""
+    return f"farmctl_{_HA_UNSAFE.sub('_', site)}"

@@ -115,6 +115,20 @@ class Farm:
 
         wait_for(running, timeout, "the daemon process to register")
 
+    def interrupt_by_a_restart(self, part: Path, printer_id: str) -> tuple[int, int]:
+        """A job of an order printing on `printer_id`, its daemon killed (-9) and a new one started: the
+        copy is interrupted and the bed holds a part. Returns (order id, job id)."""
+        with self.store() as store:
+            order = store.add_order("Acme Robotics", due=store.now() + 3 * 3600)
+        job = self.queue(part, order_id=order.id)
+        first = self.spawn_daemon()
+        self.wait_daemon_running(first)
+        wait_for(lambda: self.printer_state(printer_id) == "printing", 30, f"{printer_id} printing")
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        self.wait_daemon_running(self.spawn_daemon())
+        return order.id, job
+
     def job_state(self, job_id: int) -> str:
         with self.store() as store:
             return store.get_job(job_id).state.value

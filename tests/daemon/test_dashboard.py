@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import replace
 
 import pytest
 from rich.console import Console
@@ -48,3 +49,47 @@ def test_wide_status_shows_everything() -> None:
     for text in ("material", "PETG 0.4mm", "temperatures °C", "bed 80/80", "ETA", "4200/10000",
                  "gripper_finger_left_v3_final.gcode"):
         assert text in table
+
+
+def test_the_progress_column_never_cuts_the_line_counts() -> None:
+    """Issue 18.8: the progress bar and the counts shared one line, cut to `7.9%  57`."""
+    rows = [
+        printing_row("ender-1", "cube25_cura.gcode"),
+        printing_row("mk3-1", "spacer20_petg.gcode"),
+    ]
+    rows[0] = replace(rows[0], progress=0.079, lines_acked=5712, lines_total=72345)
+    rows[1] = replace(rows[1], progress=0.5, lines_acked=123456, lines_total=246912)
+    view = FarmView(at=time.time(), daemons=[], printers=rows, next_jobs=[], orders_at_risk=[])
+    for width in (120, 140, 200):
+        out = io.StringIO()
+        Console(file=out, width=width, force_terminal=False, color_system=None).print(render(view, "farm.db"))
+        table = out.getvalue()
+        table = table[table.index("Printers"):table.index("Next jobs")]
+        if "5712" in table:  # the long form is shown: whole, never cut
+            assert "5712/72345" in table and "123456/246912" in table, table
+            assert "7.9%" in table and "50.0%" in table
+        else:  # narrowed to the compact form
+            assert "8%" in table and "50%" in table
+
+
+def test_summary_lines_carry_the_eta() -> None:
+    """`farmctl demo --no-watch` and piped `watch`: each printing printer with its progress and ETA."""
+    from farmctl.cli.dashboard import summary_line
+
+    now = time.time()
+    view = FarmView(at=now, daemons=[], printers=[printing_row("mk3-2", "spacer20_petg.gcode")],
+                    next_jobs=[], orders_at_risk=[])
+    line = summary_line(view)
+    finish = time.strftime("%H:%M:%S", time.localtime(now + 1234.0))
+    assert "mk3-2 42% ETA 20m34s" in line and finish in line
+
+
+def test_summary_lines_name_what_needs_attention_first() -> None:
+    from farmctl.cli.dashboard import summary_line
+    from farmctl.daemon.attention import AttentionItem, AttentionKind
+
+    item = AttentionItem(AttentionKind.JOB_INTERRUPTED, "j3 cube.gcode interrupted", "farmctl jobs retry j3")
+    view = FarmView(at=time.time(), daemons=[], printers=[], next_jobs=[], orders_at_risk=[],
+                    attention=[item])
+    assert summary_line(view).endswith(
+        "| needs attention: 1, first: j3 cube.gcode interrupted -> farmctl jobs retry j3")

@@ -74,3 +74,39 @@ def test_demo_again_on_the_same_home_resumes_its_order(tmp_path: Path) -> None:
     orders = farmctl("--home", str(home), "orders", "list", "--json")
     assert orders.returncode == 0, orders.stderr
     assert [order["id"] for order in json.loads(orders.stdout)] == ["o1"]
+
+
+def _demo_in(tmp: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`farmctl demo` without --home, its temporary directories made under `tmp`."""
+    import os
+
+    environment = {**os.environ, "TMPDIR": str(tmp), **(env or {})}
+    environment.pop("FARMCTL_HOME", None)
+    return subprocess.run([sys.executable, "-m", "farmctl", "demo", "--no-watch", *args],
+                          capture_output=True, text=True, timeout=120, env=environment)
+
+
+def test_a_refused_demo_leaves_no_temporary_farm(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    for args in (("--printers", "0"), ("--printers", "101"), ("--speed", "0"), ("--duration", "-1")):
+        result = _demo_in(scratch, *args)
+        assert result.returncode == 1, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+        assert list(scratch.iterdir()) == [], args
+
+
+def test_a_demo_whose_simulators_fail_removes_its_temporary_farm(tmp_path: Path) -> None:
+    # A broken printer-sim install: `python -m printer_sim` exits at once without announcing printers.
+    broken = tmp_path / "broken" / "printer_sim"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("")
+    (broken / "__main__.py").write_text("import sys\nprint('printer_sim: broken install', file=sys.stderr)\n"
+                                         "sys.exit(3)\n")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    result = _demo_in(scratch, "--printers", "1", env={"PYTHONPATH": str(broken.parent)})
+    assert result.returncode == 1, result.stderr
+    assert "did not start" in result.stderr and "Traceback" not in result.stderr
+    assert "broken install" in result.stderr  # the simulator's own words, since its log is gone
+    assert list(scratch.iterdir()) == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from farmctl.cli.dashboard import temperatures_text
+from farmctl.daemon.attention import AttentionKind
 from farmctl.daemon.view import collect
+from farmctl.scheduler.waits import WaitCode
 from tests.daemon.conftest import Farm, executed_job_lines, job_commands, small_part, wait_for
 from tests.support.simulator import running_simulator
 
@@ -63,9 +65,16 @@ def test_thermal_runaway_on_one_printer_while_another_prints(farm: Farm, tmp_pat
         with farm.store() as store:
             printer = store.get_printer("hot")
             assert printer.state.value == "error" and "fault" in (printer.state_detail or "")
-            row = next(r for r in collect(store).printers if r.id == "hot")
+            view = collect(store)
+            row = next(r for r in view.printers if r.id == "hot")
         # The last readings before the halt are not shown as if live.
         assert row.state == "fault" and row.temperatures == {} and temperatures_text(row) == "-"
+        # Why it is not printing, and the one thing a person must do (issue 19.1/19.2).
+        assert row.state_reason is not None and row.state_reason.code is WaitCode.FAULT
+        clear = "farmctl printers clear hot"
+        assert row.state_reason.text.startswith("fault: ") and row.state_reason.command == clear
+        faults = [item for item in view.attention if item.kind is AttentionKind.PRINTER_FAULT]
+        assert [(item.ids["printer"], item.command) for item in faults] == [("hot", clear)]
         # The other printer printed its own job and then the failed copy (a retry prefers another printer).
         wait_for(lambda: farm.job_state(other) == "done" and farm.job_state(doomed) == "done", 90,
                  "'fine' to print both jobs")
@@ -75,4 +84,10 @@ def test_thermal_runaway_on_one_printer_while_another_prints(farm: Farm, tmp_pat
         with farm.store() as store:
             store.confirm_bed_clear("hot")  # `printers clear hot`: a human looked at it
         wait_for(lambda: farm.printer_state("hot") == "idle", 30, "'hot' back after the operator's clear")
+
+        def fault_listed() -> bool:
+            with farm.store() as store:
+                return any(item.kind is AttentionKind.PRINTER_FAULT for item in collect(store).attention)
+
+        wait_for(lambda: not fault_listed(), 10, "the fault to leave the attention list")
         farm.stop_daemon(daemon)

@@ -76,7 +76,8 @@ def test_info_against_a_registered_printer(tmp_path: Path) -> None:
     )
     assert added.returncode == 0, added.stderr
     result = farmctl("gcode", "info", str(CUBE), "--printer", "small", "--home", home, "--json")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # it does not fit that printer: an error
+    assert "2 errors for printer small" in result.stderr
     document = json.loads(result.stdout)
     assert document["profile"] == "creality-ender3"
     errors = {(f["code"], f["line"]) for f in document["errors"]}
@@ -87,3 +88,24 @@ def test_info_against_a_registered_printer(tmp_path: Path) -> None:
     assert warnings == {("hotend-temperature", 16)}
     missing = farmctl("gcode", "info", str(CUBE), "--printer", "nope", "--home", home)
     assert missing.returncode != 0 and "nope" in missing.stderr
+
+
+def test_an_error_in_the_file_is_a_non_zero_exit_and_a_warning_is_not(tmp_path: Path) -> None:
+    hot = tmp_path / "hot.gcode"
+    hot.write_text("G28\nM104 S999\nG1 X10 Y10 E1 F1200\n")
+    for extra in ((), ("--json",)):
+        result = farmctl("gcode", "info", str(hot), *extra)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        # The whole report still comes out; the one-line reason is the last line on stderr.
+        assert "hot.gcode: 1 error" in result.stderr.strip().splitlines()[-1]
+        assert "jobs add" in result.stderr
+    assert "999" in farmctl("gcode", "info", str(hot)).stdout
+    document = json.loads(farmctl("gcode", "info", str(hot), "--json").stdout)
+    assert [f["code"] for f in document["errors"]] == ["temperature-limit"]
+
+    warm = tmp_path / "warm.gcode"  # a cold hotend for PLA is a warning, not an error
+    warm.write_text("; filament_type = PLA\nG28\nM104 S150\nG1 X10 Y10 E1 F1200\n")
+    result = farmctl("gcode", "info", str(warm), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["errors"] == []

@@ -8,6 +8,8 @@ our own follower.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -123,6 +125,14 @@ def observers() -> Iterator[Callable[..., Any]]:
     yield make
     for observer in made:
         observer.close()
+
+
+def cli_json(farm: Farm, *args: str) -> Any:
+    """A farmctl command's JSON document, through the real entry point."""
+    result = subprocess.run([sys.executable, "-m", "farmctl", *args, "--home", str(farm.home)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def retained(recorder: Recorder, topic: str, timeout: float = 10.0) -> Received:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,18 +12,11 @@ from typing import Any
 import pytest
 
 from tests.daemon.conftest import Farm, small_part, wait_for
-from tests.mqtt_e2e.conftest import BASE, command, farm_toml, retained
+from tests.mqtt_e2e.conftest import BASE, cli_json, command, farm_toml, retained
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.simulator import running_simulator
 
 pytestmark = pytest.mark.mqtt
-
-
-def cli_json(farm: Farm, *args: str) -> Any:
-    result = subprocess.run([sys.executable, "-m", "farmctl", *args, "--home", str(farm.home)],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 def runs_done(farm: Farm, job: int) -> int:

@@ -183,3 +183,18 @@ def test_store_tables_are_sqlmodel_models_on_their_own_metadata() -> None:
     assert not set(metadata.tables) & set(SQLModel.metadata.tables)
     assert {t.name for t in CONTROL_TABLES} < set(metadata.tables)
     assert issubclass(StoreTable, SQLModel) and jobs.metadata is metadata
+
+
+def test_v3_database_gains_the_printer_wait_column(tmp_path: Path) -> None:
+    """v4 adds printer_live.state_reason (why a printer is not printing); a v3 farm keeps its rows."""
+    old_home, fresh_home = tmp_path / "old", tmp_path / "fresh"
+    with JobStore.open(old_home, create=True) as store:
+        store.add_order("Keep GmbH", due=None)
+    with sqlite3.connect(old_home / DATABASE_FILE) as conn:  # back to what v3 looked like
+        conn.execute("ALTER TABLE printer_live DROP COLUMN state_reason")
+        conn.execute("UPDATE farmctl_schema SET version = 3")
+    with JobStore.open(old_home) as store:
+        assert [o.customer for o in store.list_orders()] == ["Keep GmbH"]
+    with JobStore.open(fresh_home, create=True):
+        pass
+    assert _schema(old_home / DATABASE_FILE) == _schema(fresh_home / DATABASE_FILE)
