@@ -259,12 +259,13 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
     with open_store(home) as store:
         job = store.get_job(number)
         runs = store.list_runs(job_id=number)
+        attempts = store.copy_attempts(number)
         document = job_json(job, plan_for(store).forecast(number))
     document["runs"] = [
         {
             "id": format_id("run", r.id),
             "printer": r.printer_id,
-            "attempt": r.attempt,
+            "attempt": attempts.get(r.id, 1),  # of its copy, as in the daemon's log
             "state": r.state,
             "started": iso(r.started_at),
             "ended": iso(r.ended_at),

@@ -96,7 +96,9 @@ class JobView:
     copies_left: int  # neither done nor being printed
     requirements: Requirements
     order_id: int | None = None
-    failed_on: frozenset[str] = frozenset()  # printers a copy of this job failed on
+    # Copies waiting for a retry after failing, oldest first: each as the printers it failed on
+    # (farmctl/scheduler/copies.py). Dispatch steers each away from those printers while another is free.
+    retries: tuple[frozenset[str], ...] = ()
     active_until: float | None = None  # projected end of its copies being printed now
 
 

@@ -258,11 +258,15 @@ def _project_timeline(
                 plan.late.append(job.id)
             continue
         duration = job.duration_s
+        retries = job.retries
         for copy in range(job.copies_left):
             heap = job_heaps[0] if len(job_heaps) == 1 else min(job_heaps, key=_top)
             begin, index = heap[0]
             end = begin + duration
-            heapreplace(heap, (end, index))
+            if copy < len(retries) and ids[index] in retries[copy]:
+                index = _elsewhere(job_heaps, begin, end, retries[copy], ids, index)
+            else:
+                heapreplace(heap, (end, index))
             add(Segment(ids[index], job.id, begin, end))
             if copy == 0 and job.copies_left > 1:
                 plan.starts[job.id] = begin
@@ -274,6 +278,32 @@ def _project_timeline(
 
 def _top(heap: list[_Slot]) -> float:
     return heap[0][0]
+
+
+def _elsewhere(
+    heaps: list[list[_Slot]], begin: float, end: float, failed_on: frozenset[str], ids: list[str], index: int
+) -> int:
+    """A retried copy goes to a printer it did not fail on that is free as early, if there is one
+    (dispatch's rule, farmctl/scheduler/dispatch.py); else to `index`, a printer it failed on. Books
+    [begin, end) on the printer chosen. Rare (only copies that failed), so a scan is fine."""
+    fallback: tuple[list[_Slot], int] | None = None
+    for heap in heaps:
+        for position, (free_at, candidate) in enumerate(heap):
+            if free_at != begin:
+                continue
+            if ids[candidate] not in failed_on:
+                return _book(heap, position, end)
+            if candidate == index and fallback is None:
+                fallback = (heap, position)
+    assert fallback is not None
+    return _book(*fallback, end)
+
+
+def _book(heap: list[_Slot], position: int, end: float) -> int:
+    index = heap[position][1]
+    heap[position] = (end, index)
+    heapq.heapify(heap)
+    return index
 
 
 def _printer_classes(

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, select
 from sqlalchemy.exc import IntegrityError
 
 from farmctl.errors import NotFound, UserError
+from farmctl.scheduler.copies import RunFact, replay
 from farmctl.scheduler.failures import decide_after_failure
 from farmctl.scheduler.model import JobState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
@@ -147,6 +148,25 @@ class RunOps(StoreBase):
         with self._read() as conn:
             rows = conn.execute(query.order_by(print_runs.c.id.desc()).limit(limit)).all()
         return [run_from_row(r, r.file_sha) for r in rows]
+
+    def copy_attempts(self, job_id: int) -> dict[int, int]:
+        """Run id -> the attempt of the copy it printed (1: the copy's first run), for every run of
+        the job. `Run.attempt` counts the job's runs; this is the number the log and `jobs show` give
+        (farmctl/scheduler/copies.py pairs runs with copies by the dispatch rule)."""
+        with self._read() as conn:
+            copies = conn.execute(select(jobs.c.copies).where(jobs.c.id == job_id)).scalar()
+            if copies is None:
+                raise NotFound(f"no job {format_id('job', job_id)}")
+            rows = conn.execute(
+                select(
+                    print_runs.c.id,
+                    print_runs.c.printer_id,
+                    print_runs.c.state,
+                    print_runs.c.started_at,
+                    print_runs.c.ended_at,
+                ).where(print_runs.c.job_id == job_id)
+            ).all()
+        return replay(int(copies), [RunFact(*row) for row in rows]).attempt
 
     def record_progress(
         self,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import Connection, case, func, literal, select
 
+from farmctl.scheduler.copies import RunFact, replay
 from farmctl.scheduler.model import JobView, Policy, PrinterState, PrinterView, QueueSnapshot, Requirements
 from farmctl.scheduler.policy import EDF_PRIORITY_WEIGHT, NO_DUE, PRIORITY_WEIGHT
 from farmctl.store.base import StoreBase, split_tags
@@ -72,6 +73,8 @@ class SnapshotOps(StoreBase):
                 .where(print_runs.c.state == "printing")
             ).all()
             order_rows = conn.execute(select(orders.c.id, orders.c.due)).all()
+            # Only jobs with a copy that failed somewhere have copies to steer (usually none or few).
+            retries = _waiting_retries(conn, {row[0]: row[4] for row in job_rows if row[12]})
 
         busy_until: dict[str, float] = {}
         running: dict[str, tuple[int, float]] = {}  # printer -> (job, started at)
@@ -107,7 +110,6 @@ class SnapshotOps(StoreBase):
         # unpacked as plain tuples (attribute access on Row is several times slower), and one
         # Requirements object is interned per distinct need, so the scheduler judges each once.
         interned: dict[tuple[object, ...], Requirements] = {}
-        tag_sets: dict[str, frozenset[str]] = {"": frozenset()}
         views: list[JobView] = []
         append = views.append
         for (
@@ -123,7 +125,7 @@ class SnapshotOps(StoreBase):
             pinned,
             tags,
             order_id,
-            failed,
+            _failed_printers,
             estimated,
             slicer_time,
             min_x,
@@ -142,9 +144,6 @@ class SnapshotOps(StoreBase):
                 req = interned[key] = Requirements(
                     material=material, nozzle_mm=nozzle, size_mm=size, tags=split_tags(tags), printer=pinned
                 )
-            failed_on = tag_sets.get(failed)
-            if failed_on is None:
-                failed_on = tag_sets[failed] = split_tags(failed)
             if order_due is not None and (due is None or order_due < due):
                 due = order_due
             append(
@@ -157,7 +156,7 @@ class SnapshotOps(StoreBase):
                     0 if held_ids and job_id in held_ids else max(0, copies - done - active),
                     req,
                     order_id,
-                    failed_on,
+                    retries.get(job_id, ()),
                     job_active_until.get(job_id),
                 )
             )
@@ -168,6 +167,27 @@ class SnapshotOps(StoreBase):
             order_due={o.id: o.due for o in order_rows},
             ordered_by=policy if policy in _SQL_ORDERED else None,
         )
+
+
+def _waiting_retries(conn: Connection, copies: dict[int, int]) -> dict[int, tuple[frozenset[str], ...]]:
+    """Per job (id -> its copies), the copies waiting for a retry after failing, as the printers each
+    failed on (farmctl/scheduler/copies.py replays the job's runs with the dispatch rule)."""
+    if not copies:
+        return {}
+    runs: dict[int, list[RunFact]] = {job_id: [] for job_id in copies}
+    rows = conn.execute(
+        select(
+            print_runs.c.job_id,
+            print_runs.c.id,
+            print_runs.c.printer_id,
+            print_runs.c.state,
+            print_runs.c.started_at,
+            print_runs.c.ended_at,
+        ).where(print_runs.c.job_id.in_(list(copies)))
+    ).all()
+    for job_id, run_id, printer_id, state, started, ended in rows:
+        runs[job_id].append(RunFact(run_id, printer_id, state, started, ended))
+    return {job_id: replay(copies[job_id], job_runs).retries for job_id, job_runs in runs.items()}
 
 
 def _state(text: str) -> PrinterState:
