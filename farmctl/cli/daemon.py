@@ -63,7 +63,12 @@ def _config_from(path: Path, home: Path) -> FarmConfig:
 def daemon(
     config: Annotated[Path | None, typer.Option("--config", help="farm.toml to use instead.")] = None,
     bed_clear: Annotated[
-        str | None, typer.Option("--bed-clear", help="manual (wait for `printers clear`) or auto.")
+        str | None,
+        typer.Option(
+            "--bed-clear",
+            help="manual (wait for `printers clear`), auto (not after a completed print) or always "
+            "(not after a failed or cancelled one either); overrides [daemon] bed_clear.",
+        ),
     ] = None,
     on_stop: Annotated[
         str | None,

@@ -33,6 +33,24 @@ class PrinterState(StrEnum):
     MAINTENANCE = "maintenance"
 
 
+class BedClear(StrEnum):
+    """Who confirms a printer's bed is empty before its next copy (`printers add --bed-clear`, and
+    `[daemon] bed_clear` for the whole farm; the more automatic of the two applies to a printer)."""
+
+    MANUAL = "manual"  # a person, with `printers clear`, after every print
+    AUTO = "auto"  # the printer, after a completed print; a failed or cancelled one waits for a person
+    ALWAYS = "always"  # the printer, after every print, failed and cancelled ones too (belt, simulator)
+
+    def clears_after(self, *, completed: bool) -> bool:
+        """The bed counts as clear once a print ended (`completed`: it printed to its end)."""
+        return self is BedClear.ALWAYS or (completed and self is BedClear.AUTO)
+
+    def or_farm(self, farm: BedClear) -> BedClear:
+        """This printer's mode with the farm-wide one applied: the more automatic wins."""
+        order = (BedClear.MANUAL, BedClear.AUTO, BedClear.ALWAYS)
+        return max(self, farm, key=order.index)
+
+
 class Policy(StrEnum):
     PRIORITY = "priority"  # priority, then earliest due, then first come (the default)
     FIFO = "fifo"

@@ -17,13 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from farmctl.errors import NotFound, UserError
 from farmctl.scheduler.copies import RunFact, replay
 from farmctl.scheduler.failures import decide_after_failure
-from farmctl.scheduler.model import JobState
+from farmctl.scheduler.model import BedClear, JobState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.jobs import settle
 from farmctl.store.records import Run, format_id
 from farmctl.store.schema import jobs, print_runs, printers
 
 _CLAIMABLE = (JobState.QUEUED.value, JobState.PRINTING.value)
+_CLEARS_AFTER_COMPLETED = tuple(m.value for m in BedClear if m.clears_after(completed=True))
 
 
 def run_from_row(row: Row[Any], file_sha: str = "") -> Run:
@@ -244,7 +245,8 @@ class RunOps(StoreBase):
                 .where(printers.c.id == ended.printer_id)
                 .values(
                     consecutive_failures=0,
-                    bed_clear=select(printers.c.bed_clear_mode == "auto")
+                    # A completed print: a printer that clears itself is ready for the next copy.
+                    bed_clear=select(printers.c.bed_clear_mode.in_(_CLEARS_AFTER_COMPLETED))
                     .where(printers.c.id == ended.printer_id)
                     .scalar_subquery(),
                 )
@@ -268,8 +270,14 @@ class RunOps(StoreBase):
         lines_acked: int | None = None,
         resends: int | None = None,
         filament_mm: float | None = None,
+        reached_printer: bool = True,
     ) -> Run:
-        """The copy failed: retry it (preferring another printer) or fail the job; rest a failing printer."""
+        """The copy failed: retry it (preferring another printer) or fail the job; rest a failing printer.
+
+        `reached_printer=False`: it failed before anything was sent (its file missing on this host, the
+        printer not connected): the bed holds nothing, so it stays clear, and the printer's failure
+        streak is not the printer's doing either. The job's failures count all the same, so a job that
+        can never start ends `failed` instead of being retried forever."""
         with self._write() as conn:
             ended = self._end_run(
                 conn,
@@ -284,12 +292,12 @@ class RunOps(StoreBase):
             printer = conn.execute(
                 select(printers).where(printers.c.id == ended.printer_id).with_for_update()
             ).first()
-            streak = (printer.consecutive_failures if printer is not None else 0) + 1
+            streak = (printer.consecutive_failures if printer is not None else 0) + int(reached_printer)
             decision = decide_after_failure(
                 job_failures=job.failures + 1,
                 max_retries=max_retries,
                 printer_id=ended.printer_id,
-                printer_consecutive_failures=streak,
+                printer_consecutive_failures=streak if reached_printer else 0,
                 printer_failure_limit=printer_failure_limit,
                 error=error,
             )
@@ -317,7 +325,7 @@ class RunOps(StoreBase):
                     .where(printers.c.id == ended.printer_id)
                     .values(
                         consecutive_failures=streak,
-                        bed_clear=False,
+                        bed_clear=not reached_printer,  # the claim marked it occupied
                         hold_reason=decision.printer_hold_reason or printer.hold_reason,
                     )
                 )
@@ -336,8 +344,12 @@ class RunOps(StoreBase):
                 )
             return self.get_run(run_id, conn)
 
-    def cancel_run(self, run_id: int, reason: str = "cancelled by operator") -> Run:
-        """The daemon stopped a copy on purpose (job cancelled): not a failure of the printer."""
+    def cancel_run(
+        self, run_id: int, reason: str = "cancelled by operator", *, reached_printer: bool = True
+    ) -> Run:
+        """The daemon stopped a copy on purpose (job cancelled): not a failure of the printer. With
+        `reached_printer=False` (cancelled before anything was sent, e.g. during an upload) the bed stays
+        clear."""
         with self._write() as conn:
             ended = self._end_run(conn, run_id, "cancelled", reason)
             job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id).with_for_update()).one()
@@ -348,7 +360,11 @@ class RunOps(StoreBase):
                 .where(jobs.c.id == ended.job_id)
                 .values(copies_active=active, state=state.value, updated_at=self.now())
             )
-            conn.execute(printers.update().where(printers.c.id == ended.printer_id).values(bed_clear=False))
+            conn.execute(
+                printers.update()
+                .where(printers.c.id == ended.printer_id)
+                .values(bed_clear=not reached_printer)
+            )
             self._event(conn, "run.cancelled", format_id("run", run_id), reason=reason)
             return self.get_run(run_id, conn)
 

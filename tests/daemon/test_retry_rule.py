@@ -24,7 +24,7 @@ def test_a_printer_back_from_a_failed_copy_prints_the_jobs_other_copies(farm: Fa
         farm.add_printer("a", str(link))
         farm.add_printer("b", slow.endpoints[0])
         job = farm.queue(part, copies=4)
-        daemon = farm.start_daemon(bed_clear="auto")  # the beds clear themselves, failed prints too
+        daemon = farm.start_daemon(bed_clear="always")  # the beds clear themselves, failed prints too
 
         def a_printed_again() -> bool:
             runs = runs_of(farm, job)
