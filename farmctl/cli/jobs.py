@@ -214,7 +214,9 @@ def list_(
             limit=None if every else limit,
             offset=offset,
         )
-        live = any(j.state.value in ("queued", "printing") or j.copies_active for j in found.items)
+        # Jobs with a projection: queued or printing ones, and those waiting for a person (at risk).
+        projected = ("queued", "printing", "interrupted", "failed", "held")
+        live = any(j.state.value in projected or j.copies_active for j in found.items)
         projection = plan_for(store) if live else None
     documents = [job_json(j, projection.forecast(j.id) if projection else None) for j in found.items]
     shown = (

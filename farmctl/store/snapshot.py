@@ -7,13 +7,28 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, literal, select
 
+from farmctl.scheduler.availability import availability
 from farmctl.scheduler.copies import RunFact, replay
-from farmctl.scheduler.model import JobView, Policy, PrinterState, PrinterView, QueueSnapshot, Requirements
+from farmctl.scheduler.model import (
+    JobState,
+    JobView,
+    Policy,
+    PrinterState,
+    PrinterView,
+    QueueSnapshot,
+    Requirements,
+    WaitingJob,
+)
 from farmctl.scheduler.policy import EDF_PRIORITY_WEIGHT, NO_DUE, PRIORITY_WEIGHT
 from farmctl.store.base import StoreBase, split_tags
+from farmctl.store.control_schema import daemons, printer_live
+from farmctl.store.live import LIVE_STALE_AFTER_S
 from farmctl.store.schema import files, jobs, orders, print_runs, printers
 
 _SCHEDULABLE = ("queued", "printing")
+_WAITING = (JobState.INTERRUPTED.value, JobState.FAILED.value, JobState.HELD.value)
+# A running copy's observed rate counts from this fraction printed (as the daemon's own ETA does).
+MIN_PROGRESS_FOR_RATE = 0.02
 
 
 class SnapshotOps(StoreBase):
@@ -61,6 +76,7 @@ class SnapshotOps(StoreBase):
             held_ids = {row[0] for row in held_rows}
             active_rows = conn.execute(
                 select(
+                    print_runs.c.id,
                     print_runs.c.job_id,
                     print_runs.c.printer_id,
                     print_runs.c.started_at,
@@ -75,16 +91,14 @@ class SnapshotOps(StoreBase):
             order_rows = conn.execute(select(orders.c.id, orders.c.due)).all()
             # Only jobs with a copy that failed somewhere have copies to steer (usually none or few).
             retries = _waiting_retries(conn, {row[0]: row[4] for row in job_rows if row[12]})
+            daemon_running, live = _live_reports(conn, now)
+            waiting = _waiting_jobs(conn)
 
         busy_until: dict[str, float] = {}
         running: dict[str, tuple[int, float]] = {}  # printer -> (job, started at)
         job_active_until: dict[int, float] = {}
         for run in active_rows:
-            duration = run.estimated_time_s or run.slicer_time_s or default_duration_s
-            elapsed = max(0.0, now - run.started_at)
-            if run.progress and run.progress > 0.01:
-                duration = max(duration, elapsed / run.progress)  # progress beats the estimate
-            end = max(now, run.started_at + duration)
+            end = _running_end(now, run, live.get(run.printer_id), default_duration_s)
             busy_until[run.printer_id] = end
             running[run.printer_id] = (run.job_id, run.started_at)
             job_active_until[run.job_id] = max(end, job_active_until.get(run.job_id, 0.0))
@@ -103,6 +117,15 @@ class SnapshotOps(StoreBase):
                 busy_until=busy_until.get(p.id),
                 running_job=running[p.id][0] if p.id in running else None,
                 running_since=running[p.id][1] if p.id in running else None,
+                unavailable=availability(
+                    enabled=bool(p.enabled),
+                    hold_reason=p.hold_reason,
+                    bed_clear=bool(p.bed_clear),
+                    printing=p.id in running,
+                    live=_state(live[p.id].state) if p.id in live else None,
+                    live_detail=live[p.id].detail if p.id in live else None,
+                    daemon_running=daemon_running,
+                ),
             )
             for p in printer_rows
         )
@@ -166,7 +189,74 @@ class SnapshotOps(StoreBase):
             jobs=tuple(views),
             order_due={o.id: o.due for o in order_rows},
             ordered_by=policy if policy in _SQL_ORDERED else None,
+            waiting=waiting,
+            daemon_running=daemon_running,
         )
+
+
+def _live_reports(conn: Connection, now: float) -> tuple[bool, dict[str, Any]]:
+    """Whether any daemon runs, and the live rows of the printers a running daemon drives (the rows
+    of a daemon that stopped or went silent say nothing about now)."""
+    fresh = now - LIVE_STALE_AFTER_S
+    running = conn.execute(
+        select(daemons.c.id).where(daemons.c.stopped_at.is_(None), daemons.c.heartbeat_at >= fresh).limit(1)
+    ).first()
+    rows = conn.execute(
+        select(
+            printer_live.c.printer_id,
+            printer_live.c.state,
+            printer_live.c.detail,
+            printer_live.c.run_id,
+            printer_live.c.eta_s,
+            printer_live.c.heartbeat_at,
+        ).where(printer_live.c.daemon_id.is_not(None), printer_live.c.heartbeat_at >= fresh)
+    ).all()
+    return running is not None, {row.printer_id: row for row in rows}
+
+
+def _running_end(now: float, run: Any, live: Any, default_duration_s: float) -> float:
+    """When a copy printing now ends: its daemon's live ETA (what `status` shows), else the rate
+    observed so far once 2 % is printed, else the file's estimate from its start (issue 18.4)."""
+    if live is not None and live.run_id == run.id and live.eta_s is not None:
+        return max(now, live.heartbeat_at + live.eta_s)
+    elapsed = max(0.0, now - run.started_at)
+    if run.progress is not None and run.progress >= MIN_PROGRESS_FOR_RATE and elapsed > 0:
+        return max(now, run.started_at + elapsed / run.progress)
+    return max(now, run.started_at + (run.estimated_time_s or run.slicer_time_s or default_duration_s))
+
+
+def _waiting_jobs(conn: Connection) -> tuple[WaitingJob, ...]:
+    """Jobs with copies left that wait for a person: interrupted, failed (retry limit), held."""
+    rows = conn.execute(
+        select(
+            jobs.c.id,
+            jobs.c.state,
+            jobs.c.copies,
+            jobs.c.copies_done,
+            jobs.c.copies_active,
+            jobs.c.order_id,
+            jobs.c.due,
+            orders.c.due.label("order_due"),
+            jobs.c.state_reason,
+        )
+        .outerjoin(orders, orders.c.id == jobs.c.order_id)
+        .where(
+            jobs.c.state.in_(_WAITING),
+            jobs.c.copies_done + jobs.c.copies_active < jobs.c.copies,
+        )
+        .order_by(jobs.c.id)
+    ).all()
+    return tuple(
+        WaitingJob(
+            job_id,
+            JobState(state),
+            copies - done - active,
+            order_id,
+            order_due if due is None or (order_due is not None and order_due < due) else due,
+            reason,
+        )
+        for job_id, state, copies, done, active, order_id, due, order_due, reason in rows
+    )
 
 
 def _waiting_retries(conn: Connection, copies: dict[int, int]) -> dict[int, tuple[frozenset[str], ...]]:
