@@ -21,7 +21,7 @@ from farmctl.scheduler.model import BedClear, JobState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.jobs import settle
 from farmctl.store.records import Run, format_id
-from farmctl.store.schema import jobs, print_runs, printers
+from farmctl.store.schema import files, jobs, print_runs, printers
 
 _CLAIMABLE = (JobState.QUEUED.value, JobState.PRINTING.value)
 _CLEARS_AFTER_COMPLETED = tuple(m.value for m in BedClear if m.clears_after(completed=True))
@@ -210,7 +210,36 @@ class RunOps(StoreBase):
             if conn.execute(select(print_runs.c.id).where(print_runs.c.id == run_id)).first() is None:
                 raise NotFound(f"no run {format_id('run', run_id)}")
             raise UserError(f"run {format_id('run', run_id)} is not printing any more")
+        if stats.get("filament_mm") is None:
+            self._record_filament(conn, run_id, outcome == "done")
         return ended
+
+    def _record_filament(self, conn: Connection, run_id: int, completed: bool) -> None:
+        """Filament the run used: the file's (from the G-code analysis) for a completed run, the
+        fraction of its lines the printer acknowledged for one that ended early (failed, cancelled,
+        interrupted; nothing sent is 0). Unknown when the analysis found no extrusion figure."""
+        row = conn.execute(
+            select(
+                files.c.filament_mm, print_runs.c.lines_acked, print_runs.c.lines_total, print_runs.c.progress
+            )
+            .select_from(print_runs.join(jobs, jobs.c.id == print_runs.c.job_id))
+            .join(files, files.c.sha256 == jobs.c.file_sha)
+            .where(print_runs.c.id == run_id)
+        ).one()
+        if row.filament_mm is None:
+            return
+        fraction: float | None
+        if completed:
+            fraction = 1.0
+        elif row.lines_total:
+            fraction = row.lines_acked / row.lines_total
+        elif row.progress is not None:
+            fraction = row.progress
+        else:
+            fraction = 0.0 if not row.lines_acked else None
+        if fraction is not None:
+            used = row.filament_mm * min(1.0, max(0.0, fraction))
+            conn.execute(print_runs.update().where(print_runs.c.id == run_id).values(filament_mm=used))
 
     def finish_run(
         self,
