@@ -68,7 +68,8 @@ def test_the_next_copy_starts_at_the_printers_live_eta(farm: Farm, tmp_path: Pat
         assert row.eta_s is not None
         (nxt,) = [n for n in view.next_jobs if n.job == f"j{second}"]
         assert nxt.projected_start is not None
-        # Same read, so the two agree to within the live row's age (saved once a second).
+        # One read: the two agree to within the live row's age (saved once a second; more on a busy
+        # machine). The file's estimate would put the next copy tens of seconds later.
         gap = nxt.projected_start - (view.at + row.eta_s)
-        assert abs(gap) < 3.0, f"next copy projected {gap:+.0f} s after the printer's live ETA"
+        assert abs(gap) < 5.0, f"next copy projected {gap:+.0f} s after the printer's live ETA"
         farm.stop_daemon(daemon)
