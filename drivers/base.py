@@ -136,6 +136,9 @@ class JobFinished:
     bytes_acked: int  # offset in the pre-flighted file of the first unacknowledged byte
     resends: int
     duration_s: float
+    # False: the job ended before any of it reached the printer (pre-flight refused the file, the
+    # printer was not connected, the upload was cancelled): the bed is untouched.
+    reached_printer: bool = True
 
 
 @dataclass(frozen=True)

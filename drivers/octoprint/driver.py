@@ -417,7 +417,7 @@ class OctoPrintDriver(PrinterDriver):
             self._cancelled_upload = True
             self._emit(Notice(self.name, NoticeLevel.INFO, f"upload of job {job.job_id} cancelled"))
             self._emit(JobFinished(self.name, job.job_id, JobOutcome.CANCELLED, None, 0, index.lines, 0, 0,
-                                   0.0))
+                                   0.0, reached_printer=False))
             return
         finally:
             self._upload = None

@@ -100,7 +100,8 @@ class MarlinDriver(PrinterDriver):
     def start_job(self, job: JobSpec) -> None:
         if self._idle.is_set():
             reason = f"printer {self.printer} is not connected ({self.status().state.value})"
-            self._emit(JobFinished(self.printer, job.job_id, JobOutcome.FAILED, reason, 0, 0, 0, 0, 0.0))
+            self._emit(JobFinished(self.printer, job.job_id, JobOutcome.FAILED, reason, 0, 0, 0, 0, 0.0,
+                                   reached_printer=False))
             return
         # Pre-flight here, on the caller's thread: a large file takes a fraction of a second, which on the
         # loop thread would stall every printer's stream. The cache makes the next copies free.
@@ -108,7 +109,8 @@ class MarlinDriver(PrinterDriver):
             result = self._preflight.get(job.path, self.settings.protocol.max_line_bytes)
         except PreflightError as error:
             self._emit(PrinterError(self.printer, ErrorKind.JOB_FATAL, str(error), "preflight"))
-            self._emit(JobFinished(self.printer, job.job_id, JobOutcome.FAILED, str(error), 0, 0, 0, 0, 0.0))
+            self._emit(JobFinished(self.printer, job.job_id, JobOutcome.FAILED, str(error), 0, 0, 0, 0, 0.0,
+                                   reached_printer=False))
             return
         self._post(lambda proto, now: self._start_job(proto, job, result))
 
@@ -156,6 +158,7 @@ class MarlinDriver(PrinterDriver):
                     0,
                     0,
                     0.0,
+                    reached_printer=False,
                 )
             )
 

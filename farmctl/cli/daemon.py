@@ -65,8 +65,13 @@ def daemon(
     config: Annotated[Path | None, typer.Option("--config", metavar="FILE",
                                                 help="farm.toml to use instead.")] = None,
     bed_clear: Annotated[
-        str | None, typer.Option("--bed-clear", metavar="MODE",
-                                 help="manual (wait for `printers clear`) or auto.")
+        str | None,
+        typer.Option(
+            "--bed-clear",
+            metavar="MODE",
+            help="manual (wait for `printers clear`), auto (not after a completed print) or always "
+            "(not after a failed or cancelled one either); overrides [daemon] bed_clear.",
+        ),
     ] = None,
     on_stop: Annotated[
         str | None,

@@ -20,10 +20,13 @@ _STATE_STYLE = {
 
 
 def _clock(ts: float | None) -> str:
+    """A time today as `14:05:09`; any other day with its date, `Dec 02 14:05` (a due date of
+    tomorrow shown as a bare time reads as a few hours from now)."""
     if ts is None:
         return "-"
-    shape = "%H:%M:%S" if abs(ts - time.time()) < 86400 else "%b %d %H:%M"
-    return datetime.fromtimestamp(ts).astimezone().strftime(shape)
+    moment = datetime.fromtimestamp(ts).astimezone()
+    today = datetime.fromtimestamp(time.time()).astimezone().date()
+    return moment.strftime("%H:%M:%S" if moment.date() == today else "%b %d %H:%M")
 
 
 def _duration(seconds: float | None) -> str:

@@ -222,7 +222,9 @@ def list_(
             limit=None if every else limit,
             offset=offset,
         )
-        live = any(j.state.value in ("queued", "printing") or j.copies_active for j in found.items)
+        # Jobs with a projection: queued or printing ones, and those waiting for a person (at risk).
+        projected = ("queued", "printing", "interrupted", "failed", "held")
+        live = any(j.state.value in projected or j.copies_active for j in found.items)
         projection = plan_for(store) if live else None
     documents = [job_json(j, projection.forecast(j.id) if projection else None) for j in found.items]
     shown = (
@@ -267,12 +269,13 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
     with open_store(home) as store:
         job = store.get_job(number)
         runs = store.list_runs(job_id=number)
+        attempts = store.copy_attempts(number)
         document = job_json(job, plan_for(store).forecast(number))
     document["runs"] = [
         {
             "id": format_id("run", r.id),
             "printer": r.printer_id,
-            "attempt": r.attempt,
+            "attempt": attempts.get(r.id, 1),  # of its copy, as in the daemon's log
             "state": r.state,
             "started": iso(r.started_at),
             "ended": iso(r.ended_at),

@@ -53,8 +53,12 @@ TagOpt = Annotated[list[str] | None, typer.Option("--tag", metavar="TAG",
                                                   help="A capability tag (repeatable).")]
 BedClearOpt = Annotated[
     str | None,
-    typer.Option("--bed-clear", metavar="MODE",
-                 help="manual: wait for `printers clear` after a print; auto: no wait."),
+    typer.Option(
+        "--bed-clear",
+        metavar="MODE",
+        help="manual: wait for `printers clear` after every print; auto: not after a completed one "
+        "(auto-eject); always: not after a failed or cancelled one either (belt printer).",
+    ),
 ]
 PowerOpt = Annotated[float | None, typer.Option("--power-w", metavar="WATTS",
                                                 help="Power draw while printing, watts.")]
@@ -133,8 +137,8 @@ def _check_common(
 ) -> None:
     if nozzle is not None and not 0.05 <= nozzle <= 3.0:
         raise UserError(f"--nozzle {nozzle} mm is not a nozzle diameter (expected 0.05..3)")
-    if bed_clear is not None and bed_clear not in ("manual", "auto"):
-        raise UserError(f"--bed-clear must be manual or auto (got '{bed_clear}')")
+    if bed_clear is not None and bed_clear not in ("manual", "auto", "always"):
+        raise UserError(f"--bed-clear must be manual, auto or always (got '{bed_clear}')")
     if power_w is not None and power_w < 0:
         raise UserError("--power-w cannot be negative")
     if material is not None and not material.strip():
@@ -348,13 +352,30 @@ def disable(printer_id: IdArg, home: HomeOpt = None) -> None:
 
 
 @printers_app.command("clear")
-def clear(printer_id: IdArg, home: HomeOpt = None) -> None:
-    """Confirm the bed is empty, so the printer may start its next copy."""
+def clear(
+    printer_ids: Annotated[list[str], typer.Argument(help="Printer ids, e.g. mk3-1 mk3-2.")],
+    home: HomeOpt = None,
+) -> None:
+    """Confirm the beds are empty, so the printers may start their next copies (one line each).
+
+    A printer that cannot be cleared (unknown id, still printing) is a one-line error; the others are
+    cleared all the same, and the exit code is then non-zero."""
     from farmctl.cli.queue_support import open_store
 
+    failed: UserError | None = None
     with open_store(home) as store:
-        store.confirm_bed_clear(printer_id)
-    message(f"printer {printer_id}: bed confirmed clear")
+        for printer_id in printer_ids:
+            try:
+                store.confirm_bed_clear(printer_id)
+            except UserError as error:
+                if len(printer_ids) == 1:
+                    raise
+                message(f"farmctl: error: {error.message}")  # as the CLI prints any error
+                failed = failed or error
+                continue
+            message(f"printer {printer_id}: bed confirmed clear")
+    if failed is not None:
+        raise typer.Exit(failed.exit_code)
 
 
 @printers_app.command("set")

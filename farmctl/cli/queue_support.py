@@ -17,6 +17,7 @@ from farmctl.cli.common import resolve_home_option
 from farmctl.errors import UserError
 
 if TYPE_CHECKING:
+    from farmctl.scheduler.model import Unavailable
     from farmctl.scheduler.projection import JobForecast, Plan
     from farmctl.store import Job, JobStore
 
@@ -148,6 +149,19 @@ def job_json(job: Job, forecast: JobForecast | None) -> dict[str, Any]:
         "failures": job.failures,
         "sha256": job.file_sha,
         "created": iso(job.created_at),
+    }
+
+
+def unavailable_json(printer_id: str, block: Unavailable | None) -> dict[str, Any] | None:
+    """Why a printer cannot take a copy now (None: it can), as `schedule --json` gives it."""
+    if block is None:
+        return None
+    return {
+        "reason": block.reason.value,
+        "detail": block.detail,
+        "needs_person": block.needs_person,
+        "command": block.command(printer_id),
+        "text": block.describe(printer_id),
     }
 
 

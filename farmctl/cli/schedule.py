@@ -30,7 +30,7 @@ def schedule(
 ) -> None:
     """Show the projected timeline per printer as a Gantt-like chart; at-risk jobs are marked, and each
     printer that is not printing says why."""
-    from farmctl.cli.queue_support import iso, job_json, open_store, plan_for
+    from farmctl.cli.queue_support import iso, job_json, open_store, plan_for, unavailable_json
     from farmctl.scheduler.model import JobState
     from farmctl.store import format_id
 
@@ -64,10 +64,12 @@ def schedule(
                     "at_risk": bool(f and f.at_risk),
                 }
             )
+        unavailable = projection.unavailable
         print_json(
             {
                 "generated": iso(projection.snapshot.now),
                 "policy": store.scheduler.policy,
+                "daemon_running": projection.snapshot.daemon_running,
                 "printers": [
                     {
                         "id": p.id,
@@ -75,6 +77,8 @@ def schedule(
                         "in_rotation": p.enabled and p.hold_reason is None,
                         "hold_reason": p.hold_reason,
                         **reason_keys(waits[p.id]),
+                        "available": p.id not in unavailable,
+                        "unavailable": unavailable_json(p.id, unavailable.get(p.id)),
                         "segments": by_printer.get(p.id, []),
                     }
                     for p in printers

@@ -164,7 +164,7 @@ def write_demo_config(home: Path, printers: int) -> None:
     config.write_text(
         "# Written by `farmctl demo`. See docs/daemon.md for every setting.\n"
         "[daemon]\n"
-        'bed_clear = "auto"      # simulated printers: no operator needed between copies\n'
+        'bed_clear = "always"    # simulated beds: no operator needed, not even after a failed print\n'
         'on_stop = "cancel"      # Ctrl-C cancels running prints safely\n'
         "dispatch_interval_s = 2.0\n\n"
         "[power]\n"
@@ -271,7 +271,7 @@ class DemoFarm:
                         id=name, kind="serial", port=url, baud=115200, material=kind.material,
                         color=kind.color,
                         nozzle_mm=kind.nozzle_mm, bed_mm=kind.bed_mm, power_w=kind.power_w,
-                        tags=frozenset({"demo"}), bed_clear_mode="auto",
+                        tags=frozenset({"demo"}), bed_clear_mode="always",
                     ))
                 resumed = resume_prototype_order(store)
                 if resumed is not None:  # a re-run on the same home goes on with its order

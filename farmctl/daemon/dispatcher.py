@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from farmctl.daemon.attempts import copy_attempts
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver
 from farmctl.daemon.power import HeatUp, heat_end_line, may_start
@@ -23,7 +22,7 @@ from farmctl.files import FileStore
 from farmctl.redact import mask_optional
 from farmctl.scheduler import waits
 from farmctl.scheduler.dispatch import next_for_printer
-from farmctl.scheduler.model import Policy
+from farmctl.scheduler.model import JobView, Policy, QueueSnapshot
 from farmctl.scheduler.policy import order_jobs
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import LiveStatus, RunProgressRow
@@ -71,33 +70,50 @@ class Dispatcher:
         # Copies this pass has not handed out yet: a one-copy job on an idle farm of 50 printers is one
         # claim, not 50 write transactions of which 49 find nothing (they held up the first print).
         left = {job.id: job.copies_left for job in snap.jobs}
+        # A retried copy is left to another free printer by the one it failed on (scheduler/dispatch.py);
+        # when that printer then starts something else, a second round offers the copy back.
+        free = {w.id for w in waiting}
         idle: dict[str, list[int]] = {}  # printers that start nothing, and what the rule offered them
-        for worker in waiting:
-            offered = next_for_printer(snap, ordered, worker.id)
-            candidates = [j for j in offered if left.get(j, 0) > 0]
-            if not candidates:
-                idle[worker.id] = offered
-                continue
-            draw = worker.printer.power_w or self.power.default_printer_w
-            if not may_start(self.power.budget_w, heating, draw):
-                if not worker.waiting_for_power:
-                    self.log.info("power.waiting", worker.id, heating_w=sum(heating.values()), draw_w=draw,
-                                  budget_w=self.power.budget_w)
-                worker.waiting_for_power = True
-                worker.wait = waits.waiting_for_power(draw, sum(heating.values()), self.power.budget_w)
-                continue
-            worker.waiting_for_power = False
-            worker.wait = None
-            run = self.store.claim_copy(worker.id, candidates[:MAX_CANDIDATES])
-            if run is None:
-                continue
-            left[run.job_id] = left.get(run.job_id, 1) - 1
-            heating[worker.id] = draw
-            self.start(worker, run, draw, now)
+        deferred = [w for w in waiting if self._start_one(w, snap, ordered, free, left, heating, now, idle)]
+        for worker in deferred:
+            if worker.id in free:
+                idle.pop(worker.id, None)
+                self._start_one(worker, snap, ordered, free, left, heating, now, idle)
         if idle:  # why they idle, for every face (farmctl/scheduler/waits.py)
             by_id = {w.id: w for w in waiting}
             for worker_id, wait in waits.idle_waits(snap, ordered, idle, left).items():
                 by_id[worker_id].wait = wait
+
+    def _start_one(self, worker: PrinterWorker, snap: QueueSnapshot, ordered: list[JobView], free: set[str],
+                   left: dict[int, int], heating: dict[str, float], now: float,
+                   idle: dict[str, list[int]]) -> bool:
+        """Claim a copy for one ready printer, within the power budget (it leaves `free` when one starts;
+        one that starts nothing is noted in `idle` with what the rule offered it). True when it started
+        nothing and left a retried copy to another free printer."""
+        steered: list[int] = []
+        offered = next_for_printer(snap, ordered, worker.id, free, steered)
+        candidates = [j for j in offered if left.get(j, 0) > 0]
+        if not candidates:
+            idle[worker.id] = offered
+            return bool(steered)
+        draw = worker.printer.power_w or self.power.default_printer_w
+        if not may_start(self.power.budget_w, heating, draw):
+            if not worker.waiting_for_power:
+                self.log.info("power.waiting", worker.id, heating_w=sum(heating.values()), draw_w=draw,
+                              budget_w=self.power.budget_w)
+            worker.waiting_for_power = True
+            worker.wait = waits.waiting_for_power(draw, sum(heating.values()), self.power.budget_w)
+            return False
+        worker.waiting_for_power = False
+        worker.wait = None
+        run = self.store.claim_copy(worker.id, candidates[:MAX_CANDIDATES])
+        if run is None:
+            return bool(steered)
+        free.discard(worker.id)
+        left[run.job_id] = left.get(run.job_id, 1) - 1
+        heating[worker.id] = draw
+        self.start(worker, run, draw, now)
+        return False
 
     def start(self, worker: PrinterWorker, run: Run, draw_w: float, now: float) -> None:
         assert worker.driver is not None
@@ -117,16 +133,13 @@ class Dispatcher:
         if end_line == -1:  # one scan per file, not per copy (a 50-copy job is one file)
             end_line = self._heat_end_lines[run.file_sha] = heat_end_line(path)
         worker.heat = HeatUp(draw_w, now, end_line)
+        # The attempt of this copy (1 for its first run), as `jobs show` gives it; no run of the job
+        # that ended unfinished means every copy is on its first attempt (no read needed).
+        unfinished = job.attempts - job.copies_done - job.copies_active
+        attempt = self.store.copy_attempts(run.job_id).get(run.id, 1) if unfinished > 0 else 1
         self.log.info("run.started", worker.id, run=f"r{run.id}", job=f"j{run.job_id}", file=job.name,
-                      attempt=self.copy_attempt(run, job.attempts - job.copies_done - job.copies_active))
+                      attempt=attempt)
         self.observer.run_event(worker.id, "run.started", run.id, run.job_id, {"file": job.name})
-
-    def copy_attempt(self, run: Run, unfinished_runs: int) -> int:
-        """The attempt of this copy (1 for its first run), not the job's count of runs."""
-        if unfinished_runs <= 0:  # no run of this job ever failed: every copy is on its first attempt
-            return 1
-        runs = self.store.list_runs(job_id=run.job_id, limit=max(run.attempt, 1) + 1)
-        return copy_attempts([r for r in runs if r.attempt <= run.attempt]).get(run.id, 1)
 
 
 def live_rows(

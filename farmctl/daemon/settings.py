@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-BED_CLEAR_MODES = ("manual", "auto")
+from farmctl.scheduler.model import BedClear
+
+if TYPE_CHECKING:
+    from farmctl.store.records import Printer
+
+BED_CLEAR_MODES = tuple(mode.value for mode in BedClear)
 STOP_POLICIES = ("refuse", "wait", "pause", "cancel")
 
 
@@ -15,7 +21,8 @@ class DaemonSettings:
     bed_clear: str = field(
         default="manual",
         metadata={"choices": BED_CLEAR_MODES,
-                  "help": "auto: start the next job without `printers clear` (simulators, CI, auto-eject)"},
+                  "help": "auto: no `printers clear` after a completed print (auto-eject); always: not "
+                          "after a failed or cancelled one either (belt printers, simulators, CI)"},
     )
     on_stop: str = field(
         default="refuse",
@@ -55,3 +62,13 @@ class PowerSettings:
     heat_timeout_s: float = field(
         default=1200.0, metadata={"min": 1.0, "help": "a heat-up longer than this is assumed to be over"}
     )
+
+
+def bed_clear_mode(printer: Printer, settings: DaemonSettings) -> BedClear:
+    """Who clears this printer's bed: its own mode or the farm's `[daemon] bed_clear`, the more
+    automatic of the two (a mode unknown to this version counts as manual: the safe side)."""
+    try:
+        own = BedClear(printer.bed_clear_mode)
+    except ValueError:
+        own = BedClear.MANUAL
+    return own.or_farm(BedClear(settings.bed_clear))

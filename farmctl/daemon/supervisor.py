@@ -25,7 +25,7 @@ from farmctl.daemon.drivers import DriverFactory, close_driver
 from farmctl.daemon.liveness import dead_on_this_host
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver, NullObserver
-from farmctl.daemon.settings import DaemonSettings, PowerSettings
+from farmctl.daemon.settings import DaemonSettings, PowerSettings, bed_clear_mode
 from farmctl.daemon.worker import DRIVER_TO_WORKER, Backoff, PrinterWorker, WorkerState
 from farmctl.drivers.base import (
     DriverEvent,
@@ -494,13 +494,17 @@ class Supervisor:
         worker.run = None
         worker.heat = None
         worker.live_dirty = True
-        auto = self.settings.bed_clear == "auto" or worker.printer.bed_clear_mode == "auto"
         stats = {"lines_acked": event.lines_acked, "resends": event.resends}
         run_id = run.run_id
         kind: str
-        # auto (simulators, CI, an auto-eject script): the bed is taken as clear after ANY end of a
-        # print; manual: a human confirms with `printers clear`, also after a failed or cancelled one.
-        worker.printer_bed_clear = auto
+        # Who clears the bed (docs/queue.md "Bed clear"): auto after a completed print only, since a failed
+        # or cancelled one leaves a part or spaghetti; always after any. A run that never reached the
+        # printer left nothing on the bed, whatever the mode (the store keeps the bed clear too).
+        clears = bed_clear_mode(worker.printer, self.settings).clears_after(
+            completed=event.outcome is JobOutcome.COMPLETED
+        )
+        reached = event.reached_printer
+        worker.printer_bed_clear = clears or not reached
         end: Callable[[], None]
         if event.outcome is JobOutcome.COMPLETED:
             kind = "run.done"
@@ -512,16 +516,16 @@ class Supervisor:
             reason = run.stop_reason or event.error or "cancelled"
 
             def end() -> None:
-                self._cancel_run(run_id, reason, stats["lines_acked"])
+                self._cancel_run(run_id, reason, stats["lines_acked"], reached)
         else:
             kind = "run.failed"
             error = event.error or "failed"
 
             def end() -> None:
-                self._fail_run(run_id, error, stats)
+                self._fail_run(run_id, error, stats, reached)
 
         self._persist(f"{kind} r{run_id}", end)
-        if auto:
+        if clears and reached:
             printer_id = worker.id
             self._persist(f"clear {printer_id}", lambda: self._confirm_clear(printer_id))
         self.log.info(
@@ -556,15 +560,16 @@ class Supervisor:
         with contextlib.suppress(NotFound):  # removed meanwhile
             self.store.confirm_bed_clear(printer_id)
 
-    def _cancel_run(self, run_id: int, reason: str, lines_acked: int) -> None:
+    def _cancel_run(self, run_id: int, reason: str, lines_acked: int, reached_printer: bool) -> None:
         self.store.record_progress(run_id, lines_acked=lines_acked)
-        self.store.cancel_run(run_id, reason)
+        self.store.cancel_run(run_id, reason, reached_printer=reached_printer)
 
     def _fail_missing_file(self, run_id: int, error: str) -> None:
-        self._persist(f"fail r{run_id}", lambda: self._fail_run(run_id, error, {}))
+        """Nothing was sent to the printer: its bed stays clear, its failure streak untouched."""
+        self._persist(f"fail r{run_id}", lambda: self._fail_run(run_id, error, {}, False))
 
-    def _fail_run(self, run_id: int, error: str, stats: dict[str, int]) -> None:
-        self.store.fail_run_with_policy(run_id, error, **stats)
+    def _fail_run(self, run_id: int, error: str, stats: dict[str, int], reached_printer: bool) -> None:
+        self.store.fail_run_with_policy(run_id, error, reached_printer=reached_printer, **stats)
 
     # ---- dispatch and live status ------------------------------------------------------------------
     def _dispatch(self, now: float) -> None:

@@ -3,10 +3,13 @@
 No database, no clock of its own: the store builds a `QueueSnapshot`, `plan()` answers.
 """
 
+from farmctl.scheduler.availability import availability
+from farmctl.scheduler.copies import CopyLedger, RunFact, replay
 from farmctl.scheduler.dispatch import Assignment, choose, next_for_printer
 from farmctl.scheduler.eligibility import Verdict, fits_bed, judge
 from farmctl.scheduler.failures import FailureDecision, decide_after_failure
 from farmctl.scheduler.model import (
+    BedClear,
     JobState,
     JobView,
     Policy,
@@ -14,12 +17,17 @@ from farmctl.scheduler.model import (
     PrinterView,
     QueueSnapshot,
     Requirements,
+    Unavailability,
+    Unavailable,
+    WaitingJob,
 )
 from farmctl.scheduler.policy import order_jobs
 from farmctl.scheduler.projection import JobForecast, OrderForecast, Plan, Segment, plan
 
 __all__ = [
     "Assignment",
+    "BedClear",
+    "CopyLedger",
     "FailureDecision",
     "JobForecast",
     "JobState",
@@ -31,8 +39,13 @@ __all__ = [
     "PrinterView",
     "QueueSnapshot",
     "Requirements",
+    "RunFact",
     "Segment",
+    "Unavailability",
+    "Unavailable",
     "Verdict",
+    "WaitingJob",
+    "availability",
     "choose",
     "decide_after_failure",
     "fits_bed",
@@ -40,4 +53,5 @@ __all__ = [
     "next_for_printer",
     "order_jobs",
     "plan",
+    "replay",
 ]

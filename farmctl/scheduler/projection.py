@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from farmctl.scheduler.dispatch import Assignment, choose
 from farmctl.scheduler.eligibility import Verdict, judge
-from farmctl.scheduler.model import JobView, Policy, QueueSnapshot, Requirements
+from farmctl.scheduler.model import JobView, Policy, QueueSnapshot, Requirements, Unavailable, WaitingJob
 from farmctl.scheduler.policy import order_jobs
 
 # A heap entry: (free at, printer index).
@@ -40,6 +40,10 @@ class JobForecast:
     at_risk: bool
     reason: str | None  # why it is at risk or cannot be scheduled
     never_eligible: bool
+    # Set when the job cannot start until a person acts: on the job itself (interrupted, failed,
+    # held: `Plan.waiting`), or on every printer that could print it (fault, bed not cleared, ...).
+    waits_for_person: bool = False
+    unavailable_printers: tuple[str, ...] = ()  # the printers it waits for (see Plan.unavailable)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class OrderForecast:
     finish: float | None
     at_risk: bool
     reason: str | None
+    waiting_jobs: tuple[int, ...] = ()  # its jobs that wait for a person (Plan.waiting)
 
 
 @dataclass
@@ -63,8 +68,24 @@ class Plan:
     starts: dict[int, float] = field(default_factory=dict)  # job id -> first start, several copies
     late: list[int] = field(default_factory=list)  # job ids projected past their due date
     verdicts: dict[Requirements, Verdict] = field(default_factory=dict)
+    # Per requirement, the eligible printers that are also available (verdict.eligible minus those
+    # with PrinterView.unavailable): the printers the projection places its copies on.
+    usable: dict[Requirements, tuple[int, ...]] = field(default_factory=dict)
     timeline: list[Segment] | None = None  # per copy, only when asked for (plan(timeline=True))
     _position: dict[int, int] = field(default_factory=dict)
+    _waiting: dict[int, WaitingJob] | None = None
+
+    @property
+    def unavailable(self) -> dict[str, Unavailable]:
+        """Printer id -> why it cannot take a copy now, for every printer that cannot."""
+        return {p.id: p.unavailable for p in self.snapshot.printers if p.unavailable is not None}
+
+    @property
+    def waiting(self) -> dict[int, WaitingJob]:
+        """Job id -> the job, for every job with copies left that waits for a person."""
+        if self._waiting is None:
+            self._waiting = {job.id: job for job in self.snapshot.waiting}
+        return self._waiting
 
     def position(self, job_id: int) -> int | None:
         if not self._position:
@@ -76,6 +97,11 @@ class Plan:
         return None if k is None else self.ordered[k]
 
     def forecast(self, job_id: int) -> JobForecast | None:
+        waiting = self.waiting.get(job_id) if self.snapshot.waiting else None
+        if waiting is not None:  # a copy of it may still print (held meanwhile): that copy's end stays
+            active = self.job(job_id)
+            finish = active.active_until if active is not None else None
+            return JobForecast(job_id, None, finish, True, waiting.describe(), False, waits_for_person=True)
         k = self.position(job_id)
         if k is None:
             return None
@@ -84,6 +110,8 @@ class Plan:
         if verdict is not None and not verdict.eligible and job.copies_left > 0:
             reason = verdict.never_reason or verdict.blocked_reason
             return JobForecast(job_id, None, None, True, reason, verdict.never_reason is not None)
+        if verdict is not None and not self.usable.get(job.requirements) and job.copies_left > 0:
+            return self._not_startable(job, verdict)
         end = self.ends[k]
         start: float | None = None
         finish = job.active_until
@@ -93,6 +121,17 @@ class Plan:
         late = job.due is not None and finish is not None and finish > job.due
         reason = self._late_reason(job, start, finish, verdict) if late else None
         return JobForecast(job_id, start, finish, late, reason, False)
+
+    def _not_startable(self, job: JobView, verdict: Verdict) -> JobForecast:
+        """Every printer that could print it is unavailable now (issue 18.3): no start, at risk."""
+        printers = self.snapshot.printers
+        ids = tuple(printers[i].id for i in verdict.eligible)
+        blocks = [(printers[i].id, printers[i].unavailable) for i in verdict.eligible]
+        why = "; ".join(block.describe(pid) for pid, block in blocks if block is not None)
+        person = any(block is not None and block.needs_person for _, block in blocks)
+        reason = f"no printer that can take it is available: {why}"
+        return JobForecast(job.id, None, job.active_until, True, reason, False,
+                           waits_for_person=person, unavailable_printers=ids)
 
     def _late_reason(
         self, job: JobView, start: float | None, finish: float | None, verdict: Verdict | None
@@ -109,11 +148,16 @@ class Plan:
         if job.requirements.printer is not None:
             parts.append(f"pinned to printer {job.requirements.printer}")
         elif verdict is not None:
-            usable, total = len(verdict.eligible), len(self.snapshot.printers)
+            usable, total = len(self.usable.get(job.requirements, ())), len(self.snapshot.printers)
             if usable < total:
-                extra = verdict.capable - usable
+                extra = verdict.capable - len(verdict.eligible)
                 more = f" ({extra} more could after loading material/nozzle or enabling)" if extra else ""
                 parts.append(f"only {usable} of {total} printers can take it{more}")
+            printers = self.snapshot.printers
+            down = [printers[i] for i in verdict.eligible if printers[i].unavailable is not None]
+            if down:
+                parts.append("unavailable now: " + "; ".join(
+                    p.unavailable.describe(p.id) for p in down if p.unavailable is not None))
         if start is not None and start - now > 60:
             parts.append(f"waits {(start - now) / 3600.0:.1f} h for a free printer (work ahead of it)")
         elif job.copies_left > 1:
@@ -121,15 +165,28 @@ class Plan:
         return "; ".join(parts)
 
     def order_forecasts(self) -> dict[int, OrderForecast]:
-        """Per order: the last projected finish of its queued jobs, at risk if any job is."""
+        """Per order: the last projected finish of its queued jobs, at risk if any job is. An order
+        with copies waiting for a person (interrupted, failed, held) is at risk with no finish: it
+        cannot be done until someone acts (issue 19.1)."""
         finish: dict[int, float | None] = {}
         late: dict[int, str] = {}
+        stuck: dict[int, list[int]] = {}
+        for waiting in self.snapshot.waiting:
+            if waiting.order_id is None:
+                continue
+            finish[waiting.order_id] = None
+            stuck.setdefault(waiting.order_id, []).append(waiting.id)
+            late.setdefault(waiting.order_id, waiting.describe())
         for job in self.ordered:
             if job.order_id is None:
                 continue
             oid = job.order_id
             forecast = self.forecast(job.id)
             assert forecast is not None
+            if oid in stuck:
+                if forecast.at_risk:
+                    late[oid] += f"; job j{job.id}: {forecast.reason}"
+                continue
             if forecast.finish is None:
                 finish[oid] = None
                 late.setdefault(oid, f"job j{job.id}: {forecast.reason}")
@@ -146,7 +203,7 @@ class Plan:
             reason = late.get(oid)
             if reason is None and due is not None and end is not None and end > due:
                 reason = f"projected to finish after the order's due date {_iso(due)}"
-            result[oid] = OrderForecast(oid, end, reason is not None, reason)
+            result[oid] = OrderForecast(oid, end, reason is not None, reason, tuple(stuck.get(oid, ())))
         return result
 
 
@@ -171,8 +228,11 @@ def plan(
     verdicts = result.verdicts
     for req in {job.requirements for job in snapshot.jobs}:
         verdicts[req] = judge(printers, req)
-    class_of, free_at = _printer_classes(snapshot, verdicts)
-    classes_for = {req: sorted({class_of[i] for i in v.eligible}) for req, v in verdicts.items()}
+    usable = result.usable
+    for req, verdict in verdicts.items():
+        usable[req] = tuple(i for i in verdict.eligible if printers[i].unavailable is None)
+    class_of, free_at = _printer_classes(snapshot, usable)
+    classes_for = {req: sorted({class_of[i] for i in eligible}) for req, eligible in usable.items()}
     if timeline:
         result.timeline = _project_timeline(result, classes_for, free_at)
     else:
@@ -258,11 +318,15 @@ def _project_timeline(
                 plan.late.append(job.id)
             continue
         duration = job.duration_s
+        retries = job.retries
         for copy in range(job.copies_left):
             heap = job_heaps[0] if len(job_heaps) == 1 else min(job_heaps, key=_top)
             begin, index = heap[0]
             end = begin + duration
-            heapreplace(heap, (end, index))
+            if copy < len(retries) and ids[index] in retries[copy]:
+                index = _elsewhere(job_heaps, begin, end, retries[copy], ids, index)
+            else:
+                heapreplace(heap, (end, index))
             add(Segment(ids[index], job.id, begin, end))
             if copy == 0 and job.copies_left > 1:
                 plan.starts[job.id] = begin
@@ -276,15 +340,41 @@ def _top(heap: list[_Slot]) -> float:
     return heap[0][0]
 
 
+def _elsewhere(
+    heaps: list[list[_Slot]], begin: float, end: float, failed_on: frozenset[str], ids: list[str], index: int
+) -> int:
+    """A retried copy goes to a printer it did not fail on that is free as early, if there is one
+    (dispatch's rule, farmctl/scheduler/dispatch.py); else to `index`, a printer it failed on. Books
+    [begin, end) on the printer chosen. Rare (only copies that failed), so a scan is fine."""
+    fallback: tuple[list[_Slot], int] | None = None
+    for heap in heaps:
+        for position, (free_at, candidate) in enumerate(heap):
+            if free_at != begin:
+                continue
+            if ids[candidate] not in failed_on:
+                return _book(heap, position, end)
+            if candidate == index and fallback is None:
+                fallback = (heap, position)
+    assert fallback is not None
+    return _book(*fallback, end)
+
+
+def _book(heap: list[_Slot], position: int, end: float) -> int:
+    index = heap[position][1]
+    heap[position] = (end, index)
+    heapq.heapify(heap)
+    return index
+
+
 def _printer_classes(
-    snapshot: QueueSnapshot, verdicts: dict[Requirements, Verdict]
+    snapshot: QueueSnapshot, usable: dict[Requirements, tuple[int, ...]]
 ) -> tuple[list[int], list[list[_Slot]]]:
     """Group printers that serve exactly the same requirements of this queue: for the projection
     they are interchangeable, so each group needs one heap of (free at, printer) entries. Grouping
     by eligibility rather than by raw capability keeps most jobs on a single heap."""
     serves: list[list[int]] = [[] for _ in snapshot.printers]
-    for k, verdict in enumerate(verdicts.values()):
-        for i in verdict.eligible:
+    for k, eligible in enumerate(usable.values()):
+        for i in eligible:
             serves[i].append(k)
     index_of: dict[tuple[int, ...], int] = {}
     class_of: list[int] = []

@@ -21,6 +21,10 @@ from farmctl.store.base import StoreBase
 from farmctl.store.control_schema import control_requests, daemons, printer_live
 from farmctl.store.schema import events, print_runs
 
+# A daemon writes its printers' rows every `status_interval_s` (1 s by default): a row older than this
+# no longer says what the printer does now (its daemon died or hangs).
+LIVE_STALE_AFTER_S = 10.0
+
 _LIVE_KEYS = ("daemon_id", "heartbeat_at", "state", "detail", "endpoint", "temperatures", "run_id", "job_id",
               "lines_acked", "lines_total", "progress", "eta_s", "run_started_at", "heating", "state_reason")
 

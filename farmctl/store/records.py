@@ -46,7 +46,7 @@ class PrinterSpec:
     nozzle_mm: float | None = None
     bed_mm: tuple[float, float, float] | None = None
     tags: frozenset[str] = frozenset()
-    bed_clear_mode: str = "manual"  # manual | auto
+    bed_clear_mode: str = "manual"  # manual | auto | always (farmctl.scheduler.model.BedClear)
     power_w: float | None = None
     profile: str | None = None
 

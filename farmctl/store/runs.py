@@ -15,14 +15,16 @@ from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.exc import IntegrityError
 
 from farmctl.errors import NotFound, UserError
+from farmctl.scheduler.copies import RunFact, replay
 from farmctl.scheduler.failures import decide_after_failure
-from farmctl.scheduler.model import JobState
+from farmctl.scheduler.model import BedClear, JobState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.jobs import settle
 from farmctl.store.records import Run, format_id
-from farmctl.store.schema import jobs, print_runs, printers
+from farmctl.store.schema import files, jobs, print_runs, printers
 
 _CLAIMABLE = (JobState.QUEUED.value, JobState.PRINTING.value)
+_CLEARS_AFTER_COMPLETED = tuple(m.value for m in BedClear if m.clears_after(completed=True))
 
 
 def run_from_row(row: Row[Any], file_sha: str = "") -> Run:
@@ -160,6 +162,25 @@ class RunOps(StoreBase):
             rows = conn.execute(query.order_by(print_runs.c.id.desc()).limit(limit)).all()
         return [run_from_row(r, r.file_sha) for r in rows]
 
+    def copy_attempts(self, job_id: int) -> dict[int, int]:
+        """Run id -> the attempt of the copy it printed (1: the copy's first run), for every run of
+        the job. `Run.attempt` counts the job's runs; this is the number the log and `jobs show` give
+        (farmctl/scheduler/copies.py pairs runs with copies by the dispatch rule)."""
+        with self._read() as conn:
+            copies = conn.execute(select(jobs.c.copies).where(jobs.c.id == job_id)).scalar()
+            if copies is None:
+                raise NotFound(f"no job {format_id('job', job_id)}")
+            rows = conn.execute(
+                select(
+                    print_runs.c.id,
+                    print_runs.c.printer_id,
+                    print_runs.c.state,
+                    print_runs.c.started_at,
+                    print_runs.c.ended_at,
+                ).where(print_runs.c.job_id == job_id)
+            ).all()
+        return replay(int(copies), [RunFact(*row) for row in rows]).attempt
+
     def record_progress(
         self,
         run_id: int,
@@ -201,7 +222,36 @@ class RunOps(StoreBase):
             if conn.execute(select(print_runs.c.id).where(print_runs.c.id == run_id)).first() is None:
                 raise NotFound(f"no run {format_id('run', run_id)}")
             raise UserError(f"run {format_id('run', run_id)} is not printing any more")
+        if stats.get("filament_mm") is None:
+            self._record_filament(conn, run_id, outcome == "done")
         return ended
+
+    def _record_filament(self, conn: Connection, run_id: int, completed: bool) -> None:
+        """Filament the run used: the file's (from the G-code analysis) for a completed run, the
+        fraction of its lines the printer acknowledged for one that ended early (failed, cancelled,
+        interrupted; nothing sent is 0). Unknown when the analysis found no extrusion figure."""
+        row = conn.execute(
+            select(
+                files.c.filament_mm, print_runs.c.lines_acked, print_runs.c.lines_total, print_runs.c.progress
+            )
+            .select_from(print_runs.join(jobs, jobs.c.id == print_runs.c.job_id))
+            .join(files, files.c.sha256 == jobs.c.file_sha)
+            .where(print_runs.c.id == run_id)
+        ).one()
+        if row.filament_mm is None:
+            return
+        fraction: float | None
+        if completed:
+            fraction = 1.0
+        elif row.lines_total:
+            fraction = row.lines_acked / row.lines_total
+        elif row.progress is not None:
+            fraction = row.progress
+        else:
+            fraction = 0.0 if not row.lines_acked else None
+        if fraction is not None:
+            used = row.filament_mm * min(1.0, max(0.0, fraction))
+            conn.execute(print_runs.update().where(print_runs.c.id == run_id).values(filament_mm=used))
 
     def finish_run(
         self,
@@ -236,7 +286,8 @@ class RunOps(StoreBase):
                 .where(printers.c.id == ended.printer_id)
                 .values(
                     consecutive_failures=0,
-                    bed_clear=select(printers.c.bed_clear_mode == "auto")
+                    # A completed print: a printer that clears itself is ready for the next copy.
+                    bed_clear=select(printers.c.bed_clear_mode.in_(_CLEARS_AFTER_COMPLETED))
                     .where(printers.c.id == ended.printer_id)
                     .scalar_subquery(),
                 )
@@ -260,8 +311,14 @@ class RunOps(StoreBase):
         lines_acked: int | None = None,
         resends: int | None = None,
         filament_mm: float | None = None,
+        reached_printer: bool = True,
     ) -> Run:
-        """The copy failed: retry it (preferring another printer) or fail the job; rest a failing printer."""
+        """The copy failed: retry it (preferring another printer) or fail the job; rest a failing printer.
+
+        `reached_printer=False`: it failed before anything was sent (its file missing on this host, the
+        printer not connected): the bed holds nothing, so it stays clear, and the printer's failure
+        streak is not the printer's doing either. The job's failures count all the same, so a job that
+        can never start ends `failed` instead of being retried forever."""
         with self._write() as conn:
             ended = self._end_run(
                 conn,
@@ -276,12 +333,12 @@ class RunOps(StoreBase):
             printer = conn.execute(
                 select(printers).where(printers.c.id == ended.printer_id).with_for_update()
             ).first()
-            streak = (printer.consecutive_failures if printer is not None else 0) + 1
+            streak = (printer.consecutive_failures if printer is not None else 0) + int(reached_printer)
             decision = decide_after_failure(
                 job_failures=job.failures + 1,
                 max_retries=max_retries,
                 printer_id=ended.printer_id,
-                printer_consecutive_failures=streak,
+                printer_consecutive_failures=streak if reached_printer else 0,
                 printer_failure_limit=printer_failure_limit,
                 error=error,
             )
@@ -309,7 +366,7 @@ class RunOps(StoreBase):
                     .where(printers.c.id == ended.printer_id)
                     .values(
                         consecutive_failures=streak,
-                        bed_clear=False,
+                        bed_clear=not reached_printer,  # the claim marked it occupied
                         hold_reason=decision.printer_hold_reason or printer.hold_reason,
                     )
                 )
@@ -328,8 +385,12 @@ class RunOps(StoreBase):
                 )
             return self.get_run(run_id, conn)
 
-    def cancel_run(self, run_id: int, reason: str = "cancelled by operator") -> Run:
-        """The daemon stopped a copy on purpose (job cancelled): not a failure of the printer."""
+    def cancel_run(
+        self, run_id: int, reason: str = "cancelled by operator", *, reached_printer: bool = True
+    ) -> Run:
+        """The daemon stopped a copy on purpose (job cancelled): not a failure of the printer. With
+        `reached_printer=False` (cancelled before anything was sent, e.g. during an upload) the bed stays
+        clear."""
         with self._write() as conn:
             ended = self._end_run(conn, run_id, "cancelled", reason)
             job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id).with_for_update()).one()
@@ -340,7 +401,11 @@ class RunOps(StoreBase):
                 .where(jobs.c.id == ended.job_id)
                 .values(copies_active=active, state=state.value, updated_at=self.now())
             )
-            conn.execute(printers.update().where(printers.c.id == ended.printer_id).values(bed_clear=False))
+            conn.execute(
+                printers.update()
+                .where(printers.c.id == ended.printer_id)
+                .values(bed_clear=not reached_printer)
+            )
             self._event(conn, "run.cancelled", format_id("run", run_id), reason=reason)
             return self.get_run(run_id, conn)
 

@@ -5,14 +5,30 @@ from __future__ import annotations
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import Connection, case, func, literal, select
 
-from farmctl.scheduler.model import JobView, Policy, PrinterState, PrinterView, QueueSnapshot, Requirements
+from farmctl.scheduler.availability import availability
+from farmctl.scheduler.copies import RunFact, replay
+from farmctl.scheduler.model import (
+    JobState,
+    JobView,
+    Policy,
+    PrinterState,
+    PrinterView,
+    QueueSnapshot,
+    Requirements,
+    WaitingJob,
+)
 from farmctl.scheduler.policy import EDF_PRIORITY_WEIGHT, NO_DUE, PRIORITY_WEIGHT
 from farmctl.store.base import StoreBase, split_tags
+from farmctl.store.control_schema import daemons, printer_live
+from farmctl.store.live import LIVE_STALE_AFTER_S
 from farmctl.store.schema import files, jobs, orders, print_runs, printers
 
 _SCHEDULABLE = ("queued", "printing")
+_WAITING = (JobState.INTERRUPTED.value, JobState.FAILED.value, JobState.HELD.value)
+# A running copy's observed rate counts from this fraction printed (as the daemon's own ETA does).
+MIN_PROGRESS_FOR_RATE = 0.02
 
 
 class SnapshotOps(StoreBase):
@@ -60,6 +76,7 @@ class SnapshotOps(StoreBase):
             held_ids = {row[0] for row in held_rows}
             active_rows = conn.execute(
                 select(
+                    print_runs.c.id,
                     print_runs.c.job_id,
                     print_runs.c.printer_id,
                     print_runs.c.started_at,
@@ -72,16 +89,16 @@ class SnapshotOps(StoreBase):
                 .where(print_runs.c.state == "printing")
             ).all()
             order_rows = conn.execute(select(orders.c.id, orders.c.due)).all()
+            # Only jobs with a copy that failed somewhere have copies to steer (usually none or few).
+            retries = _waiting_retries(conn, {row[0]: row[4] for row in job_rows if row[12]})
+            daemon_running, live = _live_reports(conn, now)
+            waiting = _waiting_jobs(conn)
 
         busy_until: dict[str, float] = {}
         running: dict[str, tuple[int, float]] = {}  # printer -> (job, started at)
         job_active_until: dict[int, float] = {}
         for run in active_rows:
-            duration = run.estimated_time_s or run.slicer_time_s or default_duration_s
-            elapsed = max(0.0, now - run.started_at)
-            if run.progress and run.progress > 0.01:
-                duration = max(duration, elapsed / run.progress)  # progress beats the estimate
-            end = max(now, run.started_at + duration)
+            end = _running_end(now, run, live.get(run.printer_id), default_duration_s)
             busy_until[run.printer_id] = end
             running[run.printer_id] = (run.job_id, run.started_at)
             job_active_until[run.job_id] = max(end, job_active_until.get(run.job_id, 0.0))
@@ -100,6 +117,15 @@ class SnapshotOps(StoreBase):
                 busy_until=busy_until.get(p.id),
                 running_job=running[p.id][0] if p.id in running else None,
                 running_since=running[p.id][1] if p.id in running else None,
+                unavailable=availability(
+                    enabled=bool(p.enabled),
+                    hold_reason=p.hold_reason,
+                    bed_clear=bool(p.bed_clear),
+                    printing=p.id in running,
+                    live=_state(live[p.id].state) if p.id in live else None,
+                    live_detail=live[p.id].detail if p.id in live else None,
+                    daemon_running=daemon_running,
+                ),
             )
             for p in printer_rows
         )
@@ -107,7 +133,6 @@ class SnapshotOps(StoreBase):
         # unpacked as plain tuples (attribute access on Row is several times slower), and one
         # Requirements object is interned per distinct need, so the scheduler judges each once.
         interned: dict[tuple[object, ...], Requirements] = {}
-        tag_sets: dict[str, frozenset[str]] = {"": frozenset()}
         views: list[JobView] = []
         append = views.append
         for (
@@ -123,7 +148,7 @@ class SnapshotOps(StoreBase):
             pinned,
             tags,
             order_id,
-            failed,
+            _failed_printers,
             estimated,
             slicer_time,
             min_x,
@@ -142,9 +167,6 @@ class SnapshotOps(StoreBase):
                 req = interned[key] = Requirements(
                     material=material, nozzle_mm=nozzle, size_mm=size, tags=split_tags(tags), printer=pinned
                 )
-            failed_on = tag_sets.get(failed)
-            if failed_on is None:
-                failed_on = tag_sets[failed] = split_tags(failed)
             if order_due is not None and (due is None or order_due < due):
                 due = order_due
             append(
@@ -157,7 +179,7 @@ class SnapshotOps(StoreBase):
                     0 if held_ids and job_id in held_ids else max(0, copies - done - active),
                     req,
                     order_id,
-                    failed_on,
+                    retries.get(job_id, ()),
                     job_active_until.get(job_id),
                 )
             )
@@ -167,7 +189,95 @@ class SnapshotOps(StoreBase):
             jobs=tuple(views),
             order_due={o.id: o.due for o in order_rows},
             ordered_by=policy if policy in _SQL_ORDERED else None,
+            waiting=waiting,
+            daemon_running=daemon_running,
         )
+
+
+def _live_reports(conn: Connection, now: float) -> tuple[bool, dict[str, Any]]:
+    """Whether any daemon runs, and the live rows of the printers a running daemon drives (the rows
+    of a daemon that stopped or went silent say nothing about now)."""
+    fresh = now - LIVE_STALE_AFTER_S
+    running = conn.execute(
+        select(daemons.c.id).where(daemons.c.stopped_at.is_(None), daemons.c.heartbeat_at >= fresh).limit(1)
+    ).first()
+    rows = conn.execute(
+        select(
+            printer_live.c.printer_id,
+            printer_live.c.state,
+            printer_live.c.detail,
+            printer_live.c.run_id,
+            printer_live.c.eta_s,
+            printer_live.c.heartbeat_at,
+        ).where(printer_live.c.daemon_id.is_not(None), printer_live.c.heartbeat_at >= fresh)
+    ).all()
+    return running is not None, {row.printer_id: row for row in rows}
+
+
+def _running_end(now: float, run: Any, live: Any, default_duration_s: float) -> float:
+    """When a copy printing now ends: its daemon's live ETA (what `status` shows), else the rate
+    observed so far once 2 % is printed, else the file's estimate from its start (issue 18.4)."""
+    if live is not None and live.run_id == run.id and live.eta_s is not None:
+        return max(now, live.heartbeat_at + live.eta_s)
+    elapsed = max(0.0, now - run.started_at)
+    if run.progress is not None and run.progress >= MIN_PROGRESS_FOR_RATE and elapsed > 0:
+        return max(now, run.started_at + elapsed / run.progress)
+    return max(now, run.started_at + (run.estimated_time_s or run.slicer_time_s or default_duration_s))
+
+
+def _waiting_jobs(conn: Connection) -> tuple[WaitingJob, ...]:
+    """Jobs with copies left that wait for a person: interrupted, failed (retry limit), held."""
+    rows = conn.execute(
+        select(
+            jobs.c.id,
+            jobs.c.state,
+            jobs.c.copies,
+            jobs.c.copies_done,
+            jobs.c.copies_active,
+            jobs.c.order_id,
+            jobs.c.due,
+            orders.c.due.label("order_due"),
+            jobs.c.state_reason,
+        )
+        .outerjoin(orders, orders.c.id == jobs.c.order_id)
+        .where(
+            jobs.c.state.in_(_WAITING),
+            jobs.c.copies_done + jobs.c.copies_active < jobs.c.copies,
+        )
+        .order_by(jobs.c.id)
+    ).all()
+    return tuple(
+        WaitingJob(
+            job_id,
+            JobState(state),
+            copies - done - active,
+            order_id,
+            order_due if due is None or (order_due is not None and order_due < due) else due,
+            reason,
+        )
+        for job_id, state, copies, done, active, order_id, due, order_due, reason in rows
+    )
+
+
+def _waiting_retries(conn: Connection, copies: dict[int, int]) -> dict[int, tuple[frozenset[str], ...]]:
+    """Per job (id -> its copies), the copies waiting for a retry after failing, as the printers each
+    failed on (farmctl/scheduler/copies.py replays the job's runs with the dispatch rule)."""
+    if not copies:
+        return {}
+    runs: dict[int, list[RunFact]] = {job_id: [] for job_id in copies}
+    rows = conn.execute(
+        select(
+            print_runs.c.job_id,
+            print_runs.c.id,
+            print_runs.c.printer_id,
+            print_runs.c.state,
+            print_runs.c.started_at,
+            print_runs.c.ended_at,
+        ).where(print_runs.c.job_id.in_(list(copies)))
+    ).all()
+    for job_id, run_id, printer_id, state, started, ended in rows:
+        runs[job_id].append(RunFact(run_id, printer_id, state, started, ended))
+    return {job_id: replay(copies[job_id], job_runs).retries for job_id, job_runs in runs.items()}
 
 
 def _state(text: str) -> PrinterState:

@@ -1,49 +1,59 @@
-"""The attempt counter in the log is per copy: a job's second copy starts at attempt=1."""
+"""The attempt counter is per copy (a job's second copy starts at attempt=1), and the daemon's log and
+`jobs show` give the same number for the same run (issue 18.8)."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
-from farmctl.daemon.attempts import copy_attempts
-from farmctl.store.records import Run
 from tests.daemon.conftest import Farm, small_part, wait_for
 from tests.support.simulator import running_simulator
 
 
-def run(run_id: int, state: str, started: float, ended: float | None) -> Run:
-    return Run(id=run_id, job_id=1, printer_id="p1", attempt=run_id, state=state, started_at=started,
-               ended_at=ended, error=None, lines_total=None, lines_acked=0, resends=0, filament_mm=None,
-               progress=None)
+def logged_attempts(farm: Farm) -> dict[str, int]:
+    """Run id -> attempt, from the `run.started` lines of the daemon's log."""
+    log = (farm.home / "logs" / "daemon.log").read_text()
+    found = {}
+    for line in log.splitlines():
+        if "event=run.started" in line:
+            run = re.search(r"run=(r\d+)", line)
+            attempt = re.search(r"attempt=(\d+)", line)
+            assert run is not None and attempt is not None, line
+            found[run.group(1)] = int(attempt.group(1))
+    return found
 
 
-def test_copies_in_a_row_are_each_a_first_attempt() -> None:
-    assert copy_attempts([run(1, "done", 0, 10), run(2, "done", 11, 20), run(3, "printing", 21, None)]) \
-        == {1: 1, 2: 1, 3: 1}
+def shown_attempts(farm: Farm, job_id: int) -> dict[str, int]:
+    shown = subprocess.run(
+        [sys.executable, "-m", "farmctl", "--home", str(farm.home), "jobs", "show", f"j{job_id}", "--json"],
+        capture_output=True, text=True, check=True,
+    )
+    return {run["id"]: run["attempt"] for run in json.loads(shown.stdout)["runs"]}
 
 
-def test_a_retry_counts_on_the_copy_that_failed() -> None:
-    runs = [run(1, "failed", 0, 5), run(2, "failed", 6, 8), run(3, "done", 9, 20),
-            run(4, "printing", 21, None)]
-    assert copy_attempts(runs) == {1: 1, 2: 2, 3: 3, 4: 1}
-
-
-def test_parallel_copies_retry_their_own_failures() -> None:
-    # Copies A (r1) and B (r2) print at once; A fails and is retried (r3) while B goes on; B then fails
-    # and its retry (r4) is B's second attempt, not the job's fourth run.
-    runs = [run(1, "failed", 0, 5), run(2, "interrupted", 0, 12), run(3, "done", 6, 30),
-            run(4, "printing", 13, None)]
-    assert copy_attempts(runs) == {1: 1, 2: 1, 3: 2, 4: 2}
-
-
-def test_log_attempt_is_per_copy(farm: Farm, tmp_path: Path) -> None:
+def test_log_and_jobs_show_count_attempts_per_copy(farm: Farm, tmp_path: Path) -> None:
     with running_simulator(count=1, speed=200.0) as sim:
         farm.add_printer("p1", sim.endpoints[0])
         daemon = farm.start_daemon(bed_clear="auto")
         job = farm.queue(small_part(tmp_path / "part.gcode", moves=20), copies=2)
         wait_for(lambda: farm.job_state(job) == "done", 60, "both copies printed")
         farm.stop_daemon(daemon)
-    log = (farm.home / "logs" / "daemon.log").read_text()
-    started = [line for line in log.splitlines() if "event=run.started" in line]
-    assert len(started) == 2
-    assert [re.search(r"attempt=(\d+)", line).group(1) for line in started] == ["1", "1"]  # type: ignore[union-attr]
+    logged = logged_attempts(farm)
+    assert sorted(logged.values()) == [1, 1]  # two copies, each on its first attempt
+    assert shown_attempts(farm, job) == logged
+
+
+def test_a_retry_is_its_copys_next_attempt_in_the_log_and_in_jobs_show(farm: Farm, tmp_path: Path) -> None:
+    part = small_part(tmp_path / "part.gcode", moves=300)
+    with running_simulator(count=1, faults={"reset-at-line": 150}, speed=100.0) as sim:
+        farm.add_printer("p1", sim.endpoints[0])
+        job = farm.queue(part)
+        daemon = farm.start_daemon(bed_clear="always")  # the bed clears itself after the failed copy too
+        wait_for(lambda: farm.job_state(job) == "done", 60, "the retried copy")
+        farm.stop_daemon(daemon)
+    logged = logged_attempts(farm)
+    assert sorted(logged.values()) == [1, 2]
+    assert shown_attempts(farm, job) == logged

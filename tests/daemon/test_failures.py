@@ -26,7 +26,7 @@ def test_unplugged_mid_print_then_replugged_reprints_the_copy(farm: Farm, tmp_pa
                            journal_dir=tmp_path / "j") as sim:
         farm.add_printer("p1", str(link))
         job = farm.queue(part)
-        daemon = farm.start_daemon(bed_clear="auto")
+        daemon = farm.start_daemon(bed_clear="always")  # the bed clears itself after a failed print too
         wait_for(lambda: farm.job_state(job) == "done", 60, "the copy to be printed after the re-plug")
         runs = runs_of(farm, job)
         assert [state for state, _, _ in runs] == ["failed", "done"]
@@ -42,7 +42,7 @@ def test_reset_mid_print_fails_the_copy_and_the_retry_prints_it(farm: Farm, tmp_
     with running_simulator(count=1, faults=faults, speed=100.0, journal_dir=tmp_path / "j") as sim:
         farm.add_printer("p1", sim.endpoints[0])
         job = farm.queue(part)
-        daemon = farm.start_daemon(bed_clear="auto")
+        daemon = farm.start_daemon(bed_clear="always")
         wait_for(lambda: farm.job_state(job) == "done", 60, "the retried copy")
         runs = runs_of(farm, job)
         assert [state for state, _, _ in runs] == ["failed", "done"]

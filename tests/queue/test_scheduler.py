@@ -272,19 +272,41 @@ def test_copies_spread_over_ready_printers() -> None:
     assert sorted((a.job_id, a.printer_id) for a in result.assignments) == [(1, "a"), (1, "b"), (2, "c")]
 
 
-def test_failed_copy_prefers_another_printer() -> None:
-    printers = (printer("a"), printer("b", state=PrinterState.PRINTING))
-    retried = job(1, failed_on=frozenset({"a"}))
-    result = plan(QueueSnapshot(NOW, printers, (retried, job(2))))
-    # a is free but j1 failed there and b can take it: j1 waits for b, a takes j2.
-    assert [(x.printer_id, x.job_id) for x in result.assignments] == [("a", 2)]
+def test_a_retried_copy_prefers_another_free_printer() -> None:
+    printers = (printer("a"), printer("b"))
+    retried = job(1, retries=(frozenset({"a"}),))
     snap = QueueSnapshot(NOW, printers, (retried, job(2)))
-    assert next_for_printer(snap, list(snap.jobs), "a") == [2]
+    # Both are free: the copy that failed on a goes to b, a takes j2.
+    assert sorted((x.printer_id, x.job_id) for x in plan(snap).assignments) == [("a", 2), ("b", 1)]
+    steered: list[int] = []
+    assert next_for_printer(snap, list(snap.jobs), "a", steered=steered) == [2] and steered == [1]
     assert next_for_printer(snap, list(snap.jobs), "b") == [1, 2]
+    timeline = plan(snap, timeline=True).timeline
+    assert timeline is not None and ("b", 1) in {(s.printer_id, s.job_id) for s in timeline}
 
 
-def test_failed_copy_returns_to_the_same_printer_when_it_is_the_only_one() -> None:
-    result = plan(QueueSnapshot(NOW, (printer("a"),), (job(1, failed_on=frozenset({"a"})),)))
+def test_a_retried_copy_goes_back_when_no_other_printer_is_free() -> None:
+    printers = (printer("a"), printer("b", state=PrinterState.PRINTING, busy_until=NOW + 5 * H))
+    snap = QueueSnapshot(NOW, printers, (job(1, retries=(frozenset({"a"}),)), job(2)))
+    # b is busy for 5 h: leaving a idle meanwhile would only make j1 later.
+    assert [(x.printer_id, x.job_id) for x in plan(snap).assignments] == [("a", 1)]
+    assert next_for_printer(snap, list(snap.jobs), "a") == [1, 2]
+    result = plan(snap, timeline=True)
+    forecast = result.forecast(1)
+    assert forecast is not None and forecast.start == NOW  # the projection agrees: now, on a
+    assert result.timeline is not None
+    assert ("a", 1, NOW) in {(s.printer_id, s.job_id, s.start) for s in result.timeline}
+
+
+def test_the_other_copies_of_a_job_print_where_one_failed() -> None:
+    printers = (printer("a"), printer("b", state=PrinterState.PRINTING, busy_until=NOW + 5 * H))
+    snap = QueueSnapshot(NOW, printers, (job(1, copies_left=3, retries=(frozenset({"a"}),)),))
+    assert next_for_printer(snap, list(snap.jobs), "a") == [1]
+    assert [(x.printer_id, x.job_id) for x in plan(snap).assignments] == [("a", 1)]
+
+
+def test_a_failed_copy_returns_to_the_same_printer_when_it_is_the_only_one() -> None:
+    result = plan(QueueSnapshot(NOW, (printer("a"),), (job(1, retries=(frozenset({"a"}),)),)))
     assert [(x.printer_id, x.job_id) for x in result.assignments] == [("a", 1)]
 
 

@@ -132,19 +132,6 @@ def test_repeatedly_failing_printer_leaves_rotation_with_reason(store: JobStore)
     assert back.hold_reason is None and back.consecutive_failures == 0
 
 
-def test_failed_copy_goes_to_another_printer(store: JobStore) -> None:
-    add_printer(store, "a", bed_clear_mode="auto")
-    add_printer(store, "b", bed_clear_mode="auto")
-    job = add_job(store)
-    run = store.claim_copy("a", [job.id])
-    assert run is not None
-    store.fail_run(run.id, "layer shift")
-    store.confirm_bed_clear("a")
-    assert store.claim_next_copy("a") is None  # waits for b
-    retry = store.claim_next_copy("b")
-    assert retry is not None and retry.job_id == job.id
-
-
 def test_recovery_marks_printing_runs_interrupted(store: JobStore) -> None:
     add_printer(store, "a")
     add_printer(store, "b")
