@@ -15,6 +15,7 @@ from farmctl.daemon.view import FarmView, PrinterRow
 _STATE_STYLE = {
     "printing": "bold green", "paused": "yellow", "idle": "cyan", "awaiting_bed_clear": "magenta",
     "connecting": "blue", "offline": "dim", "error": "bold red", "maintenance": "dim yellow",
+    "reconnecting": "bold yellow",
 }
 
 
@@ -66,6 +67,8 @@ def _progress_cell(row: PrinterRow, compact: bool) -> RenderableType:
 
 def _state_cell(row: PrinterRow) -> Text:
     state = row.state.replace("_", " ")
+    if row.state == "reconnecting" and row.detail:
+        state = row.detail  # "reconnecting 12 s": the cable is out, the copy is held
     if row.heating:
         state += " (heating)"
     detail = row.detail if row.state in ("error", "offline", "maintenance", "fault") and row.detail else ""
@@ -188,4 +191,6 @@ def summary_line(view: FarmView) -> str:
     printers = ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
     jobs = ", ".join(f"{k} {v}" for k, v in sorted(view.jobs_by_state.items()))
     printing = [f"{r.id} {r.progress * 100:.0f}%" for r in view.printers if r.progress is not None]
-    return f"[{_clock(view.at)}] printers: {printers} | jobs: {jobs} | {' '.join(printing)}"
+    held = [f"{r.id} {r.detail}" for r in view.printers if r.state == "reconnecting" and r.detail]
+    line = f"[{_clock(view.at)}] printers: {printers} | jobs: {jobs} | {' '.join(printing)}"
+    return line + (f" | {', '.join(held)}" if held else "")

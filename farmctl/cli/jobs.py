@@ -260,6 +260,7 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
         job = store.get_job(number)
         runs = store.list_runs(job_id=number)
         document = job_json(job, plan_for(store).forecast(number))
+        points, recovered_from = store.recovery_info([r.id for r in runs])
     document["runs"] = [
         {
             "id": format_id("run", r.id),
@@ -273,6 +274,10 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
             "lines_total": r.lines_total,
             "resends": r.resends,
             "filament_mm": r.filament_mm,
+            # interrupted with its part on the bed: `printers recover` continues it (as a new run)
+            "recoverable": r.id in points and points[r.id].recoverable,
+            "recovered": r.id in recovered_from,  # this run continued an interrupted one
+            "recovered_from": format_id("run", recovered_from[r.id]) if r.id in recovered_from else None,
         }
         for r in runs
     ]
@@ -283,8 +288,11 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
         if key != "runs":
             print(f"{key:22} {value if value not in (None, [], '') else '-'}")
     for run in document["runs"]:
+        note = " (recoverable: farmctl printers recover " + run["printer"] + ")" if run["recoverable"] else ""
+        note += f" (recovers {run['recovered_from']})" if run["recovered"] else ""
         print(
             f"  {run['id']:>6} {run['printer']:<12} {run['state']:<12} {run['started']}  {run['error'] or ''}"
+            + note
         )
 
 

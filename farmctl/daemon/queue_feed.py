@@ -38,6 +38,8 @@ QUEUE_EVENT_TYPES = {
     "run.failed": "failed",
     "run.cancelled": "copy_cancelled",
     "run.interrupted": "interrupted",
+    "run.recovered": "recovered",  # `printers recover`: the interrupted copy continues as a new run
+    "run.recovery_abandoned": "recovery_abandoned",  # `printers clear`: that copy goes back to the queue
 }
 QUEUE_ITEMS = 50  # the newest-first list in queue/state is capped; the counts are not
 _LISTED_STATES = (JobState.PRINTING, JobState.QUEUED, JobState.HELD, JobState.INTERRUPTED)
