@@ -54,8 +54,8 @@ class FieldRecovery:
         sup = self.sup
         first = worker.state is not WorkerState.RECONNECTING
         if first:
-            worker.outage_since = self.wall()
-            worker.window_over = False
+            if worker.outage_since is None:  # (a sleep already dated it: see _check_sleep)
+                worker.outage_since = self.wall()
             run = worker.run
             details: dict[str, object] = {"reason": reason, "window_s": sup.settings.reconnect_window_s}
             if run is not None:
@@ -104,6 +104,7 @@ class FieldRecovery:
 
     def left_reconnecting(self, worker: PrinterWorker) -> None:
         worker.outage_since = None
+        worker.window_over = False
         worker.reconnect_at = None  # the held copy resumed or ended: no more polling of its port
 
     def poll(self, now: float) -> None:
@@ -165,14 +166,8 @@ class FieldRecovery:
                 continue  # its outage is measured on the wall clock: the sleep already counts
             if worker.state not in (WorkerState.PRINTING, WorkerState.PAUSED):
                 continue
-            worker.outage_since = self.wall() - slept
-            details: dict[str, object] = {
-                "reason": f"the host slept {slept:.0f} s",
-                "run": f"r{worker.run.run_id}",
-            }
-            sup.log.warning("printer.disconnected", worker.id, **details)
-            self._record("printer.disconnected", worker, details)
-            worker.driver.resynchronise()
+            worker.outage_since = self.wall() - slept  # the outage began when the host fell asleep
+            worker.driver.resynchronise()  # -> RECONNECTING (logged by link_lost), then back or interrupted
             if slept > sup.settings.reconnect_window_s:
                 self._give_up(
                     worker, f"the host slept {slept:.0f} s, longer than [daemon] reconnect_window_s"

@@ -68,7 +68,9 @@ def assert_recovered(before: list[str], after: list[str], file_commands: list[st
     tail = list(after)
     while tail[:1] and tail[0] in HEATERS_OFF:  # switched off on the reconnect after the window
         tail.pop(0)
-    assert tail == script + file_commands[resume:], "not the script, then the file from the resume line"
+    expected = script + file_commands[resume:]
+    tail = tail[: len(expected)]  # (the printer's next job may follow)
+    assert tail == expected, "not the script, then the file from the resume line"
     homes = [c for c in tail if c.startswith("G28")]
     assert homes and all(c.split()[1:] == ["X", "Y"] for c in homes), homes  # X and Y, never Z
 
