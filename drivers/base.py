@@ -284,6 +284,11 @@ class PrinterDriver(ABC):
         """Wait for the connection thread to end (after disconnect or a fatal error). True if it ended."""
         return True
 
+    def resume_heats(self) -> bool:
+        """Whether `resume()` heats the printer again (its resume script sets a temperature): the daemon then
+        waits for the power budget before it resumes."""
+        return False
+
     def abandon_held_job(self, reason: str) -> None:
         """A job held while the printer was unreachable (state RECONNECTING) will not continue: end it as
         INTERRUPTED with `reason`. Drivers that never hold a job need nothing here."""

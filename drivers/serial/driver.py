@@ -10,6 +10,7 @@ connect for `socket://`) may block, so it happens on a short-lived thread of its
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
@@ -76,6 +77,7 @@ class _Stream:
         skipped = sum(len(command) + 1 for command in commands[:start])
         return cls(list(job.prologue) + commands[start:], len(job.prologue), start, skipped)
 _HEAT_WAITS = frozenset({"M109", "M190", "M191"})
+_HEATING = re.compile(r"^\s*M(104|109|140|190|141|191)\b.*\b[SR]\s*0*[1-9]", re.IGNORECASE)
 
 
 class MarlinDriver(PrinterDriver):
@@ -129,6 +131,9 @@ class MarlinDriver(PrinterDriver):
 
     def abandon_held_job(self, reason: str) -> None:
         self._loop.call(lambda: self._abandon(reason))
+
+    def resume_heats(self) -> bool:
+        return any(_HEATING.match(command) for command in self.settings.scripts.resume)
 
     def resynchronise(self) -> None:
         self._post(lambda proto, now: proto.resynchronise(now))

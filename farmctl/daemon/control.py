@@ -73,7 +73,10 @@ class ControlHandler:
         elif verb == "resume":
             if worker.state is not WorkerState.PAUSED:
                 raise UserError(f"printer {worker.id} is {worker.state.value}, not paused; nothing to resume")
-            driver.resume()
+            waiting = sup.field.resume(worker)  # a re-heat counts against the power budget
+            if waiting is not None:
+                self._complete(request.id, ok=True, result=waiting)
+                return
         elif verb == "cancel":
             if worker.run is None:
                 raise UserError(f"printer {worker.id} is {worker.state.value}; no print to cancel")

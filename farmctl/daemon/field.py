@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from farmctl.daemon.power import HeatUp, may_start
+from farmctl.daemon.power import HeatUp, may_start, needs_reheat
 from farmctl.daemon.recovery import RecoveryPlan, plan_recovery
 from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
 from farmctl.drivers.base import JobFinished, JobSpec, LinkResumed, PrinterError
@@ -215,10 +215,47 @@ class FieldRecovery:
             f"of {plan.total_lines} (layer {plan.state.layer}, Z {plan.state.z:.2f})"
         )
 
+    def resume(self, worker: PrinterWorker) -> str | None:
+        """`printers resume` after a pause: a printer that has to heat again (it cooled, or its resume script
+        heats) counts against the power budget like a job start, and waits for it. None: resumed now."""
+        sup = self.sup
+        assert worker.driver is not None
+        targets = worker.run.targets if worker.run is not None else {}
+        reheat = worker.driver.resume_heats() or needs_reheat(worker.temperatures, targets)
+        if reheat:
+            draw = self._draw(worker)
+            heating = self.heating()
+            if not may_start(sup.power.budget_w, heating, draw):
+                worker.resume_waiting = True
+                sup.log.info(
+                    "power.waiting",
+                    worker.id,
+                    heating_w=sum(heating.values()),
+                    draw_w=draw,
+                    budget_w=sup.power.budget_w,
+                    waiting="resume",
+                )
+                return (
+                    f"printer {worker.id} resumes as soon as the power budget allows "
+                    f"({sum(heating.values()):.0f} of {sup.power.budget_w:g} W heating now)"
+                )
+            worker.heat = HeatUp(draw, sup.clock(), None)  # over once its targets are reached again
+            sup.log.info("power.reheating", worker.id, draw_w=draw, after="pause")
+        worker.driver.resume()
+        return None
+
     def start_waiting(self, now: float) -> None:
-        """Recoveries held back by the power budget start as soon as they fit."""
+        """Recoveries and resumes held back by the power budget start as soon as they fit."""
         sup = self.sup
         for worker in sup.workers.values():
+            if worker.resume_waiting and worker.driver is not None:
+                if worker.state is not WorkerState.PAUSED or worker.run is None:
+                    worker.resume_waiting = False  # cancelled or lost meanwhile
+                elif may_start(sup.power.budget_w, self.heating(), self._draw(worker)):
+                    worker.resume_waiting = False
+                    worker.heat = HeatUp(self._draw(worker), sup.clock(), None)
+                    sup.log.info("power.reheating", worker.id, draw_w=self._draw(worker), after="pause")
+                    worker.driver.resume()
             if not worker.recover_waiting:
                 continue
             draw = self._draw(worker)
@@ -305,10 +342,7 @@ class FieldRecovery:
 
     def _needs_heat(self, worker: PrinterWorker) -> bool:
         """A heater well below its target (it cooled while out of reach, or its firmware cut it)."""
-        return any(
-            target is not None and target > 40.0 and actual < target - 10.0
-            for actual, target in worker.temperatures.values()
-        )
+        return needs_reheat(worker.temperatures, worker.run.targets if worker.run is not None else {})
 
     def _record(self, kind: str, worker: PrinterWorker, details: dict[str, object]) -> None:
         sup = self.sup

@@ -131,6 +131,7 @@ class PrinterWorker:
     heaters_off_pending: bool = False  # switch the heaters off as soon as the printer answers again
     recovery_pending: int | None = None  # the run whose copy waits here for `printers recover`
     recover_waiting: bool = False  # `printers recover` accepted; waits for the power budget
+    resume_waiting: bool = False  # `printers resume` accepted; its re-heat waits for the power budget
     reheat_check: bool = False  # back after an outage: do its first readings show it has to heat again?
 
     def __post_init__(self) -> None:
