@@ -223,11 +223,15 @@ class MarlinProtocol:
         if self.job is None:
             return
         if self.state is DriverState.RECONNECTING:
-            # The printer is out of reach: the job ends here; nothing can be sent to it before a reconnect.
-            self._resume = None
+            # The printer is out of reach: the job ends here, nothing of it is sent. If a resume handshake
+            # is running on a new link, the printer gets a normal one instead (then it can be made safe).
+            linked, self._resume = self._resume is not None, None
             self._finish_job(JobOutcome.CANCELLED, None, now)
-            self.error = "cancelled while the printer was unreachable"
-            self._set_state(DriverState.ERROR, self.error)
+            if linked:
+                self.connect(now)
+            else:
+                self.error = "cancelled while the printer was unreachable"
+                self._set_state(DriverState.ERROR, self.error)
             return
         self._finish_job(JobOutcome.CANCELLED, None, now)
         self._rewind = None

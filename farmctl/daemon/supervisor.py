@@ -543,6 +543,8 @@ class Supervisor:
         if run is None or event.job_id != run.spec_id:
             self.log.warning("job.unknown_finish", worker.id, job=event.job_id, outcome=event.outcome.value)
             return
+        if worker.state is WorkerState.RECONNECTING:
+            worker.heaters_off_pending = True  # it ended out of reach, heaters on: off as soon as it answers
         worker.run = None
         worker.heat = None
         worker.live_dirty = True
