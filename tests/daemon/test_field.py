@@ -305,3 +305,71 @@ def test_recover_refuses_bad_input_with_one_line(farm: Farm, tmp_path: Path) -> 
     assert farmctl(farm, "printers", "clear", "p1").returncode == 0
     with farm.store() as store:
         assert store.pending_recovery("p1") is None and store.get_job(job).state.value == "queued"
+
+
+def test_reset_during_the_heat_up_prints_the_copy_again(farm: Farm, tmp_path: Path) -> None:
+    """A board that resets before anything was printed has an empty bed: no recovery, it prints again."""
+    part = small_part(tmp_path / "part.gcode", moves=200)
+    link = tmp_path / "ttyUSB-p1"
+    faults = {"unplug-at-line": 4, "replug-after": 0.5}  # N4 cut while the M190 heat-up waits
+    with running_simulator(transport="pty", link=link, faults=faults, speed=100.0,
+                           journal_dir=tmp_path / "j") as sim:
+        farm.add_printer("p1", str(link))
+        job = farm.queue(part)
+        daemon = farm.start_daemon(bed_clear="auto")
+        wait_for(lambda: farm.job_state(job) == "done", 60, "the copy printed again")
+        farm.stop_daemon(daemon)
+    assert runs_of(farm, job) == [("failed", 1), ("done", 2)]
+    assert not events_of(farm, "run.interrupted")
+    _, after = split_at_event(sim.journal(0), sim.events(0), "reset")
+    assert after[-len(job_commands(part)):] == job_commands(part)
+
+
+def test_reset_during_a_pause_is_recovered(farm: Farm, tmp_path: Path) -> None:
+    part = small_part(tmp_path / "part.gcode", moves=800)
+    link = tmp_path / "ttyUSB-p1"
+    faults = {"unplug-at": 6.0, "replug-after": 0.5}  # seconds after the board booted (the daemon opened it)
+    with running_simulator(transport="pty", link=link, faults=faults, speed=30.0,
+                           journal_dir=tmp_path / "j") as sim:
+        farm.add_printer("p1", str(link))
+        job = farm.queue(part)
+        daemon = farm.start_daemon(bed_clear="auto")
+        wait_for(lambda: printed_past(farm, "p1", 20), 30, "the part to begin")
+        assert farmctl(farm, "printers", "pause", "p1").returncode == 0
+        assert not any(e["event"] == "unplug" for e in sim.events(0)), "paused too late for this test"
+        wait_recoverable(farm, "p1")
+        wait_for(lambda: farm.printer_state("p1") == "awaiting_bed_clear", 30, "p1 back after its reset")
+        document = recover(farm, "p1")
+        wait_for(lambda: farm.job_state(job) == "done", 60, "the recovered copy")
+        farm.stop_daemon(daemon)
+    assert runs_of(farm, job) == [("interrupted", 1), ("done", 2)]
+    before, after = split_at_event(sim.journal(0), sim.events(0), "reset")
+    assert_recovered(before, after, job_commands(part), document)
+
+
+def test_another_printer_on_the_port_is_refused_loudly(farm: Farm, tmp_path: Path) -> None:
+    part = small_part(tmp_path / "part.gcode", moves=300)
+    link = tmp_path / "ttyACM-p1"
+    other_profile = tmp_path / "other.toml"
+    other_profile.write_text('[firmware]\nuuid = "0b0b0b0b-2222-4444-8888-000000000002"\n')
+    faults = {"unplug-at-line": 150, "replug-after": 4.0}
+    with running_simulator(transport="pty", link=link, faults=faults, speed=100.0, reset_on_open=False,
+                           journal_dir=tmp_path / "ours") as ours, \
+            running_simulator(transport="pty", profile=other_profile, reset_on_open=False,
+                              journal_dir=tmp_path / "theirs") as theirs:
+        farm.add_printer("p1", str(link))
+        job = farm.queue(part)
+        daemon = farm.start_daemon(bed_clear="auto")
+        wait_for(lambda: farm.printer_state("p1") == "reconnecting", 30, "the cable to be out")
+        wait_for(lambda: not link.is_symlink(), 10, "the simulator to remove its link")
+        link.symlink_to(theirs.endpoints[0])  # somebody plugs another printer in where ours was
+        wait_for(lambda: events_of(farm, "printer.other_printer"), 30, "the refusal")
+        assert farm.printer_state("p1") == "reconnecting"  # still waiting for its own printer
+        # Ours comes back on that port (the simulator re-points the link): the copy goes on.
+        wait_for(lambda: farm.job_state(job) == "done", 60, "the print to finish on its own printer")
+        farm.stop_daemon(daemon)
+    assert [e["cmd"] for e in theirs.journal(0)] == ["M115"]  # identified, nothing else sent
+    log = (farm.home / "logs" / "daemon.log").read_text()
+    assert "ERROR printer=p1 event=printer.other_printer" in log and "UUID" in log
+    assert runs_of(farm, job) == [("done", 1)]
+    assert_exactly_once(ours, part)
