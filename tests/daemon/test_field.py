@@ -279,32 +279,46 @@ def test_laptop_sleep_past_the_window_interrupts_and_switches_heaters_off(farm: 
 
 
 def test_recover_refuses_bad_input_with_one_line(farm: Farm, tmp_path: Path) -> None:
-    farm.add_printer("p1", "/dev/null-printer")
-    job = farm.queue(small_part(tmp_path / "part.gcode", moves=50))
+    farm.add_printer("p1", "/dev/null-printer-1")
+    farm.add_printer("p2", "/dev/null-printer-2")
+    job = farm.queue(small_part(tmp_path / "part.gcode", moves=50), copies=2)
     nothing = farmctl(farm, "printers", "recover", "p1", "--yes")
     assert nothing.returncode != 0 and "nothing to recover" in nothing.stderr
     assert len(nothing.stderr.strip().splitlines()) == 1 and "Traceback" not in nothing.stderr
     unknown = farmctl(farm, "printers", "recover", "nope", "--yes")
     assert unknown.returncode != 0 and "no printer nope" in unknown.stderr
+    runs = {}
     with farm.store() as store:
-        run = store.claim_copy("p1", [job])
-        assert run is not None
-        store.open_recovery_point(run.id)
+        for printer in ("p1", "p2"):
+            run = store.claim_copy(printer, [job])
+            assert run is not None
+            store.open_recovery_point(run.id)
+            runs[printer] = run.id
     printing = farmctl(farm, "printers", "recover", "p1", "--yes")
     assert printing.returncode != 0 and "is printing" in printing.stderr
-    three_hours_ago = time.time() - 3 * 3600
     from farmctl.store import JobStore
 
+    with farm.store() as store:
+        store.interrupt_run(runs["p1"], "printer reset", lines_acked=30)
+    three_hours_ago = time.time() - 3 * 3600
     with JobStore.open(farm.home, actor="test", clock=lambda: three_hours_ago) as old:
-        old.interrupt_run(run.id, "printer reset", lines_acked=20)
-    stale = farmctl(farm, "printers", "recover", "p1", "--yes")
+        old.interrupt_run(runs["p2"], "printer reset", lines_acked=20)
+    # Without --yes and without a terminal to ask on: the plan, and nothing done.
+    shown = farmctl(farm, "printers", "recover", "p1", "--json")
+    assert shown.returncode == 0 and "--yes" in shown.stderr and "MUST STILL BE ON THE BED" in shown.stderr
+    plan = json.loads(shown.stdout)
+    assert plan["recovered"] is False and plan["plan"]["confirmed_line"] == 30
+    assert plan["plan"]["resume_line"] < 30 and plan["plan"]["homes"] == "X Y"
+    stale = farmctl(farm, "printers", "recover", "p2", "--yes")
     assert stale.returncode != 0 and "recovery_max_age_s" in stale.stderr and "printers clear" in stale.stderr
     assert len(stale.stderr.strip().splitlines()) == 1
-    shown = json.loads(farmctl(farm, "printers", "show", "p1", "--json").stdout)
-    assert shown["recoverable"] is True  # still waiting: `printers clear p1` gives it up
-    assert farmctl(farm, "printers", "clear", "p1").returncode == 0
+    nodaemon = farmctl(farm, "printers", "recover", "p1", "--yes")
+    assert nodaemon.returncode != 0 and "no running daemon" in nodaemon.stderr
+    shown_p2 = json.loads(farmctl(farm, "printers", "show", "p2", "--json").stdout)
+    assert shown_p2["recoverable"] is True  # still waiting: `printers clear p2` gives it up
+    assert farmctl(farm, "printers", "clear", "p2").returncode == 0
     with farm.store() as store:
-        assert store.pending_recovery("p1") is None and store.get_job(job).state.value == "queued"
+        assert store.pending_recovery("p2") is None and store.get_job(job).copies_active == 1
 
 
 def test_reset_during_the_heat_up_prints_the_copy_again(farm: Farm, tmp_path: Path) -> None:
