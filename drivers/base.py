@@ -34,6 +34,9 @@ class DriverState(enum.Enum):
     PRINTING = "printing"  # a job is streaming
     PAUSED = "paused"  # a job is paused (by us, the printer or the user)
     CANCELLING = "cancelling"  # the safe-stop script is running
+    # The link went (cable pulled, hub browned out, laptop slept) during a job: the job is held, not failed,
+    # until the printer is back and proves it kept its state (then it continues) or not (interrupted).
+    RECONNECTING = "reconnecting"
     ERROR = "error"  # a communication or job error: the link may be retried
     FAULT = "fault"  # the printer itself failed (thermal runaway, kill): needs a human, no auto-retry
 
@@ -42,6 +45,9 @@ class JobOutcome(enum.Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The printer lost its state mid-print (reset, power loss) or the host gave up waiting for it to come
+    # back: the part is still on the bed, so the copy may be recovered from where it stood.
+    INTERRUPTED = "interrupted"
 
 
 class ErrorKind(enum.Enum):
@@ -59,10 +65,15 @@ class NoticeLevel(enum.Enum):
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A job to stream: a pre-flighted G-code file (see the driver's pre-flight) and the queue's id for it."""
+    """A job to stream: a pre-flighted G-code file (see the driver's pre-flight) and the queue's id for it.
+
+    A recovery (`printers recover`) streams `prologue` (its script) and then the file from command
+    `start_line`; progress and `lines_acked` still count lines of the whole file."""
 
     path: Path
     job_id: str
+    start_line: int = 0
+    prologue: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,6 +175,19 @@ class PrinterReset:
 
 
 @dataclass(frozen=True)
+class LinkResumed:
+    """The link came back after an outage during a job, the printer proved it had not reset, and the job
+    continues: `firmware_line` is the last line number the firmware had received, `replayed` the lines sent
+    again because they never arrived, `lines_acked` the job's confirmed lines now."""
+
+    printer: str
+    job_id: str
+    firmware_line: int
+    replayed: int
+    lines_acked: int
+
+
+@dataclass(frozen=True)
 class HostAction:
     """A `//action:<name> <argument>` line from the firmware (pause, resume, cancel, prompt_* ...)."""
 
@@ -198,6 +222,7 @@ DriverEvent = (
     | PrinterError
     | FirmwareIdentified
     | PrinterReset
+    | LinkResumed
     | HostAction
     | Notice
     | LogLine
@@ -261,3 +286,18 @@ class PrinterDriver(ABC):
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the connection thread to end (after disconnect or a fatal error). True if it ended."""
         return True
+
+    def resume_heats(self) -> bool:
+        """Whether `resume()` heats the printer again (its resume script sets a temperature): the daemon then
+        waits for the power budget before it resumes."""
+        return False
+
+    def abandon_held_job(self, reason: str) -> None:
+        """A job held while the printer was unreachable (state RECONNECTING) will not continue: end it as
+        INTERRUPTED with `reason`. Drivers that never hold a job need nothing here."""
+        return None
+
+    def resynchronise(self) -> None:
+        """The host itself was away (the laptop slept): before the job goes on, prove over the open link that
+        the printer kept its state and learn which lines it has, as after a reconnect."""
+        return None

@@ -10,6 +10,7 @@ connect for `socket://`) may block, so it happens on a short-lived thread of its
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
@@ -38,7 +39,7 @@ from farmctl.drivers.serial.preflight import PreflightCache, PreflightError, Pre
 from farmctl.drivers.serial.protocol import MarlinProtocol
 from farmctl.drivers.serial.settings import ProtocolSettings, Scripts
 from farmctl.drivers.serial.transport import LinkSettings, SerialTransport, TransportError, resolve_url
-from farmctl.drivers.serial.usb import UsbIdentityError
+from farmctl.drivers.serial.usb import PortInfo, UsbIdentityError, list_serial_ports, usb_serial_of
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,34 @@ class MarlinSettings:
     auto_baud: tuple[int, ...] = ()  # e.g. (115200, 250000): tried in order when the handshake fails
     lock_port: bool = True
     fault_linger_s: float = 0.5  # after a fault: keep reading (never writing) this long, then close
+    # A job survives a lost link: it is held (RECONNECTING) until `connect()` finds the printer again and the
+    # resume handshake proves it kept its state (resume.py). The daemon's choice; `farmctl print`, which
+    # has nobody to wait for the cable, fails the job instead.
+    hold_on_disconnect: bool = False
 
 
 _Request = Callable[[MarlinProtocol, float], None]
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """The lines a job streams: the file, or for a recovery its script and then the file from a line."""
+
+    lines: list[str]
+    prologue: int = 0
+    base_lines: int = 0
+    base_bytes: int = 0
+
+    @classmethod
+    def of(cls, job: JobSpec, result: PreflightResult) -> _Stream:
+        commands = result.commands
+        if not job.start_line and not job.prologue:
+            return cls(commands)
+        start = min(job.start_line, len(commands))
+        skipped = sum(len(command) + 1 for command in commands[:start])
+        return cls(list(job.prologue) + commands[start:], len(job.prologue), start, skipped)
 _HEAT_WAITS = frozenset({"M109", "M190", "M191"})
+_HEATING = re.compile(r"^\s*M(104|109|140|190|141|191)\b.*\b[SR]\s*0*[1-9]", re.IGNORECASE)
 
 
 class MarlinDriver(PrinterDriver):
@@ -64,6 +89,7 @@ class MarlinDriver(PrinterDriver):
         settings: MarlinSettings | None = None,
         loop: LinkLoop | None = None,
         preflight: PreflightCache | None = None,
+        ports: Callable[[], list[PortInfo]] = list_serial_ports,
     ) -> None:
         self.printer = printer
         self.url = url
@@ -78,6 +104,11 @@ class MarlinDriver(PrinterDriver):
         self._active_lock = threading.Lock()
         self._link: _Link | None = None  # loop thread only
         self._held: list[_Request] = []  # requests posted while the link was still opening (loop thread)
+        # The protocol of a job held across a lost link (set by the loop thread when the link ends): the next
+        # connect() resumes it instead of starting afresh.
+        self._held_proto: MarlinProtocol | None = None
+        self._ports = ports
+        self._device_serial: str | None = None  # USB serial number seen at the first connection, if any
         self._status = DriverStatus(printer, DriverState.OFFLINE, url)
         self._status_lock = threading.Lock()  # only guards the reference swap, never held on the hot path
 
@@ -91,11 +122,21 @@ class MarlinDriver(PrinterDriver):
         self._stop.clear()
         self._loop.start()
         self._loop.call(self._held.clear)  # requests from an earlier connection never reach this one
-        self._open_async(0, MarlinProtocol(self.printer, self.settings.protocol), None, None)
+        proto = self._held_proto or MarlinProtocol(self.printer, self.settings.protocol)
+        self._open_async(0, proto, None, None)
 
     def disconnect(self) -> None:
         self._stop.set()
         self._loop.call(self._end_on_request)
+
+    def abandon_held_job(self, reason: str) -> None:
+        self._loop.call(lambda: self._abandon(reason))
+
+    def resume_heats(self) -> bool:
+        return any(_HEATING.match(command) for command in self.settings.scripts.resume)
+
+    def resynchronise(self) -> None:
+        self._post(lambda proto, now: proto.resynchronise(now))
 
     def start_job(self, job: JobSpec) -> None:
         if self._idle.is_set():
@@ -112,7 +153,8 @@ class MarlinDriver(PrinterDriver):
             self._emit(JobFinished(self.printer, job.job_id, JobOutcome.FAILED, str(error), 0, 0, 0, 0, 0.0,
                                    reached_printer=False))
             return
-        self._post(lambda proto, now: self._start_job(proto, job, result))
+        stream = _Stream.of(job, result)  # here too: slicing a large file is not for the loop thread
+        self._post(lambda proto, now: self._start_job(proto, job, stream))
 
     def pause(self) -> None:
         self._post(self._pause)
@@ -145,8 +187,10 @@ class MarlinDriver(PrinterDriver):
 
     # ---- requests (run on the loop thread) --------------------------------------------------------------
 
-    def _start_job(self, proto: MarlinProtocol, job: JobSpec, result: PreflightResult) -> None:
-        if not proto.start_job(job.job_id, result.commands, time.monotonic()):
+    def _start_job(self, proto: MarlinProtocol, job: JobSpec, stream: _Stream) -> None:
+        started = proto.start_job(job.job_id, stream.lines, time.monotonic(), prologue=stream.prologue,
+                                  base_lines=stream.base_lines, base_bytes=stream.base_bytes)
+        if not started:
             self._emit(
                 JobFinished(
                     self.printer,
@@ -177,6 +221,9 @@ class MarlinDriver(PrinterDriver):
             proto.resume(now)
 
     def _cancel(self, proto: MarlinProtocol, now: float) -> None:
+        if proto.state is DriverState.RECONNECTING:
+            proto.cancel(now)  # the printer is out of reach: no script (its heaters go off on the reconnect)
+            return
         if proto.job is not None:
             if proto.firmware.paused_for_user or _HEAT_WAITS & proto.window.commands():
                 # M108 (out of band with the emergency parser) ends M0/M600 and M109/M190 waits, so a cancel
@@ -199,11 +246,14 @@ class MarlinDriver(PrinterDriver):
         try:
             if endpoint is None:
                 try:
-                    endpoint = resolve_url(self.url)
+                    endpoint = resolve_url(self.url, self._ports)
                 except UsbIdentityError as error:
                     self._fail_to_connect(proto, str(error), "no-device")
                     self._finished(lock)
                     return
+            if proto.state is DriverState.RECONNECTING and not self._same_device(endpoint):
+                self._finished(lock)
+                return
             if lock is None and self.settings.lock_port:
                 lock = PortLock(endpoint, owner=self.printer)
                 try:
@@ -228,6 +278,8 @@ class MarlinDriver(PrinterDriver):
             fd = transport.fileno()
             if fd is not None:
                 set_exclusive(fd)
+            if proto.state is not DriverState.RECONNECTING:
+                self._device_serial = usb_serial_of(endpoint, self._ports)
             link = _Link(self, proto, transport, endpoint, attempt, lock)
             self._loop.call(link.attach)
         except Exception as error:  # a bug must not leave the printer silently without a connection
@@ -237,11 +289,29 @@ class MarlinDriver(PrinterDriver):
     def _bauds(self) -> tuple[int, ...]:
         return self.settings.auto_baud or (self.settings.link.baud,)
 
+    def _same_device(self, endpoint: str) -> bool:
+        """Before a held job's port is even opened: a USB serial number other than the one we printed on
+        means another printer was plugged in there. Refused loudly; nothing is opened or sent."""
+        if self._device_serial is None:
+            return True
+        found = usb_serial_of(endpoint, self._ports)
+        if found is None or found == self._device_serial:
+            return True
+        message = (
+            f"a different printer is on {endpoint} (USB serial {found!r}, ours is {self._device_serial!r}); "
+            "refusing it, nothing is sent: plug this printer's own cable back in"
+        )
+        self._emit(PrinterError(self.printer, ErrorKind.RECOVERABLE_COMM, message, "other-printer"))
+        return False
+
     # ---- the link's end (loop thread) -----------------------------------------------------------------
 
     def _link_ended(self, link: _Link, outcome: str) -> None:
         self._link = None
         self._held.clear()
+        proto = link.proto
+        held = proto.job is not None and proto.state is DriverState.RECONNECTING and not self._stop.is_set()
+        self._held_proto = proto if held else None
         more_bauds = link.attempt + 1 < len(self._bauds())
         if outcome == "no-handshake" and more_bauds and not self._stop.is_set():
             fresh = MarlinProtocol(self.printer, self.settings.protocol)
@@ -258,6 +328,24 @@ class MarlinDriver(PrinterDriver):
         link = self._link
         if link is not None:
             link.end("closed", stopped=True)
+        elif self._held_proto is not None and self._idle.is_set():
+            proto, self._held_proto = self._held_proto, None
+            proto.disconnected(time.monotonic())  # the held job ends as a link closed on request does
+            self._dispatch(proto.take_events())
+            self._publish(proto, self.url)
+
+    def _abandon(self, reason: str) -> None:
+        link = self._link
+        if link is not None:
+            link.request(lambda proto, now: proto.abandon_held_job(reason, now))
+        elif self._held_proto is not None:
+            proto = self._held_proto
+            if self._idle.is_set():
+                self._held_proto = None
+            proto.abandon_held_job(reason, time.monotonic())
+            proto.take_output()
+            self._dispatch(proto.take_events())
+            self._publish(proto, self.url)
 
     def _crashed(self, proto: MarlinProtocol, error: BaseException) -> None:
         traceback.print_exception(error)
@@ -289,6 +377,8 @@ class MarlinDriver(PrinterDriver):
             self._loop.call(self._end_on_request)
 
     def _fail_to_connect(self, proto: MarlinProtocol, message: str, code: str) -> None:
+        if proto.state is DriverState.RECONNECTING:
+            return  # the port is not back yet: expected while a job is held, and retried quietly
         self._emit(PrinterError(self.printer, ErrorKind.RECOVERABLE_COMM, message, code))
         self._emit(StateChanged(self.printer, DriverState.ERROR, proto.state, message))
         with self._status_lock:
@@ -319,6 +409,15 @@ class MarlinDriver(PrinterDriver):
             link.request(request)
         elif not self._idle.is_set():
             self._held.append(request)  # the link is still opening: it runs these first
+        elif self._held_proto is not None:
+            # A held job with no link (the cable is out): only a cancel means anything here (see _cancel).
+            proto = self._held_proto
+            request(proto, time.monotonic())
+            proto.take_output()  # nowhere to send it
+            if proto.job is None:
+                self._held_proto = None
+            self._dispatch(proto.take_events())
+            self._publish(proto, self.url)
 
 
 class _Link:
@@ -359,7 +458,10 @@ class _Link:
         driver._link = self
         self._loop.add(self)
         now = time.monotonic()
-        self.proto.connect(now)
+        if self.proto.state is DriverState.RECONNECTING and self.proto.job is not None:
+            self.proto.reconnect(now)  # a held job: the resume handshake, nothing else goes out meanwhile
+        else:
+            self.proto.connect(now)
         held, driver._held = driver._held, []
         for request in held:
             request(self.proto, now)
@@ -436,6 +538,9 @@ class _Link:
         if proto.state is DriverState.ERROR and proto.error and "handshake" in proto.error:
             self.end("no-handshake")
             return
+        if proto.drop_link is not None:
+            self.end(proto.drop_link)  # another printer on the port, or no answer: the job stays held
+            return
         self.deadline = proto.next_deadline(now) if self._fd is not None else now + 0.02
 
     def _trying_next_baud(self) -> bool:
@@ -463,7 +568,7 @@ class _Link:
                 self._loop.want_writable(self, True)
 
     def _lost(self, error: TransportError, now: float) -> None:
-        self.proto.connection_lost(str(error), error.code, now)
+        self.proto.connection_lost(str(error), error.code, now, hold=self.driver.settings.hold_on_disconnect)
         self.end(error.code)
 
     def end(self, outcome: str, stopped: bool = False) -> None:

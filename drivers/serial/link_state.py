@@ -21,18 +21,24 @@ class JobCursor:
     paused: bool = False
     fence_sent: bool = False
     last_progress: float = -1.0
+    # A recovery streams a script (`prologue` lines) and then the file from command `base_lines` (after
+    # `base_bytes` bytes of it); what it reports counts the whole file, so the next recovery point holds.
+    prologue: int = 0
+    base_lines: int = 0
+    base_bytes: int = 0
 
     @property
     def total(self) -> int:
         return len(self.lines)
 
     def info(self) -> JobProgressInfo:
+        script = self.prefix_bytes[min(self.acked, self.prologue)]
         return JobProgressInfo(
             self.job_id,
-            self.acked,
-            self.total,
-            self.prefix_bytes[self.acked],
-            self.prefix_bytes[-1],
+            self.base_lines + max(0, self.acked - self.prologue),
+            self.base_lines + self.total - self.prologue,
+            self.base_bytes + self.prefix_bytes[self.acked] - script,
+            self.base_bytes + self.prefix_bytes[-1] - self.prefix_bytes[self.prologue],
             self.resends,
         )
 

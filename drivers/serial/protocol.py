@@ -62,6 +62,7 @@ from farmctl.drivers.base import (
     TemperatureReading,
     Temperatures,
 )
+from farmctl.drivers.serial import held_job
 from farmctl.drivers.serial.flow import History, InFlight, Window
 from farmctl.drivers.serial.link_state import Counters, FirmwareState, JobCursor, Rewind
 from farmctl.drivers.serial.responses import (
@@ -73,9 +74,15 @@ from farmctl.drivers.serial.responses import (
     firmware_name_version,
     numbered,
 )
+from farmctl.drivers.serial.resume import ResumeHandshake
 from farmctl.drivers.serial.settings import ProtocolSettings
 
 HELLO_COMMAND = "M110 N0"
+_HOLDABLE = frozenset({DriverState.PRINTING, DriverState.PAUSED, DriverState.RECONNECTING})
+_NO_TIMERS = frozenset({DriverState.OFFLINE, DriverState.FAULT, DriverState.ERROR, DriverState.RECONNECTING})
+_NOT_SENDING = frozenset(
+    {DriverState.OFFLINE, DriverState.FAULT, DriverState.CONNECTING, DriverState.RECONNECTING}
+)
 EMERGENCY_OUT_OF_BAND = frozenset({"M108", "M410", "M876"})
 _TOOL = re.compile(r"^T(\d+)")
 
@@ -127,6 +134,12 @@ class MarlinProtocol:
         self._last_response = 0.0
         self._last_poll = 0.0
         self._resync_pending = False
+        # A held job (state RECONNECTING, see resume.py): the identity to expect back, the highest line
+        # number known to be acknowledged, and the handshake running on a new link.
+        self._held_identity: dict[str, str] = {}
+        self._held_low = 0
+        self._resume: ResumeHandshake | None = None
+        self.drop_link: str | None = None  # set when the driver must close this link (the job stays held)
 
     # ---- inputs ---------------------------------------------------------------------------------------
 
@@ -156,7 +169,12 @@ class MarlinProtocol:
         self._check_timers(now)
         self._pump(now)
 
-    def start_job(self, job_id: str, lines: list[str], now: float) -> bool:
+    def start_job(
+        self, job_id: str, lines: list[str], now: float, *, prologue: int = 0, base_lines: int = 0,
+        base_bytes: int = 0,
+    ) -> bool:
+        """Stream `lines`. A recovery's lines are its script (the first `prologue`) and then the file from
+        command `base_lines` (`base_bytes` into it): progress counts lines of the whole file."""
         if self.state is not DriverState.IDLE or self.job is not None:
             self._emit_error(
                 ErrorKind.RECOVERABLE_COMM, f"cannot start a job while {self.state.value}", "busy"
@@ -165,7 +183,8 @@ class MarlinProtocol:
         prefix = [0]
         for line in lines:
             prefix.append(prefix[-1] + len(line) + 1)
-        self.job = JobCursor(job_id, lines, prefix, now)
+        self.job = JobCursor(job_id, lines, prefix, now, prologue=prologue, base_lines=base_lines,
+                             base_bytes=base_bytes)
         self.counters.consecutive_resends = 0
         self._single_line = False
         self._set_state(DriverState.PRINTING, f"job {job_id}")
@@ -204,6 +223,17 @@ class MarlinProtocol:
     def cancel(self, now: float) -> None:
         if self.job is None:
             return
+        if self.state is DriverState.RECONNECTING:
+            # The printer is out of reach: the job ends here, nothing of it is sent. If a resume handshake
+            # is running on a new link, the printer gets a normal one instead (then it can be made safe).
+            linked, self._resume = self._resume is not None, None
+            self._finish_job(JobOutcome.CANCELLED, None, now)
+            if linked:
+                self.connect(now)
+            else:
+                self.error = "cancelled while the printer was unreachable"
+                self._set_state(DriverState.ERROR, self.error)
+            return
         self._finish_job(JobOutcome.CANCELLED, None, now)
         self._rewind = None
         self._replay_next = None
@@ -221,16 +251,37 @@ class MarlinProtocol:
         self._events.append(LogLine(self.printer, True, "M112 (emergency stop)"))
         self._fault("emergency stop by operator", "emergency-stop", now)
 
-    def connection_lost(self, message: str, code: str, now: float) -> None:
-        """The transport failed (unplug, write stall): the job is interrupted where it stands (H26, H27)."""
+    def connection_lost(self, message: str, code: str, now: float, hold: bool = False) -> None:
+        """The transport failed (unplug, write stall). The job fails where it stands (H26, H27), unless
+        `hold`: then it is kept, with its numbering and history, for `reconnect` (state RECONNECTING)."""
         self.error = message
+        self._resume = None
+        if hold and self.job is not None and self.state in _HOLDABLE:
+            held_job.hold(self, message, code, now)
+            return
         if self.job is not None:
             self._finish_job(JobOutcome.FAILED, message, now)
         if self.state is not DriverState.FAULT:
             self._emit_error(ErrorKind.JOB_FATAL, message, code)
             self._set_state(DriverState.ERROR, message)
 
+    def reconnect(self, now: float) -> None:
+        """A new link to the printer of a held job: prove it is the same printer and did not reset, and learn
+        which lines it has, before anything moves it (resume.py). Nothing else is sent meanwhile."""
+        held_job.reconnect(self, now)
+
+    def resynchronise(self, now: float) -> None:
+        """The host was away (the laptop slept) with the link open: bytes and oks may be lost, and the printer
+        may have lost power. Hold the job and run the resume handshake on this same link."""
+        held_job.resynchronise(self, now)
+
+    def abandon_held_job(self, reason: str, now: float) -> None:
+        """A held job will not continue (the reconnect window passed): it ends INTERRUPTED. With a link open
+        (a resume handshake running) the printer gets a normal handshake instead, so it can be made safe."""
+        held_job.abandon(self, reason, now)
+
     def disconnected(self, now: float) -> None:
+        self._resume = None
         if self.job is not None:
             self._finish_job(JobOutcome.FAILED, "disconnected", now)
         if self.state not in (DriverState.FAULT, DriverState.ERROR):
@@ -249,6 +300,8 @@ class MarlinProtocol:
 
     def next_deadline(self, now: float) -> float:
         """When `tick` next has something to do (the driver bounds its read timeout with it)."""
+        if self._resume is not None:
+            return self._resume.next_deadline(now)
         deadline = now + 0.25
         if self._rewind is not None:
             deadline = min(deadline, now + self.settings.resend_settle_s / 2)
@@ -264,6 +317,9 @@ class MarlinProtocol:
     def _on_line(self, text: str, now: float) -> None:
         self._last_rx = now
         response = classify(text, self.active_tool)
+        if self._resume is not None:
+            held_job.on_resume_line(self, response, text, now)
+            return
         after_resend, self._after_resend = self._after_resend, False
         if after_resend:
             self._learn_resend_ok(response.kind is Kind.OK)
@@ -455,9 +511,11 @@ class MarlinProtocol:
         during_job = self.job is not None
         self._events.append(PrinterReset(self.printer, during_job))
         if during_job:
+            # H25: never continued (its position, heaters and queued moves are gone), but the part is on the
+            # bed: INTERRUPTED, so the host can offer a guided recovery.
             message = "printer reset (sent 'start') during the job and lost its state; the job is aborted"
             self._emit_error(ErrorKind.JOB_FATAL, message, "reset")
-            self._finish_job(JobOutcome.FAILED, message, now)
+            self._finish_job(JobOutcome.INTERRUPTED, message, now)
         if self.state is DriverState.FAULT:
             return
         self.connect(now)
@@ -525,7 +583,7 @@ class MarlinProtocol:
     def _pump(self, now: float) -> None:
         """Send whatever the window allows: replays first, then operator commands, then job lines."""
         # In ERROR only operator commands go out (job lines cannot: the job is over), so M999 can be sent.
-        if self.state in (DriverState.OFFLINE, DriverState.FAULT, DriverState.CONNECTING):
+        if self.state in _NOT_SENDING:
             return
         self._maybe_start_replay(now)
         while True:
@@ -666,6 +724,10 @@ class MarlinProtocol:
 
     def _check_timers(self, now: float) -> None:
         settings = self.settings
+        if self._resume is not None:
+            self._resume.tick(now)
+            held_job.apply_resume(self, now)
+            return
         if self.state is DriverState.CONNECTING:
             if now - self._hello_at >= settings.hello_retry_s:
                 if self._hello_attempts >= settings.hello_attempts:
@@ -678,7 +740,7 @@ class MarlinProtocol:
                 else:
                     self._send_hello(now)
             return
-        if self.state in (DriverState.OFFLINE, DriverState.FAULT, DriverState.ERROR):
+        if self.state in _NO_TIMERS:
             return
         rewind = self._rewind
         if (
@@ -803,12 +865,12 @@ class MarlinProtocol:
         self._commands.appendleft("M115")
         self._pump(now)
 
-    def _identify(self) -> None:
+    def _identify(self, configure: bool = True) -> None:
         name, version = firmware_name_version(self.firmware.fields)
         info = FirmwareInfo(name, version, dict(self.firmware.capabilities), dict(self.firmware.fields))
         self.firmware.identified = True
         self._events.append(FirmwareIdentified(self.printer, info))
-        if self.firmware.autoreport:
+        if self.firmware.autoreport and configure:
             self._commands.append(f"M155 S{max(1, round(self.settings.temperature_interval_s))}")
 
     def firmware_info(self) -> FirmwareInfo | None:
@@ -876,16 +938,17 @@ class MarlinProtocol:
         if job is None:
             return
         self.job = None
-        self._events.append(JobProgress(self.printer, job.info()))
+        info = job.info()
+        self._events.append(JobProgress(self.printer, info))
         self._events.append(
             JobFinished(
                 self.printer,
                 job.job_id,
                 outcome,
                 error,
-                job.acked,
-                job.total,
-                job.prefix_bytes[job.acked],
+                info.lines_acked,
+                info.lines_total,
+                info.bytes_acked,
                 job.resends,
                 now - job.started,
             )

@@ -15,10 +15,11 @@ import errno
 import os
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import serial
-from farmctl.drivers.serial.usb import resolve_usb_url
+from farmctl.drivers.serial.usb import PortInfo, resolve_usb_url
 
 
 class TransportError(Exception):
@@ -60,10 +61,11 @@ class LinkSettings:
     write_attempts: int = 5  # H27: no progress for write_timeout_s x write_attempts is a write stall
 
 
-def resolve_url(url: str) -> str:
-    """The URL pyserial should open now (a usb:// identity becomes today's device node)."""
+def resolve_url(url: str, ports: Callable[[], list[PortInfo]] | None = None) -> str:
+    """The URL pyserial should open now (a usb:// identity becomes today's device node). `ports` lists the
+    machine's serial ports (default: pyserial's list_ports)."""
     if url.startswith("usb://"):
-        return resolve_usb_url(url)
+        return resolve_usb_url(url, ports() if ports is not None else None)
     return url
 
 

@@ -7,7 +7,9 @@ goes into the same physical port. VID/PID are 4-digit hex.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -77,6 +79,18 @@ def parse_usb_url(url: str) -> tuple[int, int, str | None, str | None]:
         )
     serial = unquote(match.group("serial")) if match.group("serial") else None
     return int(match.group(1), 16), int(match.group(2), 16), serial, match.group("location")
+
+
+def usb_serial_of(device: str, ports: Callable[[], list[PortInfo]] = list_serial_ports) -> str | None:
+    """The USB serial number of the adapter behind a device path (symlinks followed), or None when it has
+    none or the path is not a USB serial port (a pty, a socket:// URL)."""
+    if not device.startswith("/"):
+        return None
+    real = os.path.realpath(device)
+    for port in ports():
+        if port.device in (device, real) or os.path.realpath(port.device) == real:
+            return port.serial_number or None
+    return None
 
 
 def resolve_usb_url(url: str, ports: list[PortInfo] | None = None) -> str:

@@ -55,6 +55,8 @@ def _register() -> None:
 
 
 # Modules under farmctl/cli/ that define `register(app: typer.Typer) -> None`.
-_COMMAND_MODULES: list[str] = ["printing", "printers", "orders", "jobs", "schedule", "gcode", "daemon"]
+_COMMAND_MODULES: list[str] = [
+    "printing", "printers", "orders", "jobs", "schedule", "gcode", "daemon", "recover",
+]
 
 _register()

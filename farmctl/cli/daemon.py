@@ -311,7 +311,8 @@ def doctor(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 
 
 # ---- control verbs (registered on the `printers` group) -----------------------------------------------
-def _control(verb: str, printer_id: str, timeout: float, json_out: bool, home: Path | None) -> None:
+def request_control(verb: str, printer_id: str, timeout: float, home: Path | None) -> tuple[int, str]:
+    """Ask the daemon that drives `printer_id` to carry out `verb`; wait for its answer (one-line errors)."""
     from farmctl.cli.queue_support import open_store
     from farmctl.daemon.view import STALE_AFTER_S
     from farmctl.store.live import LiveStore
@@ -335,10 +336,15 @@ def _control(verb: str, printer_id: str, timeout: float, json_out: bool, home: P
             time.sleep(0.02)
     if request.state == "failed":
         raise UserError(request.result or f"{verb} failed")
+    return request_id, request.result or f"{verb}: done"
+
+
+def _control(verb: str, printer_id: str, timeout: float, json_out: bool, home: Path | None) -> None:
+    request_id, result = request_control(verb, printer_id, timeout, home)
     if json_out:
-        print_json({"printer": printer_id, "verb": verb, "request": request_id, "result": request.result})
+        print_json({"printer": printer_id, "verb": verb, "request": request_id, "result": result})
     else:
-        message(request.result or f"{verb}: done")
+        message(result)
 
 
 def pause(printer_id: PrinterArg, timeout: TimeoutOpt = 10.0, json_out: JsonOpt = False,

@@ -16,6 +16,7 @@ from farmctl.scheduler.waits import NEEDS_A_PERSON
 _STATE_STYLE = {
     "printing": "bold green", "paused": "yellow", "idle": "cyan", "awaiting_bed_clear": "magenta",
     "connecting": "blue", "offline": "dim", "error": "bold red", "maintenance": "dim yellow",
+    "reconnecting": "bold yellow",
 }
 
 
@@ -82,6 +83,8 @@ def _progress_cell(row: PrinterRow, compact: bool) -> RenderableType:
 def _state_cell(row: PrinterRow) -> Text:
     """The state, and below it why the printer is not printing, in the words every face uses."""
     state = row.state.replace("_", " ")
+    if row.state == "reconnecting" and row.detail:
+        state = row.detail  # "reconnecting 12 s": the cable is out, the copy is held
     if row.heating:
         state += " (heating)"
     cell = Text(state, style=_STATE_STYLE.get(row.state, ""))
@@ -182,12 +185,14 @@ def risks_table(view: FarmView) -> Table:
 
 _KIND_LABEL = {
     AttentionKind.NO_DAEMON: "no daemon", AttentionKind.PRINTER_FAULT: "printer fault",
-    AttentionKind.PRINTER_CANNOT_CONNECT: "cannot connect", AttentionKind.JOB_INTERRUPTED: "interrupted job",
+    AttentionKind.PRINTER_CANNOT_CONNECT: "cannot connect", AttentionKind.PRINT_RECOVERABLE: "recoverable",
+    AttentionKind.JOB_INTERRUPTED: "interrupted job",
     AttentionKind.JOB_FAILED: "failed job", AttentionKind.BED_NOT_CLEAR: "bed not clear",
     AttentionKind.PRINTER_PAUSED: "paused", AttentionKind.PRINTER_OUT_OF_ROTATION: "out of rotation",
     AttentionKind.JOB_HELD: "held job", AttentionKind.ORDER_BLOCKED: "order waits",
 }
-_URGENT = frozenset({AttentionKind.NO_DAEMON, AttentionKind.PRINTER_FAULT, AttentionKind.JOB_INTERRUPTED,
+_URGENT = frozenset({AttentionKind.NO_DAEMON, AttentionKind.PRINTER_FAULT, AttentionKind.PRINT_RECOVERABLE,
+                     AttentionKind.JOB_INTERRUPTED,
                      AttentionKind.JOB_FAILED, AttentionKind.PRINTER_CANNOT_CONNECT})
 
 
@@ -245,7 +250,10 @@ def summary_line(view: FarmView) -> str:
     jobs = ", ".join(f"{k} {v}" for k, v in sorted(view.jobs_by_state.items()))
     printing = [f"{r.id} {r.progress * 100:.0f}%{_summary_eta(view, r)}" for r in view.printers
                 if r.progress is not None]
+    held = [f"{r.id} {r.detail}" for r in view.printers if r.state == "reconnecting" and r.detail]
     line = f"[{_clock(view.at)}] printers: {printers} | jobs: {jobs} | {', '.join(printing)}"
+    if held:  # "mk3-1 reconnecting 12 s": the cable is out, the copy is held
+        line += f" | {', '.join(held)}"
     if view.attention:  # the most urgent one, with what to run; `farmctl status` lists them all
         first = view.attention[0]
         line += f" | needs attention: {len(view.attention)}, first: {first.reason} -> {first.command}"

@@ -137,6 +137,11 @@ def printer_screen(doc: Mapping[str, Any], wait: PrinterWait | None) -> Renderab
         ("failed in a row", str(doc["consecutive_failures"])),
         ("firmware", capabilities_text(doc["capabilities"])),
     ]
+    recovery = doc.get("recovery")
+    if recovery:  # a copy interrupted here with its part on the bed
+        rows.insert(2, ("recoverable", Text(
+            f"{recovery['job']} ({recovery['run']}) stopped at line {recovery['confirmed_line']}: "
+            f"{recovery['reason'] or 'interrupted'}; {recovery['how']}", style="yellow")))
     return _grid(f"Printer {doc['id']}", rows)
 
 
@@ -220,9 +225,13 @@ def job_screen(doc: Mapping[str, Any], now: float) -> RenderableType:
             runs.add_column(column, overflow="fold")
         for run in doc["runs"]:
             lines = f"{run['lines_acked']}/{run['lines_total'] or '?'}"
+            error = Text(run["error"] or "", style="red")
+            if run.get("recoverable"):
+                error.append(f"\nrecoverable: farmctl printers recover {run['printer']}", style="yellow")
+            if run.get("recovered"):
+                error.append(f"\nrecovers {run['recovered_from']}", style="dim")
             runs.add_row(run["id"], run["printer"], str(run["attempt"]), run["state"],
-                         when(_stamp(run["started"]), now), when(_stamp(run["ended"]), now), lines,
-                         Text(run["error"] or "", style="red"))
+                         when(_stamp(run["started"]), now), when(_stamp(run["ended"]), now), lines, error)
         parts.extend([Text(""), runs])
     return Group(*parts)
 

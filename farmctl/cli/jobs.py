@@ -271,6 +271,7 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
         runs = store.list_runs(job_id=number)
         attempts = store.copy_attempts(number)
         document = job_json(job, plan_for(store).forecast(number))
+        points, recovered_from = store.recovery_info([r.id for r in runs])
     document["runs"] = [
         {
             "id": format_id("run", r.id),
@@ -284,6 +285,10 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
             "lines_total": r.lines_total,
             "resends": r.resends,
             "filament_mm": r.filament_mm,
+            # interrupted with its part on the bed: `printers recover` continues it (as a new run)
+            "recoverable": r.id in points and points[r.id].recoverable,
+            "recovered": r.id in recovered_from,  # this run continued an interrupted one
+            "recovered_from": format_id("run", recovered_from[r.id]) if r.id in recovered_from else None,
         }
         for r in runs
     ]

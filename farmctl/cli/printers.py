@@ -178,6 +178,23 @@ def printer_json(p: Printer, wait: PrinterWait | None = None) -> dict[str, Any]:
     }
 
 
+def recovery_json(point: Any) -> dict[str, Any]:
+    """A copy waiting for recovery (farmctl.store.recovery.RecoveryPoint), as `printers show` and `jobs show`
+    print it."""
+    from farmctl.cli.queue_support import iso
+    from farmctl.store import format_id
+
+    return {
+        "run": format_id("run", point.run_id),
+        "job": format_id("job", point.job_id),
+        "confirmed_line": point.line,
+        "targets": point.targets,
+        "interrupted": iso(point.interrupted_at),
+        "reason": point.reason,
+        "how": f"farmctl printers recover {point.printer_id}  (or `printers clear {point.printer_id}`)",
+    }
+
+
 @printers_app.command("add")
 def add(
     printer_id: IdArg,
@@ -314,7 +331,11 @@ def show(printer_id: IdArg, json_out: JsonOpt = False, home: HomeOpt = None) -> 
     with open_store(home) as store:
         printer = store.get_printer(printer_id)
         wait = printer_waits(store, [printer])[printer.id]
+        point = store.pending_recovery(printer_id)
     document = printer_json(printer, wait)
+    # A copy interrupted here with its part on the bed waits for `printers recover` (or `printers clear`).
+    document["recoverable"] = point is not None
+    document["recovery"] = recovery_json(point) if point is not None else None
     if json_out:
         print_json(document)
         return

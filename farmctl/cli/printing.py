@@ -260,8 +260,11 @@ def _wait_for_script(driver: MarlinDriver, events: queue.Queue[DriverEvent]) -> 
 
 
 def _report(finished: JobFinished, json_output: bool, signum: int) -> None:
+    # A reset mid-print is INTERRUPTED for the daemon (it offers a recovery); a one-shot print has no
+    # recovery to offer, so here it is what it always was: a failed print.
+    outcome = "failed" if finished.outcome.value == "interrupted" else finished.outcome.value
     document: dict[str, Any] = {
-        "outcome": finished.outcome.value,
+        "outcome": outcome,
         "lines": finished.lines_acked,
         "lines_total": finished.lines_total,
         "bytes": finished.bytes_acked,
@@ -275,11 +278,11 @@ def _report(finished: JobFinished, json_output: bool, signum: int) -> None:
     else:
         rate = finished.lines_acked / finished.duration_s if finished.duration_s > 0 else 0.0
         message(
-            f"{finished.outcome.value}: {finished.lines_acked}/{finished.lines_total} lines, "
+            f"{outcome}: {finished.lines_acked}/{finished.lines_total} lines, "
             f"{finished.bytes_acked} bytes, {finished.resends} resends, {finished.duration_s:.1f} s "
             f"({rate:.0f} lines/s)" + (f"; {finished.error}" if finished.error else "")
         )
-    if finished.outcome.value != "completed":
+    if outcome != "completed":
         sys.stderr.flush()
         # A cancel by signal exits like the shell expects (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
-        raise typer.Exit(1 if finished.outcome.value == "failed" else 128 + (signum or signal.SIGINT))
+        raise typer.Exit(1 if outcome == "failed" else 128 + (signum or signal.SIGINT))

@@ -33,6 +33,7 @@ class AttentionKind(StrEnum):
     NO_DAEMON = "no_daemon"
     PRINTER_FAULT = "printer_fault"
     PRINTER_CANNOT_CONNECT = "printer_cannot_connect"
+    PRINT_RECOVERABLE = "print_recoverable"
     JOB_INTERRUPTED = "job_interrupted"
     JOB_FAILED = "job_failed"
     BED_NOT_CLEAR = "bed_not_clear"
@@ -90,7 +91,19 @@ def collect_attention(
                 "farmctl daemon"))
     uncleared = [p.id for p in registered if not p.bed_clear]
     on_bed = store.latest_runs(uncleared) if uncleared else {}
+    recoverable = store.pending_recoveries() if uncleared else {}
     for printer in registered:
+        point = recoverable.get(printer.id)
+        if point is not None and printer.enabled:
+            # The part is on the bed and the copy can go on: `printers clear` would give it up.
+            items.append(AttentionItem(
+                AttentionKind.PRINT_RECOVERABLE,
+                f"{printer.id}: j{point.job_id} interrupted at line {point.line} "
+                f"({_short(point.reason or 'reset')}); its part is on the bed",
+                f"farmctl printers recover {printer.id}",
+                {"printer": printer.id, "run": f"r{point.run_id}", "job": f"j{point.job_id}"},
+                point.interrupted_at))
+            continue
         items.extend(_printer_items(printer, driven(printer.id), live.get(printer.id),
                                     on_bed.get(printer.id)))
     for job in waiting[JobState.INTERRUPTED]:

@@ -56,6 +56,8 @@ class FleetChanges:
         if worker is None:
             return
         worker.printer_bed_clear = True
+        worker.recovery_pending = None  # a copy waiting for recovery there was given up (back to the queue)
+        worker.recover_waiting = False
         if worker.state is WorkerState.AWAITING_BED_CLEAR:
             sup.persist_state(worker, WorkerState.IDLE, None)
         elif worker.state in (WorkerState.FAULT, WorkerState.ERROR) and worker.run is None and by_operator:

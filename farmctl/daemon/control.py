@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from farmctl.daemon.supervisor import Supervisor
 
 CONFIRM_TIMEOUT_S = 15.0
-VERBS = ("pause", "resume", "cancel", "stop")
+VERBS = ("pause", "resume", "cancel", "stop", "recover")
 
 
 @dataclass
@@ -56,6 +56,12 @@ class ControlHandler:
             raise UserError(f"unknown verb {verb!r}")
         if driver is None:
             raise UserError(f"printer {worker.id} is not connected ({worker.state.value})")
+        if worker.state is WorkerState.RECONNECTING and verb != "cancel":
+            raise UserError(f"printer {worker.id} is out of reach (its cable is out; the copy is held): "
+                            f"{verb} it once it is back, or `printers cancel {worker.id}` gives the copy up")
+        if verb == "recover":
+            self._complete(request.id, ok=True, result=sup.field.recover(worker))
+            return
         if verb == "stop":
             if worker.run is not None:
                 worker.run.stop_reason = "emergency stop by operator"
@@ -67,7 +73,10 @@ class ControlHandler:
         elif verb == "resume":
             if worker.state is not WorkerState.PAUSED:
                 raise UserError(f"printer {worker.id} is {worker.state.value}, not paused; nothing to resume")
-            driver.resume()
+            waiting = sup.field.resume(worker)  # a re-heat counts against the power budget
+            if waiting is not None:
+                self._complete(request.id, ok=True, result=waiting)
+                return
         elif verb == "cancel":
             if worker.run is None:
                 raise UserError(f"printer {worker.id} is {worker.state.value}; no print to cancel")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver
@@ -18,7 +19,9 @@ from farmctl.daemon.reasons import worker_wait
 from farmctl.daemon.settings import PowerSettings
 from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
 from farmctl.drivers.base import JobSpec
+from farmctl.drivers.serial.preflight import PreflightCache, PreflightError
 from farmctl.files import FileStore
+from farmctl.gcode.resume import first_extrusion
 from farmctl.redact import mask_optional
 from farmctl.scheduler import waits
 from farmctl.scheduler.dispatch import next_for_printer
@@ -27,6 +30,7 @@ from farmctl.scheduler.policy import order_jobs
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import LiveStatus, RunProgressRow
 from farmctl.store.records import Run
+from farmctl.store.recovery import PointUpdate
 
 MAX_CANDIDATES = 32  # job ids offered to one claim (it takes the first that still has a copy)
 
@@ -52,7 +56,9 @@ class Dispatcher:
     log: EventLog
     observer: FarmObserver
     fail_run: Callable[[int, str], None]  # the supervisor's persisted failure path
+    preflight: PreflightCache = field(default_factory=PreflightCache)  # shared with the serial drivers
     _heat_end_lines: dict[str, int | None] = field(default_factory=dict)
+    _first_prints: dict[str, int | None] = field(default_factory=dict)
 
     def dispatch(self, workers: Iterable[PrinterWorker], now: float) -> None:
         every = list(workers)
@@ -129,6 +135,9 @@ class Dispatcher:
         worker.printer_bed_clear = False
         worker.live_dirty = True
         worker.driver.start_job(JobSpec(path, worker.run.spec_id))  # first: the driver starts at once
+        if worker.printer.kind == "serial":
+            worker.run.first_print_line = self.first_print_line(run.file_sha, path)
+            self.store.open_recovery_point(run.id)  # from now on it survives a reset or a kill -9
         end_line = self._heat_end_lines.get(run.file_sha, -1)
         if end_line == -1:  # one scan per file, not per copy (a 50-copy job is one file)
             end_line = self._heat_end_lines[run.file_sha] = heat_end_line(path)
@@ -141,18 +150,37 @@ class Dispatcher:
                       attempt=attempt)
         self.observer.run_event(worker.id, "run.started", run.id, run.job_id, {"file": job.name})
 
+    def first_print_line(self, sha: str, path: Path) -> int | None:
+        """Where the file first extrudes (past it a part is on the bed): one scan per file, from the
+        pre-flight the driver just made (a cache hit)."""
+        if sha not in self._first_prints:
+            try:
+                self._first_prints[sha] = first_extrusion(self.preflight.get(path).commands)
+            except PreflightError:
+                self._first_prints[sha] = None
+        return self._first_prints[sha]
+
+
+def live_detail(worker: PrinterWorker, wall: float) -> str | None:
+    """The state's detail as `status`/`watch` show it: a held copy counts its outage ("reconnecting 12 s")."""
+    if worker.state is WorkerState.RECONNECTING and worker.outage_since is not None:
+        return f"reconnecting {max(0, int(wall - worker.outage_since))} s"
+    return worker.detail
+
 
 def live_rows(
     workers: Iterable[PrinterWorker], daemon_id: str, wall: float, now: float = 0.0, draining: bool = False
-) -> tuple[list[LiveStatus], list[RunProgressRow]]:
+) -> tuple[list[LiveStatus], list[RunProgressRow], list[PointUpdate]]:
     """What the daemon saves once a second: every printer's status (with why it is not printing; `now` is
-    the supervisor's clock, for reconnect countdowns), and the progress of runs that moved."""
+    the supervisor's clock, for reconnect countdowns), and the progress and recovery point of the runs
+    that moved."""
     statuses: list[LiveStatus] = []
     progress: list[RunProgressRow] = []
+    points: list[PointUpdate] = []
     for worker in workers:
         run = worker.run
         statuses.append(LiveStatus(
-            printer_id=worker.id, state=worker.state.value, detail=worker.detail,
+            printer_id=worker.id, state=worker.state.value, detail=live_detail(worker, wall),
             endpoint=mask_optional(worker.endpoint),  # also read by MQTT, which has no masking of its own
             temperatures=dict(worker.temperatures), run_id=run.run_id if run else None,
             job_id=run.job_id if run else None, lines_acked=run.lines_acked if run else None,
@@ -165,4 +193,7 @@ def live_rows(
             run.dirty = False
             progress.append(RunProgressRow(run.run_id, run.lines_acked, run.lines_total, run.resends,
                                            run.progress))
-    return statuses, progress
+            targets = dict(run.targets) if run.targets_dirty else None
+            points.append(PointUpdate(run.run_id, run.lines_acked, targets))
+            run.targets_dirty = False
+    return statuses, progress, points

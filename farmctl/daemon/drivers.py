@@ -27,10 +27,10 @@ class DriverMaker:
     the first one): one epoll for all links costs about half the CPU per line of a thread per printer
     (docs/benchmarks.md), which is what lets one daemon keep 50 links full on two cores."""
 
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobStore, preflight: PreflightCache | None = None) -> None:
         self._store = store
         self._loop: LinkLoop | None = None
-        self._preflight: PreflightCache | None = None  # one pass over a file for all its copies
+        self._preflight = preflight  # one pass over a file for all its copies (shared with the supervisor)
 
     def __call__(self, printer: Printer, sink: EventSink) -> PrinterDriver:
         if printer.kind == "serial":
@@ -39,7 +39,9 @@ class DriverMaker:
 
             if not printer.port:
                 raise UserError(f"printer {printer.id} has no port; set one with `farmctl printers set`")
-            settings = MarlinSettings(link=LinkSettings(baud=printer.baud or 115200))
+            # A copy survives a pulled cable: the driver holds it until the supervisor finds the printer
+            # again (docs/daemon.md, "Field recovery").
+            settings = MarlinSettings(link=LinkSettings(baud=printer.baud or 115200), hold_on_disconnect=True)
             if self._preflight is None:
                 from farmctl.drivers.serial.preflight import PreflightCache
 
@@ -72,8 +74,8 @@ class DriverMaker:
         return self._loop
 
 
-def driver_factory(store: JobStore) -> DriverMaker:
-    return DriverMaker(store)
+def driver_factory(store: JobStore, preflight: PreflightCache | None = None) -> DriverMaker:
+    return DriverMaker(store, preflight)
 
 
 def close_driver(driver: PrinterDriver, timeout: float = 5.0) -> None:

@@ -2,7 +2,10 @@
 
 A printer draws its full power while its bed and hotend heat up, then a fraction of it to hold the
 temperature. The budget covers the heat-ups: a job may only start (and so begin heating) when the
-printers still heating plus this one fit in `budget_w`. Pure functions, tested without printers.
+printers still heating plus this one fit in `budget_w`. The same holds for every other heat-up: a
+resume after a pause whose printer cooled (or whose resume script heats), a recovery (which heats from
+cold), and a printer that comes back from an outage below its targets (it is already heating by itself:
+it counts, so nothing else starts heating meanwhile). Pure functions, tested without printers.
 
 When does a heat-up end? At the acknowledgement of the file's last blocking heat command near its
 start (M190/M109/M191/M116: the firmware answers `ok` only once the temperature is reached), which
@@ -32,6 +35,22 @@ def may_start(budget_w: float | None, heating_w: Mapping[str, float], candidate_
     if not heating_w:
         return True
     return in_use + candidate_w <= budget_w + 1e-9
+
+
+REHEAT_MARGIN_C = 10.0  # a heater this far below its target is heating, not holding
+
+
+def needs_reheat(readings: Mapping[str, tuple[float, float | None]], targets: Mapping[str, float]) -> bool:
+    """Whether a printer has to heat again: a heater well below its current target, or below the target it
+    held while printing (`targets` by "hotend"/"bed", see ActiveRun.targets), which a pause script or the
+    firmware's idle timeout may have switched off."""
+    for key, (actual, target) in readings.items():
+        name = "bed" if key == "B" else "hotend" if key in ("T", "T0") else None
+        held = targets.get(name, 0.0) if name else 0.0
+        for wanted in (target or 0.0, held):
+            if wanted > 40.0 and actual < wanted - REHEAT_MARGIN_C:
+                return True
+    return False
 
 
 def heat_end_line(path: Path) -> int | None:

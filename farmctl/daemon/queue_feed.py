@@ -43,6 +43,8 @@ QUEUE_EVENT_TYPES = {
     "run.failed": "failed",
     "run.cancelled": "copy_cancelled",
     "run.interrupted": "interrupted",
+    "run.recovered": "recovered",  # `printers recover`: the interrupted copy continues as a new run
+    "run.recovery_abandoned": "recovery_abandoned",  # `printers clear`: that copy goes back to the queue
 }
 QUEUE_ITEMS = 50  # the newest-first list in queue/state is capped; the counts are not
 # Log rows after which what needs attention may have changed (read again, published if it did); it is

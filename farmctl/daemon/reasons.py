@@ -26,6 +26,8 @@ def worker_wait(worker: PrinterWorker, now: float, wall: float, *, draining: boo
         return waits.fault(worker.id, worker.detail)
     if state is WorkerState.PAUSED:
         return waits.paused(worker.id, worker.detail)
+    if state is WorkerState.RECONNECTING:
+        return waits.held_copy(worker.outage_since)
     if state in (WorkerState.ERROR, WorkerState.OFFLINE):
         if worker.reconnect_at is not None:
             return waits.reconnecting(wall + max(0.0, worker.reconnect_at - now), worker.detail)
@@ -35,6 +37,8 @@ def worker_wait(worker: PrinterWorker, now: float, wall: float, *, draining: boo
             None, worker.detail)
     if state is WorkerState.CONNECTING:
         return waits.connecting()
+    if worker.recovery_pending is not None and worker.run is None:
+        return waits.awaiting_recovery(worker.id, worker.recovery_pending)
     if state is WorkerState.AWAITING_BED_CLEAR or not worker.printer_bed_clear:
         return waits.awaiting_bed_clear(worker.id)
     if printer.hold_reason is not None:

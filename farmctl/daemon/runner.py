@@ -15,6 +15,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -42,6 +43,7 @@ class Daemon:
         log_to_stderr: bool = True,
         make_driver: DriverFactory | None = None,
         observer: FarmObserver | None = None,
+        wall: Callable[[], float] | None = None,
     ) -> None:
         self.home = ensure_home(home)
         self.config = config or load_config(self.home)
@@ -60,6 +62,8 @@ class Daemon:
         self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{int(time.time() * 1000) % 10**9}"
         self._make_driver = make_driver
         self._observer = observer
+        # Tests stand in the wall clock to make the daemon believe the laptop slept (field.py).
+        self._clocks: dict[str, Callable[[], float]] = {"wall": wall} if wall is not None else {}
         self._supervisor: Supervisor | None = None
         self._stop_requested: str | None = None
         self._ready = threading.Event()
@@ -102,7 +106,10 @@ class Daemon:
             telemetry = start_daemon_telemetry(
                 self.home, self.config, self.settings.printers, self.daemon_id, log, store
             )
-            make_driver = self._make_driver or driver_factory(store)
+            from farmctl.drivers.serial.preflight import PreflightCache
+
+            preflight = PreflightCache()  # one per daemon: drivers, dispatch and recovery share it
+            make_driver = self._make_driver or driver_factory(store, preflight)
             supervisor = Supervisor(
                 store=store, live=live, files=FileStore.for_home(self.home), settings=self.settings,
                 power=self.power, make_driver=make_driver,
@@ -110,6 +117,7 @@ class Daemon:
                 identity={"host": socket.gethostname(), "pid": os.getpid(), "version": __version__,
                           "home": str(self.home), "on_stop": self.settings.on_stop,
                           "bed_clear": self.settings.bed_clear},
+                preflight=preflight, **self._clocks,
             )
             self._supervisor = supervisor
             if self._stop_requested is not None:

@@ -45,6 +45,16 @@ class DaemonSettings:
     lease_s: float = field(
         default=15.0, metadata={"min": 1.0, "help": "silent daemon's printers may be taken after"}
     )
+    reconnect_window_s: float = field(
+        default=600.0,
+        metadata={"min": 1.0, "help": "a copy whose cable is out waits this long for the printer, then ends "
+                  "interrupted (recoverable) and the heaters go off when it answers again"},
+    )
+    recovery_max_age_s: float = field(
+        default=7200.0,
+        metadata={"min": 60.0, "help": "`printers recover` refuses an interrupted copy older than this "
+                  "(the part has likely come loose from the cold bed)"},
+    )
     log_max_mb: int = field(default=10, metadata={"min": 1, "help": "size of one log file before rotating"})
     log_backups: int = field(default=5, metadata={"min": 0, "help": "rotated log files kept"})
 

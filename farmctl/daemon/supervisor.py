@@ -22,6 +22,7 @@ from farmctl.daemon.changes import FleetChanges
 from farmctl.daemon.control import ControlHandler
 from farmctl.daemon.dispatcher import Dispatcher, live_rows
 from farmctl.daemon.drivers import DriverFactory, close_driver
+from farmctl.daemon.field import FieldRecovery
 from farmctl.daemon.liveness import dead_on_this_host
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver, NullObserver
@@ -34,12 +35,14 @@ from farmctl.drivers.base import (
     JobFinished,
     JobOutcome,
     JobProgress,
+    LinkResumed,
     Notice,
     PrinterError,
     PrinterReset,
     StateChanged,
     Temperatures,
 )
+from farmctl.drivers.serial.preflight import PreflightCache
 from farmctl.errors import NotFound, UserError
 from farmctl.files import FileStore
 from farmctl.redact import mask_optional
@@ -48,7 +51,8 @@ from farmctl.store.live import LiveStore
 from farmctl.store.records import Printer
 
 # States in which no temperature is being read from the printer.
-_NO_READINGS = frozenset({WorkerState.FAULT, WorkerState.ERROR, WorkerState.OFFLINE, WorkerState.MAINTENANCE})
+_NO_READINGS = frozenset({WorkerState.FAULT, WorkerState.ERROR, WorkerState.OFFLINE, WorkerState.MAINTENANCE,
+                          WorkerState.RECONNECTING})
 _STOP_GRACE_S = 120.0  # cancel/pause on stop: give up waiting for printers after this long
 
 
@@ -79,6 +83,8 @@ class Supervisor:
         observer: FarmObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
         identity: dict[str, Any] | None = None,
+        wall: Callable[[], float] = time.time,
+        preflight: PreflightCache | None = None,
     ) -> None:
         self.identity = identity or {"host": "?", "pid": 0}
         self.store = store
@@ -92,9 +98,12 @@ class Supervisor:
         self.observer: FarmObserver = observer or NullObserver()
         self.clock = clock
         self.workers: dict[str, PrinterWorker] = {}
+        self.preflight = preflight or PreflightCache()  # shared with the serial drivers
         self.control = ControlHandler(self)
         self.changes = FleetChanges(self)
-        self.dispatcher = Dispatcher(store, files, power, log, self.observer, self._fail_missing_file)
+        self.field = FieldRecovery(self, wall)
+        self.dispatcher = Dispatcher(store, files, power, log, self.observer, self._fail_missing_file,
+                                     self.preflight)
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._generation = 0
         self._dispatch_due = True
@@ -225,7 +234,8 @@ class Supervisor:
                     worker.driver.cancel()
                 elif policy == "pause" and worker.state is WorkerState.PRINTING:
                     worker.driver.pause()
-        if policy == "pause" and all(w.state is WorkerState.PAUSED for w in active):
+        parked = (WorkerState.PAUSED, WorkerState.RECONNECTING)  # a printer out of reach streams nothing
+        if policy == "pause" and all(w.state in parked for w in active):
             self.finished = True  # _shutdown marks them interrupted
         elif now - self._stopping_since > _STOP_GRACE_S and policy != "wait":
             self.log.error("daemon.stop_timeout", printers=",".join(w.id for w in active))
@@ -253,6 +263,8 @@ class Supervisor:
                 self.changes.poll()
                 self.control.check_deadlines(now)
             self._reconnect_due(now)
+            self.field.poll(now)
+            self.field.start_waiting(now)
             if (self._dispatch_due or now >= self._next_dispatch) and not self.draining:
                 self._dispatch_due = False
                 self._next_dispatch = now + self.settings.dispatch_interval_s
@@ -301,11 +313,26 @@ class Supervisor:
             if _transient(error):  # locked, connection lost, disk full: the same write will work later
                 self._retry_ops.append((what, op))
 
+    def record_event(self, kind: str, subject: str, details: dict[str, Any]) -> None:
+        """An event-log row (the farm's history, and MQTT's queue feed), persisted like every write here."""
+        self._persist(f"event {subject}", lambda: self.store.record_event(kind, subject, **details))
+
+    def wake_up(self) -> None:
+        """After a sleep of the host: status and heartbeat at once (others would take us for dead)."""
+        self._next_flush = self._next_poll = 0.0
+        self._dispatch_due = True
+
     # ---- workers ----------------------------------------------------------------------------------
     def add_worker(self, printer: Printer) -> PrinterWorker:
         backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
         worker = PrinterWorker(printer, None, backoff)
         self.workers[printer.id] = worker
+        pending = self.store.pending_recovery(printer.id)
+        if pending is not None:
+            # A copy waits here for `printers recover` (a restart, a takeover): the printer takes nothing
+            # new, and as it may have kept heating while no host watched it, its heaters go off first.
+            worker.recovery_pending = pending.run_id
+            worker.heaters_off_pending = True
         if printer.enabled:
             self.build_driver(worker)
             self.connect_worker(worker)
@@ -347,6 +374,8 @@ class Supervisor:
         for worker in self.workers.values():
             if worker.reconnect_at is None or now < worker.reconnect_at or worker.driver is None:
                 continue
+            if worker.state is WorkerState.RECONNECTING:
+                continue  # a held copy: field.py tries its port on a short fixed period
             if not worker.driver.join(0):  # still attached to a dead link: close it first
                 worker.driver.disconnect()
                 worker.reconnect_at = now + 0.1
@@ -416,6 +445,8 @@ class Supervisor:
                 return  # a late reading from a halted or lost link: not the printer's state now
             worker.temperatures.update({k: (r.actual, r.target) for k, r in event.readings.items()})
             worker.live_dirty = True
+            self._note_targets(worker)
+            self.field.readings(worker)
             self._check_heat(worker, now)
         elif isinstance(event, StateChanged):
             self._on_state(worker, event, now)
@@ -434,6 +465,10 @@ class Supervisor:
             self._persist(
                 f"event {worker.id}", lambda: self.store.record_event("printer.error", event.printer, **error)
             )
+            if event.code in ("other-printer", "no-answer"):
+                self.field.refused(worker, event, now)
+        elif isinstance(event, LinkResumed):
+            self.field.link_resumed(worker, event)
         elif isinstance(event, PrinterReset):
             self.log.warning("printer.reset", worker.id, during_job=event.during_job)
         elif isinstance(event, Notice):
@@ -445,8 +480,14 @@ class Supervisor:
         target = DRIVER_TO_WORKER[event.state]
         if worker.state is WorkerState.MAINTENANCE and target in (WorkerState.OFFLINE, WorkerState.ERROR):
             return
+        if target is WorkerState.RECONNECTING:
+            self.field.link_lost(worker, event.reason, now)
+            return
+        if worker.state is WorkerState.RECONNECTING:
+            self.field.left_reconnecting(worker)
         if target is WorkerState.IDLE:
             worker.backoff.reset()
+            self.field.answered(worker)
             if worker.retire_pending and worker.run is None:
                 self.changes.retire_when_free(worker)
                 return
@@ -464,6 +505,17 @@ class Supervisor:
                 self._schedule_reconnect(worker, now)
             return
         self.persist_state(worker, target, event.reason or None)
+
+    def _note_targets(self, worker: PrinterWorker) -> None:
+        """Heater targets of a printing copy, for its recovery point (a reset zeroes them: not while held)."""
+        run = worker.run
+        if run is None or worker.state is not WorkerState.PRINTING:
+            return
+        for key, name in (("T0", "hotend"), ("T", "hotend"), ("B", "bed")):
+            reading = worker.temperatures.get(key)
+            if reading is not None and reading[1] and run.targets.get(name) != reading[1]:
+                run.targets[name] = reading[1]
+                run.targets_dirty = run.dirty = True
 
     def _on_progress(self, worker: PrinterWorker, event: JobProgress, now: float) -> None:
         run = worker.run
@@ -491,6 +543,8 @@ class Supervisor:
         if run is None or event.job_id != run.spec_id:
             self.log.warning("job.unknown_finish", worker.id, job=event.job_id, outcome=event.outcome.value)
             return
+        if worker.state is WorkerState.RECONNECTING:
+            worker.heaters_off_pending = True  # it ended out of reach, heaters on: off as soon as it answers
         worker.run = None
         worker.heat = None
         worker.live_dirty = True
@@ -517,6 +571,16 @@ class Supervisor:
 
             def end() -> None:
                 self._cancel_run(run_id, reason, stats["lines_acked"], reached)
+        elif event.outcome is JobOutcome.INTERRUPTED and self.field.recoverable(run, event):
+            # The part is on the bed: the copy waits here for `printers recover` (or `printers clear`).
+            kind = "run.interrupted"
+            error = event.error or "interrupted"
+            worker.recovery_pending = run_id
+            worker.printer_bed_clear = clears = False
+
+            def end() -> None:
+                self.store.interrupt_run(run_id, error, lines_acked=stats["lines_acked"],
+                                         resends=stats["resends"])
         else:
             kind = "run.failed"
             error = event.error or "failed"
@@ -576,7 +640,7 @@ class Supervisor:
         self.dispatcher.dispatch(self.workers.values(), now)
 
     def _flush(self) -> None:
-        statuses, progress = live_rows(self.workers.values(), self.daemon_id, time.time(), self.clock(),
-                                       self.draining)
-        self.live.flush(self.daemon_id, statuses, progress)
+        statuses, progress, points = live_rows(self.workers.values(), self.daemon_id, self.field.wall(),
+                                               self.clock(), self.draining)
+        self.live.flush(self.daemon_id, statuses, progress, points)
         self.observer.printer_statuses(statuses)

@@ -1,9 +1,10 @@
 """One printer as the daemon sees it: its driver, its state machine, the copy it prints.
 
     offline -> connecting -> idle -> printing <-> paused
-                              ^         |
+                              ^         |   ^
+                              |         |   +-- reconnecting (cable out: the copy is held, see field.py)
                               |         v
-                              +--- awaiting_bed_clear      (operator: `printers clear`)
+                              +--- awaiting_bed_clear      (operator: `printers clear` or `printers recover`)
     any -> error (link lost: reconnect with backoff and jitter)
     any -> fault (the printer halted: thermal runaway, kill, emergency stop; a human must look)
     any -> maintenance (disabled by the operator)
@@ -31,6 +32,7 @@ class WorkerState(StrEnum):
     IDLE = "idle"
     PRINTING = "printing"
     PAUSED = "paused"
+    RECONNECTING = "reconnecting"
     AWAITING_BED_CLEAR = "awaiting_bed_clear"
     ERROR = "error"
     MAINTENANCE = "maintenance"
@@ -57,6 +59,9 @@ class ActiveRun:
     progress: float = 0.0
     stop_reason: str | None = None  # set when WE stop it (operator cancel, job cancelled, daemon stop)
     dirty: bool = True  # progress not yet saved
+    first_print_line: int | None = None  # the file's first extruding move: past it a part is on the bed
+    targets: dict[str, float] = field(default_factory=dict)  # heater targets while printing (recovery point)
+    targets_dirty: bool = False
 
     @property
     def spec_id(self) -> str:
@@ -97,6 +102,7 @@ DRIVER_TO_WORKER = {
     DriverState.PRINTING: WorkerState.PRINTING,
     DriverState.PAUSED: WorkerState.PAUSED,
     DriverState.CANCELLING: WorkerState.PRINTING,
+    DriverState.RECONNECTING: WorkerState.RECONNECTING,
     DriverState.ERROR: WorkerState.ERROR,
     DriverState.FAULT: WorkerState.FAULT,
 }
@@ -122,6 +128,13 @@ class PrinterWorker:
     live_dirty: bool = True
     generation: int = 0  # which driver instance the worker listens to (events of replaced ones are dropped)
     printer_bed_clear: bool = True  # the store's bed_clear flag as last known
+    outage_since: float | None = None  # wall clock: when the link of a held copy went (RECONNECTING)
+    window_over: bool = False  # the reconnect window passed: the held copy was given up
+    heaters_off_pending: bool = False  # switch the heaters off as soon as the printer answers again
+    recovery_pending: int | None = None  # the run whose copy waits here for `printers recover`
+    recover_waiting: bool = False  # `printers recover` accepted; waits for the power budget
+    resume_waiting: bool = False  # `printers resume` accepted; its re-heat waits for the power budget
+    reheat_check: bool = False  # back after an outage: do its first readings show it has to heat again?
 
     def __post_init__(self) -> None:
         self.printer_bed_clear = self.printer.bed_clear

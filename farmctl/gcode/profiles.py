@@ -6,11 +6,12 @@ Profiles are TOML files shipped in `farmctl.defaults.profiles` (config/profiles/
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from farmctl.errors import ConfigError, NotFound
+from farmctl.gcode.resume import RecoveryScriptSettings, check_script
 
 Axes = tuple[float, float, float, float]  # x, y, z, e
 
@@ -45,6 +46,8 @@ class KinematicProfile:
     homing_time_s: float = 15.0
     # Seconds a bed-levelling probe run (G29, Prusa's G80) takes.
     leveling_time_s: float = 60.0
+    # How `printers recover` brings this printer back mid-print ([recovery]: lift_mm, prime_mm, script).
+    recovery: RecoveryScriptSettings = field(default_factory=RecoveryScriptSettings)
 
 
 _AXES = ("x", "y", "z", "e")
@@ -102,6 +105,34 @@ def parse_profile(name: str, text: str, source: str) -> KinematicProfile:
         ambient_c=_number(thermal, "ambient_c", source, 25.0),
         homing_time_s=_number(thermal, "homing_time_s", source, 15.0),
         leveling_time_s=_number(thermal, "leveling_time_s", source, 60.0),
+        recovery=_recovery(data.get("recovery", {}), source),
+    )
+
+
+def _recovery(table: object, source: str) -> RecoveryScriptSettings:
+    """[recovery]: the recovery script's knobs, and optionally the whole script (see farmctl.gcode.resume)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [recovery] must be a table; fix the profile")
+    unknown = set(table) - {"lift_mm", "prime_mm", "script"}
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise ConfigError(f"{source}: [recovery] has unknown keys {names}; fix the profile")
+    defaults = RecoveryScriptSettings()
+    script = table.get("script")
+    lines: tuple[str, ...] | None = None
+    if script is not None:
+        if isinstance(script, str):
+            script = script.splitlines()
+        if not isinstance(script, list) or not all(isinstance(line, str) for line in script):
+            raise ConfigError(f"{source}: [recovery] script must be a list of G-code lines; fix the profile")
+        lines = tuple(line.split(";", 1)[0].strip() for line in script if line.split(";", 1)[0].strip())
+        problem = check_script(lines)
+        if problem is not None:
+            raise ConfigError(f"{source}: [recovery] script {problem}; fix the profile")
+    return RecoveryScriptSettings(
+        lift_mm=_number(table, "lift_mm", source, defaults.lift_mm),
+        prime_mm=_number(table, "prime_mm", source, defaults.prime_mm),
+        script=lines,
     )
 
 

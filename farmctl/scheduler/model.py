@@ -28,6 +28,7 @@ class PrinterState(StrEnum):
     IDLE = "idle"
     PRINTING = "printing"
     PAUSED = "paused"
+    RECONNECTING = "reconnecting"  # its cable went mid-print; the copy is held until it is back
     AWAITING_BED_CLEAR = "awaiting_bed_clear"
     ERROR = "error"
     MAINTENANCE = "maintenance"

@@ -29,6 +29,7 @@ class WaitCode(StrEnum):
     WAITING_FOR_POWER = "waiting_for_power"
     RETRY_RULE = "retry_rule"  # the scheduler keeps a retried copy away from the printer it failed on
     AWAITING_BED_CLEAR = "awaiting_bed_clear"
+    AWAITING_RECOVERY = "awaiting_recovery"  # a copy interrupted by a reset, its part on the bed
     FAULT = "fault"
     RECONNECTING = "reconnecting"
     CANNOT_CONNECT = "cannot_connect"  # no reconnect is planned: the settings or the port need a person
@@ -45,8 +46,8 @@ class WaitCode(StrEnum):
 
 # Waits that only a person ends (the rest pass on their own: power frees up, a link comes back).
 NEEDS_A_PERSON = frozenset({
-    WaitCode.PAUSED, WaitCode.AWAITING_BED_CLEAR, WaitCode.FAULT, WaitCode.CANNOT_CONNECT,
-    WaitCode.OUT_OF_ROTATION, WaitCode.NO_DAEMON,
+    WaitCode.PAUSED, WaitCode.AWAITING_BED_CLEAR, WaitCode.AWAITING_RECOVERY, WaitCode.FAULT,
+    WaitCode.CANNOT_CONNECT, WaitCode.OUT_OF_ROTATION, WaitCode.NO_DAEMON,
 })
 
 
@@ -110,6 +111,20 @@ def kept_by_retry_rule(job_ids: Sequence[int]) -> PrinterWait:
 def awaiting_bed_clear(printer_id: str) -> PrinterWait:
     command = f"farmctl printers clear {printer_id}"
     return PrinterWait(WaitCode.AWAITING_BED_CLEAR, "awaiting bed clear", command)
+
+
+def awaiting_recovery(printer_id: str, run_id: int) -> PrinterWait:
+    """A reset or power loss interrupted a copy with its part on the bed: it can be continued."""
+    text = f"awaiting recovery of r{run_id}: its part is on the bed (`printers clear` gives it up)"
+    return PrinterWait(WaitCode.AWAITING_RECOVERY, text, f"farmctl printers recover {printer_id}")
+
+
+def held_copy(since: float | None) -> PrinterWait:
+    """The cable went during a print and the board did not reset: the copy is held while the daemon
+    reconnects (the clock time of the outage, so the words stay the same while it lasts)."""
+    clock = None if since is None else time.strftime("%H:%M:%S", time.localtime(since))
+    when = "" if clock is None else f" since {clock}"
+    return PrinterWait(WaitCode.RECONNECTING, f"reconnecting: link lost{when}, the copy is held")
 
 
 def fault(printer_id: str, detail: str | None) -> PrinterWait:

@@ -15,6 +15,7 @@ from farmctl.scheduler.model import PrinterState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.endpoints import check_octoprint_url, check_serial_port, normalized_port, same_device_as
 from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec, format_id
+from farmctl.store.recovery import release_pending
 from farmctl.store.schema import jobs, orders, print_runs, printers
 
 # Settings `printers set` may change (connection and capabilities); state is the daemon's.
@@ -226,12 +227,18 @@ class CatalogOps(StoreBase):
                     f"printer {printer_id} is printing {format_id('job', running.job_id)} "
                     f"({format_id('run', running.id)}); confirm the bed clear after that copy ends"
                 )
+            # A copy waiting there for `printers recover` is given up: the part is gone, it prints again.
+            abandoned = release_pending(self, conn, printer_id=printer_id)
             conn.execute(
                 printers.update()
                 .where(printers.c.id == printer_id)
                 .values(bed_clear=True, updated_at=self.now())
             )
-            self._event(conn, "printer.bed_cleared", printer_id)
+            if abandoned:
+                self._event(conn, "printer.bed_cleared", printer_id,
+                            abandoned=[format_id("run", run_id) for run_id in abandoned])
+            else:
+                self._event(conn, "printer.bed_cleared", printer_id)
         return self.get_printer(printer_id)
 
     def set_printer_state(

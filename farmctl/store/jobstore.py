@@ -23,14 +23,14 @@ from farmctl.store.engine import make_engine, redact, sqlite_url, translate_erro
 from farmctl.store.jobs import JobOps
 from farmctl.store.migrations import upgrade
 from farmctl.store.records import Event, Run
-from farmctl.store.runs import RunOps
+from farmctl.store.recovery import RecoveryOps
 from farmctl.store.schema import events
 from farmctl.store.snapshot import SnapshotOps
 
 DATABASE_FILE = "farm.db"
 
 
-class JobStore(CatalogOps, JobOps, RunOps, SnapshotOps):
+class JobStore(CatalogOps, JobOps, RecoveryOps, SnapshotOps):
     """Printers, orders, jobs, print runs and the event log of one farm.
 
     Open with `JobStore.open(home)` (SQLite in the farm home unless [store] url / FARMCTL_STORE_URL

@@ -19,6 +19,7 @@ from farmctl.redact import mask_optional, mask_url_passwords
 from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.base import StoreBase
 from farmctl.store.control_schema import control_requests, daemons, printer_live
+from farmctl.store.recovery import ACTIVE, PointUpdate, recovery_points
 from farmctl.store.schema import events, print_runs
 
 # A daemon writes its printers' rows every `status_interval_s` (1 s by default): a row older than this
@@ -198,9 +199,14 @@ class LiveStore(StoreBase):
                 printer_live.c.printer_id == printer_id, printer_live.c.daemon_id == daemon_id))
 
     def flush(
-        self, daemon_id: str, statuses: Sequence[LiveStatus], progress: Sequence[RunProgressRow]
+        self,
+        daemon_id: str,
+        statuses: Sequence[LiveStatus],
+        progress: Sequence[RunProgressRow],
+        points: Sequence[PointUpdate] = (),
     ) -> None:
-        """One transaction: every owned printer's status, the runs' progress, the daemon's heartbeat.
+        """One transaction: every owned printer's status, the runs' progress and recovery points, the
+        daemon's heartbeat.
 
         Each kind of row is ONE statement executed for many parameter sets (executemany): at 100
         printers this is two statements a second, not two hundred, and the supervisor stays free.
@@ -230,6 +236,17 @@ class LiveStore(StoreBase):
                             progress=func.coalesce(bindparam("b_progress"), print_runs.c.progress)),
                     [{"b_run": row.run_id, "b_acked": row.lines_acked, "b_total": row.lines_total,
                       "b_resends": row.resends, "b_progress": row.progress} for row in progress],
+                )
+            if points:  # the crash-safe recovery points, in the same transaction (recovery.py)
+                conn.execute(
+                    recovery_points.update()
+                    .where(recovery_points.c.run_id == bindparam("b_run"), recovery_points.c.state == ACTIVE)
+                    .values(line=bindparam("b_line"),
+                            targets=func.coalesce(bindparam("b_targets"), recovery_points.c.targets),
+                            updated_at=now),
+                    [{"b_run": point.run_id, "b_line": point.line,
+                      "b_targets": json.dumps(point.targets, sort_keys=True) if point.targets else None}
+                     for point in points],
                 )
 
     def _live_values(self, daemon_id: str, status: LiveStatus, now: float) -> dict[str, Any]:

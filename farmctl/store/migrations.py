@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from farmctl.errors import UserError
 from farmctl.store.control_schema import CONTROL_TABLES
 from farmctl.store.engine import WRITE
+from farmctl.store.recovery import RECOVERY_TABLES
 from farmctl.store.schema import SCHEMA_VERSION, metadata, schema_info
 
 _ADVISORY_LOCK_KEY = 0x6661726D  # "farm"
@@ -53,8 +54,14 @@ def _v3_to_v4(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE printer_live ADD COLUMN state_reason TEXT")
 
 
+def _v4_to_v5(conn: Connection) -> None:
+    """v5: recovery points, one per run of a serial printer (where it stands; copies waiting for recovery)."""
+    for table in RECOVERY_TABLES:
+        table.create(conn, checkfirst=True)
+
+
 # STEPS[n] upgrades version n to n + 1.
-STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 
 def upgrade(conn: Connection, where: str) -> int:

@@ -409,10 +409,15 @@ class RunOps(StoreBase):
             self._event(conn, "run.cancelled", format_id("run", run_id), reason=reason)
             return self.get_run(run_id, conn)
 
+    def _keep_for_recovery(self, conn: Connection, run: Any, error: str) -> bool:
+        """Whether an interrupted run's copy stays reserved for a guided recovery (see recovery.py)."""
+        return False
+
     def mark_printing_runs_interrupted(self, printer_ids: Sequence[str] | None = None) -> list[Run]:
         """Recovery at daemon start: runs left `printing` by a dead daemon become `interrupted`.
 
-        The last acknowledged line is kept on the run (and in the error text); the job goes to
+        The last acknowledged line is kept on the run (and in the error text). A run with a recovery point
+        keeps its copy reserved for `printers recover` (recovery.py); otherwise the job goes to
         `interrupted` so an operator looks at the bed before `jobs retry`. Returns those runs.
         """
         with self._write() as conn:
@@ -426,6 +431,11 @@ class RunOps(StoreBase):
                     f"(last acknowledged line {run.lines_acked})"
                 )
                 self._end_run(conn, run.id, "interrupted", error)
+                if self._keep_for_recovery(conn, run, error):
+                    self._event(conn, "run.interrupted", format_id("run", run.id),
+                                job=format_id("job", run.job_id), printer=run.printer_id,
+                                lines_acked=run.lines_acked, recoverable=True)
+                    continue
                 job = conn.execute(select(jobs).where(jobs.c.id == run.job_id).with_for_update()).one()
                 active = job.copies_active - 1
                 state = JobState(job.state)

@@ -24,8 +24,14 @@ EVENT_TYPES = {
     "run.done": "print_done",
     "run.failed": "print_failed",
     "run.cancelled": "print_cancelled",
+    "run.interrupted": "print_interrupted",
 }
-FINAL_JOB_STATES = {"run.done": "done", "run.failed": "failed", "run.cancelled": "cancelled"}
+FINAL_JOB_STATES = {
+    "run.done": "done",
+    "run.failed": "failed",
+    "run.cancelled": "cancelled",
+    "run.interrupted": "interrupted",
+}
 JOB_REPUBLISH_S = 30.0  # a printing job's topic is refreshed at least this often ...
 JOB_STEP_PCT = 1.0  # ... or whenever progress moved by this much
 # The drivers name heaters as Marlin does (T0, T1, B, C); the topics use OctoPrint's names, which

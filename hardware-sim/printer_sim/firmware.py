@@ -390,6 +390,9 @@ class Firmware:
             return
         if line.line_number is not None:
             injection.at_line(self, line.line_number, now)
+            if self.port_request is PortRequest.UNPLUG:
+                self._cut_by_unplug(line)
+                return
             if self.state is not State.RUNNING or self.port_request is not None:
                 return
         if self.stopped and _MOVE.match(line.text):
@@ -404,6 +407,18 @@ class Firmware:
             if upper == "M410":
                 self.planner.clear(now)
         self.queue.append(Command(line.text, line.line_number, line.numbered_prefix))
+
+    def _cut_by_unplug(self, line: ReceivedLine) -> None:
+        """The cable went while this line was still arriving: its end never came, so the firmware
+        never accepted it (the last line number stays the one before), keeps its first half as an
+        unfinished line, and nothing behind it reached the ring. A host that reconnects must end that
+        half line (it fails its checksum) and send the line again."""
+        number = line.line_number if line.line_number is not None else self.last_n + 1
+        self.last_n = number - 1
+        whole = f"{line.numbered_prefix} {line.text}".encode("latin-1", "replace")
+        self.reader.clear()
+        self.reader.take(whole[: max(1, len(whole) // 2)])
+        self.rx.clear()
 
     def request_resend(self, now: float) -> None:
         self.stats["resend_requests"] += 1
@@ -517,4 +532,4 @@ class Firmware:
         self.port_request = None
         self.disconnected(now)
         if self.journal:
-            self.journal.event("unplug", now - self.epoch)
+            self.journal.event("unplug", now - self.epoch, last_n=self.last_n)

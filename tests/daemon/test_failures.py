@@ -1,7 +1,9 @@
-"""The farm survives its printers: unplug and re-plug, reset mid-print, thermal runaway next to others."""
+"""The farm survives its printers: unplug and re-plug, reset mid-print, thermal runaway next to others.
+(Cable pulls on boards that do not reset, sleep, power and the other field cases: test_field.py.)"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from farmctl.cli.dashboard import temperatures_text
@@ -9,6 +11,13 @@ from farmctl.daemon.attention import AttentionKind
 from farmctl.daemon.view import collect
 from farmctl.scheduler.waits import WaitCode
 from tests.daemon.conftest import Farm, executed_job_lines, job_commands, small_part, wait_for
+from tests.daemon.recovery_support import (
+    assert_recovered,
+    farmctl,
+    recover,
+    split_at_event,
+    wait_recoverable,
+)
 from tests.support.simulator import running_simulator
 
 
@@ -18,7 +27,11 @@ def runs_of(farm: Farm, job_id: int) -> list[tuple[str, str, str | None]]:
     return [(r.state, r.printer_id, r.error) for r in runs]
 
 
-def test_unplugged_mid_print_then_replugged_reprints_the_copy(farm: Farm, tmp_path: Path) -> None:
+def test_unplugged_on_a_resetting_board_waits_then_clear_prints_the_copy_again(
+    farm: Farm, tmp_path: Path
+) -> None:
+    """An AVR-like board resets when its port is opened again: the copy is interrupted with its part on the
+    bed, the printer waits (no new job, even with auto bed clear), and `printers clear` gives the copy up."""
     part = small_part(tmp_path / "part.gcode", moves=300)
     link = tmp_path / "ttyPRINTER"  # a stable name, like /dev/serial/by-id/..., re-pointed on re-plug
     faults = {"unplug-at-line": 120, "replug-after": 0.5}
@@ -26,28 +39,67 @@ def test_unplugged_mid_print_then_replugged_reprints_the_copy(farm: Farm, tmp_pa
                            journal_dir=tmp_path / "j") as sim:
         farm.add_printer("p1", str(link))
         job = farm.queue(part)
-        daemon = farm.start_daemon(bed_clear="always")  # the bed clears itself after a failed print too
-        wait_for(lambda: farm.job_state(job) == "done", 60, "the copy to be printed after the re-plug")
+        other = farm.queue(small_part(tmp_path / "other.gcode", moves=50))
+        daemon = farm.start_daemon(bed_clear="auto")
+        wait_recoverable(farm, "p1")
+        wait_for(lambda: farm.printer_state("p1") == "awaiting_bed_clear", 30, "p1 to wait for its part")
+        heartbeats = _heartbeat(farm)
+        wait_for(lambda: _heartbeat(farm) > heartbeats + 2, 30, "a few status flushes")
+        assert farm.job_state(other) == "queued"  # it takes no new job while the part is on its bed
         runs = runs_of(farm, job)
-        assert [state for state, _, _ in runs] == ["failed", "done"]
-        assert runs[0][2]  # the failed run says why (the link)
-        executed = executed_job_lines(sim, 0, len(job_commands(part)))
-        assert executed[-len(job_commands(part)):] == job_commands(part)  # the retry printed the whole file
+        assert [state for state, _, _ in runs] == ["interrupted"] and "restarted" in (runs[0][2] or "")
+        with farm.store() as store:
+            store.confirm_bed_clear("p1")  # `printers clear p1`: the part is gone; the copy prints again
+        wait_for(lambda: farm.job_state(job) == "done" and farm.job_state(other) == "done", 60,
+                 "the copy to be printed again after the clear")
+        assert [state for state, _, _ in runs_of(farm, job)] == ["interrupted", "done"]
         farm.stop_daemon(daemon)
+    executed = executed_job_lines(sim, 0, len(job_commands(part)))
+    assert job_commands(part) in [executed[i:i + len(job_commands(part))] for i in range(len(executed))]
 
 
-def test_reset_mid_print_fails_the_copy_and_the_retry_prints_it(farm: Farm, tmp_path: Path) -> None:
+def printer_reason(farm: Farm, printer_id: str) -> str | None:
+    shown = json.loads(farmctl(farm, "printers", "show", printer_id, "--json").stdout)
+    return shown["state_reason_code"]
+
+
+def _heartbeat(farm: Farm) -> float:
+    from farmctl.store.live import LiveStore
+
+    with farm.store() as store:
+        return max((d.heartbeat_at for d in LiveStore.attach(store).running_daemons(60.0)), default=0.0)
+
+
+def test_reset_mid_print_interrupts_the_copy_and_recover_finishes_it(farm: Farm, tmp_path: Path) -> None:
     part = small_part(tmp_path / "part.gcode", moves=300)
     faults = {"reset-at-line": 150}
     with running_simulator(count=1, faults=faults, speed=100.0, journal_dir=tmp_path / "j") as sim:
         farm.add_printer("p1", sim.endpoints[0])
         job = farm.queue(part)
-        daemon = farm.start_daemon(bed_clear="always")
-        wait_for(lambda: farm.job_state(job) == "done", 60, "the retried copy")
+        daemon = farm.start_daemon(bed_clear="auto")
+        wait_recoverable(farm, "p1")
+        wait_for(lambda: farm.printer_state("p1") == "awaiting_bed_clear", 30, "p1 back after its reset")
+        shown = farmctl(farm, "jobs", "show", f"j{job}", "--json")
+        assert json.loads(shown.stdout)["runs"][0]["recoverable"] is True
+        printer = json.loads(farmctl(farm, "printers", "show", "p1", "--json").stdout)
+        assert printer["recoverable"] is True and printer["recovery"]["job"] == f"j{job}"
+        # Every face says what to do: recover it (never just `printers clear`, which gives it up).
+        wait_for(lambda: printer_reason(farm, "p1") == "awaiting_recovery", 10, "p1's wait to be written")
+        status = json.loads(farmctl(farm, "status", "--json").stdout)
+        items = [i for i in status["attention"] if i["kind"] == "print_recoverable"]
+        assert [i["command"] for i in items] == ["farmctl printers recover p1"]
+        assert items[0]["ids"]["job"] == f"j{job}"
+        assert not [i for i in status["attention"] if i["kind"] == "bed_not_clear"]
+        document = recover(farm, "p1")
+        wait_for(lambda: farm.job_state(job) == "done", 60, "the recovered copy")
         runs = runs_of(farm, job)
-        assert [state for state, _, _ in runs] == ["failed", "done"]
-        assert any(e.get("event") == "reset" for e in sim.events(0))
+        assert [state for state, _, _ in runs] == ["interrupted", "done"]
+        shown_runs = json.loads(farmctl(farm, "jobs", "show", f"j{job}", "--json").stdout)["runs"]
+        recovered = next(r for r in shown_runs if r["state"] == "done")
+        assert recovered["recovered"] and recovered["recovered_from"] == document["plan"]["run"]
         farm.stop_daemon(daemon)
+    before, after = split_at_event(sim.journal(0), sim.events(0), "reset")
+    assert_recovered(before, after, job_commands(part), document)
 
 
 def test_thermal_runaway_on_one_printer_while_another_prints(farm: Farm, tmp_path: Path) -> None:

@@ -81,7 +81,9 @@ def test_a_silent_hosts_printers_are_taken_over_and_its_copy_interrupted(tmp_pat
                 return live.daemon_id == daemon_b.daemon_id and [r.state for r in runs] == ["interrupted"]
 
             wait_for(taken_over, 30, "host B to take printer a over")
-            assert host_a.job_state(job) == "interrupted"  # the operator decides (jobs retry)
+            with JobStore.open(home_b) as store:  # the operator decides: `printers recover a` or `clear a`
+                point = store.pending_recovery("a")
+                assert point is not None and store.get_job(job).copies_active == 1
             host_b.stop_daemon(daemon_b)
     finally:
         host_a.close()

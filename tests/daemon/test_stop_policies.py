@@ -1,5 +1,5 @@
 """Graceful stop with prints streaming: `wait` lets them finish and starts nothing new, `pause` parks
-them and leaves the copies interrupted (the host is going away)."""
+them and leaves the copies interrupted, recoverable (the host is going away)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,10 @@ def test_stop_pause_parks_the_print_and_interrupts_the_copy(farm: Farm, tmp_path
         with farm.store() as store:
             runs = store.list_runs(job_id=job)
             assert [r.state for r in runs] == ["interrupted"] and runs[0].lines_acked > 0
-            assert store.get_job(job).state.value == "interrupted"
+            # The parked part can be finished later (`printers recover p1`): its copy stays reserved.
+            point = store.pending_recovery("p1")
+            assert point is not None and point.run_id == runs[0].id and point.line == runs[0].lines_acked
+            assert store.get_job(job).copies_active == 1
             assert any(e.kind == "printer.state" and e.detail.get("state") == "paused"
                        for e in store.list_events(limit=1000))
         farm.threads.clear()

@@ -125,6 +125,12 @@ class RunningSimulator:
                     raise SimulatorError(f"printer {index} announced no endpoint #{after + 1}")
                 self._cond.wait(remaining)
 
+    def current_endpoint(self, index: int) -> str:
+        """The endpoint printer `index` announced last (a re-plugged pty is a new /dev/pts/N); no waiting."""
+        with self._cond:
+            seen = [line.split()[2] for line in self._lines if line.split()[:2] == ["printer", str(index)]]
+        return seen[-1] if seen else self.endpoints[index]
+
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
 
