@@ -112,7 +112,11 @@ def collect_attention(
         items.append(_job_item(AttentionKind.JOB_FAILED, job, f"farmctl jobs retry j{job.id}"))
     for job in waiting[JobState.HELD]:
         items.append(_job_item(AttentionKind.JOB_HELD, job, f"farmctl jobs release j{job.id}"))
-    items.extend(_order_items(store, [job for jobs in waiting.values() for job in jobs]))
+    held_for_recovery = {point.job_id: printer_id for printer_id, point in recoverable.items()}
+    blocked = [job for jobs in waiting.values() for job in jobs]
+    blocked += [store.get_job(job_id) for job_id in sorted(held_for_recovery)
+                if all(job.id != job_id for job in blocked)]
+    items.extend(_order_items(store, blocked, held_for_recovery))
     return sorted(items, key=lambda item: _RANK[item.kind])  # stable: ids in order within a kind
 
 
@@ -189,8 +193,10 @@ def _job_item(kind: AttentionKind, job: Job, command: str) -> AttentionItem:
     return AttentionItem(kind, reason, command, ids, job.updated_at)
 
 
-def _order_items(store: JobStore, blocked_jobs: list[Job]) -> list[AttentionItem]:
-    """An order cannot make its date while copies of it wait for a person: say which, and what to run."""
+def _order_items(store: JobStore, blocked_jobs: list[Job], recoverable: Mapping[int, str]
+                 ) -> list[AttentionItem]:
+    """An order cannot make its date while copies of it wait for a person: say which, and what to run.
+    `recoverable`: job id -> the printer whose bed holds an interrupted copy of it (`printers recover`)."""
     by_order: dict[int, list[Job]] = {}
     for job in blocked_jobs:
         if job.order_id is not None and job.copies_done < job.copies:
@@ -204,11 +210,15 @@ def _order_items(store: JobStore, blocked_jobs: list[Job]) -> list[AttentionItem
         if order is None:
             continue
         jobs = sorted(by_order[order_id], key=lambda j: j.id)
-        copies = sum(max(0, j.copies - j.copies_done - j.copies_active) for j in jobs)
-        states = ", ".join(f"j{j.id} {j.state.value}" for j in jobs[:3]) + (" ..." if len(jobs) > 3 else "")
+        copies = sum(max(0, j.copies - j.copies_done - j.copies_active) + (j.id in recoverable) for j in jobs)
+        states = ", ".join(f"j{j.id} {'to recover' if j.id in recoverable else j.state.value}"
+                           for j in jobs[:3]) + (" ..." if len(jobs) > 3 else "")
         who = order.customer + (f", {order.project}" if order.project else "")
         first = jobs[0]
-        command = f"farmctl jobs {'release' if first.state is JobState.HELD else 'retry'} j{first.id}"
+        if first.id in recoverable:
+            command = f"farmctl printers recover {recoverable[first.id]}"
+        else:
+            command = f"farmctl jobs {'release' if first.state is JobState.HELD else 'retry'} j{first.id}"
         items.append(AttentionItem(
             AttentionKind.ORDER_BLOCKED,
             f"o{order_id} ({who}): {copies} cop{'y waits' if copies == 1 else 'ies wait'} for a person "

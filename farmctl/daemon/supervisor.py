@@ -558,7 +558,11 @@ class Supervisor:
             completed=event.outcome is JobOutcome.COMPLETED
         )
         reached = event.reached_printer
-        worker.printer_bed_clear = clears or not reached
+        # A copy that stopped before the file's first extrusion (a reset during the heat-up) left
+        # nothing on the bed either, whatever the mode; unknown first extrusion: assume a part.
+        first = run.first_print_line
+        left_part = reached and (first is None or event.lines_acked > first)
+        worker.printer_bed_clear = clears or not left_part
         end: Callable[[], None]
         if event.outcome is JobOutcome.COMPLETED:
             kind = "run.done"
@@ -570,7 +574,7 @@ class Supervisor:
             reason = run.stop_reason or event.error or "cancelled"
 
             def end() -> None:
-                self._cancel_run(run_id, reason, stats["lines_acked"], reached)
+                self._cancel_run(run_id, reason, stats["lines_acked"], reached, left_part)
         elif event.outcome is JobOutcome.INTERRUPTED and self.field.recoverable(run, event):
             # The part is on the bed: the copy waits here for `printers recover` (or `printers clear`).
             kind = "run.interrupted"
@@ -586,7 +590,7 @@ class Supervisor:
             error = event.error or "failed"
 
             def end() -> None:
-                self._fail_run(run_id, error, stats, reached)
+                self._fail_run(run_id, error, stats, reached, left_part)
 
         self._persist(f"{kind} r{run_id}", end)
         if clears and reached:
@@ -624,16 +628,19 @@ class Supervisor:
         with contextlib.suppress(NotFound):  # removed meanwhile
             self.store.confirm_bed_clear(printer_id)
 
-    def _cancel_run(self, run_id: int, reason: str, lines_acked: int, reached_printer: bool) -> None:
+    def _cancel_run(self, run_id: int, reason: str, lines_acked: int, reached_printer: bool,
+                    left_part: bool) -> None:
         self.store.record_progress(run_id, lines_acked=lines_acked)
-        self.store.cancel_run(run_id, reason, reached_printer=reached_printer)
+        self.store.cancel_run(run_id, reason, reached_printer=reached_printer, left_part=left_part)
 
     def _fail_missing_file(self, run_id: int, error: str) -> None:
         """Nothing was sent to the printer: its bed stays clear, its failure streak untouched."""
-        self._persist(f"fail r{run_id}", lambda: self._fail_run(run_id, error, {}, False))
+        self._persist(f"fail r{run_id}", lambda: self._fail_run(run_id, error, {}, False, False))
 
-    def _fail_run(self, run_id: int, error: str, stats: dict[str, int], reached_printer: bool) -> None:
-        self.store.fail_run_with_policy(run_id, error, reached_printer=reached_printer, **stats)
+    def _fail_run(self, run_id: int, error: str, stats: dict[str, int], reached_printer: bool,
+                  left_part: bool) -> None:
+        self.store.fail_run_with_policy(run_id, error, reached_printer=reached_printer, left_part=left_part,
+                                        **stats)
 
     # ---- dispatch and live status ------------------------------------------------------------------
     def _dispatch(self, now: float) -> None:

@@ -312,13 +312,16 @@ class RunOps(StoreBase):
         resends: int | None = None,
         filament_mm: float | None = None,
         reached_printer: bool = True,
+        left_part: bool | None = None,
     ) -> Run:
         """The copy failed: retry it (preferring another printer) or fail the job; rest a failing printer.
 
         `reached_printer=False`: it failed before anything was sent (its file missing on this host, the
         printer not connected): the bed holds nothing, so it stays clear, and the printer's failure
         streak is not the printer's doing either. The job's failures count all the same, so a job that
-        can never start ends `failed` instead of being retried forever."""
+        can never start ends `failed` instead of being retried forever. `left_part=False`: it reached the
+        printer but stopped before the file's first extrusion (a reset during the heat-up): the failure
+        counts, the bed stays clear (default: a part is on the bed when the copy reached the printer)."""
         with self._write() as conn:
             ended = self._end_run(
                 conn,
@@ -366,7 +369,8 @@ class RunOps(StoreBase):
                     .where(printers.c.id == ended.printer_id)
                     .values(
                         consecutive_failures=streak,
-                        bed_clear=not reached_printer,  # the claim marked it occupied
+                        # the claim marked it occupied
+                        bed_clear=not (reached_printer if left_part is None else left_part),
                         hold_reason=decision.printer_hold_reason or printer.hold_reason,
                     )
                 )
@@ -386,11 +390,12 @@ class RunOps(StoreBase):
             return self.get_run(run_id, conn)
 
     def cancel_run(
-        self, run_id: int, reason: str = "cancelled by operator", *, reached_printer: bool = True
+        self, run_id: int, reason: str = "cancelled by operator", *, reached_printer: bool = True,
+        left_part: bool | None = None,
     ) -> Run:
         """The daemon stopped a copy on purpose (job cancelled): not a failure of the printer. With
-        `reached_printer=False` (cancelled before anything was sent, e.g. during an upload) the bed stays
-        clear."""
+        `reached_printer=False` (cancelled before anything was sent, e.g. during an upload) or
+        `left_part=False` (before the file's first extrusion) the bed stays clear."""
         with self._write() as conn:
             ended = self._end_run(conn, run_id, "cancelled", reason)
             job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id).with_for_update()).one()
@@ -404,7 +409,7 @@ class RunOps(StoreBase):
             conn.execute(
                 printers.update()
                 .where(printers.c.id == ended.printer_id)
-                .values(bed_clear=not reached_printer)
+                .values(bed_clear=not (reached_printer if left_part is None else left_part))
             )
             self._event(conn, "run.cancelled", format_id("run", run_id), reason=reason)
             return self.get_run(run_id, conn)

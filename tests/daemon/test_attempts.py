@@ -48,7 +48,7 @@ def test_log_and_jobs_show_count_attempts_per_copy(farm: Farm, tmp_path: Path) -
 
 def test_a_retry_is_its_copys_next_attempt_in_the_log_and_in_jobs_show(farm: Farm, tmp_path: Path) -> None:
     part = small_part(tmp_path / "part.gcode", moves=300)
-    with running_simulator(count=1, faults={"reset-at-line": 150}, speed=100.0) as sim:
+    with running_simulator(count=1, faults={"stop-at-line": 150}, speed=100.0) as sim:
         farm.add_printer("p1", sim.endpoints[0])
         job = farm.queue(part)
         daemon = farm.start_daemon(bed_clear="always")  # the bed clears itself after the failed copy too

@@ -103,25 +103,30 @@ def test_work_that_waits_for_a_person_is_listed_with_its_command(farm: Farm, tmp
 
 def test_interrupted_by_a_restart_shows_in_status_not_an_empty_queue(farm: Farm, tmp_path: Path) -> None:
     """The daemon killed and restarted: the copy is interrupted and the bed holds a part. `status`
-    used to say "queue empty" and "every order is on time"."""
+    used to say "queue empty" and "every order is on time". Since issue 12 the copy waits on its printer
+    for `printers recover` (its recovery point survived the kill), so that is the command shown."""
     with running_simulator(count=1, speed=20.0) as sim:
         farm.add_printer("p1", sim.endpoints[0])
         _, job = farm.interrupt_by_a_restart(small_part(tmp_path / "part.gcode", moves=600), "p1")
         wait_for(lambda: farm.printer_state("p1") == "awaiting_bed_clear", 30, "p1 back, bed not clear")
+        wait_for(lambda: status_json(farm)["printers"][0]["state_reason_code"] == "awaiting_recovery", 10,
+                 "p1's wait to be written")
 
         document = status_json(farm)
-        assert ("job_interrupted", f"farmctl jobs retry j{job}") in kinds(document)
-        assert ("bed_not_clear", "farmctl printers clear p1") in kinds(document)
-        assert ("order_blocked", f"farmctl jobs retry j{job}") in kinds(document)
+        assert kinds(document) == [("print_recoverable", "farmctl printers recover p1"),
+                                   ("order_blocked", "farmctl printers recover p1")]
+        items = document["attention"]
+        assert items[0]["ids"]["job"] == f"j{job}" and "its part is on the bed" in items[0]["reason"]
+        assert "1 copy waits for a person" in items[1]["reason"] and f"j{job} to recover" in items[1]["reason"]
         printer = document["printers"][0]
-        assert (printer["state_reason"], printer["state_reason_code"], printer["state_reason_command"]) == (
-            "awaiting bed clear", "awaiting_bed_clear", "farmctl printers clear p1")
+        assert (printer["state_reason_code"], printer["state_reason_command"]) == (
+            "awaiting_recovery", "farmctl printers recover p1")
         text = farmctl(farm, "status").stdout
-        assert "Needs attention (3)" in text and f"farmctl jobs retry j{job}" in text
+        assert "Needs attention (2)" in text and "farmctl printers recover p1" in text
 
-        assert farmctl(farm, "jobs", "retry", f"j{job}").returncode == 0
+        # `printers clear` gives the copy up: it goes back to the queue and prints again from the start.
         assert farmctl(farm, "printers", "clear", "p1").returncode == 0
-        wait_for(lambda: farm.printer_state("p1") == "printing", 30, "the retried copy to start")
+        wait_for(lambda: farm.printer_state("p1") == "printing", 30, "the copy to start again")
         assert status_json(farm)["attention"] == []
 
 

@@ -17,11 +17,11 @@ def run_states(farm: Farm, job_id: int) -> list[str]:
 
 def test_auto_waits_for_printers_clear_after_a_failed_copy(farm: Farm, tmp_path: Path) -> None:
     part = small_part(tmp_path / "part.gcode", moves=300)
-    with running_simulator(count=1, faults={"reset-at-line": 150}, speed=100.0) as sim:
+    with running_simulator(count=1, faults={"stop-at-line": 150}, speed=100.0) as sim:
         farm.add_printer("p1", sim.endpoints[0])
         job = farm.queue(part)
         daemon = farm.start_daemon(bed_clear="auto")
-        wait_for(lambda: run_states(farm, job) == ["failed"], 60, "the copy to fail (printer reset)")
+        wait_for(lambda: run_states(farm, job) == ["failed"], 60, "the copy to fail (firmware stopped)")
         # The failed part is still on the bed: the retry waits for a person, it does not start on top.
         wait_for(lambda: farm.printer_state("p1") == "awaiting_bed_clear", 30, "p1 to wait for bed clear")
         with farm.store() as store:
@@ -35,7 +35,7 @@ def test_auto_waits_for_printers_clear_after_a_failed_copy(farm: Farm, tmp_path:
 
 def test_always_clears_after_a_failed_copy_too(farm: Farm, tmp_path: Path) -> None:
     part = small_part(tmp_path / "part.gcode", moves=300)
-    with running_simulator(count=1, faults={"reset-at-line": 150}, speed=100.0) as sim:
+    with running_simulator(count=1, faults={"stop-at-line": 150}, speed=100.0) as sim:
         farm.add_printer("p1", sim.endpoints[0], bed_clear_mode="always")  # e.g. a belt printer
         job = farm.queue(part)
         daemon = farm.start_daemon()  # [daemon] bed_clear stays manual: the printer's own mode counts

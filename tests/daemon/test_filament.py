@@ -22,7 +22,7 @@ def farmctl(farm: Farm, *args: str) -> str:
 
 def test_runs_record_the_filament_they_used(farm: Farm, tmp_path: Path) -> None:
     part = small_part(tmp_path / "part.gcode", moves=300)  # 300 moves of 0.05 mm each: 15 mm
-    with running_simulator(count=1, faults={"reset-at-line": 150}, speed=100.0) as sim:
+    with running_simulator(count=1, faults={"stop-at-line": 150}, speed=100.0) as sim:
         farm.add_printer("p1", sim.endpoints[0])
         (queued,) = json.loads(farmctl(farm, "jobs", "add", str(part), "--json"))
         job = int(queued["id"].lstrip("j"))

@@ -25,26 +25,28 @@ def test_attention_and_printer_waits_are_published(
     with MosquittoBroker(tmp_path / "broker") as broker, running_simulator(count=1, speed=20.0) as sim:
         (farm.home / "farm.toml").write_text(farm_toml(broker))
         farm.add_printer("p1", sim.endpoints[0])
-        # Killed mid-print: the copy is interrupted, and the restarted daemon must say so.
+        # Killed mid-print: the copy is interrupted with its part on the bed, and the restarted daemon must
+        # say so (since issue 12 the copy waits on p1 for `printers recover`).
         order, job = farm.interrupt_by_a_restart(small_part(tmp_path / "part.gcode", moves=600), "p1")
 
         # Subscribed after the restart: retained state first, then live changes (without the retain flag).
         late = observers(broker, f"{BASE}/#", "homeassistant/#")
-        attention = late.wait_for(lambda m: m.topic == f"{BASE}/attention/state" and m.json()["count"] >= 3,
+        attention = late.wait_for(lambda m: m.topic == f"{BASE}/attention/state" and m.json()["count"] >= 2,
                                   15).json()
         items = {(item["kind"], item["command"]) for item in attention["items"]}
-        retry = f"farmctl jobs retry j{job}"
-        assert {("job_interrupted", retry), ("bed_not_clear", "farmctl printers clear p1"),
-                ("order_blocked", retry)} <= items
-        interrupted = next(i for i in attention["items"] if i["kind"] == "job_interrupted")
-        assert interrupted["ids"] == {"job": f"j{job}", "order": f"o{order}"}
+        recover = "farmctl printers recover p1"
+        assert {("print_recoverable", recover), ("order_blocked", recover)} <= items
+        interrupted = next(i for i in attention["items"] if i["kind"] == "print_recoverable")
+        assert interrupted["ids"]["job"] == f"j{job}" and interrupted["ids"]["printer"] == "p1"
+        blocked = next(i for i in attention["items"] if i["kind"] == "order_blocked")
+        assert blocked["ids"]["order"] == f"o{order}"
         assert attention["schema"] == 1 and attention["ts"].endswith("Z")
 
         # The printer's own state topic says why it is not printing, in the words `status` uses.
         state = late.wait_for(lambda m: m.topic == f"{BASE}/printers/p1/state"
-                              and m.json().get("state_reason_code") == "awaiting_bed_clear", 15).json()
-        assert state["state"] == "awaiting_bed_clear" and state["state_reason"] == "awaiting bed clear"
-        assert state["state_reason_command"] == "farmctl printers clear p1"
+                              and m.json().get("state_reason_code") == "awaiting_recovery", 15).json()
+        assert state["state"] == "awaiting_bed_clear" and state["state_reason"].startswith("awaiting recovery")
+        assert state["state_reason_command"] == recover
         local = cli_json(farm, "status", "--json")
         assert local["printers"][0]["state_reason"] == state["state_reason"]
 
@@ -59,10 +61,11 @@ def test_attention_and_printer_waits_are_published(
         remote = cli_json(farm, "status", "--json", "--mqtt", broker.url)
         assert {(i["kind"], i["command"]) for i in remote["attention"]} == {
             (i["kind"], i["command"]) for i in local["attention"]}
-        assert remote["printers"][0]["state_reason_code"] == "awaiting_bed_clear"
+        assert remote["printers"][0]["state_reason_code"] == "awaiting_recovery"
 
-        # The commands resolve them, and the retained list follows within the feed's half second.
-        for command in (("jobs", "retry", f"j{job}"), ("printers", "clear", "p1")):
+        # `printers clear` gives the copy up (back to the queue): the retained list follows within the
+        # feed's half second, and the copy prints again.
+        for command in (("printers", "clear", "p1"),):
             subprocess.run([sys.executable, "-m", "farmctl", *command, "--home", str(farm.home)],
                            check=True, capture_output=True, timeout=60)
         late.wait_for(lambda m: m.topic == f"{BASE}/attention/state" and m.json()["count"] == 0, 15)
