@@ -117,7 +117,8 @@ def test_interrupted_by_a_restart_shows_in_status_not_an_empty_queue(farm: Farm,
                                    ("order_blocked", "farmctl printers recover p1")]
         items = document["attention"]
         assert items[0]["ids"]["job"] == f"j{job}" and "its part is on the bed" in items[0]["reason"]
-        assert "1 copy waits for a person" in items[1]["reason"] and f"j{job} to recover" in items[1]["reason"]
+        blocked = items[1]["reason"]
+        assert "1 copy waits for a person" in blocked and f"j{job} to recover" in blocked
         printer = document["printers"][0]
         assert (printer["state_reason_code"], printer["state_reason_command"]) == (
             "awaiting_recovery", "farmctl printers recover p1")

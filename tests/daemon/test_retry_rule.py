@@ -1,6 +1,7 @@
 """Issue 18.1 on simulated printers: a printer whose copy failed (the firmware stopped it) goes on with the
 job's other copies instead of sitting idle while they queue on the other printer. (A cable pulled and
-re-plugged no longer fails the copy at all since issue 12: it is held or recovered, tests/daemon/test_field.py.)"""
+re-plugged no longer fails the copy at all since issue 12: it is held or recovered, see
+tests/daemon/test_field.py.)"""
 
 from __future__ import annotations
 

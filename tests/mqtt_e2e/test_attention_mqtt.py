@@ -45,7 +45,8 @@ def test_attention_and_printer_waits_are_published(
         # The printer's own state topic says why it is not printing, in the words `status` uses.
         state = late.wait_for(lambda m: m.topic == f"{BASE}/printers/p1/state"
                               and m.json().get("state_reason_code") == "awaiting_recovery", 15).json()
-        assert state["state"] == "awaiting_bed_clear" and state["state_reason"].startswith("awaiting recovery")
+        assert state["state"] == "awaiting_bed_clear"
+        assert state["state_reason"].startswith("awaiting recovery")
         assert state["state_reason_command"] == recover
         local = cli_json(farm, "status", "--json")
         assert local["printers"][0]["state_reason"] == state["state_reason"]
