@@ -144,6 +144,11 @@ def test_prints_go_on_while_the_broker_is_dead_and_state_is_right_after(
         assert "event=mqtt message=\"MQTT connection to" in log and "MQTT reconnected after" in log  # said so
 
 
+def lines_acked(farm: Farm, job_id: int) -> int:
+    with farm.store() as store:
+        return max((run.lines_acked for run in store.list_runs(job_id=job_id)), default=0)
+
+
 def test_remote_commands_reach_the_printer_and_bad_ones_are_refused(
     farm: Farm, tmp_path: Path, observers: Callable[..., Any]
 ) -> None:
@@ -155,6 +160,9 @@ def test_remote_commands_reach_the_printer_and_bad_ones_are_refused(
         farm.wait_daemon_running(daemon)
         results = observers(broker, f"{BASE}/printers/+/cmd/+/result")
         wait_for(lambda: farm.printer_state("a") == "printing", 30, "a to print")
+        # Past its first extrusion (small_part: 9 lines of heat-up and setup), so the cancel below leaves a
+        # part on the bed (cancelled during the heat-up, the bed would stay clear and the copy restart).
+        wait_for(lambda: lines_acked(farm, job) > 12, 30, "a to lay down its first lines")
         cmd = f"{BASE}/printers/a/cmd"
 
         def answer(request_id: str | None, action: str) -> dict[str, Any]:
@@ -193,7 +201,7 @@ def test_remote_commands_reach_the_printer_and_bad_ones_are_refused(
         with farm.store() as store:
             runs = store.list_runs(job_id=job)
         assert [r.state for r in runs] == ["cancelled"]
-        # The printer ran the safe-stop script (heaters off) after the cancel.
+        # The printer ran the safe-stop script (heaters off) after the cancel; its part waits for a person.
         wait_for(lambda: farm.printer_state("a") == "awaiting_bed_clear", 10, "a to wait for bed clear")
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(30) == 0
