@@ -1,0 +1,389 @@
+"""What a simulated printer costs: per idle second and per printed line, at physical speed (--speed 1).
+
+Deterministic, so that the instructions it executes can be counted on a loaded machine: the real
+simulator loop (`printer_sim.server.Simulator`, the same firmware models, timer heap and ports code as
+`printer-sim`) runs in this process on a virtual clock, and each printer's host is in this process too,
+at the other end of a socket pair (delivery is immediate, so no timing depends on the machine). When the
+loop would sleep, the clock jumps to the loop's own wake-up time instead. The hosts behave like farmctl's
+driver: handshake (`N0 M110 N0`), temperature autoreport on (`M155 S2`), then either nothing (idle) or
+a job streamed with at most 3 lines and 96 bytes un-acknowledged (print).
+
+    .venv/bin/python -m bench.sim_cost                          # both workloads, CPU time (noisy)
+    .venv/bin/python -m bench.sim_cost --callgrind              # instructions, under valgrind (slow)
+    .venv/bin/python -m bench.sim_cost --digest --lines 3000    # sha256 of every output and the journals
+
+Costs are differences between a long and a short run of the same workload (set-up, boot and handshake
+cancel out): per idle printer-second and per printed line. Instruction counts include this process's
+hosts (a few percent of the total, the same code before and after a simulator change). `--digest` prints
+a hash of every byte each host received, with its virtual time, and of every journal (without the exit
+stats): a change that is only faster must leave it unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import selectors
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from printer_sim.faults import Faults
+from printer_sim.firmware import Firmware
+from printer_sim.journal import Journal
+from printer_sim.ports import OnData, OnEvent, Port
+from printer_sim.profile import load_profile
+from printer_sim.server import Simulator
+
+from bench.harness import corpus_file, machine_line
+
+FILES = {"gear": "ps25_mk3s_gear_0.20q.gcode", "vase": "cura413_ender3_starvase_spiral_0.20std.gcode"}
+WINDOW_LINES, WINDOW_BYTES = 3, 96  # farmctl's window against a BUFSIZE 4, RX 128 firmware
+CONNECT_GAP_S = 0.173  # host i connects i x this after the first: printers' timers are not in step
+
+
+class VirtualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class PairPort(Port):
+    """A printer port whose host is a socket pair in this process (delivery is immediate)."""
+
+    def plug(self) -> str:
+        self._sim_end, self.host_end = socket.socketpair()
+        self._sim_end.setblocking(False)
+        self.host_end.setblocking(False)
+        self._events = selectors.EVENT_READ
+        self.selector.register(self._sim_end, self._events, self._event)
+        self.plugged = True
+        self.endpoint = "pair"
+        return self.endpoint
+
+    def open_by_host(self, now: float) -> None:
+        self.host_open = True
+        self.on_open(now)
+
+    def _event(self, mask: int, now: float) -> None:
+        if mask & selectors.EVENT_WRITE:
+            self._flush_pending()
+        if mask & selectors.EVENT_READ:
+            try:
+                data = self._sim_end.recv(65536)
+            except BlockingIOError:
+                return
+            if data:
+                self.on_data(data, now)
+
+    def _send(self, data: bytes) -> int:
+        try:
+            return self._sim_end.send(data)
+        except BlockingIOError:
+            return 0
+
+    def _want_write(self, wanted: bool) -> None:
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wanted else 0)
+        if events != self._events:
+            self._events = events
+            self.selector.modify(self._sim_end, events, self._event)
+
+    def unplug(self) -> None:
+        if self.plugged:
+            self.selector.unregister(self._sim_end)
+            self._sim_end.close()
+            self.host_end.close()
+            self.plugged = False
+
+
+def numbered(n: int, command: str) -> bytes:
+    body = f"N{n} {command}".encode()
+    checksum = 0
+    for byte in body:
+        checksum ^= byte
+    return body + b"*%d\n" % checksum
+
+
+class Host:
+    """One printer's host: handshake, autoreport on, then stream `lines` (may be none) with a window."""
+
+    def __init__(
+        self, port: PairPort, clock: VirtualClock, open_at: float, lines: list[str], record: bool
+    ) -> None:
+        self.port = port
+        self.sock = port.host_end
+        self.clock = clock
+        self.open_at = open_at  # printers are connected one after another, as in a farm
+        self.opened = False
+        self.wire = [numbered(n, command) for n, command in enumerate(lines, start=1)]
+        self.next = 0
+        self.in_flight: list[int] = []  # sizes of the lines not yet acknowledged
+        self.phase = "boot"
+        self.acked = 0
+        self.buffer = b""
+        self.transcript: list[bytes] | None = [] if record else None
+
+    def open_if_due(self) -> None:
+        if not self.opened and self.clock.now >= self.open_at:
+            self.opened = True
+            self.port.open_by_host(self.clock.now)
+
+    @property
+    def done(self) -> bool:
+        return self.phase == "stream" and self.next == len(self.wire) and not self.in_flight
+
+    def pump(self) -> None:
+        try:
+            data = self.sock.recv(65536)
+        except BlockingIOError:
+            return
+        if self.transcript is not None:
+            self.transcript.append(b"%.9f " % self.clock.now + data)
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            self._on_line(line)
+        self._fill()
+
+    def _on_line(self, line: bytes) -> None:
+        if self.phase == "boot" and line == b"echo:SD card ok":
+            self.phase = "hello"
+            self.sock.send(numbered(0, "M110 N0"))
+        elif line.startswith(b"ok"):
+            if self.phase == "hello":
+                self.phase = "report"
+                self.sock.send(b"M155 S2\n")
+            elif self.phase == "report":
+                self.phase = "stream"
+            elif self.in_flight:
+                self.in_flight.pop(0)
+                self.acked += 1
+
+    def _fill(self) -> None:
+        if self.phase != "stream":
+            return
+        out = []
+        while self.next < len(self.wire) and len(self.in_flight) < WINDOW_LINES:
+            line = self.wire[self.next]
+            if sum(self.in_flight) + len(line) > WINDOW_BYTES and self.in_flight:
+                break
+            out.append(line)
+            self.in_flight.append(len(line))
+            self.next += 1
+        if out:
+            self.sock.send(b"".join(out))
+
+
+SPIN_STEP_S = 10e-6  # what one pass of a loop that polls with a zero timeout takes in real time
+
+
+class VirtualSelector:
+    """The loop's selector: hosts answer first, then ready ports are returned; when nothing is ready,
+    the clock jumps by the loop's timeout (what a sleeping select would have waited). A zero timeout
+    with nothing ready and no printer to service is a loop spinning towards a deadline less than its
+    timer's millisecond away: in real time each such pass takes a little while, modelled by SPIN_STEP_S."""
+
+    def __init__(self, simulator: Simulator, clock: VirtualClock, hosts: list[Host]) -> None:
+        self.simulator = simulator
+        self.inner = simulator.selector
+        self.clock = clock
+        self.hosts = hosts
+        self.spins = 0
+        self.register = self.inner.register
+        self.unregister = self.inner.unregister
+        self.modify = self.inner.modify
+        self.close = self.inner.close
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        for host in self.hosts:
+            host.pump()
+        ready = self.inner.select(0)
+        if not ready:
+            if timeout:
+                waking = [h.open_at for h in self.hosts if not h.opened and h.open_at > self.clock.now]
+                self.clock.now = min([self.clock.now + timeout, *waking])
+                for host in self.hosts:
+                    host.open_if_due()
+            elif not self.simulator._touched:  # nothing due: the real loop spins here
+                self.spins += 1
+                self.clock.now += SPIN_STEP_S
+        return ready
+
+
+def job_lines(name: str, count: int) -> list[str]:
+    """The first `count` commands after the file's start G-code (heating and homing are not the
+    per-line cost), comments stripped: what a streaming host sends."""
+    commands: list[str] = []
+    started = False
+    with corpus_file(FILES[name]).open() as handle:
+        for raw in handle:
+            text = raw.split(";", 1)[0].strip()
+            if not text:
+                continue
+            started = started or (len(commands) > 40 and text.startswith("G1 X"))
+            commands.append(text)
+            if started and len(commands) > count + 1000:
+                break
+    first = next(i for i, c in enumerate(commands) if i > 40 and c.startswith("G1 X"))
+    return commands[first : first + count]
+
+
+def run(workload: str, printers: int, amount: float, file: str, journal_dir: Path | None,
+        record: bool) -> dict[str, Any]:  # fmt: skip
+    """One deterministic run: `amount` is virtual seconds (idle) or lines per printer (print)."""
+    clock = VirtualClock()
+    simulator = Simulator(clock=clock)
+    hosts: list[Host] = []
+    selector = VirtualSelector(simulator, clock, hosts)
+    simulator.selector = selector  # type: ignore[assignment]
+    profile = load_profile(None)
+    lines = job_lines(file, int(amount)) if workload == "print" else []
+    ports: list[PairPort] = []
+
+    def make_port(into: selectors.BaseSelector, on_open: OnEvent, on_close: OnEvent, on_data: OnData) -> Port:
+        port = PairPort(into, on_open, on_close, on_data)
+        ports.append(port)
+        return port
+
+    for index in range(printers):
+        journal = Journal(journal_dir / f"printer-{index}.jsonl") if journal_dir else None
+        firmware: Callable[[], Firmware] = partial(
+            Firmware, profile, Faults(), now=clock.now, epoch=clock.now, speed=1.0, journal=journal
+        )
+        simulator.add(firmware, make_port)
+    for index, port in enumerate(ports):
+        port.plug()
+        hosts.append(Host(port, clock, clock.now + index * CONNECT_GAP_S, lines, record))
+    hosts[0].open_if_due()
+    start_cpu, start = time.process_time(), clock.now
+    idle_until = start + amount if workload == "idle" else None
+    passes = 0
+    while True:
+        simulator.run_once()
+        passes += 1
+        if idle_until is not None:
+            if clock.now >= idle_until:
+                break
+        elif all(host.done for host in hosts):
+            break
+        if clock.now - start > 36000:
+            raise SystemExit("the run did not finish within 10 virtual hours")
+    cpu = time.process_time() - start_cpu
+    simulator.shutdown()
+    return {
+        "cpu_s": cpu,
+        "virtual_s": clock.now - start,
+        "passes": passes,
+        "spins": selector.spins,
+        "acked": sum(host.acked for host in hosts),
+        "transcripts": [b"".join(host.transcript or []) for host in hosts],
+    }
+
+
+def digest(result: dict[str, Any], journal_dir: Path) -> str:
+    """sha256 of every host's received bytes (with virtual times) and every journal line but the stats."""
+    sha = hashlib.sha256()
+    for transcript in result["transcripts"]:
+        sha.update(transcript)
+    for path in sorted(journal_dir.glob("printer-*.jsonl"), key=lambda p: int(re.sub(r"\D", "", p.name))):
+        for line in path.read_text().splitlines():
+            if not line.startswith('{"stats"'):
+                sha.update(line.encode() + b"\n")
+    return sha.hexdigest()
+
+
+def exit_stats(journal_dir: Path) -> list[dict[str, Any]]:
+    stats = []
+    for path in sorted(journal_dir.glob("printer-*.jsonl")):
+        last = path.read_text().splitlines()[-1]
+        stats.append(json.loads(last)["stats"])
+    return stats
+
+
+def callgrind_instructions(arguments: list[str]) -> int:
+    """Instructions executed by `python -m bench.sim_cost <arguments>` under callgrind."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                   sys.executable, "-m", "bench.sim_cost", "--single", *arguments]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True, env=env)
+        for line in out.read_text().splitlines():
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    raise SystemExit("callgrind wrote no summary")
+
+
+def main() -> None:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--printers", type=int, default=10)
+    parser.add_argument("--file", choices=sorted(FILES), default="gear")
+    parser.add_argument("--lines", type=int, nargs=2, default=[200, 2200], metavar=("SHORT", "LONG"),
+                        help="lines per printer of the short and the long print run")
+    parser.add_argument("--seconds", type=float, nargs=2, default=[10, 610], metavar=("SHORT", "LONG"),
+                        help="virtual seconds of the short and the long idle run")
+    parser.add_argument("--workload", choices=("idle", "print", "both"), default="both")
+    parser.add_argument("--no-journal", action="store_true", help="printers without a journal")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions under valgrind")
+    parser.add_argument("--digest", action="store_true", help="hash of all outputs and journals (long run)")
+    parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--amount", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    workloads = ("idle", "print") if args.workload == "both" else (args.workload,)
+    if args.single:  # one run, for callgrind
+        with tempfile.TemporaryDirectory() as tmp:
+            run(args.workload, args.printers, args.amount, args.file, None if args.no_journal else Path(tmp),
+                record=False)
+        return
+    print(f"simulator cost, {args.printers} printers, --speed 1, default profile (115200 baud)")
+    print(machine_line())
+    for workload in workloads:
+        short, long = args.seconds if workload == "idle" else args.lines
+        unit = "idle printer-second" if workload == "idle" else "printed line"
+        units = args.printers * (long - short)
+        results = []
+        for amount in (short, long):
+            with tempfile.TemporaryDirectory() as tmp:
+                journal_dir = None if args.no_journal else Path(tmp)
+                result = run(workload, args.printers, amount, args.file, journal_dir, record=args.digest)
+                if args.digest and journal_dir is not None and amount == long:
+                    result["digest"] = digest(result, journal_dir)
+                    result["stats"] = exit_stats(journal_dir)
+                results.append(result)
+        a, b = results
+        cpu_us = (b["cpu_s"] - a["cpu_s"]) / units * 1e6
+        passes = (b["passes"] - a["passes"]) / units
+        spins = (b["spins"] - a["spins"]) / units
+        print(f"{workload}: {cpu_us:.1f} us CPU per {unit} (noisy), {passes:.2f} loop passes per {unit}"
+              f" ({spins:.2f} of them spinning)"
+              + (f", {b['acked']} lines acknowledged in {b['virtual_s']:.0f} virtual s" if workload == "print"
+                 else ""))
+        if args.digest and "digest" in b:
+            print(f"  digest of outputs and journals: {b['digest']}")
+            starved = [s.get("starvation_s") for s in b["stats"]]
+            print(f"  starvation_s per printer: {starved}")
+        if args.callgrind:
+            extra = ["--no-journal"] if args.no_journal else []
+            counts = [
+                callgrind_instructions(["--workload", workload, "--printers", str(args.printers),
+                                        "--file", args.file, "--amount", str(amount), *extra])
+                for amount in (short, long)
+            ]  # fmt: skip
+            print(f"  instructions: {(counts[1] - counts[0]) / units:,.0f} per {unit} "
+                  f"(runs of {short:g} and {long:g}: {counts[0]:,} and {counts[1]:,})")
+
+
+if __name__ == "__main__":
+    main()
