@@ -42,12 +42,13 @@ from printer_sim.firmware import Firmware
 from printer_sim.journal import Journal
 from printer_sim.ports import OnData, OnEvent, Port
 from printer_sim.profile import load_profile
-from printer_sim.server import Simulator
+from printer_sim.server import MAX_SLEEP_S, SLACK_S, Simulator
 
 from bench.harness import corpus_file, machine_line
 
 FILES = {"gear": "ps25_mk3s_gear_0.20q.gcode", "vase": "cura413_ender3_starvase_spiral_0.20std.gcode"}
 WINDOW_LINES, WINDOW_BYTES = 3, 96  # farmctl's window against a BUFSIZE 4, RX 128 firmware
+POLL_EVERY = 60  # job lines between two M105 (about 2 s of the gear file's first layers)
 CONNECT_GAP_S = 0.173  # host i connects i x this after the first: printers' timers are not in step
 
 
@@ -126,8 +127,12 @@ class Host:
         self.clock = clock
         self.open_at = open_at  # printers are connected one after another, as in a farm
         self.opened = False
-        self.wire = [numbered(n, command) for n, command in enumerate(lines, start=1)]
+        self.lines = lines
+        self.number = 1
         self.next = 0
+        # farmctl sends an M105 every 2 s while printing (its ok re-syncs the credits); here every
+        # POLL_EVERY job lines, so that what a host sends never depends on when it received something.
+        self.since_poll = POLL_EVERY
         self.in_flight: list[int] = []  # sizes of the lines not yet acknowledged
         self.phase = "boot"
         self.acked = 0
@@ -141,7 +146,7 @@ class Host:
 
     @property
     def done(self) -> bool:
-        return self.phase == "stream" and self.next == len(self.wire) and not self.in_flight
+        return self.phase == "stream" and self.next == len(self.lines) and not self.in_flight
 
     def pump(self) -> None:
         try:
@@ -174,13 +179,19 @@ class Host:
         if self.phase != "stream":
             return
         out = []
-        while self.next < len(self.wire) and len(self.in_flight) < WINDOW_LINES:
-            line = self.wire[self.next]
+        while self.next < len(self.lines) and len(self.in_flight) < WINDOW_LINES:
+            poll = self.since_poll >= POLL_EVERY
+            line = numbered(self.number, "M105" if poll else self.lines[self.next])
             if sum(self.in_flight) + len(line) > WINDOW_BYTES and self.in_flight:
                 break
             out.append(line)
             self.in_flight.append(len(line))
-            self.next += 1
+            self.number += 1
+            if poll:
+                self.since_poll = 0
+            else:
+                self.next += 1
+                self.since_poll += 1
         if out:
             self.sock.send(b"".join(out))
 
@@ -189,16 +200,22 @@ SPIN_STEP_S = 10e-6  # what one pass of a loop that polls with a zero timeout ta
 
 
 class VirtualSelector:
-    """The loop's selector: hosts answer first, then ready ports are returned; when nothing is ready,
-    the clock jumps by the loop's timeout (what a sleeping select would have waited). A zero timeout
-    with nothing ready and no printer to service is a loop spinning towards a deadline less than its
-    timer's millisecond away: in real time each such pass takes a little while, modelled by SPIN_STEP_S."""
+    """The loop's selector: hosts answer first (at the time the loop wrote to them), then ready ports are
+    returned. When nothing is ready the clock moves on, in one of two ways:
 
-    def __init__(self, simulator: Simulator, clock: VirtualClock, hosts: list[Host]) -> None:
+    * "timer" (for costs): by the loop's own timeout, rounded down to whole milliseconds as the loop
+      does for its millisecond timer; a zero timeout with nothing due is a loop spinning towards a
+      deadline less than a millisecond away, and each such pass takes SPIN_STEP_S;
+    * "exact" (for the digest): straight to the loop's next deadline, so that which passes a version
+      of the loop makes, and when, cannot change what the hosts see or when.
+    Reads the loop's timer heap, touched set, journals and flush time (private, for measuring only)."""
+
+    def __init__(self, simulator: Simulator, clock: VirtualClock, hosts: list[Host], exact: bool) -> None:
         self.simulator = simulator
         self.inner = simulator.selector
         self.clock = clock
         self.hosts = hosts
+        self.exact = exact
         self.spins = 0
         self.host_side = selectors.DefaultSelector()  # the hosts' ends: only hosts with input do work
         self.register = self.inner.register
@@ -214,16 +231,34 @@ class VirtualSelector:
         for key, _ in self.host_side.select(0):
             key.data.pump()
         ready = self.inner.select(0)
-        if not ready:
-            if timeout:
-                waking = [h.open_at for h in self.hosts if not h.opened and h.open_at > self.clock.now]
-                self.clock.now = min([self.clock.now + timeout, *waking])
-                for host in self.hosts:
-                    host.open_if_due()
-            elif not self.simulator._touched:  # nothing due: the real loop spins here
-                self.spins += 1
-                self.clock.now += SPIN_STEP_S
-        return ready
+        if ready:
+            return ready
+        now = self.clock.now
+        opening = [h.open_at for h in self.hosts if not h.opened and h.open_at > now]
+        if self.exact:
+            if not self._due(now):
+                self.clock.now = min([self._next_event(now), *opening])
+        elif timeout:
+            self.clock.now = min([now + timeout, *opening])
+        elif not self._due(now):
+            self.spins += 1
+            self.clock.now += SPIN_STEP_S
+        for host in self.hosts:
+            host.open_if_due()
+        return []
+
+    def _due(self, now: float) -> bool:
+        sim = self.simulator
+        return bool(sim._touched) or bool(sim._heap and sim._heap[0][0] <= now + SLACK_S)
+
+    def _next_event(self, now: float) -> float:
+        sim = self.simulator
+        wake = now + MAX_SLEEP_S
+        if sim._heap:
+            wake = min(wake, sim._heap[0][0])
+        if any(journal.dirty for journal in sim._journals):
+            wake = min(wake, max(now, sim._next_flush))
+        return wake
 
 
 def job_lines(name: str, count: int) -> list[str]:
@@ -245,12 +280,12 @@ def job_lines(name: str, count: int) -> list[str]:
 
 
 def run(workload: str, printers: int, amount: float, file: str, journal_dir: Path | None,
-        record: bool) -> dict[str, Any]:  # fmt: skip
+        record: bool = False, exact: bool = False) -> dict[str, Any]:  # fmt: skip
     """One deterministic run: `amount` is virtual seconds (idle) or lines per printer (print)."""
     clock = VirtualClock()
     simulator = Simulator(clock=clock)
     hosts: list[Host] = []
-    selector = VirtualSelector(simulator, clock, hosts)
+    selector = VirtualSelector(simulator, clock, hosts, exact)
     simulator.selector = selector  # type: ignore[assignment]
     profile = load_profile(None)
     lines = job_lines(file, int(amount)) if workload == "print" else []
@@ -292,20 +327,55 @@ def run(workload: str, printers: int, amount: float, file: str, journal_dir: Pat
         "passes": passes,
         "spins": selector.spins,
         "acked": sum(host.acked for host in hosts),
-        "transcripts": [b"".join(host.transcript or []) for host in hosts],
+        "transcripts": [host.transcript or [] for host in hosts],
     }
 
 
-def digest(result: dict[str, Any], journal_dir: Path) -> str:
-    """sha256 of every host's received bytes (with virtual times) and every journal line but the stats."""
-    sha = hashlib.sha256()
+def digests(result: dict[str, Any], journal_dir: Path) -> tuple[str, str]:
+    """sha256 of every journal line but the exit stats and every host's received bytes: once with the
+    virtual time each chunk was received at, once without."""
+    timed, content = hashlib.sha256(), hashlib.sha256()
     for transcript in result["transcripts"]:
-        sha.update(transcript)
+        for chunk in transcript:
+            timed.update(chunk)
+            content.update(chunk.split(b" ", 1)[1])
     for path in sorted(journal_dir.glob("printer-*.jsonl"), key=lambda p: int(re.sub(r"\D", "", p.name))):
         for line in path.read_text().splitlines():
             if not line.startswith('{"stats"'):
-                sha.update(line.encode() + b"\n")
-    return sha.hexdigest()
+                timed.update(line.encode() + b"\n")
+                content.update(line.encode() + b"\n")
+    return timed.hexdigest(), content.hexdigest()
+
+
+def snapshot(result: dict[str, Any], journal_dir: Path) -> dict[str, Any]:
+    """Everything the hosts received ([virtual time, text] per chunk) and every journal line but the stats."""
+    journals = []
+    for path in sorted(journal_dir.glob("printer-*.jsonl"), key=lambda p: int(re.sub(r"\D", "", p.name))):
+        journals.append([line for line in path.read_text().splitlines() if not line.startswith('{"stats"')])
+    received = [
+        [[float(chunk.split(b" ", 1)[0]), chunk.split(b" ", 1)[1].decode("latin-1")] for chunk in transcript]
+        for transcript in result["transcripts"]
+    ]
+    return {"received": received, "journals": journals}
+
+
+def compare(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """Same journals? Same bytes to every host, in the same order? How far apart in time?"""
+    journals = "identical" if ours["journals"] == theirs["journals"] else "DIFFERENT"
+    text = ["".join(t for _, t in host) for host in ours["received"]]
+    other = ["".join(t for _, t in host) for host in theirs["received"]]
+    content = "identical" if text == other else "DIFFERENT"
+    shifts = [
+        abs(a[0] - b[0])
+        for mine, yours in zip(ours["received"], theirs["received"], strict=True)
+        for a, b in zip(mine, yours, strict=False)
+        if a[1] == b[1]
+    ]
+    moved = sum(1 for shift in shifts if shift > 1e-9)
+    return (
+        f"journals {journals}; bytes to the hosts {content}; {moved} of {len(shifts)} chunks received at "
+        f"another virtual time, by at most {max(shifts, default=0.0) * 1000:.3f} ms"
+    )
 
 
 def exit_stats(journal_dir: Path) -> list[dict[str, Any]]:
@@ -343,17 +413,19 @@ def main() -> None:
     parser.add_argument("--no-journal", action="store_true", help="printers without a journal")
     parser.add_argument("--callgrind", action="store_true", help="count instructions under valgrind")
     parser.add_argument("--digest", action="store_true", help="hash of all outputs and journals (long run)")
+    parser.add_argument("--save", type=Path, help="with --digest: save hosts input and journals")
+    parser.add_argument("--against", type=Path, help="with --digest: compare with a file written by --save")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--amount", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     workloads = ("idle", "print") if args.workload == "both" else (args.workload,)
     if args.single:  # one run, for callgrind
         with tempfile.TemporaryDirectory() as tmp:
-            run(args.workload, args.printers, args.amount, args.file, None if args.no_journal else Path(tmp),
-                record=False)
+            run(args.workload, args.printers, args.amount, args.file, None if args.no_journal else Path(tmp))
         return
     print(f"simulator cost, {args.printers} printers, --speed 1, default profile (115200 baud)")
     print(machine_line())
+    saved: dict[str, Any] = {}
     for workload in workloads:
         short, long = args.seconds if workload == "idle" else args.lines
         unit = "idle printer-second" if workload == "idle" else "printed line"
@@ -362,11 +434,7 @@ def main() -> None:
         for amount in (short, long):
             with tempfile.TemporaryDirectory() as tmp:
                 journal_dir = None if args.no_journal else Path(tmp)
-                result = run(workload, args.printers, amount, args.file, journal_dir, record=args.digest)
-                if args.digest and journal_dir is not None and amount == long:
-                    result["digest"] = digest(result, journal_dir)
-                    result["stats"] = exit_stats(journal_dir)
-                results.append(result)
+                results.append(run(workload, args.printers, amount, args.file, journal_dir))
         a, b = results
         cpu_us = (b["cpu_s"] - a["cpu_s"]) / units * 1e6
         passes = (b["passes"] - a["passes"]) / units
@@ -375,10 +443,18 @@ def main() -> None:
               f" ({spins:.2f} of them spinning)"
               + (f", {b['acked']} lines acknowledged in {b['virtual_s']:.0f} virtual s" if workload == "print"
                  else ""))
-        if args.digest and "digest" in b:
-            print(f"  digest of outputs and journals: {b['digest']}")
-            starved = [s.get("starvation_s") for s in b["stats"]]
+        if args.digest:
+            with tempfile.TemporaryDirectory() as tmp:
+                exact = run(workload, args.printers, long, args.file, Path(tmp), record=True, exact=True)
+                timed, content = digests(exact, Path(tmp))
+                starved = [s.get("starvation_s") for s in exit_stats(Path(tmp))]
+                saved[workload] = snapshot(exact, Path(tmp))
+            print(f"  digest (exact clock): with times {timed[:16]}, content {content[:16]}")
             print(f"  starvation_s per printer: {starved}")
+            if args.against:
+                theirs = json.loads(args.against.read_text())
+                if workload in theirs:
+                    print(f"  against {args.against}: {compare(saved[workload], theirs[workload])}")
         if args.callgrind:
             extra = ["--no-journal"] if args.no_journal else []
             counts = [
@@ -388,6 +464,8 @@ def main() -> None:
             ]  # fmt: skip
             print(f"  instructions: {(counts[1] - counts[0]) / units:,.0f} per {unit} "
                   f"(runs of {short:g} and {long:g}: {counts[0]:,} and {counts[1]:,})")
+    if args.save:
+        args.save.write_text(json.dumps(saved))
 
 
 if __name__ == "__main__":
