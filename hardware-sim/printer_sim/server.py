@@ -55,6 +55,7 @@ class Simulator:
         self._servicing: PrinterSlot | None = None
         self._outgoing: list[tuple[Port, bytes]] = []
         self._journals: list[Journal] = []
+        self._dirty_journals: list[Journal] = []  # written to since the last flush
         self._stopping = False
         self._next_flush = 0.0
         self._wake_read, self._wake_write = socket.socketpair()
@@ -91,6 +92,7 @@ class Simulator:
         self.slots.append(slot)
         if firmware.journal:
             self._journals.append(firmware.journal)
+            firmware.journal.on_dirty = self._dirty_journals.append
         self._touched.add(index)
         return slot
 
@@ -149,10 +151,13 @@ class Simulator:
         for index in touched:
             self._service(self.slots[index], self._model_time(index, now))
         self._write_outgoing()
-        if now >= self._next_flush:
+        # Within the slack like a deadline: the timeout below is rounded down to whole milliseconds, so
+        # waiting for the exact flush time would poll with a zero timeout for up to a millisecond.
+        if now + SLACK_S >= self._next_flush:
             self._next_flush = now + JOURNAL_FLUSH_S
-            for journal in self._journals:
+            for journal in self._dirty_journals:
                 journal.flush()
+            self._dirty_journals.clear()
 
     def _write_outgoing(self) -> None:
         # Written after all due printers were advanced: each write to a pty wakes a kernel worker
@@ -168,7 +173,7 @@ class Simulator:
         wake = now + MAX_SLEEP_S
         if self._heap:
             wake = min(wake, self._heap[0][0])
-        if any(journal.dirty for journal in self._journals):
+        if self._dirty_journals:
             wake = min(wake, self._next_flush)
         # Round down to whole milliseconds: epoll rounds up, and SLACK_S covers waking early.
         return max(0.0, math.floor((wake - now) * 1000) / 1000)
