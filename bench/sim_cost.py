@@ -359,21 +359,28 @@ def snapshot(result: dict[str, Any], journal_dir: Path) -> dict[str, Any]:
     return {"received": received, "journals": journals}
 
 
+def line_times(chunks: list[list[Any]]) -> list[float]:
+    """The virtual time each received line was complete at (chunks: [time, text])."""
+    times: list[float] = []
+    for at, text in chunks:
+        times += [at] * text.count("\n")
+    return times
+
+
 def compare(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
-    """Same journals? Same bytes to every host, in the same order? How far apart in time?"""
+    """Same journals? Same bytes to every host, in the same order? How far apart in time, line by line?"""
     journals = "identical" if ours["journals"] == theirs["journals"] else "DIFFERENT"
     text = ["".join(t for _, t in host) for host in ours["received"]]
     other = ["".join(t for _, t in host) for host in theirs["received"]]
     content = "identical" if text == other else "DIFFERENT"
     shifts = [
-        abs(a[0] - b[0])
+        abs(a - b)
         for mine, yours in zip(ours["received"], theirs["received"], strict=True)
-        for a, b in zip(mine, yours, strict=False)
-        if a[1] == b[1]
+        for a, b in zip(line_times(mine), line_times(yours), strict=False)
     ]
     moved = sum(1 for shift in shifts if shift > 1e-9)
     return (
-        f"journals {journals}; bytes to the hosts {content}; {moved} of {len(shifts)} chunks received at "
+        f"journals {journals}; bytes to the hosts {content}; {moved} of {len(shifts)} lines received at "
         f"another virtual time, by at most {max(shifts, default=0.0) * 1000:.3f} ms"
     )
 

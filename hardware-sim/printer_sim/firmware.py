@@ -27,7 +27,7 @@ from printer_sim.results import DONE, Outcome
 from printer_sim.sdcard import SdCard
 from printer_sim.states import Command, PortRequest, State
 from printer_sim.thermal import Heater
-from printer_sim.waits import Wait
+from printer_sim.waits import PlannerRoom, Wait
 
 _EOL = re.compile(rb"[\r\n]")
 _MOVE = re.compile(r"[^G]*G0*[0-35](?!\d)")
@@ -208,7 +208,7 @@ class Firmware:
         """When `advance` has something to do (a line arrived, a wait ended, a report, a fault);
         output that only has to leave needs `take_output` alone."""
         # Asked twice per line by the event loop: no candidate lists, nothing built.
-        earliest = self.receiver.next_line_end_at()
+        earliest = self.next_line_wake()
         own = self._own_deadline()
         if own is not None and (earliest is None or own < earliest):
             earliest = own
@@ -216,6 +216,30 @@ class Firmware:
         if fault_at is not None and (earliest is None or fault_at < earliest):
             earliest = fault_at
         return earliest
+
+    def next_line_wake(self) -> float | None:
+        """When the next line on the wire will have arrived, if the model must be advanced then (None:
+        no line on the wire, or its arrival changes nothing until the model is advanced anyway)."""
+        line_end = self.receiver.next_line_end_at()
+        if line_end is None or not self._arrival_can_wait():
+            return line_end
+        return None
+
+    def _arrival_can_wait(self) -> bool:
+        """While a move waits for room in a full planner (a printer streaming at physical speed, most of
+        the time), arriving bytes can only go into the RX ring: Marlin's main loop is inside the move. The
+        model is advanced when the block ends anyway, and puts them there then, exactly as it would have
+        on arrival, as long as none of them is lost or acted on when it arrives: they fit in the ring, no
+        byte fault can alter them, and neither they nor the start of their line hold an `M` or a `!` (the
+        emergency parser and `!!DEBUG:` lines). This saves one pass of the event loop per printed line."""
+        if type(self.wait) is not PlannerRoom or self.state is not State.RUNNING or self.port_request:
+            return False
+        faults = self.faults
+        carry = self._ep_carry
+        if faults.drop or faults.corrupt or b"M" in carry or b"!" in carry:
+            return False
+        capacity = self.rx_capacity
+        return self.receiver.holds_plain(None if capacity is None else capacity - len(self.rx))
 
     def _own_deadline(self) -> float | None:
         """When the firmware itself (not the link) wants to run next; None: never by itself."""

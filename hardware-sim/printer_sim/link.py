@@ -80,6 +80,14 @@ class Receiver:
             return None
         return self._first_starts + (found.start() + 1) * self.byte_time
 
+    def holds_plain(self, room: int | None) -> bool:
+        """Whether the bytes not taken yet fit in `room` bytes (None: no limit) and hold no `M` and no
+        `!`, i.e. nothing the emergency parser or a `!!DEBUG:` line could act on when it arrives."""
+        pending, arrived = self._pending, self._arrived
+        if room is not None and len(pending) + len(arrived) > room:
+            return False
+        return b"M" not in pending and b"!" not in pending and b"M" not in arrived and b"!" not in arrived
+
     def discard(self) -> None:
         """The cable went away: whatever was still on the wire is gone."""
         self._pending.clear()

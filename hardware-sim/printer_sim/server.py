@@ -85,7 +85,7 @@ class Simulator:
             # when that line has arrived instead of running the model now. (A service in progress
             # schedules the printer itself.)
             if self._servicing is not slot:
-                self._expect(slot, firmware.receiver.next_line_end_at())
+                self._expect(slot, firmware.next_line_wake())
 
         port = make_port(self.selector, opened, closed, data)
         slot = PrinterSlot(index, firmware, port)
@@ -225,9 +225,10 @@ class Simulator:
                 break
             # Due within the slack: go on now rather than through the heap and the selector.
             now = slot.time = max(slot.time, deadline)
-        # Pending host bytes are read at the next service (before the next line end is due);
-        # only an idle wire needs the port's readiness to learn about new bytes.
-        port.watch_input(firmware.receiver.next_line_end_at() is None)
+        # Pending host bytes are read at the next service (before the next line end is due); only
+        # an idle wire, or one whose next line need not wake the printer, needs the port's readiness
+        # to learn about new bytes when they come.
+        port.watch_input(firmware.next_line_wake() is None)
         if slot.replug_at is not None:
             deadline = slot.replug_at if deadline is None else min(deadline, slot.replug_at)
         if deadline is None:
