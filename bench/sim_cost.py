@@ -22,9 +22,11 @@ stats): a change that is only faster must leave it unchanged.
 from __future__ import annotations
 
 import argparse
+import collections
 import hashlib
 import json
 import os
+import pickle
 import re
 import selectors
 import socket
@@ -116,37 +118,89 @@ def numbered(n: int, command: str) -> bytes:
     return body + b"*%d\n" % checksum
 
 
-class Host:
-    """One printer's host: handshake, autoreport on, then stream `lines` (may be none) with a window."""
+def wire_lines(lines: list[str]) -> list[bytes]:
+    """What a host sends for a job, numbered from 1: the lines, and an M105 every POLL_EVERY lines (farmctl
+    polls every 2 s while printing: that ok re-synchronises its credits). By line count rather than by
+    time, so that what a host sends never depends on when it received something."""
+    commands: list[str] = []
+    for index, line in enumerate(lines):
+        if index % POLL_EVERY == 0:
+            commands.append("M105")
+        commands.append(line)
+    return [numbered(n, command) for n, command in enumerate(commands, start=1)]
 
-    def __init__(
-        self, port: PairPort, clock: VirtualClock, open_at: float, lines: list[str], record: bool
-    ) -> None:
+
+class Host:
+    """One printer's host: handshake, autoreport on, then stream `wire` (may be empty) with a window.
+    `send` writes to the printer; `received()` is called with what it wrote back."""
+
+    def __init__(self, send: Callable[[bytes], object], wire: list[bytes]) -> None:
+        self.send = send
+        self.wire = wire
+        self.next = 0
+        self.in_flight: collections.deque[int] = collections.deque()  # sizes of lines not acknowledged
+        self.unacked_bytes = 0
+        self.phase = "boot"
+        self.acked = 0
+        self.buffer = b""
+
+    @property
+    def done(self) -> bool:
+        return self.phase == "stream" and self.next == len(self.wire) and not self.in_flight
+
+    def received(self, data: bytes) -> None:
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            if line.startswith(b"ok"):
+                self._ok()
+            elif self.phase == "boot" and line == b"echo:SD card ok":
+                self.phase = "hello"
+                self.send(numbered(0, "M110 N0"))
+        if self.phase == "stream":
+            self._fill()
+
+    def _ok(self) -> None:
+        if self.in_flight:
+            self.unacked_bytes -= self.in_flight.popleft()
+            self.acked += 1
+        elif self.phase == "hello":
+            self.phase = "report"
+            self.send(b"M155 S2\n")
+        elif self.phase == "report":
+            self.phase = "stream"
+
+    def _fill(self) -> None:
+        out = []
+        wire, in_flight = self.wire, self.in_flight
+        while self.next < len(wire) and len(in_flight) < WINDOW_LINES:
+            line = wire[self.next]
+            if self.unacked_bytes + len(line) > WINDOW_BYTES and in_flight:
+                break
+            out.append(line)
+            in_flight.append(len(line))
+            self.unacked_bytes += len(line)
+            self.next += 1
+        if out:
+            self.send(b"".join(out))
+
+
+class Connection:
+    """A host at the other end of a printer's socket pair, connected at `open_at` (virtual time)."""
+
+    def __init__(self, port: PairPort, clock: VirtualClock, open_at: float, host: Host, record: bool) -> None:
         self.port = port
         self.sock = port.host_end
         self.clock = clock
         self.open_at = open_at  # printers are connected one after another, as in a farm
         self.opened = False
-        self.lines = lines
-        self.number = 1
-        self.next = 0
-        # farmctl sends an M105 every 2 s while printing (its ok re-syncs the credits); here every
-        # POLL_EVERY job lines, so that what a host sends never depends on when it received something.
-        self.since_poll = POLL_EVERY
-        self.in_flight: list[int] = []  # sizes of the lines not yet acknowledged
-        self.phase = "boot"
-        self.acked = 0
-        self.buffer = b""
+        self.host = host
         self.transcript: list[bytes] | None = [] if record else None
 
     def open_if_due(self) -> None:
         if not self.opened and self.clock.now >= self.open_at:
             self.opened = True
             self.port.open_by_host(self.clock.now)
-
-    @property
-    def done(self) -> bool:
-        return self.phase == "stream" and self.next == len(self.lines) and not self.in_flight
 
     def pump(self) -> None:
         try:
@@ -155,45 +209,7 @@ class Host:
             return
         if self.transcript is not None:
             self.transcript.append(b"%.9f " % self.clock.now + data)
-        self.buffer += data
-        *lines, self.buffer = self.buffer.split(b"\n")
-        for line in lines:
-            self._on_line(line)
-        self._fill()
-
-    def _on_line(self, line: bytes) -> None:
-        if self.phase == "boot" and line == b"echo:SD card ok":
-            self.phase = "hello"
-            self.sock.send(numbered(0, "M110 N0"))
-        elif line.startswith(b"ok"):
-            if self.phase == "hello":
-                self.phase = "report"
-                self.sock.send(b"M155 S2\n")
-            elif self.phase == "report":
-                self.phase = "stream"
-            elif self.in_flight:
-                self.in_flight.pop(0)
-                self.acked += 1
-
-    def _fill(self) -> None:
-        if self.phase != "stream":
-            return
-        out = []
-        while self.next < len(self.lines) and len(self.in_flight) < WINDOW_LINES:
-            poll = self.since_poll >= POLL_EVERY
-            line = numbered(self.number, "M105" if poll else self.lines[self.next])
-            if sum(self.in_flight) + len(line) > WINDOW_BYTES and self.in_flight:
-                break
-            out.append(line)
-            self.in_flight.append(len(line))
-            self.number += 1
-            if poll:
-                self.since_poll = 0
-            else:
-                self.next += 1
-                self.since_poll += 1
-        if out:
-            self.sock.send(b"".join(out))
+        self.host.received(data)
 
 
 SPIN_STEP_S = 10e-6  # what one pass of a loop that polls with a zero timeout takes in real time
@@ -210,7 +226,9 @@ class VirtualSelector:
       of the loop makes, and when, cannot change what the hosts see or when.
     Reads the loop's timer heap, touched set, journals and flush time (private, for measuring only)."""
 
-    def __init__(self, simulator: Simulator, clock: VirtualClock, hosts: list[Host], exact: bool) -> None:
+    def __init__(
+        self, simulator: Simulator, clock: VirtualClock, hosts: list[Connection], exact: bool
+    ) -> None:
         self.simulator = simulator
         self.inner = simulator.selector
         self.clock = clock
@@ -223,7 +241,7 @@ class VirtualSelector:
         self.modify = self.inner.modify
         self.close = self.inner.close
 
-    def add_host(self, host: Host) -> None:
+    def add_host(self, host: Connection) -> None:
         self.hosts.append(host)
         self.host_side.register(host.sock, selectors.EVENT_READ, host)
 
@@ -284,11 +302,11 @@ def run(workload: str, printers: int, amount: float, file: str, journal_dir: Pat
     """One deterministic run: `amount` is virtual seconds (idle) or lines per printer (print)."""
     clock = VirtualClock()
     simulator = Simulator(clock=clock)
-    hosts: list[Host] = []
-    selector = VirtualSelector(simulator, clock, hosts, exact)
+    connections: list[Connection] = []
+    selector = VirtualSelector(simulator, clock, connections, exact)
     simulator.selector = selector  # type: ignore[assignment]
     profile = load_profile(None)
-    lines = job_lines(file, int(amount)) if workload == "print" else []
+    wire = wire_lines(job_lines(file, int(amount))) if workload == "print" else []
     ports: list[PairPort] = []
 
     def make_port(into: selectors.BaseSelector, on_open: OnEvent, on_close: OnEvent, on_data: OnData) -> Port:
@@ -304,8 +322,10 @@ def run(workload: str, printers: int, amount: float, file: str, journal_dir: Pat
         simulator.add(firmware, make_port)
     for index, port in enumerate(ports):
         port.plug()
-        selector.add_host(Host(port, clock, clock.now + index * CONNECT_GAP_S, lines, record))
-    hosts[0].open_if_due()
+        host = Host(port.host_end.send, wire)
+        selector.add_host(Connection(port, clock, clock.now + index * CONNECT_GAP_S, host, record))
+    connections[0].open_if_due()
+    hosts = [connection.host for connection in connections]
     start_cpu, start = time.process_time(), clock.now
     idle_until = start + amount if workload == "idle" else None
     passes = 0
@@ -327,8 +347,17 @@ def run(workload: str, printers: int, amount: float, file: str, journal_dir: Pat
         "passes": passes,
         "spins": selector.spins,
         "acked": sum(host.acked for host in hosts),
-        "transcripts": [host.transcript or [] for host in hosts],
+        "transcripts": [connection.transcript or [] for connection in connections],
+        "wire": wire,
     }
+
+
+def replay_hosts(recorded: dict[str, Any]) -> None:
+    """The hosts' own work alone: each host fed what it received in a run, its output thrown away."""
+    for transcript in recorded["transcripts"]:
+        host = Host(len, recorded["wire"])
+        for chunk in transcript:
+            host.received(chunk)
 
 
 def digests(result: dict[str, Any], journal_dir: Path) -> tuple[str, str]:
@@ -394,7 +423,7 @@ def exit_stats(journal_dir: Path) -> list[dict[str, Any]]:
 
 
 def callgrind_instructions(arguments: list[str]) -> int:
-    """Instructions executed by `python -m bench.sim_cost <arguments>` under callgrind."""
+    """Instructions executed by `python -m bench.sim_cost --single <arguments>` under callgrind."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         env = {**os.environ, "PYTHONHASHSEED": "0"}
@@ -405,6 +434,20 @@ def callgrind_instructions(arguments: list[str]) -> int:
             if line.startswith("summary:") or line.startswith("totals:"):
                 return int(line.split()[1])
     raise SystemExit("callgrind wrote no summary")
+
+
+def host_instructions(workload: str, printers: int, amount: float, file: str) -> int:
+    """Instructions of this process's hosts alone in a run: the run is recorded natively, then replayed
+    under callgrind (loading the recording included, a small part)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run(workload, printers, amount, file, None, record=True)
+        recorded = {
+            "transcripts": [[chunk.split(b" ", 1)[1] for chunk in t] for t in result["transcripts"]],
+            "wire": result["wire"],
+        }
+        path = Path(tmp) / "recorded.pickle"
+        path.write_bytes(pickle.dumps(recorded))
+        return callgrind_instructions(["--replay", str(path)])
 
 
 def main() -> None:
@@ -423,10 +466,14 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="with --digest: save hosts input and journals")
     parser.add_argument("--against", type=Path, help="with --digest: compare with a file written by --save")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--replay", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--amount", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     workloads = ("idle", "print") if args.workload == "both" else (args.workload,)
     if args.single:  # one run, for callgrind
+        if args.replay:
+            replay_hosts(pickle.loads(args.replay.read_bytes()))
+            return
         with tempfile.TemporaryDirectory() as tmp:
             run(args.workload, args.printers, args.amount, args.file, None if args.no_journal else Path(tmp))
         return
@@ -469,8 +516,12 @@ def main() -> None:
                                         "--file", args.file, "--amount", str(amount), *extra])
                 for amount in (short, long)
             ]  # fmt: skip
-            print(f"  instructions: {(counts[1] - counts[0]) / units:,.0f} per {unit} "
-                  f"(runs of {short:g} and {long:g}: {counts[0]:,} and {counts[1]:,})")
+            hosts = [host_instructions(workload, args.printers, n, args.file) for n in (short, long)]
+            total = (counts[1] - counts[0]) / units
+            host = (hosts[1] - hosts[0]) / units
+            print(f"  instructions: {total - host:,.0f} per {unit} for the simulator ({total:,.0f} in all, "
+                  f"{host:,.0f} of them the hosts'; runs of {short:g} and {long:g}: {counts[0]:,} and "
+                  f"{counts[1]:,}, hosts replayed: {hosts[0]:,} and {hosts[1]:,})")
     if args.save:
         args.save.write_text(json.dumps(saved))
 
