@@ -236,6 +236,7 @@ class VirtualSelector:
         self.exact = exact
         self.spins = 0
         self.host_side = selectors.DefaultSelector()  # the hosts' ends: only hosts with input do work
+        self.unopened: collections.deque[Connection] = collections.deque()
         self.register = self.inner.register
         self.unregister = self.inner.unregister
         self.modify = self.inner.modify
@@ -243,6 +244,7 @@ class VirtualSelector:
 
     def add_host(self, host: Connection) -> None:
         self.hosts.append(host)
+        self.unopened.append(host)  # in the order they open
         self.host_side.register(host.sock, selectors.EVENT_READ, host)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
@@ -252,7 +254,7 @@ class VirtualSelector:
         if ready:
             return ready
         now = self.clock.now
-        opening = [h.open_at for h in self.hosts if not h.opened and h.open_at > now]
+        opening = [self.unopened[0].open_at] if self.unopened else []
         if self.exact:
             if not self._due(now):
                 self.clock.now = min([self._next_event(now), *opening])
@@ -261,8 +263,8 @@ class VirtualSelector:
         elif not self._due(now):
             self.spins += 1
             self.clock.now += SPIN_STEP_S
-        for host in self.hosts:
-            host.open_if_due()
+        while self.unopened and self.unopened[0].open_at <= self.clock.now:
+            self.unopened.popleft().open_if_due()
         return []
 
     def _due(self, now: float) -> bool:
@@ -324,7 +326,7 @@ def run(workload: str, printers: int, amount: float, file: str, journal_dir: Pat
         port.plug()
         host = Host(port.host_end.send, wire)
         selector.add_host(Connection(port, clock, clock.now + index * CONNECT_GAP_S, host, record))
-    connections[0].open_if_due()
+    selector.unopened.popleft().open_if_due()
     hosts = [connection.host for connection in connections]
     start_cpu, start = time.process_time(), clock.now
     idle_until = start + amount if workload == "idle" else None

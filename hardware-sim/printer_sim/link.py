@@ -26,6 +26,7 @@ class Receiver:
         # bytes on the wire change.
         self._line_end: float | None = None
         self._line_end_known = True
+        self._plain = True  # no `M` and no `!` among the bytes not taken yet (see holds_plain)
 
     def push(self, data: bytes, now: float) -> None:
         pending = self._pending
@@ -39,6 +40,8 @@ class Receiver:
             self._first_starts = max(self._first_starts, now)
         pending += data
         self._line_end_known = False
+        if self._plain and (b"M" in data or b"!" in data):
+            self._plain = False
 
     def take_arrived(self, now: float) -> bytes:
         """Bytes fully received by `now`, in order."""
@@ -61,6 +64,8 @@ class Receiver:
         del pending[:count]
         self._first_starts += count * self.byte_time
         self._line_end_known = False
+        if not pending:
+            self._plain = True
         return data
 
     def next_line_end_at(self) -> float | None:
@@ -83,16 +88,16 @@ class Receiver:
     def holds_plain(self, room: int | None) -> bool:
         """Whether the bytes not taken yet fit in `room` bytes (None: no limit) and hold no `M` and no
         `!`, i.e. nothing the emergency parser or a `!!DEBUG:` line could act on when it arrives."""
-        pending, arrived = self._pending, self._arrived
-        if room is not None and len(pending) + len(arrived) > room:
+        if room is not None and len(self._pending) + len(self._arrived) > room:
             return False
-        return b"M" not in pending and b"!" not in pending and b"M" not in arrived and b"!" not in arrived
+        return self._plain  # (kept at push; an `M` already taken off the wire may keep it False a while)
 
     def discard(self) -> None:
         """The cable went away: whatever was still on the wire is gone."""
         self._pending.clear()
         self._arrived.clear()
         self._line_end, self._line_end_known = None, True
+        self._plain = True
 
 
 class Transmitter:

@@ -26,6 +26,9 @@ from printer_sim.ports import Port
 # up to the next millisecond would halve ping-pong throughput. So a deadline this close counts as due,
 # and that printer's model clock runs ahead of the wall clock by at most this much.
 SLACK_S = 0.001
+# Journals are flushed at the first wake-up at least this long after the last flush; the loop wakes
+# for a flush of its own only when none came within twice that (a printing printer wakes the loop every
+# few milliseconds anyway, so a dedicated wake-up every 50 ms would be a pass for nothing).
 JOURNAL_FLUSH_S = 0.05
 MAX_SLEEP_S = 1.0
 # Passes of one printer's model in one service when its next deadline is already within SLACK_S
@@ -174,7 +177,7 @@ class Simulator:
         if self._heap:
             wake = min(wake, self._heap[0][0])
         if self._dirty_journals:
-            wake = min(wake, self._next_flush)
+            wake = min(wake, self._next_flush + JOURNAL_FLUSH_S)
         # Round down to whole milliseconds: epoll rounds up, and SLACK_S covers waking early.
         return max(0.0, math.floor((wake - now) * 1000) / 1000)
 
