@@ -100,6 +100,8 @@ class Firmware:
         self._bufsize = profile.protocol.bufsize
         self._advanced_ok = profile.protocol.advanced_ok
         self._emergency_parser = profile.has_cap("EMERGENCY_PARSER")
+        # What the last next_model_deadline() found for the next line on the wire (see next_line_wake).
+        self.line_wake: float | None = None
         self._boot(now, "PowerUp", count=False)
 
     # ------------------------------------------------------------------ state reset
@@ -207,8 +209,8 @@ class Firmware:
     def next_model_deadline(self) -> float | None:
         """When `advance` has something to do (a line arrived, a wait ended, a report, a fault);
         output that only has to leave needs `take_output` alone."""
-        # Asked twice per line by the event loop: no candidate lists, nothing built.
-        earliest = self.next_line_wake()
+        # Asked once or twice per line by the event loop: no candidate lists, nothing built.
+        earliest = self.line_wake = self.next_line_wake()
         own = self._own_deadline()
         if own is not None and (earliest is None or own < earliest):
             earliest = own
@@ -461,6 +463,10 @@ class Firmware:
             else:
                 self.wait = result
                 self._busy_next = now + self.keepalive_s
+                if type(result) is PlannerRoom:
+                    # The move found the planner full just now: polling it again at the same instant
+                    # would only find that again (the usual case of every line at physical speed).
+                    return
 
     def _complete(self, now: float, send_ok: bool = True) -> None:
         command = self.queue[0]
@@ -487,7 +493,7 @@ class Firmware:
             self._busy_next = now + self.keepalive_s
 
     def _auto_reports(self, now: float) -> None:
-        no_timeouts = self.profile.protocol.no_timeouts_ms / 1000
+        no_timeouts = self._no_timeouts_ms / 1000
         if not (no_timeouts or self.temp_report_s or self.sd_report_s):
             return  # none enabled (the usual case while streaming)
         idle = self.wait is None and not self.queue and not self.rx

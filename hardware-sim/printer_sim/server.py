@@ -43,6 +43,10 @@ class PrinterSlot:
     port: Port
     deadline: float | None = None
     time: float = 0.0  # the model's clock: never goes backwards, at most SLACK_S ahead of the wall clock
+    # The firmware's next model deadline as of the end of the last service; None = not known (the port
+    # brought bytes or opened or closed since, which can change it).
+    model_at: float | None = None
+    model_known: bool = False
     replug_at: float | None = None
     announce: Callable[[int, str], None] = field(default=lambda index, endpoint: None)
 
@@ -74,15 +78,18 @@ class Simulator:
 
         def opened(now: float) -> None:
             firmware.connected(self._model_time(index, now))
+            slot.model_known = False
             self._touched.add(index)
 
         def closed(now: float) -> None:
             firmware.disconnected(self._model_time(index, now))
+            slot.model_known = False
             self._touched.add(index)
 
         def data(chunk: bytes, now: float) -> None:
             slot.time = max(slot.time, now)
             firmware.receive(chunk, slot.time)
+            slot.model_known = False
             # Bytes on the wire mean nothing to the firmware before a whole line has crossed it
             # (the model is exact whenever it is advanced), so only make sure the printer wakes
             # when that line has arrived instead of running the model now. (A service in progress
@@ -191,7 +198,7 @@ class Simulator:
         deadline: float | None = None
         wall = now
         polled = False
-        model_at = firmware.next_model_deadline()
+        model_at = slot.model_at if slot.model_known else firmware.next_model_deadline()
         for _ in range(MAX_PASSES):
             if model_at is not None and model_at <= now:
                 if not polled:
@@ -231,7 +238,8 @@ class Simulator:
         # Pending host bytes are read at the next service (before the next line end is due); only
         # an idle wire, or one whose next line need not wake the printer, needs the port's readiness
         # to learn about new bytes when they come.
-        port.watch_input(firmware.next_line_wake() is None)
+        port.watch_input(firmware.line_wake is None)  # as found by the last next_model_deadline()
+        slot.model_at, slot.model_known = model_at, True
         if slot.replug_at is not None:
             deadline = slot.replug_at if deadline is None else min(deadline, slot.replug_at)
         if deadline is None:
