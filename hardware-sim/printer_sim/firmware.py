@@ -25,6 +25,7 @@ from printer_sim.planner import Planner
 from printer_sim.profile import Profile
 from printer_sim.results import DONE, Outcome
 from printer_sim.sdcard import SdCard
+from printer_sim.starvation import StarvationMeter
 from printer_sim.states import Command, PortRequest, State
 from printer_sim.thermal import Heater
 from printer_sim.waits import PlannerRoom, Wait
@@ -90,6 +91,7 @@ class Firmware:
             "starvation_s": 0.0,
         }
         self._starvation_before = 0.0
+        self.starvation = StarvationMeter(self.stats, self.epoch)  # whose fault a dry planner was
         self.planner = Planner(profile.kinematics, profile.protocol.block_buffer_size, speed)
         self.hotend = Heater(profile.hotend)
         self.bed = Heater(profile.bed)
@@ -120,7 +122,8 @@ class Firmware:
         self._last_command_at = now  # for NO_TIMEOUTS "wait"
         self.stopped = False  # Marlin's MF_STOPPED: moves are refused until M999
         self._starvation_before += self.planner.starvation_s
-        self.planner = Planner(p.kinematics, p.protocol.block_buffer_size, self.speed)
+        self.planner = Planner(p.kinematics, p.protocol.block_buffer_size, self.speed, self.starvation)
+        self.starvation.restart()
         self.update_heaters(now)
         self.hotend.target = 0.0
         self.bed.target = 0.0
@@ -274,6 +277,11 @@ class Firmware:
 
     def advance(self, now: float) -> None:
         injection.at_time(self, now)
+        if self.wait is None and self.state is State.RUNNING:
+            since = self.planner.dry_since(now)
+            if since is not None:  # dry and idle: is it waiting for the host, the link, or us?
+                due = self.receiver.next_line_end_at()
+                self.starvation.observe(now, since, due, self.transmitter.sent_until, self.receiver.run)
         if self.state is State.BOOTING:
             if now < self.boot_until:
                 self._arrivals(now)  # the bootloader window swallows input

@@ -27,6 +27,9 @@ class Receiver:
         self._line_end: float | None = None
         self._line_end_known = True
         self._plain = True  # no `M` and no `!` among the bytes not taken yet (see holds_plain)
+        # The latest run of back-to-back bytes on the wire: when its first byte started, when its last
+        # one arrives (for telling a host that has not sent from a line on its way: starvation.py).
+        self.run: tuple[float, float] = (0.0, 0.0)
 
     def push(self, data: bytes, now: float) -> None:
         pending = self._pending
@@ -38,7 +41,9 @@ class Receiver:
             pending.clear()
         if not pending:
             self._first_starts = max(self._first_starts, now)
+            self.run = (self._first_starts, self._first_starts)
         pending += data
+        self.run = (self.run[0], self._first_starts + len(pending) * self.byte_time)
         self._line_end_known = False
         if self._plain and (b"M" in data or b"!" in data):
             self._plain = False
@@ -107,12 +112,15 @@ class Transmitter:
         self.byte_time = 10.0 / baud if baud else 0.0
         self._busy_until = 0.0
         self._queue: deque[tuple[float, bytes]] = deque()
+        self.sent_until = 0.0  # when the host can have read everything sent so far
 
     def send(self, data: bytes, now: float, delay: float = 0.0) -> None:
         start = max(now, self._busy_until)
         done = start + len(data) * self.byte_time
         self._busy_until = done
         ready = done + delay
+        if ready > self.sent_until:
+            self.sent_until = ready
         queue = self._queue
         if queue and queue[-1][0] >= ready:
             # Coalesce with the previous chunk: never reorder output.
