@@ -216,24 +216,28 @@ def lines_acked(farm: Farm) -> dict[str, int]:
 
 
 def control(farm: Farm, count: int) -> list[str]:
-    """Pause, resume, then cancel a few (healthy) printers the CLI's way; returns their ids."""
+    """Pause, resume, then cancel a few healthy printers of both kinds, as `farmctl printers pause ID`
+    does it (a control request, then wait until the daemon has handled it); returns their ids. Latency:
+    requested -> handled (the daemon's stamps: it handles a pause once the driver stopped sending, a
+    cancel once the print has ended; the cancel's safe-stop script runs after that)."""
     healthy = [p for p in farm.printers if not p.faulty]
-    targets = [healthy[i].id for i in range(0, len(healthy), max(1, len(healthy) // count))][:count]
+    targets: list[str] = []
+    for kind in KINDS:
+        mine = [p.id for p in healthy if p.kind.name == kind]
+        want = (count + (kind == "gear")) // 2
+        targets += [mine[k * len(mine) // want] for k in range(want)] if mine and want else []
     with JobStore.open(farm.home, actor="cli") as store:
         live = LiveStore.attach(store)
-        for verb, state in (("pause", "paused"), ("resume", "printing"), ("cancel", None)):
+        for verb in ("pause", "resume", "cancel"):
             for printer in targets:
-                asked = time.time()
-                live.request_control(verb, printer_id=printer)
-
-                def changed(p: str = printer, a: float = asked, s: str | None = state) -> Any:
-                    if s is not None:
-                        return farm.probe.first(p, s, a)
-                    return next((x for x in farm.probe.states(a) if x.printer == p and x.stamped >= a
-                                 and x.state not in ("printing", "paused")), None)  # fmt: skip
-
-                wait_until(changed, 30, f"{verb} of {printer}", period=0.01)
-                farm.report.control.setdefault(verb, []).append(changed().stamped - asked)
+                request = live.request_control(verb, printer_id=printer)
+                handled_yet = lambda r=request: live.get_control(r).state != "pending"  # noqa: E731
+                wait_until(handled_yet, 30, f"{verb} of {printer}")
+                handled = live.get_control(request)
+                if handled.state != "done" or handled.handled_at is None:
+                    farm.report.notes.append(f"{verb} of {printer}: {handled.state}: {handled.result}")
+                    continue
+                farm.report.control.setdefault(verb, []).append(handled.handled_at - handled.requested_at)
     return targets
 
 

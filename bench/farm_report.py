@@ -85,8 +85,9 @@ class Report:
                   f"< {LATENCY_TARGET_S:g} s", bool(self.dispatch) and max(self.dispatch) < LATENCY_TARGET_S),
         ]  # fmt: skip
         for verb, latencies in self.control.items():
-            checks.append(Check(f"{verb} latency (request -> new state published)", self._spread_s(latencies),
-                                f"< {LATENCY_TARGET_S:g} s", max(latencies) < LATENCY_TARGET_S))  # fmt: skip
+            figure = f"{verb} latency (requested -> handled by the daemon)"
+            met = max(latencies) < LATENCY_TARGET_S
+            checks.append(Check(figure, self._spread_s(latencies), f"< {LATENCY_TARGET_S:g} s", met))
         median = statistics.median(self.mqtt_ms) if self.mqtt_ms else float("nan")
         checks.append(Check("MQTT state change -> subscriber", spread(self.mqtt_ms),
                             f"median < {MQTT_TARGET_MS:g} ms", median < MQTT_TARGET_MS))  # fmt: skip
