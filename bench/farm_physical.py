@@ -167,11 +167,22 @@ def register_printers(farm: Farm) -> None:
                120 + 2 * len(ids), "every printer connected and idle", period=0.5)  # fmt: skip
 
 
+def printing(farm: Farm, printer: Printer) -> Any:
+    return farm.probe.first(printer.id, "printing", printer.job_added_at - 0.002)
+
+
 def start_jobs(farm: Farm, stagger: float) -> None:
-    """One job per printer, pinned, every `stagger` seconds; the first of each file through the CLI."""
+    """One job per printer, pinned, every `stagger` seconds; the first of each file through the CLI.
+    The daemon's RSS once the first printer of each file prints (the files' pre-flighted commands are
+    in memory) and once all do: what one more printing printer costs."""
     infos: dict[str, Any] = {}
     start = time.monotonic()
     for index, printer in enumerate(farm.printers):
+        if index == len(KINDS) and len(farm.printers) > index:
+            for first in farm.printers[:index]:
+                wait_until(lambda p=first: printing(farm, p), 60, f"{first.id} printing", period=0.05)
+            time.sleep(1.0)
+            farm.report.rss_first_jobs = rss_mb(farm.daemon.pid)
         time.sleep(max(0.0, start + index * stagger - time.monotonic()))
         path = corpus_file(printer.kind.file)
         if path.name not in infos:
@@ -192,11 +203,10 @@ def start_jobs(farm: Farm, stagger: float) -> None:
             )[0]
         printer.job_added_at = job.created_at
     for printer in farm.printers:
-        wait_until(lambda p=printer: farm.probe.first(p.id, "printing", p.job_added_at - 0.002), 60,
-                   f"{printer.id} printing", period=0.05)  # fmt: skip
-        seen = farm.probe.first(printer.id, "printing", printer.job_added_at - 0.002)
-        assert seen is not None
-        farm.report.dispatch.append(seen.stamped - printer.job_added_at)
+        wait_until(lambda p=printer: printing(farm, p), 60, f"{printer.id} printing", period=0.05)
+        farm.report.dispatch.append(printing(farm, printer).stamped - printer.job_added_at)
+    time.sleep(1.0)
+    farm.report.rss_all_jobs = rss_mb(farm.daemon.pid)
 
 
 def wait_heated(farm: Farm, timeout: float) -> None:
@@ -295,6 +305,9 @@ def run(args: argparse.Namespace, scratch: Path) -> Report:
         report.mqtt_ms = probe.latencies_ms()
         stop_daemon(farm)
     # The simulators have stopped and written their stats.
+    with JobStore.open(home, actor="bench") as store:
+        for run_row in reversed(store.list_runs(limit=100_000)):
+            report.runs.setdefault(run_row.printer_id, []).append((run_row.state, run_row.error))
     for printer in printers:
         assert printer.sims is not None
         report.stats[printer.id] = printer.sims.stats(printer.local)

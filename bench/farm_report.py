@@ -31,11 +31,14 @@ class Report:
     controlled: list[str] = field(default_factory=list)
     faulty: list[str] = field(default_factory=list)
     peak_rss: float = 0.0
+    rss_first_jobs: float = 0.0  # once the first printer of each file printed
+    rss_all_jobs: float = 0.0  # once every printer printed
     mqtt_ms: list[float] = field(default_factory=list)
     loads: list[Outcome] = field(default_factory=list)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     journals: list[JournalCheck] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    runs: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)  # per printer: (state, error)
 
     # -- derived figures -----------------------------------------------------------------------------
 
@@ -56,7 +59,7 @@ class Report:
         line_us = (window_cores - idle_cores) / lines_per_s * 1e6 if lines_per_s else float("nan")
         per_printer_rate = lines_per_s / self.printers
         per_printer_cores = (idle_us + per_printer_rate * line_us) / 1e6
-        return {
+        cost = {
             "fixed_cores": fixed_cores,
             "fixed_rss_mb": fixed_rss,
             "idle_us_per_printer_s": idle_us,
@@ -65,10 +68,18 @@ class Report:
             "lines_per_s_per_printer": per_printer_rate,
             "us_per_line": line_us,
             "rss_mb_printing_over_idle": self.peak_rss - idle_rss,
+            "rss_mb_files_and_first_jobs": self.rss_first_jobs - idle_rss,
+            "rss_mb_per_printing_printer": (self.rss_all_jobs - self.rss_first_jobs)
+            / max(1, self.printers - 2),
             "printers_per_core": (1 - fixed_cores) / per_printer_cores
             if per_printer_cores > 0
             else float("inf"),
         }
+        per_printer_mb = cost["rss_mb_per_idle_printer"] + cost["rss_mb_per_printing_printer"]
+        base_mb = fixed_rss + cost["rss_mb_files_and_first_jobs"]
+        fitting = (RSS_TARGET_MB - base_mb) / per_printer_mb if per_printer_mb > 0 else 0.0
+        cost["printers_in_rss_target"] = fitting
+        return cost
 
     def checks(self) -> list[Check]:
         judged = self.judged()
@@ -136,6 +147,11 @@ class Report:
         for check in self.journals:
             if not check.clean or check.printer in self.faulty:
                 print(check.summary())
+        for printer, runs in sorted(self.runs.items()):
+            failed = [error for state, error in runs if state == "failed"]
+            if failed or printer in self.faulty:
+                states = ", ".join(state for state, _ in runs)
+                print(f"{printer} runs: {states}" + "".join(f"\n    failed: {error}" for error in failed))
         for note in self.notes:
             print(f"note: {note}")
 
@@ -151,6 +167,11 @@ class Report:
             f"{cost['rss_mb_per_idle_printer']:.2f} MB"
         )
         print(
+            f"memory once printing: {cost['rss_mb_files_and_first_jobs']:+.0f} MB with the first printer of "
+            f"each file printing (the files' pre-flighted commands), then "
+            f"{cost['rss_mb_per_printing_printer']:+.1f} MB per further printing printer"
+        )
+        print(
             f"streaming: {cost['lines_per_s']:.0f} lines/s in all ({cost['lines_per_s_per_printer']:.1f} per "
             f"printer), {cost['us_per_line']:.1f} us CPU per line on top of the idle cost; memory while "
             f"printing {cost['rss_mb_printing_over_idle']:+.0f} MB over idle (peak)"
@@ -159,6 +180,12 @@ class Report:
             f"printers per core: (1 - {cost['fixed_cores']:.3f}) / ({cost['idle_us_per_printer_s']:.0f} us + "
             f"{cost['lines_per_s_per_printer']:.1f} lines/s x {cost['us_per_line']:.1f} us) = "
             f"{cost['printers_per_core']:.0f}"
+        )
+        print(
+            f"printers printing these files within {RSS_TARGET_MB:.0f} MB: ({RSS_TARGET_MB:.0f} - "
+            f"{cost['fixed_rss_mb']:.0f} fixed - {cost['rss_mb_files_and_first_jobs']:.0f} files) / "
+            f"({cost['rss_mb_per_idle_printer']:.2f} + {cost['rss_mb_per_printing_printer']:.1f} MB) = "
+            f"{cost['printers_in_rss_target']:.0f}"
         )
 
     def _print_starvation(self) -> None:

@@ -10,15 +10,21 @@ fragment. Two checks per printer:
 * content: the job lines run are the file's lines in order, restarted from the top when a copy is
   printed again (a cancelled copy goes back to the queue), each equal to the file's line or differing
   only where the checksum is blind; and no unnumbered move (the tail of a line cut by the firmware's RX
-  flush) ran inside a copy.
+  flush: a move run twice) ran inside a copy. Other unnumbered lines inside a copy are counted apart as
+  strays: a line whose `N` a flipped bit turned into another letter, which Marlin runs unchecked and,
+  starting with no command letter it knows, answers as an unknown command (harmless; a single flipped
+  bit of `N` never makes a `G`, `M` or `T`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.drivers.helpers import HOST_COMMANDS, checksum_blind
+
+OUT_OF_BAND = ("M108", "M112", "M410", "M876")  # what a host may send unnumbered during a job
 
 
 @dataclass
@@ -31,7 +37,8 @@ class JournalCheck:
     identical: int = 0
     checksum_blind: int = 0
     unexplained: list[tuple[int, str, str]] = field(default_factory=list)  # (N, ran, file has)
-    fragments: list[str] = field(default_factory=list)
+    fragments: list[str] = field(default_factory=list)  # unnumbered moves inside a copy
+    strays: list[str] = field(default_factory=list)  # other unnumbered lines inside a copy
 
     @property
     def clean(self) -> bool:
@@ -43,7 +50,8 @@ class JournalCheck:
             f"{self.printer}: {verdict}: {self.numbered} numbered lines; {self.job_lines} job lines in "
             f"{self.copies} start(s) of the file, {self.identical} identical, {self.checksum_blind} "
             f"checksum-blind corrupted; out of order {len(self.out_of_order)}, unexplained "
-            f"{len(self.unexplained)}, fragments {len(self.fragments)}"
+            f"{len(self.unexplained)}, move fragments {len(self.fragments)}, stray unnumbered lines "
+            f"{len(self.strays)} (unknown commands)"
         )
         for number, ran, wanted in self.unexplained[:3]:
             text += f"\n    N{number}: ran {ran!r}, the file has {wanted!r}"
@@ -63,12 +71,11 @@ def check_journal(printer: str, entries: list[dict[str, Any]], file_commands: li
     expected = job_commands(file_commands)
     previous: int | None = None
     at = 0  # index in `expected` of the next job line
-    unnumbered: list[str] = []  # moves run since the last job line, without a line number
+    unnumbered: list[str] = []  # run since the last job line, without a line number
     for entry in entries:
         number, ran = entry.get("n"), str(entry["cmd"])
         if number is None:
-            if ran[:2] in ("G0", "G1", "G2", "G3"):
-                unnumbered.append(ran)
+            unnumbered.append(ran)
             continue
         result.numbered += 1
         if ran.startswith("M110"):
@@ -82,8 +89,12 @@ def check_journal(printer: str, entries: list[dict[str, Any]], file_commands: li
         if at == 0 or (ran == expected[0] and ran != expected[at % len(expected)]):
             result.copies += 1  # the file (re)starts: what ran in between (a cancel's script) is not a job's
             at = 0
-        else:
-            result.fragments += unnumbered  # inside one copy the host numbers every line it sends
+        else:  # inside one copy the host numbers every line it sends (but out-of-band emergency commands)
+            for stray in unnumbered:
+                if re.match(r"[Gg]0*[0-3](?!\d)", stray):
+                    result.fragments.append(stray)
+                elif not stray.upper().startswith(OUT_OF_BAND):
+                    result.strays.append(stray)
         unnumbered = []
         wanted = expected[at] if at < len(expected) else ""
         if ran == wanted:
