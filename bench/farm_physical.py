@@ -210,7 +210,8 @@ def start_jobs(farm: Farm, stagger: float) -> None:
 
 
 def wait_heated(farm: Farm, timeout: float) -> None:
-    ids = {printer.id for printer in farm.printers}
+    """Every healthy printer printing, past its heat-up (a printer fed faults may be restarting a copy)."""
+    ids = {printer.id for printer in farm.printers if not printer.faulty}
 
     def printing_cold_done() -> bool:
         live = {p: s for p, s in farm.live().items() if p in ids}
