@@ -166,11 +166,12 @@ class Report:
             f"idle printer: {cost['idle_us_per_printer_s']:.0f} us CPU per second, "
             f"{cost['rss_mb_per_idle_printer']:.2f} MB"
         )
-        print(
-            f"memory once printing: {cost['rss_mb_files_and_first_jobs']:+.0f} MB with the first printer of "
-            f"each file printing (the files' pre-flighted commands), then "
-            f"{cost['rss_mb_per_printing_printer']:+.1f} MB per further printing printer"
-        )
+        if self.rss_first_jobs:  # (measured when there are more printers than files)
+            print(
+                f"memory once printing: {cost['rss_mb_files_and_first_jobs']:+.0f} MB with the first "
+                f"printer of each file printing (the files' pre-flighted commands), then "
+                f"{cost['rss_mb_per_printing_printer']:+.1f} MB per further printing printer"
+            )
         print(
             f"streaming: {cost['lines_per_s']:.0f} lines/s in all ({cost['lines_per_s_per_printer']:.1f} per "
             f"printer), {cost['us_per_line']:.1f} us CPU per line on top of the idle cost; memory while "
@@ -181,12 +182,13 @@ class Report:
             f"{cost['lines_per_s_per_printer']:.1f} lines/s x {cost['us_per_line']:.1f} us) = "
             f"{cost['printers_per_core']:.0f}"
         )
-        print(
-            f"printers printing these files within {RSS_TARGET_MB:.0f} MB: ({RSS_TARGET_MB:.0f} - "
-            f"{cost['fixed_rss_mb']:.0f} fixed - {cost['rss_mb_files_and_first_jobs']:.0f} files) / "
-            f"({cost['rss_mb_per_idle_printer']:.2f} + {cost['rss_mb_per_printing_printer']:.1f} MB) = "
-            f"{cost['printers_in_rss_target']:.0f}"
-        )
+        if self.rss_first_jobs:
+            print(
+                f"printers printing these files within {RSS_TARGET_MB:.0f} MB: ({RSS_TARGET_MB:.0f} - "
+                f"{cost['fixed_rss_mb']:.0f} fixed - {cost['rss_mb_files_and_first_jobs']:.0f} files) / "
+                f"({cost['rss_mb_per_idle_printer']:.2f} + {cost['rss_mb_per_printing_printer']:.1f} MB) = "
+                f"{cost['printers_in_rss_target']:.0f}"
+            )
 
     def _print_starvation(self) -> None:
         judged = self.judged()
