@@ -26,10 +26,12 @@ from printer_sim.ports import Port
 # up to the next millisecond would halve ping-pong throughput. So a deadline this close counts as due,
 # and that printer's model clock runs ahead of the wall clock by at most this much.
 SLACK_S = 0.001
-# Journals are flushed at the first wake-up at least this long after the last flush; the loop wakes
-# for a flush of its own only when none came within twice that (a printing printer wakes the loop every
-# few milliseconds anyway, so a dedicated wake-up every 50 ms would be a pass for nothing).
-JOURNAL_FLUSH_S = 0.05
+# Journals written in a pass are flushed at its end, but at most once per JOURNAL_FLUSH_S: what is written
+# sooner after a flush waits for the first wake-up after that, or for one of its own JOURNAL_FLUSH_GRACE_S
+# later (a printing printer wakes the loop every few milliseconds anyway, and a wake-up only to flush is a
+# pass for nothing). So an entry of a quiet printer reaches the file at once, a busy one's within 36 ms.
+JOURNAL_FLUSH_S = 0.025
+JOURNAL_FLUSH_GRACE_S = 0.01
 MAX_SLEEP_S = 1.0
 # Passes of one printer's model in one service when its next deadline is already within SLACK_S
 # (bounded so that a model that keeps asking for "now" cannot starve the other printers).
@@ -163,7 +165,7 @@ class Simulator:
         self._write_outgoing()
         # Within the slack like a deadline: the timeout below is rounded down to whole milliseconds, so
         # waiting for the exact flush time would poll with a zero timeout for up to a millisecond.
-        if now + SLACK_S >= self._next_flush:
+        if self._dirty_journals and now + SLACK_S >= self._next_flush:
             self._next_flush = now + JOURNAL_FLUSH_S
             for journal in self._dirty_journals:
                 journal.flush()
@@ -184,7 +186,7 @@ class Simulator:
         if self._heap:
             wake = min(wake, self._heap[0][0])
         if self._dirty_journals:
-            wake = min(wake, self._next_flush + JOURNAL_FLUSH_S)
+            wake = min(wake, self._next_flush + JOURNAL_FLUSH_GRACE_S)
         # Round down to whole milliseconds: epoll rounds up, and SLACK_S covers waking early.
         return max(0.0, math.floor((wake - now) * 1000) / 1000)
 
