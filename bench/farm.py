@@ -11,8 +11,10 @@ For each N it prints:
   * control latency: pause / resume / cancel requested the CLI's way (a control_requests row) -> the
     driver reports the printer paused / printing / the job ended.
 
-    .venv/bin/python bench/farm.py                       # N = 10, 25, 50
-    .venv/bin/python bench/farm.py --printers 10 --seconds 10
+    .venv/bin/python -m bench.farm                       # N = 10, 25, 50
+    .venv/bin/python -m bench.farm --printers 10 --seconds 10
+
+bench/farm_physical.py is the other farm benchmark: printers printing real files at physical speed.
 
 The simulators run as separate processes (10 printers each) on the same 2-core machine, so at large N
 they compete with the daemon for CPU: the figures are a lower bound for the daemon itself.
@@ -20,24 +22,19 @@ they compete with the daemon for CPU: the figures are a lower bound for the daem
 
 from __future__ import annotations
 
+import argparse
 import os
+import resource
+import statistics
 import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-# Run as a script, bench/ is sys.path[0], and bench/queue.py would shadow the stdlib.
-sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != os.path.dirname(__file__)]
-
-import argparse  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-from farmctl.drivers.base import (  # noqa: E402
+from farmctl.drivers.base import (
     DriverEvent,
     DriverState,
     EventSink,
@@ -46,29 +43,19 @@ from farmctl.drivers.base import (  # noqa: E402
     PrinterDriver,
     StateChanged,
 )
-from farmctl.drivers.serial.preflight import preflight_file  # noqa: E402
-from farmctl.drivers.serial.responses import numbered  # noqa: E402
+from farmctl.drivers.serial.preflight import preflight_file
+from farmctl.drivers.serial.responses import numbered
 
-from farmctl.daemon.drivers import driver_factory  # noqa: E402
-from farmctl.daemon.runner import Daemon  # noqa: E402
-from farmctl.files import FileStore  # noqa: E402
-from farmctl.store import FileInfo, JobStore, NewJob, PrinterSpec  # noqa: E402
-from farmctl.store.live import LiveStore  # noqa: E402
-from farmctl.store.records import Printer  # noqa: E402
+from bench.harness import ProcessSample, SimulatorFarm, dense_file, simulator_farm, wait_until
+from farmctl.daemon.drivers import driver_factory
+from farmctl.daemon.runner import Daemon
+from farmctl.files import FileStore
+from farmctl.store import FileInfo, JobStore, NewJob, PrinterSpec
+from farmctl.store.live import LiveStore
+from farmctl.store.records import Printer
 
 BAUD = 115200
-PER_SIM = 10
-
-
-def dense_file(path: Path, lines: int) -> Path:
-    """Short moves (about 26 bytes a line), no heating: the densest realistic stream."""
-    out = ["G28", "G90", "M82", "G92 E0"]
-    e = 0.0
-    for i in range(lines):
-        e += 0.01
-        out.append(f"G1 X{100 + (i % 40) * 0.25:.2f} Y{100 + (i // 40 % 40) * 0.25:.2f} E{e:.3f} F3000")
-    path.write_text("\n".join(out) + "\n")
-    return path
+PER_SIM = int(os.environ.get("FARM_BENCH_PER_SIM", 10))  # printers per simulator process
 
 
 def link_limit_lines_per_s(path: Path) -> float:
@@ -120,41 +107,8 @@ def timed_factory(store: JobStore, timings: Timings) -> Any:
     return make
 
 
-def start_sims(
-    count: int, speed: float, journal_dir: Path | None, transport: str
-) -> tuple[list[subprocess.Popen[str]], list[str]]:
-    processes, endpoints = [], []
-    per_sim = int(os.environ.get("FARM_BENCH_PER_SIM", PER_SIM))
-    for first in range(0, count, per_sim):
-        n = min(per_sim, count - first)
-        front = ["--pty"] if transport == "pty" else ["--tcp", "127.0.0.1:0"]
-        args = [sys.executable, "-m", "printer_sim", *front, "--count", str(n),
-                "--baud", str(BAUD), "--speed", str(speed), "--boot-delay", "0.05"]
-        if journal_dir is not None:
-            args += ["--journal", str(journal_dir / f"sim{first}-{{i}}.jsonl")]
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert process.stdout is not None
-        while len(endpoints) < first + n:
-            line = process.stdout.readline()
-            if not line:
-                raise SystemExit("printer-sim did not start")
-            endpoints.append(line.split()[2])
-        processes.append(process)
-    return processes, endpoints
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of another process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.01)
+def farm_of_simulators(count: int, speed: float, transport: str, journal_dir: Path | None = None) -> Any:
+    return simulator_farm(count, PER_SIM, journal_dir, transport=transport, baud=BAUD, speed=speed)
 
 
 def run_farm(count: int, speed: float, seconds: float, lines: int, control: bool,
@@ -164,105 +118,110 @@ def run_farm(count: int, speed: float, seconds: float, lines: int, control: bool
     home.mkdir()
     (home / "farm.toml").write_text("[daemon]\ndispatch_interval_s = 5.0\n")
     part = dense_file(scratch / "dense.gcode", lines)
-    journal_dir = scratch if journal else None
-    sims, endpoints = start_sims(count, speed, journal_dir, transport)
-    timings = Timings()
     result: dict[str, Any] = {"printers": count, "speed": speed}
-    try:
-        with JobStore.open(home, actor="bench") as store:
-            for index, url in enumerate(endpoints):
-                store.add_printer(PrinterSpec(id=f"p{index:03d}", kind="serial", port=url, baud=BAUD))
-            make = timed_factory(store, timings)
-        daemon = Daemon(home, bed_clear="auto", on_stop="cancel", log_to_stderr=False, make_driver=make)
-        thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
-        thread.start()
-        assert daemon.wait_ready(60)
-        wait(lambda: timings.count(DriverState.IDLE) == count, 60, "every printer idle")
-
-        # Dispatch latency, single job: one small copy added to the idle farm -> its first line sent.
-        tiny = scratch / "tiny.gcode"
-        tiny.write_text("G28\nG1 X10 Y10 F3000\nG1 X20 Y20\n")
-        kept = FileStore.for_home(home).put(tiny)
-        with JobStore.open(home, actor="bench") as store:
-            added = time.monotonic()
-            info = FileInfo(sha256=kept.sha256, size=kept.size, name=tiny.name, estimated_time_s=5.0)
-            store.add_jobs([NewJob(file_sha=kept.sha256, name=tiny.name, copies=1)], [info])
-        wait(lambda: timings.count(DriverState.PRINTING) == 1, 30, "the single job to start")
-        with timings.lock:
-            started = min(t for (_, state), t in timings.state_at.items() if state is DriverState.PRINTING)
-        result["dispatch_single_s"] = started - added
-        wait(lambda: len(timings.finished_at) == 1 and timings.count(DriverState.IDLE) == count, 30, "tiny")
-        timings.finished_at.clear()
-
-        # Dispatch latency, whole farm: a job with one copy per printer lands on the idle farm.
-        kept = FileStore.for_home(home).put(part)
-        with JobStore.open(home, actor="bench") as store:
-            added = time.monotonic()
-            info = FileInfo(sha256=kept.sha256, size=kept.size, name=part.name, estimated_time_s=600.0)
-            store.add_jobs([NewJob(file_sha=kept.sha256, name=part.name, copies=count)], [info])
-        wait(lambda: timings.count(DriverState.PRINTING) == count, 120, "every printer printing")
-        with timings.lock:
-            starts = sorted(timings.state_at[(f"p{i:03d}", DriverState.PRINTING)] - added
-                            for i in range(count))
-        result["dispatch_first_s"] = starts[0]
-        result["dispatch_median_s"] = statistics.median(starts)
-        result["dispatch_last_s"] = starts[-1]
-
-        time.sleep(2.0)  # warm-up: every printer past its first lines
-        usage0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
-        sim0 = sum(process_cpu_s(process.pid) for process in sims)
-        load0 = os.getloadavg()[0]
-        time.sleep(seconds)
-        usage1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
-        result["sim_cpu_cores"] = (sum(process_cpu_s(process.pid) for process in sims) - sim0) / (t1 - t0)
-        result["load"] = max(load0, os.getloadavg()[0])
-        limit = link_limit_lines_per_s(part)
-        with timings.lock:
-            windows = [[s for s in samples if t0 <= s[0] <= t1] for samples in timings.samples.values()]
-        # Rate between the first and last progress report inside the window (reports come every 0.5 s).
-        rates = sorted((w[-1][1] - w[0][1]) / (w[-1][0] - w[0][0]) / limit for w in windows if len(w) >= 2)
-        rates = rates or [0.0]  # at physical speed a short window may hold no progress report (homing)
-        result["efficiency_min"] = rates[0]
-        result["efficiency_median"] = statistics.median(rates)
-        cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
-        result["cpu_cores"] = cpu / (t1 - t0)
-        result["finished_early"] = len(timings.finished_at)
-
-        if control:
-            result.update(measure_control(home, timings, count))
-        daemon.request_stop("cancel")
-        thread.join(120)
-        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    finally:
-        for process in sims:
-            process.terminate()
-        for process in sims:
-            process.wait(20)
+    with farm_of_simulators(count, speed, transport, scratch if journal else None) as sims:
+        run_daemon(sims, home, scratch, part, seconds, control, result)
     if journal:
-        result["starvation_s"] = sum_starvation(scratch)
+        result["starvation_s"] = sum(float(sims.stats(i).get("starvation_s", 0.0)) for i in range(count))
     return result
+
+
+def run_daemon(sims: SimulatorFarm, home: Path, scratch: Path, part: Path, seconds: float, control: bool,
+               result: dict[str, Any]) -> None:
+    """Dispatch, streaming window and control against a running farm of simulators (fills `result`)."""
+    count = len(sims.endpoints)
+    timings = Timings()
+    with JobStore.open(home, actor="bench") as store:
+        for index, url in enumerate(sims.endpoints):
+            store.add_printer(PrinterSpec(id=f"p{index:03d}", kind="serial", port=url, baud=BAUD))
+        make = timed_factory(store, timings)
+    daemon = Daemon(home, bed_clear="auto", on_stop="cancel", log_to_stderr=False, make_driver=make)
+    thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    assert daemon.wait_ready(60)
+    wait_until(lambda: timings.count(DriverState.IDLE) == count, 60, "every printer idle")
+
+    # Dispatch latency, single job: one small copy added to the idle farm -> its first line sent.
+    tiny = scratch / "tiny.gcode"
+    tiny.write_text("G28\nG1 X10 Y10 F3000\nG1 X20 Y20\n")
+    kept = FileStore.for_home(home).put(tiny)
+    with JobStore.open(home, actor="bench") as store:
+        added = time.monotonic()
+        info = FileInfo(sha256=kept.sha256, size=kept.size, name=tiny.name, estimated_time_s=5.0)
+        store.add_jobs([NewJob(file_sha=kept.sha256, name=tiny.name, copies=1)], [info])
+    wait_until(lambda: timings.count(DriverState.PRINTING) == 1, 30, "the single job to start")
+    with timings.lock:
+        started = min(t for (_, state), t in timings.state_at.items() if state is DriverState.PRINTING)
+    result["dispatch_single_s"] = started - added
+    wait_until(lambda: len(timings.finished_at) == 1 and timings.count(DriverState.IDLE) == count, 30, "tiny")
+    timings.finished_at.clear()
+
+    # Dispatch latency, whole farm: a job with one copy per printer lands on the idle farm.
+    kept = FileStore.for_home(home).put(part)
+    with JobStore.open(home, actor="bench") as store:
+        added = time.monotonic()
+        info = FileInfo(sha256=kept.sha256, size=kept.size, name=part.name, estimated_time_s=600.0)
+        store.add_jobs([NewJob(file_sha=kept.sha256, name=part.name, copies=count)], [info])
+    wait_until(lambda: timings.count(DriverState.PRINTING) == count, 120, "every printer printing")
+    with timings.lock:
+        starts = sorted(timings.state_at[(f"p{i:03d}", DriverState.PRINTING)] - added
+                        for i in range(count))
+    result["dispatch_first_s"] = starts[0]
+    result["dispatch_median_s"] = statistics.median(starts)
+    result["dispatch_last_s"] = starts[-1]
+
+    time.sleep(2.0)  # warm-up: every printer past its first lines
+    usage0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    sim0 = ProcessSample.of(sims.pids)
+    load0 = os.getloadavg()[0]
+    time.sleep(seconds)
+    usage1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    result["sim_cpu_cores"] = ProcessSample.of(sims.pids).cores_since(sim0)
+    result["load"] = max(load0, os.getloadavg()[0])
+    limit = link_limit_lines_per_s(part)
+    with timings.lock:
+        windows = [[s for s in samples if t0 <= s[0] <= t1] for samples in timings.samples.values()]
+    # Rate between the first and last progress report inside the window (reports come every 0.5 s).
+    rates = sorted((w[-1][1] - w[0][1]) / (w[-1][0] - w[0][0]) / limit for w in windows if len(w) >= 2)
+    rates = rates or [0.0]  # at physical speed a short window may hold no progress report (homing)
+    result["efficiency_min"] = rates[0]
+    result["efficiency_median"] = statistics.median(rates)
+    cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+    result["cpu_cores"] = cpu / (t1 - t0)
+    result["finished_early"] = len(timings.finished_at)
+
+    if control:
+        result.update(measure_control(home, timings, count))
+    daemon.request_stop("cancel")
+    thread.join(120)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_bare(count: int, seconds: float, lines: int, transport: str) -> dict[str, Any]:
     """The same streaming without the daemon: N MarlinDrivers in this process and nothing else, to tell
     the daemon's cost from the drivers' and the machine's."""
+    scratch = Path(tempfile.mkdtemp(prefix="farm-bench-bare-"))
+    part = dense_file(scratch / "dense.gcode", lines)
+    with farm_of_simulators(count, 100.0, transport) as sims:
+        return stream_bare(sims.endpoints, part, seconds)
+
+
+def stream_bare(endpoints: list[str], part: Path, seconds: float) -> dict[str, Any]:
     from farmctl.drivers.base import JobSpec
     from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
     from farmctl.drivers.serial.transport import LinkSettings
 
-    scratch = Path(tempfile.mkdtemp(prefix="farm-bench-bare-"))
-    part = dense_file(scratch / "dense.gcode", lines)
-    sims, endpoints = start_sims(count, 100.0, None, transport)
+    count = len(endpoints)
     timings = Timings()
     drivers = [MarlinDriver(f"p{i:03d}", url, timings.record, MarlinSettings(link=LinkSettings(baud=BAUD)))
                for i, url in enumerate(endpoints)]
     try:
         for driver in drivers:
             driver.connect()
-        wait(lambda: timings.count(DriverState.IDLE) == count, 60, "every printer idle")
+        wait_until(lambda: timings.count(DriverState.IDLE) == count, 60, "every printer idle")
         for index, driver in enumerate(drivers):
             driver.start_job(JobSpec(part, f"bare{index}"))
-        wait(lambda: timings.count(DriverState.PRINTING) == count, 120, "every printer printing")
+        wait_until(lambda: timings.count(DriverState.PRINTING) == count, 120, "every printer printing")
         time.sleep(2.0)
         t0 = time.monotonic()
         time.sleep(seconds)
@@ -276,10 +235,6 @@ def run_bare(count: int, seconds: float, lines: int, transport: str) -> dict[str
     finally:
         for driver in drivers:
             driver.close()
-        for process in sims:
-            process.terminate()
-        for process in sims:
-            process.wait(20)
 
 
 def measure_control(home: Path, timings: Timings, count: int) -> dict[str, Any]:
@@ -291,31 +246,21 @@ def measure_control(home: Path, timings: Timings, count: int) -> dict[str, Any]:
         for printer in targets:
             asked = time.monotonic()
             live.request_control("pause", printer_id=printer)
-            wait(lambda p=printer, a=asked: timings.state_at.get((p, DriverState.PAUSED), 0) > a, 10, "pause")
+            paused = (printer, DriverState.PAUSED)
+            wait_until(lambda k=paused, a=asked: timings.state_at.get(k, 0) > a, 10, "pause")
             pauses.append(timings.state_at[(printer, DriverState.PAUSED)] - asked)
             asked = time.monotonic()
             live.request_control("resume", printer_id=printer)
-            wait(lambda p=printer, a=asked: timings.state_at.get((p, DriverState.PRINTING), 0) > a, 10, "go")
+            going = (printer, DriverState.PRINTING)
+            wait_until(lambda k=going, a=asked: timings.state_at.get(k, 0) > a, 10, "resume")
             resumes.append(timings.state_at[(printer, DriverState.PRINTING)] - asked)
         for printer in targets:
             asked = time.monotonic()
             live.request_control("cancel", printer_id=printer)
-            wait(lambda p=printer, a=asked: timings.finished_at.get(p, 0) > a, 10, "cancel")
+            wait_until(lambda p=printer, a=asked: timings.finished_at.get(p, 0) > a, 10, "cancel")
             cancels.append(timings.finished_at[printer] - asked)
     return {"pause_max_s": max(pauses), "resume_max_s": max(resumes), "cancel_max_s": max(cancels),
             "pause_median_s": statistics.median(pauses), "cancel_median_s": statistics.median(cancels)}
-
-
-def sum_starvation(scratch: Path) -> float:
-    import json
-
-    total = 0.0
-    for path in scratch.glob("sim*-*.jsonl"):
-        for line in path.read_text().splitlines()[::-1]:
-            if '"stats"' in line:
-                total += float(json.loads(line)["stats"].get("starvation_s", 0.0))
-                break
-    return total
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """Benchmark of farmctl's G-code analyser: accuracy, speed (next to OctoPrint's), memory.
 
-    .venv/bin/python bench/gcode.py                # corpus in ../shared/corpus, 100 MB synthetic file
-    .venv/bin/python bench/gcode.py --no-octoprint  # skip OctoPrint (no network needed)
-    .venv/bin/python bench/gcode.py --big-mb 20     # a smaller generated file
+    .venv/bin/python -m bench.gcode                # corpus in ../shared/corpus, 100 MB synthetic file
+    .venv/bin/python -m bench.gcode --no-octoprint  # skip OctoPrint (no network needed)
+    .venv/bin/python -m bench.gcode --big-mb 20     # a smaller generated file
 
 Prints three tables:
 - accuracy: farmctl's motion estimate (moves + dwells: the part slicers estimate) against the estimate
@@ -27,8 +27,8 @@ import time
 import venv
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+from bench.harness import CORPUS, ROOT
+
 OCTOPRINT_VENV = Path.home() / ".cache" / "farmctl-bench" / "octoprint-venv"
 # The profile of the printer each corpus file was sliced for (see the corpus MANIFEST.md).
 PROFILES = {"ps25_": "prusa-mk3s", "cura413_": "creality-ender3", "slic3r13_": "generic-220"}

@@ -7,7 +7,7 @@ Prints two figures against a private mosquitto (started here on a free port, nev
 - end-to-end latency from a `publish_printer_state()` call to an outside subscriber receiving it,
   from the state document's `ts` (taken at call time, ms resolution) to the subscriber's clock.
 
-    .venv/bin/python bench/mqtt.py [--printers 100] [--seconds 20]
+    .venv/bin/python -m bench.mqtt [--printers 100] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -15,24 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
-from pathlib import Path
 
-# Run as a file, Python puts bench/ first on sys.path, and a sibling script named like a standard
-# module (bench/queue.py) would shadow it: paho and the publisher need the real `queue`. None of the
-# imports above loads `queue`; everything below imports lazily, after this fix.
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-while any(Path(entry or ".").resolve() == BENCH for entry in sys.path):
-    sys.path.remove(next(entry for entry in sys.path if Path(entry or ".").resolve() == BENCH))
-sys.path.insert(0, str(ROOT))
+from bench.harness import ROOT, StateProbe, percentile, private_broker, spread
+from tests.support.mosquitto import free_port
 
 SITE = "bench"
 
@@ -131,45 +121,13 @@ def run_load(url: str, printers: int, seconds: float, enabled: bool, state_perio
 # -- the parent: broker, subscriber, report ---------------------------------------------------------
 
 
-class LatencyProbe:
-    def __init__(self, host: str, port: int) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        self.latencies_ms: list[float] = []
-        self.messages = 0
-        self._lock = threading.Lock()
-        self._ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-probe", protocol=mqtt.MQTTv5)
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *args: self._ready.set()
-        self.client.connect(host, port)
-        self.client.subscribe(f"farm/{SITE}/#", qos=1)
-        self.client.loop_start()
-        self._ready.wait(10)
-
-    def _on_message(self, client: object, userdata: object, message: object) -> None:
-        received = time.time()
-        topic: str = message.topic  # type: ignore[attr-defined]
-        with self._lock:
-            self.messages += 1
-        if not topic.endswith("/state") or getattr(message, "retain", False):
-            return
-        sent = datetime.fromisoformat(json.loads(message.payload)["ts"].replace("Z", "+00:00"))  # type: ignore[attr-defined]
-        with self._lock:
-            self.latencies_ms.append((received - sent.timestamp()) * 1000.0)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def child(
     url: str, args: argparse.Namespace, enabled: bool, seconds: float | None = None
 ) -> dict[str, float]:
     command = [
         sys.executable,
-        __file__,
+        "-m",
+        "bench.mqtt",
         "--worker",
         "enabled" if enabled else "disabled",
         "--url",
@@ -184,11 +142,6 @@ def child(
     output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
     result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
     return result
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def main() -> None:
@@ -215,14 +168,7 @@ def main() -> None:
         )
         return
 
-    from tests.support.mosquitto import MosquittoBroker
-
-    with (
-        tempfile.TemporaryDirectory() as directory,
-        MosquittoBroker(
-            Path(directory), extra_config=("set_tcp_nodelay true",) if args.broker_nodelay else ()
-        ) as broker,
-    ):
+    with private_broker(extra_config=("set_tcp_nodelay true",) if args.broker_nodelay else ()) as broker:
         print(
             f"broker: private mosquitto on {broker.url}"
             f"{' (set_tcp_nodelay true)' if args.broker_nodelay else ''};"
@@ -230,7 +176,7 @@ def main() -> None:
             flush=True,
         )
         baseline = child(broker.url, args, enabled=False)
-        probe = LatencyProbe(broker.host, broker.port)
+        probe = StateProbe(broker.host, broker.port, SITE)
         try:
             loaded = child(broker.url, args, enabled=True)
             time.sleep(0.5)
@@ -238,12 +184,10 @@ def main() -> None:
             probe.close()
 
     # Same load against an address where no broker listens: the calls must stay as cheap.
-    from tests.support.mosquitto import free_port
-
     dead = child(f"mqtt://127.0.0.1:{free_port()}", args, enabled=True, seconds=min(args.seconds, 10.0))
 
     added_cpu = (loaded["cpu_s"] / loaded["wall_s"] - baseline["cpu_s"] / baseline["wall_s"]) * 100.0
-    latencies = probe.latencies_ms
+    latencies = probe.latencies_ms()
     per_printer_rate = 1.0 + 2.0 / args.state_period
     print(
         f"load: {args.printers} printers x (1 telemetry/s + 1 state change and 1 event"
@@ -275,9 +219,8 @@ def main() -> None:
     )
     if latencies:
         print(
-            f"state change -> subscriber latency over {len(latencies)} changes: median "
-            f"{statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
-            f"p99 {percentile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms (target: median < 200 ms)"
+            f"state change -> subscriber latency: {spread(latencies)},"
+            f" p99 {percentile(latencies, 0.99):.1f} ms (target: median < 200 ms)"
         )
     else:
         print("no state changes received: latency not measured")

@@ -11,34 +11,26 @@ mosquitto. It prints:
     [mqtt] section (the difference is what telemetry adds inside the daemon);
   * messages received by the subscriber per second, copies printed.
 
-    .venv/bin/python bench/mqtt_daemon.py [--printers 10 20] [--seconds 20]
+    .venv/bin/python -m bench.mqtt_daemon [--printers 10 20] [--seconds 20]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
 
-# Run as a script, bench/ is sys.path[0], and bench/queue.py would shadow the stdlib `queue`.
-BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != BENCH]
-sys.path.insert(0, os.path.dirname(BENCH))
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from datetime import datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from bench.harness import StateProbe, percentile, private_broker, process_cpu_s, simulator_farm
 
 SITE = "bench"
 SIM_SPEED = 50.0
-PER_SIM = 10
+PER_SIM = 10  # printers per simulator process
 
 
 def small_part(path: Path, moves: int) -> Path:
@@ -52,77 +44,7 @@ def small_part(path: Path, moves: int) -> Path:
     return path
 
 
-def start_sims(count: int) -> tuple[list[subprocess.Popen[str]], list[str]]:
-    processes, endpoints = [], []
-    for first in range(0, count, PER_SIM):
-        n = min(PER_SIM, count - first)
-        args = [sys.executable, "-m", "printer_sim", "--tcp", "127.0.0.1:0", "--count", str(n),
-                "--speed", str(SIM_SPEED), "--boot-delay", "0.05"]
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert process.stdout is not None
-        while len(endpoints) < first + n:
-            line = process.stdout.readline()
-            if not line:
-                raise SystemExit("printer-sim did not start")
-            endpoints.append(line.split()[2])
-        processes.append(process)
-    return processes, endpoints
-
-
-def process_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class StateSubscriber:
-    """An outside observer: records (receive time - document ts) for every printer state message."""
-
-    def __init__(self, host: str, port: int) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        self.latencies_ms: list[float] = []
-        self.messages = 0
-        self.recording = False
-        self._lock = threading.Lock()
-        ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{uuid.uuid4().hex[:6]}",
-                                  protocol=mqtt.MQTTv5)
-        self.client.on_connect = lambda c, *a: c.subscribe(f"farm/{SITE}/#", qos=1)
-        self.client.on_subscribe = lambda *a: ready.set()
-        self.client.on_message = self._on_message
-        self.client.connect(host, port)
-        self.client.loop_start()
-        if not ready.wait(10):
-            raise SystemExit("subscriber could not subscribe")
-
-    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        received = time.time()
-        if not self.recording:
-            return
-        with self._lock:
-            self.messages += 1
-            if message.retain or not message.topic.endswith("/state") or "/printers/" not in message.topic:
-                return
-            try:
-                ts = json.loads(message.payload)["ts"]
-            except (ValueError, KeyError):
-                return
-            sent = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-            self.latencies_ms.append((received - sent) * 1000.0)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def run_farm(count: int, seconds: float, broker_url: str | None) -> dict[str, Any]:
-    from farmctl.drivers.serial.preflight import preflight_file
-
-    from farmctl.files import FileStore
-    from farmctl.store import FileInfo, JobStore, NewJob, PrinterSpec
-    from farmctl.store.live import LiveStore
-
     scratch = Path(tempfile.mkdtemp(prefix="mqtt-daemon-bench-"))
     home = scratch / "home"
     home.mkdir()
@@ -130,7 +52,19 @@ def run_farm(count: int, seconds: float, broker_url: str | None) -> dict[str, An
         (home / "farm.toml").write_text(
             f'[mqtt]\nurl = "{broker_url}"\nsite = "{SITE}"\ntelemetry_interval_s = 1.0\n'
         )
-    sims, endpoints = start_sims(count)
+    with simulator_farm(count, PER_SIM, transport="tcp", speed=SIM_SPEED) as sims:
+        return run_daemon(sims.endpoints, home, scratch, seconds, broker_url)
+
+
+def run_daemon(endpoints: list[str], home: Path, scratch: Path, seconds: float,
+               broker_url: str | None) -> dict[str, Any]:
+    from farmctl.drivers.serial.preflight import preflight_file
+
+    from farmctl.files import FileStore
+    from farmctl.store import FileInfo, JobStore, NewJob, PrinterSpec
+    from farmctl.store.live import LiveStore
+
+    count = len(endpoints)
     part = small_part(scratch / "part.gcode", moves=120)
     with JobStore.open(home, actor="bench") as store:
         for index, url in enumerate(endpoints):
@@ -148,7 +82,7 @@ def run_farm(count: int, seconds: float, broker_url: str | None) -> dict[str, An
     try:
         if broker_url is not None:
             host, port = broker_url.removeprefix("mqtt://").split(":")
-            subscriber = StateSubscriber(host, int(port))
+            subscriber = StateProbe(host, int(port), SITE)
         with JobStore.open(home, actor="bench") as store:
             live = LiveStore.attach(store)
             deadline = time.monotonic() + 60
@@ -157,35 +91,27 @@ def run_farm(count: int, seconds: float, broker_url: str | None) -> dict[str, An
                     raise SystemExit("the farm did not start printing")
                 time.sleep(0.2)
             done_before = sum(r.state == "done" for r in store.list_runs(job_id=job, limit=1_000_000))
-            if subscriber is not None:
-                subscriber.recording = True
+            since, messages_before = time.time(), subscriber.messages if subscriber else 0
             cpu0, wall0 = process_cpu_s(daemon.pid), time.monotonic()
             time.sleep(seconds)
             cpu1, wall1 = process_cpu_s(daemon.pid), time.monotonic()
-            if subscriber is not None:
-                subscriber.recording = False
+            until, messages_after = time.time(), subscriber.messages if subscriber else 0
             done_after = sum(r.state == "done" for r in store.list_runs(job_id=job, limit=1_000_000))
         result: dict[str, Any] = {
             "cpu": (cpu1 - cpu0) / (wall1 - wall0),
             "copies": done_after - done_before,
         }
         if subscriber is not None:
-            result["latencies"] = list(subscriber.latencies_ms)
-            result["messages_per_s"] = subscriber.messages / (wall1 - wall0)
+            result["latencies"] = [
+                (s.received - s.stamped) * 1000 for s in subscriber.states(since) if s.received <= until
+            ]
+            result["messages_per_s"] = (messages_after - messages_before) / (wall1 - wall0)
         return result
     finally:
         if subscriber is not None:
             subscriber.close()
         daemon.terminate()
         daemon.wait(60)
-        for sim in sims:
-            sim.terminate()
-            sim.wait(10)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def main() -> None:
@@ -195,10 +121,8 @@ def main() -> None:
     parser.add_argument("--printers", type=int, nargs="+", default=[10, 20])
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    from tests.support.mosquitto import MosquittoBroker
-
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    with MosquittoBroker(Path(tempfile.mkdtemp(prefix="mqtt-daemon-broker-"))) as broker:
+    with private_broker() as broker:
         for count in args.printers:
             on = run_farm(count, args.seconds, broker.url)
             off = run_farm(count, args.seconds, None)

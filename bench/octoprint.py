@@ -13,43 +13,29 @@ and prints:
 - a big upload (default 50 MB) to printer 0: progress reports, throughput, and the status freshness
   of all the other printers while it runs (it must not block them).
 
-    .venv/bin/python bench/octoprint.py [--printers 20] [--seconds 15] [--upload-mb 50]
+    .venv/bin/python -m bench.octoprint [--printers 20] [--seconds 15] [--upload-mb 50]
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# ruff: noqa: E402 - the imports below must come after this sys.path repair.
-# Run as a script, Python puts bench/ first on sys.path, where bench/queue.py would shadow the
-# standard library's `queue` (used by urllib3 and the driver). Replace it by the repository root.
-_BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
-
 import argparse
-import os
 import queue
-import resource
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from farmctl.drivers.base import DriverState, JobFinished, JobSpec, Notice
 from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
 from farmctl.drivers.octoprint.rest import OctoPrintClient
 
+from bench.harness import process_cpu_s, self_cpu_s, spread
 from tests.support.octoprint import OctoPrintServer, octoprint_python
-
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def write_gcode(path: Path, moves: int) -> Path:
@@ -69,30 +55,6 @@ def write_big_gcode(path: Path, megabytes: int) -> Path:
         while out.tell() < megabytes * 1_000_000:
             out.write(block)
     return path
-
-
-def percentiles(values: Sequence[float]) -> str:
-    if not values:
-        return "n/a"
-    ordered = sorted(values)
-    p50 = statistics.median(ordered)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return (f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms "
-            f"(n={len(ordered)})")
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def self_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -159,12 +121,12 @@ def sample_ages(drivers: Sequence[OctoPrintDriver], seconds: float, period: floa
 
 def measure_window(farm: Farm, drivers: Sequence[OctoPrintDriver],
                    seconds: float) -> tuple[list[float], float, float]:
-    cpu0, wall0 = self_cpu_seconds(), time.monotonic()
-    servers0 = sum(proc_cpu_seconds(s.process.pid) for s in farm.servers if s.process)
+    cpu0, wall0 = self_cpu_s(), time.monotonic()
+    servers0 = sum(process_cpu_s(s.process.pid) for s in farm.servers if s.process)
     ages = sample_ages(drivers, seconds)
     wall = time.monotonic() - wall0
-    cpu = (self_cpu_seconds() - cpu0) / wall * 100
-    servers1 = sum(proc_cpu_seconds(s.process.pid) for s in farm.servers if s.process)
+    cpu = (self_cpu_s() - cpu0) / wall * 100
+    servers1 = sum(process_cpu_s(s.process.pid) for s in farm.servers if s.process)
     servers = (servers1 - servers0) / wall * 100
     return ages, cpu, servers
 
@@ -229,11 +191,11 @@ def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
 
     time.sleep(2)  # let the initial history/poll burst settle
     ages, cpu, servers_cpu = measure_window(farm, farm.drivers, args.seconds)
-    print(f"IDLE     status age {percentiles(ages)}; farmctl CPU {cpu:.1f}% of a core; "
+    print(f"IDLE     status age {spread(ages, scale=1000)}; farmctl CPU {cpu:.1f}% of a core; "
           f"OctoPrint servers {servers_cpu:.0f}%")
 
     latencies = state_change_latency(farm, workdir)
-    print(f"outside print visible as busy after {percentiles(latencies)}")
+    print(f"outside print visible as busy after {spread(latencies, scale=1000)}")
 
     job = write_gcode(workdir / "farm-job.gcode", 20000)
     for index, driver in enumerate(farm.drivers):
@@ -241,7 +203,7 @@ def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
     farm.wait_all(lambda d: d.status().state is DriverState.PRINTING and d.status().job is not None
                   and d.status().job.bytes_acked > 0, 120, "all printing")  # type: ignore[union-attr]
     ages, cpu, servers_cpu = measure_window(farm, farm.drivers, args.seconds)
-    print(f"PRINTING status age {percentiles(ages)}; farmctl CPU {cpu:.1f}% of a core; "
+    print(f"PRINTING status age {spread(ages, scale=1000)}; farmctl CPU {cpu:.1f}% of a core; "
           f"OctoPrint servers {servers_cpu:.0f}%")
 
     # The big upload goes to printer 0 while all the others keep printing.
@@ -278,7 +240,7 @@ def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
           f"({size / 1e6 / uploaded:.0f} MB/s, incl. line index); {len(uploads)} progress reports, "
           f"first after {first:.2f} s; "
           f"printing (confirmed by OctoPrint) after {confirmed:.1f} s")
-    print(f"         other printers' status age meanwhile {percentiles(ages)}")
+    print(f"         other printers' status age meanwhile {spread(ages, scale=1000)}")
     for driver in farm.drivers:
         driver.cancel()
     farm.wait_all(lambda d: d.status().state is DriverState.IDLE, 120, "all idle after cancel")

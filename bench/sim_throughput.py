@@ -1,7 +1,7 @@
 """How many G-code lines per second one printer-sim process sustains, for 1, 10 and 50 printers.
 
-    .venv/bin/python bench/sim_throughput.py [--printers 1 10 50] [--seconds 5] [--window 3] [--baud B]
-    .venv/bin/python bench/sim_throughput.py --pingpong     # one pyserial host, one line in flight, pty
+    .venv/bin/python -m bench.sim_throughput [--printers 1 10 50] [--seconds 5] [--window 3] [--baud B]
+    .venv/bin/python -m bench.sim_throughput --pingpong     # one pyserial host, one line in flight, pty
 
 Starts `printer-sim --tcp 127.0.0.1:0 --count N --baud 0 --speed 100000` (no link model, motion
 effectively instant, so only the simulator's own work limits the rate), then streams numbered,
@@ -17,37 +17,27 @@ import argparse
 import os
 import selectors
 import socket
-import subprocess
-import sys
 import time
-from functools import reduce
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = Path("/work/shared/corpus/cura413_ender3_cube25_0.20std.gcode")
+from farmctl.drivers.serial.responses import numbered
+
+from bench.harness import CORPUS, process_cpu_s
+from tests.support.simulator import running_simulator
+
+CUBE = CORPUS / "cura413_ender3_cube25_0.20std.gcode"
 
 
 def corpus_commands(limit: int = 20000) -> list[str]:
-    if not CORPUS.exists():
+    if not CUBE.exists():
         return [f"G1 X{i % 200}.{i % 10} Y{(i * 7) % 200}.5 E{i * 0.01:.5f} F1800" for i in range(limit)]
     commands = []
-    for line in CORPUS.read_text(errors="replace").splitlines():
+    for line in CUBE.read_text(errors="replace").splitlines():
         text = line.split(";", 1)[0].strip()
         if text and text.split()[0] in ("G0", "G1"):
             commands.append(text)
         if len(commands) >= limit:
             break
     return commands
-
-
-def numbered(n: int, command: str) -> bytes:
-    body = f"N{n} {command}".encode()
-    return body + b"*" + str(reduce(lambda a, b: a ^ b, body, 0)).encode() + b"\n"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Stream:
@@ -98,55 +88,40 @@ class Stream:
 
 
 def measure(printers: int, seconds: float, window: int, commands: list[str], baud: int) -> dict[str, float]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "printer_sim", "--tcp", "127.0.0.1:0", "--count", str(printers),
-         "--baud", str(baud), "--speed", "100000", "--boot-delay", "0"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        urls = [process.stdout.readline().split()[2] for _ in range(printers)]
-        streams = [Stream(url, commands) for url in urls]
+    with running_simulator(printers, "tcp", baud=baud, speed=100000, boot_delay=0) as sim:
+        streams = [Stream(url, commands) for url in sim.endpoints]
         for stream in streams:
             stream.wait_boot()
         selector = selectors.DefaultSelector()
         for stream in streams:
             selector.register(stream.sock, selectors.EVENT_READ, stream)
             stream.fill(window)
-        cpu_start, wall_start = cpu_seconds(process.pid), time.perf_counter()
+        cpu_start, wall_start = process_cpu_s(sim.process.pid), time.perf_counter()
         acked_start = sum(s.acked for s in streams)
         while time.perf_counter() - wall_start < seconds:
             for key, _ in selector.select(1.0):
                 key.data.on_readable(window)
         wall = time.perf_counter() - wall_start
-        cpu = cpu_seconds(process.pid) - cpu_start
+        cpu = process_cpu_s(sim.process.pid) - cpu_start
         lines = sum(s.acked for s in streams) - acked_start
         for stream in streams:
             stream.sock.close()
-        return {
-            "printers": printers,
-            "lines_per_s": lines / wall,
-            "per_printer": lines / wall / printers,
-            "sim_cpu_share": cpu / wall,
-            "sim_lines_per_cpu_s": lines / cpu if cpu else float("inf"),
-        }
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    return {
+        "printers": printers,
+        "lines_per_s": lines / wall,
+        "per_printer": lines / wall / printers,
+        "sim_cpu_share": cpu / wall,
+        "sim_lines_per_cpu_s": lines / cpu if cpu else float("inf"),
+    }
 
 
 def pingpong(baud: int, lines: int = 1000) -> float:
     """Strict ping-pong lines/s of one pyserial host over a pty (what OctoPrint or Printrun do)."""
     import serial
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "printer_sim", "--pty", "--baud", str(baud), "--speed", "100000",
-         "--boot-delay", "0.05"],  # pyserial's open() flushes input: a banner sent at once is lost
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        port = serial.Serial(process.stdout.readline().split()[2], 115200, timeout=5)
+    # boot delay: pyserial's open() flushes input, so a banner sent the instant the port opens is lost
+    with running_simulator(1, "pty", baud=baud, speed=100000, boot_delay=0.05) as sim:
+        port = serial.Serial(sim.endpoints[0], 115200, timeout=5)
         buffer = b""
         while b"echo:SD card ok\n" not in buffer:
             buffer += port.read(port.in_waiting or 1)
@@ -160,10 +135,7 @@ def pingpong(baud: int, lines: int = 1000) -> float:
                 raise RuntimeError("expected ok")
         rate = len(commands) / (time.perf_counter() - start)
         port.close()
-        return rate
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    return rate
 
 
 def main() -> int:
@@ -181,7 +153,7 @@ def main() -> int:
             print(f"--baud {baud:>6}: {pingpong(baud):>6.0f} lines/s")
         return 0
     commands = corpus_commands()
-    print(f"{len(commands)} moves from {CORPUS.name if CORPUS.exists() else 'a synthetic pattern'}, "
+    print(f"{len(commands)} moves from {CUBE.name if CUBE.exists() else 'a synthetic pattern'}, "
           f"window {args.window}, --baud {args.baud}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"{'printers':>8} {'lines/s':>10} {'per printer':>12} {'sim CPU':>8} {'lines per sim CPU-s':>20}")
     for printers in args.printers:

@@ -10,44 +10,39 @@ Prints:
     commands equal except corruption the 8-bit XOR checksum cannot see, which is counted and shown
     separately), and the line fragments the printer executed.
 
-    .venv/bin/python bench/streaming.py                    # everything, full sizes (takes a while)
-    .venv/bin/python bench/streaming.py --quick            # small sizes, a minute or two
+    .venv/bin/python -m bench.streaming                    # everything, full sizes (takes a while)
+    .venv/bin/python -m bench.streaming --quick            # small sizes, a minute or two
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import argparse
+import itertools
+import queue
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-# Run as a script, bench/ is sys.path[0], and bench/queue.py (the queue benchmark) would shadow the stdlib.
-sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != os.path.dirname(__file__)]
+from farmctl.drivers.base import DriverEvent, DriverState, JobFinished, JobSpec, StateChanged
+from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
+from farmctl.drivers.serial.preflight import preflight_file
+from farmctl.drivers.serial.responses import numbered
+from farmctl.drivers.serial.settings import ProtocolSettings
+from farmctl.drivers.serial.transport import LinkSettings
 
-import argparse  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import queue  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-from farmctl.drivers.base import DriverEvent, DriverState, JobFinished, JobSpec, StateChanged  # noqa: E402
-from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings  # noqa: E402
-from farmctl.drivers.serial.preflight import preflight_file  # noqa: E402
-from farmctl.drivers.serial.responses import numbered  # noqa: E402
-from farmctl.drivers.serial.settings import ProtocolSettings  # noqa: E402
-from farmctl.drivers.serial.transport import LinkSettings  # noqa: E402
+from bench.harness import corpus_file, wait_for_events
 
 # The exactly-once rules are the test suite's: one definition of what a host command is and of which
 # differences the 8-bit XOR checksum cannot see, for the tests and the benchmark alike.
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-from tests.drivers.helpers import checksum_blind, executed_fragments, executed_job_lines  # noqa: E402
+from tests.drivers.helpers import checksum_blind, executed_fragments, executed_job_lines
+from tests.support.simulator import running_simulator
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "ps25_mk3s_gear_0.20q.gcode"
+CORPUS_NAME = "ps25_mk3s_gear_0.20q.gcode"
+# The exactly-once fault mix (the soak of bench/farm_physical.py uses it too): 1 % of received bytes get a
+# bit flipped, 0.5 % of oks are lost, 0.5 % sent twice, 0.5 % preceded by a random `echo:busy`.
+EXACTLY_ONCE_FAULTS = {"corrupt": 0.01, "lose-ok": 0.005, "duplicate-ok": 0.005, "busy": 0.005}
 
 
 @dataclass
@@ -59,63 +54,32 @@ class Run:
     journal: list[dict[str, Any]]
 
 
-def start_sim(journal: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "printer_sim",
-            "--pty",
-            "--journal",
-            str(journal),
-            "--boot-delay",
-            "0.05",
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().split()
-    return process, line[2]
-
-
-def stream(commands_file: Path, sim_args: list[str], settings: MarlinSettings, timeout: float) -> Run:
+def stream(commands_file: Path, sim: dict[str, Any], settings: MarlinSettings, timeout: float) -> Run:
+    """One job through a MarlinDriver to a fresh simulator on a pty (`sim`: running_simulator options)."""
     with tempfile.TemporaryDirectory() as tmp:
-        journal = Path(tmp) / "journal.jsonl"
-        process, endpoint = start_sim(journal, *sim_args)
-        events: queue.Queue[DriverEvent] = queue.Queue()
-        driver = MarlinDriver("bench", endpoint, events.put, settings)
-        try:
-            driver.connect()
-            _wait(events, lambda e: isinstance(e, StateChanged) and e.state is DriverState.IDLE, 30)
-            cpu0, t0 = time.process_time(), time.monotonic()
-            driver.start_job(JobSpec(commands_file, "bench"))
-            finished = _wait(events, lambda e: isinstance(e, JobFinished), timeout)
-            seconds, cpu = time.monotonic() - t0, time.process_time() - cpu0
-        finally:
-            driver.close()
-            process.terminate()
-            process.wait(30)
-        entries = [json.loads(x) for x in journal.read_text().splitlines() if x.strip()]
-    stats = next((e["stats"] for e in reversed(entries) if "stats" in e), {})
+        with running_simulator(1, "pty", journal_dir=Path(tmp), **sim) as printer:
+            events: queue.Queue[DriverEvent] = queue.Queue()
+            driver = MarlinDriver("bench", printer.endpoints[0], events.put, settings)
+            try:
+                driver.connect()
+                idle = lambda e: isinstance(e, StateChanged) and e.state is DriverState.IDLE  # noqa: E731
+                wait_for_events(events, idle, timeout=30)
+                cpu0, t0 = time.process_time(), time.monotonic()
+                driver.start_job(JobSpec(commands_file, "bench"))
+                finished = wait_for_events(events, lambda e: isinstance(e, JobFinished), timeout=timeout)[0]
+                seconds, cpu = time.monotonic() - t0, time.process_time() - cpu0
+            finally:
+                driver.close()
+        stats, journal = printer.stats(0) or {}, printer.journal(0)
     assert isinstance(finished, JobFinished)
-    return Run(finished, seconds, cpu, stats, [e for e in entries if "cmd" in e])
-
-
-def _wait(events: queue.Queue[DriverEvent], predicate: Any, timeout: float) -> DriverEvent:
-    deadline = time.monotonic() + timeout
-    while True:
-        event = events.get(timeout=max(0.01, deadline - time.monotonic()))
-        if predicate(event):
-            return event
+    return Run(finished, seconds, cpu, stats, journal)
 
 
 def job_slice(
     tmp: Path, count: int, skip_start: bool = True, name: str = "slice.gcode"
 ) -> tuple[Path, list[str]]:
     """The first `count` commands of the dense real file after its start G-code (no heat-up waits)."""
-    commands = preflight_file(CORPUS).commands
+    commands = preflight_file(corpus_file(CORPUS_NAME)).commands
     if skip_start:
         first_move = next(i for i, c in enumerate(commands) if c.startswith("G1 X") and i > 40)
         commands = commands[first_move:]
@@ -135,15 +99,13 @@ def efficiency(tmp: Path, lines: int) -> None:
     path, commands = job_slice(tmp, lines)
     # Mean numbered line length as it goes on the wire (line numbers grow during the job).
     mean = sum(len(numbered(i + 10, c)) for i, c in enumerate(commands)) / len(commands)
-    print(f"\n== Link efficiency: {lines} lines of {CORPUS.name}, mean numbered line {mean:.1f} bytes")
+    print(f"\n== Link efficiency: {lines} lines of {CORPUS_NAME}, mean numbered line {mean:.1f} bytes")
     header = ("baud", "mode", "lines/s", "limit", "efficiency", "cpu/core", "resends")
     print("{:>7} {:>10} {:>8} {:>7} {:>10} {:>8} {:>7}".format(*header))
     for baud in (115200, 250000):
         limit = baud / 10 / mean
         for mode in ("window", "ping-pong"):
-            run = stream(
-                path, ["--baud", str(baud), "--speed", "1000"], settings(mode == "ping-pong", baud), 900
-            )
+            run = stream(path, {"baud": baud, "speed": 1000}, settings(mode == "ping-pong", baud), 900)
             rate = run.finished.lines_acked / run.seconds
             print(
                 f"{baud:>7} {mode:>10} {rate:>8.0f} {limit:>7.0f} {rate / limit:>10.1%} "
@@ -155,7 +117,7 @@ def starvation(tmp: Path, lines: int) -> None:
     path, _ = job_slice(tmp, lines, name="real.gcode")
     print(f"\n== Planner starvation at 250000 baud, printer at physical speed ({lines} lines)")
     for mode in ("window", "ping-pong"):
-        run = stream(path, ["--baud", "250000"], settings(mode == "ping-pong", 250000), 3600)
+        run = stream(path, {"baud": 250000}, settings(mode == "ping-pong", 250000), 3600)
         print(
             f"{mode:>10}: {run.finished.outcome.value}, {run.seconds:.1f} s, "
             f"starvation {run.stats.get('starvation_s', float('nan')):.3f} s, "
@@ -171,12 +133,10 @@ def exactly_once(tmp: Path, lines: int, seeds: list[int]) -> None:
         f"\n== Exactly once: {len(commands)} lines, corrupt=0.01 lose-ok=0.005 duplicate-ok=0.005 busy=0.005,"
         " no reset"
     )
-    faults = ["--fault", "corrupt=0.01", "--fault", "lose-ok=0.005", "--fault", "duplicate-ok=0.005"]
-    faults += ["--fault", "busy=0.005"]  # random busy: an ok now and then preceded by echo:busy
     for seed in seeds:
         run = stream(
             path,
-            ["--baud", "0", "--speed", "1000", "--seed", str(seed), *faults],
+            {"baud": 0, "speed": 1000, "seed": seed, "faults": EXACTLY_ONCE_FAULTS},
             # H14's loop guard (10 requests of one line in a row) is for deterministic loops. At 1 % byte
             # corruption a 37-byte line fails 31 % of the time, so 10 failures in a row happen about once
             # per 100k lines by chance alone (0.31^10 x 1e5 = 0.8): that run would stop with "communication

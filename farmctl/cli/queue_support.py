@@ -36,7 +36,7 @@ def open_store(home: Path | None, *, create: bool = False) -> JobStore:
 
     # By now the heap is almost all long-lived (typer, pydantic, SQLAlchemy, the table models):
     # freezing it spares every later full collection from walking it again. Listing 10,000 jobs
-    # triggers several; this saves ~4 % of `farmctl jobs list` (bench/queue.py, docs/benchmarks.md).
+    # triggers several; this saves ~4 % of `farmctl jobs list` (bench/job_queue.py, docs/benchmarks.md).
     gc.freeze()
     return JobStore.open(resolve_home(resolve_home_option(home)), create=create)
 

@@ -2,7 +2,7 @@
 
 Precondition: `QueueSnapshot.jobs` arrive in first-come order (the store reads them by id). The
 sorts are stable, so ties keep first-come order without a tie-break key, and every key is a single
-float: sorting 100,000 floats is several times cheaper than sorting tuples (bench/queue.py).
+float: sorting 100,000 floats is several times cheaper than sorting tuples (bench/job_queue.py).
 """
 
 from __future__ import annotations

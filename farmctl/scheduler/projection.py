@@ -242,7 +242,7 @@ def plan(
 
 
 def _project(plan: Plan, classes_for: dict[Requirements, list[int]], free_at: list[list[float]]) -> None:
-    """The hot loop (bench/queue.py): heaps of bare floats, locals only, no object per job."""
+    """The hot loop (bench/job_queue.py): heaps of bare floats, locals only, no object per job."""
     for heap in free_at:
         heapq.heapify(heap)
     # A requirement served by one class of printers (the common case) takes the short path.

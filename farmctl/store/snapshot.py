@@ -34,7 +34,7 @@ MIN_PROGRESS_FOR_RATE = 0.02
 class SnapshotOps(StoreBase):
     def snapshot(self, *, default_duration_s: float = 3600.0, policy: Policy | None = None) -> QueueSnapshot:
         """With `policy` (priority, edf or fifo) the database sorts the jobs with the scheduler's own
-        key, so the pass skips its sort and walks jobs in memory order (bench/queue.py)."""
+        key, so the pass skips its sort and walks jobs in memory order (bench/job_queue.py)."""
         now = self.now()
         job_query = (
             select(

@@ -56,6 +56,8 @@ def execute(fw: Firmware, command: Command, now: float) -> Result:
                 fw.relative_e = code == "M83"
             if code == "M220":
                 fw.feed_factor = (parse_params(rest).get("S") or 100.0) / 100.0
+            if code in ("M84", "M18") and "S" not in parse_params(rest.upper()):
+                fw.starvation.motion_ended()  # motors off: the print is over; what follows is no starvation
             return DONE
         return unknown(fw, text, now)
     if code in _TEXT_ARG or (code in ("M0", "M1") and not _PAUSE_PARAMS.match(rest)):

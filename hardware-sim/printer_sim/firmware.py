@@ -27,9 +27,10 @@ from printer_sim.planner import Planner
 from printer_sim.profile import Profile
 from printer_sim.results import DONE, Outcome
 from printer_sim.sdcard import SdCard
+from printer_sim.starvation import StarvationMeter
 from printer_sim.states import Command, PortRequest, State
 from printer_sim.thermal import Heater
-from printer_sim.waits import Wait
+from printer_sim.waits import PlannerRoom, Wait
 
 _EOL = re.compile(rb"[\r\n]")
 _MOVE = re.compile(r"[^G]*G0*[0-35](?!\d)")
@@ -92,6 +93,7 @@ class Firmware:
             "starvation_s": 0.0,
         }
         self._starvation_before = 0.0
+        self.starvation = StarvationMeter(self.stats, self.epoch)  # whose fault a dry planner was
         self.planner = Planner(profile.kinematics, profile.protocol.block_buffer_size, speed)
         self.hotend = Heater(profile.hotend)
         self.bed = Heater(profile.bed)
@@ -102,6 +104,8 @@ class Firmware:
         self._bufsize = profile.protocol.bufsize
         self._advanced_ok = profile.protocol.advanced_ok
         self._emergency_parser = profile.has_cap("EMERGENCY_PARSER")
+        # What the last next_model_deadline() found for the next line on the wire (see next_line_wake).
+        self.line_wake: float | None = None
         self._boot(now, "PowerUp", count=False)
 
     # ------------------------------------------------------------------ state reset
@@ -120,7 +124,8 @@ class Firmware:
         self._last_command_at = now  # for NO_TIMEOUTS "wait"
         self.stopped = False  # Marlin's MF_STOPPED: moves are refused until M999
         self._starvation_before += self.planner.starvation_s
-        self.planner = Planner(p.kinematics, p.protocol.block_buffer_size, self.speed)
+        self.planner = Planner(p.kinematics, p.protocol.block_buffer_size, self.speed, self.starvation)
+        self.starvation.restart()
         self.update_heaters(now)
         self.hotend.target = 0.0
         self.bed.target = 0.0
@@ -209,8 +214,8 @@ class Firmware:
     def next_model_deadline(self) -> float | None:
         """When `advance` has something to do (a line arrived, a wait ended, a report, a fault);
         output that only has to leave needs `take_output` alone."""
-        # Asked twice per line by the event loop: no candidate lists, nothing built.
-        earliest = self.receiver.next_line_end_at()
+        # Asked once or twice per line by the event loop: no candidate lists, nothing built.
+        earliest = self.line_wake = self.next_line_wake()
         own = self._own_deadline()
         if own is not None and (earliest is None or own < earliest):
             earliest = own
@@ -218,6 +223,30 @@ class Firmware:
         if fault_at is not None and (earliest is None or fault_at < earliest):
             earliest = fault_at
         return earliest
+
+    def next_line_wake(self) -> float | None:
+        """When the next line on the wire will have arrived, if the model must be advanced then (None:
+        no line on the wire, or its arrival changes nothing until the model is advanced anyway)."""
+        line_end = self.receiver.next_line_end_at()
+        if line_end is None or not self._arrival_can_wait():
+            return line_end
+        return None
+
+    def _arrival_can_wait(self) -> bool:
+        """While a move waits for room in a full planner (a printer streaming at physical speed, most of
+        the time), arriving bytes can only go into the RX ring: Marlin's main loop is inside the move. The
+        model is advanced when the block ends anyway, and puts them there then, exactly as it would have
+        on arrival, as long as none of them is lost or acted on when it arrives: they fit in the ring, no
+        byte fault can alter them, and neither they nor the start of their line hold an `M` or a `!` (the
+        emergency parser and `!!DEBUG:` lines). This saves one pass of the event loop per printed line."""
+        if type(self.wait) is not PlannerRoom or self.state is not State.RUNNING or self.port_request:
+            return False
+        faults = self.faults
+        carry = self._ep_carry
+        if faults.drop or faults.corrupt or b"M" in carry or b"!" in carry:
+            return False
+        capacity = self.rx_capacity
+        return self.receiver.holds_plain(None if capacity is None else capacity - len(self.rx))
 
     def _own_deadline(self) -> float | None:
         """When the firmware itself (not the link) wants to run next; None: never by itself."""
@@ -250,6 +279,11 @@ class Firmware:
 
     def advance(self, now: float) -> None:
         injection.at_time(self, now)
+        if self.wait is None and self.state is State.RUNNING:
+            since = self.planner.dry_since(now)
+            if since is not None:  # dry and idle: is it waiting for the host, the link, or us?
+                due = self.receiver.next_line_end_at()
+                self.starvation.observe(now, since, due, self.transmitter.sent_until, self.receiver.run)
         if self.state is State.BOOTING:
             if now < self.boot_until:
                 self._arrivals(now)  # the bootloader window swallows input
@@ -454,6 +488,10 @@ class Firmware:
             else:
                 self.wait = result
                 self._busy_next = now + self.keepalive_s
+                if type(result) is PlannerRoom:
+                    # The move found the planner full just now: polling it again at the same instant
+                    # would only find that again (the usual case of every line at physical speed).
+                    return
 
     def _complete(self, now: float, send_ok: bool = True) -> None:
         command = self.queue[0]
@@ -480,7 +518,7 @@ class Firmware:
             self._busy_next = now + self.keepalive_s
 
     def _auto_reports(self, now: float) -> None:
-        no_timeouts = self.profile.protocol.no_timeouts_ms / 1000
+        no_timeouts = self._no_timeouts_ms / 1000
         if not (no_timeouts or self.temp_report_s or self.sd_report_s):
             return  # none enabled (the usual case while streaming)
         idle = self.wait is None and not self.queue and not self.rx

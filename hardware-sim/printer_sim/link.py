@@ -27,6 +27,10 @@ class Receiver:
         # bytes on the wire change.
         self._line_end: float | None = None
         self._line_end_known = True
+        self._plain = True  # no `M` and no `!` among the bytes not taken yet (see holds_plain)
+        # The latest run of back-to-back bytes on the wire: when its first byte started, when its last
+        # one arrives (for telling a host that has not sent from a line on its way: starvation.py).
+        self.run: tuple[float, float] = (0.0, 0.0)
 
     def push(self, data: bytes, now: float) -> None:
         pending = self._pending
@@ -38,8 +42,12 @@ class Receiver:
             pending.clear()
         if not pending:
             self._first_starts = max(self._first_starts, now)
+            self.run = (self._first_starts, self._first_starts)
         pending += data
+        self.run = (self.run[0], self._first_starts + len(pending) * self.byte_time)
         self._line_end_known = False
+        if self._plain and (b"M" in data or b"!" in data):
+            self._plain = False
 
     def take_arrived(self, now: float) -> bytes:
         """Bytes fully received by `now`, in order."""
@@ -62,6 +70,8 @@ class Receiver:
         del pending[:count]
         self._first_starts += count * self.byte_time
         self._line_end_known = False
+        if not pending:
+            self._plain = True
         return data
 
     def next_line_end_at(self) -> float | None:
@@ -81,11 +91,19 @@ class Receiver:
             return None
         return self._first_starts + (found.start() + 1) * self.byte_time
 
+    def holds_plain(self, room: int | None) -> bool:
+        """Whether the bytes not taken yet fit in `room` bytes (None: no limit) and hold no `M` and no
+        `!`, i.e. nothing the emergency parser or a `!!DEBUG:` line could act on when it arrives."""
+        if room is not None and len(self._pending) + len(self._arrived) > room:
+            return False
+        return self._plain  # (kept at push; an `M` already taken off the wire may keep it False a while)
+
     def discard(self) -> None:
         """The cable went away: whatever was still on the wire is gone."""
         self._pending.clear()
         self._arrived.clear()
         self._line_end, self._line_end_known = None, True
+        self._plain = True
 
 
 class Transmitter:
@@ -95,12 +113,15 @@ class Transmitter:
         self.byte_time = 10.0 / baud if baud else 0.0
         self._busy_until = 0.0
         self._queue: deque[tuple[float, bytes]] = deque()
+        self.sent_until = 0.0  # when the host can have read everything sent so far
 
     def send(self, data: bytes, now: float, delay: float = 0.0) -> None:
         start = max(now, self._busy_until)
         done = start + len(data) * self.byte_time
         self._busy_until = done
         ready = done + delay
+        if ready > self.sent_until:
+            self.sent_until = ready
         queue = self._queue
         if queue and queue[-1][0] >= ready:
             # Coalesce with the previous chunk: never reorder output.

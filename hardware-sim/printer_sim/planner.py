@@ -12,6 +12,7 @@ import math
 from collections import deque
 
 from printer_sim.profile import Kinematics
+from printer_sim.starvation import StarvationMeter
 
 STARVATION_HORIZON_S = 1.0  # an empty planner counts as starved only if input resumes within this
 
@@ -29,13 +30,20 @@ def move_duration(distance: float, feedrate: float, acceleration: float, junctio
 
 
 class Planner:
-    def __init__(self, kinematics: Kinematics, block_buffer_size: int, speed: float) -> None:
+    def __init__(
+        self,
+        kinematics: Kinematics,
+        block_buffer_size: int,
+        speed: float,
+        meter: StarvationMeter | None = None,
+    ) -> None:
         self.kinematics = kinematics
         self.capacity = block_buffer_size - 1  # Marlin keeps one ring slot free: moves_free() <= size-1
         self.speed = speed
         self._ends: deque[float] = deque()
         self._empty_since: float | None = None  # None: not streaming yet
-        self.starvation_s = 0.0
+        self.starvation_s = 0.0  # dry gaps of at most STARVATION_HORIZON_S, whatever their cause
+        self.meter = meter  # which dry spells were the host's fault (starvation.py)
 
     def retire(self, now: float) -> None:
         ends = self._ends
@@ -57,16 +65,26 @@ class Planner:
     def drained_at(self) -> float:
         return self._ends[-1] if self._ends else 0.0
 
+    def dry_since(self, now: float) -> float | None:
+        """Since when the planner has had no block to execute (None: it has one, or never had any)."""
+        self.retire(now)
+        return None if self._ends else self._empty_since
+
     def clear(self, now: float) -> None:
         self._ends.clear()
         self._empty_since = now
+        if self.meter is not None:
+            self.meter.motion_ended()  # a quick stop is not starvation
 
     def add(self, now: float, duration_physical: float) -> None:
         """Queue a block (the caller checked there is room)."""
         self.retire(now)
         ends = self._ends
-        if not ends and self._empty_since is not None and now - self._empty_since <= STARVATION_HORIZON_S:
-            self.starvation_s += now - self._empty_since
+        if not ends:
+            if self._empty_since is not None and now - self._empty_since <= STARVATION_HORIZON_S:
+                self.starvation_s += now - self._empty_since
+            if self.meter is not None:
+                self.meter.refilled(self._empty_since)
         # SLOWDOWN: a draining planner stretches short segments to the minimum segment time.
         if len(ends) < self.capacity // 2:
             duration_physical = max(duration_physical, self.kinematics.min_segment_time_s)

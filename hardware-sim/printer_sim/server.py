@@ -27,7 +27,12 @@ from printer_sim.ports import Port
 # up to the next millisecond would halve ping-pong throughput. So a deadline this close counts as due,
 # and that printer's model clock runs ahead of the wall clock by at most this much.
 SLACK_S = 0.001
-JOURNAL_FLUSH_S = 0.05
+# Journals written in a pass are flushed at its end, but at most once per JOURNAL_FLUSH_S: what is written
+# sooner after a flush waits for the first wake-up after that, or for one of its own JOURNAL_FLUSH_GRACE_S
+# later (a printing printer wakes the loop every few milliseconds anyway, and a wake-up only to flush is a
+# pass for nothing). So an entry of a quiet printer reaches the file at once, a busy one's within 36 ms.
+JOURNAL_FLUSH_S = 0.025
+JOURNAL_FLUSH_GRACE_S = 0.01
 MAX_SLEEP_S = 1.0
 # Passes of one printer's model in one service when its next deadline is already within SLACK_S
 # (bounded so that a model that keeps asking for "now" cannot starve the other printers).
@@ -41,6 +46,10 @@ class PrinterSlot:
     port: Port
     deadline: float | None = None
     time: float = 0.0  # the model's clock: never goes backwards, at most SLACK_S ahead of the wall clock
+    # The firmware's next model deadline as of the end of the last service; None = not known (the port
+    # brought bytes or opened or closed since, which can change it).
+    model_at: float | None = None
+    model_known: bool = False
     replug_at: float | None = None
     announce: Callable[[int, str], None] = field(default=lambda index, endpoint: None)
 
@@ -56,6 +65,7 @@ class Simulator:
         self._servicing: PrinterSlot | None = None
         self._outgoing: list[tuple[Port, bytes]] = []
         self._journals: list[Journal] = []
+        self._dirty_journals: list[Journal] = []  # written to since the last flush
         self._stopping = False
         self._next_flush = 0.0
         self._wake_read, self._wake_write = socket.socketpair()
@@ -71,27 +81,31 @@ class Simulator:
 
         def opened(now: float) -> None:
             firmware.connected(self._model_time(index, now))
+            slot.model_known = False
             self._touched.add(index)
 
         def closed(now: float) -> None:
             firmware.disconnected(self._model_time(index, now))
+            slot.model_known = False
             self._touched.add(index)
 
         def data(chunk: bytes, now: float) -> None:
             slot.time = max(slot.time, now)
             firmware.receive(chunk, slot.time)
+            slot.model_known = False
             # Bytes on the wire mean nothing to the firmware before a whole line has crossed it
             # (the model is exact whenever it is advanced), so only make sure the printer wakes
             # when that line has arrived instead of running the model now. (A service in progress
             # schedules the printer itself.)
             if self._servicing is not slot:
-                self._expect(slot, firmware.receiver.next_line_end_at())
+                self._expect(slot, firmware.next_line_wake())
 
         port = make_port(self.selector, opened, closed, data)
         slot = PrinterSlot(index, firmware, port)
         self.slots.append(slot)
         if firmware.journal:
             self._journals.append(firmware.journal)
+            firmware.journal.on_dirty = self._dirty_journals.append
         self._touched.add(index)
         return slot
 
@@ -150,10 +164,13 @@ class Simulator:
         for index in touched:
             self._service(self.slots[index], self._model_time(index, now))
         self._write_outgoing()
-        if now >= self._next_flush:
+        # Within the slack like a deadline: the timeout below is rounded down to whole milliseconds, so
+        # waiting for the exact flush time would poll with a zero timeout for up to a millisecond.
+        if self._dirty_journals and now + SLACK_S >= self._next_flush:
             self._next_flush = now + JOURNAL_FLUSH_S
-            for journal in self._journals:
+            for journal in self._dirty_journals:
                 journal.flush()
+            self._dirty_journals.clear()
 
     def _write_outgoing(self) -> None:
         # Written after all due printers were advanced: each write to a pty wakes a kernel worker
@@ -169,8 +186,8 @@ class Simulator:
         wake = now + MAX_SLEEP_S
         if self._heap:
             wake = min(wake, self._heap[0][0])
-        if any(journal.dirty for journal in self._journals):
-            wake = min(wake, self._next_flush)
+        if self._dirty_journals:
+            wake = min(wake, self._next_flush + JOURNAL_FLUSH_GRACE_S)
         # Round down to whole milliseconds: epoll rounds up, and SLACK_S covers waking early.
         return max(0.0, math.floor((wake - now) * 1000) / 1000)
 
@@ -184,7 +201,7 @@ class Simulator:
         deadline: float | None = None
         wall = now
         polled = False
-        model_at = firmware.next_model_deadline()
+        model_at = slot.model_at if slot.model_known else firmware.next_model_deadline()
         for _ in range(MAX_PASSES):
             if model_at is not None and model_at <= now:
                 if not polled:
@@ -221,9 +238,11 @@ class Simulator:
                 break
             # Due within the slack: go on now rather than through the heap and the selector.
             now = slot.time = max(slot.time, deadline)
-        # Pending host bytes are read at the next service (before the next line end is due);
-        # only an idle wire needs the port's readiness to learn about new bytes.
-        port.watch_input(firmware.receiver.next_line_end_at() is None)
+        # Pending host bytes are read at the next service (before the next line end is due); only
+        # an idle wire, or one whose next line need not wake the printer, needs the port's readiness
+        # to learn about new bytes when they come.
+        port.watch_input(firmware.line_wake is None)  # as found by the last next_model_deadline()
+        slot.model_at, slot.model_known = model_at, True
         if slot.replug_at is not None:
             deadline = slot.replug_at if deadline is None else min(deadline, slot.replug_at)
         if deadline is None:

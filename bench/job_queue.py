@@ -1,6 +1,6 @@
 """Queue benchmarks: the scheduling pass, `farmctl jobs list` as a process, CLI start-up.
 
-Run: .venv/bin/python bench/queue.py [--jobs 100000] [--printers 100] [--list-jobs 10000]
+Run: .venv/bin/python -m bench.job_queue [--jobs 100000] [--printers 100] [--list-jobs 10000]
      [--cli-only] [--no-bytecode-cache]
 Prints every figure; copy them into docs/benchmarks.md (## Queue).
 """
@@ -10,31 +10,15 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from bench.harness import machine_line, timed, timed_farmctl
 from farmctl.scheduler import JobView, Policy, PrinterState, PrinterView, QueueSnapshot, Requirements, plan
 
 NOW = time.time()
-FARMCTL = Path(sys.executable).parent / "farmctl"
-
-
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
-    """(best wall, median wall, best CPU) in seconds. CPU time is reported too because the
-    reference machine is shared: wall time there includes waiting for a core."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        start, cpu = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - cpu)
-    return min(walls), statistics.median(walls), min(cpus)
 
 
 def synthetic_farm(jobs: int, printers: int, seed: int = 7) -> QueueSnapshot:
@@ -189,19 +173,6 @@ def cli_env(home: Path, bytecode_cache: Path | None) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str]) -> tuple[float, float]:
-    """(wall, CPU user+sys) of one `farmctl` process, start to exit."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run([str(FARMCTL), *args], env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"farmctl {' '.join(args)} failed: {done.stderr.strip()}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, cpu
-
-
 def bench_cli(list_jobs: int, printers: int, bytecode_cache: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "farm"
@@ -211,7 +182,7 @@ def bench_cli(list_jobs: int, printers: int, bytecode_cache: bool) -> None:
         print(f"\n== farmctl as a process ({list_jobs} jobs, {printers} printers; {cache})")
         print("   command                                  best wall / median wall / best CPU, of 7")
         fill_store(home, list_jobs, printers)
-        run_cli("jobs", "list", env=env)  # warm-up: fills the bytecode cache, pages the database in
+        timed_farmctl("jobs", "list", env=env)  # warm-up: fills the bytecode cache, pages the database in
         for args in (
             ("--help",),
             ("printers", "list"),
@@ -222,7 +193,7 @@ def bench_cli(list_jobs: int, printers: int, bytecode_cache: bool) -> None:
             ("jobs", "list", "--page", "150", "--limit", "50"),
             ("orders", "list"),
         ):
-            samples = [run_cli(*args, env=env) for _ in range(7)]
+            samples = [timed_farmctl(*args, env=env) for _ in range(7)]
             walls = [w for w, _ in samples]
             best, median = min(walls) * 1000, statistics.median(walls) * 1000
             cpu = min(c for _, c in samples) * 1000
@@ -241,7 +212,7 @@ def main() -> None:
     )
     parser.add_argument("--cli-only", action="store_true", help="skip the in-memory scheduling pass")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu, load {os.getloadavg()[0]:.2f}")
+    print(machine_line())
     if not args.cli_only:
         bench_pass(args.jobs, args.printers)
     bench_cli(args.list_jobs, args.printers, bytecode_cache=not args.no_bytecode_cache)

@@ -1,0 +1,150 @@
+"""Work that runs beside the daemon while bench/farm_physical.py's farm prints, and what it measured.
+
+A side load starts when the printers start, runs in its own thread and, when stopped, returns report
+lines and checks against targets. `SIDE_LOADS` names the ones a run can choose (`--side-load`).
+
+This is where issue 16's other faces plug in as they arrive: `farmctl serve` with a few dashboard
+clients is a side load that starts the server on a free port of the farm home and N clients that load
+its pages and API the way a browser does, timing each answer. It does not exist yet, so it is not
+listed (a stand-in would measure nothing real).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from bench.harness import percentile, rss_mb, timed_farmctl
+
+STATUS_target_S = 0.5
+RSS_GROWTH_BOUND_MB_PER_H = 10.0  # "memory flat": what the soak accepts after start-up
+
+
+@dataclass(frozen=True)
+class Check:
+    figure: str
+    measured: str
+    target: str
+    met: bool
+
+
+@dataclass
+class Outcome:
+    lines: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+
+class SideLoad(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> Outcome: ...
+
+
+class Periodic:
+    """Calls `tick()` every `period` seconds on a thread until stopped."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period):
+            self.tick()
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def halt(self) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+
+class StatusCommand(Periodic):
+    """`farmctl status` and `farmctl status --json` as a technician runs them, every 30 s, timed."""
+
+    def __init__(self, home: Path) -> None:
+        super().__init__(30.0)
+        self.home = home
+        self.walls: dict[str, list[float]] = {"status": [], "status --json": []}
+
+    def tick(self) -> None:
+        for name in self.walls:
+            wall, _ = timed_farmctl("--home", str(self.home), *name.split())
+            self.walls[name].append(wall)
+
+    def stop(self) -> Outcome:
+        self.halt()
+        outcome = Outcome()
+        for name, walls in self.walls.items():
+            if not walls:
+                continue
+            worst = max(walls)
+            outcome.lines.append(
+                f"farmctl {name}: median {statistics.median(walls):.3f} s, max {worst:.3f} s (n={len(walls)})"
+            )
+            median = statistics.median(walls)
+            target = f"< {STATUS_target_S} s"
+            measured = f"median {median:.2f} s, max {worst:.2f} s"
+            outcome.checks.append(
+                Check(f"`farmctl {name}` wall time", measured, target, median < STATUS_target_S)
+            )
+        return outcome
+
+
+class RssSampler(Periodic):
+    """The daemon's resident memory every `period` seconds, and its growth per hour (least squares over
+    the second half of the samples, after start-up, heat-ups and the first layers)."""
+
+    def __init__(self, pid: int, period: float, judge: bool = False) -> None:
+        super().__init__(period)
+        self.pid = pid
+        self.judge = judge
+        self.samples: list[tuple[float, float]] = []
+        self._t0 = time.monotonic()
+
+    def tick(self) -> None:
+        self.samples.append((time.monotonic() - self._t0, rss_mb(self.pid)))
+
+    def growth_mb_per_h(self) -> float | None:
+        """None: too short a run to tell (under 20 samples: the start-up still dominates)."""
+        tail = self.samples[len(self.samples) // 2 :]
+        if len(tail) < 10:
+            return None
+        mean_t = statistics.fmean(t for t, _ in tail)
+        mean_m = statistics.fmean(m for _, m in tail)
+        slope = sum((t - mean_t) * (m - mean_m) for t, m in tail) / sum((t - mean_t) ** 2 for t, _ in tail)
+        return slope * 3600
+
+    def stop(self) -> Outcome:
+        self.halt()
+        outcome = Outcome()
+        if not self.samples:
+            return outcome
+        rss = [m for _, m in self.samples]
+        growth = self.growth_mb_per_h()
+        text = "not judged (run too short)" if growth is None else f"{growth:+.1f} MB per hour"
+        outcome.lines.append(
+            f"daemon RSS every {self.period:g} s: {rss[0]:.0f} -> {rss[-1]:.0f} MB (min {min(rss):.0f}, "
+            f"max {max(rss):.0f}, p95 {percentile(rss, 0.95):.0f}); growth over the second half: {text}"
+        )
+        if self.judge and growth is not None:
+            outcome.checks.append(
+                Check(
+                    "daemon memory growth (soak)",
+                    text,
+                    f"<= {RSS_GROWTH_BOUND_MB_PER_H:g} MB/h",
+                    growth <= RSS_GROWTH_BOUND_MB_PER_H,
+                )
+            )
+        return outcome
+
+
+SIDE_LOADS = {"status": StatusCommand}
