@@ -11,31 +11,24 @@ For each of N random unplug points (seeded), on the simulator over a pty:
     before the reset and were sent again: the replayed ones plus those whose ok the cable took), with the
     no-gap check (the resume line is never past what ran).
 
-    .venv/bin/python bench/field_resume.py                 # 20 points each
-    .venv/bin/python bench/field_resume.py --points 5 --seed 2
+    .venv/bin/python -m bench.field_resume                 # 20 points each
+    .venv/bin/python -m bench.field_resume --points 5 --seed 2
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
 
-# Run as a script, bench/ is sys.path[0], and bench/queue.py would shadow the stdlib.
-sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != os.path.dirname(__file__)]
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import argparse  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-from farmctl.store.live import LiveStore  # noqa: E402
-from tests.daemon.conftest import Farm, job_commands, small_part, wait_for  # noqa: E402
-from tests.daemon.recovery_support import serial_commands  # noqa: E402
-from tests.support.simulator import read_journal, read_journal_events, running_simulator  # noqa: E402
+from farmctl.store.live import LiveStore
+from tests.daemon.conftest import Farm, job_commands, small_part, wait_for
+from tests.daemon.recovery_support import serial_commands
+from tests.support.simulator import read_journal, read_journal_events, running_simulator
 
 MOVES = 600
 SPEED = 100.0
