@@ -58,6 +58,18 @@ class FilesSettings:
     max_file_mb: int = field(default=1024, metadata={"min": 1, "help": "largest G-code file accepted"})
 
 
+@dataclass(frozen=True)
+class HttpSettings:
+    """[http]: the HTTP server (slicer uploads, REST API, dashboard); see docs/web.md."""
+
+    enabled: bool = field(default=False, metadata={"help": "`farmctl daemon` serves HTTP too"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to bind; others need an API key"})
+    port: int = field(default=5000, metadata={"min": 0, "max": 65535, "help": "TCP port (0: any free one)"})
+    open_dashboard: bool = field(
+        default=False, metadata={"help": "the dashboard needs no read key (a trusted LAN only)"}
+    )
+
+
 # TOML section name -> settings class. Other areas append their own sections here.
 SECTIONS: dict[str, type] = {
     "store": StoreSettings,
@@ -66,4 +78,5 @@ SECTIONS: dict[str, type] = {
     "daemon": DaemonSettings,
     "power": PowerSettings,
     "mqtt": MqttSection,
+    "http": HttpSettings,
 }
