@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 
 from farmctl.errors import NotFound, UserError
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 # Paths answered in Moonraker's error shape, which Moonraker's clients read.
 _MOONRAKER_PREFIXES = ("/server/", "/printer/", "/machine/")
+# The OctoPrint dialect answers errors as plain text: PrusaSlicer shows the body as it is, and Cura's
+# plugin shows it only when the Content-Type is exactly "text/plain" (no charset parameter).
+_OCTOPRINT_PREFIX = "/api/"
+_FARM_API_PREFIX = "/api/v1/"
 
 
 def create_app(context: WebContext) -> FastAPI:
@@ -46,17 +50,20 @@ def create_app(context: WebContext) -> FastAPI:
 
 def error_response(
     request: Request, status: int, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    if request.url.path.startswith(_MOONRAKER_PREFIXES):
+) -> Response:
+    path = request.url.path
+    if path.startswith(_MOONRAKER_PREFIXES):
         body: object = {"error": {"code": status, "message": message, "traceback": ""}}
+    elif path.startswith(_OCTOPRINT_PREFIX) and not path.startswith(_FARM_API_PREFIX):
+        return Response(message.encode(), status_code=status, headers={**(headers or {}), "content-type": "text/plain"})
     else:
         body = {"error": message}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _web_error(request: Request, exc: WebError) -> JSONResponse:
+async def _web_error(request: Request, exc: WebError) -> Response:
     return error_response(request, exc.status, exc.message, exc.headers)
 
 
-async def _user_error(request: Request, exc: UserError) -> JSONResponse:
+async def _user_error(request: Request, exc: UserError) -> Response:
     return error_response(request, 404 if isinstance(exc, NotFound) else 400, exc.message)

@@ -7,6 +7,7 @@ servers in one process (tests) each have their own.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ class WebContext:
     gate: Gate
     max_file_bytes: int
     version: str
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("farmctl.web"))
     uploads: RecentUploads = field(default_factory=RecentUploads)
 
     def authorize(self, request: Request, needed: str, *, cookie: bool = False) -> ApiKey:

@@ -27,7 +27,8 @@ from farmctl.errors import UserError
 _BRACKETS = re.compile(r"\s*\[([^\[\]]*)\]\s*")
 _ORDER = re.compile(r"^[oO](\d+)$")
 _COPIES = re.compile(r"^(?:[xX](\d+)|(\d+)[xX])$")
-_SEPARATORS = re.compile(r"[\s,+;]+")
+_SEPARATORS = re.compile(r"[\s,;]+")
+_GAP = re.compile(r"[ _-]*\s[ _-]*")  # what is left where a bracket group was taken out
 _PRIORITY_WORDS = ("low", "normal", "high", "urgent")
 _KEYS = ("order", "copies", "priority", "due")
 
@@ -73,7 +74,9 @@ def _clean_name(name: str) -> str:
     stem, dot, extension = name.rpartition(".")
     if not dot:
         stem, extension = name, ""
-    cleaned = _BRACKETS.sub(" ", stem).strip(" _-") or "upload"
+    # "housing_[x4]_PLA" -> "housing_PLA", "housing [x4]" -> "housing"
+    joined = _GAP.sub(lambda gap: gap.group(0).replace(" ", "")[:1] or " ", _BRACKETS.sub(" ", stem))
+    cleaned = joined.strip(" _-") or "upload"
     return f"{cleaned}.{extension}" if dot else cleaned
 
 

@@ -60,7 +60,16 @@ def bind(host: str, port: int) -> socket.socket:
 class HttpServer:
     """One farm's server on one bound socket."""
 
-    def __init__(self, home: Path, store: JobStore, *, host: str, port: int, open_dashboard: bool) -> None:
+    def __init__(
+        self,
+        home: Path,
+        store: JobStore,
+        *,
+        host: str,
+        port: int,
+        open_dashboard: bool,
+        logger: logging.Logger = log,
+    ) -> None:
         from farmctl import __version__
         from farmctl.config_schema import FilesSettings
         from farmctl.web.app import create_app
@@ -81,6 +90,7 @@ class HttpServer:
             gate=Gate(exposed=exposed, open_dashboard=open_dashboard),
             max_file_bytes=max_bytes,
             version=__version__,
+            log=logger,
         )
         clear_stale(home)
         self.app = create_app(context)
@@ -90,6 +100,7 @@ class HttpServer:
         self.url = f"http://{shown}:{bound_port}/"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._log = logger
 
     def _uvicorn(self) -> uvicorn.Server:
         import uvicorn
@@ -117,7 +128,7 @@ class HttpServer:
             try:
                 asyncio.run(server.serve(sockets=[self.socket]))
             except Exception:  # the server's failure is logged; printing goes on without it
-                log.exception("the HTTP server stopped with an error; printing continues without it")
+                self._log.exception("the HTTP server stopped with an error; printing continues without it")
 
         self._thread = threading.Thread(target=run, name="farmctl-http", daemon=True)
         self._thread.start()
@@ -128,3 +139,46 @@ class HttpServer:
         if self._thread is not None:
             self._thread.join(timeout)
         self.socket.close()
+
+
+class DaemonWeb:
+    """The HTTP server as a companion of `farmctl daemon` ([http] enabled = true in farm.toml).
+
+    It opens its own store on the farm home (its own connections, actor "web") and serves from a thread;
+    anything that goes wrong with it (port taken, no key for an exposed bind) is logged by the daemon,
+    which goes on printing."""
+
+    name = "http"
+
+    def __init__(self, home: Path, *, host: str, port: int, open_dashboard: bool) -> None:
+        self.home = home
+        self.host = host
+        self.port = port
+        self.open_dashboard = open_dashboard
+        self.url: str | None = None
+        self._store: JobStore | None = None
+        self._server: HttpServer | None = None
+
+    def start(self) -> None:
+        from farmctl.store import JobStore
+
+        logger = logging.getLogger("farmctl.daemon.http")  # the daemon's log file and stderr
+        store = JobStore.open(self.home, actor="web")
+        try:
+            server = HttpServer(
+                self.home, store, host=self.host, port=self.port, open_dashboard=self.open_dashboard,
+                logger=logger,
+            )
+        except BaseException:
+            store.close()
+            raise
+        self._store, self._server = store, server
+        server.start_in_thread()
+        self.url = server.url
+        logger.info("serving %s (slicer uploads, REST API, dashboard)", server.url)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+        if self._store is not None:
+            self._store.close()

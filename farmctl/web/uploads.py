@@ -124,10 +124,8 @@ def _order_number(order: str | None) -> int | None:
 
 
 def _log_upload(context: WebContext, path: str, jobs: list[Job], start: bool) -> None:
-    import logging
-
     ids = ", ".join(f"j{j.id}" for j in jobs)
-    logging.getLogger("farmctl.web").info(
+    context.log.info(
         "upload %s -> %s (%s)", path, ids, "queued" if start else "held until released"
     )
 

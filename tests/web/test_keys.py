@@ -54,7 +54,7 @@ def test_without_keys_a_loopback_server_is_open_and_with_keys_it_is_not(home: Pa
     key = add_key(home, "cura", "read")  # from now on the running server wants a key
     refused = requests.get(served.url + "api/version", timeout=10)
     assert refused.status_code == 401
-    assert "X-Api-Key" in refused.json()["error"]
+    assert "X-Api-Key" in refused.text and refused.headers["content-type"] == "text/plain"
     assert requests.get(served.url + "api/version", headers={"X-Api-Key": key}, timeout=10).ok
     assert requests.get(served.url + "api/version", headers={"Authorization": f"Bearer {key}"}, timeout=10).ok
     wrong = requests.get(served.url + "api/version", headers={"X-Api-Key": key + "x"}, timeout=10)
@@ -68,9 +68,7 @@ def test_scopes_are_ordered_and_a_revoked_key_stops_at_once(home: Path, served: 
     files = {"file": ("part.gcode", b"G28\n")}
     too_small = requests.post(upload, headers={"X-Api-Key": reader}, files=files, timeout=10)
     assert too_small.status_code == 403
-    assert too_small.json() == {
-        "error": "the API key 'reader' has scope 'read'; this needs 'upload' or above"
-    }
+    assert too_small.text == "the API key 'reader' has scope 'read'; this needs 'upload' or above"
     moonraker = requests.get(served.url + "server/info", headers={"X-Api-Key": "nope"}, timeout=10)
     assert moonraker.status_code == 401 and moonraker.json()["error"]["code"] == 401
     assert requests.get(served.url + "server/info", headers={"X-Api-Key": admin}, timeout=10).ok
