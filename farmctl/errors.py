@@ -28,3 +28,11 @@ class NotFound(UserError):
 
 class ConfigError(UserError):
     """A broken or invalid configuration file or environment override."""
+
+
+class UnknownPrinter(NotFound):
+    """No printer has this id. Each face adds its own pointer to the printer list."""
+
+    def __init__(self, printer_id: str) -> None:
+        super().__init__(f"no printer {printer_id}")
+        self.printer_id = printer_id

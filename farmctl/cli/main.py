@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
-from farmctl.errors import UserError
+from farmctl.errors import UnknownPrinter, UserError
+
+
+def one_line(exc: UserError) -> str:
+    """The error as the CLI says it: the layers below name what is wrong, the CLI adds which
+    command shows the valid choices."""
+    if isinstance(exc, UnknownPrinter):
+        return f"{exc.message}; see `farmctl printers list`"
+    return exc.message
 
 
 def main() -> None:
@@ -15,7 +23,7 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        print(f"farmctl: error: {exc.message}", file=sys.stderr)
+        print(f"farmctl: error: {one_line(exc)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("farmctl: interrupted", file=sys.stderr)

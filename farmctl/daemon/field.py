@@ -32,7 +32,7 @@ from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
 from farmctl.drivers.base import JobFinished, JobSpec, LinkResumed, PrinterError
 from farmctl.errors import UserError
 from farmctl.gcode.resume import first_extrusion
-from farmctl.store.records import format_id
+from farmctl.ids import format_id
 
 if TYPE_CHECKING:
     from farmctl.daemon.supervisor import Supervisor

@@ -17,8 +17,6 @@ from farmctl.store.records import (
     PrinterSecret,
     PrinterSpec,
     Run,
-    format_id,
-    parse_id,
 )
 
 __all__ = [
@@ -34,6 +32,4 @@ __all__ = [
     "PrinterSecret",
     "PrinterSpec",
     "Run",
-    "format_id",
-    "parse_id",
 ]

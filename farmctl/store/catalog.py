@@ -10,11 +10,12 @@ from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.exc import IntegrityError
 
 from farmctl.errors import NotFound, UserError
+from farmctl.ids import format_id
 from farmctl.redact import mask_optional, mask_url_passwords
 from farmctl.scheduler.model import PrinterState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.endpoints import check_octoprint_url, check_serial_port, normalized_port, same_device_as
-from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec, format_id
+from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec
 from farmctl.store.recovery import release_pending
 from farmctl.store.schema import jobs, orders, print_runs, printers
 

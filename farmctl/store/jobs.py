@@ -9,9 +9,10 @@ from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from farmctl.errors import NotFound, UserError
+from farmctl.ids import format_id
 from farmctl.scheduler.model import JobState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
-from farmctl.store.records import FileInfo, Job, NewJob, Page, format_id
+from farmctl.store.records import FileInfo, Job, NewJob, Page
 from farmctl.store.schema import files, jobs, orders, print_runs, printers
 
 _JOB_COLUMNS = (
@@ -156,14 +157,17 @@ class JobOps(StoreBase):
                             nozzle_mm=new.nozzle_mm,
                             printer_id=new.printer_id,
                             tags=join_tags(new.tags),
-                            state=JobState.QUEUED.value,
+                            state=(JobState.HELD if new.held else JobState.QUEUED).value,
                             created_at=now,
                             updated_at=now,
                         )
                     )
                 )
                 ids.append(int(job_id))
-                self._event(conn, "job.added", format_id("job", job_id), file=new.name, copies=new.copies)
+                held = {"held": True} if new.held else {}
+                self._event(
+                    conn, "job.added", format_id("job", job_id), file=new.name, copies=new.copies, **held
+                )
         return [self.get_job(i) for i in ids]
 
     def get_job(self, job_id: int) -> Job:

@@ -26,10 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field
 
 from farmctl.errors import NotFound, UserError
+from farmctl.ids import format_id
 from farmctl.scheduler.model import JobState
 from farmctl.store.base import StoreBase, inserted_id
 from farmctl.store.jobs import settle
-from farmctl.store.records import Run, format_id
+from farmctl.store.records import Run
 from farmctl.store.runs import RunOps
 from farmctl.store.schema import StoreTable, jobs, print_runs, printers
 

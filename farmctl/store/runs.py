@@ -15,12 +15,13 @@ from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.exc import IntegrityError
 
 from farmctl.errors import NotFound, UserError
+from farmctl.ids import format_id
 from farmctl.scheduler.copies import RunFact, replay
 from farmctl.scheduler.failures import decide_after_failure
 from farmctl.scheduler.model import BedClear, JobState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.jobs import settle
-from farmctl.store.records import Run, format_id
+from farmctl.store.records import Run
 from farmctl.store.schema import files, jobs, print_runs, printers
 
 _CLAIMABLE = (JobState.QUEUED.value, JobState.PRINTING.value)
