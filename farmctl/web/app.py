@@ -55,7 +55,8 @@ def error_response(
     if path.startswith(_MOONRAKER_PREFIXES):
         body: object = {"error": {"code": status, "message": message, "traceback": ""}}
     elif path.startswith(_OCTOPRINT_PREFIX) and not path.startswith(_FARM_API_PREFIX):
-        return Response(message.encode(), status_code=status, headers={**(headers or {}), "content-type": "text/plain"})
+        plain = {**(headers or {}), "content-type": "text/plain"}
+        return Response(message.encode(), status_code=status, headers=plain)
     else:
         body = {"error": message}
     return JSONResponse(body, status_code=status, headers=headers)

@@ -41,7 +41,7 @@ class UploadOutcome:
     jobs: tuple[Job, ...]
 
     def summary(self) -> dict[str, Any]:
-        from farmctl.store import format_id
+        from farmctl.ids import format_id
 
         return {
             "jobs": [
@@ -118,7 +118,7 @@ def _check_extension(name: str) -> None:
 
 
 def _order_number(order: str | None) -> int | None:
-    from farmctl.store import parse_id
+    from farmctl.ids import parse_id
 
     return parse_id("order", order) if order is not None else None
 
@@ -132,7 +132,7 @@ def _log_upload(context: WebContext, path: str, jobs: list[Job], start: bool) ->
 
 def describe(context: WebContext, location: str, path: str) -> dict[str, Any]:
     """An upload as OctoPrint describes a file, with the jobs it became."""
-    from farmctl.store import format_id
+    from farmctl.ids import format_id
 
     jobs = _jobs_of(context, location, path)
     name = path.rsplit("/", 1)[-1]

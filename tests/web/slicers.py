@@ -95,7 +95,8 @@ def qt_multipart(parts: list[tuple[str, str, bytes]]) -> tuple[str, bytes]:
     boundary = "boundary_.oOo._" + base64.b64encode(os.urandom(24)).decode()
     out = bytearray()
     for disposition, kind, data in parts:
-        out += f"--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\nContent-Type: {kind}\r\n\r\n".encode()
+        out += f"--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\n".encode()
+        out += f"Content-Type: {kind}\r\n\r\n".encode()
         out += data + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return f'multipart/form-data; boundary="{boundary}"', bytes(out)
@@ -110,17 +111,23 @@ def prusaslicer_upload(url: str, key: str, upload_path: str, content: bytes, *, 
     return send_raw(url, "POST", "/api/files/local", headers, body, expect_continue=len(body) > 1024)
 
 
-def orcaslicer_moonraker_upload(url: str, key: str, upload_path: str, content: bytes, *, start: bool) -> Answer:
+def orcaslicer_moonraker_upload(
+    url: str, key: str, upload_path: str, content: bytes, *, start: bool
+) -> Answer:
     folder, _, name = upload_path.rpartition("/")
     fields = [("root", "gcodes"), ("print", "true" if start else "false")]
     if folder:
         fields.append(("path", folder))
     kind, body = curl_multipart(fields, name, content)
-    headers = [("User-Agent", "OrcaSlicer/2.2.0"), ("Accept", "*/*"), ("X-Api-Key", key), ("Content-Type", kind)]
+    headers = [
+        ("User-Agent", "OrcaSlicer/2.2.0"), ("Accept", "*/*"), ("X-Api-Key", key), ("Content-Type", kind)
+    ]
     return send_raw(url, "POST", "/server/files/upload", headers, body, expect_continue=len(body) > 1024)
 
 
-def cura_upload(url: str, key: str, job_name: str, content: bytes, *, start: bool, folder: str = "") -> Answer:
+def cura_upload(
+    url: str, key: str, job_name: str, content: bytes, *, start: bool, folder: str = ""
+) -> Answer:
     """Cura's OctoPrint plugin: path, file, then select/print when it prints (upload options dialog)."""
     parts = [('name="path"', "text/plain", folder.encode()),
              (f'name="file"; filename="{job_name}.gcode"', "application/octet-stream", content)]
@@ -128,7 +135,8 @@ def cura_upload(url: str, key: str, job_name: str, content: bytes, *, start: boo
         parts += [('name="select"', "text/plain", b"true"), ('name="print"', "text/plain", b"true")]
     kind, body = qt_multipart(parts)
     headers = [("X-Api-Key", key), ("Content-Type", kind), ("User-Agent", "Cura/5.7.0 OctoPrintPlugin/3.7.3"),
-               ("Connection", "Keep-Alive"), ("Accept-Encoding", "gzip, deflate"), ("Accept-Language", "en-US,*")]
+               ("Connection", "Keep-Alive"), ("Accept-Encoding", "gzip, deflate"),
+               ("Accept-Language", "en-US,*")]
     return send_raw(url, "POST", "/api/files/local", headers, body)
 
 

@@ -26,7 +26,8 @@ from farmctl.web.convention import UploadOptions, read_options
          UploadOptions(job_name="lid.gcode", order="o5", copies=2, priority="low", due="2030-01-01")),
         ("", "lid.gcode", '{"other-plugin": {"x": 1}}', UploadOptions(job_name="lid.gcode")),
         ("", "lid.gcode", "not json at all", UploadOptions(job_name="lid.gcode")),
-        ("o5", "lid [o5].gcode", '{"farmctl": {"order": "o5"}}', UploadOptions(job_name="lid.gcode", order="o5")),
+        ("o5", "lid [o5].gcode", '{"farmctl": {"order": "o5"}}',
+         UploadOptions(job_name="lid.gcode", order="o5")),
     ],
 )
 def test_options_are_read_from_folder_name_and_userdata(
@@ -50,7 +51,9 @@ def test_options_are_read_from_folder_name_and_userdata(
         ("", "", None, "the upload has no file name"),
     ],
 )
-def test_a_wrong_option_is_refused_in_one_line(folder: str, name: str, userdata: str | None, message: str) -> None:
+def test_a_wrong_option_is_refused_in_one_line(
+    folder: str, name: str, userdata: str | None, message: str
+) -> None:
     with pytest.raises(UserError) as caught:
         read_options(folder, name, userdata)
     assert message in caught.value.message
