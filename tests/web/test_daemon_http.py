@@ -8,15 +8,28 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from farmctl.store import JobStore, PrinterSpec
-from tests.daemon.conftest import Farm, farm, wait_for  # noqa: F401  (farm: the fixture)
+from tests.daemon.conftest import Farm, wait_for
 from tests.support.simulator import running_simulator
 from tests.web import slicers
 from tests.web.conftest import add_key, farmctl
 
 PRUSA = (Path(__file__).parent / "data" / "ps25_mk3s_cube25_3layers.gcode").read_bytes()
+
+
+@pytest.fixture
+def farm(home: Path) -> Iterator[Farm]:
+    """The daemon tests' farm (spawns `farmctl daemon` processes and kills them afterwards)."""
+    farm = Farm(home)
+    try:
+        yield farm
+    finally:
+        farm.close()
 
 
 def _printer(home: Path, url: str) -> None:
