@@ -48,7 +48,8 @@ def add(
 @keys_app.command("list")
 def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Every key's name, scope and creation time (never the keys themselves)."""
-    from farmctl.cli.queue_support import iso, open_store, print_table
+    from farmctl.app.values import iso
+    from farmctl.cli.queue_support import open_store, print_table
 
     with open_store(home) as store:
         keys = store.list_api_keys()
