@@ -330,30 +330,11 @@ def doctor(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 # ---- control verbs (registered on the `printers` group) -----------------------------------------------
 def request_control(verb: str, printer_id: str, timeout: float, home: Path | None) -> tuple[int, str]:
     """Ask the daemon that drives `printer_id` to carry out `verb`; wait for its answer (one-line errors)."""
+    from farmctl.app.control import request_control as request
     from farmctl.cli.queue_support import open_store
-    from farmctl.daemon.view import STALE_AFTER_S
-    from farmctl.store.live import LiveStore
 
     with open_store(home) as store:
-        store.get_printer(printer_id)
-        live = LiveStore.attach(store)
-        running = {d.id for d in live.running_daemons(stale_after_s=STALE_AFTER_S)}
-        owner = live.live_statuses().get(printer_id)
-        if owner is None or owner.daemon_id not in running:
-            raise UserError(f"no running daemon drives printer {printer_id}; start one with `farmctl daemon`")
-        request_id = live.request_control(verb, printer_id=printer_id)
-        deadline = time.monotonic() + timeout
-        while True:
-            request = live.get_control(request_id)
-            if request.state != "pending":
-                break
-            if time.monotonic() > deadline:
-                raise UserError(f"printer {printer_id} did not confirm {verb} within {timeout:g} s; "
-                                "check `farmctl status` (the daemon may still carry it out)")
-            time.sleep(0.02)
-    if request.state == "failed":
-        raise UserError(request.result or f"{verb} failed")
-    return request_id, request.result or f"{verb}: done"
+        return request(store, verb, printer_id, timeout)
 
 
 def _control(verb: str, printer_id: str, timeout: float, json_out: bool, home: Path | None) -> None:

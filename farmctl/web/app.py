@@ -29,7 +29,7 @@ _FARM_API_PREFIX = "/api/v1/"
 
 
 def create_app(context: WebContext) -> FastAPI:
-    from farmctl.web import moonraker, octoprint
+    from farmctl.web import api, moonraker, octoprint
 
     app = FastAPI(
         title="farmctl",
@@ -43,6 +43,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.state.farm = context
     app.add_exception_handler(WebError, _web_error)  # type: ignore[arg-type]
     app.add_exception_handler(UserError, _user_error)  # type: ignore[arg-type]
+    app.include_router(api.router)
     app.include_router(octoprint.router)
     app.include_router(moonraker.router)
     return app
