@@ -109,7 +109,7 @@ class HttpServer:
             self.app,
             log_config=None,  # the farm's logging stays as the caller set it up
             access_log=False,  # one line per upload is logged by the upload itself
-            lifespan="off",
+            lifespan="on",
             timeout_keep_alive=30,
             server_header=False,
         )
