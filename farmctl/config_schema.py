@@ -3,7 +3,8 @@
 To add a section (e.g. [daemon], [mqtt], [power]): write a frozen dataclass whose fields have
 defaults, and add it to `SECTIONS` under its TOML name. `farmctl.config` then parses, validates
 and environment-overrides it (FARMCTL_<SECTION>_<KEY>) with no further code. Supported field
-types: str, int, float, bool, list[str], and any of those `| None`. Extra checks go in
+types: str, int, float, bool, list[str], dict[str, float] (a table of numbers), and the
+scalars `| None`. Extra checks go in
 `field(metadata=...)`: `choices` (allowed values), `min` / `max` (numbers), `help` (one line,
 shown in errors and docs).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from farmctl.daemon.settings import DaemonSettings, PowerSettings
+from farmctl.records.settings import CostSettings
 from farmctl.telemetry.settings import MqttSection
 
 SCHEDULING_POLICIES = ("priority", "fifo", "edf", "shortest")
@@ -66,4 +68,5 @@ SECTIONS: dict[str, type] = {
     "daemon": DaemonSettings,
     "power": PowerSettings,
     "mqtt": MqttSection,
+    "costs": CostSettings,
 }
