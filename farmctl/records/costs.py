@@ -12,8 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from farmctl.daemon.settings import PowerSettings
 from farmctl.records.settings import CostSettings
+
+if TYPE_CHECKING:
+    from farmctl.store import JobStore
 
 # g/cm³ of common filaments (manufacturers' data sheets); [costs] density_g_cm3 overrides or adds.
 DENSITY_G_CM3: dict[str, float] = {
@@ -180,3 +185,15 @@ def with_margin(settings: CostSettings, cost: Cost) -> tuple[float | None, float
         return None, None
     margin = total * settings.margin
     return margin, total + margin
+
+
+def farm_costs(store: JobStore) -> tuple[CostSettings, PowerSettings]:
+    """The farm's [costs] and [power] (defaults when the store was opened without a farm home)."""
+    config = store.config
+    if config is None:
+        return CostSettings(), PowerSettings()
+    return config.section(CostSettings), config.section(PowerSettings)
+
+
+def machines_of(store: JobStore) -> dict[str, Machine]:
+    return {p.id: Machine(p.id, p.profile, p.power_w) for p in store.list_printers()}

@@ -20,6 +20,7 @@ from farmctl.scheduler.policy import order_jobs
 from farmctl.store.base import Clock
 from farmctl.store.catalog import CatalogOps
 from farmctl.store.engine import make_engine, redact, sqlite_url, translate_errors
+from farmctl.store.history import HistoryOps
 from farmctl.store.jobs import JobOps
 from farmctl.store.migrations import upgrade
 from farmctl.store.records import Event, Run
@@ -30,7 +31,7 @@ from farmctl.store.snapshot import SnapshotOps
 DATABASE_FILE = "farm.db"
 
 
-class JobStore(CatalogOps, JobOps, RecoveryOps, SnapshotOps):
+class JobStore(HistoryOps, CatalogOps, JobOps, RecoveryOps, SnapshotOps):
     """Printers, orders, jobs, print runs and the event log of one farm.
 
     Open with `JobStore.open(home)` (SQLite in the farm home unless [store] url / FARMCTL_STORE_URL
