@@ -11,6 +11,7 @@ as a real price.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,13 @@ class Cost:
 
 
 ZERO = Cost(0.0, 0.0, 0.0, 0.0)
+
+
+def sum_costs(costs: Iterable[Cost]) -> Cost:
+    total = ZERO
+    for cost in costs:
+        total += cost
+    return total
 
 
 def _add(a: float | None, b: float | None) -> float | None:
