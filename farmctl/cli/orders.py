@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 def order_json(order: Order, forecast: OrderForecast | None) -> dict[str, Any]:
     from farmctl.cli.queue_support import iso
-    from farmctl.store import format_id
+    from farmctl.ids import format_id
 
     return {
         "id": format_id("order", order.id),
@@ -62,7 +62,8 @@ def add(
     home: HomeOpt = None,
 ) -> None:
     """Create an order; add its jobs with `farmctl jobs add FILE --order ID`."""
-    from farmctl.cli.queue_support import open_store, parse_due, parse_priority
+    from farmctl.app.values import parse_due, parse_priority
+    from farmctl.cli.queue_support import open_store
 
     due_at = parse_due(due)
     level = parse_priority(priority)
@@ -113,7 +114,7 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """One order: due date, progress, projected finish and whether it is on time, and its jobs."""
     from farmctl.cli.queue_support import job_json, open_store, plan_for
-    from farmctl.store import parse_id
+    from farmctl.ids import parse_id
 
     number = parse_id("order", order_id)
     with open_store(home) as store:

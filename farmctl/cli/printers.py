@@ -182,7 +182,7 @@ def recovery_json(point: Any) -> dict[str, Any]:
     """A copy waiting for recovery (farmctl.store.recovery.RecoveryPoint), as `printers show` and `jobs show`
     print it."""
     from farmctl.cli.queue_support import iso
-    from farmctl.store import format_id
+    from farmctl.ids import format_id
 
     return {
         "run": format_id("run", point.run_id),

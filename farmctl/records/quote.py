@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from farmctl.config_schema import CostSettings
 from farmctl.errors import UserError
 from farmctl.records.costs import ZERO, Cost, Machine, cost_of, farm_costs, grams, machines_of, with_margin
-from farmctl.records.settings import CostSettings
 from farmctl.records.timefmt import iso
 from farmctl.scheduler.model import JobView, Policy, QueueSnapshot, Requirements
 from farmctl.scheduler.projection import Plan, plan
