@@ -165,7 +165,6 @@ class MqttSection:
     reconnect_max_s: float = field(default=60.0, metadata={"min": 0.05})
 
 
-# TOML section name -> settings class.
 # [costs]: prices for quotes, order reports and statistics (used by farmctl/records/; docs/records.md).
 # Every price is optional: one not set is reported as missing where needed, never invented.
 
@@ -222,6 +221,21 @@ class CostSettings:
     )
 
 
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """[http]: the HTTP server (slicer uploads, REST API, dashboard); see docs/web.md."""
+
+    enabled: bool = field(default=False, metadata={"help": "`farmctl daemon` serves HTTP too"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to bind; others need an API key"})
+    port: int = field(default=5000, metadata={"min": 0, "max": 65535, "help": "TCP port (0: any free one)"})
+    open_dashboard: bool = field(
+        default=False, metadata={"help": "the dashboard needs no read key (a trusted LAN only)"}
+    )
+
+
+# TOML section name -> settings class. Other areas append their own sections here.
 SECTIONS: dict[str, type] = {
     "store": StoreSettings,
     "scheduler": SchedulerSettings,
@@ -230,4 +244,5 @@ SECTIONS: dict[str, type] = {
     "power": PowerSettings,
     "mqtt": MqttSection,
     "costs": CostSettings,
+    "http": HttpSettings,
 }
