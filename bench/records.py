@@ -64,7 +64,7 @@ def seed_history(home: Path, runs: int, seed: int = 15) -> tuple[list[tuple[str,
         created = []
         for k in range(0, len(new), 1000):
             created += store.add_jobs(new[k:k + 1000], infos if k == 0 else ())
-        estimate = {job.id: infos[i % FILES].estimated_time_s for i, job in enumerate(created)}
+        estimate = {job.id: infos[i % FILES].estimated_time_s or 3600.0 for i, job in enumerate(created)}
         filament = {job.id: infos[i % FILES].filament_mm or 0.0 for i, job in enumerate(created)}
         rows, done_copies = [], []
         free_at = dict.fromkeys(bias, start)
@@ -150,6 +150,7 @@ def main() -> None:
             _line("  + render HTML", timed(lambda: to_html(report), 5))
             _line("  + render PDF", timed(lambda: to_pdf(report), 3))
         timed_farmctl("stats", "--json", env=env)  # warm-up: bytecode, page cache
+        _line("farmctl printers list (start-up, for scale)", _process(("printers", "list"), env))
         _line("farmctl stats --json", _process(("stats", "--json"), env))
         _line("farmctl stats (rich tables)", _process(("stats",), env))
         pdf = ("orders", "report", f"o{order_id}", "--format", "pdf", "-o", str(home / "r.pdf"))

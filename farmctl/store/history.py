@@ -148,7 +148,7 @@ class HistoryOps(CatalogOps):
         thousand rows (bench/records.py). Print time is clipped to the window (CASE, not LEAST/GREATEST
         or SQLite's two-argument MIN/MAX: the same SQL on both databases)."""
         now = self.now()
-        end = func.coalesce(print_runs.c.ended_at, now)
+        end: ColumnElement[float] = func.coalesce(print_runs.c.ended_at, now)
         if until is not None:
             end = case((end > until, until), else_=end)
         begin: ColumnElement[float] = print_runs.c.started_at

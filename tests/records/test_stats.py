@@ -32,11 +32,11 @@ def _run(store: JobStore, clock: Clock, printer: str, seconds: float, error: str
     store.confirm_bed_clear(printer)
 
 
-def _seed(home: Path) -> Clock:
+def _seed(home: Path | None, url: str | None = None) -> Clock:
     """p1 prints Acme's PLA part (estimated 1 h) three times in 1.2 h each and fails once; p2 prints
     Borealis' PETG part (estimated 2 h) twice in 2 h each. 1 m of filament per copy."""
     clock = Clock(T0)
-    with JobStore.open(home, clock=clock) as store:
+    with JobStore.open(home, url=url, clock=clock) as store:
         add_printer(store, "p1", material="PLA")
         add_printer(store, "p2", material="PETG")
         for customer, material, printer, estimate, copies in (
@@ -118,3 +118,17 @@ def test_failure_reasons_fold_details() -> None:
         "interrupted"
     assert failure_reason(None) == "no reason recorded"
     assert failure_reason("printer reset at line 1500") == "printer reset at line N"
+
+
+@pytest.mark.postgres
+def test_the_same_figures_on_postgresql(home: Path, pg_url: str) -> None:
+    """The window's sums are SQL (CASE, COALESCE, ABS): PostgreSQL gives what SQLite gives."""
+    from farmctl.records.stats import farm_stats
+
+    _seed(home)
+    _seed(None, pg_url)
+    until = T0 + 86400
+    with JobStore.open(home, clock=Clock(until)) as lite, JobStore.open(url=pg_url, clock=Clock(until)) as pg:
+        for since in (None, T0 + 3600):
+            expected = farm_stats(lite, since, until).to_json()
+            assert farm_stats(pg, since, until).to_json() == expected
