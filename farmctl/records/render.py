@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
@@ -187,25 +188,49 @@ def to_pdf(report: OrderReport) -> bytes:
         pdf.set_font("Helvetica", "B", 10)
         pdf.cell(35, 6, _latin1(key))
         pdf.set_font("Helvetica", "", 10)
-        pdf.multi_cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, _fit(value, pdf.w - pdf.l_margin - pdf.r_margin - 35, 10), new_x="LMARGIN",
+                 new_y="NEXT")
     pdf.ln(3)
     pdf.set_font("Helvetica", "B", 12)
     pdf.cell(0, 8, "Parts", new_x="LMARGIN", new_y="NEXT")
+    # Plain cells, not fpdf2's table or multi_cell: those measure every word for line breaks, seconds
+    # for an order of a few hundred parts (bench/records.py). A cell too narrow cuts its text.
+    pdf.set_font("Helvetica", "B", 9)
+    _pdf_row(pdf, JOB_HEADERS)
     pdf.set_font("Helvetica", "", 9)
-    with pdf.table(col_widths=(12, 60, 16, 16, 14, 50, 22, 22, 30), text_align="LEFT") as table:
-        table.row([_latin1(h) for h in JOB_HEADERS])
-        for row in job_rows(report):
-            table.row([_latin1(c) for c in row])
+    for row in job_rows(report):
+        _pdf_row(pdf, row)
     failures = failure_lines(report)
     if failures:
         pdf.ln(2)
         pdf.set_font("Helvetica", "B", 12)
         pdf.cell(0, 8, "Failed attempts", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", "", 9)
+        pdf.set_font("Helvetica", "", 8)
+        width = pdf.w - pdf.l_margin - pdf.r_margin
         for line in failures:
-            pdf.multi_cell(0, 5, _latin1(f"- {line}"), new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 4.5, _fit(f"- {line}", width, 8), new_x="LMARGIN", new_y="NEXT")
     _pdf_timeline(pdf, report)
     return bytes(pdf.output())
+
+
+PDF_WIDTHS = (14.0, 62.0, 16.0, 17.0, 14.0, 62.0, 22.0, 22.0, 38.0)  # mm, landscape A4 minus margins
+
+
+def _fit(text: str, width_mm: float, size_pt: float = 9) -> str:
+    """Latin-1 text cut to about what fits in `width_mm` at Helvetica `size_pt` (an average glyph is
+    about half the font size wide: 0.5 pt x 0.3528 mm/pt); cheaper than measuring every string."""
+    limit = max(4, int(width_mm / (size_pt * 0.5 * 0.3528)))
+    text = _latin1(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _pdf_row(pdf: object, cells: Sequence[str]) -> None:
+    from fpdf import FPDF
+
+    assert isinstance(pdf, FPDF)
+    for cell, width in zip(cells, PDF_WIDTHS, strict=True):
+        pdf.cell(width, 5.5, _fit(cell, width - 1), border="B")
+    pdf.ln(5.5)
 
 
 def _pdf_timeline(pdf: object, report: OrderReport) -> None:

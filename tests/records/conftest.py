@@ -1,3 +1,3 @@
 """The records tests reuse the queue tests' farm home, store and in-process CLI runner."""
 
-from tests.queue.conftest import farm, home, store  # noqa: F401  (pytest fixtures)
+from tests.queue.conftest import farm, home, pg_url, store  # noqa: F401  (pytest fixtures)
