@@ -131,9 +131,9 @@ def report(
 
     from farmctl.cli.queue_support import open_store
     from farmctl.errors import UserError
+    from farmctl.ids import parse_id
     from farmctl.records import render
     from farmctl.records.report import order_report
-    from farmctl.store import parse_id
 
     if report_format not in REPORT_FORMATS:
         raise UserError(f"--format must be one of {', '.join(REPORT_FORMATS)} (got {report_format!r})")
