@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from farmctl.errors import UnknownPrinter, UserError
+from farmctl.errors import UserError
+from farmctl.ids import UnknownPrinter
 
 if TYPE_CHECKING:
     from farmctl.app.farm import Farm

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from farmctl.app.farm import open_store
 from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json, resolve_home_option
 from farmctl.cli.watch_remote import MqttCaOpt, MqttOpt, SiteOpt, TopicPrefixOpt
 from farmctl.errors import UserError
@@ -246,9 +247,8 @@ def demo(
 
     interrupted = False
     try:
-        from farmctl.store.jobstore import JobStore
 
-        with JobStore.open(farm_home, actor="demo") as store:
+        with open_store(farm_home, actor="demo") as store:
             if no_watch or json_out or not sys.stdout.isatty():
                 _summaries(store, finished)
             else:
@@ -283,9 +283,8 @@ def _summaries(store: object, finished: object) -> None:
 
 
 def _demo_report(farm_home: Path, json_out: bool, interrupted: bool) -> None:
-    from farmctl.store.jobstore import JobStore
 
-    with JobStore.open(farm_home, actor="demo") as store:
+    with open_store(farm_home, actor="demo") as store:
         jobs = list(store.list_jobs(limit=1000).items)
         runs = store.list_runs(limit=1000)
     job_rows = [{"id": f"j{j.id}", "file": j.name, "state": j.state.value, "copies": j.copies,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,7 +12,7 @@ from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
 from farmctl.cli.help import FarmTyper
 
 if TYPE_CHECKING:
-    pass
+    from farmctl.records.report import OrderReport
 
 orders_app = FarmTyper(
     help="Customer orders: due dates and priorities for groups of jobs.", no_args_is_help=True
@@ -105,3 +107,99 @@ def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) ->
     from farmctl.cli.details import show as show_screen
 
     show_screen(order_screen(document, store.now()))
+
+
+REPORT_FORMATS = ("text", "json", "csv", "html", "pdf")
+
+
+@orders_app.command("report")
+def report(
+    order_id: OrderArg,
+    report_format: Annotated[
+        str, typer.Option("--format", metavar="FORMAT",
+                          help="text (the terminal), json, csv, html or pdf (needs -o, or a pipe).")
+    ] = "text",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write the report to FILE.")
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """What an order made: per part the copies done, attempts and why they failed, printers, print
+    time, filament and cost; totals and when it was delivered; in HTML and PDF a timeline of which
+    copy printed on which printer when. Costs come from [costs] in farm.toml."""
+    import sys
+
+    from farmctl.cli.queue_support import open_store
+    from farmctl.errors import UserError
+    from farmctl.ids import parse_id
+    from farmctl.records import render
+    from farmctl.records.report import order_report
+
+    if report_format not in REPORT_FORMATS:
+        raise UserError(f"--format must be one of {', '.join(REPORT_FORMATS)} (got {report_format!r})")
+    number = parse_id("order", order_id)
+    if report_format == "pdf" and output is None and sys.stdout.isatty():
+        raise UserError("a PDF does not belong on a terminal; give -o FILE (or pipe it)")
+    with open_store(home) as store:
+        result = order_report(store, number)
+    if report_format == "text" and output is None:
+        _show_report(result)
+        return
+    content: str | bytes
+    if report_format == "pdf":
+        content = render.to_pdf(result)
+    elif report_format == "html":
+        content = render.to_html(result)
+    elif report_format == "csv":
+        content = render.to_csv(result)
+    elif report_format == "json":
+        content = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+    else:
+        content = "\n".join(f"{k}: {v}" for k, v in render.summary_lines(result)) + "\n"
+    if output is None:
+        if isinstance(content, bytes):
+            sys.stdout.buffer.write(content)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(content)
+        return
+    _write_report(output, content)
+    message(f"wrote {report_format} report of o{number} to {output}")
+
+
+def _write_report(path: Path, content: str | bytes) -> None:
+    from farmctl.errors import UserError
+
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        path.write_bytes(data)
+    except IsADirectoryError:
+        raise UserError(f"cannot write the report to {path}: it is a directory; give a file name") from None
+    except OSError as exc:
+        raise UserError(
+            f"cannot write the report to {path}: {exc.strerror or exc}; choose a writable path"
+        ) from None
+
+
+def _show_report(result: OrderReport) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from farmctl.cli.queue_support import console
+    from farmctl.records import render
+
+    out = console()
+    for key, value in render.summary_lines(result):
+        out.print(Text.assemble((f"{key:<15}", "bold"), value))
+    out.print()
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for header in render.JOB_HEADERS:
+        table.add_column(header)
+    for row in render.job_rows(result):
+        table.add_row(*row)
+    out.print(table)
+    failures = render.failure_lines(result)
+    if failures:
+        out.print(Text("\nfailed attempts:", style="bold"))
+        for line in failures:
+            out.print(Text(f"  {line}", style="yellow"))

@@ -23,14 +23,14 @@ def open_store(home: Path | None, *, create: bool = False) -> JobStore:
     a farm that does not exist says so instead of creating an empty one (a mistyped --home)."""
     import gc
 
+    from farmctl.app.farm import open_store as open_farm_store
     from farmctl.home import resolve_home
-    from farmctl.store import JobStore
 
     # By now the heap is almost all long-lived (typer, pydantic, SQLAlchemy, the table models):
     # freezing it spares every later full collection from walking it again. Listing 10,000 jobs
     # triggers several; this saves ~4 % of `farmctl jobs list` (bench/job_queue.py, docs/benchmarks.md).
     gc.freeze()
-    return JobStore.open(resolve_home(resolve_home_option(home)), create=create)
+    return open_farm_store(resolve_home(resolve_home_option(home)), create=create)
 
 
 def short_time(ts: float | None, now: float) -> str:

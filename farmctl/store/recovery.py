@@ -25,8 +25,8 @@ from sqlalchemy import Connection, Index, String, Text, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field
 
-from farmctl.errors import NotFound, UserError
-from farmctl.ids import format_id
+from farmctl.errors import UserError
+from farmctl.ids import UnknownRun, format_id
 from farmctl.scheduler.model import JobState
 from farmctl.store.base import StoreBase, inserted_id
 from farmctl.store.jobs import settle
@@ -192,7 +192,7 @@ class RecoveryOps(RunOps):
         with self._write() as conn:
             run = conn.execute(select(print_runs).where(print_runs.c.id == run_id)).first()
             if run is None:
-                raise NotFound(f"no run {format_id('run', run_id)}")
+                raise UnknownRun(run_id)
             _ensure_point(self, conn, run)
 
     def interrupt_run(self, run_id: int, error: str, *, lines_acked: int, resends: int | None = None) -> Run:

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from farmctl.app.farm import open_store
 from farmctl.errors import UserError
 from farmctl.web.auth import Gate
 
@@ -160,10 +161,9 @@ class DaemonWeb:
         self._server: HttpServer | None = None
 
     def start(self) -> None:
-        from farmctl.store import JobStore
 
         logger = logging.getLogger("farmctl.daemon.http")  # the daemon's log file and stderr
-        store = JobStore.open(self.home, actor="web")
+        store = open_store(self.home, actor="web")
         try:
             server = HttpServer(
                 self.home, store, host=self.host, port=self.port, open_dashboard=self.open_dashboard,

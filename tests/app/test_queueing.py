@@ -20,7 +20,8 @@ from farmctl.app.queueing import (
     QueueRequest,
     queue_files,
 )
-from farmctl.errors import NotFound, UnknownPrinter, UserError
+from farmctl.errors import NotFound, UserError
+from farmctl.ids import UnknownPrinter
 from farmctl.scheduler.model import JobState
 from farmctl.store import PrinterSpec
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from farmctl.store import JobStore, PrinterSpec
+from farmctl.app.farm import open_store
+from farmctl.store import PrinterSpec
 from tests.daemon.conftest import Farm, wait_for
 from tests.support.simulator import running_simulator
 from tests.web import slicers
@@ -33,7 +34,7 @@ def farm(home: Path) -> Iterator[Farm]:
 
 
 def _printer(home: Path, url: str) -> None:
-    with JobStore.open(home, actor="test") as store:
+    with open_store(home, actor="test") as store:
         store.add_printer(PrinterSpec(id="mk3", kind="serial", port=url, material="PLA", nozzle_mm=0.4,
                                       bed_mm=(250, 210, 210)))
 
@@ -44,7 +45,7 @@ def _log(home: Path) -> str:
 
 
 def _job_state(home: Path, job_id: int) -> str:
-    with JobStore.open(home, actor="test") as store:
+    with open_store(home, actor="test") as store:
         return store.get_job(job_id).state.value
 
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from octorest import OctoRest
 
+from farmctl.app.farm import open_store
 from farmctl.samples import __file__ as samples_init
-from farmctl.store import JobStore, PrinterSpec
+from farmctl.store import PrinterSpec
 from tests.web import slicers
 from tests.web.conftest import Served, add_key, farmctl, start_server
 
@@ -24,7 +25,7 @@ CURA = (Path(samples_init).parent / "cube25_cura.gcode").read_bytes()
 @pytest.fixture
 def farm(home: Path) -> Iterator[tuple[Served, str]]:
     """A farm with one printer and order o1, served, with an upload key."""
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         mk3 = PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9", bed_mm=(250, 210, 210))
         store.add_printer(mk3)
         store.add_order("ACME Pumps", due=store.now() + 7 * 86400)
