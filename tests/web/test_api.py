@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from farmctl.store import JobStore, PrinterSpec
+from farmctl.app.farm import open_store
+from farmctl.store import PrinterSpec
 from tests.web.conftest import Served, add_key, farmctl, start_server
 
 PART = (Path(__file__).parent / "data" / "ps25_mk3s_cube25_3layers.gcode").read_bytes()
@@ -22,7 +23,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, dic
     """One served farm for the module: a printer, an order, two jobs, keys of every scope."""
     home = tmp_path_factory.mktemp("api") / "farm"
     home.mkdir()
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         store.add_printer(PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9",
                                       material="PLA", nozzle_mm=0.4, bed_mm=(250, 210, 210)))
         store.add_order("ACME Pumps", due=store.now() + 7 * 86400)

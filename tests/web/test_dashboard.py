@@ -11,7 +11,8 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from farmctl.store import JobStore, PrinterSpec
+from farmctl.app.farm import open_store
+from farmctl.store import PrinterSpec
 from tests.daemon.conftest import Farm
 from tests.support.simulator import running_simulator
 from tests.web.conftest import add_key, farmctl, start_server
@@ -31,7 +32,8 @@ def farm(home: Path) -> Iterator[Farm]:
 def states(browser: Any) -> dict[str, str]:
     """Each printer card's state, read in the page at once (live updates replace the cards)."""
     return dict(browser.execute_script(
-        "return [...document.querySelectorAll('#printers .printer')].map(c => [c.dataset.printer, c.dataset.state])"
+        "return [...document.querySelectorAll('#printers .printer')]"
+        ".map(c => [c.dataset.printer, c.dataset.state])"
     ))
 
 
@@ -55,7 +57,7 @@ def enter_key(browser: Any, key: str) -> None:
 def test_the_dashboard_follows_the_farm_live(farm: Farm, browser: Any) -> None:
     key = add_key(farm.home, "wallscreen", "read")
     with running_simulator(count=2, speed=50.0) as sim:
-        with JobStore.open(farm.home, actor="test") as store:
+        with open_store(farm.home, actor="test") as store:
             for index, endpoint in enumerate(sim.endpoints):
                 store.add_printer(PrinterSpec(id=f"mk3-{index + 1}", kind="serial", port=endpoint,
                                               material="PLA", nozzle_mm=0.4, bed_mm=(250, 210, 210)))
@@ -87,7 +89,7 @@ def test_the_dashboard_follows_the_farm_live(farm: Farm, browser: Any) -> None:
 
 def test_a_wrong_key_shows_nothing_of_the_farm(home: Path, browser: Any) -> None:
     add_key(home, "wallscreen", "read")
-    with JobStore.open(home, actor="test") as store:
+    with open_store(home, actor="test") as store:
         store.add_printer(PrinterSpec(id="secret-printer", kind="serial", port="socket://127.0.0.1:9"))
     served = start_server(home)
     try:
@@ -103,7 +105,7 @@ def test_a_wrong_key_shows_nothing_of_the_farm(home: Path, browser: Any) -> None
 def test_an_open_dashboard_needs_no_key(home: Path, browser: Any) -> None:
     add_key(home, "slicer", "upload")
     (home / "farm.toml").write_text("[http]\nopen_dashboard = true\n")
-    with JobStore.open(home, actor="test") as store:
+    with open_store(home, actor="test") as store:
         store.add_printer(PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9"))
     served = start_server(home)
     try:
