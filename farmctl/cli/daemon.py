@@ -105,7 +105,8 @@ def _companions(home: Path, config: FarmConfig | None) -> list[Companion]:
         return []
     from farmctl.web.server import DaemonWeb
 
-    return [DaemonWeb(home, host=settings.host, port=settings.port, open_dashboard=settings.open_dashboard)]
+    return [DaemonWeb(home, host=settings.host, port=settings.port, open_dashboard=settings.open_dashboard,
+                      mdns=settings.mdns)]
 
 
 def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None, site: SiteOpt = None,
