@@ -43,8 +43,9 @@ def page() -> HTMLResponse:
 @router.get("/dashboard/state")
 async def state(request: Request) -> Response:
     context = await run_in_threadpool(_may_read, request)
-    return Response(await context.feed.current(), media_type="application/json",
-                    headers={"Cache-Control": "no-store"})
+    text, version = await context.feed.current()
+    return Response(text, media_type="application/json",
+                    headers={"Cache-Control": "no-store", "X-Farm-Version": str(version)})
 
 
 @router.get("/dashboard/stream")

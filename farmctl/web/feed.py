@@ -105,13 +105,13 @@ class FarmFeed:
         self._watchers = 0
         self._last_watch = time.monotonic()
 
-    async def current(self) -> str:
-        """The document now (built here if the producer has none yet)."""
+    async def current(self) -> tuple[str, int]:
+        """The document now and its version (built here if the producer has none yet)."""
         self._ensure_running()
         if self.text is None:
             await self._publish(await run_in_threadpool(self._build))
         assert self.text is not None
-        return self.text
+        return self.text, self.version
 
     async def stream(self) -> AsyncIterator[str]:
         """Server-sent events: the current document, then every new version, keep-alives between."""
@@ -125,7 +125,7 @@ class FarmFeed:
                 if self.version != sent:
                     sent = self.version
                     assert self.text is not None
-                    yield f"event: farm\ndata: {self.text}\n\n"
+                    yield f"event: farm\nid: {sent}\ndata: {self.text}\n\n"
                     continue
                 if not await self._wait_past(sent):
                     yield ": keep-alive\n\n"
