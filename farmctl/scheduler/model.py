@@ -151,6 +151,9 @@ class PrinterView:
     running_job: int | None = None  # the job of the copy it is printing now
     running_since: float | None = None  # when that copy started
     unavailable: Unavailable | None = None  # set: projections count it out (scheduler/availability.py)
+    # Its learned actual / estimated (farmctl/records/eta.py): a copy placed here takes duration x this.
+    eta_ratio: float = 1.0
+    spool_left_mm: float | None = None  # filament left on its loaded spool (None: not tracked)
 
     @property
     def in_rotation(self) -> bool:

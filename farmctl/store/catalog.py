@@ -53,6 +53,9 @@ def printer_from_row(row: Row[Any]) -> Printer:
         consecutive_failures=m["consecutive_failures"],
         hold_reason=m["hold_reason"],
         created_at=m["created_at"],
+        eta_ratio=m["eta_ratio"],
+        spool_g=m["spool_g"],
+        spool_g_per_mm=m["spool_g_per_mm"],
     )
 
 

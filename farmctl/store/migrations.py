@@ -60,8 +60,29 @@ def _v4_to_v5(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+# The version that adds the records' printer columns: pre-assigned v7, v6 while main has no v6
+# (renumbering is this constant and SCHEMA_VERSION, which the check below keeps in step).
+RECORDS_VERSION = 6
+
+
+def _add_records_columns(conn: Connection) -> None:
+    """The learned ETA correction and the loaded spool's grams, per printer (farmctl/records/). A
+    column already there is left alone (a database stamped older than its tables, as the tests make)."""
+    present = {column["name"] for column in inspect(conn).get_columns("printers")}
+    for column in ("eta_ratio", "spool_g", "spool_g_per_mm"):
+        if column not in present:
+            conn.exec_driver_sql(f"ALTER TABLE printers ADD COLUMN {column} FLOAT")
+
+
 # STEPS[n] upgrades version n to n + 1.
-STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+STEPS: dict[int, Callable[[Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+    RECORDS_VERSION - 1: _add_records_columns,
+}
+assert sorted(STEPS) == list(range(1, SCHEMA_VERSION)), "STEPS must lead from v1 to SCHEMA_VERSION"
 
 
 def upgrade(conn: Connection, where: str) -> int:
