@@ -270,8 +270,17 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
         job = store.get_job(number)
         runs = store.list_runs(job_id=number)
         attempts = store.copy_attempts(number)
-        document = job_json(job, plan_for(store).forecast(number))
+        projection = plan_for(store)
+        document = job_json(job, projection.forecast(number))
         points, recovered_from = store.recovery_info([r.id for r in runs])
+    view = projection.job(number)
+    from farmctl.scheduler.waits import spool_waits
+
+    # Printers that could print it but whose spool is too short (the filament ledger keeps it off them).
+    document["spool_waits"] = [
+        {"printer": printer_id, **wait.to_json()}
+        for printer_id, wait in (spool_waits(projection.snapshot, view) if view else {}).items()
+    ]
     document["runs"] = [
         {
             "id": format_id("run", r.id),

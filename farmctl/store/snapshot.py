@@ -61,6 +61,7 @@ class SnapshotOps(StoreBase):
                 files.c.max_z,
                 orders.c.priority.label("order_priority"),
                 orders.c.due.label("order_due"),
+                files.c.filament_mm,
             )
             .join(files, files.c.sha256 == jobs.c.file_sha)
             .outerjoin(orders, orders.c.id == jobs.c.order_id)
@@ -118,9 +119,8 @@ class SnapshotOps(StoreBase):
                 tags=split_tags(p.tags),
                 busy_until=busy_until.get(p.id),
                 eta_ratio=p.eta_ratio or 1.0,
-                spool_left_mm=p.spool_g / p.spool_g_per_mm
-                if p.spool_g is not None and p.spool_g_per_mm
-                else None,
+                spool_g=p.spool_g,
+                spool_g_per_mm=p.spool_g_per_mm,
                 running_job=running[p.id][0] if p.id in running else None,
                 running_since=running[p.id][1] if p.id in running else None,
                 unavailable=availability(
@@ -165,6 +165,7 @@ class SnapshotOps(StoreBase):
             max_z,
             order_priority,
             order_due,
+            filament_mm,
         ) in chain(job_rows, held_rows):
             size = (max_x - min_x, max_y - min_y, max_z - min_z) if min_x is not None else None
             key = (material, nozzle, size, tags, pinned)
@@ -187,6 +188,7 @@ class SnapshotOps(StoreBase):
                     order_id,
                     retries.get(job_id, ()),
                     job_active_until.get(job_id),
+                    filament_mm,
                 )
             )
         return QueueSnapshot(
