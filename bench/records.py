@@ -37,7 +37,8 @@ def _ms(wall: float, median: float, cpu: float) -> str:
 def seed_history(home: Path, runs: int, seed: int = 15) -> tuple[list[tuple[str, float, float]], int]:
     """Printers, orders, files, done jobs and `runs` runs; returns the done copies (printer, estimated,
     actual) oldest first, and the id of the largest order."""
-    from farmctl.store import FileInfo, JobStore, NewJob, PrinterSpec
+    from farmctl.app.farm import open_store
+    from farmctl.store import FileInfo, NewJob, PrinterSpec
     from farmctl.store.schema import jobs, print_runs
 
     rng = random.Random(seed)
@@ -48,7 +49,7 @@ def seed_history(home: Path, runs: int, seed: int = 15) -> tuple[list[tuple[str,
     now = time.time()
     start = now - 90 * 86400
     bias = {f"p{i:02d}": rng.uniform(0.8, 1.3) for i in range(PRINTERS)}
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         for i, printer_id in enumerate(bias):
             store.add_printer(PrinterSpec(id=printer_id, kind="serial", port=f"socket://127.0.0.1:{7000 + i}",
                                           material=("PLA", "PETG")[i % 2], nozzle_mm=0.4,
@@ -97,11 +98,12 @@ def seed_history(home: Path, runs: int, seed: int = 15) -> tuple[list[tuple[str,
 
 
 def queue_jobs(home: Path, count: int) -> None:
-    from farmctl.store import FileInfo, JobStore, NewJob
+    from farmctl.app.farm import open_store
+    from farmctl.store import FileInfo, NewJob
 
     info = FileInfo(sha256="f" * 64, size=1000, name="queued.gcode", estimated_time_s=3600.0,
                     filament_mm=3000.0, bbox_min=(0.0, 0.0, 0.0), bbox_max=(30.0, 30.0, 10.0))
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         batch = [NewJob(file_sha=info.sha256, name=info.name, copies=1 + k % 3,
                         material=("PLA", "PETG")[k % 2]) for k in range(count)]
         for k in range(0, count, 1000):
@@ -127,12 +129,12 @@ def main() -> None:
     parser.add_argument("--queued", type=int, default=10_000)
     args = parser.parse_args()
     print(machine_line())
+    from farmctl.app.farm import open_store
     from farmctl.records.eta import replay
     from farmctl.records.quote import quote_files
     from farmctl.records.render import to_html, to_pdf
     from farmctl.records.report import order_report
     from farmctl.records.stats import farm_stats
-    from farmctl.store import JobStore
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "farm"
@@ -142,7 +144,7 @@ def main() -> None:
         done, order_id = seed_history(home, args.runs)
         print(f"seeded {args.runs} runs ({len(done)} done) in {time.perf_counter() - started:.1f} s")
         print(f"{'':46} best wall / median wall / best CPU")
-        with JobStore.open(home) as store:
+        with open_store(home) as store:
             _line(f"stats (service, {args.runs} runs)", timed(lambda: farm_stats(store), 5))
             report = order_report(store, order_id)
             _line(f"order report (service, o{order_id}, {len(report.runs)} runs)",
@@ -156,7 +158,7 @@ def main() -> None:
         pdf = ("orders", "report", f"o{order_id}", "--format", "pdf", "-o", str(home / "r.pdf"))
         _line(f"farmctl orders report o{order_id} --format pdf", _process(pdf, env))
         queue_jobs(home, args.queued)
-        with JobStore.open(home) as store:
+        with open_store(home) as store:
             _line(f"quote (service, {args.queued} queued jobs)",
                   timed(lambda: quote_files(store, [SAMPLE], copies=3), 5))
         _line(f"farmctl quote --json ({args.queued} queued jobs)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,8 +13,6 @@ from farmctl.cli.help import FarmTyper
 
 if TYPE_CHECKING:
     from farmctl.records.report import OrderReport
-    from farmctl.scheduler.projection import OrderForecast
-    from farmctl.store import Order
 
 orders_app = FarmTyper(
     help="Customer orders: due dates and priorities for groups of jobs.", no_args_is_help=True
@@ -25,27 +23,6 @@ OrderArg = Annotated[str, typer.Argument(metavar="ORDER", help="Order id, e.g. o
 
 def register(app: typer.Typer) -> None:
     app.add_typer(orders_app, name="orders")
-
-
-def order_json(order: Order, forecast: OrderForecast | None) -> dict[str, Any]:
-    from farmctl.cli.queue_support import iso
-    from farmctl.store import format_id
-
-    return {
-        "id": format_id("order", order.id),
-        "customer": order.customer,
-        "project": order.project,
-        "due": iso(order.due),
-        "priority": order.priority,
-        "notes": order.notes,
-        "jobs": order.jobs,
-        "copies": order.copies,
-        "copies_done": order.copies_done,
-        "projected_finish": iso(forecast.finish) if forecast else None,
-        "at_risk": bool(forecast.at_risk) if forecast else False,
-        "at_risk_reason": forecast.reason if forecast else None,
-        "created": iso(order.created_at),
-    }
 
 
 @orders_app.command("add")
@@ -62,13 +39,16 @@ def add(
     home: HomeOpt = None,
 ) -> None:
     """Create an order; add its jobs with `farmctl jobs add FILE --order ID`."""
-    from farmctl.cli.queue_support import open_store, parse_due, parse_priority
+    from farmctl.app.values import parse_due, parse_priority
+    from farmctl.cli.queue_support import open_store
 
     due_at = parse_due(due)
     level = parse_priority(priority)
     with open_store(home, create=True) as store:
         order = store.add_order(customer, due=due_at, priority=level, project=project, notes=notes)
     if json_out:
+        from farmctl.app.documents import order_json
+
         print_json(order_json(order, None))
     else:
         message(f"created order o{order.id} for {order.customer}")
@@ -77,7 +57,8 @@ def add(
 @orders_app.command("list")
 def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Every order with its progress, projected finish and whether it is at risk."""
-    from farmctl.cli.queue_support import open_store, plan_for, print_table, short_time
+    from farmctl.app.documents import order_json, plan_for
+    from farmctl.cli.queue_support import open_store, print_table, short_time
 
     with open_store(home) as store:
         found = store.list_orders()
@@ -112,16 +93,13 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 @orders_app.command("show")
 def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """One order: due date, progress, projected finish and whether it is on time, and its jobs."""
-    from farmctl.cli.queue_support import job_json, open_store, plan_for
-    from farmctl.store import parse_id
+    from farmctl.app.documents import order_document
+    from farmctl.cli.queue_support import open_store
+    from farmctl.ids import parse_id
 
     number = parse_id("order", order_id)
     with open_store(home) as store:
-        order = store.get_order(number)
-        page = store.list_jobs(order_id=number, limit=10_000)
-        projection = plan_for(store)
-    document = order_json(order, projection.order_forecasts().get(number))
-    document["job_list"] = [job_json(j, projection.forecast(j.id)) for j in page.items]
+        document = order_document(store, number)
     if json_out:
         print_json(document)
         return
@@ -153,9 +131,9 @@ def report(
 
     from farmctl.cli.queue_support import open_store
     from farmctl.errors import UserError
+    from farmctl.ids import parse_id
     from farmctl.records import render
     from farmctl.records.report import order_report
-    from farmctl.store import parse_id
 
     if report_format not in REPORT_FORMATS:
         raise UserError(f"--format must be one of {', '.join(REPORT_FORMATS)} (got {report_format!r})")

@@ -34,7 +34,8 @@ def quote(
     """Price, filament, print time and earliest finish of files on today's farm, without queueing
     them (a what-if pass of the scheduler over the current queue). Prices come from [costs] in
     farm.toml; a price that is not set is named, never guessed."""
-    from farmctl.cli.queue_support import open_store, parse_due
+    from farmctl.app.values import parse_due
+    from farmctl.cli.queue_support import open_store
     from farmctl.records.quote import quote_files
 
     due_at = parse_due(due) if due is not None else None

@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from farmctl.daemon.settings import PowerSettings
-from farmctl.records.settings import CostSettings
+from farmctl.config_schema import CostSettings, PowerSettings
 
 if TYPE_CHECKING:
     from farmctl.store import JobStore

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from farmctl.config_schema import CostSettings
 from farmctl.errors import UserError
 from farmctl.records.costs import (
     ZERO,
@@ -29,7 +30,6 @@ from farmctl.records.costs import (
     sum_costs,
     with_margin,
 )
-from farmctl.records.settings import CostSettings
 from farmctl.records.timefmt import iso
 from farmctl.scheduler.model import JobView, Policy, QueueSnapshot, Requirements
 from farmctl.scheduler.projection import Plan, plan

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from farmctl.config_schema import CostSettings
 from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, machines_of, sum_costs
-from farmctl.records.settings import CostSettings
 from farmctl.records.timefmt import iso
 from farmctl.store.history import JobRecord, RunRecord
 

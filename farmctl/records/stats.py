@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from farmctl.config_schema import CostSettings
 from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, sum_costs
-from farmctl.records.settings import CostSettings
 from farmctl.records.timefmt import iso
 from farmctl.store.history import FailureCount, RunTotals
 

@@ -15,8 +15,8 @@ import pytest
 from pypdf import PdfReader
 
 from farmctl.config import load_config
+from farmctl.config_schema import CostSettings
 from farmctl.records.costs import grams
-from farmctl.records.settings import CostSettings
 from tests.daemon.conftest import Farm, small_part, wait_for
 from tests.support.simulator import running_simulator
 

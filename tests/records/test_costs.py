@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from farmctl.config import load_config
+from farmctl.config_schema import CostSettings
 from farmctl.errors import ConfigError
 from farmctl.records.costs import Machine, cost_of, grams, with_margin
-from farmctl.records.settings import CostSettings
 
 FULL = CostSettings(
     currency="EUR",

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from farmctl.app.farm import open_store
 from farmctl.records.eta import replay
 from farmctl.scheduler.model import Policy
 from farmctl.scheduler.projection import plan
-from farmctl.store import DATABASE_FILE, FileInfo, JobStore, NewJob
+from farmctl.store import DATABASE_FILE, FileInfo, NewJob
 from tests.queue.conftest import Result, add_printer
 from tests.records.test_report import Clock
 
@@ -35,7 +36,7 @@ def test_learning_cuts_the_eta_error_on_a_simulated_history() -> None:
 
 def _slow_printer(home: Path, clock: Clock, copies: int, estimate: float = 3600.0, sha: str = "b") -> None:
     """`slow` completes `copies` copies of a file estimated at `estimate` s, in 1.25 x that each."""
-    with JobStore.open(home, clock=clock) as store:
+    with open_store(home, clock=clock) as store:
         if not any(p.id == "slow" for p in store.list_printers()):
             add_printer(store, "slow", material="PLA")
         info = FileInfo(sha256=sha * 64, size=10, name=f"{sha}.gcode", estimated_time_s=estimate,
@@ -53,11 +54,11 @@ def _slow_printer(home: Path, clock: Clock, copies: int, estimate: float = 3600.
 def test_the_store_learns_and_the_projection_uses_it(home: Path, farm: Callable[..., Result]) -> None:
     clock = Clock()
     _slow_printer(home, clock, copies=2)
-    with JobStore.open(home, clock=clock) as store:
+    with open_store(home, clock=clock) as store:
         # Two copies: the correction is pulled towards 1.0 until three are known (refine_ratio).
         assert store.get_printer("slow").eta_ratio == pytest.approx(1 + 2 / 3 * 0.25)
     _slow_printer(home, clock, copies=3, estimate=1800.0, sha="d")
-    with JobStore.open(home, clock=clock) as store:
+    with open_store(home, clock=clock) as store:
         assert store.get_printer("slow").eta_ratio == pytest.approx(1.25)
         info = FileInfo(sha256="c" * 64, size=10, name="lid.gcode", estimated_time_s=3600.0)
         (job,) = store.add_jobs([NewJob(file_sha=info.sha256, name=info.name, copies=2,
@@ -91,12 +92,12 @@ def test_quotes_use_the_learned_time(home: Path, farm: Callable[..., Result]) ->
 
 def test_a_v5_database_gains_the_records_columns(tmp_path: Path) -> None:
     home = tmp_path / "farm"
-    with JobStore.open(home, create=True) as store:
+    with open_store(home, create=True) as store:
         add_printer(store, "keep")
     with sqlite3.connect(home / DATABASE_FILE) as conn:  # back to what v5 looked like
         for column in ("eta_ratio", "spool_g", "spool_g_per_mm"):
             conn.execute(f"ALTER TABLE printers DROP COLUMN {column}")
         conn.execute("UPDATE farmctl_schema SET version = 5")
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         printer = store.get_printer("keep")
         assert printer.eta_ratio is None and printer.spool_g is None

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from farmctl.config_schema import CostSettings
 from farmctl.records.costs import grams
-from farmctl.records.settings import CostSettings
 from farmctl.scheduler.dispatch import choose, next_for_printer
 from farmctl.scheduler.model import Policy, PrinterState
 from farmctl.scheduler.projection import plan

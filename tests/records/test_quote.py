@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from farmctl.config_schema import CostSettings
 from farmctl.gcode import analyse_file
 from farmctl.records.costs import grams
-from farmctl.records.settings import CostSettings
 from farmctl.store import JobStore
 from tests.queue.conftest import Result, add_job, add_printer, one_line_error
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from farmctl.app.farm import open_store
 from farmctl.store import FileInfo, JobStore, NewJob
 from tests.queue.conftest import Result, add_printer, one_line_error
 
@@ -22,7 +23,7 @@ class Clock:
 
 def _printed_order(home: Path, clock: Clock) -> int:
     """An order whose part printed once after one failed attempt, 1 h each, 1 m of filament per copy."""
-    with JobStore.open(home, clock=clock) as store:
+    with open_store(home, clock=clock) as store:
         add_printer(store, "p1", material="PLA")
         order = store.add_order("Acme", due=clock.now + 86400, project="gearbox")
         info = FileInfo(sha256="a" * 64, size=10, name="gear.gcode", estimated_time_s=3600.0,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from farmctl.app.farm import open_store
 from farmctl.records.stats import failure_reason
 from farmctl.store import FileInfo, JobStore, NewJob
 from tests.queue.conftest import Result, add_printer, one_line_error
@@ -36,7 +37,8 @@ def _seed(home: Path | None, url: str | None = None) -> Clock:
     """p1 prints Acme's PLA part (estimated 1 h) three times in 1.2 h each and fails once; p2 prints
     Borealis' PETG part (estimated 2 h) twice in 2 h each. 1 m of filament per copy."""
     clock = Clock(T0)
-    with JobStore.open(home, url=url, clock=clock) as store:
+    opened = open_store(home, clock=clock) if home is not None else JobStore.open(url=url, clock=clock)
+    with opened as store:
         add_printer(store, "p1", material="PLA")
         add_printer(store, "p2", material="PETG")
         for customer, material, printer, estimate, copies in (
@@ -128,7 +130,7 @@ def test_the_same_figures_on_postgresql(home: Path, pg_url: str) -> None:
     _seed(home)
     _seed(None, pg_url)
     until = T0 + 86400
-    with JobStore.open(home, clock=Clock(until)) as lite, JobStore.open(url=pg_url, clock=Clock(until)) as pg:
+    with open_store(home, clock=Clock(until)) as lite, JobStore.open(url=pg_url, clock=Clock(until)) as pg:
         for since in (None, T0 + 3600):
             expected = farm_stats(lite, since, until).to_json()
             assert farm_stats(pg, since, until).to_json() == expected
