@@ -113,6 +113,19 @@ def watcher_cost(url: str, home: Path, pid: int, watchers: int, seconds: float) 
     return cpu / elapsed * 60
 
 
+def _builds(home: Path, repeat: int) -> list[float]:
+    from farmctl.app.farm import open_store
+    from farmctl.web.feed import dashboard_document
+
+    with open_store(home, actor="bench") as store:
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            dashboard_document(store)
+            times.append(time.perf_counter() - started)
+    return times
+
+
 def _ms(values: list[float]) -> str:
     runs = ", ".join(f"{v * 1000:.0f}" for v in values)
     return f"{runs} ms (median {statistics.median(values) * 1000:.0f} ms)"
@@ -143,6 +156,11 @@ def main() -> None:
                 print(f"first load, 100 printers and 10,000 jobs: {_ms(loads)}")
                 size = len(requests.get(server.url + "dashboard/state", timeout=30).content)
                 print(f"dashboard document: {size / 1000:.0f} kB")
+                drawn = [float(driver.execute_script(
+                    "const t = performance.now(); render(farm); return performance.now() - t")) / 1000
+                    for _ in range(args.repeat)]
+                print(f"of which drawing the page (render in the browser): {_ms(drawn)}")
+                print(f"of which building the document on the server: {_ms(_builds(home, args.repeat))}")
                 delays = live_updates(driver, home, args.repeat)
                 print(f"live update after a printer's state changed: {_ms(delays)}")
             finally:
