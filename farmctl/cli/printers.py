@@ -261,8 +261,8 @@ def add(
 @printers_app.command("list")
 def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Every printer with its state, why it is not printing, material, nozzle and bed."""
+    from farmctl.app.status import printer_waits
     from farmctl.cli.queue_support import open_store
-    from farmctl.daemon.view import printer_waits
 
     with open_store(home) as store:
         found = store.list_printers()
@@ -323,10 +323,10 @@ def _wait_cell(wait: PrinterWait | None) -> str:
 def show(printer_id: IdArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """One printer: its state and why it is not printing (with the command that ends the wait), what it
     holds, how it connects, its firmware's capabilities."""
+    from farmctl.app.status import printer_waits
     from farmctl.cli.details import printer_screen
     from farmctl.cli.details import show as show_screen
     from farmctl.cli.queue_support import open_store
-    from farmctl.daemon.view import printer_waits
 
     with open_store(home) as store:
         printer = store.get_printer(printer_id)
