@@ -7,7 +7,8 @@ farmctl/telemetry/settings.py for [mqtt], farmctl/daemon/settings.py for [daemon
 To add a section (e.g. [costs]): write a frozen dataclass whose fields have defaults, here, and add
 it to `SECTIONS` under its TOML name. `farmctl.config` then parses, validates
 and environment-overrides it (FARMCTL_<SECTION>_<KEY>) with no further code. Supported field
-types: str, int, float, bool, list[str], and any of those `| None`. Extra checks go in
+types: str, int, float, bool, list[str], dict[str, float] (a table of numbers), and the
+scalars `| None`. Extra checks go in
 `field(metadata=...)`: `choices` (allowed values), `min` / `max` (numbers), `help` (one line,
 shown in errors and docs).
 """
@@ -164,7 +165,77 @@ class MqttSection:
     reconnect_max_s: float = field(default=60.0, metadata={"min": 0.05})
 
 
-# TOML section name -> settings class.
+# [costs]: prices for quotes, order reports and statistics (used by farmctl/records/; docs/records.md).
+# Every price is optional: one not set is reported as missing where needed, never invented.
+
+
+def _table(help_text: str) -> dict[str, object]:
+    return {"min": 0.0, "help": help_text}
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """[costs]: prices for quotes, order reports and statistics."""
+
+    currency: str = field(default="EUR", metadata={"help": "currency code printed with every price"})
+    material_per_kg: dict[str, float] = field(
+        default_factory=dict, metadata=_table("price per kg of filament, per material: { PLA = 22.0 }")
+    )
+    material_per_kg_by_printer: dict[str, float] = field(
+        default_factory=dict,
+        metadata=_table("price per kg of the spool a printer has loaded, overriding material_per_kg"),
+    )
+    machine_per_hour: float | None = field(
+        default=None, metadata={"min": 0.0, "help": "machine rate per printing hour, any printer"}
+    )
+    machine_per_hour_by_profile: dict[str, float] = field(
+        default_factory=dict, metadata=_table("machine rate per hour per printer profile (prusa-mk3s, ...)")
+    )
+    machine_per_hour_by_printer: dict[str, float] = field(
+        default_factory=dict, metadata=_table("machine rate per hour per printer id (wins over the profile)")
+    )
+    energy_per_kwh: float | None = field(
+        default=None, metadata={"min": 0.0, "help": "electricity price per kWh"}
+    )
+    printing_w: float | None = field(
+        default=None,
+        metadata={
+            "min": 0.0,
+            "help": "average draw while printing of a printer with no power_w (default: [power] "
+            "default_printer_w)",
+        },
+    )
+    printing_w_by_profile: dict[str, float] = field(
+        default_factory=dict, metadata=_table("average draw while printing per printer profile, watts")
+    )
+    labour_per_copy: float | None = field(
+        default=None, metadata={"min": 0.0, "help": "labour per printed copy or attempt (setup, bed clear)"}
+    )
+    margin: float = field(default=0.0, metadata={"min": 0.0, "help": "quote margin over cost: 0.25 = 25 %"})
+    density_g_cm3: dict[str, float] = field(
+        default_factory=dict,
+        metadata=_table("filament density per material, over the built-in table (PLA 1.24, PETG 1.27, ...)"),
+    )
+    filament_diameter_mm: float = field(
+        default=1.75, metadata={"min": 0.1, "help": "filament diameter, to turn millimetres into grams"}
+    )
+
+
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """[http]: the HTTP server (slicer uploads, REST API, dashboard); see docs/web.md."""
+
+    enabled: bool = field(default=False, metadata={"help": "`farmctl daemon` serves HTTP too"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to bind; others need an API key"})
+    port: int = field(default=5000, metadata={"min": 0, "max": 65535, "help": "TCP port (0: any free one)"})
+    open_dashboard: bool = field(
+        default=False, metadata={"help": "the dashboard needs no read key (a trusted LAN only)"}
+    )
+
+
+# TOML section name -> settings class. Other areas append their own sections here.
 SECTIONS: dict[str, type] = {
     "store": StoreSettings,
     "scheduler": SchedulerSettings,
@@ -172,4 +243,6 @@ SECTIONS: dict[str, type] = {
     "daemon": DaemonSettings,
     "power": PowerSettings,
     "mqtt": MqttSection,
+    "costs": CostSettings,
+    "http": HttpSettings,
 }

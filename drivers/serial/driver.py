@@ -14,7 +14,7 @@ import re
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from farmctl.drivers.base import (
@@ -33,9 +33,10 @@ from farmctl.drivers.base import (
     PrinterError,
     StateChanged,
 )
+from farmctl.drivers.serial.link_state import stream_bytes
 from farmctl.drivers.serial.loop import LinkLoop
 from farmctl.drivers.serial.portlock import PortBusy, PortLock, set_exclusive
-from farmctl.drivers.serial.preflight import PreflightCache, PreflightError, PreflightResult
+from farmctl.drivers.serial.preflight import PreflightCache, PreflightError, PreflightResult, RecoveryLines
 from farmctl.drivers.serial.protocol import MarlinProtocol
 from farmctl.drivers.serial.settings import ProtocolSettings, Scripts
 from farmctl.drivers.serial.transport import LinkSettings, SerialTransport, TransportError, resolve_url
@@ -61,9 +62,11 @@ _Request = Callable[[MarlinProtocol, float], None]
 
 @dataclass(frozen=True)
 class _Stream:
-    """The lines a job streams: the file, or for a recovery its script and then the file from a line."""
+    """The lines a job streams: the file, or for a recovery its script and then the file from a line. Never
+    a copy of the file's commands (shared by every copy of the file, see JobCursor)."""
 
-    lines: list[str]
+    lines: Sequence[str]
+    total_bytes: int
     prologue: int = 0
     base_lines: int = 0
     base_bytes: int = 0
@@ -72,10 +75,14 @@ class _Stream:
     def of(cls, job: JobSpec, result: PreflightResult) -> _Stream:
         commands = result.commands
         if not job.start_line and not job.prologue:
-            return cls(commands)
+            return cls(commands, result.total_bytes)
         start = min(job.start_line, len(commands))
-        skipped = sum(len(command) + 1 for command in commands[:start])
-        return cls(list(job.prologue) + commands[start:], len(job.prologue), start, skipped)
+        skipped = stream_bytes(commands, 0, start)
+        script = stream_bytes(job.prologue)
+        lines = RecoveryLines(job.prologue, commands, start)
+        return cls(lines, script + result.total_bytes - skipped, len(job.prologue), start, skipped)
+
+
 _HEAT_WAITS = frozenset({"M109", "M190", "M191"})
 _HEATING = re.compile(r"^\s*M(104|109|140|190|141|191)\b.*\b[SR]\s*0*[1-9]", re.IGNORECASE)
 
@@ -189,7 +196,8 @@ class MarlinDriver(PrinterDriver):
 
     def _start_job(self, proto: MarlinProtocol, job: JobSpec, stream: _Stream) -> None:
         started = proto.start_job(job.job_id, stream.lines, time.monotonic(), prologue=stream.prologue,
-                                  base_lines=stream.base_lines, base_bytes=stream.base_bytes)
+                                  base_lines=stream.base_lines, base_bytes=stream.base_bytes,
+                                  total_bytes=stream.total_bytes)
         if not started:
             self._emit(
                 JobFinished(

@@ -20,7 +20,8 @@ Resend handling (H8-H14), the part that decides whether a print survives a noisy
   real ok was swallowed by coincidence, the M105 re-synchronisation below recovers the credit, and a
   replay that got no answer at all is replayed again after `resend_timeout_s`.
 * A request for a line not sent yet is ignored (H12); one older than the history stops the job (H13); the
-  same line requested `max_consecutive_resends` times in a row stops it too (H14).
+  same line requested more times in a row than chance explains on this link stops it too (H14,
+  `_loop_threshold`: `max_consecutive_resends`, more on a cable that corrupts many lines).
 
 Line fragments: Marlin 2.x flushes its RX ring on a line error and queues any line that does not start with
 `N` without checking a checksum. A line still on the wire at the flush arrives as its tail; cut right before
@@ -28,7 +29,9 @@ the command letter (after `N3057 `) the tail runs as an unnumbered move, and the
 doubled move. The host cannot prevent the first error's damage, but after it the job keeps at most one line
 the firmware has not confirmed holding in flight (`ping_pong_after_line_error`), so a later error has no line
 behind it to cut. With ADVANCED_OK an `ok` without `N` during a job answers a line we never sent: reported
-as a `fragment-executed` error, and it acknowledges none of ours.
+as a `fragment-executed` error, and it acknowledges none of ours. Not reported when the firmware said
+`Unknown command` right before it: that line ran as nothing (a flipped `N`, a tail cut inside a word; see
+`_is_fragment_ok`).
 
 Credit re-synchronisation: oks carry no line number (unless ADVANCED_OK), so a lost or duplicated ok would
 skew the count for ever. `ok T:...` is the one ok we can attribute: it answers an M105, and because Marlin
@@ -40,8 +43,10 @@ can hold it, so the host never overruns the RX buffer.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
+from collections.abc import Sequence
 
 from farmctl.drivers.base import (
     DriverEvent,
@@ -64,7 +69,7 @@ from farmctl.drivers.base import (
 )
 from farmctl.drivers.serial import held_job
 from farmctl.drivers.serial.flow import History, InFlight, Window
-from farmctl.drivers.serial.link_state import Counters, FirmwareState, JobCursor, Rewind
+from farmctl.drivers.serial.link_state import Counters, FirmwareState, JobCursor, Rewind, stream_bytes
 from farmctl.drivers.serial.responses import (
     ErrorClass,
     Kind,
@@ -84,6 +89,11 @@ _NOT_SENDING = frozenset(
     {DriverState.OFFLINE, DriverState.FAULT, DriverState.CONNECTING, DriverState.RECONNECTING}
 )
 EMERGENCY_OUT_OF_BAND = frozenset({"M108", "M410", "M876"})
+# H14 (see _loop_threshold): a run of failures of one line that chance explains less than once in this many
+# lines sent is a loop; the guard never exceeds _LOOP_CEILING x max_consecutive_resends.
+_LOOP_CHANCE = 1e-9
+_LOOP_CEILING = 5
+_LOOP_RATE_LIMIT = 0.9
 _TOOL = re.compile(r"^T(\d+)")
 
 
@@ -113,6 +123,7 @@ class MarlinProtocol:
         self._accepted_through = 0  # the firmware said it holds every line up to this one (Resend: n+1)
         self._rewind: Rewind | None = None
         self._after_resend = False
+        self._unknown_command = False  # the last line (status lines aside) was `echo:Unknown command`
         # Does the firmware send `ok` after `Resend:`? None = not known yet (assume yes, the safe side:
         # a swallowed ok only costs a credit that the next M105 returns). See _learn_resend_ok.
         self._resend_ok: bool | None = self.settings.resend_ok
@@ -171,21 +182,23 @@ class MarlinProtocol:
         self._pump(now)
 
     def start_job(
-        self, job_id: str, lines: list[str], now: float, *, prologue: int = 0, base_lines: int = 0,
-        base_bytes: int = 0,
+        self, job_id: str, lines: Sequence[str], now: float, *, prologue: int = 0, base_lines: int = 0,
+        base_bytes: int = 0, total_bytes: int | None = None,
     ) -> bool:
-        """Stream `lines`. A recovery's lines are its script (the first `prologue`) and then the file from
-        command `base_lines` (`base_bytes` into it): progress counts lines of the whole file."""
+        """Stream `lines` (kept by reference, never copied: the pre-flight's list is shared by every copy of
+        a file). A recovery's lines are its script (the first `prologue`) and then the file from command
+        `base_lines` (`base_bytes` into it): progress counts lines of the whole file. `total_bytes` (of
+        `lines`) spares a pass over a large file on the caller's thread when it is known."""
         if self.state is not DriverState.IDLE or self.job is not None:
             self._emit_error(
                 ErrorKind.RECOVERABLE_COMM, f"cannot start a job while {self.state.value}", "busy"
             )
             return False
-        prefix = [0]
-        for line in lines:
-            prefix.append(prefix[-1] + len(line) + 1)
-        self.job = JobCursor(job_id, lines, prefix, now, prologue=prologue, base_lines=base_lines,
-                             base_bytes=base_bytes)
+        self.job = JobCursor(
+            job_id, lines, stream_bytes(lines) if total_bytes is None else total_bytes, now,
+            prologue=prologue, base_lines=base_lines, base_bytes=base_bytes,
+            script_bytes=stream_bytes(lines, 0, prologue),
+        )
         self.counters.consecutive_resends = 0
         self._single_line = False
         self._set_state(DriverState.PRINTING, f"job {job_id}")
@@ -322,12 +335,15 @@ class MarlinProtocol:
             held_job.on_resume_line(self, response, text, now)
             return
         after_resend, self._after_resend = self._after_resend, False
+        unknown_before = self._unknown_command
+        if response.kind not in (Kind.TEMPERATURE, Kind.BUSY):  # status lines may come in between
+            self._unknown_command = response.kind is Kind.UNKNOWN_COMMAND
         if after_resend:
             self._learn_resend_ok(response.kind is Kind.OK)
         if response.kind is Kind.OK:
             if after_resend and self._resend_ok is not False and not response.temperatures:
                 return  # the ok of the rejected line: its credit came back when it was voided
-            self._on_ok(response, now)
+            self._on_ok(response, now, unknown_before)
         elif response.kind is Kind.RESEND:
             self._last_response = now
             self._on_resend(response.number or 0, now)
@@ -355,7 +371,7 @@ class MarlinProtocol:
                 self._rewind.stale_seen += 1
             self._events.append(LogLine(self.printer, False, text))
 
-    def _on_ok(self, response: Response, now: float) -> None:
+    def _on_ok(self, response: Response, now: float, unknown_before: bool = False) -> None:
         if len(self.window) and not response.temperatures:
             # How long the firmware took to answer a line. Not an `ok T:`: that answers our tickle (a resend,
             # the other way a nudge ends a stall, restarts the clock).
@@ -370,7 +386,8 @@ class MarlinProtocol:
         if response.buffer_free is not None:
             self._learn_bufsize(response.buffer_free)
         if self._is_fragment_ok(response):
-            self._on_fragment_executed()
+            if not unknown_before:
+                self._on_fragment_executed()
             return  # the ok of a line we never sent: it acknowledges none of ours
         if response.temperatures:
             self._update_temperatures(response.temperatures)
@@ -393,7 +410,16 @@ class MarlinProtocol:
         Unless the oldest line in flight is itself unnumbered: sent before the job started (the handshake's
         M115 when a job starts right after connecting, an operator's command while idle), its ok has no N
         and comes first (oks are in order). Taking it for a fragment raised the cable alarm at the start of
-        every `farmctl print` (issue 18.6)."""
+        every `farmctl print` (issue 18.6).
+
+        Such a line was not necessarily executed. Marlin checks only lines that start with an upper-case `N`
+        (queue.cpp) and runs the rest through its parser, which takes a command only from `G`, `M` or `T`
+        and a digit (after an optional `N<digits>`, upper or lower case with GCODE_CASE_INSENSITIVE). A
+        line whose `N` line noise flipped into another letter (`O3057 G1 ...`), or a tail cut inside a word
+        or a number, starts with no command letter: the firmware prints `echo:Unknown command: "..."`, runs
+        nothing and acks it. So the caller raises the alarm only when no `Unknown command` came right
+        before the ok: then the line ran (a tail cut right before `G1`, or `n3057 G1 ...` on firmware
+        that reads lower case). A single flipped bit never turns `N` into `G`, `M` or `T`."""
         if (
             self.job is None
             or response.buffer_free is None
@@ -417,7 +443,7 @@ class MarlinProtocol:
 
     def _on_acked(self, entry: InFlight, now: float) -> None:
         if entry.job_index is not None and self.job is not None:
-            self.job.acked = max(self.job.acked, entry.job_index + 1)
+            self.job.ack_through(entry.job_index)
             self._maybe_progress(now)
         if entry.number is not None and self._collapse is not None and entry.number >= self._collapse:
             self._collapse = None
@@ -439,10 +465,13 @@ class MarlinProtocol:
             self._finish_job(JobOutcome.COMPLETED, None, now)
             self._set_state(DriverState.IDLE, "job completed")
 
-    def _on_resend(self, number: int, now: float) -> None:
+    def _on_resend(self, number: int, now: float, requested: bool = True) -> None:
+        """`Resend: number` from the printer, or (`requested` False) the host replaying a line that got no
+        answer."""
         self.counters.resends += 1
-        self._stall_since = self._ok_timer = now  # an answer: the wait for an ok starts again
-        self._nudged = False
+        if requested:
+            self._stall_since = self._ok_timer = now  # an answer: the wait for an ok starts again
+            self._nudged = False
         if self.job is None or self.state not in (DriverState.PRINTING, DriverState.PAUSED):
             # Nothing of ours is numbered in flight: the firmware's count is off (M999, reconnect without
             # reset, H22/H28). Re-synchronise with a checksummed M110 instead of replaying anything.
@@ -471,12 +500,16 @@ class MarlinProtocol:
                 now,
             )
             return
-        if number == self.counters.last_resend_number:
+        if not requested:
+            pass
+        elif number == self.counters.last_resend_number:
             self.counters.consecutive_resends += 1
         else:
             self.counters.consecutive_resends = 1
             self.counters.last_resend_number = number
-        if self.counters.consecutive_resends > self.settings.max_consecutive_resends:
+        if requested:
+            self.counters.line_errors += 1
+        if self.counters.consecutive_resends > self._loop_threshold():
             self._fail_job(
                 f"printer keeps requesting line {number} again and again; communication stuck",
                 "resend-loop",
@@ -487,7 +520,7 @@ class MarlinProtocol:
         stale = sum(1 for entry in voided if entry.number is not None and entry.number > number)
         if any(entry.fence for entry in voided):
             self.job.fence_sent = False
-        self._rewind = Rewind(number, stale, now)
+        self._rewind = Rewind(number, stale, now, stall_since=None if requested else self._stall_since)
         self._replay_next = None
         self._collapse = number
         self._accepted_through = number - 1
@@ -503,6 +536,25 @@ class MarlinProtocol:
             )
         self.job.resends += 1
         self._check_resend_ratio()
+
+    def _loop_threshold(self) -> int:
+        """H14: how many requests in a row for one line mean a stuck link rather than bad luck.
+
+        Each request is a separate corruption event, and on a noisy cable they are frequent: at 1 % byte
+        corruption a 37-byte line fails 31 % of the time, so ten failures of one line in a row come once
+        per ~100,000 lines by chance alone (a long print, or a farm's hour) and the fixed guard of ten
+        failed good copies. The guard therefore asks for a run that chance would produce less than once
+        in `_LOOP_CHANCE` lines at this link's own failure rate (never fewer than
+        `max_consecutive_resends`, never more than `_LOOP_CEILING` times it). The rate leaves out the run
+        being judged (a real loop must not raise its own bar) and starts from a prior of one failure in
+        100 lines, so a loop at the start of a job still stops at `max_consecutive_resends`."""
+        counters, floor = self.counters, self.settings.max_consecutive_resends
+        run = counters.consecutive_resends
+        rate = (max(0, counters.line_errors - run) + 1) / (max(0, counters.lines_sent - run) + 100)
+        if rate >= _LOOP_RATE_LIMIT:
+            return floor * _LOOP_CEILING
+        needed = math.ceil(math.log(_LOOP_CHANCE) / math.log(rate))
+        return min(floor * _LOOP_CEILING, max(floor, needed))
 
     def _on_start(self, now: float) -> None:
         if self.state is DriverState.CONNECTING:
@@ -524,6 +576,7 @@ class MarlinProtocol:
     def _on_busy(self, response: Response, now: float) -> None:
         self._ok_timer = now
         self._stall_since = now
+        self._last_response = now  # working on a command: a replay behind it is not lost
         self._nudged = False
         if not self.firmware.busy_seen:
             self.firmware.busy_seen = True
@@ -602,6 +655,8 @@ class MarlinProtocol:
                 if not self._room(len(wire)):
                     break
                 self._put(InFlight(self._replay_next, command, len(wire), job_index), wire, now)
+                if self._rewind is not None and self._rewind.stall_since is not None:
+                    self._stall_since = self._rewind.stall_since  # the host's own replay is no answer
                 self._replay_next += 1
                 continue
             if self._commands:
@@ -743,19 +798,34 @@ class MarlinProtocol:
             return
         if self.state in _NO_TIMERS:
             return
+        self._check_ok_timeout(now)  # first: the host's own replay below empties the window
         rewind = self._rewind
         if (
             rewind is not None
             and rewind.replayed
-            and now - max(rewind.replayed_at, self._last_response) >= settings.resend_timeout_s
+            and self.job is not None
+            and self._replay_unanswered(rewind, now)
         ):
             # The replayed line got no answer at all (flushed by a late stale error, or the ok after a
-            # resend never came): replay it again. Counts towards the loop guard.
+            # resend never came): replay it again. The host's guess, not the printer's request: it does not
+            # count towards the loop guard (H14), nor restart the no-ok clock (unresponsive_s still ends a
+            # dead link).
             self._rewind = None
-            self._on_resend(rewind.number, now)
+            self._on_resend(rewind.number, now, requested=False)
             self._after_resend = False
-        self._check_ok_timeout(now)
         self._poll_temperatures(now)
+
+    def _replay_unanswered(self, rewind: Rewind, now: float) -> bool:
+        """No answer to a replay for longer than this printer takes to answer a line. At physical speed a
+        replay can wait seconds behind moves that wait for planner room (a busy line shows it, but only after
+        the keepalive interval), so the wait scales with the printer's own ok delays like the tickle's does.
+        While a tickle is in flight its answer settles the question: `ok T:` acknowledges the replay, a
+        `Resend:` names the line the printer wants. Blind replays into a firmware that is not reading would
+        also fill its RX ring past what the window allows."""
+        if self.window.has_marker():
+            return False
+        timeout = max(self.settings.resend_timeout_s, self.settings.ok_timeout_gap_factor * self._gap_ref)
+        return now - max(rewind.replayed_at, self._last_response) >= timeout
 
     def _poll_temperatures(self, now: float) -> None:
         printing = self.job is not None

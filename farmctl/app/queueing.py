@@ -67,7 +67,9 @@ class QueueRequest:
     """How the files are to be queued; the same for every file of one request.
 
     `nozzle_mm=None` takes the nozzle each file was sliced for; `held=True` adds the jobs held
-    (nothing starts until someone releases them)."""
+    (nothing starts until someone releases them). `material=None` requires no material, unless
+    `material_from_file`: then each job requires the material its file was sliced for (an upload
+    from a slicer, whose own comments name it)."""
 
     copies: int = 1
     order_id: int | None = None
@@ -78,6 +80,7 @@ class QueueRequest:
     printer_id: str | None = None
     tags: frozenset[str] = frozenset()
     held: bool = False
+    material_from_file: bool = False
 
 
 def queue_files(farm: Farm, files: Sequence[FileToQueue], request: QueueRequest) -> list[Job]:
@@ -112,7 +115,7 @@ def queue_files(farm: Farm, files: Sequence[FileToQueue], request: QueueRequest)
                 order_id=request.order_id,
                 priority=request.priority,
                 due=request.due,
-                material=request.material,
+                material=request.material or (info.material if request.material_from_file else None),
                 nozzle_mm=request.nozzle_mm if request.nozzle_mm is not None else info.nozzle_mm,
                 printer_id=request.printer_id,
                 tags=request.tags,

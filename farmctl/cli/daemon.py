@@ -18,6 +18,7 @@ from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.config import FarmConfig
+    from farmctl.daemon.runner import Companion
 
 TimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS",
                                            help="Seconds to wait for the printer to confirm.")]
@@ -87,8 +88,24 @@ def daemon(
 
     farm_home = _home(home)
     loaded = _config_from(config, farm_home) if config is not None else None
-    runner = Daemon(farm_home, config=loaded, bed_clear=bed_clear, on_stop=on_stop, log_to_stderr=not quiet)
+    runner = Daemon(
+        farm_home, config=loaded, bed_clear=bed_clear, on_stop=on_stop, log_to_stderr=not quiet,
+        companions=_companions(farm_home, loaded),
+    )
     runner.run()
+
+
+def _companions(home: Path, config: FarmConfig | None) -> list[Companion]:
+    """What runs beside the printers: the HTTP server when [http] enabled = true (docs/web.md)."""
+    from farmctl.config import load_config
+    from farmctl.config_schema import HttpSettings
+
+    settings = (config or load_config(home)).section(HttpSettings)
+    if not settings.enabled:
+        return []
+    from farmctl.web.server import DaemonWeb
+
+    return [DaemonWeb(home, host=settings.host, port=settings.port, open_dashboard=settings.open_dashboard)]
 
 
 def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None, site: SiteOpt = None,

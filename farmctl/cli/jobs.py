@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_jobs(store: JobStore, job_ids: list[int], json_out: bool) -> None:
-    from farmctl.cli.queue_support import job_json, plan_for
+    from farmctl.app.documents import job_json, plan_for
 
     projection = plan_for(store)
     documents = [job_json(store.get_job(i), projection.forecast(i)) for i in job_ids]
@@ -118,7 +118,8 @@ def list_(
     """Jobs with state, copies done/total, printer, projected finish, due and at-risk.
 
     Paged, also with --json: 50 jobs unless --limit/--offset/--page say otherwise, or --all."""
-    from farmctl.cli.queue_support import job_json, open_store, plan_for, print_table, short_time
+    from farmctl.app.documents import jobs_page
+    from farmctl.cli.queue_support import open_store, print_table, short_time
     from farmctl.ids import parse_id
     from farmctl.scheduler.model import JobState
 
@@ -136,19 +137,14 @@ def list_(
         offset = (page - 1) * limit
     order_id = parse_id("order", order) if order else None
     with open_store(home) as store:
-        if order_id is not None:
-            store.get_order(order_id)  # an unknown order is an error, not an empty listing
-        found = store.list_jobs(
+        found = jobs_page(
+            store,
             state=JobState(state) if state else None,
             order_id=order_id,
             limit=None if every else limit,
             offset=offset,
         )
-        # Jobs with a projection: queued or printing ones, and those waiting for a person (at risk).
-        projected = ("queued", "printing", "interrupted", "failed", "held")
-        live = any(j.state.value in projected or j.copies_active for j in found.items)
-        projection = plan_for(store) if live else None
-    documents = [job_json(j, projection.forecast(j.id) if projection else None) for j in found.items]
+    documents, projection = found.documents, found.projection
     shown = (
         f"jobs {offset + 1}-{offset + len(documents)} of {found.total}"
         if documents
@@ -184,36 +180,13 @@ def list_(
 @jobs_app.command("show")
 def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """One job: its file, requirements, projection and print runs."""
-    from farmctl.cli.queue_support import iso, job_json, open_store, plan_for
-    from farmctl.ids import format_id, parse_id
+    from farmctl.app.documents import job_document
+    from farmctl.cli.queue_support import open_store
+    from farmctl.ids import parse_id
 
     number = parse_id("job", job_id)
     with open_store(home) as store:
-        job = store.get_job(number)
-        runs = store.list_runs(job_id=number)
-        attempts = store.copy_attempts(number)
-        document = job_json(job, plan_for(store).forecast(number))
-        points, recovered_from = store.recovery_info([r.id for r in runs])
-    document["runs"] = [
-        {
-            "id": format_id("run", r.id),
-            "printer": r.printer_id,
-            "attempt": attempts.get(r.id, 1),  # of its copy, as in the daemon's log
-            "state": r.state,
-            "started": iso(r.started_at),
-            "ended": iso(r.ended_at),
-            "error": r.error,
-            "lines_acked": r.lines_acked,
-            "lines_total": r.lines_total,
-            "resends": r.resends,
-            "filament_mm": r.filament_mm,
-            # interrupted with its part on the bed: `printers recover` continues it (as a new run)
-            "recoverable": r.id in points and points[r.id].recoverable,
-            "recovered": r.id in recovered_from,  # this run continued an interrupted one
-            "recovered_from": format_id("run", recovered_from[r.id]) if r.id in recovered_from else None,
-        }
-        for r in runs
-    ]
+        document = job_document(store, number)
     if json_out:
         print_json(document)
         return

@@ -1,6 +1,6 @@
-"""Helpers shared by the queue commands (printers, orders, jobs, schedule): opening the store and
-turning records into the JSON documented in docs/queue.md. Priorities and due dates are read by
-farmctl/app/values.py, the same for every face.
+"""Helpers shared by the queue commands (printers, orders, jobs, schedule): opening the store, times and
+tables for people. The JSON documents (docs/queue.md) are farmctl/app/documents.py's, shared with the
+web; priorities and due dates are read by farmctl/app/values.py, the same for every face.
 
 Nothing heavy is imported at module level: `farmctl --help` must not load SQLAlchemy.
 """
@@ -12,13 +12,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from farmctl.app.values import iso
 from farmctl.cli.common import resolve_home_option
 
 if TYPE_CHECKING:
-    from farmctl.scheduler.model import Unavailable
-    from farmctl.scheduler.projection import JobForecast, Plan
-    from farmctl.store import Job, JobStore
+    from farmctl.store import JobStore
 
 
 def open_store(home: Path | None, *, create: bool = False) -> JobStore:
@@ -51,69 +48,6 @@ def duration_text(seconds: float | None) -> str:
     delta = timedelta(seconds=round(seconds))
     hours, rest = divmod(int(delta.total_seconds()), 3600)
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
-
-
-def plan_for(store: JobStore, *, timeline: bool = False) -> Plan:
-    from farmctl.scheduler.model import Policy
-    from farmctl.scheduler.projection import plan
-
-    settings = store.scheduler
-    policy = Policy(settings.policy)
-    snap = store.snapshot(default_duration_s=settings.default_job_duration_s, policy=policy)
-    return plan(snap, policy, settings.aging_s_per_hour, timeline=timeline)
-
-
-def job_json(job: Job, forecast: JobForecast | None) -> dict[str, Any]:
-    """The JSON of one job (keys are a contract; see docs/queue.md)."""
-    from farmctl.ids import format_id
-    from farmctl.scheduler.model import JobState
-
-    printer = ",".join(job.active_printers) if job.active_printers else job.printer_id
-    held = job.state is JobState.HELD
-    # A hold stops further copies; a copy printing at that moment goes on, and the job shows as
-    # printing (with "held": true) until it ends, so no listing hides a running copy.
-    state = JobState.PRINTING if held and job.copies_active else job.state
-    return {
-        "id": format_id("job", job.id),
-        "file": job.name,
-        "state": state.value,
-        "held": held,
-        "copies": job.copies,
-        "copies_done": job.copies_done,
-        "copies_active": job.copies_active,
-        "priority": job.priority,
-        "due": iso(job.due),
-        "printer": printer,
-        "pinned_printer": job.printer_id,
-        "order": format_id("order", job.order_id) if job.order_id is not None else None,
-        "projected_start": iso(forecast.start) if forecast else None,
-        "projected_finish": iso(forecast.finish) if forecast else None,
-        "at_risk": bool(forecast.at_risk) if forecast else False,
-        "at_risk_reason": forecast.reason if forecast else None,
-        "never_eligible": bool(forecast.never_eligible) if forecast else False,
-        "state_reason": job.state_reason,
-        "material": job.material,
-        "nozzle_mm": job.nozzle_mm,
-        "tags": sorted(job.tags),
-        "estimated_duration_s": job.file.estimated_time_s,
-        "size_mm": list(job.file.size_mm) if job.file.size_mm else None,
-        "failures": job.failures,
-        "sha256": job.file_sha,
-        "created": iso(job.created_at),
-    }
-
-
-def unavailable_json(printer_id: str, block: Unavailable | None) -> dict[str, Any] | None:
-    """Why a printer cannot take a copy now (None: it can), as `schedule --json` gives it."""
-    if block is None:
-        return None
-    return {
-        "reason": block.reason.value,
-        "detail": block.detail,
-        "needs_person": block.needs_person,
-        "command": block.command(printer_id),
-        "text": block.describe(printer_id),
-    }
 
 
 def console() -> Any:

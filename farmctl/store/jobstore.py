@@ -20,7 +20,9 @@ from farmctl.scheduler.policy import order_jobs
 from farmctl.store.base import Clock
 from farmctl.store.catalog import CatalogOps
 from farmctl.store.engine import make_engine, redact, sqlite_url, translate_errors
+from farmctl.store.history import HistoryOps
 from farmctl.store.jobs import JobOps
+from farmctl.store.keys import KeyOps
 from farmctl.store.migrations import upgrade
 from farmctl.store.records import Event, Run
 from farmctl.store.recovery import RecoveryOps
@@ -30,7 +32,7 @@ from farmctl.store.snapshot import SnapshotOps
 DATABASE_FILE = "farm.db"
 
 
-class JobStore(CatalogOps, JobOps, RecoveryOps, SnapshotOps):
+class JobStore(HistoryOps, CatalogOps, JobOps, KeyOps, RecoveryOps, SnapshotOps):
     """Printers, orders, jobs, print runs and the event log of one farm.
 
     Open with `farmctl.app.farm.open_store(home)` (SQLite in the farm home unless [store] url /

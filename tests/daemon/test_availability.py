@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from farmctl.app.documents import plan_for
 from farmctl.app.status import collect
-from farmctl.cli.queue_support import plan_for
 from tests.daemon.conftest import Farm, small_part, wait_for
 from tests.support.simulator import running_simulator
 

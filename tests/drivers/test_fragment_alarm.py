@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from farmctl.drivers.base import JobOutcome, PrinterError
+from farmctl.drivers.base import JobOutcome, LogLine, PrinterError
 from farmctl.drivers.serial.responses import numbered
 
 from tests.drivers.helpers import (
@@ -104,6 +104,40 @@ def test_an_ok_without_n_behind_numbered_lines_is_still_a_fragment() -> None:
     assert wire.proto.job is not None and wire.proto.job.fragments == 1 and wire.proto.job.acked == 0
 
 
+def test_a_line_whose_n_was_flipped_into_another_letter_ran_as_nothing_and_raises_no_alarm() -> None:
+    """Marlin checks only lines that start with `N`; `O3 G1 ...` (a bit of `N` flipped) goes to the parser,
+    which finds no G, M or T at its start, prints `Unknown command` and acks it. Nothing moved: no alarm
+    (the farm soak raised one for each of them). Its ok still acknowledges none of our lines."""
+    wire = Wire()
+    wire.handshake(caps=("Cap:AUTOREPORT_TEMP:0",))
+    wire.feed("ok")
+    wire.start()
+    wire.feed("ok N1 P15 B3")
+    wire.sent()
+    wire.feed('echo:Unknown command: "O3 G1 X3 Y3 E0.003"', "ok P15 B3")
+    assert fragment_alarms(wire.of(PrinterError)) == []
+    assert wire.proto.job is not None and wire.proto.job.acked == 1 and wire.proto.job.fragments == 0
+    # A status line may come between the echo and its ok.
+    wire.feed('echo:Unknown command: "O4 G1 X4 Y4 E0.004"', " T:210.0 /210.0 B:60.0 /60.0", "ok P15 B3")
+    assert fragment_alarms(wire.of(PrinterError)) == []
+    # The next line the firmware asks for is the one it dropped; its own ok carries N again.
+    wire.feed("Error:Line Number is not Last Line Number+1, Last Line: 1", "Resend: 2", "ok P15 B3")
+    wire.advance(0.05)
+    assert wire.sent() == [line(2, 1)]
+
+
+def test_an_ok_without_n_and_without_unknown_command_is_a_fragment_that_ran() -> None:
+    """`n3 G1 ...` (the flip to lower case) is not checked either, and firmware built with
+    GCODE_CASE_INSENSITIVE skips `n3` like a line number and runs the move: no echo, the alarm."""
+    wire = Wire()
+    wire.handshake(caps=("Cap:AUTOREPORT_TEMP:0",))
+    wire.feed("ok")
+    wire.start()
+    wire.feed('echo:Unknown command: "M9999"', "ok N1 P15 B3")  # our own line's: it carries N
+    wire.feed("ok P15 B3")  # the lower-case `n3 G1 X3 ...` that ran
+    assert len(fragment_alarms(wire.of(PrinterError))) == 1
+
+
 # ---- over a real pty, against the simulator -----------------------------------------------------------
 
 
@@ -145,15 +179,15 @@ def test_operator_command_right_before_a_print_raises_no_false_alarm(tmp_path: P
 
 def test_real_fragments_raise_the_alarm_once_each(tmp_path: Path) -> None:
     """The other side: corrupted bytes make the printer run unnumbered tails of cut lines (one line in
-    flight after an error is turned off here so there are many). Every one the printer executed is
-    reported, and nothing else is."""
+    flight after an error is turned off here so there are many). Every one the printer executed as a
+    command is reported, and nothing else is: not the tails it answered with `Unknown command`."""
     with running_simulator(
         transport="pty",
         profile="advanced_ok",
         baud=250000,
         speed=1000,
         seed=2,
-        faults={"corrupt": 0.002},
+        faults={"corrupt": 0.004},
         journal_dir=tmp_path / "j",
     ) as sim:
         settings = fast_settings(bufsize=8, rx_buffer_bytes=256, ping_pong_after_line_error=False)
@@ -161,7 +195,16 @@ def test_real_fragments_raise_the_alarm_once_each(tmp_path: Path) -> None:
         finished = run_job(driver, events, write_job(tmp_path, dense_commands(1000)), timeout=120)
         driver.close()
     ran = unnumbered_during_job(sim.journal())
+    # What the firmware answered with `Unknown command` ran as nothing (a flipped N, a tail cut inside a
+    # word): no alarm for those.
+    unknown = {
+        e.line.split('"', 1)[1].rsplit('"', 1)[0]
+        for e in events.of(LogLine)
+        if not e.sent and e.line.startswith("echo:Unknown command:")
+    }
+    executed = [command for command in ran if command not in unknown]
     assert finished.outcome is JobOutcome.COMPLETED, finished.error
     assert len(ran) >= 3
     alarms = fragment_alarms(events.of(PrinterError))
-    assert len(alarms) == len(ran), ran
+    assert len(alarms) == len(executed), (executed, ran)
+    assert len(executed) < len(ran)  # most tails start inside a number: they ran as nothing

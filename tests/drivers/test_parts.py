@@ -20,7 +20,7 @@ def test_preflight_strips_comments_and_blank_lines() -> None:
     text = "; header\n\nG28 ; home\n  G1   X10  Y20 (paren comment) F3000 \nM117 Hi ;x\n\n"
     result = preflight_text(text)
     assert result.commands == ["G28", "G1 X10 Y20 F3000", "M117 Hi"]
-    assert result.source_lines == [3, 4, 5]
+    assert list(result.source_lines) == [3, 4, 5]
     assert result.total_bytes == sum(len(c) + 1 for c in result.commands)
 
 
