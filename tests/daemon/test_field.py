@@ -17,7 +17,7 @@ from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
 from farmctl.drivers.serial.usb import PortInfo
 
 from farmctl.app.farm import open_store
-from farmctl.daemon.view import collect
+from farmctl.app.status import collect
 from farmctl.store.records import Printer
 from tests.daemon.conftest import Farm, executed_job_lines, job_commands, small_part, wait_for
 from tests.daemon.recovery_support import (
