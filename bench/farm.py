@@ -47,6 +47,7 @@ from farmctl.drivers.serial.preflight import preflight_file
 from farmctl.drivers.serial.responses import numbered
 
 from bench.harness import ProcessSample, SimulatorFarm, dense_file, simulator_farm, wait_until
+from farmctl.app.farm import open_store
 from farmctl.daemon.drivers import driver_factory
 from farmctl.daemon.runner import Daemon
 from farmctl.files import FileStore
@@ -131,7 +132,7 @@ def run_daemon(sims: SimulatorFarm, home: Path, scratch: Path, part: Path, secon
     """Dispatch, streaming window and control against a running farm of simulators (fills `result`)."""
     count = len(sims.endpoints)
     timings = Timings()
-    with JobStore.open(home, actor="bench") as store:
+    with open_store(home, actor="bench") as store:
         for index, url in enumerate(sims.endpoints):
             store.add_printer(PrinterSpec(id=f"p{index:03d}", kind="serial", port=url, baud=BAUD))
         make = timed_factory(store, timings)
@@ -145,7 +146,7 @@ def run_daemon(sims: SimulatorFarm, home: Path, scratch: Path, part: Path, secon
     tiny = scratch / "tiny.gcode"
     tiny.write_text("G28\nG1 X10 Y10 F3000\nG1 X20 Y20\n")
     kept = FileStore.for_home(home).put(tiny)
-    with JobStore.open(home, actor="bench") as store:
+    with open_store(home, actor="bench") as store:
         added = time.monotonic()
         info = FileInfo(sha256=kept.sha256, size=kept.size, name=tiny.name, estimated_time_s=5.0)
         store.add_jobs([NewJob(file_sha=kept.sha256, name=tiny.name, copies=1)], [info])
@@ -158,7 +159,7 @@ def run_daemon(sims: SimulatorFarm, home: Path, scratch: Path, part: Path, secon
 
     # Dispatch latency, whole farm: a job with one copy per printer lands on the idle farm.
     kept = FileStore.for_home(home).put(part)
-    with JobStore.open(home, actor="bench") as store:
+    with open_store(home, actor="bench") as store:
         added = time.monotonic()
         info = FileInfo(sha256=kept.sha256, size=kept.size, name=part.name, estimated_time_s=600.0)
         store.add_jobs([NewJob(file_sha=kept.sha256, name=part.name, copies=count)], [info])
@@ -240,7 +241,7 @@ def stream_bare(endpoints: list[str], part: Path, seconds: float) -> dict[str, A
 def measure_control(home: Path, timings: Timings, count: int) -> dict[str, Any]:
     """pause, resume and cancel on a few printers, each requested the way the CLI does it."""
     pauses, resumes, cancels = [], [], []
-    with JobStore.open(home, actor="cli") as store:
+    with open_store(home, actor="cli") as store:
         live = LiveStore.attach(store)
         targets = [f"p{i:03d}" for i in range(0, count, max(1, count // 5))][:5]
         for printer in targets:

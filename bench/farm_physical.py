@@ -63,7 +63,8 @@ from bench.harness import (
 )
 from bench.journal_check import check_journal
 from bench.streaming import EXACTLY_ONCE_FAULTS
-from farmctl.store import JobStore, NewJob, PrinterSpec
+from farmctl.app.farm import open_store
+from farmctl.store import NewJob, PrinterSpec
 from farmctl.store.live import LiveStore
 
 SITE = "bench"
@@ -106,7 +107,7 @@ class Farm:
     loads: list[SideLoad] = field(default_factory=list)
 
     def live(self) -> dict[str, Any]:
-        with JobStore.open(self.home, actor="bench") as store:
+        with open_store(self.home, actor="bench") as store:
             return LiveStore.attach(store).live_statuses()
 
 
@@ -155,7 +156,7 @@ def measure(farm: Farm, seconds: float) -> tuple[ProcessSample, ProcessSample]:
 
 
 def register_printers(farm: Farm) -> None:
-    with JobStore.open(farm.home, actor="bench") as store:
+    with open_store(farm.home, actor="bench") as store:
         for printer in farm.printers:
             assert printer.sims is not None
             store.add_printer(PrinterSpec(
@@ -191,13 +192,13 @@ def start_jobs(farm: Farm, stagger: float) -> None:
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"farmctl jobs add {path.name} failed: {done.stderr.strip()}")
-            with JobStore.open(farm.home, actor="bench") as store:
+            with open_store(farm.home, actor="bench") as store:
                 job = next(j for j in store.list_jobs().items if j.printer_id == printer.id)
             infos[path.name] = job.file
             printer.job_added_at = job.created_at
             continue
         info = infos[path.name]
-        with JobStore.open(farm.home, actor="bench") as store:
+        with open_store(farm.home, actor="bench") as store:
             job = store.add_jobs(
                 [NewJob(file_sha=info.sha256, name=path.name, printer_id=printer.id)], [info]
             )[0]
@@ -237,7 +238,7 @@ def control(farm: Farm, count: int) -> list[str]:
         mine = [p.id for p in healthy if p.kind.name == kind]
         want = (count + (kind == "gear")) // 2
         targets += [mine[k * len(mine) // want] for k in range(want)] if mine and want else []
-    with JobStore.open(farm.home, actor="cli") as store:
+    with open_store(farm.home, actor="cli") as store:
         live = LiveStore.attach(store)
         for verb in ("pause", "resume", "cancel"):
             for printer in targets:
@@ -275,7 +276,7 @@ def run(args: argparse.Namespace, scratch: Path) -> Report:
         probe = StateProbe(broker.host, broker.port, SITE)
         stack.callback(probe.close)
         farm = Farm(home, printers, probe, daemon, report)
-        with JobStore.open(home, actor="bench") as store:
+        with open_store(home, actor="bench") as store:
             wait_until(lambda: LiveStore.attach(store).running_daemons(30), 60, "the daemon", period=0.2)
         before, after = measure(farm, args.fixed_seconds)
         report.fixed = (after.cores_since(before), rss_mb(daemon.pid))
@@ -306,7 +307,7 @@ def run(args: argparse.Namespace, scratch: Path) -> Report:
         report.mqtt_ms = probe.latencies_ms()
         stop_daemon(farm)
     # The simulators have stopped and written their stats.
-    with JobStore.open(home, actor="bench") as store:
+    with open_store(home, actor="bench") as store:
         for run_row in reversed(store.list_runs(limit=100_000)):
             report.runs.setdefault(run_row.printer_id, []).append((run_row.state, run_row.error))
     for printer in printers:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from bench.harness import machine_line, timed, timed_farmctl
+from farmctl.app.farm import open_store
 from farmctl.scheduler import JobView, Policy, PrinterState, PrinterView, QueueSnapshot, Requirements, plan
 
 NOW = time.time()
@@ -107,9 +108,9 @@ def _copied(jobs: list[JobView]) -> tuple[JobView, ...]:
 
 
 def fill_store(home: Path, jobs: int, printers: int) -> None:
-    from farmctl.store import FileInfo, JobStore, NewJob, PrinterSpec
+    from farmctl.store import FileInfo, NewJob, PrinterSpec
 
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         for i in range(printers):
             store.add_printer(
                 PrinterSpec(

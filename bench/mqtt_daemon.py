@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import StateProbe, percentile, private_broker, process_cpu_s, simulator_farm
+from farmctl.app.farm import open_store
 
 SITE = "bench"
 SIM_SPEED = 50.0
@@ -61,12 +62,12 @@ def run_daemon(endpoints: list[str], home: Path, scratch: Path, seconds: float,
     from farmctl.drivers.serial.preflight import preflight_file
 
     from farmctl.files import FileStore
-    from farmctl.store import FileInfo, JobStore, NewJob, PrinterSpec
+    from farmctl.store import FileInfo, NewJob, PrinterSpec
     from farmctl.store.live import LiveStore
 
     count = len(endpoints)
     part = small_part(scratch / "part.gcode", moves=120)
-    with JobStore.open(home, actor="bench") as store:
+    with open_store(home, actor="bench") as store:
         for index, url in enumerate(endpoints):
             store.add_printer(PrinterSpec(id=f"p{index:03d}", kind="serial", port=url, material="PLA",
                                           nozzle_mm=0.4, bed_mm=(220, 220, 250)))
@@ -83,7 +84,7 @@ def run_daemon(endpoints: list[str], home: Path, scratch: Path, seconds: float,
         if broker_url is not None:
             host, port = broker_url.removeprefix("mqtt://").split(":")
             subscriber = StateProbe(host, int(port), SITE)
-        with JobStore.open(home, actor="bench") as store:
+        with open_store(home, actor="bench") as store:
             live = LiveStore.attach(store)
             deadline = time.monotonic() + 60
             while sum(s.state == "printing" for s in live.live_statuses().values()) < count // 2:

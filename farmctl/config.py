@@ -146,7 +146,25 @@ def _from_text(hint: Any, text: str) -> Any:
             raise ValueError(f"expected a number, got {text!r}") from None
     if list[str] in kinds:
         return [part.strip() for part in text.split(",") if part.strip()]
+    if dict[str, float] in kinds:
+        return _table_from_text(text)
     return text
+
+
+def _table_from_text(text: str) -> dict[str, float]:
+    """`PLA=22.5,PETG=27` (an environment variable standing for a TOML table of numbers)."""
+    table: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, number = part.partition("=")
+        try:
+            table[key.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise ValueError(f"expected NAME=NUMBER pairs separated by commas, got {part!r}")
+    return table
 
 
 def _check(hint: Any, spec: dataclasses.Field[Any], value: Any, *, from_env: bool) -> str | None:
@@ -161,10 +179,20 @@ def _check(hint: Any, spec: dataclasses.Field[Any], value: Any, *, from_env: boo
         ok = isinstance(value, int | float) and not isinstance(value, bool)
     elif list[str] in kinds:
         ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    elif dict[str, float] in kinds:
+        ok = isinstance(value, dict) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        )
+        if ok and "min" in spec.metadata:
+            low = [f"{k} = {v!r}" for k, v in value.items() if v < spec.metadata["min"]]
+            if low:
+                return f"must be at least {spec.metadata['min']}, got {', '.join(low)}"
+        if ok:
+            return None
     else:
         ok = isinstance(value, str)
     if not ok:
-        wanted = " or ".join(sorted(getattr(k, "__name__", str(k)) for k in kinds))
+        wanted = " or ".join(sorted(_type_name(k) for k in kinds))
         return f"expected {wanted}, got {value!r}"
     meta = spec.metadata
     choices = meta.get("choices")
@@ -175,3 +203,9 @@ def _check(hint: Any, spec: dataclasses.Field[Any], value: Any, *, from_env: boo
     if "max" in meta and value > meta["max"]:
         return f"must be at most {meta['max']}, got {value!r}"
     return None
+
+
+def _type_name(kind: Any) -> str:
+    if kind == dict[str, float]:
+        return "a table of numbers (e.g. { PLA = 22.5 })"
+    return str(getattr(kind, "__name__", kind))

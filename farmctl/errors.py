@@ -28,3 +28,21 @@ class NotFound(UserError):
 
 class ConfigError(UserError):
     """A broken or invalid configuration file or environment override."""
+
+
+class DatabaseError(UserError):
+    """The database failed: broken, read-only, unreachable. The message says which and what to do."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot take this transaction now (locked by another process, connection lost,
+    disk full, an I/O error), but the same transaction may work later: the daemon keeps it and
+    retries instead of dropping it (daemon/supervisor.py)."""
+
+
+class NoFarm(NotFound):
+    """No farm home at this path (and the command does not create one)."""
+
+    def __init__(self, home: object) -> None:
+        super().__init__(f"no farm at {home}")
+        self.home = home

@@ -544,7 +544,7 @@ class _Link:
             self._linger_until = now + driver.settings.fault_linger_s
             self.deadline = min(self._linger_until, now + 0.05)
             return
-        if proto.state is DriverState.ERROR and proto.error and "handshake" in proto.error:
+        if proto.state is DriverState.ERROR and proto.error_code == "no-handshake":
             self.end("no-handshake")
             return
         if proto.drop_link is not None:
@@ -554,7 +554,7 @@ class _Link:
 
     def _trying_next_baud(self) -> bool:
         proto = self.proto
-        failed = proto.state is DriverState.ERROR and bool(proto.error) and "handshake" in str(proto.error)
+        failed = proto.state is DriverState.ERROR and proto.error_code == "no-handshake"
         return failed and self.attempt + 1 < len(self.driver._bauds())
 
     def _quiet_baud_miss(self, events: list[DriverEvent]) -> list[DriverEvent]:

@@ -109,7 +109,8 @@ class MarlinProtocol:
         self.temperatures: dict[str, TemperatureReading] = {}
         self.active_tool = 0
         self.job: JobCursor | None = None
-        self.error: str | None = None
+        self._error: str | None = None
+        self.error_code: str | None = None  # the code of `error` (see PrinterError.code)
         self._commands: deque[str] = deque()
         self._out = bytearray()
         self._events: list[DriverEvent] = []
@@ -794,7 +795,7 @@ class MarlinProtocol:
                         f"no answer to {self._hello_attempts} handshakes; is this a printer, at this baud?"
                     )
                     self._emit_error(ErrorKind.RECOVERABLE_COMM, message, "no-handshake")
-                    self.error = message
+                    self.set_error(message, "no-handshake")
                     self._set_state(DriverState.ERROR, message)
                 else:
                     self._send_hello(now)
@@ -1030,6 +1031,19 @@ class MarlinProtocol:
 
     def _emit_error(self, kind: ErrorKind, message: str, code: str) -> None:
         self._events.append(PrinterError(self.printer, kind, message, code))
+
+    @property
+    def error(self) -> str | None:
+        """Why the printer is in ERROR, for people; `error_code` says it for code, when it matters."""
+        return self._error
+
+    @error.setter
+    def error(self, message: str | None) -> None:
+        self.set_error(message, None)
+
+    def set_error(self, message: str | None, code: str | None) -> None:
+        self._error = message
+        self.error_code = code
 
     def _set_state(self, state: DriverState, reason: str) -> None:
         if state is not self.state:

@@ -56,7 +56,8 @@ def _register() -> None:
 
 # Modules under farmctl/cli/ that define `register(app: typer.Typer) -> None`.
 _COMMAND_MODULES: list[str] = [
-    "printing", "printers", "orders", "jobs", "schedule", "gcode", "daemon", "recover",
+    "printing", "printers", "orders", "jobs", "schedule", "gcode", "daemon", "recover", "quote", "stats",
+    "keys", "serve",
 ]
 
 _register()

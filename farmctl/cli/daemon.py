@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from farmctl.app.farm import open_store
 from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json, resolve_home_option
 from farmctl.cli.watch_remote import MqttCaOpt, MqttOpt, SiteOpt, TopicPrefixOpt
 from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.config import FarmConfig
+    from farmctl.daemon.runner import Companion
 
 TimeoutOpt = Annotated[float, typer.Option("--timeout", metavar="SECONDS",
                                            help="Seconds to wait for the printer to confirm.")]
@@ -86,8 +88,24 @@ def daemon(
 
     farm_home = _home(home)
     loaded = _config_from(config, farm_home) if config is not None else None
-    runner = Daemon(farm_home, config=loaded, bed_clear=bed_clear, on_stop=on_stop, log_to_stderr=not quiet)
+    runner = Daemon(
+        farm_home, config=loaded, bed_clear=bed_clear, on_stop=on_stop, log_to_stderr=not quiet,
+        companions=_companions(farm_home, loaded),
+    )
     runner.run()
+
+
+def _companions(home: Path, config: FarmConfig | None) -> list[Companion]:
+    """What runs beside the printers: the HTTP server when [http] enabled = true (docs/web.md)."""
+    from farmctl.config import load_config
+    from farmctl.config_schema import HttpSettings
+
+    settings = (config or load_config(home)).section(HttpSettings)
+    if not settings.enabled:
+        return []
+    from farmctl.web.server import DaemonWeb
+
+    return [DaemonWeb(home, host=settings.host, port=settings.port, open_dashboard=settings.open_dashboard)]
 
 
 def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None, site: SiteOpt = None,
@@ -229,9 +247,8 @@ def demo(
 
     interrupted = False
     try:
-        from farmctl.store.jobstore import JobStore
 
-        with JobStore.open(farm_home, actor="demo") as store:
+        with open_store(farm_home, actor="demo") as store:
             if no_watch or json_out or not sys.stdout.isatty():
                 _summaries(store, finished)
             else:
@@ -266,9 +283,8 @@ def _summaries(store: object, finished: object) -> None:
 
 
 def _demo_report(farm_home: Path, json_out: bool, interrupted: bool) -> None:
-    from farmctl.store.jobstore import JobStore
 
-    with JobStore.open(farm_home, actor="demo") as store:
+    with open_store(farm_home, actor="demo") as store:
         jobs = list(store.list_jobs(limit=1000).items)
         runs = store.list_runs(limit=1000)
     job_rows = [{"id": f"j{j.id}", "file": j.name, "state": j.state.value, "copies": j.copies,

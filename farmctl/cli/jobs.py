@@ -12,7 +12,7 @@ from farmctl.cli.help import FarmTyper
 from farmctl.errors import UserError
 
 if TYPE_CHECKING:
-    from farmctl.store import FileInfo, JobStore, Printer
+    from farmctl.store import JobStore
 
 jobs_app = FarmTyper(help="Queue G-code files as jobs and manage them.", no_args_is_help=True)
 
@@ -24,59 +24,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(jobs_app, name="jobs")
 
 
-def _analyse(path: Path, max_bytes: int) -> FileInfo:
-    """Validate one file with the G-code analyser; return what the scheduler needs from it."""
-    from farmctl.gcode import analyse_file
-    from farmctl.store import FileInfo
-
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if not path.is_file():
-        raise UserError(f"{path}: not a regular file")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise UserError(f"{path}: {size / 1e6:.0f} MB is larger than the limit of {max_bytes / 1e6:.0f} MB")
-    analysis = analyse_file(path)  # raises GcodeError (a UserError) for empty, binary, not G-code
-    if analysis.errors:
-        raise UserError(f"{path}: {analysis.errors[0]}")
-    box = analysis.bbox
-    return FileInfo(
-        sha256="",
-        size=size,
-        name=path.name,
-        estimated_time_s=analysis.estimated_time_s,
-        slicer_time_s=analysis.slicer_time_s,
-        filament_mm=analysis.filament_mm,
-        bbox_min=(box.min_x, box.min_y, box.min_z) if box else None,
-        bbox_max=(box.max_x, box.max_y, box.max_z) if box else None,
-        layers=analysis.layers,
-        lines=analysis.lines,
-        slicer=analysis.slicer,
-        material=analysis.material,
-        nozzle_mm=analysis.nozzle_diameter_mm,
-    )
-
-
-def _check_fits(path: Path, info: FileInfo, printers: list[Printer], pinned: str | None) -> None:
-    """Refuse a part that no registered printer (or the pinned one) could ever hold.
-
-    By size, like the scheduler, not by position: `validate_for_printer` also checks where the part
-    sits, and flags e.g. PrusaSlicer's MK3S purge line at Y -3 as outside the MK3S's own volume."""
-    from farmctl.scheduler.eligibility import fits_bed
-
-    size = info.size_mm
-    candidates = [p for p in printers if pinned is None or p.id == pinned]
-    if size is None or not candidates:
-        return
-    if not any(fits_bed(size, p.bed_mm) for p in candidates):
-        dims = "x".join(f"{v:.0f}" for v in size)
-        beds = ", ".join(f"{p.id} {'x'.join(f'{v:g}' for v in p.bed_mm)}" for p in candidates if p.bed_mm)
-        target = f"printer {pinned}" if pinned else "every printer"
-        raise UserError(f"{path}: the part ({dims} mm) is too big for {target} ({beds})")
-
-
 def _print_jobs(store: JobStore, job_ids: list[int], json_out: bool) -> None:
-    from farmctl.cli.queue_support import job_json, plan_for
+    from farmctl.app.documents import job_json, plan_for
 
     projection = plan_for(store)
     documents = [job_json(store.get_job(i), projection.forecast(i)) for i in job_ids]
@@ -117,53 +66,26 @@ def add(
     home: HomeOpt = None,
 ) -> None:
     """Validate files and queue them (all or none). The files are copied into the farm's file store."""
-    from dataclasses import replace
-
-    from farmctl.cli.queue_support import open_store, parse_due, parse_priority
-    from farmctl.config_schema import FilesSettings
-    from farmctl.files import FileStore
-    from farmctl.store import NewJob, parse_id
+    from farmctl.app.farm import Farm
+    from farmctl.app.queueing import FileToQueue, QueueRequest, queue_files
+    from farmctl.app.values import parse_due, parse_priority
+    from farmctl.cli.queue_support import open_store
+    from farmctl.ids import parse_id
 
     if copies < 1:
         raise UserError(f"--copies must be at least 1 (got {copies})")
-    level = parse_priority(priority) if priority is not None else None
-    due_at = parse_due(due) if due is not None else None
-    order_id = parse_id("order", order) if order is not None else None
+    request = QueueRequest(
+        copies=copies,
+        priority=parse_priority(priority) if priority is not None else None,
+        due=parse_due(due) if due is not None else None,
+        order_id=parse_id("order", order) if order is not None else None,
+        material=material,
+        nozzle_mm=nozzle,
+        printer_id=printer,
+        tags=frozenset(tag or ()),
+    )
     with open_store(home, create=True) as store:
-        assert store.home is not None and store.config is not None
-        home_dir = store.home
-        max_bytes = store.config.section(FilesSettings).max_file_mb * 1_000_000
-        if order_id is not None:
-            store.get_order(order_id)
-        registered = store.list_printers()
-        if printer is not None and all(p.id != printer for p in registered):
-            raise UserError(f"no printer {printer}; see `farmctl printers list`")
-        infos = []
-        for path in files:
-            info = _analyse(path, max_bytes)
-            _check_fits(path, info, registered, printer)
-            infos.append((path, info))
-        file_store = FileStore.for_home(home_dir)
-        stored = []
-        new_jobs = []
-        for path, info in infos:
-            kept = file_store.put(path)
-            stored.append(replace(info, sha256=kept.sha256))
-            new_jobs.append(
-                NewJob(
-                    file_sha=kept.sha256,
-                    name=path.name,
-                    copies=copies,
-                    order_id=order_id,
-                    priority=level,
-                    due=due_at,
-                    material=material,
-                    nozzle_mm=nozzle if nozzle is not None else info.nozzle_mm,
-                    printer_id=printer,
-                    tags=frozenset(tag or ()),
-                )
-            )
-        created = store.add_jobs(new_jobs, stored)
+        created = queue_files(Farm.of(store), [FileToQueue(path) for path in files], request)
         _print_jobs(store, [j.id for j in created], json_out)
 
 
@@ -196,9 +118,10 @@ def list_(
     """Jobs with state, copies done/total, printer, projected finish, due and at-risk.
 
     Paged, also with --json: 50 jobs unless --limit/--offset/--page say otherwise, or --all."""
-    from farmctl.cli.queue_support import job_json, open_store, plan_for, print_table, short_time
+    from farmctl.app.documents import jobs_page
+    from farmctl.cli.queue_support import open_store, print_table, short_time
+    from farmctl.ids import parse_id
     from farmctl.scheduler.model import JobState
-    from farmctl.store import parse_id
 
     if state is not None and state not in STATES:
         raise UserError(f"unknown state '{state}'; use one of {', '.join(STATES)}")
@@ -214,19 +137,14 @@ def list_(
         offset = (page - 1) * limit
     order_id = parse_id("order", order) if order else None
     with open_store(home) as store:
-        if order_id is not None:
-            store.get_order(order_id)  # an unknown order is an error, not an empty listing
-        found = store.list_jobs(
+        found = jobs_page(
+            store,
             state=JobState(state) if state else None,
             order_id=order_id,
             limit=None if every else limit,
             offset=offset,
         )
-        # Jobs with a projection: queued or printing ones, and those waiting for a person (at risk).
-        projected = ("queued", "printing", "interrupted", "failed", "held")
-        live = any(j.state.value in projected or j.copies_active for j in found.items)
-        projection = plan_for(store) if live else None
-    documents = [job_json(j, projection.forecast(j.id) if projection else None) for j in found.items]
+    documents, projection = found.documents, found.projection
     shown = (
         f"jobs {offset + 1}-{offset + len(documents)} of {found.total}"
         if documents
@@ -262,36 +180,13 @@ def list_(
 @jobs_app.command("show")
 def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """One job: its file, requirements, projection and print runs."""
-    from farmctl.cli.queue_support import iso, job_json, open_store, plan_for
-    from farmctl.store import format_id, parse_id
+    from farmctl.app.documents import job_document
+    from farmctl.cli.queue_support import open_store
+    from farmctl.ids import parse_id
 
     number = parse_id("job", job_id)
     with open_store(home) as store:
-        job = store.get_job(number)
-        runs = store.list_runs(job_id=number)
-        attempts = store.copy_attempts(number)
-        document = job_json(job, plan_for(store).forecast(number))
-        points, recovered_from = store.recovery_info([r.id for r in runs])
-    document["runs"] = [
-        {
-            "id": format_id("run", r.id),
-            "printer": r.printer_id,
-            "attempt": attempts.get(r.id, 1),  # of its copy, as in the daemon's log
-            "state": r.state,
-            "started": iso(r.started_at),
-            "ended": iso(r.ended_at),
-            "error": r.error,
-            "lines_acked": r.lines_acked,
-            "lines_total": r.lines_total,
-            "resends": r.resends,
-            "filament_mm": r.filament_mm,
-            # interrupted with its part on the bed: `printers recover` continues it (as a new run)
-            "recoverable": r.id in points and points[r.id].recoverable,
-            "recovered": r.id in recovered_from,  # this run continued an interrupted one
-            "recovered_from": format_id("run", recovered_from[r.id]) if r.id in recovered_from else None,
-        }
-        for r in runs
-    ]
+        document = job_document(store, number)
     if json_out:
         print_json(document)
         return
@@ -303,7 +198,7 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
 
 def _act(job_id: str, home: Path | None, json_out: bool, action: str) -> None:
     from farmctl.cli.queue_support import open_store
-    from farmctl.store import parse_id
+    from farmctl.ids import parse_id
 
     number = parse_id("job", job_id)
     with open_store(home) as store:
@@ -350,8 +245,9 @@ def priority_(
     home: HomeOpt = None,
 ) -> None:
     """Change a job's priority (higher runs first under the default policy)."""
-    from farmctl.cli.queue_support import open_store, parse_priority
-    from farmctl.store import parse_id
+    from farmctl.app.values import parse_priority
+    from farmctl.cli.queue_support import open_store
+    from farmctl.ids import parse_id
 
     number = parse_id("job", job_id)
     level = parse_priority(priority)

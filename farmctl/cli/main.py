@@ -5,7 +5,24 @@ from __future__ import annotations
 import os
 import sys
 
-from farmctl.errors import UserError
+from farmctl.errors import NoFarm, UserError
+from farmctl.home import HOME_ENV
+from farmctl.ids import UnknownJob, UnknownOrder, UnknownPrinter
+
+# An unknown id: the layers below say what is missing; the CLI adds which command lists what exists.
+_LISTING: tuple[tuple[type[UserError], str], ...] = (
+    (UnknownPrinter, "printers"), (UnknownOrder, "orders"), (UnknownJob, "jobs"),
+)
+
+
+def one_line(exc: UserError) -> str:
+    """The error as the CLI says it."""
+    for kind, group in _LISTING:
+        if isinstance(exc, kind):
+            return f"{exc.message}; see `farmctl {group} list`"
+    if isinstance(exc, NoFarm):
+        return f"{exc.message}; create one with `farmctl printers add`, or check --home / {HOME_ENV}"
+    return exc.message
 
 
 def main() -> None:
@@ -15,7 +32,7 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        print(f"farmctl: error: {exc.message}", file=sys.stderr)
+        print(f"farmctl: error: {one_line(exc)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("farmctl: interrupted", file=sys.stderr)

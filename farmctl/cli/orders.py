@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,8 +12,7 @@ from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
 from farmctl.cli.help import FarmTyper
 
 if TYPE_CHECKING:
-    from farmctl.scheduler.projection import OrderForecast
-    from farmctl.store import Order
+    from farmctl.records.report import OrderReport
 
 orders_app = FarmTyper(
     help="Customer orders: due dates and priorities for groups of jobs.", no_args_is_help=True
@@ -22,27 +23,6 @@ OrderArg = Annotated[str, typer.Argument(metavar="ORDER", help="Order id, e.g. o
 
 def register(app: typer.Typer) -> None:
     app.add_typer(orders_app, name="orders")
-
-
-def order_json(order: Order, forecast: OrderForecast | None) -> dict[str, Any]:
-    from farmctl.cli.queue_support import iso
-    from farmctl.store import format_id
-
-    return {
-        "id": format_id("order", order.id),
-        "customer": order.customer,
-        "project": order.project,
-        "due": iso(order.due),
-        "priority": order.priority,
-        "notes": order.notes,
-        "jobs": order.jobs,
-        "copies": order.copies,
-        "copies_done": order.copies_done,
-        "projected_finish": iso(forecast.finish) if forecast else None,
-        "at_risk": bool(forecast.at_risk) if forecast else False,
-        "at_risk_reason": forecast.reason if forecast else None,
-        "created": iso(order.created_at),
-    }
 
 
 @orders_app.command("add")
@@ -59,13 +39,16 @@ def add(
     home: HomeOpt = None,
 ) -> None:
     """Create an order; add its jobs with `farmctl jobs add FILE --order ID`."""
-    from farmctl.cli.queue_support import open_store, parse_due, parse_priority
+    from farmctl.app.values import parse_due, parse_priority
+    from farmctl.cli.queue_support import open_store
 
     due_at = parse_due(due)
     level = parse_priority(priority)
     with open_store(home, create=True) as store:
         order = store.add_order(customer, due=due_at, priority=level, project=project, notes=notes)
     if json_out:
+        from farmctl.app.documents import order_json
+
         print_json(order_json(order, None))
     else:
         message(f"created order o{order.id} for {order.customer}")
@@ -74,7 +57,8 @@ def add(
 @orders_app.command("list")
 def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Every order with its progress, projected finish and whether it is at risk."""
-    from farmctl.cli.queue_support import open_store, plan_for, print_table, short_time
+    from farmctl.app.documents import order_json, plan_for
+    from farmctl.cli.queue_support import open_store, print_table, short_time
 
     with open_store(home) as store:
         found = store.list_orders()
@@ -109,16 +93,13 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 @orders_app.command("show")
 def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """One order: due date, progress, projected finish and whether it is on time, and its jobs."""
-    from farmctl.cli.queue_support import job_json, open_store, plan_for
-    from farmctl.store import parse_id
+    from farmctl.app.documents import order_document
+    from farmctl.cli.queue_support import open_store
+    from farmctl.ids import parse_id
 
     number = parse_id("order", order_id)
     with open_store(home) as store:
-        order = store.get_order(number)
-        page = store.list_jobs(order_id=number, limit=10_000)
-        projection = plan_for(store)
-    document = order_json(order, projection.order_forecasts().get(number))
-    document["job_list"] = [job_json(j, projection.forecast(j.id)) for j in page.items]
+        document = order_document(store, number)
     if json_out:
         print_json(document)
         return
@@ -126,3 +107,99 @@ def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) ->
     from farmctl.cli.details import show as show_screen
 
     show_screen(order_screen(document, store.now()))
+
+
+REPORT_FORMATS = ("text", "json", "csv", "html", "pdf")
+
+
+@orders_app.command("report")
+def report(
+    order_id: OrderArg,
+    report_format: Annotated[
+        str, typer.Option("--format", metavar="FORMAT",
+                          help="text (the terminal), json, csv, html or pdf (needs -o, or a pipe).")
+    ] = "text",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write the report to FILE.")
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """What an order made: per part the copies done, attempts and why they failed, printers, print
+    time, filament and cost; totals and when it was delivered; in HTML and PDF a timeline of which
+    copy printed on which printer when. Costs come from [costs] in farm.toml."""
+    import sys
+
+    from farmctl.cli.queue_support import open_store
+    from farmctl.errors import UserError
+    from farmctl.ids import parse_id
+    from farmctl.records import render
+    from farmctl.records.report import order_report
+
+    if report_format not in REPORT_FORMATS:
+        raise UserError(f"--format must be one of {', '.join(REPORT_FORMATS)} (got {report_format!r})")
+    number = parse_id("order", order_id)
+    if report_format == "pdf" and output is None and sys.stdout.isatty():
+        raise UserError("a PDF does not belong on a terminal; give -o FILE (or pipe it)")
+    with open_store(home) as store:
+        result = order_report(store, number)
+    if report_format == "text" and output is None:
+        _show_report(result)
+        return
+    content: str | bytes
+    if report_format == "pdf":
+        content = render.to_pdf(result)
+    elif report_format == "html":
+        content = render.to_html(result)
+    elif report_format == "csv":
+        content = render.to_csv(result)
+    elif report_format == "json":
+        content = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+    else:
+        content = "\n".join(f"{k}: {v}" for k, v in render.summary_lines(result)) + "\n"
+    if output is None:
+        if isinstance(content, bytes):
+            sys.stdout.buffer.write(content)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(content)
+        return
+    _write_report(output, content)
+    message(f"wrote {report_format} report of o{number} to {output}")
+
+
+def _write_report(path: Path, content: str | bytes) -> None:
+    from farmctl.errors import UserError
+
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        path.write_bytes(data)
+    except IsADirectoryError:
+        raise UserError(f"cannot write the report to {path}: it is a directory; give a file name") from None
+    except OSError as exc:
+        raise UserError(
+            f"cannot write the report to {path}: {exc.strerror or exc}; choose a writable path"
+        ) from None
+
+
+def _show_report(result: OrderReport) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from farmctl.cli.queue_support import console
+    from farmctl.records import render
+
+    out = console()
+    for key, value in render.summary_lines(result):
+        out.print(Text.assemble((f"{key:<15}", "bold"), value))
+    out.print()
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for header in render.JOB_HEADERS:
+        table.add_column(header)
+    for row in render.job_rows(result):
+        table.add_row(*row)
+    out.print(table)
+    failures = render.failure_lines(result)
+    if failures:
+        out.print(Text("\nfailed attempts:", style="bold"))
+        for line in failures:
+            out.print(Text(f"  {line}", style="yellow"))

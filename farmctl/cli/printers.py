@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from farmctl.app.documents import printer_json
 from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
 from farmctl.cli.help import FarmTyper
 from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.scheduler.waits import PrinterWait
-    from farmctl.store import Printer
 
 printers_app = FarmTyper(help="Register printers and manage their settings.", no_args_is_help=True)
 
@@ -143,56 +143,6 @@ def _check_common(
         raise UserError("--power-w cannot be negative")
     if material is not None and not material.strip():
         raise UserError("--material cannot be empty")
-
-
-def printer_json(p: Printer, wait: PrinterWait | None = None) -> dict[str, Any]:
-    """A printer as JSON (and `printers show`): no secret, nor a URL's password, ever. `wait`: why it is
-    not printing (list and show give it; add and set leave the three state_reason keys null)."""
-    from farmctl.redact import mask_optional
-    from farmctl.scheduler.waits import reason_keys
-
-    return {
-        "id": p.id,
-        "kind": p.kind,
-        "port": mask_optional(p.port),
-        "baud": p.baud,
-        "octoprint": mask_optional(p.octoprint_url),
-        "api_key": p.api_key_masked,
-        "material": p.material,
-        "color": p.color,
-        "nozzle_mm": p.nozzle_mm,
-        "bed_mm": list(p.bed_mm) if p.bed_mm else None,
-        "tags": sorted(p.tags),
-        "bed_clear_mode": p.bed_clear_mode,
-        "bed_clear": p.bed_clear,
-        "power_w": p.power_w,
-        "profile": p.profile,
-        "enabled": p.enabled,
-        "in_rotation": p.enabled and p.hold_reason is None,
-        "hold_reason": p.hold_reason,
-        "state": p.state.value,
-        "state_detail": mask_optional(p.state_detail),
-        "consecutive_failures": p.consecutive_failures,
-        "capabilities": p.capabilities,
-        **reason_keys(wait),
-    }
-
-
-def recovery_json(point: Any) -> dict[str, Any]:
-    """A copy waiting for recovery (farmctl.store.recovery.RecoveryPoint), as `printers show` and `jobs show`
-    print it."""
-    from farmctl.cli.queue_support import iso
-    from farmctl.store import format_id
-
-    return {
-        "run": format_id("run", point.run_id),
-        "job": format_id("job", point.job_id),
-        "confirmed_line": point.line,
-        "targets": point.targets,
-        "interrupted": iso(point.interrupted_at),
-        "reason": point.reason,
-        "how": f"farmctl printers recover {point.printer_id}  (or `printers clear {point.printer_id}`)",
-    }
 
 
 @printers_app.command("add")
@@ -323,19 +273,13 @@ def _wait_cell(wait: PrinterWait | None) -> str:
 def show(printer_id: IdArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """One printer: its state and why it is not printing (with the command that ends the wait), what it
     holds, how it connects, its firmware's capabilities."""
+    from farmctl.app.documents import printer_document
     from farmctl.cli.details import printer_screen
     from farmctl.cli.details import show as show_screen
     from farmctl.cli.queue_support import open_store
-    from farmctl.daemon.view import printer_waits
 
     with open_store(home) as store:
-        printer = store.get_printer(printer_id)
-        wait = printer_waits(store, [printer])[printer.id]
-        point = store.pending_recovery(printer_id)
-    document = printer_json(printer, wait)
-    # A copy interrupted here with its part on the bed waits for `printers recover` (or `printers clear`).
-    document["recoverable"] = point is not None
-    document["recovery"] = recovery_json(point) if point is not None else None
+        document, wait = printer_document(store, printer_id)
     if json_out:
         print_json(document)
         return

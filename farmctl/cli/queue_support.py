@@ -1,29 +1,21 @@
-"""Helpers shared by the queue commands (printers, orders, jobs, schedule): opening the store,
-reading dates and priorities, and turning records into the JSON documented in docs/queue.md.
+"""Helpers shared by the queue commands (printers, orders, jobs, schedule): opening the store, times and
+tables for people. The JSON documents (docs/queue.md) are farmctl/app/documents.py's, shared with the
+web; priorities and due dates are read by farmctl/app/values.py, the same for every face.
 
 Nothing heavy is imported at module level: `farmctl --help` must not load SQLAlchemy.
 """
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from farmctl.cli.common import resolve_home_option
-from farmctl.errors import UserError
 
 if TYPE_CHECKING:
-    from farmctl.scheduler.model import Unavailable
-    from farmctl.scheduler.projection import JobForecast, Plan
-    from farmctl.store import Job, JobStore
-
-PRIORITY_NAMES = {"low": -10, "normal": 0, "high": 10, "urgent": 50}
-_RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)([mhdw])$")
-_UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+    from farmctl.store import JobStore
 
 
 def open_store(home: Path | None, *, create: bool = False) -> JobStore:
@@ -31,58 +23,14 @@ def open_store(home: Path | None, *, create: bool = False) -> JobStore:
     a farm that does not exist says so instead of creating an empty one (a mistyped --home)."""
     import gc
 
+    from farmctl.app.farm import open_store as open_farm_store
     from farmctl.home import resolve_home
-    from farmctl.store import JobStore
 
     # By now the heap is almost all long-lived (typer, pydantic, SQLAlchemy, the table models):
     # freezing it spares every later full collection from walking it again. Listing 10,000 jobs
     # triggers several; this saves ~4 % of `farmctl jobs list` (bench/job_queue.py, docs/benchmarks.md).
     gc.freeze()
-    return JobStore.open(resolve_home(resolve_home_option(home)), create=create)
-
-
-def parse_due(text: str, now: float | None = None) -> float:
-    """'2026-12-01' (start of that day, local time), '2026-12-01T14:00', ISO with zone, '+3d', '+12h'."""
-    now = time.time() if now is None else now
-    raw = text.strip()
-    relative = _RELATIVE.match(raw)
-    if relative:
-        due = now + float(relative.group(1)) * _UNIT_S[relative.group(2)]
-    else:
-        try:
-            moment = datetime.fromisoformat(raw.replace(" ", "T", 1) if " " in raw else raw)
-        except ValueError:
-            raise UserError(
-                f"cannot read due date '{text}'; use e.g. 2026-12-01, 2026-12-01T14:00 or +3d"
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.astimezone()  # naive means the local zone
-        due = moment.timestamp()
-    if due <= now:
-        raise UserError(f"due date {iso(due)} is in the past; give a future date (e.g. +3d)")
-    return due
-
-
-def parse_priority(text: str) -> int:
-    from farmctl.scheduler.policy import PRIORITY_MAX, PRIORITY_MIN
-
-    raw = text.strip().lower()
-    if raw in PRIORITY_NAMES:
-        return PRIORITY_NAMES[raw]
-    try:
-        value = int(raw)
-    except ValueError:
-        raise UserError(f"priority '{text}' is not a number or one of {', '.join(PRIORITY_NAMES)}") from None
-    if not PRIORITY_MIN <= value <= PRIORITY_MAX:
-        raise UserError(f"priority must be between {PRIORITY_MIN} and {PRIORITY_MAX} (got {value})")
-    return value
-
-
-def iso(ts: float | None) -> str | None:
-    """ISO 8601 with the local zone's offset, to the second."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+    return open_farm_store(resolve_home(resolve_home_option(home)), create=create)
 
 
 def short_time(ts: float | None, now: float) -> str:
@@ -100,69 +48,6 @@ def duration_text(seconds: float | None) -> str:
     delta = timedelta(seconds=round(seconds))
     hours, rest = divmod(int(delta.total_seconds()), 3600)
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
-
-
-def plan_for(store: JobStore, *, timeline: bool = False) -> Plan:
-    from farmctl.scheduler.model import Policy
-    from farmctl.scheduler.projection import plan
-
-    settings = store.scheduler
-    policy = Policy(settings.policy)
-    snap = store.snapshot(default_duration_s=settings.default_job_duration_s, policy=policy)
-    return plan(snap, policy, settings.aging_s_per_hour, timeline=timeline)
-
-
-def job_json(job: Job, forecast: JobForecast | None) -> dict[str, Any]:
-    """The JSON of one job (keys are a contract; see docs/queue.md)."""
-    from farmctl.scheduler.model import JobState
-    from farmctl.store import format_id
-
-    printer = ",".join(job.active_printers) if job.active_printers else job.printer_id
-    held = job.state is JobState.HELD
-    # A hold stops further copies; a copy printing at that moment goes on, and the job shows as
-    # printing (with "held": true) until it ends, so no listing hides a running copy.
-    state = JobState.PRINTING if held and job.copies_active else job.state
-    return {
-        "id": format_id("job", job.id),
-        "file": job.name,
-        "state": state.value,
-        "held": held,
-        "copies": job.copies,
-        "copies_done": job.copies_done,
-        "copies_active": job.copies_active,
-        "priority": job.priority,
-        "due": iso(job.due),
-        "printer": printer,
-        "pinned_printer": job.printer_id,
-        "order": format_id("order", job.order_id) if job.order_id is not None else None,
-        "projected_start": iso(forecast.start) if forecast else None,
-        "projected_finish": iso(forecast.finish) if forecast else None,
-        "at_risk": bool(forecast.at_risk) if forecast else False,
-        "at_risk_reason": forecast.reason if forecast else None,
-        "never_eligible": bool(forecast.never_eligible) if forecast else False,
-        "state_reason": job.state_reason,
-        "material": job.material,
-        "nozzle_mm": job.nozzle_mm,
-        "tags": sorted(job.tags),
-        "estimated_duration_s": job.file.estimated_time_s,
-        "size_mm": list(job.file.size_mm) if job.file.size_mm else None,
-        "failures": job.failures,
-        "sha256": job.file_sha,
-        "created": iso(job.created_at),
-    }
-
-
-def unavailable_json(printer_id: str, block: Unavailable | None) -> dict[str, Any] | None:
-    """Why a printer cannot take a copy now (None: it can), as `schedule --json` gives it."""
-    if block is None:
-        return None
-    return {
-        "reason": block.reason.value,
-        "detail": block.detail,
-        "needs_person": block.needs_person,
-        "command": block.command(printer_id),
-        "text": block.describe(printer_id),
-    }
 
 
 def console() -> Any:

@@ -42,7 +42,7 @@ def recover(
     from farmctl.daemon.recovery import plan_recovery
     from farmctl.daemon.settings import DaemonSettings
     from farmctl.files import FileStore
-    from farmctl.store import format_id
+    from farmctl.ids import format_id
 
     with open_store(home) as store:
         settings = store.config.section(DaemonSettings) if store.config else DaemonSettings()

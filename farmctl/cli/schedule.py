@@ -30,9 +30,11 @@ def schedule(
 ) -> None:
     """Show the projected timeline per printer as a Gantt-like chart; at-risk jobs are marked, and each
     printer that is not printing says why."""
-    from farmctl.cli.queue_support import iso, job_json, open_store, plan_for, unavailable_json
+    from farmctl.app.documents import job_json, plan_for, unavailable_json
+    from farmctl.app.values import iso
+    from farmctl.cli.queue_support import open_store
+    from farmctl.ids import format_id
     from farmctl.scheduler.model import JobState
-    from farmctl.store import format_id
 
     if hours is not None and not hours > 0:
         raise UserError(f"--hours must be more than 0 (got {hours:g}); it is the width of the chart")

@@ -5,13 +5,17 @@ cancelled, control requests, and printers added, changed, disabled or removed wh
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from farmctl.daemon.drivers import close_driver, connection_key
+from farmctl.daemon.fleet import Fleet
 from farmctl.daemon.worker import PrinterWorker, WorkerState
+from farmctl.ids import parse_id
 
 if TYPE_CHECKING:
-    from farmctl.daemon.supervisor import Supervisor
+    from farmctl.daemon.control import ControlHandler
+    from farmctl.store.live import LiveStore
+    from farmctl.store.records import Printer
 
 # Event-log kinds (written by the CLI) that may let a waiting printer start something.
 DISPATCH_KINDS = frozenset({
@@ -22,8 +26,31 @@ PRINTER_KINDS = frozenset({"printer.added", "printer.updated", "printer.removed"
                            "printer.disabled"})
 
 
+class ChangesHost(Fleet, Protocol):
+    """What FleetChanges uses of the supervisor (see fleet.py): printers come and go, work arrives,
+    control requests wait."""
+
+    @property
+    def live(self) -> LiveStore: ...
+
+    @property
+    def control(self) -> ControlHandler: ...
+
+    def request_dispatch(self) -> None: ...
+
+    def wanted(self, printers: list[Printer]) -> list[Printer]: ...
+
+    def add_worker(self, printer: Printer) -> PrinterWorker: ...
+
+    def build_driver(self, worker: PrinterWorker) -> None: ...
+
+    def connect_worker(self, worker: PrinterWorker) -> None: ...
+
+    def reconnect_now(self, worker: PrinterWorker) -> None: ...
+
+
 class FleetChanges:
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: ChangesHost) -> None:
         self.sup = supervisor
         self.last_change = 0
 
@@ -44,7 +71,7 @@ class FleetChanges:
             elif change.kind == "printer.bed_cleared":
                 self.bed_cleared(change.subject, by_operator=change.actor != sup.store.actor)
             elif change.kind == "job.cancel":
-                sup.control.job_cancelled(int(change.subject.lstrip("j")))
+                sup.control.job_cancelled(parse_id("job", change.subject))
         if reconcile:
             self.reconcile()
         if controls:

@@ -9,14 +9,15 @@ the daemon sees the job's `job.cancel` event and stops any copy of it that is pr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from farmctl.daemon.fleet import Fleet
 from farmctl.daemon.worker import PrinterWorker, WorkerState
 from farmctl.errors import UserError
-from farmctl.store.live import ControlRequest
+from farmctl.store.live import ControlRequest, LiveStore
 
 if TYPE_CHECKING:
-    from farmctl.daemon.supervisor import Supervisor
+    from farmctl.daemon.field import FieldRecovery
 
 CONFIRM_TIMEOUT_S = 15.0
 VERBS = ("pause", "resume", "cancel", "stop", "recover")
@@ -30,8 +31,19 @@ class _Awaiting:
     deadline: float
 
 
+class ControlHost(Fleet, Protocol):
+    """What ControlHandler uses of the supervisor (see fleet.py): the requests, and field recovery
+    for `recover` and a held copy's `resume`."""
+
+    @property
+    def live(self) -> LiveStore: ...
+
+    @property
+    def field(self) -> FieldRecovery: ...
+
+
 class ControlHandler:
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: ControlHost) -> None:
         self.sup = supervisor
         self._awaiting: list[_Awaiting] = []
 

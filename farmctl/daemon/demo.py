@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from farmctl.app.farm import open_store
 from farmctl.daemon.runner import Daemon
 from farmctl.errors import UserError
 from farmctl.store.jobstore import JobStore
@@ -260,7 +261,7 @@ class DemoFarm:
                     sim = start_simulator(kind.profile, len(members), self.speed, log)
                     self.simulators.append(sim)
                     endpoints[kind.prefix] = list(sim.endpoints)
-            with JobStore.open(self.home, actor="demo") as store:
+            with open_store(self.home, actor="demo") as store:
                 registered = {p.id for p in store.list_printers()}
                 for name, kind in fleet:
                     url = endpoints[kind.prefix].pop(0)
@@ -300,7 +301,7 @@ class DemoFarm:
             raise UserError(f"the demo daemon stopped: {self._error}")
 
     def order_done(self) -> bool:
-        with JobStore.open(self.home, actor="demo") as store:
+        with open_store(self.home, actor="demo") as store:
             states = [store.get_job(job_id).state.value for job_id in self.job_ids]
         return all(state in ("done", "failed", "cancelled") for state in states)
 

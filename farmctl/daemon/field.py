@@ -24,18 +24,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
+from farmctl.daemon.fleet import Fleet
 from farmctl.daemon.power import HeatUp, may_start, needs_reheat
 from farmctl.daemon.recovery import RecoveryPlan, plan_recovery
 from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
 from farmctl.drivers.base import JobFinished, JobSpec, LinkResumed, PrinterError
 from farmctl.errors import UserError
 from farmctl.gcode.resume import first_extrusion
-from farmctl.store.records import format_id
+from farmctl.ids import format_id
 
 if TYPE_CHECKING:
-    from farmctl.daemon.supervisor import Supervisor
+    from farmctl.daemon.observer import FarmObserver
+    from farmctl.daemon.settings import PowerSettings
+    from farmctl.drivers.serial.preflight import PreflightCache
+    from farmctl.files import FileStore
 
 RECONNECT_POLL_S = 0.5  # how often a held copy's port is tried while its cable is out
 REFUSED_RETRY_S = 10.0  # after another printer answered on the port, or none did
@@ -43,8 +47,29 @@ SLEEP_JUMP_S = 5.0  # wall clock ahead of the monotonic clock by more than this:
 HEATERS_OFF = ("M104 S0", "M140 S0")
 
 
+class FieldHost(Fleet, Protocol):
+    """What FieldRecovery uses of the supervisor (see fleet.py): the files to resume from, the power
+    budget, the pre-flight cache and the farm's history."""
+
+    @property
+    def files(self) -> FileStore: ...
+
+    @property
+    def power(self) -> PowerSettings: ...
+
+    @property
+    def preflight(self) -> PreflightCache: ...
+
+    @property
+    def observer(self) -> FarmObserver: ...
+
+    def record_event(self, kind: str, subject: str, details: dict[str, Any]) -> None: ...
+
+    def wake_up(self) -> None: ...
+
+
 class FieldRecovery:
-    def __init__(self, supervisor: Supervisor, wall: Callable[[], float] = time.time) -> None:
+    def __init__(self, supervisor: FieldHost, wall: Callable[[], float] = time.time) -> None:
         self.sup = supervisor
         self.wall = wall
         self._skew: float | None = None  # wall minus monotonic at the last step

@@ -24,8 +24,8 @@ from farmctl.gcode.resume import (
     resume_line,
     state_before,
 )
+from farmctl.ids import format_id
 from farmctl.store.jobstore import JobStore
-from farmctl.store.records import format_id
 from farmctl.store.recovery import RecoveryPoint
 
 

@@ -15,10 +15,10 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from farmctl import __version__
 from farmctl.config import FarmConfig, load_config
@@ -30,6 +30,17 @@ from farmctl.daemon.settings import BED_CLEAR_MODES, STOP_POLICIES, DaemonSettin
 from farmctl.daemon.supervisor import Supervisor
 from farmctl.errors import UserError
 from farmctl.home import ensure_home
+
+
+class Companion(Protocol):
+    """A service that runs beside the printers (the HTTP server, [http]), given by the caller so the
+    daemon does not import the faces. Its failure is logged and never stops printing."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class Daemon:
@@ -44,6 +55,7 @@ class Daemon:
         make_driver: DriverFactory | None = None,
         observer: FarmObserver | None = None,
         wall: Callable[[], float] | None = None,
+        companions: Sequence[Companion] = (),
     ) -> None:
         self.home = ensure_home(home)
         self.config = config or load_config(self.home)
@@ -67,6 +79,7 @@ class Daemon:
         self._supervisor: Supervisor | None = None
         self._stop_requested: str | None = None
         self._ready = threading.Event()
+        self._companions = tuple(companions)
 
     @property
     def supervisor(self) -> Supervisor | None:
@@ -98,6 +111,7 @@ class Daemon:
         store = None
         telemetry = None
         make_driver: DriverFactory | None = None
+        started: list[Companion] = []
         try:
             store = JobStore.open(self.home, config=self.config, actor="daemon")
             live = LiveStore.attach(store)
@@ -126,8 +140,14 @@ class Daemon:
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     previous[signum] = signal.signal(signum, self._on_signal)
             threading.Thread(target=self._mark_ready, args=(supervisor,), daemon=True).start()
+            started = self._start_companions(log)
             supervisor.run()
         finally:
+            for companion in reversed(started):
+                try:
+                    companion.stop()
+                except Exception as exc:
+                    log.error("companion.stop_failed", name=companion.name, error=str(exc))
             close_factory = getattr(make_driver, "close", None)
             if callable(close_factory):
                 close_factory()  # the supervisor closed every driver: the shared serial loop can stop
@@ -139,6 +159,18 @@ class Daemon:
                 store.close()
             remove_logging()
             lock.release()
+
+    def _start_companions(self, log: Any) -> list[Companion]:
+        started: list[Companion] = []
+        for companion in self._companions:
+            try:
+                companion.start()
+            except Exception as exc:  # e.g. its port is taken: printing goes on without it
+                message = exc.message if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+                log.error("companion.not_started", name=companion.name, error=message)
+            else:
+                started.append(companion)
+        return started
 
     def _mark_ready(self, supervisor: Supervisor) -> None:
         if supervisor.started.wait(60.0):

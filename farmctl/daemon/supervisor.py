@@ -43,8 +43,9 @@ from farmctl.drivers.base import (
     Temperatures,
 )
 from farmctl.drivers.serial.preflight import PreflightCache
-from farmctl.errors import NotFound, UserError
+from farmctl.errors import DatabaseUnavailable, NotFound, UserError
 from farmctl.files import FileStore
+from farmctl.ids import UnknownPrinter
 from farmctl.redact import mask_optional
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import LiveStore
@@ -54,11 +55,6 @@ from farmctl.store.records import Printer
 _NO_READINGS = frozenset({WorkerState.FAULT, WorkerState.ERROR, WorkerState.OFFLINE, WorkerState.MAINTENANCE,
                           WorkerState.RECONNECTING})
 _STOP_GRACE_S = 120.0  # cancel/pause on stop: give up waiting for printers after this long
-
-
-def _transient(error: UserError) -> bool:
-    text = str(error)
-    return "locked" in text or "lost the connection" in text or "disk" in text
 
 
 @dataclass(frozen=True)
@@ -295,7 +291,7 @@ class Supervisor:
             try:
                 op()
             except UserError as error:
-                if _transient(error):
+                if isinstance(error, DatabaseUnavailable):
                     raise
                 self.log.error("store.dropped", op=what, error=str(error))
             self._retry_ops.pop(0)
@@ -310,7 +306,7 @@ class Supervisor:
             op()
         except UserError as error:
             self.log.error("store.error", op=what, error=str(error))
-            if _transient(error):  # locked, connection lost, disk full: the same write will work later
+            if isinstance(error, DatabaseUnavailable):  # locked, disk full...: the same write will work later
                 self._retry_ops.append((what, op))
 
     def record_event(self, kind: str, subject: str, details: dict[str, Any]) -> None:
@@ -417,12 +413,8 @@ class Supervisor:
         printer_id = worker.id
 
         def op() -> None:
-            try:
+            with contextlib.suppress(UnknownPrinter):  # removed meanwhile
                 self.store.set_printer_state(printer_id, state.stored, shown, capabilities)
-            except UserError as error:
-                if "no printer" in str(error):
-                    return  # removed meanwhile
-                raise
 
         self._persist(f"state {printer_id}", op)
         if quiet:

@@ -1,8 +1,11 @@
 """The persistent store: the only code that imports SQLModel and SQLAlchemy (see docs/queue.md).
 
-with JobStore.open(home) as store:
+with JobStore.open(home, config=load_config(home)) as store:   # or farmctl.app.farm.open_store(home)
     store.add_printer(PrinterSpec(id="mk3-1", kind="serial", port="/dev/ttyACM0"))
     run = store.claim_next_copy("mk3-1")
+
+The store reads and writes its database and nothing else: no configuration files, no wording of any
+face (an unknown id is a typed error, farmctl/ids.py; the CLI adds "see `farmctl ... list`").
 """
 
 from farmctl.store.jobstore import DATABASE_FILE, JobStore
@@ -17,8 +20,6 @@ from farmctl.store.records import (
     PrinterSecret,
     PrinterSpec,
     Run,
-    format_id,
-    parse_id,
 )
 
 __all__ = [
@@ -34,6 +35,4 @@ __all__ = [
     "PrinterSecret",
     "PrinterSpec",
     "Run",
-    "format_id",
-    "parse_id",
 ]

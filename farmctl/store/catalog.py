@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.exc import IntegrityError
 
-from farmctl.errors import NotFound, UserError
+from farmctl.errors import UserError
+from farmctl.ids import UnknownOrder, UnknownPrinter, format_id
 from farmctl.redact import mask_optional, mask_url_passwords
 from farmctl.scheduler.model import PrinterState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.endpoints import check_octoprint_url, check_serial_port, normalized_port, same_device_as
-from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec, format_id
+from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec
 from farmctl.store.recovery import release_pending
 from farmctl.store.schema import jobs, orders, print_runs, printers
 
@@ -137,7 +138,7 @@ class CatalogOps(StoreBase):
         with self._read() as conn:
             row = conn.execute(select(printers).where(printers.c.id == printer_id)).first()
         if row is None:
-            raise NotFound(f"no printer {printer_id}; see `farmctl printers list`")
+            raise UnknownPrinter(printer_id)
         return printer_from_row(row)
 
     def list_printers(self) -> list[Printer]:
@@ -172,7 +173,7 @@ class CatalogOps(StoreBase):
                 printers.update().where(printers.c.id == printer_id).values(updated_at=self.now(), **values)
             )
             if done.rowcount == 0:
-                raise NotFound(f"no printer {printer_id}; see `farmctl printers list`")
+                raise UnknownPrinter(printer_id)
             # The event names what changed, never the values (an API key must not reach the log).
             self._event(conn, "printer.updated", printer_id, changed=sorted(changes))
         return self.get_printer(printer_id)
@@ -180,7 +181,7 @@ class CatalogOps(StoreBase):
     def remove_printer(self, printer_id: str) -> None:
         with self._write() as conn:
             if conn.execute(select(printers.c.id).where(printers.c.id == printer_id)).first() is None:
-                raise NotFound(f"no printer {printer_id}; see `farmctl printers list`")
+                raise UnknownPrinter(printer_id)
             active = conn.execute(
                 select(func.count()).where(
                     print_runs.c.printer_id == printer_id, print_runs.c.state == "printing"
@@ -256,7 +257,7 @@ class CatalogOps(StoreBase):
         with self._write() as conn:
             done = conn.execute(printers.update().where(printers.c.id == printer_id).values(**values))
             if done.rowcount == 0:
-                raise NotFound(f"no printer {printer_id}")
+                raise UnknownPrinter(printer_id)
             self._event(conn, "printer.state", printer_id, state=state.value, detail=detail)
 
     # ---- orders ---------------------------------------------------------------------------
@@ -290,7 +291,7 @@ class CatalogOps(StoreBase):
     def get_order(self, order_id: int) -> Order:
         found = self._orders(orders.c.id == order_id)
         if not found:
-            raise NotFound(f"no order {format_id('order', order_id)}; see `farmctl orders list`")
+            raise UnknownOrder(order_id)
         return found[0]
 
     def list_orders(self) -> list[Order]:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from farmctl.errors import UserError
+from farmctl.errors import DatabaseError, DatabaseUnavailable, UserError
 
 WRITE = "farmctl_write"
 
@@ -79,17 +79,29 @@ def _enable_wal(cursor: Any, busy_timeout_ms: int) -> None:
 @contextmanager
 def translate_errors(where: str) -> Iterator[None]:
     """Turn the database's failures into one line a user can act on (never SQLAlchemy's
-    two-line text with its "Background on this error" link)."""
+    two-line text with its "Background on this error" link), typed: `DatabaseUnavailable` when the
+    same transaction may work later (locked, connection lost, disk full, I/O error)."""
     try:
         yield
     except IntegrityError:
         raise  # a constraint the caller races for (duplicate id, one run per printer): the caller handles it
     except DBAPIError as exc:
-        raise UserError(database_problem(exc, where)) from exc
+        raise database_error(exc, where) from exc
+
+
+def database_error(exc: DBAPIError, where: str) -> DatabaseError:
+    text, transient = _diagnose(exc, where)
+    return DatabaseUnavailable(text) if transient else DatabaseError(text)
 
 
 def database_problem(exc: DBAPIError, where: str) -> str:
     """One line saying what is wrong with the database at `where` and what to do."""
+    return _diagnose(exc, where)[0]
+
+
+def _diagnose(exc: DBAPIError, where: str) -> tuple[str, bool]:
+    """(the one line, whether the same transaction may work later). The driver's text is all there
+    is to go by: SQLite and PostgreSQL raise the same few exception classes for all of these."""
     text = (str(exc.orig) if exc.orig is not None else str(exc)).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     lower = first.lower()
@@ -97,26 +109,26 @@ def database_problem(exc: DBAPIError, where: str) -> str:
         return (
             f"the database {where} is locked by another process (timed out waiting); retry, "
             "or raise [store] busy_timeout_ms"
-        )
+        ), True
     if "not a database" in lower or "malformed" in lower or "encrypted" in lower:
         return (
             f"{where} is not a farmctl database ({first}); move it aside (e.g. `mv {where} "
             f"{where}.broken`) or restore a backup, then retry"
-        )
+        ), False
     if "full" in lower and ("disk" in lower or "database" in lower):
-        return f"the disk holding {where} is full; free space and retry"
+        return f"the disk holding {where} is full; free space and retry", True
     if "readonly" in lower or "read-only" in lower:
         return (
             f"the database {where} is read-only ({first}); check the file's permissions and that "
             "its file system is mounted writable"
-        )
+        ), False
     if "unable to open" in lower or "permission" in lower or "access" in lower:
-        return f"cannot open the database {where} ({first}); check the farm home and its permissions"
+        return f"cannot open the database {where} ({first}); check the farm home and its permissions", False
     if "disk i/o" in lower:
-        return f"input/output error on the database {where} ({first}); check the disk, then retry"
+        return f"input/output error on the database {where} ({first}); check the disk, then retry", True
     if exc.connection_invalidated:
-        return f"lost the connection to the database {where}; retry"
-    return f"database error on {where}: {first}"
+        return f"lost the connection to the database {where}; retry", True
+    return f"database error on {where}: {first}", False
 
 
 def redact(url: str) -> str:

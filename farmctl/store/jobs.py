@@ -9,9 +9,10 @@ from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from farmctl.errors import NotFound, UserError
+from farmctl.ids import UnknownJob, UnknownOrder, UnknownPrinter, format_id
 from farmctl.scheduler.model import JobState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
-from farmctl.store.records import FileInfo, Job, NewJob, Page, format_id
+from farmctl.store.records import FileInfo, Job, NewJob, Page
 from farmctl.store.schema import files, jobs, orders, print_runs, printers
 
 _JOB_COLUMNS = (
@@ -134,13 +135,13 @@ class JobOps(StoreBase):
                     new.order_id is not None
                     and conn.execute(select(orders.c.id).where(orders.c.id == new.order_id)).first() is None
                 ):
-                    raise NotFound(f"no order {format_id('order', new.order_id)}; see `farmctl orders list`")
+                    raise UnknownOrder(new.order_id)
                 if (
                     new.printer_id is not None
                     and conn.execute(select(printers.c.id).where(printers.c.id == new.printer_id)).first()
                     is None
                 ):
-                    raise NotFound(f"no printer {new.printer_id}; see `farmctl printers list`")
+                    raise UnknownPrinter(new.printer_id)
                 if conn.execute(select(files.c.sha256).where(files.c.sha256 == new.file_sha)).first() is None:
                     raise NotFound(f"file {new.file_sha[:12]} is not in the file store")
                 job_id = inserted_id(
@@ -156,20 +157,23 @@ class JobOps(StoreBase):
                             nozzle_mm=new.nozzle_mm,
                             printer_id=new.printer_id,
                             tags=join_tags(new.tags),
-                            state=JobState.QUEUED.value,
+                            state=(JobState.HELD if new.held else JobState.QUEUED).value,
                             created_at=now,
                             updated_at=now,
                         )
                     )
                 )
                 ids.append(int(job_id))
-                self._event(conn, "job.added", format_id("job", job_id), file=new.name, copies=new.copies)
+                held = {"held": True} if new.held else {}
+                self._event(
+                    conn, "job.added", format_id("job", job_id), file=new.name, copies=new.copies, **held
+                )
         return [self.get_job(i) for i in ids]
 
     def get_job(self, job_id: int) -> Job:
         page = self._jobs(jobs.c.id == job_id, limit=1, offset=0)
         if not page.items:
-            raise NotFound(f"no job {format_id('job', job_id)}; see `farmctl jobs list`")
+            raise UnknownJob(job_id)
         job: Job = page.items[0]
         return job
 
@@ -230,7 +234,7 @@ class JobOps(StoreBase):
         with self._write() as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update()).first()
             if row is None:
-                raise NotFound(f"no job {format_id('job', job_id)}; see `farmctl jobs list`")
+                raise UnknownJob(job_id)
             state = JobState(row.state)
             if state not in allowed:
                 raise UserError(

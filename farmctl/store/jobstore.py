@@ -10,17 +10,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from farmctl.config import FarmConfig, load_config
+from farmctl.config import FarmConfig
 from farmctl.config_schema import SchedulerSettings, StoreSettings
-from farmctl.errors import UserError
-from farmctl.home import HOME_ENV, ensure_home
+from farmctl.errors import NoFarm, UserError
+from farmctl.home import ensure_home
 from farmctl.scheduler.dispatch import next_for_printer
 from farmctl.scheduler.model import Policy
 from farmctl.scheduler.policy import order_jobs
 from farmctl.store.base import Clock
 from farmctl.store.catalog import CatalogOps
 from farmctl.store.engine import make_engine, redact, sqlite_url, translate_errors
+from farmctl.store.history import HistoryOps
 from farmctl.store.jobs import JobOps
+from farmctl.store.keys import KeyOps
 from farmctl.store.migrations import upgrade
 from farmctl.store.records import Event, Run
 from farmctl.store.recovery import RecoveryOps
@@ -30,12 +32,13 @@ from farmctl.store.snapshot import SnapshotOps
 DATABASE_FILE = "farm.db"
 
 
-class JobStore(CatalogOps, JobOps, RecoveryOps, SnapshotOps):
+class JobStore(HistoryOps, CatalogOps, JobOps, KeyOps, RecoveryOps, SnapshotOps):
     """Printers, orders, jobs, print runs and the event log of one farm.
 
-    Open with `JobStore.open(home)` (SQLite in the farm home unless [store] url / FARMCTL_STORE_URL
-    says otherwise) or `JobStore.open(url=...)`. Every method is one short transaction and returns
-    frozen dataclasses (farmctl.store.records); user-facing failures raise UserError.
+    Open with `farmctl.app.farm.open_store(home)` (SQLite in the farm home unless [store] url /
+    FARMCTL_STORE_URL says otherwise) or `JobStore.open(url=...)`. Every method is one short
+    transaction and returns frozen dataclasses (farmctl.store.records); user-facing failures raise
+    UserError (typed: farmctl/errors.py, farmctl/ids.py).
     """
 
     scheduler: SchedulerSettings
@@ -53,20 +56,20 @@ class JobStore(CatalogOps, JobOps, RecoveryOps, SnapshotOps):
         clock: Clock | None = None,
         create: bool = True,
     ) -> JobStore:
-        """`create=False` (the CLI's read-only commands): a farm home that does not exist is an
-        error instead of a new, empty farm (a mistyped --home would otherwise create one)."""
-        if config is None and home is not None:
-            config = load_config(home)
+        """Open by farm home with that farm's configuration (read by the caller: the store reads no
+        files but its database; `farmctl.app.farm.open_store(home)` does both), or by `url` alone.
+
+        `create=False` (read-only commands): a farm home that does not exist raises `NoFarm`
+        instead of becoming a new, empty farm (a mistyped home directory would otherwise create one)."""
+        if home is not None and config is None:
+            raise TypeError("JobStore.open(home) needs the farm's config: use farmctl.app.farm.open_store")
         store_settings = config.section(StoreSettings) if config else StoreSettings()
         url = url or store_settings.url
         if url is None:
             if home is None:
                 raise UserError("no farm home and no database URL given")
             if not create and not home.exists():
-                raise UserError(
-                    f"no farm at {home}; create one with `farmctl printers add`, "
-                    f"or check --home / {HOME_ENV}"
-                )
+                raise NoFarm(home)
             path = ensure_home(home) / DATABASE_FILE
             _create_private(path)
             url = sqlite_url(path)
@@ -154,8 +157,4 @@ def _create_private(path: Path) -> None:
         raise UserError(f"cannot create the database {path}: {exc.strerror}; check the farm home") from exc
 
 
-def open_store(home: Path, *, actor: str = "cli") -> JobStore:
-    return JobStore.open(home, actor=actor)
-
-
-__all__: Sequence[str] = ["DATABASE_FILE", "JobStore", "open_store"]
+__all__: Sequence[str] = ["DATABASE_FILE", "JobStore"]

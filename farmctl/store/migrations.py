@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from farmctl.errors import UserError
 from farmctl.store.control_schema import CONTROL_TABLES
 from farmctl.store.engine import WRITE
+from farmctl.store.keys import API_KEY_TABLES
 from farmctl.store.recovery import RECOVERY_TABLES
 from farmctl.store.schema import SCHEMA_VERSION, metadata, schema_info
 
@@ -60,8 +61,26 @@ def _v4_to_v5(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+# The version that adds the HTTP server's API keys: pre-assigned v8, v6 while main has no v6 and v7
+# (renumbering is this constant and SCHEMA_VERSION, which the check below keeps in step).
+API_KEYS_VERSION = 6
+
+
+def _add_api_keys(conn: Connection) -> None:
+    """API keys of the HTTP server, stored hashed (farmctl.store.keys)."""
+    for table in API_KEY_TABLES:
+        table.create(conn, checkfirst=True)
+
+
 # STEPS[n] upgrades version n to n + 1.
-STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+STEPS: dict[int, Callable[[Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+    API_KEYS_VERSION - 1: _add_api_keys,
+}
+assert sorted(STEPS) == list(range(1, SCHEMA_VERSION)), "STEPS must lead from v1 to SCHEMA_VERSION"
 
 
 def upgrade(conn: Connection, where: str) -> int:

@@ -1,7 +1,7 @@
 """What the store hands out and takes in: frozen dataclasses, never ORM rows.
 
 Ids: printers are named by the operator ("mk3-1"); orders, jobs and runs are integers shown as
-o3, j12, r7 (see `format_id` / `parse_id`). Times are POSIX seconds; the CLI renders ISO 8601.
+o3, j12, r7 (see farmctl/ids.py). Times are POSIX seconds; the CLI renders ISO 8601.
 """
 
 from __future__ import annotations
@@ -9,26 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from farmctl.errors import UserError
 from farmctl.scheduler.model import JobState, PrinterState
-
-ID_PREFIX = {"order": "o", "job": "j", "run": "r"}
-
-
-def format_id(kind: str, number: int) -> str:
-    return f"{ID_PREFIX[kind]}{number}"
-
-
-def parse_id(kind: str, text: str) -> int:
-    """'j12', 'J12' or '12' -> 12; anything else is a one-line user error."""
-    prefix = ID_PREFIX[kind]
-    raw = text.strip()
-    if raw[:1].lower() == prefix:
-        raw = raw[1:]
-    if not raw.isdigit():
-        article = "an" if kind[0] in "aeiou" else "a"
-        raise UserError(f"'{text}' is not {article} {kind} id (expected e.g. {prefix}12)")
-    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -145,6 +126,7 @@ class NewJob:
     nozzle_mm: float | None = None
     printer_id: str | None = None
     tags: frozenset[str] = frozenset()
+    held: bool = False  # added held: nothing starts until it is released
 
 
 @dataclass(frozen=True)

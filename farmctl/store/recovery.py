@@ -25,11 +25,12 @@ from sqlalchemy import Connection, Index, String, Text, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field
 
-from farmctl.errors import NotFound, UserError
+from farmctl.errors import UserError
+from farmctl.ids import UnknownRun, format_id
 from farmctl.scheduler.model import JobState
 from farmctl.store.base import StoreBase, inserted_id
 from farmctl.store.jobs import settle
-from farmctl.store.records import Run, format_id
+from farmctl.store.records import Run
 from farmctl.store.runs import RunOps
 from farmctl.store.schema import StoreTable, jobs, print_runs, printers
 
@@ -191,7 +192,7 @@ class RecoveryOps(RunOps):
         with self._write() as conn:
             run = conn.execute(select(print_runs).where(print_runs.c.id == run_id)).first()
             if run is None:
-                raise NotFound(f"no run {format_id('run', run_id)}")
+                raise UnknownRun(run_id)
             _ensure_point(self, conn, run)
 
     def interrupt_run(self, run_id: int, error: str, *, lines_acked: int, resends: int | None = None) -> Run:

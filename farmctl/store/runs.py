@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.exc import IntegrityError
 
-from farmctl.errors import NotFound, UserError
+from farmctl.errors import UserError
+from farmctl.ids import UnknownJob, UnknownPrinter, UnknownRun, format_id
 from farmctl.scheduler.copies import RunFact, replay
 from farmctl.scheduler.failures import decide_after_failure
 from farmctl.scheduler.model import BedClear, JobState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.jobs import settle
-from farmctl.store.records import Run, format_id
+from farmctl.store.records import Run
 from farmctl.store.schema import files, jobs, print_runs, printers
 
 _CLAIMABLE = (JobState.QUEUED.value, JobState.PRINTING.value)
@@ -107,7 +108,7 @@ class RunOps(StoreBase):
     def _printer_busy(self, conn: Connection, printer_id: str) -> bool:
         found = conn.execute(select(printers.c.id).where(printers.c.id == printer_id)).first()
         if found is None:
-            raise NotFound(f"no printer {printer_id}")
+            raise UnknownPrinter(printer_id)
         active = conn.execute(
             select(print_runs.c.id).where(
                 print_runs.c.printer_id == printer_id, print_runs.c.state == "printing"
@@ -135,7 +136,7 @@ class RunOps(StoreBase):
             with self._read() as reader:
                 row = reader.execute(query).first()
         if row is None:
-            raise NotFound(f"no run {format_id('run', run_id)}")
+            raise UnknownRun(run_id)
         return run_from_row(row, row.file_sha)
 
     def latest_runs(self, printer_ids: Sequence[str]) -> dict[str, Run]:
@@ -169,7 +170,7 @@ class RunOps(StoreBase):
         with self._read() as conn:
             copies = conn.execute(select(jobs.c.copies).where(jobs.c.id == job_id)).scalar()
             if copies is None:
-                raise NotFound(f"no job {format_id('job', job_id)}")
+                raise UnknownJob(job_id)
             rows = conn.execute(
                 select(
                     print_runs.c.id,
@@ -220,7 +221,7 @@ class RunOps(StoreBase):
         ).first()
         if ended is None:
             if conn.execute(select(print_runs.c.id).where(print_runs.c.id == run_id)).first() is None:
-                raise NotFound(f"no run {format_id('run', run_id)}")
+                raise UnknownRun(run_id)
             raise UserError(f"run {format_id('run', run_id)} is not printing any more")
         if stats.get("filament_mm") is None:
             self._record_filament(conn, run_id, outcome == "done")

@@ -35,7 +35,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig  # the type of SQLModel's own model_config
 
 # Bump with a new step in migrations.py whenever a table below changes.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # The store's own metadata (through its own registry), not SQLModel.metadata: that one is shared
 # by every SQLModel table any code in the process declares, so `create_all` would create foreign

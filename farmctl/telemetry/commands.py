@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +39,10 @@ class CommandOutcome:
 
     ok: bool
     error: str | None = None
+
+
+# What the daemon gives the publisher to run a command (daemon/remote_commands.py).
+CommandHandler = Callable[[RemoteCommand], CommandOutcome]
 
 
 @dataclass(frozen=True)

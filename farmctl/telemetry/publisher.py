@@ -21,7 +21,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from farmctl.telemetry import models
-from farmctl.telemetry.commands import CommandOutcome, RemoteCommand
+from farmctl.telemetry.commands import CommandHandler
 from farmctl.telemetry.connection import (
     build_client,
     connect_in_background,
@@ -32,13 +32,13 @@ from farmctl.telemetry.connection import (
 )
 from farmctl.telemetry.discovery import discovery_document, discovery_payload, site_discovery_document
 from farmctl.telemetry.models import PublisherStats
-from farmctl.telemetry.outbox import Message, Outbox, RetainedUpdate
+from farmctl.telemetry.outbox import Message, RetainedUpdate
 from farmctl.telemetry.publisher_loop import PublisherLoop
+from farmctl.telemetry.publisher_state import PublisherState
 from farmctl.telemetry.settings import MqttSettings
 from farmctl.telemetry.topics import OFFLINE, ONLINE, TopicError, TopicScheme, check_printer_id
 
 log = logging.getLogger(__name__)
-CommandHandler = Callable[[RemoteCommand], CommandOutcome]
 
 
 def utc_now() -> datetime:
@@ -63,18 +63,13 @@ class TelemetryPublisher:
         self.client_id = unique_client_id(settings, "farmd")
         self._clock = clock
         self._software_version = software_version
-        self._cond = threading.Condition()
-        self._outbox = Outbox(settings.event_buffer)
-        self._connected = False
-        self._stopping = False
+        self._state = PublisherState(settings, self.topics, clock)
         self._bad_ids: set[str] = set()
-        self._drop_warned = False
-        self._printers_seen: set[str] = set()
         self._site_announced = False
         self._client = build_client(settings, self.client_id, max_queued=settings.event_buffer)
         # Set before connecting: the broker publishes it if we vanish without saying goodbye.
         self._client.will_set(self.topics.daemon_status, OFFLINE, qos=settings.qos.state, retain=True)
-        self._loop = PublisherLoop(self, self._client, command_handler)
+        self._loop = PublisherLoop(self._state, self._client, command_handler)
         self._client.on_connect = guarded("connect", self._on_connect)
         self._client.on_disconnect = guarded("disconnect", self._on_disconnect)
         self._client.on_connect_fail = guarded("connect_fail", self._on_connect_fail)
@@ -98,10 +93,10 @@ class TelemetryPublisher:
         """Say `offline` for the daemon and every printer, then disconnect (bounded by `timeout`)."""
         if not self._started:
             return
-        with self._cond:
-            self._stopping = True
+        with self._state.cond:
+            self._state.stopping = True
             self._loop.shutdown_deadline = time.monotonic() + timeout
-            self._cond.notify_all()
+            self._state.cond.notify_all()
         self._thread.join(timeout + 1.0)
         self._client.disconnect()
         self._client.loop_stop()
@@ -109,22 +104,22 @@ class TelemetryPublisher:
     def wait_idle(self, timeout: float) -> bool:
         """True once connected and everything queued so far was handed to the broker and acknowledged."""
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with self._state.cond:
             while not self._idle_locked():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                self._cond.wait(remaining)
+                self._state.cond.wait(remaining)
             return True
 
     def stats(self) -> PublisherStats:
-        with self._cond:
+        with self._state.cond:
             return PublisherStats(
-                connected=self._connected,
+                connected=self._state.connected,
                 connections=self._loop.connections,
                 published=self._loop.published,
-                events_queued=len(self._outbox.events),
-                events_dropped=self._outbox.events_dropped,
+                events_queued=len(self._state.outbox.events),
+                events_dropped=self._state.outbox.events_dropped,
                 refused_by_broker=self._loop.refused,
                 commands_received=self._loop.commands_received,
                 commands_refused=self._loop.commands_refused,
@@ -153,7 +148,7 @@ class TelemetryPublisher:
         )
         topic = self.topics.discovery(self.settings.site, printer.printer_id)
         payload = discovery_payload(document)
-        with self._cond:
+        with self._state.cond:
             self._loop.discovery_topics.add(topic)
         self._put(RetainedUpdate(topic, lambda: payload, self.settings.qos.state))
 
@@ -163,8 +158,8 @@ class TelemetryPublisher:
             return
         topics = [self.topics.printer(printer_id, leaf) for leaf in ("status", "state", "job", "telemetry")]
         topics.append(self.topics.discovery(self.settings.site, printer_id))
-        with self._cond:
-            self._printers_seen.discard(printer_id)
+        with self._state.cond:
+            self._state.printers_seen.discard(printer_id)
             self._loop.discovery_topics.discard(topics[-1])
         for topic in topics:
             self._put(RetainedUpdate(topic, lambda: b"", self.settings.qos.state))
@@ -172,8 +167,8 @@ class TelemetryPublisher:
     def publish_printer_availability(self, printer_id: str, online: bool) -> None:
         if not self._valid(printer_id):
             return
-        with self._cond:
-            self._printers_seen.add(printer_id)
+        with self._state.cond:
+            self._state.printers_seen.add(printer_id)
         payload = (ONLINE if online else OFFLINE).encode()
         self._put(
             RetainedUpdate(
@@ -230,7 +225,7 @@ class TelemetryPublisher:
 
     def publish_attention(self, snapshot: models.AttentionSnapshot) -> None:
         """What waits for a person (retained); the first call also announces the farm's HA device."""
-        with self._cond:
+        with self._state.cond:
             announce = not self._site_announced and self.settings.homeassistant_discovery
             self._site_announced = True
         if announce:
@@ -239,7 +234,7 @@ class TelemetryPublisher:
                                                qos=self.settings.qos.state)
             topic = self.topics.site_discovery(self.settings.site)
             payload = discovery_payload(document)
-            with self._cond:
+            with self._state.cond:
                 self._loop.discovery_topics.add(topic)
             self._put(RetainedUpdate(topic, lambda: payload, self.settings.qos.state))
         document = models.attention_document(snapshot)
@@ -282,20 +277,20 @@ class TelemetryPublisher:
         def build() -> bytes:
             return models.encode(document, now)
 
-        with self._cond:
-            kept_all = self._outbox.put_event(Message(topic, build, self.settings.qos.events))
+        with self._state.cond:
+            kept_all = self._state.outbox.put_event(Message(topic, build, self.settings.qos.events))
             # One warning per outage; the total is reported when the connection comes back.
-            first_drop = not kept_all and not self._drop_warned
-            self._drop_warned = self._drop_warned or first_drop
-            self._cond.notify_all()
+            first_drop = not kept_all and not self._state.drop_warned
+            self._state.drop_warned = self._state.drop_warned or first_drop
+            self._state.cond.notify_all()
         if first_drop:
             log.warning("MQTT event buffer full (%d); dropping the oldest events", self.settings.event_buffer)
         return event_id
 
     def _put(self, update: RetainedUpdate) -> None:
-        with self._cond:
-            self._outbox.put_retained(update)
-            self._cond.notify_all()
+        with self._state.cond:
+            self._state.outbox.put_retained(update)
+            self._state.cond.notify_all()
 
     def _valid(self, printer_id: str) -> bool:
         try:
@@ -309,18 +304,16 @@ class TelemetryPublisher:
 
     def _idle_locked(self) -> bool:
         return (
-            self._connected
-            and not self._outbox.dirty
-            and not self._outbox.events
-            and not self._loop.pending_signals
+            self._state.connected
+            and not self._state.outbox.dirty
+            and not self._state.outbox.events
+            and not self._state.pending_signals
             and self._loop.in_flight_count == 0
             and not self._loop.busy
         )
 
     def _signal(self, *signal: Any) -> None:
-        with self._cond:
-            self._loop.pending_signals.append(signal)
-            self._cond.notify_all()
+        self._state.signal(*signal)
 
     # -- paho callbacks (network thread): record and hand over, nothing else --------------------
 
@@ -330,8 +323,8 @@ class TelemetryPublisher:
         if reason.is_failure:
             self._signal("connect_failed", describe_reason(reason))
             return
-        with self._cond:
-            self._connected = True
+        with self._state.cond:
+            self._state.connected = True
         self._signal("connected")
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
@@ -343,8 +336,8 @@ class TelemetryPublisher:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
-        with self._cond:
-            self._connected = False
+        with self._state.cond:
+            self._state.connected = False
         self._signal("disconnected", describe_reason(reason))
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
@@ -357,15 +350,3 @@ class TelemetryPublisher:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._signal("message", message.topic, bytes(message.payload), bool(message.retain))
-
-    # Used by the loop for results and refusals, so they share the event queue's bound.
-    def _result(self, topic: str, document: dict[str, Any]) -> None:
-        now = self._clock()
-        with self._cond:
-            self._outbox.put_event(
-                Message(topic, lambda: models.encode(document, now), self.settings.qos.commands)
-            )
-            self._cond.notify_all()
-
-    def _printers_snapshot_locked(self) -> list[str]:
-        return sorted(self._printers_seen)

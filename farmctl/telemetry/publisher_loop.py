@@ -31,7 +31,8 @@ from farmctl.telemetry.outbox import Message, RetainedUpdate
 from farmctl.telemetry.topics import OFFLINE, ONLINE
 
 if TYPE_CHECKING:
-    from farmctl.telemetry.publisher import CommandHandler, TelemetryPublisher
+    from farmctl.telemetry.commands import CommandHandler
+    from farmctl.telemetry.publisher_state import PublisherState
 
 log = logging.getLogger("farmctl.telemetry.publisher")
 EVENT_BATCH = 200
@@ -51,13 +52,12 @@ class CachedValue:
 
 class PublisherLoop:
     def __init__(
-        self, owner: TelemetryPublisher, client: mqtt.Client, handler: CommandHandler | None
+        self, shared: PublisherState, client: mqtt.Client, handler: CommandHandler | None
     ) -> None:
-        self._owner = owner
+        self._shared = shared
         self._client = client
         self._handler = handler
-        # Shared with callers under owner._cond:
-        self.pending_signals: list[tuple[Any, ...]] = []
+        # Shared with callers under shared.cond:
         self.discovery_topics: set[str] = set()
         self.in_flight_count = 0
         self.busy = False
@@ -94,49 +94,49 @@ class PublisherLoop:
                 )
                 thread.start()
                 self._command_threads.append(thread)
-        owner = self._owner
+        shared = self._shared
         while True:
-            with owner._cond:
+            with shared.cond:
                 self.busy = False
-                owner._cond.notify_all()
+                shared.cond.notify_all()
                 while not self._has_work_locked():
-                    due = owner._outbox.next_due()
-                    owner._cond.wait(1.0 if due is None else max(0.001, due - time.monotonic()))
+                    due = shared.outbox.next_due()
+                    shared.cond.wait(1.0 if due is None else max(0.001, due - time.monotonic()))
                 self.busy = True
-                signals, self.pending_signals = self.pending_signals, []
-                stopping = owner._stopping
+                signals, shared.pending_signals = shared.pending_signals, []
+                stopping = shared.stopping
             try:
                 self._process(signals)
             except Exception:
                 # This thread is the publisher: if it died, telemetry would stop silently for good.
                 log.exception("MQTT publisher: unexpected error; continuing")
-            with owner._cond:
+            with shared.cond:
                 self.in_flight_count = len(self._in_flight)
             if stopping:
                 self._shut_down()
                 return
 
     def _process(self, signals: list[tuple[Any, ...]]) -> None:
-        owner = self._owner
+        shared = self._shared
         for signal in signals:
             self._handle_signal(signal)
-        with owner._cond:
-            ready = owner._outbox.take_ready(time.monotonic())
-            # Both flags: paho's callback clears `owner._connected` before this thread has seen
+        with shared.cond:
+            ready = shared.outbox.take_ready(time.monotonic())
+            # Both flags: paho's callback clears `shared.connected` before this thread has seen
             # the disconnect signal, and an event taken now would sit uncounted in paho's queue.
-            live = self._connected and owner._connected
-            events = owner._outbox.take_events(EVENT_BATCH) if live else []
+            live = self._connected and shared.connected
+            events = shared.outbox.take_events(EVENT_BATCH) if live else []
         for update in ready:
             self._publish_retained(update)
         self._publish_events(events)
 
     def _has_work_locked(self) -> bool:
-        owner = self._owner
-        if owner._stopping or self.pending_signals:
+        shared = self._shared
+        if shared.stopping or shared.pending_signals:
             return True
-        if owner._outbox.events and self._connected and owner._connected:
+        if shared.outbox.events and self._connected and shared.connected:
             return True
-        due = owner._outbox.next_due()
+        due = shared.outbox.next_due()
         return due is not None and due <= time.monotonic()
 
     # -- publishing ------------------------------------------------------------------------------
@@ -160,8 +160,8 @@ class PublisherLoop:
             if not self._send(message.topic, payload, message.qos, retain=False):
                 # The client's own queue is full (slow broker) or we lost the connection: keep the
                 # rest for later, in order, where the outbox bound applies.
-                with self._owner._cond:
-                    self._owner._outbox.return_events(events[index:])
+                with self._shared.cond:
+                    self._shared.outbox.return_events(events[index:])
                 return
 
     def _build(self, topic: str, build: Callable[[], bytes]) -> bytes | None:
@@ -200,14 +200,14 @@ class PublisherLoop:
         # Success, or NO_CONN at QoS >= 1: paho keeps the message and sends it after reconnecting.
         if qos > 0:
             self._in_flight[info.mid] = topic
-        with self._owner._cond:
+        with self._shared.cond:
             self.published += 1
         return True
 
     def _republish_all(self) -> None:
         """After (re)connecting, make every retained topic current: subscribers may have missed a lot."""
-        qos = self._owner.settings.qos.state
-        self._send(self._owner.topics.daemon_status, ONLINE.encode(), qos, retain=True)
+        qos = self._shared.settings.qos.state
+        self._send(self._shared.topics.daemon_status, ONLINE.encode(), qos, retain=True)
         now = time.monotonic()
         for topic, value in list(self._cache.items()):
             self._send(
@@ -215,7 +215,7 @@ class PublisherLoop:
             )
 
     def _republish_discovery(self) -> None:
-        with self._owner._cond:  # callers add printers concurrently
+        with self._shared.cond:  # callers add printers concurrently
             topics = sorted(self.discovery_topics)
         for topic in topics:
             value = self._cache.get(topic)
@@ -231,12 +231,12 @@ class PublisherLoop:
         elif kind == "disconnected":
             if self._connected:
                 self._outage_started = time.monotonic()
-                log.warning("MQTT connection to %s lost (%s); retrying", self._owner.settings.url, signal[1])
+                log.warning("MQTT connection to %s lost (%s); retrying", self._shared.settings.url, signal[1])
             self._connected = False
         elif kind == "connect_failed":
-            self._outage(f"broker {self._owner.settings.url} refused the connection: {signal[1]}")
+            self._outage(f"broker {self._shared.settings.url} refused the connection: {signal[1]}")
         elif kind == "unreachable":
-            self._outage(f"cannot reach the broker {self._owner.settings.url}: {signal[1]}; retrying")
+            self._outage(f"cannot reach the broker {self._shared.settings.url}: {signal[1]}; retrying")
         elif kind == "ack":
             _, mid, failed, reason = signal
             topic = self._in_flight.pop(mid, None)
@@ -255,25 +255,25 @@ class PublisherLoop:
             self._answer(signal[1], signal[2])
 
     def _on_connected(self) -> None:
-        owner = self._owner
+        shared = self._shared
         self._connected = True
         self._outage_reason = None
         self._refused_topics.clear()
-        with owner._cond:
+        with shared.cond:
             self.connections += 1
-            dropped = owner._outbox.events_dropped - self._dropped_reported
-            self._dropped_reported = owner._outbox.events_dropped
-            owner._drop_warned = False
+            dropped = shared.outbox.events_dropped - self._dropped_reported
+            self._dropped_reported = shared.outbox.events_dropped
+            shared.drop_warned = False
         if self._outage_started is not None:
             log.info("MQTT reconnected after %.1f s", time.monotonic() - self._outage_started)
             self._outage_started = None
         if dropped:
             log.warning("MQTT: %d events were dropped while disconnected (event_buffer is full)", dropped)
         filters: list[tuple[str, int]] = []
-        if owner.settings.homeassistant_discovery:
-            filters.append((owner.topics.homeassistant_status, 1))
-        if owner.settings.commands_enabled:
-            filters.append((owner.topics.command_filter, owner.settings.qos.commands))
+        if shared.settings.homeassistant_discovery:
+            filters.append((shared.topics.homeassistant_status, 1))
+        if shared.settings.commands_enabled:
+            filters.append((shared.topics.command_filter, shared.settings.qos.commands))
         if filters:
             result, mid = self._client.subscribe(filters)
             if result == mqtt.MQTT_ERR_SUCCESS and mid is not None:
@@ -281,23 +281,23 @@ class PublisherLoop:
         self._republish_all()
 
     def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:
-        owner = self._owner
-        if topic == owner.topics.homeassistant_status:
+        shared = self._shared
+        if topic == shared.topics.homeassistant_status:
             if payload.strip().lower() == b"online":
                 log.info("Home Assistant came online; re-publishing discovery")
                 self._republish_discovery()
             return
-        parts = owner.topics.split_printer_topic(topic)
+        parts = shared.topics.split_printer_topic(topic)
         if parts is None or not parts[1].startswith("cmd/") or self._handler is None:
             return
         printer_id, action = parts[0], parts[1][len("cmd/") :]
-        with owner._cond:
+        with shared.cond:
             self.commands_received += 1
         if retained:
             # A retained command would be re-run on every reconnect of every daemon: never accept one.
             self._refuse(CommandRefusal(printer_id, action, None, "retained commands are not accepted"))
             return
-        parsed = parse_command(printer_id, action, payload, owner._clock(), owner.settings.command_max_age_s)
+        parsed = parse_command(printer_id, action, payload, shared.clock(), shared.settings.command_max_age_s)
         if isinstance(parsed, CommandRefusal):
             self._refuse(parsed)
             return
@@ -316,7 +316,7 @@ class PublisherLoop:
         self._recent.remember(parsed, None)
 
     def _refuse(self, refusal: CommandRefusal) -> None:
-        with self._owner._cond:
+        with self._shared.cond:
             self.commands_refused += 1
         log.warning("MQTT command %s for %s refused: %s", refusal.action, refusal.printer_id, refusal.error)
         outcome = CommandOutcome(False, refusal.error)
@@ -329,12 +329,13 @@ class PublisherLoop:
     def _publish_result(
         self, printer_id: str, action: str, request_id: str | None, outcome: CommandOutcome
     ) -> None:
-        topics = self._owner.topics
+        topics = self._shared.topics
         try:
             topic = topics.command_result(printer_id, action)
         except ValueError:
             return  # the topic itself was malformed (e.g. a bad printer id): nowhere safe to answer
-        self._owner._result(topic, result_document(printer_id, action, request_id, outcome.ok, outcome.error))
+        document = result_document(printer_id, action, request_id, outcome.ok, outcome.error)
+        self._shared.post_result(topic, document)
 
     def _run_commands(self) -> None:
         assert self._handler is not None
@@ -342,7 +343,7 @@ class PublisherLoop:
             command = self._commands.get()
             if command is None:
                 return
-            if command.expires_at <= self._owner._clock():
+            if command.expires_at <= self._shared.clock():
                 outcome = CommandOutcome(False, "expired before it could run")
             else:
                 try:
@@ -350,12 +351,12 @@ class PublisherLoop:
                 except Exception as exc:
                     log.exception("MQTT command handler failed for %s", command)
                     outcome = CommandOutcome(False, f"internal error: {type(exc).__name__}")
-            self._owner._signal("outcome", command, outcome)
+            self._shared.signal("outcome", command, outcome)
 
     # -- errors and shutdown -----------------------------------------------------------------------
 
     def _refused(self, topic: str, reason: str) -> None:
-        with self._owner._cond:
+        with self._shared.cond:
             self.refused += 1
             self.last_error = f"broker refused publish to {topic}: {reason}"
         # One error line per topic per connection: visible, but an ACL mistake does not flood the log.
@@ -365,44 +366,44 @@ class PublisherLoop:
 
     def _outage(self, message: str) -> None:
         """A failed connection attempt: logged once per outage (and when its reason changes)."""
-        with self._owner._cond:
+        with self._shared.cond:
             self.connect_failures += 1
         if message == self._outage_reason:
-            with self._owner._cond:
+            with self._shared.cond:
                 self.last_error = message
             return
         self._outage_reason = message
         self._error(message)
 
     def _error(self, message: str) -> None:
-        with self._owner._cond:
+        with self._shared.cond:
             self.last_error = message
         log.error("MQTT %s", message)
 
     def _shut_down(self) -> None:
-        owner = self._owner
+        shared = self._shared
         for _ in self._command_threads:
             with contextlib.suppress(queue.Full):
                 self._commands.put_nowait(None)
         if not self._connected:
             return
         while True:  # best effort: hand queued events over before saying goodbye
-            with owner._cond:
-                events = owner._outbox.take_events(EVENT_BATCH)
+            with shared.cond:
+                events = shared.outbox.take_events(EVENT_BATCH)
             if not events:
                 break
             self._publish_events(events)
             if time.monotonic() >= self.shutdown_deadline:
                 break
-        qos = owner.settings.qos.state
-        with owner._cond:
-            printers = owner._printers_snapshot_locked()
+        qos = shared.settings.qos.state
+        with shared.cond:
+            printers = shared.printers_locked()
         infos: list[mqtt.MQTTMessageInfo] = []
         # A clean disconnect does not fire the will, so say it ourselves (reference A5).
         for printer_id in printers:
-            topic = owner.topics.printer(printer_id, "status")
+            topic = shared.topics.printer(printer_id, "status")
             infos.append(self._client.publish(topic, OFFLINE, qos=qos, retain=True))
-        infos.append(self._client.publish(owner.topics.daemon_status, OFFLINE, qos=qos, retain=True))
+        infos.append(self._client.publish(shared.topics.daemon_status, OFFLINE, qos=qos, retain=True))
         for info in infos:
             remaining = owner_deadline_remaining(self.shutdown_deadline)
             if remaining <= 0:

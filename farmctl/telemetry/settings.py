@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from farmctl.config_schema import MqttSection
 from farmctl.errors import ConfigError
 
 # Topic levels we generate must be safe in ACL patterns and `+` wildcards: lowercase, no spaces.
@@ -72,47 +73,6 @@ class MqttSettings:
     def url(self) -> str:
         """The broker address without credentials, safe to print."""
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class MqttSection:
-    """[mqtt] as farmctl.config_schema declares sections: flat, simple types, env-overridable.
-
-    Register it in `config_schema.SECTIONS` as `"mqtt": MqttSection`; then `FARMCTL_MQTT_URL`,
-    `FARMCTL_MQTT_PASSWORD` etc. work like every other setting. `mqtt_settings(section, source)`
-    does the checks a flat schema cannot (URL, files, combinations) and gives `MqttSettings`.
-    """
-
-    url: str | None = field(
-        default=None, metadata={"help": "mqtt://host:1883 or mqtts://host:8883; unset = no MQTT"}
-    )
-    username: str | None = None
-    password: str | None = field(default=None, repr=False, metadata={"help": "prefer password_file"})
-    password_file: str | None = field(default=None, metadata={"help": "file holding the broker password"})
-    ca_file: str | None = field(
-        default=None, metadata={"help": "CA bundle for mqtts:// (default: system CAs)"}
-    )
-    client_cert: str | None = None
-    client_key: str | None = None
-    site: str | None = field(default=None, metadata={"help": "topic level for this site; default: host name"})
-    topic_prefix: str = "farm"
-    client_id: str | None = field(
-        default=None, metadata={"help": "client id prefix; a unique suffix is added"}
-    )
-    qos_state: int = field(default=1, metadata={"choices": (0, 1, 2)})
-    qos_telemetry: int = field(default=0, metadata={"choices": (0, 1, 2)})
-    qos_events: int = field(default=1, metadata={"choices": (0, 1, 2)})
-    qos_commands: int = field(default=1, metadata={"choices": (0, 1, 2)})
-    telemetry_interval_s: float = field(default=2.0, metadata={"min": 0.1, "help": "per printer, at most"})
-    telemetry_expiry_s: int = field(default=120, metadata={"min": 1, "help": "MQTT 5 expiry of telemetry"})
-    keepalive_s: int = field(default=30, metadata={"min": 5})
-    commands_enabled: bool = field(default=False, metadata={"help": "accept pause/resume/cancel over MQTT"})
-    command_max_age_s: float = field(default=300.0, metadata={"min": 1.0})
-    homeassistant_discovery: bool = True
-    homeassistant_prefix: str = "homeassistant"
-    event_buffer: int = field(default=1000, metadata={"min": 1, "help": "events kept while disconnected"})
-    reconnect_min_s: float = field(default=1.0, metadata={"min": 0.05})
-    reconnect_max_s: float = field(default=60.0, metadata={"min": 0.05})
 
 
 # One list of keys for both entry points, so the flat schema and the mapping parser cannot drift.

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from farmctl.drivers.serial.preflight import preflight_file
 
+from farmctl.app.farm import open_store
 from farmctl.daemon.runner import Daemon
 from farmctl.files import FileStore
 from farmctl.store import FileInfo, JobStore, NewJob, PrinterSpec
@@ -63,7 +64,7 @@ class Farm:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def store(self) -> JobStore:
-        return JobStore.open(self.home, actor="test")
+        return open_store(self.home, actor="test")
 
     def add_printer(self, printer_id: str, url: str, **extra: Any) -> None:
         with self.store() as store:

@@ -12,11 +12,11 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from farmctl.app.farm import open_store
 from farmctl.cli.app import app
 from farmctl.daemon.attention import AttentionKind
 from farmctl.daemon.view import collect
 from farmctl.scheduler.waits import WaitCode
-from farmctl.store import JobStore
 from farmctl.store.live import LiveStore
 from tests.daemon.conftest import Farm, small_part, wait_for
 from tests.support.simulator import running_simulator
@@ -189,7 +189,7 @@ def test_nothing_to_print_and_nothing_that_fits_are_told_apart(farm: Farm, tmp_p
 
 def test_status_json_keeps_its_keys_and_adds_the_new_ones(farm: Farm) -> None:
     farm.add_printer("a", "socket://127.0.0.1:9")
-    with JobStore.open(farm.home) as store:
+    with open_store(farm.home) as store:
         document = collect(store).to_json()
     assert set(document) == {"at", "daemons", "printers", "next_jobs", "orders_at_risk", "jobs_by_state",
                              "attention"}

@@ -16,6 +16,7 @@ from farmctl.drivers.base import EventSink, PrinterDriver
 from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
 from farmctl.drivers.serial.usb import PortInfo
 
+from farmctl.app.farm import open_store
 from farmctl.daemon.view import collect
 from farmctl.store.records import Printer
 from tests.daemon.conftest import Farm, executed_job_lines, job_commands, small_part, wait_for
@@ -296,12 +297,11 @@ def test_recover_refuses_bad_input_with_one_line(farm: Farm, tmp_path: Path) -> 
             runs[printer] = run.id
     printing = farmctl(farm, "printers", "recover", "p1", "--yes")
     assert printing.returncode != 0 and "is printing" in printing.stderr
-    from farmctl.store import JobStore
 
     with farm.store() as store:
         store.interrupt_run(runs["p1"], "printer reset", lines_acked=30)
     three_hours_ago = time.time() - 3 * 3600
-    with JobStore.open(farm.home, actor="test", clock=lambda: three_hours_ago) as old:
+    with open_store(farm.home, actor="test", clock=lambda: three_hours_ago) as old:
         old.interrupt_run(runs["p2"], "printer reset", lines_acked=20)
     # Without --yes and without a terminal to ask on: the plan, and nothing done.
     shown = farmctl(farm, "printers", "recover", "p1", "--json")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from farmctl.app.farm import open_store
 from farmctl.files import FileStore
-from farmctl.store import JobStore
 from farmctl.store.live import LiveStore
 from tests.daemon.conftest import Farm, small_part, wait_for
 from tests.support.postgres import temporary_database
@@ -38,7 +38,7 @@ def test_two_hosts_share_the_queue_and_each_drives_its_printers(tmp_path: Path, 
             daemon_a = host_a.start_daemon(bed_clear="auto")
             daemon_b = host_b.start_daemon(bed_clear="auto")
             wait_for(lambda: host_a.job_state(job) == "done", 90, "the four copies on two hosts")
-            with JobStore.open(homes[1]) as store:
+            with open_store(homes[1]) as store:
                 runs = store.list_runs(job_id=job)
                 assert sorted(r.state for r in runs) == ["done"] * 4
                 assert {r.printer_id for r in runs} == {"a", "b"}  # both hosts printed
@@ -75,13 +75,13 @@ def test_a_silent_hosts_printers_are_taken_over_and_its_copy_interrupted(tmp_pat
             doomed.wait()
 
             def taken_over() -> bool:
-                with JobStore.open(home_b) as store:
+                with open_store(home_b) as store:
                     live = LiveStore.attach(store).live_statuses()["a"]
                     runs = store.list_runs(job_id=job)
                 return live.daemon_id == daemon_b.daemon_id and [r.state for r in runs] == ["interrupted"]
 
             wait_for(taken_over, 30, "host B to take printer a over")
-            with JobStore.open(home_b) as store:  # the operator decides: `printers recover a` or `clear a`
+            with open_store(home_b) as store:  # the operator decides: `printers recover a` or `clear a`
                 point = store.pending_recovery("a")
                 assert point is not None and store.get_job(job).copies_active == 1
             host_b.stop_daemon(daemon_b)

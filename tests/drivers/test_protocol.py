@@ -97,6 +97,7 @@ def test_h1_connect_with_reset_resends_the_hello_and_gives_up_after_three() -> N
     wire.advance(5.0)
     assert wire.proto.state is DriverState.ERROR
     assert "handshake" in (wire.proto.error or "")
+    assert wire.proto.error_code == "no-handshake"
 
 
 def test_h2_h3_connect_without_reset_ignoring_garbage() -> None:

@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from farmctl.app.farm import open_store
 from farmctl.daemon.remote_commands import RemoteCommandHandler
 from farmctl.store import JobStore, PrinterSpec
 from farmctl.store.live import LiveStatus, LiveStore
@@ -25,7 +26,7 @@ def command(printer: str, action: str, *, expires_in_s: float = 30.0) -> RemoteC
 
 
 def farm_store(tmp_path: Path) -> JobStore:
-    store = JobStore.open(tmp_path, actor="mqtt")
+    store = open_store(tmp_path, actor="mqtt")
     store.add_printer(PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9", material="PLA",
                                   nozzle_mm=0.4, bed_mm=(220, 220, 250)))
     live = LiveStore.attach(store)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from farmctl.app.farm import open_store
 from farmctl.cli.main import main
 from farmctl.store import FileInfo, Job, JobStore, NewJob, PrinterSpec
 from tests.support.postgres import temporary_database
@@ -26,7 +27,7 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(home: Path) -> Iterator[JobStore]:
-    with JobStore.open(home) as opened:
+    with open_store(home) as opened:
         yield opened
 
 

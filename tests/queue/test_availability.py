@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from farmctl.app.farm import open_store
 from farmctl.scheduler.model import PrinterState
 from farmctl.store import JobStore
 from farmctl.store.live import LiveStatus, LiveStore
@@ -25,7 +26,7 @@ DAEMON = "host:1:1"
 
 def report(home: Path, *statuses: LiveStatus) -> None:
     """What a running daemon writes once a second: its heartbeat and each printer's live row."""
-    with JobStore.open(home, actor="daemon") as store:
+    with open_store(home, actor="daemon") as store:
         live = LiveStore.attach(store)
         if not any(d.id == DAEMON for d in live.running_daemons(60.0)):
             live.register_daemon(DAEMON, "host", 1, {})
@@ -125,13 +126,13 @@ def test_a_printing_copy_ends_at_its_live_eta(
 
 def test_without_a_live_eta_progress_beats_the_estimate(home: Path) -> None:
     start = 1_800_000_000.0
-    with JobStore.open(home, clock=lambda: start) as early:
+    with open_store(home, clock=lambda: start) as early:
         add_printer(early, "a", bed_clear_mode="auto")
         job = add_job(early, printer_id="a", seconds=3600.0)
         run = early.claim_copy("a", [job.id])
         assert run is not None
         early.record_progress(run.id, lines_acked=500, lines_total=1000, progress=0.5)
-    with JobStore.open(home, clock=lambda: start + 100.0) as later:
+    with open_store(home, clock=lambda: start + 100.0) as later:
         snapshot = later.snapshot()
     printer = next(p for p in snapshot.printers if p.id == "a")
     assert printer.busy_until == pytest.approx(start + 200.0)  # half done in 100 s: 100 s left

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from farmctl.app.farm import open_store
 from farmctl.scheduler import JobState
 from farmctl.store import JobStore, NewJob, PrinterSpec
 from tests.queue.conftest import fake_file
@@ -21,7 +22,7 @@ COPIES = 3
 def _open(target: str) -> JobStore:
     if "://" in target:
         return JobStore.open(url=target, actor="daemon")
-    return JobStore.open(Path(target), actor="daemon")
+    return open_store(Path(target), actor="daemon")
 
 
 def _worker(target: str, printer_ids: list[str], start: object, results: object) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from farmctl.store import JobStore
+from farmctl.app.farm import open_store
 from tests.queue.conftest import Result, add_job, add_printer
 
 
 def occupied(home: Path, *printer_ids: str) -> None:
     """Each printer prints a copy and finishes it: a manual bed now waits for `printers clear`."""
-    with JobStore.open(home, actor="daemon") as store:
+    with open_store(home, actor="daemon") as store:
         for printer_id in printer_ids:
             add_printer(store, printer_id)
             job = add_job(store, printer_id=printer_id)
@@ -22,7 +22,7 @@ def occupied(home: Path, *printer_ids: str) -> None:
 
 
 def bed_clear(home: Path, printer_id: str) -> bool:
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         return store.get_printer(printer_id).bed_clear
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from farmctl.app.farm import open_store
 from tests.queue.conftest import Result
 
 CORPUS = Path("/work/shared/corpus")
@@ -312,16 +313,15 @@ def test_file_larger_than_the_configured_limit(farm, home: Path, tmp_path: Path)
 
 
 def test_listing_follows_a_run_driven_through_the_store(printers, home: Path) -> None:  # type: ignore[no-untyped-def]
-    from farmctl.store import JobStore
 
     assert printers("jobs", "add", str(CUBE), "--copies", "2", "--printer", "mk3").code == 0
-    with JobStore.open(home, actor="daemon") as store:  # what the daemon does
+    with open_store(home, actor="daemon") as store:  # what the daemon does
         run = store.claim_next_copy("mk3")
         assert run is not None
         store.record_progress(run.id, lines_acked=1200, lines_total=5000, resends=3)
     printing = printers("jobs", "list", "--json").json()[0]
     assert printing["state"] == "printing" and printing["printer"] == "mk3" and printing["copies_active"] == 1
-    with JobStore.open(home, actor="daemon") as store:
+    with open_store(home, actor="daemon") as store:
         store.finish_run(run.id, filament_mm=800.0)
     shown = printers("jobs", "show", "j1", "--json").json()
     assert shown["state"] == "queued" and shown["copies_done"] == 1
@@ -332,11 +332,10 @@ def test_listing_follows_a_run_driven_through_the_store(printers, home: Path) ->
 
 
 def test_holding_a_printing_job_keeps_it_shown_as_printing(farm, home: Path) -> None:  # type: ignore[no-untyped-def]
-    from farmctl.store import JobStore
 
     assert farm("printers", "add", "p0", "--port", "loop://").code == 0
     assert farm("jobs", "add", str(CUBE), "--copies", "2").code == 0
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         assert store.claim_next_copy("p0") is not None
     (held,) = farm("jobs", "hold", "j1", "--json").json()
     assert held["state"] == "printing" and held["held"] and held["copies_active"] == 1
@@ -378,11 +377,11 @@ def test_reading_a_farm_that_does_not_exist_creates_nothing(
 
 
 def test_json_listing_is_paged_and_all_gives_every_job(farm, home: Path) -> None:  # type: ignore[no-untyped-def]
-    from farmctl.store import JobStore, NewJob
+    from farmctl.store import NewJob
     from tests.queue.conftest import fake_file
 
     infos = [fake_file(f"part{i}.gcode") for i in range(55)]
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         store.add_jobs([NewJob(file_sha=i.sha256, name=i.name) for i in infos], infos)
     paged = farm("jobs", "list", "--json")
     assert len(paged.json()) == 50 and "jobs 1-50 of 55" in paged.err

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from farmctl.app.farm import open_store
 from farmctl.errors import UserError
 from farmctl.scheduler import JobState
-from farmctl.store import DATABASE_FILE, JobStore
+from farmctl.store import DATABASE_FILE
 from farmctl.store.schema import SCHEMA_VERSION
 
 # The first released schema (v1), as farmctl 0.1 created it.
@@ -97,7 +98,7 @@ def test_v1_database_opens_upgraded_with_its_data(tmp_path: Path) -> None:
     old_home.mkdir()
     with sqlite3.connect(old_home / DATABASE_FILE) as conn:
         conn.executescript(V1_SQL)
-    with JobStore.open(old_home) as store:
+    with open_store(old_home) as store:
         job = store.get_job(1)
         assert job.name == "bracket.gcode" and job.copies == 4 and job.copies_done == 1
         assert job.state is JobState.QUEUED and job.failures == 0 and job.due == 1_900_000_000
@@ -105,7 +106,7 @@ def test_v1_database_opens_upgraded_with_its_data(tmp_path: Path) -> None:
         assert store.get_order(1).customer == "Legacy GmbH"
         run = store.claim_copy("old-mk3", [1])
         assert run is not None and run.resends == 0
-    with JobStore.open(fresh_home):
+    with open_store(fresh_home):
         pass
     assert _schema(old_home / DATABASE_FILE) == _schema(fresh_home / DATABASE_FILE)
     with sqlite3.connect(old_home / DATABASE_FILE) as conn:
@@ -113,43 +114,43 @@ def test_v1_database_opens_upgraded_with_its_data(tmp_path: Path) -> None:
 
 
 def test_reopening_a_current_database_changes_nothing(home: Path) -> None:
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         store.add_order("A", due=None)
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         assert [o.customer for o in store.list_orders()] == ["A"]
 
 
 def test_newer_database_is_refused_in_one_line(home: Path) -> None:
-    with JobStore.open(home):
+    with open_store(home):
         pass
     with sqlite3.connect(home / DATABASE_FILE) as conn:
         conn.execute("UPDATE farmctl_schema SET version = ?", (SCHEMA_VERSION + 5,))
     with pytest.raises(UserError) as caught:
-        JobStore.open(home)
+        open_store(home)
     message = caught.value.message
     assert "newer farmctl" in message and f"v{SCHEMA_VERSION + 5}" in message and "\n" not in message
 
 
 def test_locked_database_gives_one_clear_line(home: Path) -> None:
-    with JobStore.open(home):
+    with open_store(home):
         pass
     (home / "farm.toml").write_text("[store]\nbusy_timeout_ms = 200\n")
     blocker = sqlite3.connect(home / DATABASE_FILE, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
-        with pytest.raises(UserError) as caught, JobStore.open(home) as store:
+        with pytest.raises(UserError) as caught, open_store(home) as store:
             store.add_order("B", due=None)
         assert "locked" in caught.value.message and "\n" not in caught.value.message
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         assert store.list_orders() == []  # nothing half-written
 
 
 def _open_and_add_order(home: str, start: object) -> None:
     start.wait()  # type: ignore[attr-defined]
-    with JobStore.open(Path(home)) as store:
+    with open_store(Path(home)) as store:
         store.add_order("racer", due=None)
 
 
@@ -167,7 +168,7 @@ def test_processes_creating_the_database_at_once(home: Path) -> None:
         assert racer.exitcode == 0
     with sqlite3.connect(home / DATABASE_FILE) as conn:
         assert conn.execute("SELECT version FROM farmctl_schema").fetchall() == [(SCHEMA_VERSION,)]
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         assert len(store.list_orders()) == 4
 
 
@@ -188,13 +189,13 @@ def test_store_tables_are_sqlmodel_models_on_their_own_metadata() -> None:
 def test_v3_database_gains_the_printer_wait_column(tmp_path: Path) -> None:
     """v4 adds printer_live.state_reason (why a printer is not printing); a v3 farm keeps its rows."""
     old_home, fresh_home = tmp_path / "old", tmp_path / "fresh"
-    with JobStore.open(old_home, create=True) as store:
+    with open_store(old_home, create=True) as store:
         store.add_order("Keep GmbH", due=None)
     with sqlite3.connect(old_home / DATABASE_FILE) as conn:  # back to what v3 looked like
         conn.execute("ALTER TABLE printer_live DROP COLUMN state_reason")
         conn.execute("UPDATE farmctl_schema SET version = 3")
-    with JobStore.open(old_home) as store:
+    with open_store(old_home) as store:
         assert [o.customer for o in store.list_orders()] == ["Keep GmbH"]
-    with JobStore.open(fresh_home, create=True):
+    with open_store(fresh_home, create=True):
         pass
     assert _schema(old_home / DATABASE_FILE) == _schema(fresh_home / DATABASE_FILE)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from farmctl.store import JobStore
+from farmctl.app.farm import open_store
 from tests.queue.conftest import Result, one_line_error
 
 CUBE = Path("/work/shared/corpus/ps25_mk3s_cube25_0.20q.gcode")
@@ -28,7 +28,7 @@ def test_chart_width_must_be_positive(farm: Farm, hours: str) -> None:
 def test_a_copy_printing_now_is_on_its_printers_row(farm: Farm, home: Path) -> None:
     assert farm("printers", "add", "p0", "--port", "loop://").code == 0
     assert farm("jobs", "add", str(CUBE), "--copies", "2").code == 0
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         run = store.claim_next_copy("p0")
         assert run is not None
     document: Any = farm("schedule", "--json").json()

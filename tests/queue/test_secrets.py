@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from farmctl.drivers.octoprint.errors import OctoPrintUnreachable
 
+from farmctl.app.farm import open_store
 from farmctl.redact import mask_url_passwords
 from farmctl.scheduler.model import PrinterState
-from farmctl.store import JobStore
 from tests.queue.conftest import Result
 
 Farm = Callable[..., Result]
@@ -40,7 +40,7 @@ def test_an_octoprint_url_password_appears_nowhere(farm: Farm, home: Path, tmp_p
                  "--no-verify", "--json")
     assert added.code == 0, added.err
     assert added.json()["octoprint"] == "http://user:***@127.0.0.1:1"  # type: ignore[index]
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         assert store.get_printer("octo-2").octoprint_url == URL  # the daemon still gets the real one
         store.set_printer_state("octo-2", PrinterState.CONNECTING, f"contacting OctoPrint at {URL}")
     outputs = [
@@ -53,7 +53,7 @@ def test_an_octoprint_url_password_appears_nowhere(farm: Farm, home: Path, tmp_p
         assert PASSWORD not in result.out + result.err, result
     assert "user:***@127.0.0.1:1" in outputs[0].out
     assert "cannot reach OctoPrint at http://user:***@127.0.0.1:1" in outputs[3].out + outputs[3].err
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         assert "contacting OctoPrint at http://user:***@" in (store.get_printer("octo-2").state_detail or "")
         events = store.list_events()
     assert events and all(PASSWORD not in repr(event.detail) for event in events)
@@ -65,7 +65,7 @@ def test_driver_errors_never_carry_the_password() -> None:
 
 def test_a_new_farm_home_and_database_are_owner_only(tmp_path: Path) -> None:
     home = tmp_path / "new" / "farm"
-    JobStore.open(home).close()
+    open_store(home).close()
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "farm.db").stat().st_mode) == 0o600
 
@@ -74,7 +74,7 @@ def test_the_live_status_table_never_holds_a_url_password(home: Path) -> None:
     from farmctl.store import PrinterSpec
     from farmctl.store.live import LiveStatus, LiveStore
 
-    with JobStore.open(home) as store:
+    with open_store(home) as store:
         store.add_printer(PrinterSpec(id="octo-2", kind="octoprint", octoprint_url=URL, api_key="k" * 20))
         live = LiveStore.attach(store)
         live.register_daemon("d1", "host", 1, {})

@@ -1,0 +1,105 @@
+"""API keys for the HTTP server: stored as hashes, shown once (schema v8, see migrations.py).
+
+A key is 32 random bytes (`secrets.token_urlsafe`), so a plain SHA-256 of it is as good as a slow
+password hash: there is nothing to guess and nothing to look up in a dictionary, and a fast hash lets
+every request be checked with one indexed lookup. The key itself is never stored, logged or listed;
+`add_api_key` returns it once and the operator copies it into the slicer.
+
+Scopes are ordered: each includes the ones before it (a slicer's `upload` key may also read the
+printer list it asks for; a `control` key may pause printers and queue files; `admin` may do all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import String, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field
+
+from farmctl.errors import NotFound, UserError
+from farmctl.store.base import StoreBase
+from farmctl.store.schema import StoreTable
+
+SCOPES = ("read", "upload", "control", "admin")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class ApiKeyRow(StoreTable, table=True):
+    __tablename__ = "api_keys"
+
+    name: str = Field(primary_key=True, sa_type=String(64))
+    scope: str = Field(sa_type=String(16))
+    key_sha256: str = Field(sa_type=String(64), unique=True)
+    created_at: float
+
+
+api_keys = ApiKeyRow.__table__
+API_KEY_TABLES = (api_keys,)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key as listed: never the key itself."""
+
+    name: str
+    scope: str
+    created_at: float
+
+    def allows(self, needed: str) -> bool:
+        return SCOPES.index(self.scope) >= SCOPES.index(needed)
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+class KeyOps(StoreBase):
+    def add_api_key(self, name: str, scope: str) -> tuple[ApiKey, str]:
+        """Create a key; returns it with its secret, which exists nowhere else afterwards."""
+        if not _NAME.match(name):
+            raise UserError(
+                f"'{name}' is not a usable key name: use letters, digits, '.', '_' or '-' (up to 64)"
+            )
+        if scope not in SCOPES:
+            raise UserError(f"unknown scope '{scope}'; use one of {', '.join(SCOPES)}")
+        secret = secrets.token_urlsafe(32)
+        now = self.now()
+        try:
+            with self._write() as conn:
+                row = {"name": name, "scope": scope, "key_sha256": hash_key(secret), "created_at": now}
+                conn.execute(api_keys.insert().values(**row))
+                self._event(conn, "key.added", name, scope=scope)
+        except IntegrityError:
+            raise UserError(
+                f"a key named '{name}' exists; revoke it first (`farmctl keys revoke {name}`) or pick "
+                "another name"
+            ) from None
+        return ApiKey(name=name, scope=scope, created_at=now), secret
+
+    def list_api_keys(self) -> list[ApiKey]:
+        with self._read() as conn:
+            rows = conn.execute(select(api_keys).order_by(api_keys.c.name)).all()
+        return [ApiKey(name=r.name, scope=r.scope, created_at=r.created_at) for r in rows]
+
+    def revoke_api_key(self, name: str) -> ApiKey:
+        with self._write() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"no API key named '{name}'; see `farmctl keys list`")
+            conn.execute(delete(api_keys).where(api_keys.c.name == name))
+            self._event(conn, "key.revoked", name, scope=row.scope)
+        return ApiKey(name=row.name, scope=row.scope, created_at=row.created_at)
+
+    def find_api_key(self, secret: str) -> ApiKey | None:
+        """The key with this secret, or None (unknown or revoked)."""
+        with self._read() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_sha256 == hash_key(secret))).first()
+        return None if row is None else ApiKey(name=row.name, scope=row.scope, created_at=row.created_at)
+
+    def count_api_keys(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(api_keys)).scalar_one())

@@ -1,0 +1,209 @@
+"""Reading a multipart upload as it arrives: the file part goes straight to a temporary file in the
+farm home (`<home>/spool/`), hashed on the way, the small fields stay in memory.
+
+Memory is constant in the file's size: each chunk the server receives is parsed, written and dropped
+(python-multipart's push parser; Starlette's own `request.form()` would spool to the system's temp
+directory, off the farm's disk, and buffers a megabyte per file first). The spool is in the farm home
+so the file store's copy is on the same disk and a full disk is the farm's own, reported as such.
+
+An upload larger than the limit is read to its end and dropped, then refused: answering before the
+client has sent its body makes most clients (requests, slicers) report a broken connection instead of
+the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from farmctl.web.errors import WebError
+
+SPOOL_DIR = "spool"
+_PREFIX = "upload-"
+_MAX_FIELD_BYTES = 64 * 1024  # print/select/path/userdata/root/checksum: small by nature
+_MAX_FIELDS = 32
+_STALE_S = 24 * 3600
+
+
+@dataclass
+class SpooledForm:
+    """The form's fields, and its one file: where its bytes are now, its name, size and SHA-256."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    file_field: str | None = None
+    file_name: str | None = None
+    file_path: Path | None = None
+    size: int = 0
+    sha256: str = ""
+
+    def discard(self) -> None:
+        if self.file_path is not None:
+            self.file_path.unlink(missing_ok=True)
+            self.file_path = None
+
+
+def spool_dir(home: Path) -> Path:
+    path = home / SPOOL_DIR
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def clear_stale(home: Path, now: float | None = None) -> int:
+    """Remove spool files a crashed server left behind (a day old: another live server on this
+    home may be writing a younger one); returns how many."""
+    directory = home / SPOOL_DIR
+    if not directory.is_dir():
+        return 0
+    cutoff = (time.time() if now is None else now) - _STALE_S
+    removed = 0
+    for entry in directory.glob(f"{_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if entry.stat().st_mtime < cutoff:
+                entry.unlink()
+                removed += 1
+    return removed
+
+
+class _FormReader:
+    """The parser's callbacks: collect fields, stream the file part to disk."""
+
+    def __init__(self, directory: Path, max_file_bytes: int) -> None:
+        self.directory = directory
+        self.max_file_bytes = max_file_bytes
+        self.form = SpooledForm()
+        self.too_large = False
+        self._header_field = bytearray()
+        self._header_value = bytearray()
+        self._headers: dict[str, bytes] = {}
+        self._name: str | None = None
+        self._value = bytearray()
+        self._out: IO[bytes] | None = None
+        self._digest = hashlib.sha256()
+        self._is_file = False
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": lambda data, start, end: self._header_field.extend(data[start:end]),
+            "on_header_value": lambda data, start, end: self._header_value.extend(data[start:end]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+        self._name = None
+        self._value = bytearray()
+        self._is_file = False
+
+    def _header_end(self) -> None:
+        self._headers[self._header_field.decode("latin-1").strip().lower()] = bytes(self._header_value)
+        self._header_field.clear()
+        self._header_value.clear()
+
+    def _headers_finished(self) -> None:
+        disposition = self._headers.get("content-disposition", b"")
+        _, options = parse_options_header(disposition)
+        name = options.get(b"name")
+        if name is None:
+            raise WebError(400, "a form part has no name; send a multipart/form-data upload")
+        self._name = name.decode("utf-8", "replace")
+        filename = options.get(b"filename")
+        if filename is None:
+            if len(self.form.fields) >= _MAX_FIELDS:
+                raise WebError(400, f"more than {_MAX_FIELDS} form fields; send the file and its few options")
+            return
+        if self.form.file_field is not None:
+            raise WebError(400, "one file per upload, please; this one has two file parts")
+        self._is_file = True
+        self.form.file_field = self._name
+        # A browser or slicer may send a path ("C:\\parts\\x.gcode"): the name is its last part.
+        raw = filename.decode("utf-8", "replace").replace("\\", "/")
+        self.form.file_name = raw
+        fd, temp = tempfile.mkstemp(prefix=_PREFIX, suffix=".part", dir=self.directory)
+        self.form.file_path = Path(temp)
+        self._out = os.fdopen(fd, "wb")
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._is_file:
+            self.form.size += end - start
+            if self.form.size > self.max_file_bytes:
+                self.too_large = True
+                self._close_file()
+                self.form.discard()
+                return
+            if self._out is not None:
+                chunk = memoryview(data)[start:end]
+                self._digest.update(chunk)
+                self._out.write(chunk)
+            return
+        if len(self._value) + (end - start) > _MAX_FIELD_BYTES:
+            raise WebError(400, f"the form field '{self._name}' is longer than {_MAX_FIELD_BYTES} bytes")
+        self._value.extend(data[start:end])
+
+    def _part_end(self) -> None:
+        if self._is_file:
+            self._close_file()
+            return
+        if self._name is not None:
+            self.form.fields[self._name] = self._value.decode("utf-8", "replace")
+
+    def _close_file(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def finish(self) -> SpooledForm:
+        self._close_file()
+        self.form.sha256 = self._digest.hexdigest() if self.form.file_path else ""
+        return self.form
+
+
+async def read_form(
+    content_type: str | None, body: AsyncIterator[bytes], home: Path, max_file_bytes: int
+) -> SpooledForm:
+    """Parse a multipart/form-data body into fields and one spooled file (the caller discards it)."""
+    kind, options = parse_options_header(content_type or "")
+    boundary = options.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        raise WebError(400, "send the file as multipart/form-data (a form with a 'file' part)")
+    reader = _FormReader(spool_dir(home), max_file_bytes)
+    parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
+    try:
+        async for chunk in body:
+            parser.write(chunk)
+        parser.finalize()
+    except MultipartParseError as exc:
+        reader.finish().discard()
+        raise WebError(400, f"the multipart form is malformed ({exc}); send multipart/form-data") from None
+    except BaseException:
+        reader.finish().discard()  # a client that went away, a bad part: nothing stays in the spool
+        raise
+    form = reader.finish()
+    if reader.too_large:
+        form.discard()
+        raise WebError(
+            413, f"the file is larger than the limit of {max_file_bytes / 1e6:.0f} MB ([files] max_file_mb)"
+        )
+    return form
+
+
+@contextlib.contextmanager
+def discarding(form: SpooledForm) -> Iterator[SpooledForm]:
+    """Remove the spooled file when done with it, whatever happened."""
+    try:
+        yield form
+    finally:
+        form.discard()

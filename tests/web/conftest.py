@@ -1,0 +1,84 @@
+"""Fixtures for the web tests: a farm home, the CLI as a process, and a real `farmctl serve` on a free
+port (uvicorn, real sockets: the clients in these tests are the real ones, or send what slicers send)."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def farmctl(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FARMCTL_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "farmctl", *args], capture_output=True, text=True, env=env, check=False,
+        timeout=timeout,
+    )
+
+
+def add_key(home: Path, name: str, scope: str) -> str:
+    done = farmctl(home, "keys", "add", name, "--scope", scope, "--json")
+    assert done.returncode == 0, done.stderr
+    return str(json.loads(done.stdout)["key"])
+
+
+@dataclass
+class Served:
+    url: str  # ends with "/"
+    home: Path
+    process: subprocess.Popen[str]
+
+    def stop(self) -> str:
+        """Stop the server (SIGTERM) and return what it wrote on stderr."""
+        self.process.terminate()
+        try:
+            _, err = self.process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, err = self.process.communicate()
+        return err
+
+
+def start_server(home: Path, *args: str, timeout: float = 60) -> Served:
+    """`farmctl serve --port 0` in its own process; returns once it printed the URL it serves."""
+    env = {**os.environ, "FARMCTL_HOME": str(home)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "farmctl", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if selector.select(timeout=0.5):
+            line = process.stdout.readline()
+            if line.startswith("http://"):
+                return Served(url=line.strip(), home=home, process=process)
+        if process.poll() is not None:
+            break
+    process.kill()
+    _, err = process.communicate()
+    raise AssertionError(f"farmctl serve did not start: {err}")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "farm"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def served(home: Path) -> Iterator[Served]:
+    server = start_server(home)
+    yield server
+    server.stop()
