@@ -105,8 +105,7 @@ def _companions(home: Path, config: FarmConfig | None) -> list[Companion]:
         return []
     from farmctl.web.server import DaemonWeb
 
-    return [DaemonWeb(home, host=settings.host, port=settings.port, open_dashboard=settings.open_dashboard,
-                      mdns=settings.mdns)]
+    return [DaemonWeb(home, host=settings.host, port=settings.port, open_dashboard=settings.open_dashboard)]
 
 
 def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None, site: SiteOpt = None,
@@ -120,7 +119,7 @@ def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None
 
         status_remote(mqtt, site, mqtt_ca_file, topic_prefix, json_out)
         return
-    from farmctl.daemon.view import collect
+    from farmctl.app.status import collect
 
     with open_store(home) as store:
         view = collect(store)
@@ -166,8 +165,8 @@ def _live_view(store: object, interval: float, until: object) -> None:
     from rich.console import Console
     from rich.live import Live
 
+    from farmctl.app.status import collect
     from farmctl.cli.dashboard import render
-    from farmctl.daemon.view import collect
     from farmctl.store.jobstore import JobStore
 
     assert isinstance(store, JobStore)
@@ -269,8 +268,8 @@ def demo(
 
 
 def _summaries(store: object, finished: object) -> None:
+    from farmctl.app.status import collect
     from farmctl.cli.dashboard import summary_line
-    from farmctl.daemon.view import collect
     from farmctl.store.jobstore import JobStore
 
     assert isinstance(store, JobStore) and callable(finished)
@@ -309,7 +308,7 @@ def _demo_report(farm_home: Path, json_out: bool, interrupted: bool) -> None:
 
 def doctor(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Check config, database, file store, serial ports and permissions, broker and OctoPrint."""
-    from farmctl.daemon.doctor import run_checks, summary_line
+    from farmctl.app.doctor import run_checks, summary_line
 
     results = run_checks(_home(home))
     broken = [r for r in results if r.status == "fail"]
@@ -329,12 +328,15 @@ def doctor(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 
 # ---- control verbs (registered on the `printers` group) -----------------------------------------------
 def request_control(verb: str, printer_id: str, timeout: float, home: Path | None) -> tuple[int, str]:
-    """Ask the daemon that drives `printer_id` to carry out `verb`; wait for its answer (one-line errors)."""
-    from farmctl.app.control import request_control as request
+    """Ask the daemon that drives `printer_id` to carry out `verb`; wait for its answer
+    (farmctl/app/control.py; cli/main.py words its typed errors for the CLI)."""
+    from farmctl.app.control import check_driven, request_and_wait
     from farmctl.cli.queue_support import open_store
 
     with open_store(home) as store:
-        return request(store, verb, printer_id, timeout)
+        live = check_driven(store, printer_id)
+        done = request_and_wait(live, verb, printer_id, timeout_s=timeout)
+    return done.request_id, done.result
 
 
 def _control(verb: str, printer_id: str, timeout: float, json_out: bool, home: Path | None) -> None:

@@ -4,8 +4,8 @@ Every answer is built by farmctl.app.documents, the functions `--json` prints wi
 `GET /api/v1/jobs/j3` is `farmctl jobs show j3 --json`. Reading needs a `read` key; the verbs that change
 the queue or a printer (`jobs cancel|retry|hold|release|priority`, `printers pause|resume|cancel|stop|
 clear`) need `control`; queuing a file needs `upload`. Errors are `{"error": "one line"}` with 400
-(bad input), 401/403 (key), 404 (unknown id), 409 (no daemon drives the printer) or 504 (the daemon did
-not confirm in time; it may still carry the verb out). The OpenAPI
+(bad input), 401/403 (key), 404 (unknown id), 409 (no daemon drives the printer, or it refused the verb)
+or 504 (the daemon did not confirm in time; it may still carry the verb out). The OpenAPI
 document is served at /api/v1/openapi.json (and a browsable page at /api/v1/docs).
 """
 
@@ -26,6 +26,7 @@ router = APIRouter(prefix="/api/v1", tags=["farm"])
 
 JOB_STATES = ("queued", "held", "printing", "done", "failed", "cancelled", "interrupted")
 JOB_ACTIONS = ("cancel", "retry", "hold", "release")
+PRINTER_VERBS = ("pause", "resume", "cancel", "stop")  # the daemon carries them out (farmctl.app.control)
 
 
 def _reader(request: Request) -> WebContext:
@@ -48,7 +49,7 @@ def _number(kind: Literal["order", "job"], text: str) -> int:
 
 @router.get("/status", summary="The farm at a glance (`farmctl status --json`)")
 def status(request: Request) -> dict[str, Any]:
-    from farmctl.daemon.view import collect
+    from farmctl.app.status import collect
 
     return collect(_reader(request).store).to_json()
 
@@ -74,18 +75,20 @@ def clear(request: Request, printer_id: str) -> dict[str, Any]:
 def printer_verb(
     request: Request, printer_id: str, verb: str, timeout: float = Query(10.0, gt=0, le=120)
 ) -> dict[str, Any]:
-    from farmctl.app.control import PRINTER_VERBS, NoDaemon, NotConfirmed, request_control
+    from farmctl.app.control import ControlFailed, NotConfirmed, NotDriven, check_driven, request_and_wait
 
     store = _controller(request).store
     if verb not in PRINTER_VERBS:
         raise WebError(404, f"unknown printer verb '{verb}'; use one of {', '.join(PRINTER_VERBS)} or clear")
     try:
-        request_id, result = request_control(store, verb, printer_id, timeout)
-    except NoDaemon as exc:
+        done = request_and_wait(check_driven(store, printer_id), verb, printer_id, timeout_s=timeout)
+    except NotDriven as exc:
+        raise WebError(409, f"{exc.message}; start one with `farmctl daemon`") from None
+    except ControlFailed as exc:
         raise WebError(409, exc.message) from None
     except NotConfirmed as exc:
         raise WebError(504, exc.message) from None
-    return {"printer": printer_id, "verb": verb, "request": request_id, "result": result}
+    return {"printer": printer_id, "verb": verb, "request": done.request_id, "result": done.result}
 
 
 @router.get("/orders", summary="`farmctl orders list --json`")

@@ -52,8 +52,8 @@ def _whole_degrees(temperatures: dict[str, tuple[float, float | None]]) -> tuple
 def dashboard_document(store: JobStore) -> dict[str, Any]:
     """`farmctl status --json`, each printer's reading time, and the projected timeline per printer."""
     from farmctl.app.documents import plan_for
+    from farmctl.app.status import collect
     from farmctl.app.values import iso
-    from farmctl.daemon.view import collect
     from farmctl.ids import format_id
     from farmctl.store.live import LiveStore
 
