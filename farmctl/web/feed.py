@@ -57,12 +57,12 @@ def dashboard_document(store: JobStore) -> dict[str, Any]:
     from farmctl.ids import format_id
     from farmctl.store.live import LiveStore
 
-    document = collect(store).to_json()
+    projection = plan_for(store, timeline=True)  # one plan for both the status and the timeline
+    document = collect(store, projection).to_json()
     statuses = LiveStore.attach(store).live_statuses()
     for row in document["printers"]:
         status = statuses.get(row["id"])
         row["reading_at"] = iso(status.heartbeat_at) if status and row["live"] else None
-    projection = plan_for(store, timeline=True)
     now = projection.snapshot.now
     horizon = now + TIMELINE_HOURS * 3600
     at_risk = {j["job"] for j in document["next_jobs"] if j["at_risk"]}
