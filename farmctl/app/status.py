@@ -139,13 +139,11 @@ def _registered_wait(printer: Printer, daemon_running: bool) -> PrinterWait:
                                    bed_clear=printer.bed_clear, daemon_running=daemon_running)
 
 
-def collect(store: JobStore, projection: Plan | None = None) -> FarmView:
-    """The farm now. `projection`: the queue's plan when the caller made one already (the dashboard
-    plans once with the timeline, farmctl.web.feed), else it is made here."""
-    from farmctl.scheduler.model import JobState, Policy
-    from farmctl.scheduler.projection import plan as make_plan
-
-    now = time.time()
+def printer_rows(
+    store: JobStore, now: float
+) -> tuple[list[DaemonRecord], list[Printer], list[PrinterRow], set[str]]:
+    """The running daemons, the registered printers, each printer's row as `status` shows it, and the
+    printers a running daemon drives: the cheap part of `collect` (no projection of the queue)."""
     daemons, live = driven_printers(store, now)
     printers = store.list_printers()
     names: dict[int, str] = {}
@@ -178,6 +176,17 @@ def collect(store: JobStore, projection: Plan | None = None) -> FarmView:
                 lines_total=None, heating=False, daemon=None, live=False,
                 state_reason=_registered_wait(printer, bool(daemons)),
             ))
+    return daemons, printers, rows, driven
+
+
+def collect(store: JobStore, projection: Plan | None = None) -> FarmView:
+    """The farm now. `projection`: the queue's plan when the caller made one already (the dashboard
+    plans once with the timeline, farmctl.web.feed), else it is made here."""
+    from farmctl.scheduler.model import JobState, Policy
+    from farmctl.scheduler.projection import plan as make_plan
+
+    now = time.time()
+    daemons, printers, rows, driven = printer_rows(store, now)
     settings = store.scheduler
     plan = projection
     if plan is None:

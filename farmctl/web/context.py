@@ -35,10 +35,11 @@ class WebContext:
     feed: FarmFeed = field(init=False)
 
     def __post_init__(self) -> None:
-        from farmctl.web.feed import FarmFeed, dashboard_document, farm_marker
+        from farmctl.web.feed import FarmFeed, dashboard_document, farm_marker, printers_part
 
         store = self.store
-        self.feed = FarmFeed(lambda: dashboard_document(store), lambda: farm_marker(store), log=self.log)
+        self.feed = FarmFeed(lambda: dashboard_document(store), lambda: farm_marker(store),
+                             printers=lambda: printers_part(store), log=self.log)
 
     def authorize(self, request: Request, needed: str, *, cookie: bool = False) -> ApiKey:
         return authorize(self.store, self.gate, presented_key(request, cookie=cookie), needed)

@@ -2,11 +2,13 @@
 
 One producer per server, whatever the number of browsers: every 0.25 s it reads a cheap marker (the
 event log's last id and each printer's live state, job, whole percent of progress and whole degrees),
-and only when that moved does it build the document (`farmctl status --json` plus the timeline and the
-age of each printer's reading), once, in the thread pool. Each browser's event stream waits for a new
-version and sends the same text. A version that only moved a progress bar or a temperature is built at
-most once a second; a state change or a queue event at once. Nobody watching for a minute: the producer
-stops, and the farm pays nothing for a dashboard nobody looks at.
+and only when that moved does it build, once, in the thread pool: first the printers part alone
+(milliseconds), published at once, then for a state change or a queue event the whole document
+(`farmctl status --json` with the queue's projection, the timeline and the age of each reading; about a
+second of CPU for 10,000 jobs on a loaded machine). A change that only moved a progress bar or a
+temperature is published at most once a second and does not re-project the queue (that happens at least
+every 30 s). Each browser's event stream waits for a new version and sends the same text. Nobody watching
+for a minute: the producer stops, and the farm pays nothing for a dashboard nobody looks at.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
     from farmctl.store import JobStore
 
 POLL_S = 0.25
-MIN_REBUILD_S = 1.0  # for changes of progress and temperatures only
+MIN_REBUILD_S = 1.0  # for changes of progress and temperatures only (the printers part)
+FULL_REBUILD_S = 30.0  # the queue part is rebuilt on every state or queue change, else this often
 IDLE_STOP_S = 60.0
 KEEPALIVE_S = 15.0
 TIMELINE_HOURS = 24.0
@@ -49,20 +52,40 @@ def _whole_degrees(temperatures: dict[str, tuple[float, float | None]]) -> tuple
     return tuple(sorted((name, round(reading[0])) for name, reading in temperatures.items()))
 
 
+def printers_part(store: JobStore) -> dict[str, Any]:
+    """The printers of the dashboard document alone (`at`, `daemons`, `printers`): what a printer's change
+    needs, without the queue's projection (milliseconds instead of a second for 10,000 jobs)."""
+    import time
+
+    from farmctl.app.status import FarmView, printer_rows
+
+    now = time.time()
+    daemons, _, rows, _ = printer_rows(store, now)
+    part = FarmView(at=now, daemons=daemons, printers=rows, next_jobs=[], orders_at_risk=[]).to_json()
+    _add_reading_times(store, part)
+    return {"at": part["at"], "daemons": part["daemons"], "printers": part["printers"]}
+
+
+def _add_reading_times(store: JobStore, document: dict[str, Any]) -> None:
+    from farmctl.app.values import iso
+    from farmctl.store.live import LiveStore
+
+    statuses = LiveStore.attach(store).live_statuses()
+    for row in document["printers"]:
+        status = statuses.get(row["id"])
+        row["reading_at"] = iso(status.heartbeat_at) if status and row["live"] else None
+
+
 def dashboard_document(store: JobStore) -> dict[str, Any]:
     """`farmctl status --json`, each printer's reading time, and the projected timeline per printer."""
     from farmctl.app.documents import plan_for
     from farmctl.app.status import collect
     from farmctl.app.values import iso
     from farmctl.ids import format_id
-    from farmctl.store.live import LiveStore
 
     projection = plan_for(store, timeline=True)  # one plan for both the status and the timeline
     document = collect(store, projection).to_json()
-    statuses = LiveStore.attach(store).live_statuses()
-    for row in document["printers"]:
-        status = statuses.get(row["id"])
-        row["reading_at"] = iso(status.heartbeat_at) if status and row["live"] else None
+    _add_reading_times(store, document)
     now = projection.snapshot.now
     horizon = now + TIMELINE_HOURS * 3600
     at_risk = {j["job"] for j in document["next_jobs"] if j["at_risk"]}
@@ -93,9 +116,12 @@ class FarmFeed:
         build: Callable[[], dict[str, Any]],
         marker: Callable[[], tuple[Marker, Marker]],
         *,
+        printers: Callable[[], dict[str, Any]] | None = None,
         log: Any = None,
     ) -> None:
         self._build = build
+        self._printers = printers
+        self._document: dict[str, Any] | None = None
         self._marker = marker
         self._log = log
         self.text: str | None = None
@@ -152,6 +178,7 @@ class FarmFeed:
             self._task = asyncio.get_running_loop().create_task(self._produce())
 
     async def _publish(self, document: dict[str, Any]) -> None:
+        self._document = document
         text = json.dumps(document, default=str, separators=(",", ":"))
         async with self._changed:
             if text != self.text:
@@ -170,9 +197,15 @@ class FarmFeed:
                     now_readings != readings and time.monotonic() - built_at >= MIN_REBUILD_S
                 )
                 if due or self.text is None:
+                    full = now_urgent != urgent or time.monotonic() - built_at >= FULL_REBUILD_S
                     urgent, readings = now_urgent, now_readings
-                    built_at = time.monotonic()
-                    await self._publish(await run_in_threadpool(self._build))
+                    if self._printers is not None and self._document is not None:
+                        # the printers first (milliseconds), then, for a state or queue change, the rest
+                        patch = await run_in_threadpool(self._printers)
+                        await self._publish({**self._document, **patch})
+                    if full or self._printers is None or self._document is None:
+                        built_at = time.monotonic()
+                        await self._publish(await run_in_threadpool(self._build))
             except Exception as exc:  # a database hiccup: try again next round, keep the last document
                 if self._log is not None:
                     self._log.warning("dashboard feed: %s", exc)
