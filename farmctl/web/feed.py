@@ -122,6 +122,11 @@ class FarmFeed:
         self._build = build
         self._printers = printers
         self._document: dict[str, Any] | None = None
+        self._patch: dict[str, Any] | None = None
+        self._patched_at = 0.0
+        self._built_at = 0.0
+        self._full: asyncio.Task[None] | None = None
+        self._dirty = False
         self._marker = marker
         self._log = log
         self.text: str | None = None
@@ -189,25 +194,49 @@ class FarmFeed:
     async def _produce(self) -> None:
         urgent: Marker | None = None
         readings: Marker | None = None
-        built_at = 0.0
+        patched_at = 0.0
         while self._watchers or time.monotonic() - self._last_watch < IDLE_STOP_S:
             try:
                 now_urgent, now_readings = await run_in_threadpool(self._marker)
-                due = now_urgent != urgent or (
-                    now_readings != readings and time.monotonic() - built_at >= MIN_REBUILD_S
-                )
+                changed = now_urgent != urgent
+                due = changed or (now_readings != readings and time.monotonic() - patched_at >= MIN_REBUILD_S)
                 if due or self.text is None:
-                    full = now_urgent != urgent or time.monotonic() - built_at >= FULL_REBUILD_S
                     urgent, readings = now_urgent, now_readings
                     if self._printers is not None and self._document is not None:
-                        # the printers first (milliseconds), then, for a state or queue change, the rest
-                        patch = await run_in_threadpool(self._printers)
-                        await self._publish({**self._document, **patch})
-                    if full or self._printers is None or self._document is None:
-                        built_at = time.monotonic()
-                        await self._publish(await run_in_threadpool(self._build))
+                        # the printers at once (milliseconds), never behind a rebuild of the queue part
+                        patched_at = time.monotonic()
+                        self._patch = await run_in_threadpool(self._printers)
+                        self._patched_at = patched_at
+                        await self._publish({**self._document, **self._patch})
+                    stale = time.monotonic() - self._built_at >= FULL_REBUILD_S
+                    if changed or stale or self._printers is None or self._document is None:
+                        self._rebuild()
             except Exception as exc:  # a database hiccup: try again next round, keep the last document
                 if self._log is not None:
                     self._log.warning("dashboard feed: %s", exc)
             await asyncio.sleep(POLL_S)
         self._task = None
+
+    def _rebuild(self) -> None:
+        """Rebuild the whole document in the background; a change during a rebuild asks for another."""
+        if self._full is not None and not self._full.done():
+            self._dirty = True
+            return
+        self._full = asyncio.get_running_loop().create_task(self._build_all())
+
+    async def _build_all(self) -> None:
+        while True:
+            self._dirty = False
+            started = time.monotonic()
+            try:
+                document = await run_in_threadpool(self._build)
+            except Exception as exc:
+                if self._log is not None:
+                    self._log.warning("dashboard feed: %s", exc)
+                return
+            self._built_at = started
+            if self._patch is not None and self._patched_at > started:
+                document = {**document, **self._patch}  # printers read after this build began are newer
+            await self._publish(document)
+            if not self._dirty:
+                return
