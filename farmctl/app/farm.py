@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from farmctl.errors import UserError
-from farmctl.files import FileStore
 
 if TYPE_CHECKING:
     from farmctl.config import FarmConfig
+    from farmctl.files import FileStore
     from farmctl.store import JobStore
     from farmctl.store.base import Clock
 
@@ -48,6 +48,8 @@ class Farm:
     @classmethod
     def of(cls, store: JobStore) -> Farm:
         """The farm a store was opened from (`open_store(home)`)."""
+        from farmctl.files import FileStore
+
         if store.home is None or store.config is None:
             raise UserError("this database was opened without a farm home; open the farm by its home")
         return cls(home=store.home, config=store.config, store=store, files=FileStore.for_home(store.home))
