@@ -233,6 +233,10 @@ class HttpSettings:
     open_dashboard: bool = field(
         default=False, metadata={"help": "the dashboard needs no read key (a trusted LAN only)"}
     )
+    mdns: bool = field(
+        default=True,
+        metadata={"help": "announce _octoprint._tcp on the LAN (only when bound beyond loopback)"},
+    )
 
 
 # TOML section name -> settings class. Other areas append their own sections here.

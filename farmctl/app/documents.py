@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from farmctl.scheduler.model import JobState, Unavailable
     from farmctl.scheduler.projection import JobForecast, OrderForecast, Plan
     from farmctl.scheduler.waits import PrinterWait
-    from farmctl.store import Job, JobStore, Order, Printer, Run
+    from farmctl.store import Event, Job, JobStore, Order, Printer, Run
 
 
 def plan_for(store: JobStore, *, timeline: bool = False) -> Plan:
@@ -251,12 +251,8 @@ def jobs_page(
 
 def job_document(store: JobStore, job_id: int) -> dict[str, Any]:
     """`farmctl jobs show ID --json`: the job with its print runs."""
-    job = store.get_job(job_id)
-    runs = store.list_runs(job_id=job_id)
-    attempts = store.copy_attempts(job_id)
     projection = plan_for(store)
-    document = job_json(job, projection.forecast(job_id))
-    points, recovered_from = store.recovery_info([r.id for r in runs])
+    document = job_json(store.get_job(job_id), projection.forecast(job_id))
     view = projection.job(job_id)
     from farmctl.scheduler.waits import spool_waits
 
@@ -265,9 +261,33 @@ def job_document(store: JobStore, job_id: int) -> dict[str, Any]:
         {"printer": printer_id, **wait.to_json()}
         for printer_id, wait in (spool_waits(projection.snapshot, view) if view else {}).items()
     ]
-    document["runs"] = [
+    document["runs"] = runs_document(store, job_id=job_id)
+    return document
+
+
+def runs_document(
+    store: JobStore, *, job_id: int | None = None, state: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Print runs, newest first, in the shape `jobs show` lists them."""
+    runs = store.list_runs(job_id=job_id, state=state, limit=limit)
+    attempts: dict[int, int] = {}
+    for job in {r.job_id for r in runs}:
+        attempts.update(store.copy_attempts(job))
+    points, recovered_from = store.recovery_info([r.id for r in runs])
+    return [
         run_json(r, attempts.get(r.id, 1), r.id in points and points[r.id].recoverable,
                  recovered_from.get(r.id))
         for r in runs
     ]
-    return document
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """One entry of the farm's event log (what happened, to what, by whom)."""
+    return {
+        "id": event.id,
+        "at": iso(event.at),
+        "actor": event.actor,
+        "kind": event.kind,
+        "subject": event.subject,
+        "detail": event.detail,
+    }

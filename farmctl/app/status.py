@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from farmctl.app.attention import AttentionItem, collect_attention
 from farmctl.app.control import STALE_AFTER_S
@@ -22,6 +22,9 @@ from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import DaemonRecord, LiveStatus, LiveStore
 from farmctl.store.records import Printer
+
+if TYPE_CHECKING:
+    from farmctl.scheduler.projection import Plan
 
 NEXT_JOBS = 8
 
@@ -136,7 +139,9 @@ def _registered_wait(printer: Printer, daemon_running: bool) -> PrinterWait:
                                    bed_clear=printer.bed_clear, daemon_running=daemon_running)
 
 
-def collect(store: JobStore) -> FarmView:
+def collect(store: JobStore, projection: Plan | None = None) -> FarmView:
+    """The farm now. `projection`: the queue's plan when the caller made one already (the dashboard
+    plans once with the timeline, farmctl.web.feed), else it is made here."""
     from farmctl.scheduler.model import JobState, Policy
     from farmctl.scheduler.projection import plan as make_plan
 
@@ -174,8 +179,10 @@ def collect(store: JobStore) -> FarmView:
                 state_reason=_registered_wait(printer, bool(daemons)),
             ))
     settings = store.scheduler
-    snapshot = store.snapshot(default_duration_s=settings.default_job_duration_s)
-    plan = make_plan(snapshot, Policy(settings.policy), settings.aging_s_per_hour)
+    plan = projection
+    if plan is None:
+        snapshot = store.snapshot(default_duration_s=settings.default_job_duration_s)
+        plan = make_plan(snapshot, Policy(settings.policy), settings.aging_s_per_hour)
     next_jobs: list[NextJob] = []
     for view in plan.ordered:
         if view.copies_left <= 0:

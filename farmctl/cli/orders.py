@@ -203,3 +203,42 @@ def _show_report(result: OrderReport) -> None:
         out.print(Text("\nfailed attempts:", style="bold"))
         for line in failures:
             out.print(Text(f"  {line}", style="yellow"))
+
+
+@orders_app.command("share")
+def share(
+    order_id: OrderArg,
+    revoke: Annotated[
+        bool,
+        typer.Option("--revoke", help="Every link of this order stops working (the page shows nothing)."),
+    ] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Print an unguessable link to a page for this order's customer: its parts, copies done and the
+    projected finish against the due date, nothing of other orders. Served by `farmctl serve`."""
+    from farmctl.cli.queue_support import open_store
+    from farmctl.config_schema import HttpSettings
+    from farmctl.ids import parse_id
+
+    number = parse_id("order", order_id)
+    with open_store(home) as store:
+        if revoke:
+            revoked = store.revoke_shares(number)
+            message(f"order o{number}: {revoked} share link{'s' if revoked != 1 else ''} revoked")
+            return
+        _, token = store.share_order(number)
+        assert store.config is not None
+        http = store.config.section(HttpSettings)
+    print(f"{_base_url(http.host, http.port)}share/{token}")
+    message(f"order o{number}: anyone with this link sees its progress; `farmctl orders share o{number} "
+            "--revoke` ends every link of it")
+
+
+def _base_url(host: str, port: int) -> str:
+    """Where `farmctl serve` (or the daemon's [http]) is reached, as [http] in farm.toml says."""
+    import socket
+
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
