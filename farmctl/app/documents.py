@@ -127,6 +127,8 @@ def printer_json(p: Printer, wait: PrinterWait | None = None) -> dict[str, Any]:
         "bed_clear": p.bed_clear,
         "power_w": p.power_w,
         "profile": p.profile,
+        "spool_g": None if p.spool_g is None else round(p.spool_g, 1),  # left on the loaded spool
+        "eta_ratio": p.eta_ratio,  # learned actual / estimated (null: no history yet)
         "enabled": p.enabled,
         "in_rotation": p.enabled and p.hold_reason is None,
         "hold_reason": p.hold_reason,
@@ -183,7 +185,7 @@ def run_json(run: Run, attempt: int, recoverable: bool, recovered_from: int | No
 
 def printers_document(store: JobStore) -> list[dict[str, Any]]:
     """`farmctl printers list --json`."""
-    from farmctl.daemon.view import printer_waits
+    from farmctl.app.status import printer_waits
 
     found = store.list_printers()
     waits = printer_waits(store, found)
@@ -192,7 +194,7 @@ def printers_document(store: JobStore) -> list[dict[str, Any]]:
 
 def printer_document(store: JobStore, printer_id: str) -> tuple[dict[str, Any], PrinterWait | None]:
     """`farmctl printers show ID --json`, and the wait it shows (for the CLI's screen)."""
-    from farmctl.daemon.view import printer_waits
+    from farmctl.app.status import printer_waits
 
     printer = store.get_printer(printer_id)
     wait = printer_waits(store, [printer])[printer.id]
@@ -252,8 +254,17 @@ def job_document(store: JobStore, job_id: int) -> dict[str, Any]:
     job = store.get_job(job_id)
     runs = store.list_runs(job_id=job_id)
     attempts = store.copy_attempts(job_id)
-    document = job_json(job, plan_for(store).forecast(job_id))
+    projection = plan_for(store)
+    document = job_json(job, projection.forecast(job_id))
     points, recovered_from = store.recovery_info([r.id for r in runs])
+    view = projection.job(job_id)
+    from farmctl.scheduler.waits import spool_waits
+
+    # Printers that could print it but whose spool is too short (the filament ledger keeps it off them).
+    document["spool_waits"] = [
+        {"printer": printer_id, **wait.to_json()}
+        for printer_id, wait in (spool_waits(projection.snapshot, view) if view else {}).items()
+    ]
     document["runs"] = [
         run_json(r, attempts.get(r.id, 1), r.id in points and points[r.id].recoverable,
                  recovered_from.get(r.id))

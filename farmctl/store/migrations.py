@@ -61,6 +61,20 @@ def _v4_to_v5(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+# The version that adds the records' printer columns: pre-assigned v7 (renumbering is this constant
+# and SCHEMA_VERSION, which the check below keeps in step).
+RECORDS_VERSION = 7
+
+
+def _add_records_columns(conn: Connection) -> None:
+    """The learned ETA correction and the loaded spool's grams, per printer (farmctl/records/). A
+    column already there is left alone (a database stamped older than its tables, as the tests make)."""
+    present = {column["name"] for column in inspect(conn).get_columns("printers")}
+    for column in ("eta_ratio", "spool_g", "spool_g_per_mm"):
+        if column not in present:
+            conn.exec_driver_sql(f"ALTER TABLE printers ADD COLUMN {column} FLOAT")
+
+
 # The version that adds the HTTP server's API keys: pre-assigned v8, v6 while main has no v6 and v7
 # (renumbering is this constant and SCHEMA_VERSION, which the check below keeps in step).
 API_KEYS_VERSION = 6
@@ -79,6 +93,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     3: _v3_to_v4,
     4: _v4_to_v5,
     API_KEYS_VERSION - 1: _add_api_keys,
+    RECORDS_VERSION - 1: _add_records_columns,
 }
 assert sorted(STEPS) == list(range(1, SCHEMA_VERSION)), "STEPS must lead from v1 to SCHEMA_VERSION"
 
