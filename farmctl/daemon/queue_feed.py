@@ -62,7 +62,7 @@ def queue_snapshot(store: JobStore) -> models.QueueSnapshot:
     """pending = jobs waiting for a printer (queued), running = copies printing right now."""
     items: list[models.QueueItem] = []
     for state in _LISTED_STATES:
-        for job in store.list_jobs(state=state, limit=QUEUE_ITEMS).items:
+        for job in store.list_jobs(state=state, site=store.site, limit=QUEUE_ITEMS).items:
             if len(items) >= QUEUE_ITEMS:
                 break
             printer = ",".join(job.active_printers) or job.printer_id
@@ -70,7 +70,7 @@ def queue_snapshot(store: JobStore) -> models.QueueSnapshot:
             items.append(
                 models.QueueItem(f"j{job.id}", job.name, job.state.value, printer, job.priority, left)
             )
-    pending = store.list_jobs(state=JobState.QUEUED, limit=1).total
+    pending = store.count_jobs(JobState.QUEUED, site=store.site)
     running = len(store.list_runs(state="printing", limit=10_000))
     return models.QueueSnapshot(pending=pending, running=running, items=tuple(items))
 

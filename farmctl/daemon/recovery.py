@@ -154,7 +154,7 @@ def plan_recovery(
 def build_plan(
     store: JobStore, files: FileStore, point: RecoveryPoint, *, now: float, commands: list[str] | None = None
 ) -> RecoveryPlan:
-    path = files.path_for(point.file_sha)
+    path = files.fetch(point.file_sha)
     if commands is None:
         if not path.is_file():
             raise UserError(
