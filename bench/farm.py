@@ -60,7 +60,7 @@ PER_SIM = int(os.environ.get("FARM_BENCH_PER_SIM", 10))  # printers per simulato
 
 
 def link_limit_lines_per_s(path: Path) -> float:
-    commands = preflight_file(path).commands
+    commands = list(preflight_file(path).commands)
     middle = len(commands) // 2
     mean = statistics.fmean(len(numbered(middle + i, c)) for i, c in enumerate(commands[:2000]))
     return (BAUD / 10) / mean

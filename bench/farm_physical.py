@@ -313,7 +313,7 @@ def run(args: argparse.Namespace, scratch: Path) -> Report:
     for printer in printers:
         assert printer.sims is not None
         report.stats[printer.id] = printer.sims.stats(printer.local)
-        commands = preflight_file(corpus_file(printer.kind.file)).commands
+        commands = list(preflight_file(corpus_file(printer.kind.file)).commands)
         report.journals.append(check_journal(printer.id, printer.sims.journal(printer.local), commands))
     report.faulty = [p.id for p in printers if p.faulty]
     return report

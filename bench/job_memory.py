@@ -1,13 +1,13 @@
 """What a printing printer costs the host in memory, apart from the file it prints (issue 16).
 
 The farm bench (bench/farm_physical.py) found +10.4 MB of daemon RSS for every further printer printing an
-already loaded file: state kept per job in proportion to the file. This measures that cost directly, with
-the driver's own pieces and no I/O: the files are pre-flighted once through one `PreflightCache` (as the
-daemon shares them between printers), then N `MarlinProtocol`s each start a job of one of the files and
-stream `--lines` lines, acknowledged one `ok` at a time, some of them through a resend, as a printer
-would. Reported: the shared pre-flight (once per file), and per printing printer the Python heap
-(tracemalloc) and the process RSS growth, for jobs from the start of the file and for recoveries (a
-script, then the file from the middle: `printers recover`).
+already loaded file: state kept per job in proportion to the file. This measures that cost directly with
+the driver's own pieces and no printer (no pty, no simulator): the files are pre-flighted once through
+one `PreflightCache` (as the daemon shares them between printers), then N `MarlinProtocol`s each start a
+job of one of the files as `MarlinDriver.start_job` builds it and stream `--lines` lines, acknowledged one
+`ok` at a time, some of them through a resend, as a printer would. Reported: the pre-flight (once per
+file), and per printing printer the Python heap (tracemalloc) and the process RSS growth, for jobs from
+the start of the file and for recoveries (a script, then the file from the middle: `printers recover`).
 
     .venv/bin/python -m bench.job_memory [--printers 20] [--lines 2000]
 """

@@ -71,7 +71,7 @@ def run(count: int, shared: bool, part: Path) -> str:
     wall = max(job.duration_s for job in jobs)
     host = (times1.user - times0.user) + (times1.system - times0.system)
     sim = sims1.cpu_s - sims0.cpu_s
-    commands = preflight_file(part).commands
+    commands = list(preflight_file(part).commands)
     mean = statistics.fmean(len(numbered(len(commands) // 2 + i, c)) for i, c in enumerate(commands))
     limit = BAUD / 10 / mean
     rates = sorted(job.lines_acked / job.duration_s / limit for job in jobs)

@@ -79,7 +79,7 @@ def job_slice(
     tmp: Path, count: int, skip_start: bool = True, name: str = "slice.gcode"
 ) -> tuple[Path, list[str]]:
     """The first `count` commands of the dense real file after its start G-code (no heat-up waits)."""
-    commands = preflight_file(corpus_file(CORPUS_NAME)).commands
+    commands = list(preflight_file(corpus_file(CORPUS_NAME)).commands)
     if skip_start:
         first_move = next(i for i, c in enumerate(commands) if c.startswith("G1 X") and i > 40)
         commands = commands[first_move:]

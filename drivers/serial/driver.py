@@ -10,6 +10,7 @@ connect for `socket://`) may block, so it happens on a short-lived thread of its
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -73,11 +74,11 @@ class _Stream:
 
     @classmethod
     def of(cls, job: JobSpec, result: PreflightResult) -> _Stream:
-        commands = result.commands
+        commands = result.job_lines()
         if not job.start_line and not job.prologue:
             return cls(commands, result.total_bytes)
         start = min(job.start_line, len(commands))
-        skipped = stream_bytes(commands, 0, start)
+        skipped = sum(len(command) + 1 for command in itertools.islice(result.commands, start))
         script = stream_bytes(job.prologue)
         lines = RecoveryLines(job.prologue, commands, start)
         return cls(lines, script + result.total_bytes - skipped, len(job.prologue), start, skipped)
@@ -155,12 +156,12 @@ class MarlinDriver(PrinterDriver):
         # loop thread would stall every printer's stream. The cache makes the next copies free.
         try:
             result = self._preflight.get(job.path, self.settings.protocol.max_line_bytes)
+            stream = _Stream.of(job, result)  # here too: slicing a large file is not for the loop thread
         except PreflightError as error:
             self._emit(PrinterError(self.printer, ErrorKind.JOB_FATAL, str(error), "preflight"))
             self._emit(JobFinished(self.printer, job.job_id, JobOutcome.FAILED, str(error), 0, 0, 0, 0, 0.0,
                                    reached_printer=False))
             return
-        stream = _Stream.of(job, result)  # here too: slicing a large file is not for the loop thread
         self._post(lambda proto, now: self._start_job(proto, job, stream))
 
     def pause(self) -> None:

@@ -671,7 +671,11 @@ class MarlinProtocol:
             if job is None or job.paused or self.state is not DriverState.PRINTING:
                 break
             if job.next_index < job.total:
-                command = job.lines[job.next_index]
+                try:
+                    command = job.lines[job.next_index]
+                except (OSError, ValueError) as error:  # a file-backed job's file changed or went away
+                    self._fail_job(str(error), "file-changed", now)
+                    return
                 wire = self._job_wire(self._next_number, command)
                 if not self._room(len(wire)):
                     break

@@ -131,6 +131,8 @@ def printer_json(p: Printer, wait: PrinterWait | None = None) -> dict[str, Any]:
         "bed_clear": p.bed_clear,
         "power_w": p.power_w,
         "profile": p.profile,
+        "spool_g": None if p.spool_g is None else round(p.spool_g, 1),  # left on the loaded spool
+        "eta_ratio": p.eta_ratio,  # learned actual / estimated (null: no history yet)
         "enabled": p.enabled,
         "in_rotation": p.enabled and p.hold_reason is None,
         "hold_reason": p.hold_reason,
@@ -262,8 +264,17 @@ def job_document(store: JobStore, job_id: int) -> dict[str, Any]:
     job = store.get_job(job_id)
     runs = store.list_runs(job_id=job_id)
     attempts = store.copy_attempts(job_id)
-    document = job_json(job, plan_for(store).forecast(job_id))
+    projection = plan_for(store)
+    document = job_json(job, projection.forecast(job_id))
     points, recovered_from = store.recovery_info([r.id for r in runs])
+    view = projection.job(job_id)
+    from farmctl.scheduler.waits import spool_waits
+
+    # Printers that could print it but whose spool is too short (the filament ledger keeps it off them).
+    document["spool_waits"] = [
+        {"printer": printer_id, **wait.to_json()}
+        for printer_id, wait in (spool_waits(projection.snapshot, view) if view else {}).items()
+    ]
     document["runs"] = [
         run_json(r, attempts.get(r.id, 1), r.id in points and points[r.id].recoverable,
                  recovered_from.get(r.id))

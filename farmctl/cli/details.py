@@ -221,6 +221,11 @@ def job_screen(doc: Mapping[str, Any], now: float) -> RenderableType:
         ("failures", str(doc["failures"])),
         ("queued", when(_stamp(doc["created"]), now)),
     ]
+    for wait in doc.get("spool_waits") or ():
+        text = Text(f"not started on {wait['printer']}: {wait['text']}", style="yellow")
+        if wait["command"]:
+            text.append(f"  → {wait['command']}", style="bold")
+        rows.append(("spool", text))
     parts: list[RenderableType] = [_grid(f"Job {doc['id']}", rows)]
     if doc["runs"]:
         runs = Table(title="Print runs", title_justify="left")

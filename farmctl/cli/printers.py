@@ -359,6 +359,12 @@ def set_(
     bed_clear: BedClearOpt = None,
     power_w: PowerOpt = None,
     profile: ProfileOpt = None,
+    spool_g: Annotated[
+        float | None,
+        typer.Option("--spool-g", metavar="GRAMS",
+                     help="Filament on the spool just loaded, g: every run takes its use off, and a copy "
+                          "needing more than is left is not started here. Give it again on a spool change."),
+    ] = None,
     verify: VerifyOpt = True,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
@@ -384,8 +390,12 @@ def set_(
         }.items()
         if value is not None
     }
-    if not changes:
+    if not changes and spool_g is None:
         raise UserError("nothing to set; give e.g. --material PETG (see `farmctl printers set --help`)")
+    if spool_g is not None:
+        from farmctl.records.ledger import check_spool_g
+
+        check_spool_g(spool_g)
     from farmctl.cli.queue_support import open_store
 
     with open_store(home) as store:
@@ -404,7 +414,14 @@ def set_(
             new_key = changes.get("api_key") or (secret.api_key if secret else None)
             if url and new_key:
                 _verify_octoprint(url, new_key)
-        printer = store.update_printer(printer_id, **changes)
+        printer = store.update_printer(printer_id, **changes) if changes else current
+        if spool_g is not None or ("material" in changes and current.spool_g is not None):
+            from farmctl.records.ledger import load_spool
+
+            # A new material changes the grams per mm of what is left (its density).
+            left = spool_g if spool_g is not None else current.spool_g or 0.0
+            printer = load_spool(store, printer_id, left)
+            changes["spool_g"] = printer.spool_g
     if json_out:
         print_json(printer_json(printer))
     else:

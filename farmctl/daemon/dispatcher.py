@@ -136,7 +136,10 @@ class Dispatcher:
             self.log.error("run.no_file", worker.id, run=f"r{run.id}", error=error)
             self.fail_run(run.id, error)
             return
-        worker.run = ActiveRun(run.id, run.job_id, job.name, time.time(), job.file.estimated_time_s,
+        estimate = job.file.estimated_time_s
+        if estimate is not None:  # the printer's learned correction (farmctl/records/eta.py)
+            estimate *= worker.printer.eta_ratio or 1.0
+        worker.run = ActiveRun(run.id, run.job_id, job.name, time.time(), estimate,
                                lines_total=job.file.lines)
         worker.printer_bed_clear = False
         worker.live_dirty = True

@@ -23,7 +23,7 @@ The mobile factory's USB cables get kicked, hubs brown out and laptops sleep; no
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from farmctl.daemon.fleet import Fleet
@@ -204,7 +204,7 @@ class FieldRecovery:
         """A part is on the bed: the printer confirmed lines past the file's first extrusion."""
         return run.first_print_line is not None and event.lines_acked > run.first_print_line
 
-    def note_first_print(self, run: ActiveRun, commands: list[str]) -> None:
+    def note_first_print(self, run: ActiveRun, commands: Sequence[str]) -> None:
         run.first_print_line = first_extrusion(commands)
 
     def recover(self, worker: PrinterWorker) -> str:
@@ -353,7 +353,7 @@ class FieldRecovery:
             commands=self._commands(worker),
         )
 
-    def _commands(self, worker: PrinterWorker) -> list[str] | None:
+    def _commands(self, worker: PrinterWorker) -> Sequence[str] | None:
         point = self.sup.store.pending_recovery(worker.id)
         if point is None:
             return None

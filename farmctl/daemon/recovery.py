@@ -10,6 +10,7 @@ likely come loose from the cooled bed), the file is gone from the file store.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,7 @@ def plan_recovery(
     *,
     now: float,
     max_age_s: float,
-    commands: list[str] | None = None,
+    commands: Sequence[str] | None = None,
 ) -> RecoveryPlan:
     """The plan for the copy waiting on `printer_id`, or a UserError saying why there is none."""
     store.get_printer(printer_id)  # unknown printer: its own error
@@ -152,7 +153,12 @@ def plan_recovery(
 
 
 def build_plan(
-    store: JobStore, files: FileStore, point: RecoveryPoint, *, now: float, commands: list[str] | None = None
+    store: JobStore,
+    files: FileStore,
+    point: RecoveryPoint,
+    *,
+    now: float,
+    commands: Sequence[str] | None = None,
 ) -> RecoveryPlan:
     path = files.fetch(point.file_sha)
     if commands is None:

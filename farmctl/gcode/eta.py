@@ -60,6 +60,11 @@ def remaining_seconds(
     return remaining_estimate * ratio
 
 
+# How many recent completed copies of a printer its correction is learned from: a printer's bias drifts
+# (a new nozzle, firmware, profile), so old copies should stop counting.
+LEARN_WINDOW = 20
+
+
 def refine_ratio(
     history: Sequence[tuple[float, float]], *, min_samples: int = 3, bounds: tuple[float, float] = (0.5, 2.0)
 ) -> float:

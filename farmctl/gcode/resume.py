@@ -20,6 +20,7 @@ it is unknown, and declaring the resume line's Z (the lowest the nozzle can be a
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -156,8 +157,8 @@ def state_before(commands: Sequence[str], line: int) -> ResumeState:
     """The modal state after `commands[:line]`: one pass over them."""
     scanner = _Scanner()
     step = scanner.step
-    for index in range(min(line, len(commands))):
-        step(commands[index])
+    for command in itertools.islice(commands, max(0, line)):  # iteration: a file-backed list reads in blocks
+        step(command)
     s = scanner
     return ResumeState(
         line=line, printed=s.printed, x=s.x, y=s.y, z=s.z, e=s.e, relative_xyz=s.rel, relative_e=s.rel_e,

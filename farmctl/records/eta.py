@@ -18,9 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from farmctl.gcode.eta import refine_ratio
-
-LEARN_WINDOW = 20  # recent copies: a printer's bias drifts (a new nozzle, firmware, profile)
+from farmctl.gcode.eta import LEARN_WINDOW, refine_ratio
 
 
 def learned_ratio(history: Iterable[tuple[float, float]]) -> float:

@@ -19,7 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 from farmctl.config_schema import CostSettings
 from farmctl.errors import UserError
-from farmctl.records.costs import ZERO, Cost, Machine, cost_of, farm_costs, grams, machines_of, with_margin
+from farmctl.records.costs import (
+    ZERO,
+    Cost,
+    Machine,
+    cost_of,
+    farm_costs,
+    grams,
+    machines_of,
+    sum_costs,
+    with_margin,
+)
 from farmctl.records.timefmt import iso
 from farmctl.scheduler.model import JobView, Policy, QueueSnapshot, Requirements
 from farmctl.scheduler.projection import Plan, plan
@@ -47,6 +57,7 @@ class QuotedPart:
     filament_g: float  # one copy
     finish: float | None
     printers: tuple[str, ...]  # where the what-if pass placed its copies
+    print_time_s: float  # all its copies, each corrected by its printer's learned ETA ratio
     cost: Cost  # all its copies
     reason: str | None  # why it cannot be scheduled, or why it is late
 
@@ -67,7 +78,7 @@ class Quote:
 
     @property
     def print_time_s(self) -> float:
-        return sum(p.part.print_time_s * p.copies for p in self.parts)
+        return sum(p.print_time_s for p in self.parts)
 
     @property
     def earliest_finish(self) -> float | None:
@@ -102,7 +113,7 @@ class Quote:
                     "copies": p.copies,
                     "material": p.part.material,
                     "filament_g": round(p.filament_g, 1),
-                    "print_time_s": round(p.part.print_time_s),
+                    "print_time_s": round(p.print_time_s / p.copies),
                     "earliest_finish": iso(p.finish),
                     "printers": list(p.printers),
                     "cost": _round(p.cost.total),
@@ -197,6 +208,7 @@ def make_quote(
         snapshot, parts, copies=copies, material=material, due=due, policy=policy,
         aging_s_per_hour=aging_s_per_hour,
     )
+    ratios = {p.id: p.eta_ratio for p in snapshot.printers}
     placed: dict[int, list[str]] = {}
     for segment in projection.timeline or ():
         if segment.job_id < 0:
@@ -208,17 +220,20 @@ def make_quote(
         part_g = grams(costs, part.material, part.filament_mm)
         printers = placed.get(job_id, [])
         # Unplaced copies (no printer can take the part) are costed at the farm-wide prices.
-        on = [machines.get(p, Machine()) for p in printers] or [Machine()] * copies
-        cost = ZERO
-        for machine in on:
-            cost += cost_of(
+        on = [(machines.get(p, Machine()), ratios.get(p, 1.0)) for p in printers]
+        on = on or [(Machine(), 1.0)] * copies
+        seconds = [part.print_time_s * ratio for _, ratio in on]
+        cost = sum_costs(
+            cost_of(
                 costs,
                 material=part.material,
                 filament_g=part_g,
-                print_time_s=part.print_time_s,
+                print_time_s=copy_s,
                 machine=machine,
                 default_printer_w=default_printer_w,
             )
+            for (machine, _), copy_s in zip(on, seconds, strict=True)
+        )
         forecast = projection.forecast(job_id)
         quoted.append(
             QuotedPart(
@@ -227,6 +242,7 @@ def make_quote(
                 filament_g=part_g,
                 finish=forecast.finish if forecast else None,
                 printers=tuple(dict.fromkeys(printers)),
+                print_time_s=sum(seconds),
                 cost=cost,
                 reason=forecast.reason if forecast else None,
             )

@@ -45,7 +45,7 @@ def choose(
         eligible = servers[job.requirements]
         if left <= 0 or eligible.isdisjoint(free):
             continue
-        candidates = sorted(eligible & free)
+        candidates = sorted(i for i in eligible & free if not printers[i].spool_short(job.filament_mm))
         chosen = _spread(job, [printers[i].id for i in candidates])
         for index in (candidates[k] for k in chosen):
             free.discard(index)
@@ -102,8 +102,8 @@ def next_for_printer(
         verdict = cache.get(job.requirements)
         if verdict is None:
             verdict = cache[job.requirements] = judge(printers, job.requirements)
-        if index not in verdict.eligible:
-            continue
+        if index not in verdict.eligible or printers[index].spool_short(job.filament_mm):
+            continue  # (a spool too short for a copy: waits.spool_low says so)
         if steered_away(job, printer_id) and any(
             printers[i].id in others and not all(printers[i].id in f for f in job.retries)
             for i in verdict.eligible

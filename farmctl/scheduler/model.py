@@ -151,6 +151,16 @@ class PrinterView:
     running_job: int | None = None  # the job of the copy it is printing now
     running_since: float | None = None  # when that copy started
     unavailable: Unavailable | None = None  # set: projections count it out (scheduler/availability.py)
+    # Its learned actual / estimated (farmctl/records/eta.py): a copy placed here takes duration x this.
+    eta_ratio: float = 1.0
+    spool_g: float | None = None  # grams left on its loaded spool (None: not tracked)
+    spool_g_per_mm: float | None = None  # of that spool's filament
+
+    def spool_short(self, filament_mm: float | None) -> bool:
+        """A copy using `filament_mm` needs more than its spool has left (never, untracked)."""
+        if self.spool_g is None or not self.spool_g_per_mm or not filament_mm:
+            return False
+        return filament_mm * self.spool_g_per_mm > self.spool_g
 
     @property
     def in_rotation(self) -> bool:
@@ -176,6 +186,7 @@ class JobView:
     # (farmctl/scheduler/copies.py). Dispatch steers each away from those printers while another is free.
     retries: tuple[frozenset[str], ...] = ()
     active_until: float | None = None  # projected end of its copies being printed now
+    filament_mm: float | None = None  # one copy's filament (a printer whose spool has less is passed over)
 
 
 @dataclass(frozen=True, slots=True)

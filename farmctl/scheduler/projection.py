@@ -231,26 +231,32 @@ def plan(
     usable = result.usable
     for req, verdict in verdicts.items():
         usable[req] = tuple(i for i in verdict.eligible if printers[i].unavailable is None)
-    class_of, free_at = _printer_classes(snapshot, usable)
+    class_of, free_at, ratios = _printer_classes(snapshot, usable)
     classes_for = {req: sorted({class_of[i] for i in eligible}) for req, eligible in usable.items()}
     if timeline:
         result.timeline = _project_timeline(result, classes_for, free_at)
     else:
-        _project(result, classes_for, [[t for t, _ in members] for members in free_at])
+        _project(result, classes_for, [[t for t, _ in members] for members in free_at], ratios)
     result.assignments = choose(snapshot, ordered, verdicts)
     return result
 
 
-def _project(plan: Plan, classes_for: dict[Requirements, list[int]], free_at: list[list[float]]) -> None:
-    """The hot loop (bench/job_queue.py): heaps of bare floats, locals only, no object per job."""
+def _project(
+    plan: Plan, classes_for: dict[Requirements, list[int]], free_at: list[list[float]], ratios: list[float]
+) -> None:
+    """The hot loop (bench/job_queue.py): heaps of bare floats, locals only, no object per job. A copy
+    placed on a class takes its duration times the class's learned ETA ratio (1.0 without history)."""
     for heap in free_at:
         heapq.heapify(heap)
     # A requirement served by one class of printers (the common case) takes the short path.
     single: dict[Requirements, list[float]] = {}
     several: dict[Requirements, list[list[float]]] = {}
+    ratio_of = {id(free_at[c]): ratios[c] for c in range(len(free_at))}
+    single_ratio: dict[Requirements, float] = {}
     for req, classes in classes_for.items():
         if len(classes) == 1:
             single[req] = free_at[classes[0]]
+            single_ratio[req] = ratios[classes[0]]
         else:
             several[req] = [free_at[c] for c in classes]
     ends = plan.ends
@@ -262,7 +268,7 @@ def _project(plan: Plan, classes_for: dict[Requirements, list[int]], free_at: li
         copies = job.copies_left
         only = single.get(job.requirements)
         if only is not None and copies == 1:
-            end = only[0] + job.duration_s
+            end = only[0] + job.duration_s * single_ratio[job.requirements]
             heapreplace(only, end)
         else:
             job_heaps = [only] if only is not None else several.get(job.requirements)
@@ -279,7 +285,7 @@ def _project(plan: Plan, classes_for: dict[Requirements, list[int]], free_at: li
                     if other[0] < top:
                         heap = other
                         top = other[0]
-                end = top + duration
+                end = top + duration * ratio_of[id(heap)]
                 heapreplace(heap, end)
                 if copy == 0 and copies > 1:
                     starts[job.id] = top
@@ -299,6 +305,7 @@ def _project_timeline(
     for heap in free_at:
         heapq.heapify(heap)
     ids = [p.id for p in plan.snapshot.printers]
+    ratio = [p.eta_ratio for p in plan.snapshot.printers]
     heaps_for = {req: [free_at[c] for c in classes] for req, classes in classes_for.items()}
     heapreplace = heapq.heapreplace
     # Copies printing now come first: each printer's row starts with its current run, from when it
@@ -322,7 +329,7 @@ def _project_timeline(
         for copy in range(job.copies_left):
             heap = job_heaps[0] if len(job_heaps) == 1 else min(job_heaps, key=_top)
             begin, index = heap[0]
-            end = begin + duration
+            end = begin + duration * ratio[index]
             if copy < len(retries) and ids[index] in retries[copy]:
                 index = _elsewhere(job_heaps, begin, end, retries[copy], ids, index)
             else:
@@ -368,25 +375,28 @@ def _book(heap: list[_Slot], position: int, end: float) -> int:
 
 def _printer_classes(
     snapshot: QueueSnapshot, usable: dict[Requirements, tuple[int, ...]]
-) -> tuple[list[int], list[list[_Slot]]]:
-    """Group printers that serve exactly the same requirements of this queue: for the projection
-    they are interchangeable, so each group needs one heap of (free at, printer) entries. Grouping
-    by eligibility rather than by raw capability keeps most jobs on a single heap."""
+) -> tuple[list[int], list[list[_Slot]], list[float]]:
+    """Group printers that serve exactly the same requirements of this queue and run at the same
+    learned ETA ratio: for the projection they are interchangeable, so each group needs one heap of
+    (free at, printer) entries. Grouping by eligibility rather than by raw capability keeps most jobs
+    on a single heap. Returns each printer's class, the classes' heaps and their ratios."""
     serves: list[list[int]] = [[] for _ in snapshot.printers]
     for k, eligible in enumerate(usable.values()):
         for i in eligible:
             serves[i].append(k)
-    index_of: dict[tuple[int, ...], int] = {}
+    index_of: dict[tuple[tuple[int, ...], float], int] = {}
     class_of: list[int] = []
     groups: list[list[_Slot]] = []
+    ratios: list[float] = []
     now = snapshot.now
     for i, p in enumerate(snapshot.printers):
-        c = index_of.setdefault(tuple(serves[i]), len(groups))
+        c = index_of.setdefault((tuple(serves[i]), p.eta_ratio), len(groups))
         if c == len(groups):
             groups.append([])
+            ratios.append(p.eta_ratio)
         class_of.append(c)
         groups[c].append((max(now, p.busy_until or now), i))
-    return class_of, groups
+    return class_of, groups, ratios
 
 
 def _iso(ts: float) -> str:

@@ -41,13 +41,14 @@ class WaitCode(StrEnum):
     DAEMON_STOPPING = "daemon_stopping"
     QUEUE_EMPTY = "queue_empty"
     NOTHING_ELIGIBLE = "nothing_eligible"
+    SPOOL_LOW = "spool_low"  # its spool has less filament left than the next copy needs
     STARTING = "starting"
 
 
 # Waits that only a person ends (the rest pass on their own: power frees up, a link comes back).
 NEEDS_A_PERSON = frozenset({
     WaitCode.PAUSED, WaitCode.AWAITING_BED_CLEAR, WaitCode.AWAITING_RECOVERY, WaitCode.FAULT,
-    WaitCode.CANNOT_CONNECT, WaitCode.OUT_OF_ROTATION, WaitCode.NO_DAEMON,
+    WaitCode.CANNOT_CONNECT, WaitCode.OUT_OF_ROTATION, WaitCode.NO_DAEMON, WaitCode.SPOOL_LOW,
 })
 
 
@@ -184,6 +185,37 @@ def all_taken() -> PrinterWait:
     return PrinterWait(WaitCode.NOTHING_ELIGIBLE, "idle: every queued copy is printing or starting elsewhere")
 
 
+def spool_low(printer_id: str, left_g: float, needed_g: float) -> PrinterWait:
+    """`spool low: 40 g left, the next copy needs 55 g`: the ledger keeps the copy from this printer."""
+    return PrinterWait(
+        WaitCode.SPOOL_LOW,
+        f"spool low: {left_g:.0f} g left, the next copy needs {needed_g:.0f} g",
+        f"farmctl printers set {printer_id} --spool-g GRAMS",  # after loading a fuller spool
+    )
+
+
+def spool_short(printer: PrinterView, job: JobView) -> PrinterWait | None:
+    """The spool wait of `printer` for a copy of `job`, when its spool is too short for it."""
+    if not printer.spool_short(job.filament_mm):
+        return None
+    assert printer.spool_g is not None and printer.spool_g_per_mm and job.filament_mm
+    return spool_low(printer.id, printer.spool_g, job.filament_mm * printer.spool_g_per_mm)
+
+
+def spool_waits(snapshot: QueueSnapshot, job: JobView) -> dict[str, PrinterWait]:
+    """Printer id -> why it does not start a copy of `job`, for every printer that could print it but
+    whose spool is too short (what `jobs show` says when a copy waits for a spool)."""
+    if job.copies_left <= 0 or not job.filament_mm:
+        return {}
+    printers = snapshot.printers
+    found = {}
+    for index in judge(printers, job.requirements).eligible:
+        wait = spool_short(printers[index], job)
+        if wait is not None:
+            found[printers[index].id] = wait
+    return found
+
+
 def starting() -> PrinterWait:
     return PrinterWait(WaitCode.STARTING, "idle: starting the next copy")
 
@@ -253,15 +285,19 @@ def _idle_wait(printer_id: str, index: int | None, printers: Sequence[PrinterVie
     eligible = {req for req in waiting if index in verdicts[req].eligible}
     if eligible:
         offered_ids = set(offered)
-        kept: list[int] = []
+        kept: list[JobView] = []
         for job in ordered:
             if (job.requirements in eligible and job.id not in offered_ids
                     and left.get(job.id, job.copies_left) > 0):
-                kept.append(job.id)
+                kept.append(job)
                 if len(kept) > 3:
                     break
+        # The spool ledger keeps a copy that needs more than is left; the rest the retry rule keeps.
+        short = spool_short(printer, kept[0]) if kept else None
+        if short is not None:
+            return short
         # Offered but not started (another daemon claimed it first): the next pass starts something.
-        return kept_by_retry_rule(kept) if kept else starting()
+        return kept_by_retry_rule([job.id for job in kept]) if kept else starting()
     refusals: dict[str, int] = {}
     for req, count in waiting.items():
         why = permanent_refusal(printer, req) or fixable_refusal(printer, req) or "not eligible"

@@ -54,6 +54,9 @@ def printer_from_row(row: Row[Any]) -> Printer:
         consecutive_failures=m["consecutive_failures"],
         hold_reason=m["hold_reason"],
         created_at=m["created_at"],
+        eta_ratio=m["eta_ratio"],
+        spool_g=m["spool_g"],
+        spool_g_per_mm=m["spool_g_per_mm"],
     )
 
 
@@ -150,6 +153,23 @@ class CatalogOps(StoreBase):
         with self._read() as conn:
             key = conn.execute(select(printers.c.api_key).where(printers.c.id == printer_id)).scalar()
         return PrinterSecret(printer_id, key) if key else None
+
+    def set_spool(self, printer_id: str, grams: float | None, grams_per_mm: float | None) -> Printer:
+        """A spool loaded (`printers set ID --spool-g 750`): its grams, and grams per mm of its filament
+        (the records' density table knows them); every run then takes what it used off (runs.py).
+        `grams=None` stops tracking the printer's spool."""
+        with self._write() as conn:
+            found = conn.execute(
+                printers.update()
+                .where(printers.c.id == printer_id)
+                .values(spool_g=grams, spool_g_per_mm=grams_per_mm if grams is not None else None,
+                        updated_at=self.now())
+                .returning(printers.c.id)
+            ).first()
+            if found is None:
+                raise UnknownPrinter(printer_id)
+            self._event(conn, "printer.spool", printer_id, grams=grams)
+        return self.get_printer(printer_id)
 
     def update_printer(self, printer_id: str, **changes: Any) -> Printer:
         """Change registration settings (`printers set`); `bed_mm` and `tags` take their usual types."""

@@ -62,6 +62,20 @@ def _v4_to_v5(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+# The version that adds the records' printer columns: pre-assigned v7 (renumbering is this constant
+# and SCHEMA_VERSION, which the check below keeps in step).
+RECORDS_VERSION = 7
+
+
+def _add_records_columns(conn: Connection) -> None:
+    """The learned ETA correction and the loaded spool's grams, per printer (farmctl/records/). A
+    column already there is left alone (a database stamped older than its tables, as the tests make)."""
+    present = {column["name"] for column in inspect(conn).get_columns("printers")}
+    for column in ("eta_ratio", "spool_g", "spool_g_per_mm"):
+        if column not in present:
+            conn.exec_driver_sql(f"ALTER TABLE printers ADD COLUMN {column} FLOAT")
+
+
 # The version that adds the HTTP server's API keys: pre-assigned v8, v6 while main has no v6 and v7
 # (renumbering is this constant and SCHEMA_VERSION, which the check below keeps in step).
 API_KEYS_VERSION = 6
@@ -73,9 +87,9 @@ def _add_api_keys(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-# The version that adds sites (issue 13): jobs reserved for a site, orders taken at one. Main had v6
-# when it was written; renumbering is this constant and SCHEMA_VERSION.
-SITES_VERSION = 7
+# The version that adds sites (issue 13): jobs reserved for a site, orders taken at one (renumbering
+# is this constant, FILE_CONTENTS_VERSION's and SCHEMA_VERSION).
+SITES_VERSION = 8
 
 
 def _add_sites(conn: Connection) -> None:
@@ -89,7 +103,7 @@ def _add_sites(conn: Connection) -> None:
 
 
 # The version that keeps G-code in the database (farmctl/store/contents.py, issue 13).
-FILE_CONTENTS_VERSION = 8
+FILE_CONTENTS_VERSION = 9
 
 
 def _add_file_contents(conn: Connection) -> None:
@@ -104,6 +118,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     3: _v3_to_v4,
     4: _v4_to_v5,
     API_KEYS_VERSION - 1: _add_api_keys,
+    RECORDS_VERSION - 1: _add_records_columns,
     SITES_VERSION - 1: _add_sites,
     FILE_CONTENTS_VERSION - 1: _add_file_contents,
 }

@@ -57,6 +57,9 @@ class Printer:
     consecutive_failures: int
     hold_reason: str | None
     created_at: float
+    eta_ratio: float | None = None  # learned actual / estimated (None: no history yet)
+    spool_g: float | None = None  # grams left on the loaded spool (None: not tracked)
+    spool_g_per_mm: float | None = None
 
     @property
     def api_key_masked(self) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from farmctl.errors import UserError
@@ -226,7 +226,41 @@ class RunOps(StoreBase):
             raise UserError(f"run {format_id('run', run_id)} is not printing any more")
         if stats.get("filament_mm") is None:
             self._record_filament(conn, run_id, outcome == "done")
+        self._use_spool(conn, run_id, ended.printer_id)
         return ended
+
+    def _use_spool(self, conn: Connection, run_id: int, printer_id: str) -> None:
+        """The filament the run used comes off the printer's loaded spool, when its grams are tracked
+        (`printers set ID --spool-g`); never below zero (the spool ran out or its weight was a guess)."""
+        used = select(print_runs.c.filament_mm).where(print_runs.c.id == run_id).scalar_subquery()
+        left = printers.c.spool_g - func.coalesce(used, 0.0) * printers.c.spool_g_per_mm
+        conn.execute(
+            printers.update()
+            .where(printers.c.id == printer_id, printers.c.spool_g.is_not(None),
+                   printers.c.spool_g_per_mm.is_not(None))
+            .values(spool_g=case((left > 0, left), else_=0.0))
+        )
+
+    def _learn_eta(self, conn: Connection, printer_id: str) -> None:
+        """The printer's correction of estimates from its last LEARN_WINDOW completed copies
+        (farmctl/records/eta.py says why; the scheduler and the daemon's ETAs multiply by it). Imported
+        here: farmctl.gcode brings numpy, which no listing command should pay for."""
+        from farmctl.gcode.eta import LEARN_WINDOW, refine_ratio
+
+        estimated = func.coalesce(files.c.estimated_time_s, files.c.slicer_time_s)
+        rows = conn.execute(
+            select(estimated, print_runs.c.ended_at - print_runs.c.started_at)
+            .select_from(print_runs.join(jobs, jobs.c.id == print_runs.c.job_id))
+            .join(files, files.c.sha256 == jobs.c.file_sha)
+            .where(print_runs.c.printer_id == printer_id, print_runs.c.state == "done")
+            .order_by(print_runs.c.id.desc())
+            .limit(LEARN_WINDOW)
+        ).all()
+        history = [(float(e), float(a)) for e, a in rows if e and a]
+        if history:
+            conn.execute(
+                printers.update().where(printers.c.id == printer_id).values(eta_ratio=refine_ratio(history))
+            )
 
     def _record_filament(self, conn: Connection, run_id: int, completed: bool) -> None:
         """Filament the run used: the file's (from the G-code analysis) for a completed run, the
@@ -283,6 +317,7 @@ class RunOps(StoreBase):
                 .where(jobs.c.id == ended.job_id)
                 .values(copies_done=done, copies_active=active, state=state.value, updated_at=self.now())
             )
+            self._learn_eta(conn, ended.printer_id)
             conn.execute(
                 printers.update()
                 .where(printers.c.id == ended.printer_id)

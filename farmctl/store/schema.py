@@ -35,7 +35,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig  # the type of SQLModel's own model_config
 
 # Bump with a new step in migrations.py whenever a table below changes.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # The store's own metadata (through its own registry), not SQLModel.metadata: that one is shared
 # by every SQLModel table any code in the process declares, so `create_all` would create foreign
@@ -100,6 +100,11 @@ class PrinterRow(StoreTable, table=True):
     capabilities: str | None = Field(default=None, sa_type=Text)
     consecutive_failures: int = Field(sa_column_kwargs=_server_default("0"))  # v2
     hold_reason: str | None = Field(default=None, sa_type=Text)  # v2: out of rotation after repeated failures
+    # records (farmctl/records/): the printer's learned correction of estimates (actual / estimated,
+    # None: no history yet), and its loaded spool: grams left and grams per mm of that filament.
+    eta_ratio: float | None = None
+    spool_g: float | None = None
+    spool_g_per_mm: float | None = None
     created_at: float
     updated_at: float
 

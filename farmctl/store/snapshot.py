@@ -61,6 +61,7 @@ class SnapshotOps(StoreBase):
                 files.c.max_z,
                 orders.c.priority.label("order_priority"),
                 orders.c.due.label("order_due"),
+                files.c.filament_mm,
             )
             .join(files, files.c.sha256 == jobs.c.file_sha)
             .outerjoin(orders, orders.c.id == jobs.c.order_id)
@@ -96,11 +97,13 @@ class SnapshotOps(StoreBase):
             daemon_running, live = _live_reports(conn, now)
             waiting = _waiting_jobs(conn, self._ours(jobs.c.site))
 
+        ratios = {p.id: p.eta_ratio for p in printer_rows}
         busy_until: dict[str, float] = {}
         running: dict[str, tuple[int, float]] = {}  # printer -> (job, started at)
         job_active_until: dict[int, float] = {}
         for run in active_rows:
-            end = _running_end(now, run, live.get(run.printer_id), default_duration_s)
+            end = _running_end(now, run, live.get(run.printer_id), default_duration_s,
+                               ratios.get(run.printer_id) or 1.0)
             busy_until[run.printer_id] = end
             running[run.printer_id] = (run.job_id, run.started_at)
             job_active_until[run.job_id] = max(end, job_active_until.get(run.job_id, 0.0))
@@ -117,6 +120,9 @@ class SnapshotOps(StoreBase):
                 bed_mm=(p.bed_x, p.bed_y, p.bed_z) if p.bed_x is not None else None,
                 tags=split_tags(p.tags),
                 busy_until=busy_until.get(p.id),
+                eta_ratio=p.eta_ratio or 1.0,
+                spool_g=p.spool_g,
+                spool_g_per_mm=p.spool_g_per_mm,
                 running_job=running[p.id][0] if p.id in running else None,
                 running_since=running[p.id][1] if p.id in running else None,
                 unavailable=availability(
@@ -161,6 +167,7 @@ class SnapshotOps(StoreBase):
             max_z,
             order_priority,
             order_due,
+            filament_mm,
         ) in chain(job_rows, held_rows):
             size = (max_x - min_x, max_y - min_y, max_z - min_z) if min_x is not None else None
             key = (material, nozzle, size, tags, pinned)
@@ -183,6 +190,7 @@ class SnapshotOps(StoreBase):
                     order_id,
                     retries.get(job_id, ()),
                     job_active_until.get(job_id),
+                    filament_mm,
                 )
             )
         return QueueSnapshot(
@@ -216,15 +224,17 @@ def _live_reports(conn: Connection, now: float) -> tuple[bool, dict[str, Any]]:
     return running is not None, {row.printer_id: row for row in rows}
 
 
-def _running_end(now: float, run: Any, live: Any, default_duration_s: float) -> float:
+def _running_end(now: float, run: Any, live: Any, default_duration_s: float, eta_ratio: float = 1.0) -> float:
     """When a copy printing now ends: its daemon's live ETA (what `status` shows), else the rate
-    observed so far once 2 % is printed, else the file's estimate from its start (issue 18.4)."""
+    observed so far once 2 % is printed, else the file's estimate from its start (issue 18.4),
+    corrected by the printer's learned ratio (farmctl/records/eta.py)."""
     if live is not None and live.run_id == run.id and live.eta_s is not None:
         return max(now, live.heartbeat_at + live.eta_s)
     elapsed = max(0.0, now - run.started_at)
     if run.progress is not None and run.progress >= MIN_PROGRESS_FOR_RATE and elapsed > 0:
         return max(now, run.started_at + elapsed / run.progress)
-    return max(now, run.started_at + (run.estimated_time_s or run.slicer_time_s or default_duration_s))
+    estimate = run.estimated_time_s or run.slicer_time_s
+    return max(now, run.started_at + (estimate * eta_ratio if estimate else default_duration_s))
 
 
 def _waiting_jobs(conn: Connection, ours: Any) -> tuple[WaitingJob, ...]:

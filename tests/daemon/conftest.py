@@ -163,7 +163,7 @@ def farm(tmp_path: Path) -> Iterator[Farm]:
 
 
 def job_commands(path: Path) -> list[str]:
-    return preflight_file(path).commands
+    return list(preflight_file(path).commands)
 
 
 # What the host sends on its own (handshake, temperature polling/autoreport); test files never use them.

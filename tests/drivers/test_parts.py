@@ -7,13 +7,26 @@ import pty
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
+from farmctl.drivers.base import JobFinished, JobOutcome
 from farmctl.drivers.serial.portlock import PortBusy, PortLock, lock_key
-from farmctl.drivers.serial.preflight import PreflightCache, PreflightError, preflight_text, shorten
+from farmctl.drivers.serial.preflight import (
+    BLOCK_COMMANDS,
+    FileCommands,
+    PreflightCache,
+    PreflightError,
+    SourceChanged,
+    preflight_file,
+    preflight_text,
+    shorten,
+)
 from farmctl.drivers.serial.transport import LinkSettings, SerialTransport, TransportError
 from farmctl.drivers.serial.usb import PortInfo, UsbIdentityError, parse_usb_url, resolve_usb_url
+
+from tests.drivers.test_protocol import Wire
 
 
 def test_preflight_strips_comments_and_blank_lines() -> None:
@@ -159,11 +172,11 @@ def test_preflight_cache_reuses_a_file_and_notices_a_change(tmp_path: Path) -> N
     part = tmp_path / "part.gcode"
     part.write_text("G28 ; home\nG1 X1\n")
     first = cache.get(part)
-    assert first.commands == ["G28", "G1 X1"]
+    assert list(first.commands) == ["G28", "G1 X1"]
     assert cache.get(part) is first  # 50 copies of one file: one pass
     part.write_text("G28\nG1 X2 Y2\n")  # another size: pre-flighted again
     changed = cache.get(part)
-    assert changed.commands == ["G28", "G1 X2 Y2"] and cache.get(part) is changed
+    assert list(changed.commands) == ["G28", "G1 X2 Y2"] and cache.get(part) is changed
     for index in range(2):  # bounded: the least recently used file is dropped
         other = tmp_path / f"other{index}.gcode"
         other.write_text(f"G1 X{index}\n")
@@ -171,3 +184,79 @@ def test_preflight_cache_reuses_a_file_and_notices_a_change(tmp_path: Path) -> N
     assert cache.get(part) is not changed
     with pytest.raises(PreflightError, match="cannot read"):
         cache.get(tmp_path / "missing.gcode")
+
+
+def _tricky_file(path: Path, commands: int) -> str:
+    """CRLF and lone CR line ends, comments (one in UTF-8), blank lines, long lines that get shortened,
+    and no newline at the end: every way the file's lines and the commands' blocks can fall apart."""
+    lines = ["; Grüße from the slicer", ""]
+    for index in range(commands):
+        if index % 7 == 0:
+            z = "0" * 12
+            lines.append(f"G1 X{index}.5{z} Y{index}.25{z} Z0.3{z} E{index}.0{z} F1800.{z}")
+        else:
+            lines.append(f"G1 X{index} Y{index % 13} ; move {index}")
+        if index % 50 == 0:
+            lines += ["", "; layer"]
+    text = "\r\n".join(lines[: len(lines) // 2]) + "\r\n" + "\r".join(lines[len(lines) // 2 :])
+    path.write_bytes(text.encode("utf-8"))
+    return text
+
+
+def test_a_files_commands_are_read_back_from_it_exactly_as_checked(tmp_path: Path) -> None:
+    part = tmp_path / "part.gcode"
+    text = _tricky_file(part, 3 * BLOCK_COMMANDS + 17)
+    expected = preflight_text(text)
+    result = preflight_file(part)
+    assert isinstance(result.commands, FileCommands)
+    assert list(result.commands) == expected.commands and len(result.commands) == len(expected.commands)
+    assert (result.total_bytes, result.shortened) == (expected.total_bytes, expected.shortened)
+    assert result.source_lines == expected.source_lines
+    view = result.job_lines()
+    for index in (0, BLOCK_COMMANDS - 1, BLOCK_COMMANDS, 2 * BLOCK_COMMANDS + 5, len(view) - 1, 3, -1):
+        assert view[index] == result.commands[index] == expected.commands[index]
+    assert list(view[BLOCK_COMMANDS - 2 : BLOCK_COMMANDS + 2]) == expected.commands[BLOCK_COMMANDS - 2 :
+                                                                                    BLOCK_COMMANDS + 2]
+    with pytest.raises(IndexError):
+        view[len(view)]
+
+
+def test_a_file_is_not_held_in_memory_and_a_job_holds_two_blocks(tmp_path: Path) -> None:
+    """The gear of the corpus pre-flighted into a list took 33 MB, per file a farm prints (issue 16)."""
+    part = tmp_path / "part.gcode"
+    part.write_text("".join(f"G1 X{i % 200}.123 Y{i % 190}.456 E{i}.78901\n" for i in range(100_000)))
+    tracemalloc.start()
+    try:
+        result = preflight_file(part)
+        kept = tracemalloc.get_traced_memory()[0]
+        assert kept < 1_000_000  # the commands as strings: about 7.5 MB
+        view = result.job_lines()
+        for index in range(len(view)):
+            view[index]
+        assert tracemalloc.get_traced_memory()[0] - kept < 200_000
+    finally:
+        tracemalloc.stop()
+    assert view[99_999] == "G1 X199.123 Y59.456 E99999.78901"
+
+
+def test_a_file_changed_after_its_check_stops_the_job_with_one_clear_line(tmp_path: Path) -> None:
+    part = tmp_path / "part.gcode"
+    part.write_text("".join(f"G1 X{i % 200} Y{i % 7}\n" for i in range(3 * BLOCK_COMMANDS)))
+    result = preflight_file(part)
+    wire = Wire(resend_ratio_start_lines=10**9)
+    wire.handshake()
+    wire.feed("ok")
+    assert wire.proto.start_job("j", result.job_lines(), wire.now, total_bytes=result.total_bytes)
+    for _ in range(BLOCK_COMMANDS):
+        wire.feed("ok")
+    wire.sent()
+    part.write_text("G28\n" + part.read_text())  # edited while printing
+    for _ in range(BLOCK_COMMANDS):
+        wire.feed("ok")
+    finished = wire.of(JobFinished)
+    assert finished and finished[0].outcome is JobOutcome.FAILED
+    assert finished[0].error == (
+        f"{part} changed after it was checked for streaming; start the print again to use the new file"
+    )
+    with pytest.raises(SourceChanged):
+        list(result.commands)
