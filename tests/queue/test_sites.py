@@ -183,3 +183,21 @@ def test_orders_and_status_show_sites(farm) -> None:  # type: ignore[no-untyped-
     assert farm("status", "--site", "truck-2", "--json").json()["sites"] == {}
     text = farm("status").out
     assert "reserved for site truck-1: queued 1" in text
+
+
+def test_mqtt_queue_state_and_events_name_the_sites(store: JobStore) -> None:
+    from farmctl.daemon.queue_feed import queue_event, queue_snapshot
+    from farmctl.telemetry.models import queue_document
+
+    ours = add_job(store)
+    reserved = add_job(store, site="truck-1")
+    document = queue_document(queue_snapshot(store))
+    assert document["pending"] == 1 and [i["job_id"] for i in document["items"]] == [f"j{ours.id}"]
+    assert document["sites"] == {"truck-1": {"queued": 1}}
+    store.move_job(ours.id, "truck-2")
+    moved = [e for e in store.list_events() if e.kind == "job.moved"]
+    event = queue_event(moved[-1])
+    assert event is not None and event[0] == "moved"
+    assert event[1]["job_id"] == f"j{ours.id}" and event[1]["data"]["site"] == "truck-2"
+    added = [e for e in store.list_events() if e.kind == "job.added" and e.subject == f"j{reserved.id}"]
+    assert added[0].detail["site"] == "truck-1"
