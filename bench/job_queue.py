@@ -154,7 +154,7 @@ def fill_store(home: Path, jobs: int, printers: int) -> None:
         print(f"  filled {jobs} jobs in {time.perf_counter() - started:.1f} s")
         wall, median, cpu = timed(lambda: store.snapshot(policy=Policy.PRIORITY), 3)
         print(f"  store.snapshot() of {jobs} queued jobs: {_ms(wall, median, cpu)}")
-        from farmctl.daemon.attention import collect_attention
+        from farmctl.app.attention import collect_attention
 
         for job_id in range(1, 51):  # some work that waits for a person: held jobs
             store.hold_job(job_id)

@@ -136,14 +136,6 @@ class FileStore:
         self.path_for(sha256).unlink(missing_ok=True)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as src:
-        while chunk := src.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _copy_error(source: Path, root: Path, exc: OSError) -> UserError:
     if exc.errno == errno.ENOSPC:
         return UserError(f"disk full while copying {source} into the file store {root}; free space and retry")

@@ -9,7 +9,13 @@ what is stored) and knows nothing about any face's wording, exit codes or status
 Layering: this package imports the store, the scheduler, the G-code analyser and the configuration,
 never a face (`farmctl.cli`, the web server). Modules:
 
-* `farm.py`: `Farm`, one farm as the use cases see it (store, configuration, file store);
+* `farm.py`: `Farm`, one farm as the use cases see it (store, configuration, file store), and
+  `open_store(home)`, the one way to open a farm's store by its home;
 * `queueing.py`: queue files as jobs (`queue_files`), shared by `farmctl jobs add` and uploads;
-* `inputs.py`: reading the values people type (priorities, due dates) the same way in every face.
+* `control.py`: ask the daemon that drives a printer for a verb and wait for its answer (the CLI's
+  `printers pause|resume|cancel|stop|recover` and the MQTT commands);
+* `status.py` (with `attention.py`, `liveness.py`, `daemon_lock.py`): the farm as `status`,
+  `watch` and the dashboard show it, and what waits for a person;
+* `doctor.py`: the checks of `farmctl doctor`;
+* `values.py`: reading the values people type (priorities, due dates) the same way in every face.
 """

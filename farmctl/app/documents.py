@@ -189,7 +189,7 @@ def run_json(run: Run, attempt: int, recoverable: bool, recovered_from: int | No
 
 def printers_document(store: JobStore) -> list[dict[str, Any]]:
     """`farmctl printers list --json`."""
-    from farmctl.daemon.view import printer_waits
+    from farmctl.app.status import printer_waits
 
     found = store.list_printers()
     waits = printer_waits(store, found)
@@ -198,7 +198,7 @@ def printers_document(store: JobStore) -> list[dict[str, Any]]:
 
 def printer_document(store: JobStore, printer_id: str) -> tuple[dict[str, Any], PrinterWait | None]:
     """`farmctl printers show ID --json`, and the wait it shows (for the CLI's screen)."""
-    from farmctl.daemon.view import printer_waits
+    from farmctl.app.status import printer_waits
 
     printer = store.get_printer(printer_id)
     wait = printer_waits(store, [printer])[printer.id]

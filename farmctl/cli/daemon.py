@@ -127,7 +127,7 @@ def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None
 
         status_remote(mqtt, site, mqtt_ca_file, topic_prefix, json_out)
         return
-    from farmctl.daemon.view import collect
+    from farmctl.app.status import collect
     from farmctl.sites import check_site
 
     with open_store(home) as store:
@@ -174,8 +174,8 @@ def _live_view(store: object, interval: float, until: object) -> None:
     from rich.console import Console
     from rich.live import Live
 
+    from farmctl.app.status import collect
     from farmctl.cli.dashboard import render
-    from farmctl.daemon.view import collect
     from farmctl.store.jobstore import JobStore
 
     assert isinstance(store, JobStore)
@@ -277,8 +277,8 @@ def demo(
 
 
 def _summaries(store: object, finished: object) -> None:
+    from farmctl.app.status import collect
     from farmctl.cli.dashboard import summary_line
-    from farmctl.daemon.view import collect
     from farmctl.store.jobstore import JobStore
 
     assert isinstance(store, JobStore) and callable(finished)
@@ -317,7 +317,7 @@ def _demo_report(farm_home: Path, json_out: bool, interrupted: bool) -> None:
 
 def doctor(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Check config, database, file store, serial ports and permissions, broker and OctoPrint."""
-    from farmctl.daemon.doctor import run_checks, summary_line
+    from farmctl.app.doctor import run_checks, summary_line
 
     results = run_checks(_home(home))
     broken = [r for r in results if r.status == "fail"]
@@ -337,31 +337,15 @@ def doctor(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
 
 # ---- control verbs (registered on the `printers` group) -----------------------------------------------
 def request_control(verb: str, printer_id: str, timeout: float, home: Path | None) -> tuple[int, str]:
-    """Ask the daemon that drives `printer_id` to carry out `verb`; wait for its answer (one-line errors)."""
+    """Ask the daemon that drives `printer_id` to carry out `verb`; wait for its answer
+    (farmctl/app/control.py; cli/main.py words its typed errors for the CLI)."""
+    from farmctl.app.control import check_driven, request_and_wait
     from farmctl.cli.queue_support import open_store
-    from farmctl.daemon.view import STALE_AFTER_S
-    from farmctl.store.live import LiveStore
 
     with open_store(home) as store:
-        store.get_printer(printer_id)
-        live = LiveStore.attach(store)
-        running = {d.id for d in live.running_daemons(stale_after_s=STALE_AFTER_S)}
-        owner = live.live_statuses().get(printer_id)
-        if owner is None or owner.daemon_id not in running:
-            raise UserError(f"no running daemon drives printer {printer_id}; start one with `farmctl daemon`")
-        request_id = live.request_control(verb, printer_id=printer_id)
-        deadline = time.monotonic() + timeout
-        while True:
-            request = live.get_control(request_id)
-            if request.state != "pending":
-                break
-            if time.monotonic() > deadline:
-                raise UserError(f"printer {printer_id} did not confirm {verb} within {timeout:g} s; "
-                                "check `farmctl status` (the daemon may still carry it out)")
-            time.sleep(0.02)
-    if request.state == "failed":
-        raise UserError(request.result or f"{verb} failed")
-    return request_id, request.result or f"{verb}: done"
+        live = check_driven(store, printer_id)
+        done = request_and_wait(live, verb, printer_id, timeout_s=timeout)
+    return done.request_id, done.result
 
 
 def _control(verb: str, printer_id: str, timeout: float, json_out: bool, home: Path | None) -> None:

@@ -9,8 +9,8 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Table
 from rich.text import Text
 
-from farmctl.daemon.attention import AttentionKind
-from farmctl.daemon.view import FarmView, PrinterRow
+from farmctl.app.attention import AttentionKind
+from farmctl.app.status import FarmView, PrinterRow
 from farmctl.scheduler.waits import NEEDS_A_PERSON
 
 _STATE_STYLE = {

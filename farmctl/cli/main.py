@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from farmctl.app.control import NotConfirmed, NotDriven
 from farmctl.errors import NoFarm, UserError
 from farmctl.home import HOME_ENV
 from farmctl.ids import UnknownJob, UnknownOrder, UnknownPrinter
@@ -20,6 +21,11 @@ def one_line(exc: UserError) -> str:
     for kind, group in _LISTING:
         if isinstance(exc, kind):
             return f"{exc.message}; see `farmctl {group} list`"
+    if isinstance(exc, NotDriven) and exc.daemon_id is None:
+        return f"{exc.message}; start one with `farmctl daemon`"
+    if isinstance(exc, NotConfirmed):
+        return (f"printer {exc.printer_id} did not confirm {exc.verb} within {exc.timeout_s:g} s; "
+                "check `farmctl status` (the daemon may still carry it out)")
     if isinstance(exc, NoFarm):
         return f"{exc.message}; create one with `farmctl printers add`, or check --home / {HOME_ENV}"
     return exc.message

@@ -211,8 +211,8 @@ def add(
 @printers_app.command("list")
 def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Every printer with its state, why it is not printing, material, nozzle and bed."""
+    from farmctl.app.status import printer_waits
     from farmctl.cli.queue_support import open_store
-    from farmctl.daemon.view import printer_waits
 
     with open_store(home) as store:
         found = store.list_printers()

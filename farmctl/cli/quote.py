@@ -32,8 +32,9 @@ def quote(
     home: HomeOpt = None,
 ) -> None:
     """Price, filament, print time and earliest finish of files on today's farm, without queueing
-    them (a what-if pass of the scheduler over the current queue). Prices come from [costs] in
-    farm.toml; a price that is not set is named, never guessed."""
+    them (a what-if pass of the scheduler over the current queue, each printer's times corrected by
+    what its history taught). Prices come from [costs] in farm.toml; a price that is not set is named,
+    never guessed."""
     from farmctl.app.values import parse_due
     from farmctl.cli.queue_support import open_store
     from farmctl.records.quote import quote_files

@@ -38,7 +38,7 @@ def schedule(
 
     if hours is not None and not hours > 0:
         raise UserError(f"--hours must be more than 0 (got {hours:g}); it is the width of the chart")
-    from farmctl.daemon.view import printer_waits
+    from farmctl.app.status import printer_waits
     from farmctl.scheduler.waits import reason_keys
 
     with open_store(home) as store:

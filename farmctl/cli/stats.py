@@ -112,7 +112,8 @@ def _show(result: FarmStats) -> None:
         printers.add_row(
             p.id, Text(_bar(p.utilisation), style="cyan"), _percent(p.utilisation),
             Text(_percent(success), style=style), str(p.runs), f"{p.print_time_s / 3600:.1f}",
-            f"{p.filament_g:,.0f} g", _percent(p.eta_error), reasons or "-",
+            f"{p.filament_g:,.0f} g", _percent(p.eta_error) + (f" ×{p.eta_ratio:.2f}" if p.eta_ratio else ""),
+            reasons or "-",
         )
     out.print(printers)
     top = max((c.print_time_s for c in result.customers), default=0.0)

@@ -8,7 +8,7 @@ nothing added to the supervisor's loop (a slow database read here can never dela
 The cost is one indexed read per `interval_s` (0.5 s), plus a small snapshot when something changed.
 
 The same feed keeps Home Assistant's device list current (printers added or removed while running),
-and publishes what waits for a person (`<base>/attention/state`, farmctl.daemon.attention) whenever a
+and publishes what waits for a person (`<base>/attention/state`, farmctl.app.attention) whenever a
 log row may have changed it.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from farmctl.daemon.attention import collect_attention
+from farmctl.app.attention import collect_attention
 from farmctl.daemon.logs import EventLog
 from farmctl.errors import UserError
 from farmctl.scheduler.model import JobState

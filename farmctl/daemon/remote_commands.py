@@ -12,12 +12,13 @@ own: waiting for a printer's confirmation blocks only this thread.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from farmctl.app.control import ControlFailed, NotConfirmed, NotDriven, check_driven, request_and_wait
 from farmctl.daemon.control import CONFIRM_TIMEOUT_S
-from farmctl.errors import NotFound, UserError
+from farmctl.errors import UserError
+from farmctl.ids import UnknownPrinter
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import LiveStore
 from farmctl.telemetry.commands import CommandOutcome, RemoteCommand
@@ -53,25 +54,18 @@ class RemoteCommandHandler:
     def _handle(self, command: RemoteCommand) -> CommandOutcome:
         printer_id = command.printer_id
         try:
-            self._store.get_printer(printer_id)
-        except NotFound:
-            return CommandOutcome(False, f"no printer {printer_id} on this farm")
-        owner = self._live.live_statuses().get(printer_id)
-        if owner is None or owner.daemon_id != self._daemon_id:
             # Another daemon (shared PostgreSQL farm) or nobody drives it: this site cannot act on it.
-            return CommandOutcome(False, f"printer {printer_id} is not driven by this daemon")
+            check_driven(self._store, printer_id, daemon_id=self._daemon_id)
+        except UnknownPrinter:
+            return CommandOutcome(False, f"no printer {printer_id} on this farm")
+        except NotDriven as refused:
+            return CommandOutcome(False, refused.message)
         if self._clock() >= command.expires_at:  # sat in our command queue until it expired
             return CommandOutcome(False, f"expired at {command.expires_at.isoformat()} before it could run")
-        request_id = self._live.request_control(command.action, printer_id=printer_id)
-        deadline = time.monotonic() + self._answer_timeout_s
-        while True:
-            request = self._live.get_control(request_id)
-            if request.state != "pending":
-                ok = request.state == "done"
-                return CommandOutcome(ok, None if ok else (request.result or f"{command.action} failed"))
-            if time.monotonic() > deadline:
-                return CommandOutcome(
-                    False, f"printer {printer_id} did not confirm {command.action} within "
-                    f"{self._answer_timeout_s:g} s; the daemon may still carry it out"
-                )
-            time.sleep(POLL_S)
+        try:
+            request_and_wait(
+                self._live, command.action, printer_id, timeout_s=self._answer_timeout_s, poll_s=POLL_S
+            )
+        except (ControlFailed, NotConfirmed) as failed:
+            return CommandOutcome(False, failed.message)
+        return CommandOutcome(True, None)

@@ -12,8 +12,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from farmctl.daemon.attention import AttentionItem, AttentionKind
-from farmctl.daemon.view import FarmView, NextJob, PrinterRow
+from farmctl.app.attention import AttentionItem, AttentionKind
+from farmctl.app.status import FarmView, NextJob, PrinterRow
 from farmctl.scheduler import waits
 from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.live import DaemonRecord

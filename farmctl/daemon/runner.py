@@ -21,9 +21,9 @@ from types import FrameType
 from typing import Any, Protocol
 
 from farmctl import __version__
+from farmctl.app.daemon_lock import DaemonLock
 from farmctl.config import FarmConfig, load_config
 from farmctl.daemon.drivers import DriverFactory, driver_factory
-from farmctl.daemon.lock import DaemonLock
 from farmctl.daemon.logs import install_logging
 from farmctl.daemon.observer import FarmObserver
 from farmctl.daemon.settings import BED_CLEAR_MODES, STOP_POLICIES, DaemonSettings, PowerSettings

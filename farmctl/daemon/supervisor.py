@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from farmctl.app.liveness import dead_on_this_host
 from farmctl.daemon.changes import FleetChanges
 from farmctl.daemon.control import ControlHandler
 from farmctl.daemon.dispatcher import Dispatcher, live_rows
 from farmctl.daemon.drivers import DriverFactory, close_driver
 from farmctl.daemon.field import FieldRecovery
-from farmctl.daemon.liveness import dead_on_this_host
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver, NullObserver
 from farmctl.daemon.settings import DaemonSettings, PowerSettings, bed_clear_mode

@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from farmctl import __version__
-from farmctl.config import CONFIG_FILE_NAME, FarmConfig
+from farmctl.config import FarmConfig
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver
 from farmctl.daemon.queue_feed import QueueFeed
 from farmctl.store.live import LiveStatus
 from farmctl.telemetry import models
 from farmctl.telemetry.farm_observer import TelemetryObserver
-from farmctl.telemetry.settings import MqttSection, MqttSettings, mqtt_settings
+from farmctl.telemetry.settings import MqttSettings, settings_from
 from farmctl.telemetry.sink import DisabledTelemetry, TelemetrySink, open_telemetry
 
 if TYPE_CHECKING:
@@ -40,12 +40,6 @@ if TYPE_CHECKING:
 
 TELEMETRY_LOGGER = "farmctl.telemetry"
 STOP_TIMEOUT_S = 3.0
-
-
-def settings_from(config: FarmConfig, home: Path) -> MqttSettings | None:
-    """The validated `[mqtt]` settings (None = MQTT off); errors name farm.toml and the key."""
-    source = config.source or home / CONFIG_FILE_NAME
-    return mqtt_settings(config.section(MqttSection), str(source))
 
 
 class _ToDaemonLog(logging.Handler):

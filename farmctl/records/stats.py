@@ -54,6 +54,7 @@ class PrinterStats:
     print_time_s: float = 0.0
     filament_g: float = 0.0
     eta_samples: int = 0
+    eta_ratio: float | None = None  # the correction learned from its history (eta.py); None: none yet
     eta_error_sum: float = 0.0
     failures_by_reason: dict[str, int] = field(default_factory=dict)
 
@@ -110,6 +111,7 @@ class FarmStats:
                     "print_hours": round(p.print_time_s / 3600.0, 2),
                     "filament_g": round(p.filament_g, 1),
                     "eta_error": _ratio(p.eta_error),
+                    "eta_ratio": _ratio(p.eta_ratio),
                 }
                 for p in self.printers
             ],
@@ -227,7 +229,7 @@ def farm_stats(store: JobStore, since: float | None = None, until: float | None 
     costs, power = farm_costs(store)
     printers = store.list_printers()
     totals, failures = store.run_totals(since, until)
-    return compute_stats(
+    result = compute_stats(
         totals,
         failures,
         registered={p.id: p.created_at for p in printers},
@@ -238,3 +240,7 @@ def farm_stats(store: JobStore, since: float | None = None, until: float | None 
         now=now,
         default_printer_w=power.default_printer_w,
     )
+    learned = {p.id: p.eta_ratio for p in printers}
+    for stats in result.printers:
+        stats.eta_ratio = learned.get(stats.id)
+    return result

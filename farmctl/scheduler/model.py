@@ -126,15 +126,6 @@ class Requirements:
     tags: frozenset[str] = frozenset()
     printer: str | None = None  # pinned: this printer and no other
 
-    def same_as(self, other: Requirements) -> bool:
-        return (self.material, self.nozzle_mm, self.size_mm, self.tags, self.printer) == (
-            other.material,
-            other.nozzle_mm,
-            other.size_mm,
-            other.tags,
-            other.printer,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class PrinterView:

@@ -185,6 +185,11 @@ def all_taken() -> PrinterWait:
     return PrinterWait(WaitCode.NOTHING_ELIGIBLE, "idle: every queued copy is printing or starting elsewhere")
 
 
+# Below this many grams a tracked spool is flagged in "Needs attention" (status, watch, MQTT) before it
+# keeps a copy from its printer.
+LOW_SPOOL_G = 100.0
+
+
 def spool_low(printer_id: str, left_g: float, needed_g: float) -> PrinterWait:
     """`spool low: 40 g left, the next copy needs 55 g`: the ledger keeps the copy from this printer."""
     return PrinterWait(

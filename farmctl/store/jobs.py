@@ -93,11 +93,6 @@ def job_from_row(row: Row[Any], active_printers: tuple[str, ...] = (), here: str
 
 
 class JobOps(StoreBase):
-    def record_file(self, info: FileInfo) -> None:
-        """Remember a stored file and its analysis (idempotent: same content, same row)."""
-        with self._write() as conn:
-            self._upsert_file(conn, info)
-
     def _upsert_file(self, conn: Any, info: FileInfo) -> None:
         if conn.execute(select(files.c.sha256).where(files.c.sha256 == info.sha256)).first():
             return

@@ -112,7 +112,7 @@ class QueueSnapshot:
 
 @dataclass(frozen=True)
 class AttentionItem:
-    """One thing that waits for a person (farmctl.daemon.attention), as plain values."""
+    """One thing that waits for a person (farmctl.app.attention), as plain values."""
 
     kind: str
     reason: str

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from farmctl.config import CONFIG_FILE_NAME, FarmConfig
 from farmctl.config_schema import MqttSection
 from farmctl.errors import ConfigError
 
@@ -268,3 +269,9 @@ class _SectionReader:
         if not isinstance(value, bool):
             raise self.error(key, "must be true or false")
         return value
+
+
+def settings_from(config: FarmConfig, home: Path) -> MqttSettings | None:
+    """The farm's validated `[mqtt]` settings (None = MQTT off); errors name farm.toml and the key."""
+    source = config.source or home / CONFIG_FILE_NAME
+    return mqtt_settings(config.section(MqttSection), str(source))

@@ -12,10 +12,10 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from farmctl.app.attention import AttentionKind
 from farmctl.app.farm import open_store
+from farmctl.app.status import collect
 from farmctl.cli.app import app
-from farmctl.daemon.attention import AttentionKind
-from farmctl.daemon.view import collect
 from farmctl.scheduler.waits import WaitCode
 from farmctl.store.live import LiveStore
 from tests.daemon.conftest import Farm, small_part, wait_for

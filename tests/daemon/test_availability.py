@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from farmctl.app.documents import plan_for
-from farmctl.daemon.view import collect
+from farmctl.app.status import collect
 from tests.daemon.conftest import Farm, small_part, wait_for
 from tests.support.simulator import running_simulator
 

@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 from rich.console import Console
 
+from farmctl.app.status import FarmView, PrinterRow
 from farmctl.cli.dashboard import render
-from farmctl.daemon.view import FarmView, PrinterRow
 
 
 def printing_row(printer_id: str, file: str) -> PrinterRow:
@@ -85,8 +85,8 @@ def test_summary_lines_carry_the_eta() -> None:
 
 
 def test_summary_lines_name_what_needs_attention_first() -> None:
+    from farmctl.app.attention import AttentionItem, AttentionKind
     from farmctl.cli.dashboard import summary_line
-    from farmctl.daemon.attention import AttentionItem, AttentionKind
 
     item = AttentionItem(AttentionKind.JOB_INTERRUPTED, "j3 cube.gcode interrupted", "farmctl jobs retry j3")
     view = FarmView(at=time.time(), daemons=[], printers=[], next_jobs=[], orders_at_risk=[],

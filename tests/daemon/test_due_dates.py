@@ -8,8 +8,8 @@ from datetime import datetime
 
 from rich.console import Console
 
+from farmctl.app.status import FarmView, OrderAtRisk
 from farmctl.cli.dashboard import risks_table
-from farmctl.daemon.view import FarmView, OrderAtRisk
 
 
 def rendered(view: FarmView) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from farmctl.daemon.view import collect
+from farmctl.app.status import collect
 from tests.daemon.conftest import SIM_SPEED, Farm, executed_job_lines, job_commands, small_part, wait_for
 from tests.support.simulator import running_simulator
 

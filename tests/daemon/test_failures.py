@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from farmctl.app.attention import AttentionKind
+from farmctl.app.status import collect
 from farmctl.cli.dashboard import temperatures_text
-from farmctl.daemon.attention import AttentionKind
-from farmctl.daemon.view import collect
 from farmctl.scheduler.waits import WaitCode
 from tests.daemon.conftest import Farm, executed_job_lines, job_commands, small_part, wait_for
 from tests.daemon.recovery_support import (

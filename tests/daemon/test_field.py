@@ -17,7 +17,7 @@ from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
 from farmctl.drivers.serial.usb import PortInfo
 
 from farmctl.app.farm import open_store
-from farmctl.daemon.view import collect
+from farmctl.app.status import collect
 from farmctl.store.records import Printer
 from tests.daemon.conftest import Farm, executed_job_lines, job_commands, small_part, wait_for
 from tests.daemon.recovery_support import (
@@ -97,7 +97,8 @@ def test_cable_pull_without_reset_continues_the_same_run(farm: Farm, tmp_path: P
 def test_cable_pull_during_a_pause(farm: Farm, tmp_path: Path) -> None:
     part = small_part(tmp_path / "part.gcode", moves=800)
     link = tmp_path / "ttyACM-p1"
-    faults = {"unplug-at": 6.0, "replug-after": 1.0}  # seconds after the board booted (the sim started)
+    faults = {"unplug-at": 15.0, "replug-after": 1.0}  # seconds after the board booted (the sim started);
+    # 15 s leaves room for a slow start on a loaded machine: the pause must come before the unplug
     with running_simulator(transport="pty", link=link, faults=faults, speed=30.0, reset_on_open=False,
                            journal_dir=tmp_path / "j") as sim:
         farm.add_printer("p1", str(link))
@@ -342,7 +343,7 @@ def test_reset_during_the_heat_up_prints_the_copy_again(farm: Farm, tmp_path: Pa
 def test_reset_during_a_pause_is_recovered(farm: Farm, tmp_path: Path) -> None:
     part = small_part(tmp_path / "part.gcode", moves=800)
     link = tmp_path / "ttyUSB-p1"
-    faults = {"unplug-at": 6.0, "replug-after": 0.5}  # seconds after the board booted (the daemon opened it)
+    faults = {"unplug-at": 15.0, "replug-after": 0.5}  # seconds after the board booted (the daemon opened it)
     with running_simulator(transport="pty", link=link, faults=faults, speed=30.0,
                            journal_dir=tmp_path / "j") as sim:
         farm.add_printer("p1", str(link))

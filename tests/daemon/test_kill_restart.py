@@ -8,9 +8,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from farmctl.daemon.liveness import dead_on_this_host, pid_alive
-from farmctl.daemon.lock import DaemonLock
-from farmctl.daemon.view import collect
+from farmctl.app.daemon_lock import DaemonLock
+from farmctl.app.liveness import dead_on_this_host, pid_alive
+from farmctl.app.status import collect
 from farmctl.store.live import DaemonRecord, LiveStore
 from tests.daemon.conftest import Farm, small_part, wait_for
 from tests.support.simulator import running_simulator

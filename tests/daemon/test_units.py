@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from farmctl.daemon.lock import DaemonLock, lock_holder
+from farmctl.app.daemon_lock import DaemonLock, lock_holder
 from farmctl.daemon.logs import KeyValueFormatter
 from farmctl.daemon.worker import ActiveRun, Backoff, WorkerState
 from farmctl.errors import UserError

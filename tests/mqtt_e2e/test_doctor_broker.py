@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from farmctl.daemon.doctor import Check, run_checks
+from farmctl.app.doctor import Check, run_checks
 from tests.mqtt_e2e.conftest import farm_toml
 from tests.support.mosquitto import MosquittoBroker, mosquitto_available
 

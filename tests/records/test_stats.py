@@ -69,6 +69,7 @@ def test_stats_over_a_history_with_failures(home: Path, farm: Callable[..., Resu
     assert p1["failures_by_reason"] == {"thermal runaway on tN": 1}
     assert p1["print_time_s"] == pytest.approx(1800 + 3 * 4320)
     assert p1["eta_error"] == pytest.approx(0.2)  # 1.2 h for an estimated 1 h
+    assert p1["eta_ratio"] == pytest.approx(1.2)  # what the store learned from it
     assert p1["utilisation"] == pytest.approx((1800 + 3 * 4320) / 86400, abs=1e-4)
     assert p2["success_rate"] == 1.0 and p2["eta_error"] == 0.0
     assert p1["filament_g"] == pytest.approx(3.5 * 2.982, abs=0.1)  # half of the failed copy's metre

@@ -145,7 +145,7 @@ def _check_files(home: Path, store: Any, results: list[Check]) -> None:
 
 
 def _check_daemon(home: Path, results: list[Check]) -> None:
-    from farmctl.daemon.lock import lock_holder
+    from farmctl.app.daemon_lock import lock_holder
 
     pid = lock_holder(home)
     if pid:
@@ -246,7 +246,7 @@ def _check_octoprint(name: str, printer: Any, store: Any, results: list[Check]) 
 
 
 def _check_broker(config: Any, results: list[Check]) -> None:
-    from farmctl.daemon.telemetry_wiring import settings_from
+    from farmctl.telemetry.settings import settings_from
 
     settings = settings_from(config, config.home)  # a bad [mqtt] raises: the daemon would refuse it too
     if settings is None:

@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from farmctl.scheduler.model import JobState, PrinterState
-from farmctl.scheduler.waits import PrinterWait, WaitCode
+from farmctl.scheduler.waits import LOW_SPOOL_G, PrinterWait, WaitCode
 from farmctl.store.jobstore import JobStore
 from farmctl.store.records import Job, Printer, Run
 
@@ -39,6 +39,7 @@ class AttentionKind(StrEnum):
     BED_NOT_CLEAR = "bed_not_clear"
     PRINTER_PAUSED = "printer_paused"
     PRINTER_OUT_OF_ROTATION = "printer_out_of_rotation"
+    SPOOL_LOW = "spool_low"  # the filament ledger: a spool nearly empty, or too short for the next copy
     JOB_HELD = "job_held"
     ORDER_BLOCKED = "order_blocked"
 
@@ -154,7 +155,22 @@ def _printer_items(printer: Printer, driven: bool, wait: PrinterWait | None, run
         found.append(AttentionItem(AttentionKind.PRINTER_OUT_OF_ROTATION,
                                    f"{pid}: out of rotation ({printer.hold_reason})",
                                    f"farmctl printers enable {pid}", {"printer": pid}, printer.state_at))
+    spool = _spool_item(printer, wait)
+    if spool is not None:
+        found.append(spool)
     return found
+
+
+def _spool_item(printer: Printer, wait: PrinterWait | None) -> AttentionItem | None:
+    """A spool too short for the copy the daemon would start (its wait says so), or below LOW_SPOOL_G."""
+    command = f"farmctl printers set {printer.id} --spool-g GRAMS"  # after loading a fuller spool
+    if wait is not None and wait.code is WaitCode.SPOOL_LOW:
+        return AttentionItem(AttentionKind.SPOOL_LOW, f"{printer.id}: {wait.text}", command,
+                             {"printer": printer.id})
+    if printer.spool_g is not None and printer.spool_g < LOW_SPOOL_G:
+        text = f"{printer.id}: spool low, {printer.spool_g:.0f} g left"
+        return AttentionItem(AttentionKind.SPOOL_LOW, text, command, {"printer": printer.id})
+    return None
 
 
 def bed_text(run: Run | None) -> str:

@@ -14,16 +14,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from farmctl.daemon.attention import AttentionItem, collect_attention
-from farmctl.daemon.liveness import dead_on_this_host
+from farmctl.app.attention import AttentionItem, collect_attention
+from farmctl.app.control import STALE_AFTER_S
+from farmctl.app.liveness import dead_on_this_host
 from farmctl.scheduler import waits
 from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import DaemonRecord, LiveStatus, LiveStore
 from farmctl.store.records import Printer
 
-# A daemon writes every `status_interval_s` (1 s by default); a row older than this is stale.
-STALE_AFTER_S = 10.0
 NEXT_JOBS = 8
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from farmctl.daemon.lock import lock_holder
+from farmctl.app.daemon_lock import lock_holder
 from farmctl.store.live import DaemonRecord
 
 
