@@ -51,10 +51,11 @@ def test_two_hosts_share_the_queue_and_each_drives_its_printers(tmp_path: Path, 
             assert not cache_b.exists()
             daemon_a = host_a.start_daemon(bed_clear="auto")
             daemon_b = host_b.start_daemon(bed_clear="auto")
-            wait_for(lambda: host_a.job_state(job) == "done", 90, "the four copies on two hosts")
+            ended = ("done", "failed", "interrupted")
+            wait_for(lambda: host_a.job_state(job) in ended, 90, "the four copies on two hosts")
             with open_store(homes[1]) as store:
                 runs = store.list_runs(job_id=job)
-                assert sorted(r.state for r in runs) == ["done"] * 4
+                assert sorted(r.state for r in runs) == ["done"] * 4, [(r.state, r.error) for r in runs]
                 assert {r.printer_id for r in runs} == {"a", "b"}  # both hosts printed
                 assert store.get_job(job).copies_done == 4
                 live = LiveStore.attach(store).live_statuses()
