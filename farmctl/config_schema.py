@@ -221,8 +221,6 @@ class CostSettings:
     )
 
 
-
-
 @dataclass(frozen=True)
 class HttpSettings:
     """[http]: the HTTP server (slicer uploads, REST API, dashboard); see docs/web.md."""
@@ -239,6 +237,23 @@ class HttpSettings:
     )
 
 
+@dataclass(frozen=True)
+class SyncSettings:
+    """[sync]: this farm home's site name and the central farm it syncs with (docs/sync.md)."""
+
+    site: str | None = field(
+        default=None,
+        metadata={"help": "this site's name, e.g. truck-1 (default: the host name; unused at the centre)"},
+    )
+    central: str | None = field(
+        default=None,
+        metadata={"help": "the central farm's database, postgresql+psycopg://...; unset: this is the centre"},
+    )
+    interval_s: float = field(
+        default=300.0, metadata={"min": 10.0, "help": "the daemon syncs this often while the centre answers"}
+    )
+
+
 # TOML section name -> settings class. Other areas append their own sections here.
 SECTIONS: dict[str, type] = {
     "store": StoreSettings,
@@ -249,4 +264,5 @@ SECTIONS: dict[str, type] = {
     "mqtt": MqttSection,
     "costs": CostSettings,
     "http": HttpSettings,
+    "sync": SyncSettings,
 }

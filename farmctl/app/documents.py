@@ -69,6 +69,8 @@ def job_json(job: Job, forecast: JobForecast | None) -> dict[str, Any]:
         "failures": job.failures,
         "sha256": job.file_sha,
         "created": iso(job.created_at),
+        "site": job.site,
+        "reserved": job.reserved,
     }
 
 
@@ -102,6 +104,8 @@ def order_json(order: Order, forecast: OrderForecast | None) -> dict[str, Any]:
         "at_risk": bool(forecast.at_risk) if forecast else False,
         "at_risk_reason": forecast.reason if forecast else None,
         "created": iso(order.created_at),
+        "site": order.site,
+        "job_sites": list(order.job_sites),
     }
 
 
@@ -206,9 +210,9 @@ def printer_document(store: JobStore, printer_id: str) -> tuple[dict[str, Any], 
     return document, wait
 
 
-def orders_document(store: JobStore) -> list[dict[str, Any]]:
-    """`farmctl orders list --json`."""
-    found = store.list_orders()
+def orders_document(store: JobStore, *, site: str | None = None) -> list[dict[str, Any]]:
+    """`farmctl orders list --json` (`site`: only that site's orders)."""
+    found = store.list_orders(site=site)
     forecasts = plan_for(store).order_forecasts() if found else {}
     return [order_json(o, forecasts.get(o.id)) for o in found]
 
@@ -235,12 +239,18 @@ class JobsPage:
 
 
 def jobs_page(
-    store: JobStore, *, state: JobState | None, order_id: int | None, limit: int | None, offset: int
+    store: JobStore,
+    *,
+    state: JobState | None,
+    order_id: int | None,
+    limit: int | None,
+    offset: int,
+    site: str | None = None,
 ) -> JobsPage:
-    """`farmctl jobs list --json` (one page, or every job with `limit=None`)."""
+    """`farmctl jobs list --json` (one page, or every job with `limit=None`; `site`: only that site's)."""
     if order_id is not None:
         store.get_order(order_id)  # an unknown order is an error, not an empty listing
-    found = store.list_jobs(state=state, order_id=order_id, limit=limit, offset=offset)
+    found = store.list_jobs(state=state, order_id=order_id, site=site, limit=limit, offset=offset)
     # Jobs with a projection: queued or printing ones, and those waiting for a person (at risk).
     projected = ("queued", "printing", "interrupted", "failed", "held")
     live = any(j.state.value in projected or j.copies_active for j in found.items)

@@ -84,6 +84,8 @@ class FarmView:
     orders_at_risk: list[OrderAtRisk]
     jobs_by_state: dict[str, int] = field(default_factory=dict)
     attention: list[AttentionItem] = field(default_factory=list)  # what waits for a person
+    site: str = "central"  # this farm home's site (farmctl/sites.py); jobs_by_state counts its jobs
+    sites: dict[str, dict[str, int]] = field(default_factory=dict)  # other sites' reserved jobs by state
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -179,9 +181,10 @@ def printer_rows(
     return daemons, printers, rows, driven
 
 
-def collect(store: JobStore, projection: Plan | None = None) -> FarmView:
+def collect(store: JobStore, projection: Plan | None = None, *, site: str | None = None) -> FarmView:
     """The farm now. `projection`: the queue's plan when the caller made one already (the dashboard
-    plans once with the timeline, farmctl.web.feed), else it is made here."""
+    plans once with the timeline, farmctl.web.feed), else it is made here. `site`: of the jobs reserved
+    for other sites, only that site's are counted."""
     from farmctl.scheduler.model import JobState, Policy
     from farmctl.scheduler.projection import plan as make_plan
 
@@ -220,11 +223,13 @@ def collect(store: JobStore, projection: Plan | None = None) -> FarmView:
         ))
     counts: dict[str, int] = {}
     for state in JobState:
-        total = store.list_jobs(state=state, limit=1).total
+        total = store.count_jobs(state, site=store.site)
         if total:
             counts[state.value] = total
+    sites = {name: by_state for name, by_state in sorted(store.jobs_by_site().items())
+             if name != store.site and (site is None or name == site)}
     attention = collect_attention(
         store, driven=driven.__contains__, daemon_running=bool(daemons), printers=printers,
         live={r.id: r.state_reason for r in rows if r.live})
     return FarmView(at=now, daemons=daemons, printers=rows, next_jobs=next_jobs, orders_at_risk=risks,
-                    jobs_by_state=counts, attention=attention)
+                    jobs_by_state=counts, attention=attention, site=store.site, sites=sites)

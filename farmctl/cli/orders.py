@@ -55,27 +55,43 @@ def add(
 
 
 @orders_app.command("list")
-def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+def list_(
+    site: Annotated[
+        str | None,
+        typer.Option("--site", metavar="SITE",
+                     help="Only orders taken at this site or with jobs reserved for it."),
+    ] = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
     """Every order with its progress, projected finish and whether it is at risk."""
     from farmctl.app.documents import order_json, plan_for
     from farmctl.cli.queue_support import open_store, print_table, short_time
+    from farmctl.sites import check_site
 
+    site_name = check_site(site) if site is not None else None
     with open_store(home) as store:
-        found = store.list_orders()
+        found = store.list_orders(site=site_name)
         forecasts = plan_for(store).order_forecasts() if found else {}
     if json_out:
         print_json([order_json(o, forecasts.get(o.id)) for o in found])
         return
     if not found:
+        if site_name is not None:
+            message(f"no orders of site {site_name}")
+            return
         message("no orders yet; create one with `farmctl orders add --customer C --due DATE`")
         return
     now = store.now()
+    # The SITE column appears once sites are in use: an order (or one of its jobs) of another site.
+    with_site = site_name is not None or any({o.site, *o.job_sites} != {store.site} for o in found)
     rows = []
     for o in found:
         f = forecasts.get(o.id)
         rows.append(
             (
                 f"o{o.id}",
+                *((", ".join(sorted({o.site, *o.job_sites})),) if with_site else ()),
                 o.customer,
                 o.project or "-",
                 str(o.priority),
@@ -85,9 +101,9 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
                 f"AT RISK: {f.reason}" if f and f.at_risk else "",
             )
         )
-    print_table(
-        ("ID", "CUSTOMER", "PROJECT", "PRIO", "COPIES", "DUE", "FINISH", "RISK"), rows, alert_column=7
-    )
+    site_column = ("SITE",) if with_site else ()
+    columns = ("ID", *site_column, "CUSTOMER", "PROJECT", "PRIO", "COPIES", "DUE", "FINISH", "RISK")
+    print_table(columns, rows, alert_column=len(columns) - 1)
 
 
 @orders_app.command("show")

@@ -192,7 +192,7 @@ def test_status_json_keeps_its_keys_and_adds_the_new_ones(farm: Farm) -> None:
     with open_store(farm.home) as store:
         document = collect(store).to_json()
     assert set(document) == {"at", "daemons", "printers", "next_jobs", "orders_at_risk", "jobs_by_state",
-                             "attention"}
+                             "attention", "site", "sites"}
     keys = {"state", "detail", "eta", "live", "state_reason", "state_reason_code", "state_reason_command"}
     assert keys <= set(document["printers"][0])
     assert document["attention"] == []  # a printer and no work: nothing waits for a person
