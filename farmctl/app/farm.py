@@ -37,6 +37,8 @@ def files_of(store: JobStore) -> FileStore:
     database when the farm spans several hosts (PostgreSQL; farmctl/store/contents.py)."""
     if store.home is None:
         raise UserError("this database was opened without a farm home; open the farm by its home")
+    from farmctl.files import FileStore  # lazily: hashlib and tempfile stay out of every CLI start
+
     return FileStore.for_home(store.home, store if store.shares_files else None)
 
 
@@ -56,7 +58,6 @@ class Farm:
     @classmethod
     def of(cls, store: JobStore) -> Farm:
         """The farm a store was opened from (`open_store(home)`)."""
-
         if store.home is None or store.config is None:
             raise UserError("this database was opened without a farm home; open the farm by its home")
         return cls(home=store.home, config=store.config, store=store, files=files_of(store))
