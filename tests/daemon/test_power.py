@@ -96,14 +96,15 @@ def test_a_resume_that_reheats_waits_for_the_power_budget(farm: Farm, tmp_path: 
         daemon = farm.start_daemon(bed_clear="auto", make_driver=make_driver)
         wait_for(lambda: (_live(farm, "a").lines_acked or 0) > 50, 30, "a to print")
         assert farmctl(farm, "printers", "pause", "a").returncode == 0
-        second = farm.queue(small_part(tmp_path / "b.gcode", moves=100), printer_id="b")
+        # b heats far (bed 100, nozzle 260): its heat-up outlasts a slow CLI start on a loaded machine
+        second = farm.queue(small_part(tmp_path / "b.gcode", moves=100, bed=100, hotend=260), printer_id="b")
         wait_for(lambda: _live(farm, "b").heating, 30, "b to heat up")
         resumed = farmctl(farm, "printers", "resume", "a")
         assert resumed.returncode == 0 and "power budget" in resumed.stderr, resumed.stderr
         wait_for(lambda: {farm.job_state(first), farm.job_state(second)} == {"done"}, 120, "both jobs")
         farm.stop_daemon(daemon)
         journals = [sim.journal(0), sim.journal(1)]
-    b_hot = next(float(e["t"]) for e in journals[1] if e.get("cmd") == "M109 S200")
+    b_hot = next(float(e["t"]) for e in journals[1] if e.get("cmd") == "M109 S260")
     a_reheat = [float(e["t"]) for e in journals[0] if e.get("cmd") == "M140 S50"][-1]  # the resume script
     assert a_reheat >= b_hot
     log = (farm.home / "logs" / "daemon.log").read_text()
