@@ -3,9 +3,18 @@
 Design (why it looks like this):
 
 * **Commands are requests, not calls that wait.** `connect()`, `start_job()`, `pause()` ... return at once
-  and are safe to call from any thread. Each driver owns ONE thread per printer connection that holds all
-  protocol state; commands are handed to it through a thread-safe inbox. Nothing outside that thread ever
-  touches protocol state, so there are no locks on the hot path (one ok in, the next line out).
+  and are safe to call from any thread. A printer's protocol state lives on ONE thread, and commands are
+  handed to it through a thread-safe inbox; nothing outside that thread ever touches protocol state, so
+  there are no locks on the hot path (one ok in, the next line out).
+* **The shared loop.** That thread need not be the printer's own. Every serial printer of a farm runs on
+  one `LinkLoop` (drivers/serial/loop.py): one epoll over all links, each link a handler feeding its pure,
+  sans-I/O `MarlinProtocol` (drivers/serial/protocol.py) and writing what it produced; a failing link ends
+  only itself. The daemon's `DriverMaker` (farmctl/daemon/drivers.py) starts that loop with the first
+  serial printer and stops it after the last driver is closed. An OctoPrint driver talks HTTP, where a
+  request may wait for seconds, so it keeps a thread of its own per printer.
+* **A driver is closed once.** `close()` disconnects, waits for the link to end and frees what the driver
+  holds (a private loop, ports, sessions); the daemon calls it when a printer is removed, changed or the
+  daemon stops. `disconnect()` alone keeps the driver reusable (`connect()` again).
 * **Results are events.** The driver reports everything that happens as typed, frozen events pushed into an
   `EventSink` (any callable taking one event; `queue.Queue.put` is the usual choice). The sink is called from
   the driver's thread, so it must not block for long: the daemon's supervisor passes a queue shared by many
@@ -286,6 +295,12 @@ class PrinterDriver(ABC):
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the connection thread to end (after disconnect or a fatal error). True if it ended."""
         return True
+
+    def close(self) -> None:
+        """Disconnect, wait (up to 5 s) for the link to end, and free what the driver holds. The driver
+        is not used again afterwards. Drivers that hold more than their link (a private loop) extend it."""
+        self.disconnect()
+        self.join(5.0)
 
     def resume_heats(self) -> bool:
         """Whether `resume()` heats the printer again (its resume script sets a temperature): the daemon then

@@ -221,8 +221,6 @@ class CostSettings:
     )
 
 
-
-
 @dataclass(frozen=True)
 class HttpSettings:
     """[http]: the HTTP server (slicer uploads, REST API, dashboard); see docs/web.md."""
@@ -232,6 +230,27 @@ class HttpSettings:
     port: int = field(default=5000, metadata={"min": 0, "max": 65535, "help": "TCP port (0: any free one)"})
     open_dashboard: bool = field(
         default=False, metadata={"help": "the dashboard needs no read key (a trusted LAN only)"}
+    )
+    mdns: bool = field(
+        default=True,
+        metadata={"help": "announce _octoprint._tcp on the LAN (only when bound beyond loopback)"},
+    )
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """[sync]: this farm home's site name and the central farm it syncs with (docs/sync.md)."""
+
+    site: str | None = field(
+        default=None,
+        metadata={"help": "this site's name, e.g. truck-1 (default: the host name; unused at the centre)"},
+    )
+    central: str | None = field(
+        default=None,
+        metadata={"help": "the central farm's database, postgresql+psycopg://...; unset: this is the centre"},
+    )
+    interval_s: float = field(
+        default=300.0, metadata={"min": 10.0, "help": "the daemon syncs this often while the centre answers"}
     )
 
 
@@ -245,4 +264,5 @@ SECTIONS: dict[str, type] = {
     "mqtt": MqttSection,
     "costs": CostSettings,
     "http": HttpSettings,
+    "sync": SyncSettings,
 }

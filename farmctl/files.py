@@ -4,6 +4,11 @@ A queued file is copied into `<home>/files/<sha256[:2]>/<sha256>.gcode`, so the 
 twice is stored once, and editing or deleting the original never breaks a job. The copy goes to a
 temporary file in the same directory, is fsynced, then renamed into place: a crash or a full disk
 leaves either the whole file or nothing under its final name.
+
+Farms on several hosts (a PostgreSQL store) also keep every file in the database, content-addressed
+(farmctl/store/contents.py): the `shared` source below. `put` then writes it there too, and `fetch`
+brings a file that only the database holds into this home's directory, which is then a cache. A
+fetched file is hashed as it is written and refused unless its sha256 is the one asked for.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from farmctl.errors import UserError
 
@@ -27,21 +34,72 @@ class StoredFile:
     path: Path
 
 
-class FileStore:
-    """Files kept by content hash under one directory of the farm home."""
+class SharedContents(Protocol):
+    """Where every host of a farm finds a file by its sha256 (the PostgreSQL store)."""
 
-    def __init__(self, root: Path) -> None:
+    def has_content(self, sha256: str) -> bool: ...
+
+    def store_content(self, sha256: str, path: Path) -> None: ...
+
+    def read_content(self, sha256: str) -> Iterator[bytes]: ...
+
+
+class FileCorrupt(UserError):
+    """A file's bytes do not hash to the sha256 they are stored under."""
+
+
+class FileStore:
+    """Files kept by content hash under one directory of the farm home (and in `shared`, if given)."""
+
+    def __init__(self, root: Path, shared: SharedContents | None = None) -> None:
         self.root = root
+        self.shared = shared
 
     @classmethod
-    def for_home(cls, home: Path) -> FileStore:
-        return cls(home / "files")
+    def for_home(cls, home: Path, shared: SharedContents | None = None) -> FileStore:
+        return cls(home / "files", shared)
 
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}.gcode"
 
     def has(self, sha256: str) -> bool:
-        return self.path_for(sha256).is_file()
+        if self.path_for(sha256).is_file():
+            return True
+        return self.shared is not None and self.shared.has_content(sha256)
+
+    def fetch(self, sha256: str) -> Path:
+        """The local path of a file, fetched from the shared store first if only it has the file.
+        The path may not exist (neither has it): callers report that as they always did.
+        Raises FileCorrupt when the shared bytes do not match `sha256` (nothing is kept)."""
+        final = self.path_for(sha256)
+        if final.is_file() or self.shared is None or not self.shared.has_content(sha256):
+            return final
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp_name = tempfile.mkstemp(prefix=".fetching-", suffix=".part", dir=final.parent)
+        except OSError as exc:
+            raise UserError(f"cannot write into the file cache {self.root}: {exc.strerror or exc}") from exc
+        temp = Path(temp_name)
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out:
+                for chunk in self.shared.read_content(sha256):
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if digest.hexdigest() != sha256:
+                raise FileCorrupt(
+                    f"file {sha256[:12]} in the database does not match its sha256 (got "
+                    f"{digest.hexdigest()[:12]}); refused: queue the original file again"
+                )
+            os.replace(temp, final)
+            return final
+        except OSError as exc:
+            raise UserError(f"cannot write {final.name} into the file cache {self.root}: "
+                            f"{exc.strerror or exc}") from exc
+        finally:
+            temp.unlink(missing_ok=True)
 
     def put(self, source: Path) -> StoredFile:
         """Copy `source` in (once per content) and return where it lives."""
@@ -67,10 +125,12 @@ class FileStore:
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(temp, final)
-            return StoredFile(sha256=sha, size=size, path=final)
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise _copy_error(source, self.root, exc) from exc
+        if self.shared is not None:  # every host of the farm reads it from there
+            self.shared.store_content(sha, final)
+        return StoredFile(sha256=sha, size=size, path=final)
 
     def remove(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)

@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("config",),  # reads farm.toml and the environment
     ("config_schema",),  # every section farm.toml may hold
     ("scheduler", "gcode"),  # pure: who prints what next; G-code analysis
-    ("ids", "files", "home", "redact", "samples", "defaults", "farmctl"),  # small shared pieces
+    ("ids", "sites", "files", "home", "redact", "samples", "defaults", "farmctl"),  # small shared pieces
     ("errors",),  # the error types every layer raises
 ]
 

@@ -11,12 +11,13 @@ A file's commands are not kept in memory (a dense file has hundreds of thousands
 for the gear of the corpus, per file a farm prints). The pre-flight checks the whole file once and keeps
 where every block of `BLOCK_COMMANDS` commands starts in it; `FileCommands` reads a block back and cleans
 it again with the same rules when it is needed, and each job streams through a `view()` holding at most
-two blocks. A file that changes after its pre-flight is refused, never streamed half old, half new.
+two blocks. A file edited after its pre-flight is refused, never streamed half old, half new.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
+import itertools
 import re
 import threading
 from array import array
@@ -33,6 +34,7 @@ _PAREN_COMMENT = re.compile(r"\([^)]*\)")
 _TRAILING_ZEROS = re.compile(r"(\.\d*?)0+(?=\D|$)")
 _BARE_DOT = re.compile(r"(\d+)\.(?=\D|$)")
 _LINE_ENDS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines() splits on
+_DIGEST_BYTES = 8  # per block, to notice a file edited after its check
 _OTHER_LINE_ENDS = re.compile(rb"[\r\x0b\x0c\x1c-\x1e]")  # in ASCII, besides \n
 
 
@@ -103,8 +105,6 @@ class RecoveryLines(_Lines):
 class _Source:
     path: Path
     encoding: str
-    size: int
-    mtime_ns: int
     max_line_bytes: int
 
 
@@ -112,14 +112,17 @@ class FileCommands(_Lines):
     """A pre-flighted file's commands, read back from the file a block at a time.
 
     `starts[k]` is the byte offset of the line holding command k x BLOCK_COMMANDS, `starts[-1]` the file's
-    end, so block k is the bytes between two offsets: whole lines, cleaned again by the same rules. Random
-    access goes through a one-block cache (shared, under a lock: the daemon's planning reads); a streaming
-    job uses its own `view()`, since printers at different places in one file would evict each other."""
+    end, so block k is the bytes between two offsets: whole lines, cleaned again by the same rules. Each
+    block's bytes must hash to what the check saw (`digests`, 8 bytes a block), so a file edited since is
+    refused, while one only touched or copied back is not. Random access goes through a one-block cache
+    (shared, under a lock: the daemon's planning reads); a streaming job uses its own `view()`, since
+    printers at different places in one file would evict each other."""
 
-    def __init__(self, source: _Source, count: int, starts: array[int]) -> None:
+    def __init__(self, source: _Source, count: int, starts: array[int], digests: bytes) -> None:
         self._source = source
         self._count = count
         self._starts = starts
+        self._digests = digests
         self._lock = threading.Lock()
         self._cached: tuple[int, list[str]] = (-1, [])
 
@@ -145,13 +148,12 @@ class FileCommands(_Lines):
         start, end = self._starts[block], self._starts[block + 1]
         try:
             with open(source.path, "rb") as file:
-                stat = os.fstat(file.fileno())
-                if (stat.st_size, stat.st_mtime_ns) != (source.size, source.mtime_ns):
-                    raise SourceChanged(_changed(source.path))
                 file.seek(start)
                 data = file.read(end - start)
         except OSError as error:
             raise PreflightError(f"cannot read {source.path}: {error.strerror or error}") from error
+        if _digest(data) != self._digests[block * _DIGEST_BYTES : (block + 1) * _DIGEST_BYTES]:
+            raise SourceChanged(_changed(source.path))
         limit = source.max_line_bytes - NUMBERING_OVERHEAD - 1
         commands: list[str] = []
         try:
@@ -259,9 +261,7 @@ def _lines_and_sizes(text: str, encoding: str, simple: bool) -> Iterator[tuple[s
 def preflight_file(path: Path, max_line_bytes: int = 96) -> PreflightResult:
     """Check the whole file and index it; its commands are read back from it when streamed."""
     try:
-        with open(path, "rb") as file:
-            stat = os.fstat(file.fileno())
-            data = file.read()
+        data = path.read_bytes()
     except OSError as error:
         raise PreflightError(f"cannot read {path}: {error.strerror or error}") from error
     try:
@@ -270,7 +270,6 @@ def preflight_file(path: Path, max_line_bytes: int = 96) -> PreflightResult:
         encoding, text = "latin-1", data.decode("latin-1")
     size = len(data)
     simple = data.isascii() and _OTHER_LINE_ENDS.search(data) is None
-    del data
     limit = max_line_bytes - NUMBERING_OVERHEAD - 1
     source_lines: array[int] = array("I")
     starts: array[int] = array("q")
@@ -285,8 +284,14 @@ def preflight_file(path: Path, max_line_bytes: int = 96) -> PreflightResult:
             total += len(command) + 1
         offset += size_of
     starts.append(size)
-    source = _Source(path, encoding, stat.st_size, stat.st_mtime_ns, max_line_bytes)
-    return PreflightResult(FileCommands(source, len(source_lines), starts), source_lines, shortened, total)
+    view = memoryview(data)
+    digests = b"".join(_digest(view[a:b]) for a, b in itertools.pairwise(starts))
+    commands = FileCommands(_Source(path, encoding, max_line_bytes), len(source_lines), starts, digests)
+    return PreflightResult(commands, source_lines, shortened, total)
+
+
+def _digest(data: bytes | memoryview) -> bytes:
+    return hashlib.blake2b(data, digest_size=_DIGEST_BYTES).digest()
 
 
 class PreflightCache:

@@ -105,10 +105,6 @@ class SerialTransport:
         elif hasattr(port, "fd") and isinstance(port.fd, int):
             self._fd = port.fd
 
-    @property
-    def is_tty(self) -> bool:
-        return self._fd is not None
-
     def fileno(self) -> int | None:
         """The tty's descriptor (None for sockets and other URL handlers)."""
         return self._fd

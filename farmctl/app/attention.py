@@ -81,10 +81,10 @@ def collect_attention(
     `live`: the waits those daemons wrote (printer_live.state_reason)."""
     registered = store.list_printers() if printers is None else printers
     items: list[AttentionItem] = []
-    waiting = {state: list(store.list_jobs(state=state, limit=JOBS_PER_STATE).items)
+    waiting = {state: list(store.list_jobs(state=state, site=store.site, limit=JOBS_PER_STATE).items)
                for state in (JobState.INTERRUPTED, JobState.FAILED, JobState.HELD)}
     if not daemon_running:
-        queued = store.list_jobs(state=JobState.QUEUED, limit=1).total
+        queued = store.count_jobs(JobState.QUEUED, site=store.site)  # not other sites' jobs
         if queued:
             items.append(AttentionItem(
                 AttentionKind.NO_DAEMON, f"no daemon running: {queued} queued job{_s(queued)} "

@@ -117,7 +117,7 @@ def _check_database(home: Path, config: Any, results: list[Check]) -> Any:
 def _check_files(home: Path, store: Any, results: list[Check]) -> None:
     from farmctl.files import FileStore
 
-    files = FileStore.for_home(home)
+    files = FileStore.for_home(home, store if store is not None and store.shares_files else None)
     usage = shutil.disk_usage(home)
     if usage.free < LOW_DISK_BYTES:
         results.append(Check("disk", "warn", f"only {usage.free // (1024 * 1024)} MB free under {home}",
@@ -134,7 +134,7 @@ def _check_files(home: Path, store: Any, results: list[Check]) -> None:
 
     missing = []
     for state in (JobState.QUEUED, JobState.PRINTING, JobState.HELD, JobState.INTERRUPTED):
-        for job in store.list_jobs(state=state, limit=10_000).items:
+        for job in store.list_jobs(state=state, site=store.site, limit=10_000).items:
             if not files.has(job.file_sha):
                 missing.append(f"j{job.id}")
     if missing:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from farmctl.scheduler.model import JobState, Unavailable
     from farmctl.scheduler.projection import JobForecast, OrderForecast, Plan
     from farmctl.scheduler.waits import PrinterWait
-    from farmctl.store import Job, JobStore, Order, Printer, Run
+    from farmctl.store import Event, Job, JobStore, Order, Printer, Run
 
 
 def plan_for(store: JobStore, *, timeline: bool = False) -> Plan:
@@ -69,6 +69,8 @@ def job_json(job: Job, forecast: JobForecast | None) -> dict[str, Any]:
         "failures": job.failures,
         "sha256": job.file_sha,
         "created": iso(job.created_at),
+        "site": job.site,
+        "reserved": job.reserved,
     }
 
 
@@ -102,6 +104,8 @@ def order_json(order: Order, forecast: OrderForecast | None) -> dict[str, Any]:
         "at_risk": bool(forecast.at_risk) if forecast else False,
         "at_risk_reason": forecast.reason if forecast else None,
         "created": iso(order.created_at),
+        "site": order.site,
+        "job_sites": list(order.job_sites),
     }
 
 
@@ -206,9 +210,9 @@ def printer_document(store: JobStore, printer_id: str) -> tuple[dict[str, Any], 
     return document, wait
 
 
-def orders_document(store: JobStore) -> list[dict[str, Any]]:
-    """`farmctl orders list --json`."""
-    found = store.list_orders()
+def orders_document(store: JobStore, *, site: str | None = None) -> list[dict[str, Any]]:
+    """`farmctl orders list --json` (`site`: only that site's orders)."""
+    found = store.list_orders(site=site)
     forecasts = plan_for(store).order_forecasts() if found else {}
     return [order_json(o, forecasts.get(o.id)) for o in found]
 
@@ -235,12 +239,18 @@ class JobsPage:
 
 
 def jobs_page(
-    store: JobStore, *, state: JobState | None, order_id: int | None, limit: int | None, offset: int
+    store: JobStore,
+    *,
+    state: JobState | None,
+    order_id: int | None,
+    limit: int | None,
+    offset: int,
+    site: str | None = None,
 ) -> JobsPage:
-    """`farmctl jobs list --json` (one page, or every job with `limit=None`)."""
+    """`farmctl jobs list --json` (one page, or every job with `limit=None`; `site`: only that site's)."""
     if order_id is not None:
         store.get_order(order_id)  # an unknown order is an error, not an empty listing
-    found = store.list_jobs(state=state, order_id=order_id, limit=limit, offset=offset)
+    found = store.list_jobs(state=state, order_id=order_id, site=site, limit=limit, offset=offset)
     # Jobs with a projection: queued or printing ones, and those waiting for a person (at risk).
     projected = ("queued", "printing", "interrupted", "failed", "held")
     live = any(j.state.value in projected or j.copies_active for j in found.items)
@@ -251,12 +261,8 @@ def jobs_page(
 
 def job_document(store: JobStore, job_id: int) -> dict[str, Any]:
     """`farmctl jobs show ID --json`: the job with its print runs."""
-    job = store.get_job(job_id)
-    runs = store.list_runs(job_id=job_id)
-    attempts = store.copy_attempts(job_id)
     projection = plan_for(store)
-    document = job_json(job, projection.forecast(job_id))
-    points, recovered_from = store.recovery_info([r.id for r in runs])
+    document = job_json(store.get_job(job_id), projection.forecast(job_id))
     view = projection.job(job_id)
     from farmctl.scheduler.waits import spool_waits
 
@@ -265,9 +271,33 @@ def job_document(store: JobStore, job_id: int) -> dict[str, Any]:
         {"printer": printer_id, **wait.to_json()}
         for printer_id, wait in (spool_waits(projection.snapshot, view) if view else {}).items()
     ]
-    document["runs"] = [
+    document["runs"] = runs_document(store, job_id=job_id)
+    return document
+
+
+def runs_document(
+    store: JobStore, *, job_id: int | None = None, state: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Print runs, newest first, in the shape `jobs show` lists them."""
+    runs = store.list_runs(job_id=job_id, state=state, limit=limit)
+    attempts: dict[int, int] = {}
+    for job in {r.job_id for r in runs}:
+        attempts.update(store.copy_attempts(job))
+    points, recovered_from = store.recovery_info([r.id for r in runs])
+    return [
         run_json(r, attempts.get(r.id, 1), r.id in points and points[r.id].recoverable,
                  recovered_from.get(r.id))
         for r in runs
     ]
-    return document
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """One entry of the farm's event log (what happened, to what, by whom)."""
+    return {
+        "id": event.id,
+        "at": iso(event.at),
+        "actor": event.actor,
+        "kind": event.kind,
+        "subject": event.subject,
+        "detail": event.detail,
+    }

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from farmctl.errors import UserError
-from farmctl.files import FileStore
 
 if TYPE_CHECKING:
     from farmctl.config import FarmConfig
+    from farmctl.files import FileStore
     from farmctl.store import JobStore
     from farmctl.store.base import Clock
 
@@ -30,6 +30,16 @@ def open_store(
     from farmctl.store import JobStore
 
     return JobStore.open(home, config=load_config(home), create=create, actor=actor, clock=clock)
+
+
+def files_of(store: JobStore) -> FileStore:
+    """The file store of the farm `store` was opened from: the farm home's directory, backed by the
+    database when the farm spans several hosts (PostgreSQL; farmctl/store/contents.py)."""
+    if store.home is None:
+        raise UserError("this database was opened without a farm home; open the farm by its home")
+    from farmctl.files import FileStore  # lazily: hashlib and tempfile stay out of every CLI start
+
+    return FileStore.for_home(store.home, store if store.shares_files else None)
 
 
 @dataclass
@@ -50,7 +60,7 @@ class Farm:
         """The farm a store was opened from (`open_store(home)`)."""
         if store.home is None or store.config is None:
             raise UserError("this database was opened without a farm home; open the farm by its home")
-        return cls(home=store.home, config=store.config, store=store, files=FileStore.for_home(store.home))
+        return cls(home=store.home, config=store.config, store=store, files=files_of(store))
 
     def close(self) -> None:
         self.store.close()

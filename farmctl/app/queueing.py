@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from farmctl.errors import UserError
 from farmctl.ids import UnknownPrinter
+from farmctl.sites import check_site
 
 if TYPE_CHECKING:
     from farmctl.app.farm import Farm
@@ -81,6 +82,7 @@ class QueueRequest:
     tags: frozenset[str] = frozenset()
     held: bool = False
     material_from_file: bool = False
+    site: str | None = None  # reserve the jobs for this site (farmctl/sites.py); None: this farm's own
 
 
 def queue_files(farm: Farm, files: Sequence[FileToQueue], request: QueueRequest) -> list[Job]:
@@ -94,13 +96,19 @@ def queue_files(farm: Farm, files: Sequence[FileToQueue], request: QueueRequest)
     max_bytes = farm.config.section(FilesSettings).max_file_mb * 1_000_000
     if request.order_id is not None:
         store.get_order(request.order_id)  # NotFound for an unknown order
+    elsewhere = request.site is not None and check_site(request.site) != store.site
+    if elsewhere and request.printer_id is not None:
+        raise UserError(
+            f"a job reserved for site {request.site} prints on that site's printers: leave out --printer"
+        )
     registered = store.list_printers()
     if request.printer_id is not None and all(p.id != request.printer_id for p in registered):
         raise UnknownPrinter(request.printer_id)
     checked = []
     for source in files:
         info = analyse_for_queue(source, max_bytes)
-        check_fits(source, info, registered, request.printer_id)
+        if not elsewhere:  # another site's printers are not registered here
+            check_fits(source, info, registered, request.printer_id)
         checked.append((source, info))
     stored: list[FileInfo] = []
     new_jobs: list[NewJob] = []
@@ -120,6 +128,7 @@ def queue_files(farm: Farm, files: Sequence[FileToQueue], request: QueueRequest)
                 printer_id=request.printer_id,
                 tags=request.tags,
                 held=request.held,
+                site=check_site(request.site) if request.site is not None else None,
             )
         )
     return store.add_jobs(new_jobs, stored)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from farmctl.app.attention import AttentionItem, collect_attention
 from farmctl.app.control import STALE_AFTER_S
@@ -22,6 +22,9 @@ from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import DaemonRecord, LiveStatus, LiveStore
 from farmctl.store.records import Printer
+
+if TYPE_CHECKING:
+    from farmctl.scheduler.projection import Plan
 
 NEXT_JOBS = 8
 
@@ -81,6 +84,8 @@ class FarmView:
     orders_at_risk: list[OrderAtRisk]
     jobs_by_state: dict[str, int] = field(default_factory=dict)
     attention: list[AttentionItem] = field(default_factory=list)  # what waits for a person
+    site: str = "central"  # this farm home's site (farmctl/sites.py); jobs_by_state counts its jobs
+    sites: dict[str, dict[str, int]] = field(default_factory=dict)  # other sites' reserved jobs by state
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -136,11 +141,11 @@ def _registered_wait(printer: Printer, daemon_running: bool) -> PrinterWait:
                                    bed_clear=printer.bed_clear, daemon_running=daemon_running)
 
 
-def collect(store: JobStore) -> FarmView:
-    from farmctl.scheduler.model import JobState, Policy
-    from farmctl.scheduler.projection import plan as make_plan
-
-    now = time.time()
+def printer_rows(
+    store: JobStore, now: float
+) -> tuple[list[DaemonRecord], list[Printer], list[PrinterRow], set[str]]:
+    """The running daemons, the registered printers, each printer's row as `status` shows it, and the
+    printers a running daemon drives: the cheap part of `collect` (no projection of the queue)."""
     daemons, live = driven_printers(store, now)
     printers = store.list_printers()
     names: dict[int, str] = {}
@@ -173,9 +178,23 @@ def collect(store: JobStore) -> FarmView:
                 lines_total=None, heating=False, daemon=None, live=False,
                 state_reason=_registered_wait(printer, bool(daemons)),
             ))
+    return daemons, printers, rows, driven
+
+
+def collect(store: JobStore, projection: Plan | None = None, *, site: str | None = None) -> FarmView:
+    """The farm now. `projection`: the queue's plan when the caller made one already (the dashboard
+    plans once with the timeline, farmctl.web.feed), else it is made here. `site`: of the jobs reserved
+    for other sites, only that site's are counted."""
+    from farmctl.scheduler.model import JobState, Policy
+    from farmctl.scheduler.projection import plan as make_plan
+
+    now = time.time()
+    daemons, printers, rows, driven = printer_rows(store, now)
     settings = store.scheduler
-    snapshot = store.snapshot(default_duration_s=settings.default_job_duration_s)
-    plan = make_plan(snapshot, Policy(settings.policy), settings.aging_s_per_hour)
+    plan = projection
+    if plan is None:
+        snapshot = store.snapshot(default_duration_s=settings.default_job_duration_s)
+        plan = make_plan(snapshot, Policy(settings.policy), settings.aging_s_per_hour)
     next_jobs: list[NextJob] = []
     for view in plan.ordered:
         if view.copies_left <= 0:
@@ -204,11 +223,13 @@ def collect(store: JobStore) -> FarmView:
         ))
     counts: dict[str, int] = {}
     for state in JobState:
-        total = store.list_jobs(state=state, limit=1).total
+        total = store.count_jobs(state, site=store.site)
         if total:
             counts[state.value] = total
+    sites = {name: by_state for name, by_state in sorted(store.jobs_by_site().items())
+             if name != store.site and (site is None or name == site)}
     attention = collect_attention(
         store, driven=driven.__contains__, daemon_running=bool(daemons), printers=printers,
         live={r.id: r.state_reason for r in rows if r.live})
     return FarmView(at=now, daemons=daemons, printers=rows, next_jobs=next_jobs, orders_at_risk=risks,
-                    jobs_by_state=counts, attention=attention)
+                    jobs_by_state=counts, attention=attention, site=store.site, sites=sites)

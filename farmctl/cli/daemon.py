@@ -108,10 +108,18 @@ def _companions(home: Path, config: FarmConfig | None) -> list[Companion]:
     return [DaemonWeb(home, host=settings.host, port=settings.port, open_dashboard=settings.open_dashboard)]
 
 
-def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None, site: SiteOpt = None,
+StatusSiteOpt = Annotated[
+    str | None,
+    typer.Option("--site", metavar="SITE",
+                 help="With --mqtt: only this site; without: only the jobs reserved for this site."),
+]
+
+
+def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None, site: StatusSiteOpt = None,
            mqtt_ca_file: MqttCaOpt = None, topic_prefix: TopicPrefixOpt = "farm") -> None:
     """One-shot overview: what needs attention (with the command for each), every printer (state and why it
-    is not printing, temperatures, job, progress, ETA), the next jobs, the orders at risk."""
+    is not printing, temperatures, job, progress, ETA), the next jobs, the orders at risk, and the jobs
+    reserved for other sites (--site NAME: only that site's)."""
     from farmctl.cli.queue_support import open_store
 
     if mqtt is not None:  # a remote farm, from its broker (docs/mqtt.md)
@@ -120,9 +128,10 @@ def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None
         status_remote(mqtt, site, mqtt_ca_file, topic_prefix, json_out)
         return
     from farmctl.app.status import collect
+    from farmctl.sites import check_site
 
     with open_store(home) as store:
-        view = collect(store)
+        view = collect(store, site=check_site(site) if site is not None else None)
         where = store.where
     if json_out:
         print_json(view.to_json())

@@ -223,6 +223,11 @@ def header(view: FarmView, where: str) -> Text:
         text.append("no daemon running (start one with `farmctl daemon`)", style="bold red")
     counts = "  ".join(f"{state} {count}" for state, count in sorted(view.jobs_by_state.items()))
     text.append(f"\njobs: {counts or 'none'}    home: {where}    {_clock(view.at)}")
+    if view.sites or view.site != "central":
+        text.append(f"\nsite: {view.site}")
+    for name, by_state in view.sites.items():  # jobs reserved for other sites: printed there, not here
+        reserved = "  ".join(f"{state} {count}" for state, count in sorted(by_state.items()))
+        text.append(f"\nreserved for site {name}: {reserved}")
     return text
 
 

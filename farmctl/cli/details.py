@@ -154,8 +154,9 @@ def _jobs_table(jobs: Sequence[Mapping[str, Any]], now: float) -> Table:
         state = job["state"] + (" (held)" if job["held"] and job["state"] != "held" else "")
         finish = _stamp(job["projected_finish"])
         risk = Text(f"AT RISK: {job['at_risk_reason']}", style="red") if job["at_risk"] else Text("")
+        shown_finish = f"at {job['site']}" if job["reserved"] else when(finish, now) if finish else "-"
         table.add_row(job["id"], state, f"{job['copies_done']}/{job['copies']}", job["printer"] or "-",
-                      when(finish, now) if finish else "-", job["file"], risk)
+                      shown_finish, job["file"], risk)
     return table
 
 
@@ -169,6 +170,7 @@ def order_screen(doc: Mapping[str, Any], now: float) -> RenderableType:
     rows: list[tuple[str, RenderableType]] = [
         ("customer", doc["customer"]),
         ("project", doc["project"] or "-"),
+        ("site", doc["site"] + "".join(f", jobs at {s}" for s in doc["job_sites"] if s != doc["site"])),
         ("due", when(_stamp(doc["due"]), now)),
         ("priority", str(doc["priority"])),
         ("printed", f"{doc['copies_done']} of {doc['copies']} copies, in {doc['jobs']} job"
@@ -204,6 +206,7 @@ def job_screen(doc: Mapping[str, Any], now: float) -> RenderableType:
     rows: list[tuple[str, RenderableType]] = [
         ("file", f"{doc['file']}  (sha256 {doc['sha256'][:12]}…, {size})"),
         ("state", state),
+        ("site", doc["site"] + (" (reserved: printed there, not here)" if doc["reserved"] else "")),
         ("order", doc["order"] or "-"),
         ("copies", f"{doc['copies_done']} of {doc['copies']} printed, {doc['copies_active']} printing"
                    + (f", on {doc['printer']}" if doc["printer"] else "")),

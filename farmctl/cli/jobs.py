@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 jobs_app = FarmTyper(help="Queue G-code files as jobs and manage them.", no_args_is_help=True)
 
 JobArg = Annotated[str, typer.Argument(metavar="JOB", help="Job id, e.g. j12.")]
+SiteFilterOpt = Annotated[
+    str | None, typer.Option("--site", metavar="SITE", help="Only this site's (e.g. truck-1, central).")
+]
 STATES = ("queued", "held", "printing", "done", "failed", "cancelled", "interrupted")
 
 
@@ -33,6 +36,10 @@ def _print_jobs(store: JobStore, job_ids: list[int], json_out: bool) -> None:
         print_json(documents)
     else:
         for doc in documents:
+            if doc["reserved"]:
+                message(f"{doc['id']}: {doc['file']} x{doc['copies']} {doc['state']}, reserved for site "
+                        f"{doc['site']} (printed there)")
+                continue
             finish = doc["projected_finish"] or "-"
             risk = f"  AT RISK: {doc['at_risk_reason']}" if doc["at_risk"] else ""
             message(
@@ -62,10 +69,18 @@ def add(
                                                 help="Pin to this printer.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", metavar="TAG",
                                                   help="Required printer tag (repeatable).")] = None,
+    site: Annotated[
+        str | None,
+        typer.Option("--site", metavar="SITE",
+                     help="Reserve for this site (e.g. truck-1): only its daemons print them."),
+    ] = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
-    """Validate files and queue them (all or none). The files are copied into the farm's file store."""
+    """Validate files and queue them (all or none). The files are copied into the farm's file store.
+
+    With --site the jobs are put aside for that site (docs/sync.md): this farm's daemons never print
+    them; `farmctl jobs move JOB --site central` gives one back."""
     from farmctl.app.farm import Farm
     from farmctl.app.queueing import FileToQueue, QueueRequest, queue_files
     from farmctl.app.values import parse_due, parse_priority
@@ -83,6 +98,7 @@ def add(
         nozzle_mm=nozzle,
         printer_id=printer,
         tags=frozenset(tag or ()),
+        site=site,
     )
     with open_store(home, create=True) as store:
         created = queue_files(Farm.of(store), [FileToQueue(path) for path in files], request)
@@ -97,6 +113,7 @@ def list_(
     ] = None,
     order: Annotated[str | None, typer.Option("--order", metavar="ORDER",
                                               help="Only jobs of this order.")] = None,
+    site: SiteFilterOpt = None,
     limit: Annotated[int, typer.Option("--limit", metavar="N", help="Jobs per page (see --all).")] = 50,
     offset: Annotated[int, typer.Option("--offset", metavar="N", help="Skip this many jobs.")] = 0,
     page: Annotated[
@@ -122,6 +139,7 @@ def list_(
     from farmctl.cli.queue_support import open_store, print_table, short_time
     from farmctl.ids import parse_id
     from farmctl.scheduler.model import JobState
+    from farmctl.sites import check_site
 
     if state is not None and state not in STATES:
         raise UserError(f"unknown state '{state}'; use one of {', '.join(STATES)}")
@@ -136,11 +154,13 @@ def list_(
     if page is not None:
         offset = (page - 1) * limit
     order_id = parse_id("order", order) if order else None
+    site_name = check_site(site) if site is not None else None
     with open_store(home) as store:
         found = jobs_page(
             store,
             state=JobState(state) if state else None,
             order_id=order_id,
+            site=site_name,
             limit=None if every else limit,
             offset=offset,
         )
@@ -155,25 +175,29 @@ def list_(
         message(shown)
         return
     now = store.now()
+    # The SITE column appears once sites are in use (a job owned by another site, or --site).
+    with_site = site_name is not None or any(job.reserved for job in found.items)
     rows = []
     for job, doc in zip(found.items, documents, strict=True):
         forecast = projection.forecast(job.id) if projection else None
+        finish = f"at {job.site}" if job.reserved else short_time(forecast.finish if forecast else None, now)
         rows.append(
             (
                 doc["id"],
+                *((job.site,) if with_site else ()),
                 f"{doc['state']} (held)" if doc["held"] and doc["state"] != "held" else doc["state"],
                 f"{job.copies_done}/{job.copies}",
                 doc["printer"] or "-",
-                short_time(forecast.finish if forecast else None, now),
+                finish,
                 short_time(job.due, now),
                 str(job.priority),
                 job.name,
                 f"AT RISK: {doc['at_risk_reason']}" if doc["at_risk"] else "",
             )
         )
-    print_table(
-        ("ID", "STATE", "COPIES", "PRINTER", "FINISH", "DUE", "PRIO", "FILE", "RISK"), rows, alert_column=8
-    )
+    columns = ("ID", *(("SITE",) if with_site else ()), "STATE", "COPIES", "PRINTER", "FINISH", "DUE", "PRIO",
+               "FILE", "RISK")
+    print_table(columns, rows, alert_column=len(columns) - 1)
     message(shown)
 
 
@@ -235,6 +259,30 @@ def hold(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
 def release(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> None:
     """Let a held job run again."""
     _act(job_id, home, json_out, "release")
+
+
+@jobs_app.command("move")
+def move(
+    job_id: JobArg,
+    site: Annotated[
+        str, typer.Option("--site", metavar="SITE",
+                          help="The site that is to print it; `central` gives it back to the centre.")
+    ],
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Reserve a job for a site (its daemons alone print it), or release it with --site central.
+
+    Refused for a job with a copy printing now, and for done or cancelled jobs."""
+    from farmctl.cli.queue_support import open_store
+    from farmctl.ids import parse_id
+    from farmctl.sites import check_site
+
+    number = parse_id("job", job_id)
+    name = check_site(site)
+    with open_store(home) as store:
+        store.move_job(number, name)
+        _print_jobs(store, [number], json_out)
 
 
 @jobs_app.command("priority")

@@ -55,27 +55,43 @@ def add(
 
 
 @orders_app.command("list")
-def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
+def list_(
+    site: Annotated[
+        str | None,
+        typer.Option("--site", metavar="SITE",
+                     help="Only orders taken at this site or with jobs reserved for it."),
+    ] = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
     """Every order with its progress, projected finish and whether it is at risk."""
     from farmctl.app.documents import order_json, plan_for
     from farmctl.cli.queue_support import open_store, print_table, short_time
+    from farmctl.sites import check_site
 
+    site_name = check_site(site) if site is not None else None
     with open_store(home) as store:
-        found = store.list_orders()
+        found = store.list_orders(site=site_name)
         forecasts = plan_for(store).order_forecasts() if found else {}
     if json_out:
         print_json([order_json(o, forecasts.get(o.id)) for o in found])
         return
     if not found:
+        if site_name is not None:
+            message(f"no orders of site {site_name}")
+            return
         message("no orders yet; create one with `farmctl orders add --customer C --due DATE`")
         return
     now = store.now()
+    # The SITE column appears once sites are in use: an order (or one of its jobs) of another site.
+    with_site = site_name is not None or any({o.site, *o.job_sites} != {store.site} for o in found)
     rows = []
     for o in found:
         f = forecasts.get(o.id)
         rows.append(
             (
                 f"o{o.id}",
+                *((", ".join(sorted({o.site, *o.job_sites})),) if with_site else ()),
                 o.customer,
                 o.project or "-",
                 str(o.priority),
@@ -85,9 +101,9 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
                 f"AT RISK: {f.reason}" if f and f.at_risk else "",
             )
         )
-    print_table(
-        ("ID", "CUSTOMER", "PROJECT", "PRIO", "COPIES", "DUE", "FINISH", "RISK"), rows, alert_column=7
-    )
+    site_column = ("SITE",) if with_site else ()
+    columns = ("ID", *site_column, "CUSTOMER", "PROJECT", "PRIO", "COPIES", "DUE", "FINISH", "RISK")
+    print_table(columns, rows, alert_column=len(columns) - 1)
 
 
 @orders_app.command("show")
@@ -203,3 +219,42 @@ def _show_report(result: OrderReport) -> None:
         out.print(Text("\nfailed attempts:", style="bold"))
         for line in failures:
             out.print(Text(f"  {line}", style="yellow"))
+
+
+@orders_app.command("share")
+def share(
+    order_id: OrderArg,
+    revoke: Annotated[
+        bool,
+        typer.Option("--revoke", help="Every link of this order stops working (the page shows nothing)."),
+    ] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Print an unguessable link to a page for this order's customer: its parts, copies done and the
+    projected finish against the due date, nothing of other orders. Served by `farmctl serve`."""
+    from farmctl.cli.queue_support import open_store
+    from farmctl.config_schema import HttpSettings
+    from farmctl.ids import parse_id
+
+    number = parse_id("order", order_id)
+    with open_store(home) as store:
+        if revoke:
+            revoked = store.revoke_shares(number)
+            message(f"order o{number}: {revoked} share link{'s' if revoked != 1 else ''} revoked")
+            return
+        _, token = store.share_order(number)
+        assert store.config is not None
+        http = store.config.section(HttpSettings)
+    print(f"{_base_url(http.host, http.port)}share/{token}")
+    message(f"order o{number}: anyone with this link sees its progress; `farmctl orders share o{number} "
+            "--revoke` ends every link of it")
+
+
+def _base_url(host: str, port: int) -> str:
+    """Where `farmctl serve` (or the daemon's [http]) is reached, as [http] in farm.toml says."""
+    import socket
+
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"

@@ -37,11 +37,11 @@ def recover(
     """Continue a copy interrupted mid-print (the printer reset or lost power) from where it stood: heats,
     homes X and Y only, sets Z and streams the rest of the file. The part must still be on the bed;
     `printers clear ID` gives the copy up instead."""
+    from farmctl.app.farm import files_of
     from farmctl.cli.daemon import request_control
     from farmctl.cli.queue_support import open_store
     from farmctl.daemon.recovery import plan_recovery
     from farmctl.daemon.settings import DaemonSettings
-    from farmctl.files import FileStore
     from farmctl.ids import format_id
 
     with open_store(home) as store:
@@ -50,7 +50,7 @@ def recover(
             raise UserError("recovery needs the farm home (its file store)")
         plan = plan_recovery(
             store,
-            FileStore.for_home(store.home),
+            files_of(store),
             printer_id,
             now=time.time(),
             max_age_s=settings.recovery_max_age_s,

@@ -48,7 +48,7 @@ def schedule(
         live = [
             job
             for state in (JobState.PRINTING, JobState.QUEUED)
-            for job in store.list_jobs(state=state, limit=1_000_000).items
+            for job in store.list_jobs(state=state, site=store.site, limit=1_000_000).items
         ]
         orders = {o.id: o for o in store.list_orders()}
     segments = projection.timeline or []

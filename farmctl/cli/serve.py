@@ -45,6 +45,7 @@ def serve(
             host=host if host is not None else settings.host,
             port=port if port is not None else settings.port,
             open_dashboard=settings.open_dashboard,
+            mdns=settings.mdns,
         )
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
         logging.getLogger("uvicorn").setLevel(logging.WARNING)  # its start/stop lines say nothing new

@@ -204,7 +204,7 @@ def queue_prototype_order(store: JobStore, home: Path, printers: int) -> list[in
     due = time.time() + 3 * 3600.0  # estimates are in real time, whatever the simulation speed
     order = store.add_order(DEMO_CUSTOMER, due=due, priority=10, project=DEMO_PROJECT,
                             notes="fit check before Friday's review")
-    files = FileStore.for_home(home)
+    files = FileStore.for_home(home, store if store.shares_files else None)
     new_jobs: list[NewJob] = []
     infos: list[FileInfo] = []
     plan = (

@@ -20,6 +20,7 @@ from farmctl.daemon.settings import PowerSettings
 from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
 from farmctl.drivers.base import JobSpec
 from farmctl.drivers.serial.preflight import PreflightCache, PreflightError
+from farmctl.errors import UserError
 from farmctl.files import FileStore
 from farmctl.gcode.resume import first_extrusion
 from farmctl.redact import mask_optional
@@ -123,7 +124,12 @@ class Dispatcher:
 
     def start(self, worker: PrinterWorker, run: Run, draw_w: float, now: float) -> None:
         assert worker.driver is not None
-        path = self.files.path_for(run.file_sha)
+        try:  # a farm on several hosts: the file may be in the database only (fetched once per host)
+            path = self.files.fetch(run.file_sha)
+        except UserError as exc:  # corrupt in the database, or the cache not writable
+            self.log.error("run.no_file", worker.id, run=f"r{run.id}", error=exc.message)
+            self.fail_run(run.id, exc.message)
+            return
         job = self.store.get_job(run.job_id)
         if not path.is_file():
             error = f"file {run.file_sha[:12]} is missing from the file store {self.files.root}"

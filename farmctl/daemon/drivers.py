@@ -78,11 +78,6 @@ def driver_factory(store: JobStore, preflight: PreflightCache | None = None) -> 
     return DriverMaker(store, preflight)
 
 
-def close_driver(driver: PrinterDriver, timeout: float = 5.0) -> None:
-    """Disconnect and wait for the connection thread; free what the driver holds."""
-    close = getattr(driver, "close", None)
-    if callable(close):
-        close()
-    else:
-        driver.disconnect()
-        driver.join(timeout)
+def close_driver(driver: PrinterDriver) -> None:
+    """Disconnect and wait for the connection thread; free what the driver holds (`PrinterDriver.close`)."""
+    driver.close()

@@ -357,7 +357,10 @@ class FieldRecovery:
         point = self.sup.store.pending_recovery(worker.id)
         if point is None:
             return None
-        path = self.sup.files.path_for(point.file_sha)
+        try:
+            path = self.sup.files.fetch(point.file_sha)
+        except UserError:
+            return None
         if not path.is_file():
             return None
         return self.sup.preflight.get(path).commands

@@ -38,6 +38,7 @@ QUEUE_EVENT_TYPES = {
     "job.hold": "held",
     "job.release": "released",
     "job.priority": "priority_changed",
+    "job.moved": "moved",  # reserved for a site, or given back (`jobs move J --site S`; data.site)
     "run.started": "assigned",  # a copy was claimed by a printer (the printer then reports print_started)
     "run.done": "done",
     "run.failed": "failed",
@@ -59,10 +60,11 @@ def describe_printer(printer: Printer) -> models.PrinterDescription:
 
 
 def queue_snapshot(store: JobStore) -> models.QueueSnapshot:
-    """pending = jobs waiting for a printer (queued), running = copies printing right now."""
+    """pending = jobs waiting for a printer (queued), running = copies printing right now: this farm
+    home's own jobs; sites = the jobs reserved for other sites, by state (docs/sync.md)."""
     items: list[models.QueueItem] = []
     for state in _LISTED_STATES:
-        for job in store.list_jobs(state=state, limit=QUEUE_ITEMS).items:
+        for job in store.list_jobs(state=state, site=store.site, limit=QUEUE_ITEMS).items:
             if len(items) >= QUEUE_ITEMS:
                 break
             printer = ",".join(job.active_printers) or job.printer_id
@@ -70,9 +72,10 @@ def queue_snapshot(store: JobStore) -> models.QueueSnapshot:
             items.append(
                 models.QueueItem(f"j{job.id}", job.name, job.state.value, printer, job.priority, left)
             )
-    pending = store.list_jobs(state=JobState.QUEUED, limit=1).total
+    pending = store.count_jobs(JobState.QUEUED, site=store.site)
     running = len(store.list_runs(state="printing", limit=10_000))
-    return models.QueueSnapshot(pending=pending, running=running, items=tuple(items))
+    sites = {name: counts for name, counts in store.jobs_by_site().items() if name != store.site}
+    return models.QueueSnapshot(pending=pending, running=running, items=tuple(items), sites=sites)
 
 
 def attention_snapshot(store: JobStore, driven: Callable[[str], bool]) -> models.AttentionSnapshot:

@@ -160,7 +160,7 @@ def build_plan(
     now: float,
     commands: Sequence[str] | None = None,
 ) -> RecoveryPlan:
-    path = files.path_for(point.file_sha)
+    path = files.fetch(point.file_sha)
     if commands is None:
         if not path.is_file():
             raise UserError(

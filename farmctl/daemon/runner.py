@@ -97,7 +97,7 @@ class Daemon:
             self._stop_requested = policy or self.settings.on_stop
 
     def run(self, *, install_signals: bool = True) -> None:
-        from farmctl.files import FileStore
+        from farmctl.app.farm import files_of
         from farmctl.store.jobstore import JobStore
         from farmctl.store.live import LiveStore
 
@@ -125,7 +125,7 @@ class Daemon:
             preflight = PreflightCache()  # one per daemon: drivers, dispatch and recovery share it
             make_driver = self._make_driver or driver_factory(store, preflight)
             supervisor = Supervisor(
-                store=store, live=live, files=FileStore.for_home(self.home), settings=self.settings,
+                store=store, live=live, files=files_of(store), settings=self.settings,
                 power=self.power, make_driver=make_driver,
                 daemon_id=self.daemon_id, log=log, observer=telemetry.observer(self._observer),
                 identity={"host": socket.gethostname(), "pid": os.getpid(), "version": __version__,

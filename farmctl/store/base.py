@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, or_
 
 from farmctl.redact import mask_values
+from farmctl.sites import CENTRAL
 from farmctl.store.engine import WRITE, translate_errors
 from farmctl.store.schema import events
 
@@ -19,6 +20,9 @@ Clock = Callable[[], float]
 
 class StoreBase:
     """Owns the engine; every public operation is one short transaction."""
+
+    # This farm home's site name (farmctl/sites.py): jobs owned by another site are never claimed here.
+    site: str = CENTRAL
 
     def __init__(self, engine: Engine, where: str, *, actor: str = "cli", clock: Clock = time.time) -> None:
         self._engine = engine
@@ -58,6 +62,14 @@ class StoreBase:
                 detail=json.dumps(mask_values(detail), default=str, sort_keys=True) if detail else None,
             )
         )
+
+    def _site_column(self, name: str) -> str | None:
+        """The value a site name is stored as in a `site` column: NULL for this farm home's own."""
+        return None if name == self.site else name
+
+    def _ours(self, column: Any) -> Any:
+        """SQL: the row belongs to this farm home (a NULL site, or its own name)."""
+        return or_(column.is_(None), column == self.site)
 
     def close(self) -> None:
         self._engine.dispose()

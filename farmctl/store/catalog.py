@@ -6,7 +6,7 @@ import json
 from dataclasses import fields, replace
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from farmctl.errors import UserError
@@ -314,8 +314,16 @@ class CatalogOps(StoreBase):
             raise UnknownOrder(order_id)
         return found[0]
 
-    def list_orders(self) -> list[Order]:
-        return self._orders(None)
+    def list_orders(self, *, site: str | None = None) -> list[Order]:
+        """Every order, or those of `site`: taken there or with a job (not cancelled) owned by it."""
+        if site is None:
+            return self._orders(None)
+        ours = site == self.site
+        owned_jobs = select(jobs.c.order_id).where(
+            jobs.c.state != "cancelled", self._ours(jobs.c.site) if ours else jobs.c.site == site
+        )
+        taken = self._ours(orders.c.site) if ours else orders.c.site == site
+        return self._orders(or_(taken, orders.c.id.in_(owned_jobs)))
 
     def _orders(self, where: Any) -> list[Order]:
         counts = (
@@ -336,6 +344,13 @@ class CatalogOps(StoreBase):
             query = query.where(where)
         with self._read() as conn:
             rows = conn.execute(query.order_by(orders.c.id)).all()
+            job_sites: dict[int, set[str]] = {}
+            for order_id, site in conn.execute(
+                select(jobs.c.order_id, jobs.c.site)
+                .where(jobs.c.order_id.is_not(None), jobs.c.state != "cancelled")
+                .distinct()
+            ):
+                job_sites.setdefault(order_id, set()).add(site or self.site)
         return [
             Order(
                 id=r.id,
@@ -348,6 +363,8 @@ class CatalogOps(StoreBase):
                 jobs=r.n or 0,
                 copies=r.copies or 0,
                 copies_done=r.done or 0,
+                site=r.site or self.site,
+                job_sites=tuple(sorted(job_sites.get(r.id, ()))),
             )
             for r in rows
         ]

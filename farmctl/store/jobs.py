@@ -11,6 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from farmctl.errors import NotFound, UserError
 from farmctl.ids import UnknownJob, UnknownOrder, UnknownPrinter, format_id
 from farmctl.scheduler.model import JobState
+from farmctl.sites import CENTRAL
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.records import FileInfo, Job, NewJob, Page
 from farmctl.store.schema import files, jobs, orders, print_runs, printers
@@ -57,8 +58,10 @@ def file_from_mapping(m: Any) -> FileInfo:
     )
 
 
-def job_from_row(row: Row[Any], active_printers: tuple[str, ...] = ()) -> Job:
+def job_from_row(row: Row[Any], active_printers: tuple[str, ...] = (), here: str = CENTRAL) -> Job:
+    """`here`: this farm home's site name, the owner of a job whose site column is NULL."""
     m = row._mapping
+    owner = m[jobs.c.site]
     file_info = file_from_mapping({**{c.name: m[files.c[c.name]] for c in files.columns}})
     priority = m[jobs.c.priority]
     return Job(
@@ -84,6 +87,8 @@ def job_from_row(row: Row[Any], active_printers: tuple[str, ...] = ()) -> Job:
         updated_at=m[jobs.c.updated_at],
         file=file_info,
         active_printers=active_printers,
+        site=owner or here,
+        reserved=owner is not None and owner != here,
     )
 
 
@@ -153,15 +158,18 @@ class JobOps(StoreBase):
                             printer_id=new.printer_id,
                             tags=join_tags(new.tags),
                             state=(JobState.HELD if new.held else JobState.QUEUED).value,
+                            site=self._site_column(new.site) if new.site is not None else None,
                             created_at=now,
                             updated_at=now,
                         )
                     )
                 )
                 ids.append(int(job_id))
-                held = {"held": True} if new.held else {}
+                extra: dict[str, Any] = {"held": True} if new.held else {}
+                if new.site is not None and new.site != self.site:
+                    extra["site"] = new.site
                 self._event(
-                    conn, "job.added", format_id("job", job_id), file=new.name, copies=new.copies, **held
+                    conn, "job.added", format_id("job", job_id), file=new.name, copies=new.copies, **extra
                 )
         return [self.get_job(i) for i in ids]
 
@@ -177,6 +185,7 @@ class JobOps(StoreBase):
         *,
         state: JobState | None = None,
         order_id: int | None = None,
+        site: str | None = None,
         limit: int | None = 50,
         offset: int = 0,
     ) -> Page:
@@ -195,7 +204,13 @@ class JobOps(StoreBase):
             conditions.append(jobs.c.state == state.value)
         if order_id is not None:
             conditions.append(jobs.c.order_id == order_id)
+        if site is not None:
+            conditions.append(self._ours(jobs.c.site) if site == self.site else jobs.c.site == site)
         return self._jobs(and_(*conditions) if conditions else None, limit=limit, offset=offset)
+
+    def count_jobs(self, state: JobState, *, site: str | None = None) -> int:
+        """`list_jobs(state=..., site=...).total` without reading a row."""
+        return self.list_jobs(state=state, site=site, limit=0).total
 
     def _jobs(self, where: ColumnElement[bool] | None, *, limit: int | None, offset: int) -> Page:
         query = (
@@ -219,7 +234,9 @@ class JobOps(StoreBase):
                     )
                 ):
                     active.setdefault(job_id, []).append(printer_id)
-        items = tuple(job_from_row(r, tuple(sorted(active.get(r._mapping[jobs.c.id], ())))) for r in rows)
+        items = tuple(
+            job_from_row(r, tuple(sorted(active.get(r._mapping[jobs.c.id], ()))), self.site) for r in rows
+        )
         return Page(items=items, total=total, limit=limit, offset=offset)
 
     # ---- operator actions -------------------------------------------------------------------
@@ -230,6 +247,7 @@ class JobOps(StoreBase):
             row = conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update()).first()
             if row is None:
                 raise UnknownJob(job_id)
+            self._refuse_if_reserved(job_id, row.site, action)
             state = JobState(row.state)
             if state not in allowed:
                 raise UserError(
@@ -264,10 +282,62 @@ class JobOps(StoreBase):
         return self._change(job_id, "retry", allowed, JobState.QUEUED, failures=0)
 
     def set_job_priority(self, job_id: int, priority: int) -> Job:
-        self.get_job(job_id)
+        job = self.get_job(job_id)
+        if job.reserved:
+            self._refuse_if_reserved(job_id, job.site, "change the priority of")
         with self._write() as conn:
             conn.execute(
                 jobs.update().where(jobs.c.id == job_id).values(priority=priority, updated_at=self.now())
             )
             self._event(conn, "job.priority", format_id("job", job_id), priority=priority)
+        return self.get_job(job_id)
+
+    # ---- sites (farmctl/sites.py, docs/sync.md) ---------------------------------------------
+    def _refuse_if_reserved(self, job_id: int, owner: str | None, action: str) -> None:
+        """A job reserved for another site is that site's until it is released: refuse, naming it."""
+        if owner is not None and owner != self.site:
+            shown = format_id("job", job_id)
+            raise UserError(
+                f"cannot {action} job {shown}: it is reserved for site {owner}, which owns it; release it "
+                f"first with `farmctl jobs move {shown} --site {self.site}`"
+            )
+
+    def jobs_by_site(self) -> dict[str, dict[str, int]]:
+        """How many jobs each site owns, by state (this farm home's own under its own name)."""
+        found: dict[str, dict[str, int]] = {}
+        with self._read() as conn:
+            for site, state, count in conn.execute(
+                select(jobs.c.site, jobs.c.state, func.count()).group_by(jobs.c.site, jobs.c.state)
+            ):
+                by_state = found.setdefault(site or self.site, {})
+                by_state[state] = by_state.get(state, 0) + count
+        return found
+
+    def move_job(self, job_id: int, site: str) -> Job:
+        """Reserve a job for `site` (its daemons alone print it), or give it back to this farm home
+        (`site` = this farm home's own name, e.g. `central`). A job with a copy printing, or one that
+        is over (done, cancelled), stays where it is."""
+        with self._write() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update()).first()
+            if row is None:
+                raise UnknownJob(job_id)
+            shown = format_id("job", job_id)
+            state = JobState(row.state)
+            if row.copies_active:
+                raise UserError(f"cannot move job {shown}: a copy is printing; move it after that copy ends")
+            if state in (JobState.DONE, JobState.CANCELLED):
+                raise UserError(f"cannot move job {shown}: it is {state.value}")
+            if row.printer_id is not None and site != self.site:
+                raise UserError(
+                    f"cannot move job {shown} to site {site}: it is pinned to printer {row.printer_id} "
+                    "here; queue it again without --printer"
+                )
+            previous = row.site or self.site
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id)
+                .values(site=self._site_column(site), updated_at=self.now())
+            )
+            if previous != site:
+                self._event(conn, "job.moved", shown, site=site, previous=previous)
         return self.get_job(job_id)

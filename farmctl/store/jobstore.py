@@ -11,14 +11,16 @@ from typing import Any
 from sqlalchemy import select
 
 from farmctl.config import FarmConfig
-from farmctl.config_schema import SchedulerSettings, StoreSettings
+from farmctl.config_schema import SchedulerSettings, StoreSettings, SyncSettings
 from farmctl.errors import NoFarm, UserError
 from farmctl.home import ensure_home
 from farmctl.scheduler.dispatch import next_for_printer
 from farmctl.scheduler.model import Policy
 from farmctl.scheduler.policy import order_jobs
+from farmctl.sites import own_site
 from farmctl.store.base import Clock
 from farmctl.store.catalog import CatalogOps
+from farmctl.store.contents import ContentOps
 from farmctl.store.engine import make_engine, redact, sqlite_url, translate_errors
 from farmctl.store.history import HistoryOps
 from farmctl.store.jobs import JobOps
@@ -32,7 +34,7 @@ from farmctl.store.snapshot import SnapshotOps
 DATABASE_FILE = "farm.db"
 
 
-class JobStore(HistoryOps, CatalogOps, JobOps, KeyOps, RecoveryOps, SnapshotOps):
+class JobStore(HistoryOps, CatalogOps, ContentOps, JobOps, KeyOps, RecoveryOps, SnapshotOps):
     """Printers, orders, jobs, print runs and the event log of one farm.
 
     Open with `farmctl.app.farm.open_store(home)` (SQLite in the farm home unless [store] url /
@@ -64,6 +66,8 @@ class JobStore(HistoryOps, CatalogOps, JobOps, KeyOps, RecoveryOps, SnapshotOps)
         if home is not None and config is None:
             raise TypeError("JobStore.open(home) needs the farm's config: use farmctl.app.farm.open_store")
         store_settings = config.section(StoreSettings) if config else StoreSettings()
+        sync = config.section(SyncSettings) if config else SyncSettings()
+        site = own_site(sync.site, sync.central)  # before opening: a bad [sync] site is one line
         url = url or store_settings.url
         if url is None:
             if home is None:
@@ -84,6 +88,7 @@ class JobStore(HistoryOps, CatalogOps, JobOps, KeyOps, RecoveryOps, SnapshotOps)
             kwargs["clock"] = clock
         store = cls(engine, where, **kwargs)
         store.scheduler = config.section(SchedulerSettings) if config else SchedulerSettings()
+        store.site = site
         store.home = home
         store.config = config
         return store

@@ -1,4 +1,5 @@
-"""API keys for the HTTP server: stored as hashes, shown once (schema v8, see migrations.py).
+"""API keys for the HTTP server, and the customers' share links: stored as hashes, shown once
+(table `api_keys`, schema step API_KEYS_VERSION in migrations.py).
 
 A key is 32 random bytes (`secrets.token_urlsafe`), so a plain SHA-256 of it is as good as a slow
 password hash: there is nothing to guess and nothing to look up in a dictionary, and a fast hash lets
@@ -7,6 +8,10 @@ every request be checked with one indexed lookup. The key itself is never stored
 
 Scopes are ordered: each includes the ones before it (a slicer's `upload` key may also read the
 printer list it asks for; a `control` key may pause printers and queue files; `admin` may do all).
+
+A share link (`farmctl orders share ID`) is a token of the same kind with the scope `share`, named
+`share-o<ID>-<n>`: it opens that order's customer page and nothing else (it is below every API scope),
+and it is hashed, listed (by `orders share --list`, not `keys list`) and revoked like a key.
 """
 
 from __future__ import annotations
@@ -16,15 +21,18 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import String, delete, func, select
+from sqlalchemy import String, and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field
 
 from farmctl.errors import NotFound, UserError
+from farmctl.ids import UnknownOrder, format_id
 from farmctl.store.base import StoreBase
-from farmctl.store.schema import StoreTable
+from farmctl.store.schema import StoreTable, orders
 
 SCOPES = ("read", "upload", "control", "admin")
+SHARE_SCOPE = "share"
+_SHARE_NAME = re.compile(r"^share-o(\d+)-\d+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -50,7 +58,14 @@ class ApiKey:
     created_at: float
 
     def allows(self, needed: str) -> bool:
-        return SCOPES.index(self.scope) >= SCOPES.index(needed)
+        """A share link's token allows no API scope at all."""
+        return self.scope in SCOPES and SCOPES.index(self.scope) >= SCOPES.index(needed)
+
+    @property
+    def shared_order(self) -> int | None:
+        """The order a share link opens (None for an API key)."""
+        match = _SHARE_NAME.match(self.name) if self.scope == SHARE_SCOPE else None
+        return int(match.group(1)) if match else None
 
 
 def hash_key(secret: str) -> str:
@@ -81,9 +96,47 @@ class KeyOps(StoreBase):
         return ApiKey(name=name, scope=scope, created_at=now), secret
 
     def list_api_keys(self) -> list[ApiKey]:
+        """The API keys (share links are listed by `list_shares`)."""
         with self._read() as conn:
-            rows = conn.execute(select(api_keys).order_by(api_keys.c.name)).all()
+            rows = conn.execute(
+                select(api_keys).where(api_keys.c.scope != SHARE_SCOPE).order_by(api_keys.c.name)
+            ).all()
         return [ApiKey(name=r.name, scope=r.scope, created_at=r.created_at) for r in rows]
+
+    def share_order(self, order_id: int) -> tuple[ApiKey, str]:
+        """A new share link token for one order (its earlier links stay valid until revoked)."""
+        now = self.now()
+        with self._write() as conn:
+            order = conn.execute(select(orders.c.id).where(orders.c.id == order_id)).first()
+            if order is None:
+                raise UnknownOrder(order_id)
+            names = api_keys.c.name.like(f"share-o{order_id}-%")
+            taken = conn.execute(select(func.count()).select_from(api_keys).where(names)).scalar_one()
+            name = f"share-o{order_id}-{int(taken) + 1}"
+            secret = secrets.token_urlsafe(24)
+            row = {"name": name, "scope": SHARE_SCOPE, "key_sha256": hash_key(secret), "created_at": now}
+            conn.execute(api_keys.insert().values(**row))
+            self._event(conn, "order.shared", format_id("order", order_id), link=name)
+        return ApiKey(name=name, scope=SHARE_SCOPE, created_at=now), secret
+
+    def list_shares(self, order_id: int) -> list[ApiKey]:
+        with self._read() as conn:
+            rows = conn.execute(select(api_keys).where(and_(
+                api_keys.c.scope == SHARE_SCOPE, api_keys.c.name.like(f"share-o{order_id}-%")
+            )).order_by(api_keys.c.created_at)).all()
+        return [ApiKey(name=r.name, scope=r.scope, created_at=r.created_at) for r in rows]
+
+    def revoke_shares(self, order_id: int) -> int:
+        """Every share link of the order stops working; returns how many there were."""
+        with self._write() as conn:
+            if conn.execute(select(orders.c.id).where(orders.c.id == order_id)).first() is None:
+                raise UnknownOrder(order_id)
+            done = conn.execute(delete(api_keys).where(and_(
+                api_keys.c.scope == SHARE_SCOPE, api_keys.c.name.like(f"share-o{order_id}-%")
+            )))
+            revoked = int(done.rowcount or 0)
+            self._event(conn, "order.unshared", format_id("order", order_id), links=revoked)
+        return revoked
 
     def revoke_api_key(self, name: str) -> ApiKey:
         with self._write() as conn:

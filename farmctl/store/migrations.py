@@ -17,6 +17,7 @@ from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from farmctl.errors import UserError
+from farmctl.store.contents import CONTENT_TABLES
 from farmctl.store.control_schema import CONTROL_TABLES
 from farmctl.store.engine import WRITE
 from farmctl.store.keys import API_KEY_TABLES
@@ -86,6 +87,30 @@ def _add_api_keys(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+# The version that adds sites (issue 13): jobs reserved for a site, orders taken at one (renumbering
+# is this constant, FILE_CONTENTS_VERSION's and SCHEMA_VERSION).
+SITES_VERSION = 8
+
+
+def _add_sites(conn: Connection) -> None:
+    """`jobs.site` (the owning site, NULL: this farm home) with its index, `orders.site`.
+
+    Written to run on a database that has them already (one whose stamp was set back)."""
+    for table in ("jobs", "orders"):
+        if "site" not in {column["name"] for column in inspect(conn).get_columns(table)}:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN site VARCHAR(64)")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_jobs_site ON jobs (site)")
+
+
+# The version that keeps G-code in the database (farmctl/store/contents.py, issue 13).
+FILE_CONTENTS_VERSION = 9
+
+
+def _add_file_contents(conn: Connection) -> None:
+    for table in CONTENT_TABLES:
+        table.create(conn, checkfirst=True)
+
+
 # STEPS[n] upgrades version n to n + 1.
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2,
@@ -94,6 +119,8 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     4: _v4_to_v5,
     API_KEYS_VERSION - 1: _add_api_keys,
     RECORDS_VERSION - 1: _add_records_columns,
+    SITES_VERSION - 1: _add_sites,
+    FILE_CONTENTS_VERSION - 1: _add_file_contents,
 }
 assert sorted(STEPS) == list(range(1, SCHEMA_VERSION)), "STEPS must lead from v1 to SCHEMA_VERSION"
 

@@ -86,6 +86,8 @@ class Order:
     jobs: int = 0
     copies: int = 0
     copies_done: int = 0
+    site: str = "central"  # the site it was taken at (farmctl/sites.py)
+    job_sites: tuple[str, ...] = ()  # the sites its jobs (not cancelled) belong to, sorted
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class NewJob:
     printer_id: str | None = None
     tags: frozenset[str] = frozenset()
     held: bool = False  # added held: nothing starts until it is released
+    site: str | None = None  # reserved for this site (None: this farm home's own)
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,8 @@ class Job:
     updated_at: float
     file: FileInfo
     active_printers: tuple[str, ...] = ()
+    site: str = "central"  # the site that owns it (farmctl/sites.py)
+    reserved: bool = False  # owned by another site than this farm home: its daemons never print it
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class RunOps(StoreBase):
                         jobs.update()
                         .where(
                             jobs.c.id == job_id,
+                            self._ours(jobs.c.site),  # never a job reserved for another site
                             jobs.c.state.in_(_CLAIMABLE),
                             jobs.c.copies_done + jobs.c.copies_active < jobs.c.copies,
                         )

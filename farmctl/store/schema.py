@@ -35,7 +35,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig  # the type of SQLModel's own model_config
 
 # Bump with a new step in migrations.py whenever a table below changes.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 9
 
 # The store's own metadata (through its own registry), not SQLModel.metadata: that one is shared
 # by every SQLModel table any code in the process declares, so `create_all` would create foreign
@@ -119,6 +119,7 @@ class OrderRow(StoreTable, table=True):
     priority: int = Field(sa_column_kwargs=_server_default("0"))
     notes: str | None = Field(default=None, sa_type=Text)
     created_at: float
+    site: str | None = Field(default=None, sa_type=String(64))  # sites: taken at this site (NULL: here)
 
 
 class FileRow(StoreTable, table=True):
@@ -146,7 +147,11 @@ class FileRow(StoreTable, table=True):
 
 class JobRow(StoreTable, table=True):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_state", "state"), Index("ix_jobs_order", "order_id"))
+    __table_args__ = (
+        Index("ix_jobs_state", "state"),
+        Index("ix_jobs_order", "order_id"),
+        Index("ix_jobs_site", "site"),
+    )
 
     id: int | None = _id()
     file_sha: str = Field(foreign_key="files.sha256", sa_type=String(64))
@@ -168,6 +173,8 @@ class JobRow(StoreTable, table=True):
     failed_printers: str = Field(sa_type=Text, sa_column_kwargs=_server_default(""))  # v2
     created_at: float
     updated_at: float
+    # sites: the site that owns the job (NULL: this farm home); only that site's daemons print it
+    site: str | None = Field(default=None, sa_type=String(64))
 
 
 class PrintRunRow(StoreTable, table=True):

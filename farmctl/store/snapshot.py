@@ -68,6 +68,8 @@ class SnapshotOps(StoreBase):
         )
         # Held jobs with a copy still printing start no copy, but that copy's projected end is
         # theirs (jobs list, schedule): they come last, with no copies left to place.
+        # Jobs reserved for another site are that site's: never placed on this farm home's printers.
+        job_query = job_query.where(self._ours(jobs.c.site))
         held_query = job_query.where(jobs.c.state == "held", jobs.c.copies_active > 0)
         job_query = job_query.where(jobs.c.state.in_(_SCHEDULABLE)).order_by(*_order_for(policy), jobs.c.id)
         with self._read() as conn:
@@ -93,7 +95,7 @@ class SnapshotOps(StoreBase):
             # Only jobs with a copy that failed somewhere have copies to steer (usually none or few).
             retries = _waiting_retries(conn, {row[0]: row[4] for row in job_rows if row[12]})
             daemon_running, live = _live_reports(conn, now)
-            waiting = _waiting_jobs(conn)
+            waiting = _waiting_jobs(conn, self._ours(jobs.c.site))
 
         ratios = {p.id: p.eta_ratio for p in printer_rows}
         busy_until: dict[str, float] = {}
@@ -235,7 +237,7 @@ def _running_end(now: float, run: Any, live: Any, default_duration_s: float, eta
     return max(now, run.started_at + (estimate * eta_ratio if estimate else default_duration_s))
 
 
-def _waiting_jobs(conn: Connection) -> tuple[WaitingJob, ...]:
+def _waiting_jobs(conn: Connection, ours: Any) -> tuple[WaitingJob, ...]:
     """Jobs with copies left that wait for a person: interrupted, failed (retry limit), held."""
     rows = conn.execute(
         select(
@@ -251,6 +253,7 @@ def _waiting_jobs(conn: Connection) -> tuple[WaitingJob, ...]:
         )
         .outerjoin(orders, orders.c.id == jobs.c.order_id)
         .where(
+            ours,
             jobs.c.state.in_(_WAITING),
             jobs.c.copies_done + jobs.c.copies_active < jobs.c.copies,
         )

@@ -106,6 +106,8 @@ class QueueSnapshot:
     pending: int
     running: int
     items: tuple[QueueItem, ...] = ()
+    # jobs reserved for other sites (docs/sync.md), by state: printed there, never by this farm
+    sites: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -235,4 +237,5 @@ def queue_document(snapshot: QueueSnapshot) -> dict[str, Any]:
             }
             for item in snapshot.items
         ],
+        "sites": snapshot.sites,
     }

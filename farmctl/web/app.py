@@ -8,6 +8,8 @@ their blocking part to the pool themselves.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -29,9 +31,15 @@ _FARM_API_PREFIX = "/api/v1/"
 
 
 def create_app(context: WebContext) -> FastAPI:
-    from farmctl.web import moonraker, octoprint
+    from farmctl.web import api, dashboard, moonraker, octoprint, share
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        context.feed.start()  # the first dashboard is then served from a built document
+        yield
 
     app = FastAPI(
+        lifespan=lifespan,
         title="farmctl",
         version=context.version,
         description="The farm's HTTP face: slicer uploads (OctoPrint and Moonraker dialects), "
@@ -43,6 +51,9 @@ def create_app(context: WebContext) -> FastAPI:
     app.state.farm = context
     app.add_exception_handler(WebError, _web_error)  # type: ignore[arg-type]
     app.add_exception_handler(UserError, _user_error)  # type: ignore[arg-type]
+    app.include_router(api.router)
+    app.include_router(dashboard.router)
+    app.include_router(share.router)
     app.include_router(octoprint.router)
     app.include_router(moonraker.router)
     return app

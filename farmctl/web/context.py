@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from farmctl.store import JobStore
     from farmctl.store.keys import ApiKey
+    from farmctl.web.feed import FarmFeed
 
 
 @dataclass
@@ -31,6 +32,14 @@ class WebContext:
     version: str
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("farmctl.web"))
     uploads: RecentUploads = field(default_factory=RecentUploads)
+    feed: FarmFeed = field(init=False)
+
+    def __post_init__(self) -> None:
+        from farmctl.web.feed import FarmFeed, dashboard_document, farm_marker, printers_part
+
+        store = self.store
+        self.feed = FarmFeed(lambda: dashboard_document(store), lambda: farm_marker(store),
+                             printers=lambda: printers_part(store), log=self.log)
 
     def authorize(self, request: Request, needed: str, *, cookie: bool = False) -> ApiKey:
         return authorize(self.store, self.gate, presented_key(request, cookie=cookie), needed)

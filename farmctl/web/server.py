@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import uvicorn
 
     from farmctl.store import JobStore
+    from farmctl.web.mdns import FarmAnnouncement
 
 log = logging.getLogger("farmctl.web")
 
@@ -69,6 +70,7 @@ class HttpServer:
         host: str,
         port: int,
         open_dashboard: bool,
+        mdns: bool = True,
         logger: logging.Logger = log,
     ) -> None:
         from farmctl import __version__
@@ -102,6 +104,20 @@ class HttpServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._log = logger
+        self._announcement = self._announce(host, bound_port, __version__) if exposed and mdns else None
+
+    def _announce(self, host: str, port: int, version: str) -> FarmAnnouncement | None:
+        """`_octoprint._tcp` on the LAN, so Cura finds the farm; a failure is logged, not fatal."""
+        from farmctl.web.mdns import FarmAnnouncement, lan_addresses
+
+        try:
+            announcement = FarmAnnouncement(port=port, addresses=lan_addresses(host), version=version)
+            announcement.start()
+        except Exception as exc:
+            self._log.warning("mDNS: could not announce _octoprint._tcp (%s); clients need the URL", exc)
+            return None
+        self._log.info("mDNS: announced as '%s' (_octoprint._tcp)", announcement.name)
+        return announcement
 
     def _uvicorn(self) -> uvicorn.Server:
         import uvicorn
@@ -110,7 +126,7 @@ class HttpServer:
             self.app,
             log_config=None,  # the farm's logging stays as the caller set it up
             access_log=False,  # one line per upload is logged by the upload itself
-            lifespan="off",
+            lifespan="on",
             timeout_keep_alive=30,
             server_header=False,
         )
@@ -119,7 +135,15 @@ class HttpServer:
 
     def serve_forever(self) -> None:
         """Serve until Ctrl-C or SIGTERM (uvicorn's signal handling; main thread only)."""
-        self._uvicorn().run(sockets=[self.socket])
+        try:
+            self._uvicorn().run(sockets=[self.socket])
+        finally:
+            self._withdraw()
+
+    def _withdraw(self) -> None:
+        if self._announcement is not None:
+            self._announcement.stop()
+            self._announcement = None
 
     def start_in_thread(self) -> None:
         """Serve from a daemon thread (for `farmctl daemon`); `stop()` ends it."""
@@ -135,6 +159,7 @@ class HttpServer:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        self._withdraw()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -151,8 +176,9 @@ class DaemonWeb:
 
     name = "http"
 
-    def __init__(self, home: Path, *, host: str, port: int, open_dashboard: bool) -> None:
+    def __init__(self, home: Path, *, host: str, port: int, open_dashboard: bool, mdns: bool = True) -> None:
         self.home = home
+        self.mdns = mdns
         self.host = host
         self.port = port
         self.open_dashboard = open_dashboard
@@ -167,7 +193,7 @@ class DaemonWeb:
         try:
             server = HttpServer(
                 self.home, store, host=self.host, port=self.port, open_dashboard=self.open_dashboard,
-                logger=logger,
+                mdns=self.mdns, logger=logger,
             )
         except BaseException:
             store.close()

@@ -64,7 +64,7 @@ def queue_upload(
 ) -> UploadOutcome:
     """Queue the spooled file (held unless `start`); the spool file is gone afterwards either way."""
     from farmctl.app.farm import Farm
-    from farmctl.app.queueing import FileTooLarge, FileToQueue, PartTooBig, QueueRequest, queue_files
+    from farmctl.app.queueing import FileToQueue, QueueRequest, queue_files
     from farmctl.app.values import parse_due, parse_priority
     from farmctl.web.convention import read_options
 
@@ -87,18 +87,61 @@ def queue_upload(
             jobs = queue_files(
                 Farm.of(context.store), [FileToQueue(form.file_path, name=options.job_name)], request
             )
-        except FileTooLarge as exc:
-            raise WebError(413, exc.message) from None
-        except PartTooBig as exc:
-            raise WebError(422, exc.message) from None
-        except NotFound as exc:
-            raise WebError(404, exc.message) from None
         except UserError as exc:
-            raise WebError(_status_of(exc), exc.message) from None
+            raise _refusal(exc) from None
     path = "/".join(p for p in (folder.strip("/"), form.file_name.strip("/")) if p)
     context.uploads.remember(path, [j.id for j in jobs])
     _log_upload(context, path, jobs, start)
     return UploadOutcome(path=path, name=name, jobs=tuple(jobs))
+
+
+def queue_form(context: WebContext, form: SpooledForm) -> list[int]:
+    """`POST /api/v1/jobs`: the form's fields are `farmctl jobs add`'s options; returns the job ids."""
+    from farmctl.app.farm import Farm
+    from farmctl.app.queueing import FileToQueue, QueueRequest, queue_files
+    from farmctl.app.values import parse_due, parse_priority
+
+    with discarding(form):
+        if form.file_path is None or not form.file_name:
+            raise WebError(400, "send the G-code as the multipart part 'file'")
+        name = form.file_name.rsplit("/", 1)[-1]
+        _check_extension(name)
+        fields = form.fields
+        try:
+            copies = int(fields.get("copies", "1"))
+            nozzle = float(fields["nozzle"]) if fields.get("nozzle") else None
+        except ValueError:
+            raise WebError(400, "copies must be a whole number and nozzle a number of mm") from None
+        try:
+            request = QueueRequest(
+                copies=copies,
+                order_id=_order_number(fields.get("order") or None),
+                priority=parse_priority(fields["priority"]) if fields.get("priority") else None,
+                due=parse_due(fields["due"]) if fields.get("due") else None,
+                material=fields.get("material") or None,
+                nozzle_mm=nozzle,
+                printer_id=fields.get("printer") or None,
+                tags=frozenset(t.strip() for t in fields.get("tags", "").split(",") if t.strip()),
+                held=fields.get("held", "").strip().lower() == "true",
+            )
+            jobs = queue_files(Farm.of(context.store), [FileToQueue(form.file_path, name=name)], request)
+        except UserError as exc:
+            raise _refusal(exc) from None
+    _log_upload(context, name, jobs, not request.held)
+    return [j.id for j in jobs]
+
+
+def _refusal(exc: UserError) -> WebError:
+    """A use case's refusal of an upload as its HTTP status."""
+    from farmctl.app.queueing import FileTooLarge, PartTooBig
+
+    if isinstance(exc, FileTooLarge):
+        return WebError(413, exc.message)
+    if isinstance(exc, PartTooBig):
+        return WebError(422, exc.message)
+    if isinstance(exc, NotFound):
+        return WebError(404, exc.message)
+    return WebError(_status_of(exc), exc.message)
 
 
 def _status_of(exc: UserError) -> int:

@@ -260,3 +260,18 @@ def test_a_file_changed_after_its_check_stops_the_job_with_one_clear_line(tmp_pa
     )
     with pytest.raises(SourceChanged):
         list(result.commands)
+
+
+def test_a_file_only_touched_or_copied_back_still_streams(tmp_path: Path) -> None:
+    """What is checked is the bytes, not the file's time stamp: a backup tool touching it, or the same file
+    written again, must not stop a print."""
+    part = tmp_path / "part.gcode"
+    text = "".join(f"G1 X{i % 200} Y{i % 7}\n" for i in range(3 * BLOCK_COMMANDS))
+    part.write_text(text)
+    result = preflight_file(part)
+    view = result.job_lines()
+    assert view[0] == "G1 X0 Y0"
+    os.utime(part, (1_000_000_000, 1_000_000_000))
+    part.write_text(text)  # written again, same bytes
+    assert view[2 * BLOCK_COMMANDS] == f"G1 X{(2 * BLOCK_COMMANDS) % 200} Y{(2 * BLOCK_COMMANDS) % 7}"
+    assert list(result.commands) == preflight_text(text).commands

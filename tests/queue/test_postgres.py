@@ -68,3 +68,19 @@ def test_newer_postgresql_schema_is_refused(pg_store: JobStore, pg_url: str) -> 
     engine.dispose()
     with pytest.raises(UserError, match="newer farmctl"):
         JobStore.open(url=pg_url)
+
+
+def test_a_job_reserved_for_a_site_is_claimed_only_there(pg_store: JobStore, pg_url: str) -> None:
+    """The centre's and a site's daemons on one PostgreSQL queue (issue 13): each claims only its own."""
+    add_printer(pg_store, "central-1", bed_clear_mode="auto")
+    reserved = add_job(pg_store, site="truck-1")
+    with JobStore.open(url=pg_url) as truck:
+        truck.site = "truck-1"  # what [sync] site = "truck-1" with a [sync] central gives
+        add_printer(truck, "truck-mk3", bed_clear_mode="auto")
+        assert pg_store.claim_next_copy("central-1") is None
+        assert pg_store.claim_copy("central-1", [reserved.id]) is None
+        run = truck.claim_next_copy("truck-mk3")
+        assert run is not None and run.job_id == reserved.id
+        truck.finish_run(run.id)
+    assert pg_store.get_job(reserved.id).state is JobState.DONE
+    assert [j.id for j in pg_store.list_jobs(site="truck-1").items] == [reserved.id]
