@@ -190,11 +190,16 @@ def all_taken() -> PrinterWait:
 LOW_SPOOL_G = 100.0
 
 
+def _grams(value: float) -> str:
+    """40 g, 4.5 g, 0.45 g: never `0 g` for a small part that still does not fit."""
+    return f"{value:.0f} g" if value >= 10 else f"{value:.1f} g" if value >= 1 else f"{value:.2f} g"
+
+
 def spool_low(printer_id: str, left_g: float, needed_g: float) -> PrinterWait:
     """`spool low: 40 g left, the next copy needs 55 g`: the ledger keeps the copy from this printer."""
     return PrinterWait(
         WaitCode.SPOOL_LOW,
-        f"spool low: {left_g:.0f} g left, the next copy needs {needed_g:.0f} g",
+        f"spool low: {_grams(left_g)} left, the next copy needs {_grams(needed_g)}",
         f"farmctl printers set {printer_id} --spool-g GRAMS",  # after loading a fuller spool
     )
 

@@ -45,7 +45,7 @@ def test_a_short_spool_keeps_the_copy_until_a_new_spool_is_loaded(farm: Farm, tm
             return status if printer["state_reason_code"] == "spool_low" else None
 
         status = wait_for(spool_wait, 30, "p1 to wait for a spool")
-        assert "spool low: 0 g left, the next copy needs 0 g" in status["printers"][0]["state_reason"]
+        assert "spool low: 0.02 g left, the next copy needs 0.04 g" in status["printers"][0]["state_reason"]
         assert any(item["kind"] == "spool_low" and item["ids"] == {"printer": "p1"}
                    for item in status["attention"])
         assert farm.job_state(second_id) == "queued"
