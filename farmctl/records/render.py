@@ -99,10 +99,17 @@ JOB_HEADERS = ("Part", "File", "Copies", "Attempts", "Failed", "Printers", "Prin
 def failure_lines(report: OrderReport) -> list[str]:
     return [
         f"j{job.job_id} {job.file}: r{run.run_id} on {run.printer_id} {_when(run.started_at)}, "
-        f"{run.state}: {run.error or 'no reason recorded'}"
+        f"{_outcome(run.state, run.error)}"
         for job in report.jobs
         for run in job.failures
     ]
+
+
+def _outcome(state: str, error: str | None) -> str:
+    """'cancelled: daemon stopped', not 'cancelled: cancelled: daemon stopped' (some reasons are
+    recorded with the outcome already in front)."""
+    reason = (error or "no reason recorded").removeprefix(f"{state}: ")
+    return f"{state}: {reason}"
 
 
 def to_html(report: OrderReport) -> str:
