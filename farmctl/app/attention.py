@@ -21,6 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from farmctl.ids import format_id
 from farmctl.scheduler.model import JobState, PrinterState
 from farmctl.scheduler.waits import LOW_SPOOL_G, PrinterWait, WaitCode
 from farmctl.store.jobstore import JobStore
@@ -99,20 +100,21 @@ def collect_attention(
             # The part is on the bed and the copy can go on: `printers clear` would give it up.
             items.append(AttentionItem(
                 AttentionKind.PRINT_RECOVERABLE,
-                f"{printer.id}: j{point.job_id} interrupted at line {point.line} "
+                f"{printer.id}: {format_id('job', point.job_id)} interrupted at line {point.line} "
                 f"({_short(point.reason or 'reset')}); its part is on the bed",
                 f"farmctl printers recover {printer.id}",
-                {"printer": printer.id, "run": f"r{point.run_id}", "job": f"j{point.job_id}"},
+                {"printer": printer.id, "run": format_id("run", point.run_id),
+                 "job": format_id("job", point.job_id)},
                 point.interrupted_at))
             continue
         items.extend(_printer_items(printer, driven(printer.id), live.get(printer.id),
                                     on_bed.get(printer.id)))
     for job in waiting[JobState.INTERRUPTED]:
-        items.append(_job_item(AttentionKind.JOB_INTERRUPTED, job, f"farmctl jobs retry j{job.id}"))
+        items.append(_job_item(AttentionKind.JOB_INTERRUPTED, job, _job_command("retry", job)))
     for job in waiting[JobState.FAILED]:
-        items.append(_job_item(AttentionKind.JOB_FAILED, job, f"farmctl jobs retry j{job.id}"))
+        items.append(_job_item(AttentionKind.JOB_FAILED, job, _job_command("retry", job)))
     for job in waiting[JobState.HELD]:
-        items.append(_job_item(AttentionKind.JOB_HELD, job, f"farmctl jobs release j{job.id}"))
+        items.append(_job_item(AttentionKind.JOB_HELD, job, _job_command("release", job)))
     held_for_recovery = {point.job_id: printer_id for printer_id, point in recoverable.items()}
     blocked = [job for jobs in waiting.values() for job in jobs]
     blocked += [store.get_job(job_id) for job_id in sorted(held_for_recovery)
@@ -147,7 +149,7 @@ def _printer_items(printer: Printer, driven: bool, wait: PrinterWait | None, run
     found: list[AttentionItem] = []
     if not printer.bed_clear and not (driven and printer.state is PrinterState.PRINTING):
         if run is not None:
-            ids = {**ids, "run": f"r{run.id}", "job": f"j{run.job_id}"}
+            ids = {**ids, "run": format_id("run", run.id), "job": format_id("job", run.job_id)}
         found.append(AttentionItem(AttentionKind.BED_NOT_CLEAR, f"{pid}: {bed_text(run)}",
                                    f"farmctl printers clear {pid}", ids,
                                    run.ended_at if run is not None else printer.state_at))
@@ -177,7 +179,7 @@ def bed_text(run: Run | None) -> str:
     """What is on a bed nobody has cleared yet, from the printer's last run."""
     if run is None:
         return "bed not confirmed clear"
-    which = f"r{run.id} of j{run.job_id}"
+    which = f"{format_id('run', run.id)} of {format_id('job', run.job_id)}"
     if run.state == "failed":
         return f"failed print on the bed ({which}: {_short(run.error or 'failed')})"
     if run.state == "cancelled":
@@ -194,18 +196,22 @@ def _short(text: str, limit: int = 80) -> str:
     return one if len(one) <= limit else one[: limit - 1] + "…"
 
 
+def _job_command(verb: str, job: Job) -> str:
+    return f"farmctl jobs {verb} {format_id('job', job.id)}"
+
+
 def _job_item(kind: AttentionKind, job: Job, command: str) -> AttentionItem:
-    ids: dict[str, str | list[str]] = {"job": f"j{job.id}"}
+    ids: dict[str, str | list[str]] = {"job": format_id("job", job.id)}
     if job.order_id is not None:
-        ids["order"] = f"o{job.order_id}"
+        ids["order"] = format_id("order", job.order_id)
     left = max(0, job.copies - job.copies_done - job.copies_active)
     copies = f"{left} of {job.copies} cop{'y' if job.copies == 1 else 'ies'} left"
     if kind is AttentionKind.JOB_HELD:
-        reason = f"j{job.id} {job.name} is held ({copies})"
+        reason = f"{format_id('job', job.id)} {job.name} is held ({copies})"
     else:
         state = "interrupted" if kind is AttentionKind.JOB_INTERRUPTED else "failed"
         why = _short(job.state_reason or state)
-        reason = f"j{job.id} {job.name} {state} ({copies}): {why}"
+        reason = f"{format_id('job', job.id)} {job.name} {state} ({copies}): {why}"
     return AttentionItem(kind, reason, command, ids, job.updated_at)
 
 
@@ -227,18 +233,20 @@ def _order_items(store: JobStore, blocked_jobs: list[Job], recoverable: Mapping[
             continue
         jobs = sorted(by_order[order_id], key=lambda j: j.id)
         copies = sum(max(0, j.copies - j.copies_done - j.copies_active) + (j.id in recoverable) for j in jobs)
-        states = ", ".join(f"j{j.id} {'to recover' if j.id in recoverable else j.state.value}"
-                           for j in jobs[:3]) + (" ..." if len(jobs) > 3 else "")
+        job_ids = [format_id("job", j.id) for j in jobs]
+        shown = [f"{job_id} {'to recover' if j.id in recoverable else j.state.value}"
+                 for job_id, j in zip(job_ids[:3], jobs[:3], strict=True)]
+        states = ", ".join(shown) + (" ..." if len(jobs) > 3 else "")
         who = order.customer + (f", {order.project}" if order.project else "")
         first = jobs[0]
         if first.id in recoverable:
             command = f"farmctl printers recover {recoverable[first.id]}"
         else:
-            command = f"farmctl jobs {'release' if first.state is JobState.HELD else 'retry'} j{first.id}"
+            command = _job_command("release" if first.state is JobState.HELD else "retry", first)
         items.append(AttentionItem(
             AttentionKind.ORDER_BLOCKED,
-            f"o{order_id} ({who}): {copies} cop{'y waits' if copies == 1 else 'ies wait'} for a person "
-            f"({states})",
-            command, {"order": f"o{order_id}", "jobs": [f"j{j.id}" for j in jobs]},
+            f"{format_id('order', order_id)} ({who}): {copies} cop{'y waits' if copies == 1 else 'ies wait'} "
+            f"for a person ({states})",
+            command, {"order": format_id("order", order_id), "jobs": job_ids},
             max(j.updated_at for j in jobs), order.due))
     return items

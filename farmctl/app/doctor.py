@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from farmctl.errors import UserError
+from farmctl.ids import format_id
 
 LOW_DISK_BYTES = 500 * 1024 * 1024
 
@@ -136,7 +137,7 @@ def _check_files(home: Path, store: Any, results: list[Check]) -> None:
     for state in (JobState.QUEUED, JobState.PRINTING, JobState.HELD, JobState.INTERRUPTED):
         for job in store.list_jobs(state=state, site=store.site, limit=10_000).items:
             if not files.has(job.file_sha):
-                missing.append(f"j{job.id}")
+                missing.append(format_id("job", job.id))
     if missing:
         results.append(Check("file store", "fail", f"queued job(s) {', '.join(missing[:10])} lost their file",
                              "cancel them (`farmctl jobs cancel ID`) and queue the files again"))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from farmctl.app.attention import AttentionItem, collect_attention
 from farmctl.app.control import STALE_AFTER_S
 from farmctl.app.liveness import dead_on_this_host
+from farmctl.ids import format_id
 from farmctl.scheduler import waits
 from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.jobstore import JobStore
@@ -161,8 +162,8 @@ def printer_rows(
                 id=printer.id, kind=printer.kind, state=status.state, detail=status.detail,
                 enabled=printer.enabled, bed_clear=printer.bed_clear, material=printer.material,
                 nozzle_mm=printer.nozzle_mm, temperatures=status.temperatures,
-                run=f"r{status.run_id}" if status.run_id is not None else None,
-                job=f"j{status.job_id}" if status.job_id is not None else None,
+                run=format_id("run", status.run_id) if status.run_id is not None else None,
+                job=format_id("job", status.job_id) if status.job_id is not None else None,
                 file=names.get(status.job_id) if status.job_id is not None else None,
                 progress=status.progress, eta_s=status.eta_s, lines_acked=status.lines_acked,
                 lines_total=status.lines_total, heating=status.heating, daemon=status.daemon_id, live=True,
@@ -202,11 +203,11 @@ def collect(store: JobStore, projection: Plan | None = None, *, site: str | None
         forecast = plan.forecast(view.id)
         job = store.get_job(view.id)
         next_jobs.append(NextJob(
-            job=f"j{view.id}", file=job.name, copies_left=view.copies_left,
+            job=format_id("job", view.id), file=job.name, copies_left=view.copies_left,
             projected_start=forecast.start if forecast else None,
             projected_finish=forecast.finish if forecast else None,
             at_risk=bool(forecast and forecast.at_risk),
-            order=f"o{view.order_id}" if view.order_id is not None else None,
+            order=format_id("order", view.order_id) if view.order_id is not None else None,
         ))
         if len(next_jobs) >= NEXT_JOBS:
             break
@@ -217,7 +218,7 @@ def collect(store: JobStore, projection: Plan | None = None, *, site: str | None
         if order is None or not order_forecast.at_risk:
             continue
         risks.append(OrderAtRisk(
-            order=f"o{order_id}", customer=order.customer, due=order.due,
+            order=format_id("order", order_id), customer=order.customer, due=order.due,
             projected_finish=order_forecast.finish,
             reason=order_forecast.reason, copies=order.copies, copies_done=order.copies_done,
         ))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from farmctl.daemon.drivers import close_driver, connection_key
 from farmctl.daemon.fleet import Fleet
 from farmctl.daemon.worker import PrinterWorker, WorkerState
-from farmctl.ids import parse_id
+from farmctl.ids import format_id, parse_id
 
 if TYPE_CHECKING:
     from farmctl.daemon.control import ControlHandler
@@ -107,8 +107,9 @@ class FleetChanges:
             # A printer taken over from a daemon that went silent (another host died): its copy cannot
             # go on without that host, exactly as after our own restart.
             for run in sup.store.mark_printing_runs_interrupted(printer_ids=taken) if taken else []:
-                sup.log.warning("run.interrupted", run.printer_id, run=f"r{run.id}", job=f"j{run.job_id}",
-                                lines_acked=run.lines_acked, reason="its daemon went silent; see jobs retry")
+                sup.log.warning("run.interrupted", run.printer_id, run=format_id("run", run.id),
+                                job=format_id("job", run.job_id), lines_acked=run.lines_acked,
+                                reason="its daemon went silent; see jobs retry")
             for printer_id in taken:
                 sup.log.info("printer.added", printer_id)
                 sup.add_worker(current[printer_id])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from farmctl.daemon.fleet import Fleet
 from farmctl.daemon.worker import PrinterWorker, WorkerState
 from farmctl.errors import UserError
+from farmctl.ids import format_id
 from farmctl.store.live import ControlRequest, LiveStore
 
 if TYPE_CHECKING:
@@ -103,7 +104,8 @@ class ControlHandler:
                 continue
             run.stop_reason = "job cancelled by operator"
             worker.driver.cancel()
-            self.sup.log.info("control.job_cancelled", worker.id, job=f"j{job_id}", run=f"r{run.run_id}")
+            self.sup.log.info("control.job_cancelled", worker.id, job=format_id("job", job_id),
+                              run=format_id("run", run.run_id))
 
     # ---- confirmations -----------------------------------------------------------------------------
     def on_state(self, worker: PrinterWorker) -> None:

@@ -23,6 +23,7 @@ from farmctl.drivers.serial.preflight import PreflightCache, PreflightError
 from farmctl.errors import UserError
 from farmctl.files import FileStore
 from farmctl.gcode.resume import first_extrusion
+from farmctl.ids import format_id
 from farmctl.redact import mask_optional
 from farmctl.scheduler import waits
 from farmctl.scheduler.dispatch import next_for_printer
@@ -127,13 +128,13 @@ class Dispatcher:
         try:  # a farm on several hosts: the file may be in the database only (fetched once per host)
             path = self.files.fetch(run.file_sha)
         except UserError as exc:  # corrupt in the database, or the cache not writable
-            self.log.error("run.no_file", worker.id, run=f"r{run.id}", error=exc.message)
+            self.log.error("run.no_file", worker.id, run=format_id("run", run.id), error=exc.message)
             self.fail_run(run.id, exc.message)
             return
         job = self.store.get_job(run.job_id)
         if not path.is_file():
             error = f"file {run.file_sha[:12]} is missing from the file store {self.files.root}"
-            self.log.error("run.no_file", worker.id, run=f"r{run.id}", error=error)
+            self.log.error("run.no_file", worker.id, run=format_id("run", run.id), error=error)
             self.fail_run(run.id, error)
             return
         estimate = job.file.estimated_time_s
@@ -155,8 +156,8 @@ class Dispatcher:
         # that ended unfinished means every copy is on its first attempt (no read needed).
         unfinished = job.attempts - job.copies_done - job.copies_active
         attempt = self.store.copy_attempts(run.job_id).get(run.id, 1) if unfinished > 0 else 1
-        self.log.info("run.started", worker.id, run=f"r{run.id}", job=f"j{run.job_id}", file=job.name,
-                      attempt=attempt)
+        self.log.info("run.started", worker.id, run=format_id("run", run.id),
+                      job=format_id("job", run.job_id), file=job.name, attempt=attempt)
         self.observer.run_event(worker.id, "run.started", run.id, run.job_id, {"file": job.name})
 
     def first_print_line(self, sha: str, path: Path) -> int | None:

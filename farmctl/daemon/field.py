@@ -84,7 +84,8 @@ class FieldRecovery:
             run = worker.run
             details: dict[str, object] = {"reason": reason, "window_s": sup.settings.reconnect_window_s}
             if run is not None:
-                details |= {"run": f"r{run.run_id}", "job": f"j{run.job_id}", "lines_acked": run.lines_acked}
+                details |= {"run": format_id("run", run.run_id), "job": format_id("job", run.job_id),
+                            "lines_acked": run.lines_acked}
             sup.log.warning("printer.disconnected", worker.id, **details)
             self._record("printer.disconnected", worker, details)
         sup.persist_state(worker, WorkerState.RECONNECTING, "cable out: reconnecting; the copy is held")
@@ -102,7 +103,7 @@ class FieldRecovery:
             "lines_acked": event.lines_acked,
         }
         if worker.run is not None:
-            details |= {"run": f"r{worker.run.run_id}", "job": f"j{worker.run.job_id}"}
+            details |= {"run": worker.run.spec_id, "job": format_id("job", worker.run.job_id)}
         sup.log.info("printer.reconnected", worker.id, **details)
         self._record("printer.reconnected", worker, details)
         worker.reheat_check = True  # its first readings tell whether it cooled meanwhile (readings())
@@ -216,7 +217,7 @@ class FieldRecovery:
                 "to recover (check its cable and `farmctl status`)"
             )
         if worker.run is not None:
-            raise UserError(f"printer {worker.id} is printing r{worker.run.run_id}; nothing to recover")
+            raise UserError(f"printer {worker.id} is printing {worker.run.spec_id}; nothing to recover")
         plan = self._plan(worker)
         draw = self._draw(worker)
         heating = self.heating()
@@ -320,10 +321,10 @@ class FieldRecovery:
         sup.log.info(
             "run.started",
             worker.id,
-            run=f"r{run.id}",
-            job=f"j{run.job_id}",
+            run=format_id("run", run.id),
+            job=format_id("job", run.job_id),
             file=job.name,
-            recovers=f"r{plan.run_id}",
+            recovers=format_id("run", plan.run_id),
             resume_line=plan.resume_line,
             replayed=plan.replayed,
             layer=plan.state.layer,
@@ -334,7 +335,7 @@ class FieldRecovery:
             "run.started",
             run.id,
             run.job_id,
-            {"file": job.name, "recovered": f"r{plan.run_id}", "line": plan.resume_line},
+            {"file": job.name, "recovered": format_id("run", plan.run_id), "line": plan.resume_line},
         )
 
     # ---- helpers -------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 from farmctl.app.attention import collect_attention
 from farmctl.daemon.logs import EventLog
 from farmctl.errors import UserError
+from farmctl.ids import format_id
 from farmctl.scheduler.model import JobState
 from farmctl.store.jobstore import JobStore
 from farmctl.store.records import Event, Printer
@@ -69,9 +70,8 @@ def queue_snapshot(store: JobStore) -> models.QueueSnapshot:
                 break
             printer = ",".join(job.active_printers) or job.printer_id
             left = max(0, job.copies - job.copies_done - job.copies_active)
-            items.append(
-                models.QueueItem(f"j{job.id}", job.name, job.state.value, printer, job.priority, left)
-            )
+            job_id = format_id("job", job.id)
+            items.append(models.QueueItem(job_id, job.name, job.state.value, printer, job.priority, left))
     pending = store.count_jobs(JobState.QUEUED, site=store.site)
     running = len(store.list_runs(state="printing", limit=10_000))
     sites = {name: counts for name, counts in store.jobs_by_site().items() if name != store.site}

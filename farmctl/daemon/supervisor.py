@@ -45,7 +45,7 @@ from farmctl.drivers.base import (
 from farmctl.drivers.serial.preflight import PreflightCache
 from farmctl.errors import DatabaseUnavailable, NotFound, UserError
 from farmctl.files import FileStore
-from farmctl.ids import UnknownPrinter
+from farmctl.ids import UnknownPrinter, format_id
 from farmctl.redact import mask_optional
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import LiveStore
@@ -147,8 +147,8 @@ class Supervisor:
             self.log.warning(
                 "run.interrupted",
                 run.printer_id,
-                run=f"r{run.id}",
-                job=f"j{run.job_id}",
+                run=format_id("run", run.id),
+                job=format_id("job", run.job_id),
                 lines_acked=run.lines_acked,
                 reason="daemon restarted; see jobs retry",
             )
@@ -193,9 +193,8 @@ class Supervisor:
             self._flush()
             runs = self.store.mark_printing_runs_interrupted(printer_ids=[w.id for w in stranded])
             for run in runs:
-                self.log.warning(
-                    "run.interrupted", run.printer_id, run=f"r{run.id}", lines_acked=run.lines_acked
-                )
+                self.log.warning("run.interrupted", run.printer_id, run=format_id("run", run.id),
+                                 lines_acked=run.lines_acked)
         for worker in self.workers.values():
             self.persist_state(worker, WorkerState.OFFLINE, "daemon stopped")
         self.live.daemon_stopped(self.daemon_id)
@@ -584,15 +583,15 @@ class Supervisor:
             def end() -> None:
                 self._fail_run(run_id, error, stats, reached, left_part)
 
-        self._persist(f"{kind} r{run_id}", end)
+        self._persist(f"{kind} {format_id('run', run_id)}", end)
         if clears and reached:
             printer_id = worker.id
             self._persist(f"clear {printer_id}", lambda: self._confirm_clear(printer_id))
         self.log.info(
             kind,
             worker.id,
-            run=f"r{run_id}",
-            job=f"j{run.job_id}",
+            run=format_id("run", run_id),
+            job=format_id("job", run.job_id),
             file=run.name,
             lines_acked=event.lines_acked,
             lines_total=event.lines_total,
@@ -627,7 +626,9 @@ class Supervisor:
 
     def _fail_missing_file(self, run_id: int, error: str) -> None:
         """Nothing was sent to the printer: its bed stays clear, its failure streak untouched."""
-        self._persist(f"fail r{run_id}", lambda: self._fail_run(run_id, error, {}, False, False))
+        self._persist(
+            f"fail {format_id('run', run_id)}", lambda: self._fail_run(run_id, error, {}, False, False)
+        )
 
     def _fail_run(self, run_id: int, error: str, stats: dict[str, int], reached_printer: bool,
                   left_part: bool) -> None:

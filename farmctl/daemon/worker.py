@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from farmctl.daemon.power import HeatUp
 from farmctl.drivers.base import DriverState, PrinterDriver
+from farmctl.ids import format_id
 from farmctl.scheduler.model import PrinterState
 from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.records import Printer
@@ -65,7 +66,7 @@ class ActiveRun:
 
     @property
     def spec_id(self) -> str:
-        return f"r{self.run_id}"
+        return format_id("run", self.run_id)
 
     def eta_s(self, now_wall: float) -> float | None:
         """Seconds left: the file's estimate at first, the observed rate once there is one."""

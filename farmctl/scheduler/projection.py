@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from farmctl.ids import format_id
 from farmctl.scheduler.dispatch import Assignment, choose
 from farmctl.scheduler.eligibility import Verdict, judge
 from farmctl.scheduler.model import JobView, Policy, QueueSnapshot, Requirements, Unavailable, WaitingJob
@@ -185,18 +186,18 @@ class Plan:
             assert forecast is not None
             if oid in stuck:
                 if forecast.at_risk:
-                    late[oid] += f"; job j{job.id}: {forecast.reason}"
+                    late[oid] += f"; job {format_id('job', job.id)}: {forecast.reason}"
                 continue
             if forecast.finish is None:
                 finish[oid] = None
-                late.setdefault(oid, f"job j{job.id}: {forecast.reason}")
+                late.setdefault(oid, f"job {format_id('job', job.id)}: {forecast.reason}")
                 continue
             if oid not in finish:
                 finish[oid] = forecast.finish
             elif (previous := finish[oid]) is not None:
                 finish[oid] = max(previous, forecast.finish)
             if forecast.at_risk:
-                late.setdefault(oid, f"job j{job.id} {forecast.reason}")
+                late.setdefault(oid, f"job {format_id('job', job.id)} {forecast.reason}")
         result: dict[int, OrderForecast] = {}
         for oid, end in finish.items():
             due = self.snapshot.order_due.get(oid)

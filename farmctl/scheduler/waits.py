@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from farmctl.ids import format_id
 from farmctl.scheduler.eligibility import Verdict, fixable_refusal, judge, permanent_refusal
 from farmctl.scheduler.model import JobView, PrinterView, QueueSnapshot, Requirements
 
@@ -102,7 +103,8 @@ def waiting_for_power(draw_w: float, heating_w: float, budget_w: float | None) -
 
 
 def kept_by_retry_rule(job_ids: Sequence[int]) -> PrinterWait:
-    jobs = ", ".join(f"j{job_id}" for job_id in job_ids[:3]) + (" ..." if len(job_ids) > 3 else "")
+    jobs = ", ".join(format_id("job", job_id) for job_id in job_ids[:3])
+    jobs += " ..." if len(job_ids) > 3 else ""
     return PrinterWait(
         WaitCode.RETRY_RULE,
         f"kept from {jobs} by the retry rule: a copy failed here, another printer takes it",
@@ -116,7 +118,8 @@ def awaiting_bed_clear(printer_id: str) -> PrinterWait:
 
 def awaiting_recovery(printer_id: str, run_id: int) -> PrinterWait:
     """A reset or power loss interrupted a copy with its part on the bed: it can be continued."""
-    text = f"awaiting recovery of r{run_id}: its part is on the bed (`printers clear` gives it up)"
+    run = format_id("run", run_id)
+    text = f"awaiting recovery of {run}: its part is on the bed (`printers clear` gives it up)"
     return PrinterWait(WaitCode.AWAITING_RECOVERY, text, f"farmctl printers recover {printer_id}")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from farmctl.errors import NotFound
+from farmctl.ids import format_id
 from farmctl.redact import mask_optional, mask_url_passwords
 from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.base import StoreBase
@@ -294,8 +295,8 @@ class LiveStore(StoreBase):
                 requested_by=self.actor, state="pending",
             )).inserted_primary_key[0]  # type: ignore[index]
             # The event wakes the daemon: it watches the event log, not this table.
-            self._event(conn, "control.requested", printer_id or (f"j{job_id}" if job_id else "farm"),
-                        verb=verb, request=int(new_id))
+            subject = printer_id or (format_id("job", job_id) if job_id else "farm")
+            self._event(conn, "control.requested", subject, verb=verb, request=int(new_id))
         return int(new_id)
 
     def get_control(self, request_id: int) -> ControlRequest:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from farmctl.ids import format_id
 from farmctl.telemetry import models
 from farmctl.telemetry.sink import TelemetrySink
 
@@ -150,11 +151,12 @@ class TelemetryObserver:
                 row.printer_id, models.PrinterTelemetry(temperatures, progress_pct)
             )
             if row.job_id is not None:
-                self._jobs[row.printer_id] = f"j{row.job_id}"  # also after a restart that adopted a run
-                self._job_progress(row, f"j{row.job_id}", progress_pct, now)
+                job = format_id("job", row.job_id)
+                self._jobs[row.printer_id] = job  # also after a restart that adopted a run
+                self._job_progress(row, job, progress_pct, now)
 
     def run_event(self, printer_id: str, kind: str, run_id: int, job_id: int, detail: dict[str, Any]) -> None:
-        job = f"j{job_id}"
+        job = format_id("job", job_id)
         event_type = EVENT_TYPES.get(kind, kind.replace(".", "_"))
         self._sink.publish_printer_event(
             printer_id, event_type, job_id=job, data={"run_id": run_id, **detail}
