@@ -292,11 +292,12 @@ def _summaries(store: object, finished: object) -> None:
 
 
 def _demo_report(farm_home: Path, json_out: bool, interrupted: bool) -> None:
+    from farmctl.ids import format_id
 
     with open_store(farm_home, actor="demo") as store:
         jobs = list(store.list_jobs(limit=1000).items)
         runs = store.list_runs(limit=1000)
-    job_rows = [{"id": f"j{j.id}", "file": j.name, "state": j.state.value, "copies": j.copies,
+    job_rows = [{"id": format_id("job", j.id), "file": j.name, "state": j.state.value, "copies": j.copies,
                  "copies_done": j.copies_done} for j in jobs]
     summary: dict[str, object] = {
         "home": str(farm_home),

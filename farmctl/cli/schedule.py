@@ -120,6 +120,7 @@ def _draw(
     from rich.text import Text
 
     from farmctl.cli.queue_support import console, short_time
+    from farmctl.ids import format_id
 
     out = console()
     now = projection.snapshot.now
@@ -150,7 +151,7 @@ def _draw(
             late = bool(f and f.at_risk)
             first = max(0, int((seg.start - now) / step))
             last = min(width, max(first + 1, int((seg.finish - now) / step)))
-            label = f"j{seg.job_id}"
+            label = format_id("job", seg.job_id)
             for i in range(first, last):
                 char = label[i - first] if i - first < len(label) and last - first > len(label) else "█"
                 if late:
@@ -180,7 +181,7 @@ def _draw(
     if risky:
         out.print(Text(f"\n{len(risky)} job(s) at risk:", style="bold red"))
         for job, f in risky[:30]:
-            out.print(f"  j{job.id} {job.name} (due {short_time(job.due, now)}): {f.reason}")
+            out.print(f"  {format_id('job', job.id)} {job.name} (due {short_time(job.due, now)}): {f.reason}")
         if len(risky) > 30:
             out.print(f"  ... and {len(risky) - 30} more (farmctl schedule --json)")
     else:
