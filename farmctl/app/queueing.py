@@ -96,7 +96,8 @@ def queue_files(farm: Farm, files: Sequence[FileToQueue], request: QueueRequest)
     max_bytes = farm.config.section(FilesSettings).max_file_mb * 1_000_000
     if request.order_id is not None:
         store.get_order(request.order_id)  # NotFound for an unknown order
-    elsewhere = request.site is not None and check_site(request.site) != store.site
+    site = check_site(request.site) if request.site is not None else None
+    elsewhere = site is not None and site != store.site
     if elsewhere and request.printer_id is not None:
         raise UserError(
             f"a job reserved for site {request.site} prints on that site's printers: leave out --printer"
@@ -128,7 +129,7 @@ def queue_files(farm: Farm, files: Sequence[FileToQueue], request: QueueRequest)
                 printer_id=request.printer_id,
                 tags=request.tags,
                 held=request.held,
-                site=check_site(request.site) if request.site is not None else None,
+                site=site,
             )
         )
     return store.add_jobs(new_jobs, stored)
