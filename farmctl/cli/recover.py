@@ -40,8 +40,8 @@ def recover(
     from farmctl.app.farm import files_of
     from farmctl.cli.daemon import request_control
     from farmctl.cli.queue_support import open_store
+    from farmctl.config_schema import DaemonSettings
     from farmctl.daemon.recovery import plan_recovery
-    from farmctl.daemon.settings import DaemonSettings
     from farmctl.ids import format_id
 
     with open_store(home) as store:

@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from farmctl.config_schema import PowerSettings
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver
 from farmctl.daemon.power import HeatUp, heat_end_line, may_start
 from farmctl.daemon.reasons import worker_wait
-from farmctl.daemon.settings import PowerSettings
 from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
 from farmctl.drivers.base import JobSpec
 from farmctl.drivers.serial.preflight import PreflightCache, PreflightError

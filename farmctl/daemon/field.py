@@ -36,8 +36,8 @@ from farmctl.gcode.resume import first_extrusion
 from farmctl.ids import format_id
 
 if TYPE_CHECKING:
+    from farmctl.config_schema import PowerSettings
     from farmctl.daemon.observer import FarmObserver
-    from farmctl.daemon.settings import PowerSettings
     from farmctl.drivers.serial.preflight import PreflightCache
     from farmctl.files import FileStore
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from farmctl.config_schema import DaemonSettings
     from farmctl.daemon.logs import EventLog
-    from farmctl.daemon.settings import DaemonSettings
     from farmctl.daemon.worker import PrinterWorker, WorkerState
     from farmctl.store.jobstore import JobStore
 

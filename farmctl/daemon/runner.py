@@ -23,10 +23,10 @@ from typing import Any, Protocol
 from farmctl import __version__
 from farmctl.app.daemon_lock import DaemonLock
 from farmctl.config import FarmConfig, load_config
+from farmctl.config_schema import BED_CLEAR_MODES, STOP_POLICIES, DaemonSettings, PowerSettings
 from farmctl.daemon.drivers import DriverFactory, driver_factory
 from farmctl.daemon.logs import install_logging
 from farmctl.daemon.observer import FarmObserver
-from farmctl.daemon.settings import BED_CLEAR_MODES, STOP_POLICIES, DaemonSettings, PowerSettings
 from farmctl.daemon.supervisor import Supervisor
 from farmctl.errors import UserError
 from farmctl.home import ensure_home

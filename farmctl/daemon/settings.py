@@ -1,17 +1,15 @@
-"""The daemon's farm.toml sections, [daemon] and [power] (declared in farmctl/config_schema.py with
-every other section), and what the daemon derives from them."""
+"""What the daemon derives from its farm.toml sections, [daemon] and [power] (declared in
+farmctl/config_schema.py with every other section)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from farmctl.config_schema import BED_CLEAR_MODES, STOP_POLICIES, DaemonSettings, PowerSettings
 from farmctl.scheduler.model import BedClear
 
 if TYPE_CHECKING:
+    from farmctl.config_schema import DaemonSettings
     from farmctl.store.records import Printer
-
-__all__ = ["BED_CLEAR_MODES", "STOP_POLICIES", "DaemonSettings", "PowerSettings", "bed_clear_mode"]
 
 
 def bed_clear_mode(printer: Printer, settings: DaemonSettings) -> BedClear:

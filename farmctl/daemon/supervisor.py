@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from farmctl.app.liveness import dead_on_this_host
+from farmctl.config_schema import DaemonSettings, PowerSettings
 from farmctl.daemon.changes import FleetChanges
 from farmctl.daemon.control import ControlHandler
 from farmctl.daemon.dispatcher import Dispatcher, live_rows
@@ -26,7 +27,7 @@ from farmctl.daemon.drivers import DriverFactory, close_driver
 from farmctl.daemon.field import FieldRecovery
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver, NullObserver
-from farmctl.daemon.settings import DaemonSettings, PowerSettings, bed_clear_mode
+from farmctl.daemon.settings import bed_clear_mode
 from farmctl.daemon.worker import DRIVER_TO_WORKER, Backoff, PrinterWorker, WorkerState
 from farmctl.drivers.base import (
     DriverEvent,
