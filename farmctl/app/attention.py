@@ -23,7 +23,7 @@ from typing import Any
 
 from farmctl.ids import format_id
 from farmctl.scheduler.model import JobState, PrinterState
-from farmctl.scheduler.waits import LOW_SPOOL_G, PrinterWait, WaitCode
+from farmctl.scheduler.waits import LOW_SPOOL_G, PrinterWait, WaitCode, spool_command
 from farmctl.store.jobstore import JobStore
 from farmctl.store.records import Job, Printer, Run
 
@@ -165,7 +165,7 @@ def _printer_items(printer: Printer, driven: bool, wait: PrinterWait | None, run
 
 def _spool_item(printer: Printer, wait: PrinterWait | None) -> AttentionItem | None:
     """A spool too short for the copy the daemon would start (its wait says so), or below LOW_SPOOL_G."""
-    command = f"farmctl printers set {printer.id} --spool-g GRAMS"  # after loading a fuller spool
+    command = spool_command(printer.id)
     if wait is not None and wait.code is WaitCode.SPOOL_LOW:
         return AttentionItem(AttentionKind.SPOOL_LOW, f"{printer.id}: {wait.text}", command,
                              {"printer": printer.id})

@@ -198,12 +198,17 @@ def _grams(value: float) -> str:
     return f"{value:.0f} g" if value >= 10 else f"{value:.1f} g" if value >= 1 else f"{value:.2f} g"
 
 
+def spool_command(printer_id: str) -> str:
+    """What to run after loading a fuller spool on `printer_id`."""
+    return f"farmctl printers set {printer_id} --spool-g GRAMS"
+
+
 def spool_low(printer_id: str, left_g: float, needed_g: float) -> PrinterWait:
     """`spool low: 40 g left, the next copy needs 55 g`: the ledger keeps the copy from this printer."""
     return PrinterWait(
         WaitCode.SPOOL_LOW,
         f"spool low: {_grams(left_g)} left, the next copy needs {_grams(needed_g)}",
-        f"farmctl printers set {printer_id} --spool-g GRAMS",  # after loading a fuller spool
+        spool_command(printer_id),
     )
 
 
