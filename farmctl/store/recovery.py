@@ -172,9 +172,11 @@ def hold_for_recovery(store: StoreBase, conn: Connection, run: Any, error: str) 
             updated_at=store.now(),
         )
     )
+    # Said without any face's commands (the CLI's `jobs show`, the attention list and the web each add
+    # their own way to recover or clear): the store writes no face's wording.
     reason = (
-        f"copy {format_id('run', run.id)} interrupted on {run.printer_id}: `farmctl printers recover "
-        f"{run.printer_id}` continues it, `farmctl printers clear {run.printer_id}` prints it again"
+        f"copy {format_id('run', run.id)} interrupted on {run.printer_id} with its part on the bed: it waits "
+        f"there for a recovery, or is printed again once the bed is cleared"
     )
     conn.execute(
         jobs.update().where(jobs.c.id == run.job_id).values(state_reason=reason, updated_at=store.now())

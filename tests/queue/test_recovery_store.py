@@ -31,7 +31,8 @@ def test_the_status_flush_keeps_the_point_and_an_interruption_reserves_the_copy(
     assert point.targets == {"hotend": 215.0, "bed": 60.0} and point.reason == "printer reset"
     after = store.get_job(job)
     assert after.copies_active == 1 and after.state is JobState.PRINTING  # reserved, not lost
-    assert "printers recover a" in (after.state_reason or "")
+    assert f"copy r{run} interrupted on a with its part on the bed" in (after.state_reason or "")
+    assert "farmctl" not in (after.state_reason or "")  # each face adds its own command
     assert not store.get_printer("a").bed_clear
     add_printer(store, "b")
     other = store.claim_copy("b", [job])
