@@ -147,7 +147,7 @@ def report(
 
     from farmctl.cli.queue_support import open_store
     from farmctl.errors import UserError
-    from farmctl.ids import parse_id
+    from farmctl.ids import format_id, parse_id
     from farmctl.records import render
     from farmctl.records.report import order_report
 
@@ -180,7 +180,7 @@ def report(
             sys.stdout.write(content)
         return
     _write_report(output, content)
-    message(f"wrote {report_format} report of o{number} to {output}")
+    message(f"wrote {report_format} report of {format_id('order', number)} to {output}")
 
 
 def _write_report(path: Path, content: str | bytes) -> None:

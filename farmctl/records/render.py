@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
+from farmctl.ids import format_id
 from farmctl.records.report import OrderReport, timeline
 
 # One colour per part, cycling; failed attempts are drawn red with the part's colour as outline.
@@ -66,7 +67,7 @@ def summary_lines(report: OrderReport) -> list[tuple[str, str]]:
     order = report.order
     total = report.total_cost
     lines = [
-        ("Order", f"o{order.id}"),
+        ("Order", format_id("order", order.id)),
         ("Customer", order.customer),
         ("Project", order.project or "-"),
         ("Due", _when(order.due)),
@@ -86,7 +87,7 @@ def job_rows(report: OrderReport) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for job in report.jobs:
         rows.append((
-            f"j{job.job_id}", job.file, f"{job.copies_done}/{job.copies}", str(len(job.runs)),
+            format_id("job", job.job_id), job.file, f"{job.copies_done}/{job.copies}", str(len(job.runs)),
             str(len(job.failures)), ", ".join(job.printers) or "-", _hours(job.print_time_s),
             f"{job.filament_g:.1f} g", _money(job.cost.total, report.currency),
         ))
@@ -98,8 +99,8 @@ JOB_HEADERS = ("Part", "File", "Copies", "Attempts", "Failed", "Printers", "Prin
 
 def failure_lines(report: OrderReport) -> list[str]:
     return [
-        f"j{job.job_id} {job.file}: r{run.run_id} on {run.printer_id} {_when(run.started_at)}, "
-        f"{_outcome(run.state, run.error)}"
+        f"{format_id('job', job.job_id)} {job.file}: {format_id('run', run.run_id)} on {run.printer_id} "
+        f"{_when(run.started_at)}, {_outcome(run.state, run.error)}"
         for job in report.jobs
         for run in job.failures
     ]
@@ -113,7 +114,7 @@ def _outcome(state: str, error: str | None) -> str:
 
 
 def to_html(report: OrderReport) -> str:
-    title = f"Order o{report.order.id} — {report.order.customer}"
+    title = f"Order {format_id('order', report.order.id)} — {report.order.customer}"
     facts = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in summary_lines(report))
     head = "".join(f"<th>{escape(h)}</th>" for h in JOB_HEADERS)
     body = "".join(
@@ -188,7 +189,7 @@ def to_pdf(report: OrderReport) -> bytes:
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, _latin1(f"Order o{report.order.id} - {report.order.customer}"),
+    pdf.cell(0, 10, _latin1(f"Order {format_id('order', report.order.id)} - {report.order.customer}"),
              new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
     for key, value in summary_lines(report):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from farmctl.config_schema import CostSettings
+from farmctl.ids import format_id
 from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, machines_of, sum_costs
 from farmctl.records.timefmt import iso
 from farmctl.store.history import JobRecord, RunRecord
@@ -100,7 +101,7 @@ class OrderReport:
         order = self.order
         total = self.total_cost
         return {
-            "order": f"o{order.id}",
+            "order": format_id("order", order.id),
             "customer": order.customer,
             "project": order.project,
             "due": iso(order.due),
@@ -108,7 +109,7 @@ class OrderReport:
             "currency": self.currency,
             "jobs": [
                 {
-                    "job": f"j{job.job_id}",
+                    "job": format_id("job", job.job_id),
                     "file": job.file,
                     "state": job.state,
                     "material": job.material,
@@ -116,7 +117,8 @@ class OrderReport:
                     "copies_done": job.copies_done,
                     "attempts": len(job.runs),
                     "failures": [
-                        {"run": f"r{r.run_id}", "printer": r.printer_id, "state": r.state, "reason": r.error}
+                        {"run": format_id("run", r.run_id), "printer": r.printer_id, "state": r.state,
+                         "reason": r.error}
                         for r in job.failures
                     ],
                     "printers": list(job.printers),
@@ -126,7 +128,7 @@ class OrderReport:
                     "breakdown": job.cost.to_json(),
                     "runs": [
                         {
-                            "run": f"r{r.run_id}",
+                            "run": format_id("run", r.run_id),
                             "printer": r.printer_id,
                             "state": r.state,
                             "started": iso(r.started_at),
@@ -231,7 +233,7 @@ def timeline(report: OrderReport) -> tuple[list[str], list[Bar], float, float]:
                 row=row_of[run.printer_id],
                 x0=(run.started_at - start) / span,
                 x1=(stop - start) / span,
-                label=f"j{job.job_id} #{attempt[job.job_id]}",
+                label=f"{format_id('job', job.job_id)} #{attempt[job.job_id]}",
                 job_index=job_index,
                 failed=run.state in FAILED_STATES,
             )
