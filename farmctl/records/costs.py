@@ -74,10 +74,10 @@ class Cost:
 
     def to_json(self) -> dict[str, float | None]:
         return {
-            "material": _money(self.material),
-            "machine": _money(self.machine),
-            "energy": _money(self.energy),
-            "labour": _money(self.labour),
+            "material": money(self.material),
+            "machine": money(self.machine),
+            "energy": money(self.energy),
+            "labour": money(self.labour),
         }
 
 
@@ -95,7 +95,8 @@ def _add(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a + b
 
 
-def _money(value: float | None) -> float | None:
+def money(value: float | None) -> float | None:
+    """A sum as the documents carry it: to the cent; None (a price not set) stays None."""
     return None if value is None else round(value, 2)
 
 

@@ -12,9 +12,13 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 
 from farmctl.ids import format_id
 from farmctl.records.report import OrderReport, timeline
+
+if TYPE_CHECKING:
+    from fpdf import FPDF  # imported when a PDF is made (to_pdf), never at CLI start-up
 
 # One colour per part, cycling; failed attempts are drawn red with the part's colour as outline.
 PALETTE = ("#2e86de", "#10ac84", "#8854d0", "#f39c12", "#0abde3", "#5f27cd", "#576574", "#ee5253")
@@ -232,19 +236,13 @@ def _fit(text: str, width_mm: float, size_pt: float = 9) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _pdf_row(pdf: object, cells: Sequence[str]) -> None:
-    from fpdf import FPDF
-
-    assert isinstance(pdf, FPDF)
+def _pdf_row(pdf: FPDF, cells: Sequence[str]) -> None:
     for cell, width in zip(cells, PDF_WIDTHS, strict=True):
         pdf.cell(width, 5.5, _fit(cell, width - 1), border="B")
     pdf.ln(5.5)
 
 
-def _pdf_timeline(pdf: object, report: OrderReport) -> None:
-    from fpdf import FPDF
-
-    assert isinstance(pdf, FPDF)
+def _pdf_timeline(pdf: FPDF, report: OrderReport) -> None:
     printers, bars, start, end = timeline(report)
     pdf.ln(3)
     pdf.set_font("Helvetica", "B", 12)

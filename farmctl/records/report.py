@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from farmctl.config_schema import CostSettings
 from farmctl.ids import format_id
-from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, machines_of, sum_costs
+from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, machines_of, money, sum_costs
 from farmctl.records.timefmt import iso
 from farmctl.store.history import JobRecord, RunRecord
 
@@ -124,7 +124,7 @@ class OrderReport:
                     "printers": list(job.printers),
                     "print_time_s": round(job.print_time_s),
                     "filament_g": round(job.filament_g, 1),
-                    "cost": _money(job.cost.total),
+                    "cost": money(job.cost.total),
                     "breakdown": job.cost.to_json(),
                     "runs": [
                         {
@@ -135,7 +135,7 @@ class OrderReport:
                             "ended": iso(r.ended_at),
                             "print_time_s": round(r.print_time_s),
                             "filament_g": None if r.filament_g is None else round(r.filament_g, 1),
-                            "cost": _money(r.cost.total),
+                            "cost": money(r.cost.total),
                             "error": r.error,
                         }
                         for r in job.runs
@@ -145,16 +145,12 @@ class OrderReport:
             ],
             "print_time_s": round(sum(job.print_time_s for job in self.jobs)),
             "filament_g": round(sum(job.filament_g for job in self.jobs), 1),
-            "total_cost": _money(total.total),
+            "total_cost": money(total.total),
             "breakdown": total.to_json(),
             "missing_prices": list(total.missing),
             "nothing_printed": self.nothing_printed,
             "generated": iso(self.generated),
         }
-
-
-def _money(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
 
 
 def build_report(

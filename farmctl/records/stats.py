@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from farmctl.config_schema import CostSettings
 from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, sum_costs
-from farmctl.records.timefmt import iso
+from farmctl.records.timefmt import check_range, iso
 from farmctl.store.history import FailureCount, RunTotals
 
 if TYPE_CHECKING:
@@ -221,8 +221,6 @@ def compute_stats(
 
 def farm_stats(store: JobStore, since: float | None = None, until: float | None = None) -> FarmStats:
     """The service the faces call (`farmctl stats`, the web)."""
-    from farmctl.records.timefmt import check_range
-
     now = store.now()
     check_range(since, until)
     end = min(until, now) if until is not None else now
