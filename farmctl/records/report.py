@@ -190,7 +190,7 @@ def build_report(
 
 
 def order_report(store: JobStore, order_id: int) -> OrderReport:
-    """The service the faces call (`farmctl orders report`, the web)."""
+    """The service the faces call (`farmctl orders report`)."""
     order, jobs, runs = store.order_history(order_id)
     costs, power = farm_costs(store)
     return build_report(order, jobs, runs, costs=costs, machines=machines_of(store), now=store.now(),

@@ -220,7 +220,7 @@ def compute_stats(
 
 
 def farm_stats(store: JobStore, since: float | None = None, until: float | None = None) -> FarmStats:
-    """The service the faces call (`farmctl stats`, the web)."""
+    """The service the faces call (`farmctl stats`)."""
     now = store.now()
     check_range(since, until)
     end = min(until, now) if until is not None else now
