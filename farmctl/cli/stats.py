@@ -93,6 +93,7 @@ def _show(result: FarmStats) -> None:
     from rich.text import Text
 
     from farmctl.cli.queue_support import console, short_time
+    from farmctl.records.costs import money_text
 
     out = console()
     since = short_time(result.since, result.generated) if result.since else "the first run"
@@ -120,7 +121,7 @@ def _show(result: FarmStats) -> None:
     for header in ("CUSTOMER", "HOURS", "", "FILAMENT", "COST"):
         customers.add_column(header)
     for c in result.customers:
-        cost = "missing price" if c.cost is None else f"{c.cost:,.2f} {result.currency}"
+        cost = money_text(c.cost, result.currency)
         share = c.print_time_s / top if top else None
         customers.add_row(c.customer, f"{c.print_time_s / 3600:.1f}", Text(_bar(share), style="magenta"),
                           f"{c.filament_g:,.0f} g", cost)

@@ -100,6 +100,11 @@ def money(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
+def money_text(value: float | None, currency: str) -> str:
+    """A sum as people read it (terminal, HTML, PDF); one whose price is not set says so."""
+    return "missing price" if value is None else f"{value:,.2f} {currency}"
+
+
 def _lookup(table: dict[str, float], key: str | None) -> float | None:
     """A table entry by name, case-insensitive (materials are written PLA or pla)."""
     if key is None:

@@ -15,6 +15,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from farmctl.ids import format_id
+from farmctl.records.costs import money_text
 from farmctl.records.report import OrderReport, timeline
 
 if TYPE_CHECKING:
@@ -62,10 +63,6 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600.0:.2f} h"
 
 
-def _money(value: float | None, currency: str) -> str:
-    return "missing price" if value is None else f"{value:,.2f} {currency}"
-
-
 def summary_lines(report: OrderReport) -> list[tuple[str, str]]:
     """The heading facts, in the order every format prints them."""
     order = report.order
@@ -78,7 +75,7 @@ def summary_lines(report: OrderReport) -> list[tuple[str, str]]:
         ("Delivered", _when(report.delivered_at) if report.delivered_at else "not yet"),
         ("Print time", _hours(sum(j.print_time_s for j in report.jobs))),
         ("Filament", f"{sum(j.filament_g for j in report.jobs):.1f} g"),
-        ("Total cost", _money(total.total, report.currency)),
+        ("Total cost", money_text(total.total, report.currency)),
     ]
     if total.missing:
         lines.append(("Missing prices", "; ".join(total.missing)))
@@ -93,7 +90,7 @@ def job_rows(report: OrderReport) -> list[tuple[str, ...]]:
         rows.append((
             format_id("job", job.job_id), job.file, f"{job.copies_done}/{job.copies}", str(len(job.runs)),
             str(len(job.failures)), ", ".join(job.printers) or "-", _hours(job.print_time_s),
-            f"{job.filament_g:.1f} g", _money(job.cost.total, report.currency),
+            f"{job.filament_g:.1f} g", money_text(job.cost.total, report.currency),
         ))
     return rows
 
