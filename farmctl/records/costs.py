@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from farmctl.config_schema import CostSettings, PowerSettings
 
 if TYPE_CHECKING:
-    from farmctl.store import JobStore
+    from farmctl.store import JobStore, Printer
 
 # g/cm³ of common filaments (manufacturers' data sheets); [costs] density_g_cm3 overrides or adds.
 DENSITY_G_CM3: dict[str, float] = {
@@ -208,5 +208,6 @@ def farm_costs(store: JobStore) -> tuple[CostSettings, PowerSettings]:
     return config.section(CostSettings), config.section(PowerSettings)
 
 
-def machines_of(store: JobStore) -> dict[str, Machine]:
-    return {p.id: Machine(p.id, p.profile, p.power_w) for p in store.list_printers()}
+def machines_of(printers: Iterable[Printer]) -> dict[str, Machine]:
+    """Each printer as far as pricing goes, by id."""
+    return {p.id: Machine(p.id, p.profile, p.power_w) for p in printers}

@@ -267,7 +267,7 @@ def quote_files(
     return make_quote(
         parts,
         snapshot=store.snapshot(default_duration_s=settings.default_job_duration_s, policy=policy),
-        machines=machines_of(store),
+        machines=machines_of(store.list_printers()),
         costs=costs,
         copies=copies,
         material=material,

@@ -193,8 +193,8 @@ def order_report(store: JobStore, order_id: int) -> OrderReport:
     """The service the faces call (`farmctl orders report`)."""
     order, jobs, runs = store.order_history(order_id)
     costs, power = farm_costs(store)
-    return build_report(order, jobs, runs, costs=costs, machines=machines_of(store), now=store.now(),
-                        default_printer_w=power.default_printer_w)
+    return build_report(order, jobs, runs, costs=costs, machines=machines_of(store.list_printers()),
+                        now=store.now(), default_printer_w=power.default_printer_w)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from farmctl.config_schema import CostSettings
-from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, sum_costs
+from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, machines_of, sum_costs
 from farmctl.records.timefmt import check_range, iso
 from farmctl.store.history import FailureCount, RunTotals
 
@@ -234,7 +234,7 @@ def farm_stats(store: JobStore, since: float | None = None, until: float | None 
         since=since,
         until=end,
         costs=costs,
-        machines={p.id: Machine(p.id, p.profile, p.power_w) for p in printers},
+        machines=machines_of(printers),
         now=now,
         default_printer_w=power.default_printer_w,
     )
