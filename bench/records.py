@@ -130,6 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     print(machine_line())
     from farmctl.app.farm import open_store
+    from farmctl.ids import format_id
     from farmctl.records.eta import replay
     from farmctl.records.quote import quote_files
     from farmctl.records.render import to_html, to_pdf
@@ -142,12 +143,13 @@ def main() -> None:
         env = {**os.environ, "FARMCTL_HOME": str(home)}
         started = time.perf_counter()
         done, order_id = seed_history(home, args.runs)
+        order = format_id("order", order_id)
         print(f"seeded {args.runs} runs ({len(done)} done) in {time.perf_counter() - started:.1f} s")
         print(f"{'':46} best wall / median wall / best CPU")
         with open_store(home) as store:
             _line(f"stats (service, {args.runs} runs)", timed(lambda: farm_stats(store), 5))
             report = order_report(store, order_id)
-            _line(f"order report (service, o{order_id}, {len(report.runs)} runs)",
+            _line(f"order report (service, {order}, {len(report.runs)} runs)",
                   timed(lambda: order_report(store, order_id), 5))
             _line("  + render HTML", timed(lambda: to_html(report), 5))
             _line("  + render PDF", timed(lambda: to_pdf(report), 3))
@@ -155,8 +157,8 @@ def main() -> None:
         _line("farmctl printers list (start-up, for scale)", _process(("printers", "list"), env))
         _line("farmctl stats --json", _process(("stats", "--json"), env))
         _line("farmctl stats (rich tables)", _process(("stats",), env))
-        pdf = ("orders", "report", f"o{order_id}", "--format", "pdf", "-o", str(home / "r.pdf"))
-        _line(f"farmctl orders report o{order_id} --format pdf", _process(pdf, env))
+        pdf = ("orders", "report", order, "--format", "pdf", "-o", str(home / "r.pdf"))
+        _line(f"farmctl orders report {order} --format pdf", _process(pdf, env))
         queue_jobs(home, args.queued)
         with open_store(home) as store:
             _line(f"quote (service, {args.queued} queued jobs)",

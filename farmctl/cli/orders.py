@@ -12,6 +12,8 @@ from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
 from farmctl.cli.help import FarmTyper
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from farmctl.records.report import OrderReport
 
 orders_app = FarmTyper(
@@ -147,7 +149,7 @@ def report(
 
     from farmctl.cli.queue_support import open_store
     from farmctl.errors import UserError
-    from farmctl.ids import parse_id
+    from farmctl.ids import format_id, parse_id
     from farmctl.records import render
     from farmctl.records.report import order_report
 
@@ -159,7 +161,9 @@ def report(
     with open_store(home) as store:
         result = order_report(store, number)
     if report_format == "text" and output is None:
-        _show_report(result)
+        from farmctl.cli.queue_support import console
+
+        _show_report(result, console())
         return
     content: str | bytes
     if report_format == "pdf":
@@ -170,8 +174,8 @@ def report(
         content = render.to_csv(result)
     elif report_format == "json":
         content = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
-    else:
-        content = "\n".join(f"{k}: {v}" for k, v in render.summary_lines(result)) + "\n"
+    else:  # text to a file: what the terminal shows (the parts and failures too), without colour
+        content = _report_text(result)
     if output is None:
         if isinstance(content, bytes):
             sys.stdout.buffer.write(content)
@@ -180,7 +184,7 @@ def report(
             sys.stdout.write(content)
         return
     _write_report(output, content)
-    message(f"wrote {report_format} report of o{number} to {output}")
+    message(f"wrote {report_format} report of {format_id('order', number)} to {output}")
 
 
 def _write_report(path: Path, content: str | bytes) -> None:
@@ -197,14 +201,22 @@ def _write_report(path: Path, content: str | bytes) -> None:
         ) from None
 
 
-def _show_report(result: OrderReport) -> None:
+def _report_text(result: OrderReport) -> str:
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    _show_report(result, Console(file=buffer, width=200, no_color=True))
+    return buffer.getvalue()
+
+
+def _show_report(result: OrderReport, out: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from farmctl.cli.queue_support import console
     from farmctl.records import render
 
-    out = console()
     for key, value in render.summary_lines(result):
         out.print(Text.assemble((f"{key:<15}", "bold"), value))
     out.print()

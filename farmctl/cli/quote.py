@@ -53,6 +53,7 @@ def _show(result: Quote) -> None:
     from rich.text import Text
 
     from farmctl.cli.queue_support import console, duration_text, short_time
+    from farmctl.records.costs import money_text
 
     out = console()
     now = result.generated
@@ -89,8 +90,3 @@ def _show(result: Quote) -> None:
     out.print(Text(line, style="green" if result.meets_due in (None, True) and finish else "bold red"))
     if cost.missing:
         out.print(Text("missing prices (set them in farm.toml): " + "; ".join(cost.missing), style="yellow"))
-
-
-def money_text(value: float | None, currency: str) -> str:
-    """A sum as people read it; a sum whose price is not set says so."""
-    return "missing" if value is None else f"{value:,.2f} {currency}"

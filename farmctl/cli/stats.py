@@ -37,7 +37,7 @@ def stats(
     from farmctl.cli.queue_support import open_store
     from farmctl.errors import UserError
     from farmctl.records.stats import farm_stats
-    from farmctl.records.timefmt import check_range, parse_when
+    from farmctl.records.timefmt import parse_when
 
     if json_out and csv_out:
         raise UserError("give --json or --csv, not both")
@@ -45,8 +45,7 @@ def stats(
         now = store.now()
         start = parse_when(since, "--since", now) if since is not None else None
         end = parse_when(until, "--until", now) if until is not None else None
-        check_range(start, end)
-        result = farm_stats(store, start, end)
+        result = farm_stats(store, start, end)  # refuses --since not before --until
     if json_out:
         print_json(result.to_json())
     elif csv_out:
@@ -94,6 +93,7 @@ def _show(result: FarmStats) -> None:
     from rich.text import Text
 
     from farmctl.cli.queue_support import console, short_time
+    from farmctl.records.costs import money_text
 
     out = console()
     since = short_time(result.since, result.generated) if result.since else "the first run"
@@ -121,7 +121,7 @@ def _show(result: FarmStats) -> None:
     for header in ("CUSTOMER", "HOURS", "", "FILAMENT", "COST"):
         customers.add_column(header)
     for c in result.customers:
-        cost = "missing price" if c.cost is None else f"{c.cost:,.2f} {result.currency}"
+        cost = money_text(c.cost, result.currency)
         share = c.print_time_s / top if top else None
         customers.add_row(c.customer, f"{c.print_time_s / 3600:.1f}", Text(_bar(share), style="magenta"),
                           f"{c.filament_g:,.0f} g", cost)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from farmctl.config_schema import CostSettings, PowerSettings
 
 if TYPE_CHECKING:
-    from farmctl.store import JobStore
+    from farmctl.store import JobStore, Printer
 
 # g/cm³ of common filaments (manufacturers' data sheets); [costs] density_g_cm3 overrides or adds.
 DENSITY_G_CM3: dict[str, float] = {
@@ -74,10 +74,10 @@ class Cost:
 
     def to_json(self) -> dict[str, float | None]:
         return {
-            "material": _money(self.material),
-            "machine": _money(self.machine),
-            "energy": _money(self.energy),
-            "labour": _money(self.labour),
+            "material": money(self.material),
+            "machine": money(self.machine),
+            "energy": money(self.energy),
+            "labour": money(self.labour),
         }
 
 
@@ -95,8 +95,14 @@ def _add(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a + b
 
 
-def _money(value: float | None) -> float | None:
+def money(value: float | None) -> float | None:
+    """A sum as the documents carry it: to the cent; None (a price not set) stays None."""
     return None if value is None else round(value, 2)
+
+
+def money_text(value: float | None, currency: str) -> str:
+    """A sum as people read it (terminal, HTML, PDF); one whose price is not set says so."""
+    return "missing price" if value is None else f"{value:,.2f} {currency}"
 
 
 def _lookup(table: dict[str, float], key: str | None) -> float | None:
@@ -202,5 +208,6 @@ def farm_costs(store: JobStore) -> tuple[CostSettings, PowerSettings]:
     return config.section(CostSettings), config.section(PowerSettings)
 
 
-def machines_of(store: JobStore) -> dict[str, Machine]:
-    return {p.id: Machine(p.id, p.profile, p.power_w) for p in store.list_printers()}
+def machines_of(printers: Iterable[Printer]) -> dict[str, Machine]:
+    """Each printer as far as pricing goes, by id."""
+    return {p.id: Machine(p.id, p.profile, p.power_w) for p in printers}

@@ -21,12 +21,6 @@ from dataclasses import dataclass
 from farmctl.gcode.eta import LEARN_WINDOW, refine_ratio
 
 
-def learned_ratio(history: Iterable[tuple[float, float]]) -> float:
-    """The correction for one printer from its recent (estimated_s, actual_s) pairs, newest last."""
-    recent = list(history)[-LEARN_WINDOW:]
-    return refine_ratio(recent)
-
-
 @dataclass(frozen=True)
 class EtaReplay:
     samples: int

@@ -27,6 +27,7 @@ from farmctl.records.costs import (
     farm_costs,
     grams,
     machines_of,
+    money,
     sum_costs,
     with_margin,
 )
@@ -94,7 +95,7 @@ class Quote:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "price": _round(self.price),
+            "price": money(self.price),
             "currency": self.currency,
             "filament_g": round(self.filament_g, 1),
             "print_time_s": round(self.print_time_s),
@@ -103,8 +104,8 @@ class Quote:
             "meets_due": self.meets_due,
             "breakdown": {
                 **self.cost.to_json(),
-                "cost": _round(self.cost.total),
-                "margin": _round(self.margin),
+                "cost": money(self.cost.total),
+                "margin": money(self.margin),
             },
             "missing_prices": list(self.cost.missing),
             "parts": [
@@ -116,17 +117,13 @@ class Quote:
                     "print_time_s": round(p.print_time_s / p.copies),
                     "earliest_finish": iso(p.finish),
                     "printers": list(p.printers),
-                    "cost": _round(p.cost.total),
+                    "cost": money(p.cost.total),
                     "reason": p.reason,
                 }
                 for p in self.parts
             ],
             "generated": iso(self.generated),
         }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
 
 
 def analyse_parts(paths: Sequence[Path], material: str | None) -> list[Part]:
@@ -270,7 +267,7 @@ def quote_files(
     return make_quote(
         parts,
         snapshot=store.snapshot(default_duration_s=settings.default_job_duration_s, policy=policy),
-        machines=machines_of(store),
+        machines=machines_of(store.list_printers()),
         costs=costs,
         copies=copies,
         material=material,

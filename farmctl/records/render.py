@@ -12,8 +12,14 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 
+from farmctl.ids import format_id
+from farmctl.records.costs import money_text
 from farmctl.records.report import OrderReport, timeline
+
+if TYPE_CHECKING:
+    from fpdf import FPDF  # imported when a PDF is made (to_pdf), never at CLI start-up
 
 # One colour per part, cycling; failed attempts are drawn red with the part's colour as outline.
 PALETTE = ("#2e86de", "#10ac84", "#8854d0", "#f39c12", "#0abde3", "#5f27cd", "#576574", "#ee5253")
@@ -57,23 +63,19 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600.0:.2f} h"
 
 
-def _money(value: float | None, currency: str) -> str:
-    return "missing price" if value is None else f"{value:,.2f} {currency}"
-
-
 def summary_lines(report: OrderReport) -> list[tuple[str, str]]:
     """The heading facts, in the order every format prints them."""
     order = report.order
     total = report.total_cost
     lines = [
-        ("Order", f"o{order.id}"),
+        ("Order", format_id("order", order.id)),
         ("Customer", order.customer),
         ("Project", order.project or "-"),
         ("Due", _when(order.due)),
         ("Delivered", _when(report.delivered_at) if report.delivered_at else "not yet"),
         ("Print time", _hours(sum(j.print_time_s for j in report.jobs))),
         ("Filament", f"{sum(j.filament_g for j in report.jobs):.1f} g"),
-        ("Total cost", _money(total.total, report.currency)),
+        ("Total cost", money_text(total.total, report.currency)),
     ]
     if total.missing:
         lines.append(("Missing prices", "; ".join(total.missing)))
@@ -86,9 +88,9 @@ def job_rows(report: OrderReport) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for job in report.jobs:
         rows.append((
-            f"j{job.job_id}", job.file, f"{job.copies_done}/{job.copies}", str(len(job.runs)),
+            format_id("job", job.job_id), job.file, f"{job.copies_done}/{job.copies}", str(len(job.runs)),
             str(len(job.failures)), ", ".join(job.printers) or "-", _hours(job.print_time_s),
-            f"{job.filament_g:.1f} g", _money(job.cost.total, report.currency),
+            f"{job.filament_g:.1f} g", money_text(job.cost.total, report.currency),
         ))
     return rows
 
@@ -98,8 +100,8 @@ JOB_HEADERS = ("Part", "File", "Copies", "Attempts", "Failed", "Printers", "Prin
 
 def failure_lines(report: OrderReport) -> list[str]:
     return [
-        f"j{job.job_id} {job.file}: r{run.run_id} on {run.printer_id} {_when(run.started_at)}, "
-        f"{_outcome(run.state, run.error)}"
+        f"{format_id('job', job.job_id)} {job.file}: {format_id('run', run.run_id)} on {run.printer_id} "
+        f"{_when(run.started_at)}, {_outcome(run.state, run.error)}"
         for job in report.jobs
         for run in job.failures
     ]
@@ -113,7 +115,7 @@ def _outcome(state: str, error: str | None) -> str:
 
 
 def to_html(report: OrderReport) -> str:
-    title = f"Order o{report.order.id} — {report.order.customer}"
+    title = f"Order {format_id('order', report.order.id)} — {report.order.customer}"
     facts = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in summary_lines(report))
     head = "".join(f"<th>{escape(h)}</th>" for h in JOB_HEADERS)
     body = "".join(
@@ -188,7 +190,7 @@ def to_pdf(report: OrderReport) -> bytes:
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, _latin1(f"Order o{report.order.id} - {report.order.customer}"),
+    pdf.cell(0, 10, _latin1(f"Order {format_id('order', report.order.id)} - {report.order.customer}"),
              new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
     for key, value in summary_lines(report):
@@ -231,19 +233,13 @@ def _fit(text: str, width_mm: float, size_pt: float = 9) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _pdf_row(pdf: object, cells: Sequence[str]) -> None:
-    from fpdf import FPDF
-
-    assert isinstance(pdf, FPDF)
+def _pdf_row(pdf: FPDF, cells: Sequence[str]) -> None:
     for cell, width in zip(cells, PDF_WIDTHS, strict=True):
         pdf.cell(width, 5.5, _fit(cell, width - 1), border="B")
     pdf.ln(5.5)
 
 
-def _pdf_timeline(pdf: object, report: OrderReport) -> None:
-    from fpdf import FPDF
-
-    assert isinstance(pdf, FPDF)
+def _pdf_timeline(pdf: FPDF, report: OrderReport) -> None:
     printers, bars, start, end = timeline(report)
     pdf.ln(3)
     pdf.set_font("Helvetica", "B", 12)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from farmctl.config_schema import CostSettings
-from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, machines_of, sum_costs
+from farmctl.ids import format_id
+from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, machines_of, money, sum_costs
 from farmctl.records.timefmt import iso
 from farmctl.store.history import JobRecord, RunRecord
 
@@ -100,7 +101,7 @@ class OrderReport:
         order = self.order
         total = self.total_cost
         return {
-            "order": f"o{order.id}",
+            "order": format_id("order", order.id),
             "customer": order.customer,
             "project": order.project,
             "due": iso(order.due),
@@ -108,7 +109,7 @@ class OrderReport:
             "currency": self.currency,
             "jobs": [
                 {
-                    "job": f"j{job.job_id}",
+                    "job": format_id("job", job.job_id),
                     "file": job.file,
                     "state": job.state,
                     "material": job.material,
@@ -116,24 +117,25 @@ class OrderReport:
                     "copies_done": job.copies_done,
                     "attempts": len(job.runs),
                     "failures": [
-                        {"run": f"r{r.run_id}", "printer": r.printer_id, "state": r.state, "reason": r.error}
+                        {"run": format_id("run", r.run_id), "printer": r.printer_id, "state": r.state,
+                         "reason": r.error}
                         for r in job.failures
                     ],
                     "printers": list(job.printers),
                     "print_time_s": round(job.print_time_s),
                     "filament_g": round(job.filament_g, 1),
-                    "cost": _money(job.cost.total),
+                    "cost": money(job.cost.total),
                     "breakdown": job.cost.to_json(),
                     "runs": [
                         {
-                            "run": f"r{r.run_id}",
+                            "run": format_id("run", r.run_id),
                             "printer": r.printer_id,
                             "state": r.state,
                             "started": iso(r.started_at),
                             "ended": iso(r.ended_at),
                             "print_time_s": round(r.print_time_s),
                             "filament_g": None if r.filament_g is None else round(r.filament_g, 1),
-                            "cost": _money(r.cost.total),
+                            "cost": money(r.cost.total),
                             "error": r.error,
                         }
                         for r in job.runs
@@ -143,16 +145,12 @@ class OrderReport:
             ],
             "print_time_s": round(sum(job.print_time_s for job in self.jobs)),
             "filament_g": round(sum(job.filament_g for job in self.jobs), 1),
-            "total_cost": _money(total.total),
+            "total_cost": money(total.total),
             "breakdown": total.to_json(),
             "missing_prices": list(total.missing),
             "nothing_printed": self.nothing_printed,
             "generated": iso(self.generated),
         }
-
-
-def _money(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
 
 
 def build_report(
@@ -192,11 +190,11 @@ def build_report(
 
 
 def order_report(store: JobStore, order_id: int) -> OrderReport:
-    """The service the faces call (`farmctl orders report`, the web)."""
+    """The service the faces call (`farmctl orders report`)."""
     order, jobs, runs = store.order_history(order_id)
     costs, power = farm_costs(store)
-    return build_report(order, jobs, runs, costs=costs, machines=machines_of(store), now=store.now(),
-                        default_printer_w=power.default_printer_w)
+    return build_report(order, jobs, runs, costs=costs, machines=machines_of(store.list_printers()),
+                        now=store.now(), default_printer_w=power.default_printer_w)
 
 
 @dataclass(frozen=True)
@@ -231,7 +229,7 @@ def timeline(report: OrderReport) -> tuple[list[str], list[Bar], float, float]:
                 row=row_of[run.printer_id],
                 x0=(run.started_at - start) / span,
                 x1=(stop - start) / span,
-                label=f"j{job.job_id} #{attempt[job.job_id]}",
+                label=f"{format_id('job', job.job_id)} #{attempt[job.job_id]}",
                 job_index=job_index,
                 failed=run.state in FAILED_STATES,
             )

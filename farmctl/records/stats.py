@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from farmctl.config_schema import CostSettings
-from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, sum_costs
-from farmctl.records.timefmt import iso
+from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, machines_of, sum_costs
+from farmctl.records.timefmt import check_range, iso
 from farmctl.store.history import FailureCount, RunTotals
 
 if TYPE_CHECKING:
@@ -220,9 +220,7 @@ def compute_stats(
 
 
 def farm_stats(store: JobStore, since: float | None = None, until: float | None = None) -> FarmStats:
-    """The service the faces call (`farmctl stats`, the web)."""
-    from farmctl.records.timefmt import check_range
-
+    """The service the faces call (`farmctl stats`)."""
     now = store.now()
     check_range(since, until)
     end = min(until, now) if until is not None else now
@@ -236,7 +234,7 @@ def farm_stats(store: JobStore, since: float | None = None, until: float | None 
         since=since,
         until=end,
         costs=costs,
-        machines={p.id: Machine(p.id, p.profile, p.power_w) for p in printers},
+        machines=machines_of(printers),
         now=now,
         default_printer_w=power.default_printer_w,
     )

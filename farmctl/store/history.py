@@ -1,8 +1,8 @@
 """The history of print runs as plain rows, for the records room (costs, order reports, statistics).
 
-One query per question, rows unpacked into NamedTuples (statistics read 100,000 runs in one go:
-a frozen dataclass per row, or the ORM, would cost several times more). Nothing here interprets
-the figures; farmctl/records/ does.
+One query per question: an order's jobs and runs as rows unpacked into NamedTuples (a frozen
+dataclass per row, or the ORM, would cost several times more), the statistics' runs summed in the
+database (`run_totals`). Nothing here interprets the figures; farmctl/records/ does.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from farmctl.store.schema import files, jobs, orders, print_runs
 
 
 class RunRecord(NamedTuple):
-    """One run with what the records need of its job, file and order."""
+    """One run with what the records need of its job and file."""
 
     run_id: int
     job_id: int
@@ -28,9 +28,6 @@ class RunRecord(NamedTuple):
     error: str | None
     filament_mm: float | None  # what it used (a run that stopped early: up to where it stopped)
     material: str | None  # the job's required material, else the one the file was sliced for
-    estimated_s: float | None  # farmctl's estimate for one copy of the file, else the slicer's
-    order_id: int | None
-    customer: str | None
 
 
 class JobRecord(NamedTuple):
@@ -39,10 +36,7 @@ class JobRecord(NamedTuple):
     copies: int
     copies_done: int
     state: str
-    state_reason: str | None
-    material: str | None
-    filament_mm: float | None  # one copy of the file, from the analysis
-    estimated_s: float | None
+    material: str | None  # the job's required material, else the one the file was sliced for
 
 
 def _run_columns() -> list[ColumnElement[object]]:
@@ -56,9 +50,6 @@ def _run_columns() -> list[ColumnElement[object]]:
         print_runs.c.error,
         print_runs.c.filament_mm,
         func.coalesce(jobs.c.material, files.c.material),
-        func.coalesce(files.c.estimated_time_s, files.c.slicer_time_s),
-        jobs.c.order_id,
-        orders.c.customer,
     ]
 
 
@@ -101,18 +92,6 @@ def _window(since: float | None, until: float | None, now: float) -> list[Column
 
 
 class HistoryOps(CatalogOps):
-    def run_history(self, since: float | None = None, until: float | None = None) -> list[RunRecord]:
-        """Every run that overlaps [since, until) (a run still printing overlaps up to now), oldest first."""
-        query = (
-            select(*_run_columns())
-            .select_from(_runs_from())  # type: ignore[arg-type]
-            .where(and_(true(), *_window(since, until, self.now())))
-        )
-        with self._read() as conn:
-            rows = conn.execute(query.order_by(print_runs.c.started_at, print_runs.c.id)).all()
-        make = RunRecord._make
-        return [make(row) for row in rows]
-
     def order_history(self, order_id: int) -> tuple[Order, list[JobRecord], list[RunRecord]]:
         """An order, its jobs (cancelled ones too: their runs cost all the same) and all their runs."""
         order = self.get_order(order_id)
@@ -124,10 +103,7 @@ class HistoryOps(CatalogOps):
                     jobs.c.copies,
                     jobs.c.copies_done,
                     jobs.c.state,
-                    jobs.c.state_reason,
                     func.coalesce(jobs.c.material, files.c.material),
-                    files.c.filament_mm,
-                    func.coalesce(files.c.estimated_time_s, files.c.slicer_time_s),
                 )
                 .select_from(jobs.join(files, files.c.sha256 == jobs.c.file_sha))
                 .where(jobs.c.order_id == order_id)

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 
 from farmctl.config import load_config
 from farmctl.config_schema import CostSettings
+from farmctl.ids import parse_id
 from farmctl.records.costs import grams
 from tests.daemon.conftest import Farm, small_part, wait_for
 from tests.support.simulator import running_simulator
@@ -51,7 +52,7 @@ def test_an_order_printed_on_simulated_printers_and_its_report(farm: Farm, tmp_p
         assert before["nothing_printed"] is True and before["jobs"] == [] and before["total_cost"] == 0.0
         (queued,) = json.loads(farmctl(farm, "jobs", "add", str(part), "--order", order, "--copies", "2",
                                        "--material", "PLA", "--json").stdout)
-        job = int(queued["id"].lstrip("j"))
+        job = parse_id("job", queued["id"])
         daemon = farm.start_daemon(bed_clear="always")
         wait_for(lambda: farm.job_state(job) == "done", 90, "both copies printed")
         farm.stop_daemon(daemon)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from farmctl.config_schema import CostSettings
+from farmctl.ids import parse_id
 from farmctl.records.costs import grams
 from tests.daemon.conftest import Farm, small_part, wait_for
 from tests.support.simulator import running_simulator
@@ -31,13 +32,13 @@ def test_a_short_spool_keeps_the_copy_until_a_new_spool_is_loaded(farm: Farm, tm
         farm.add_printer("p1", sim.endpoints[0])
         assert farmctl(farm, "printers", "set", "p1", "--spool-g", "0.06")["spool_g"] == 0.1
         (first,) = farmctl(farm, "jobs", "add", str(part))
-        first_id = int(first["id"].lstrip("j"))
+        first_id = parse_id("job", first["id"])
         daemon = farm.start_daemon(bed_clear="always")
         wait_for(lambda: farm.job_state(first_id) == "done", 60, "the first copy")
         with farm.store() as store:
             assert store.get_printer("p1").spool_g == pytest.approx(0.06 - per_copy, abs=1e-6)
         (second,) = farmctl(farm, "jobs", "add", str(part))
-        second_id = int(second["id"].lstrip("j"))
+        second_id = parse_id("job", second["id"])
 
         def spool_wait() -> dict[str, Any] | None:
             status = farmctl(farm, "status")

@@ -123,6 +123,6 @@ def test_bad_input_is_one_line(priced: JobStore, farm: Callable[..., Result], tm
     one_line_error(farm("quote", str(CUBE), "--due", "yesterday"), "cannot read due date")
     junk = tmp_path / "junk.gcode"
     junk.write_bytes(b"\x00\x01\x02" * 100)
-    assert farm("quote", str(junk)).code != 0
+    one_line_error(farm("quote", str(junk)), "not G-code")
     (priced.home / "farm.toml").write_text("[costs]\nmargin = -1\n")  # type: ignore[operator]
     one_line_error(farm("quote", str(CUBE)), "[costs] margin: must be at least 0.0")

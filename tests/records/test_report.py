@@ -97,3 +97,14 @@ def test_an_unwritable_output_is_one_line(home: Path, farm: Callable[..., Result
                    "is a directory")
     one_line_error(farm("orders", "report", f"o{order}", "-o", str(tmp_path / "no" / "such" / "r.txt")),
                    "cannot write the report")
+
+
+def test_a_text_report_written_to_a_file_is_what_the_terminal_shows(
+    home: Path, farm: Callable[..., Result], tmp_path: Path
+) -> None:
+    order = _printed_order(home, Clock())
+    out = tmp_path / "report.txt"
+    assert farm("orders", "report", f"o{order}", "-o", str(out)).code == 0
+    text = out.read_text()
+    assert text == farm("orders", "report", f"o{order}").out  # piped: no colour, the same width
+    assert "gear.gcode" in text and "thermal runaway on T0" in text and "\x1b[" not in text
