@@ -443,7 +443,7 @@ class MarlinProtocol:
 
     def _on_acked(self, entry: InFlight, now: float) -> None:
         if entry.job_index is not None and self.job is not None:
-            self.job.ack_through(entry.job_index)
+            self.job.ack_through(entry.job_index, entry.command)
             self._maybe_progress(now)
         if entry.number is not None and self._collapse is not None and entry.number >= self._collapse:
             self._collapse = None
