@@ -500,15 +500,13 @@ class MarlinProtocol:
                 now,
             )
             return
-        if not requested:
-            pass
-        elif number == self.counters.last_resend_number:
-            self.counters.consecutive_resends += 1
-        else:
-            self.counters.consecutive_resends = 1
-            self.counters.last_resend_number = number
-        if requested:
+        if requested:  # H14 judges the printer's requests only
             self.counters.line_errors += 1
+            if number == self.counters.last_resend_number:
+                self.counters.consecutive_resends += 1
+            else:
+                self.counters.consecutive_resends = 1
+                self.counters.last_resend_number = number
         if self.counters.consecutive_resends > self._loop_threshold():
             self._fail_job(
                 f"printer keeps requesting line {number} again and again; communication stuck",
