@@ -92,9 +92,10 @@ class RecoveryLines(_Lines):
         self._script = tuple(script)
         self._commands = commands
         self._start = min(start, len(commands))
+        self._count = len(self._script) + len(commands) - self._start  # asked at every read
 
     def __len__(self) -> int:
-        return len(self._script) + len(self._commands) - self._start
+        return self._count
 
     def _item(self, index: int) -> str:
         script = len(self._script)
