@@ -3,10 +3,11 @@
 A side load starts when the printers start, runs in its own thread and, when stopped, returns report
 lines and checks against targets. `SIDE_LOADS` names the ones a run can choose (`--side-load`).
 
-This is where issue 16's other faces plug in as they arrive: `farmctl serve` with a few dashboard
-clients is a side load that starts the server on a free port of the farm home and N clients that load
-its pages and API the way a browser does, timing each answer. It does not exist yet, so it is not
-listed (a stand-in would measure nothing real).
+This is where issue 16's other faces plug in: `farmctl serve` with a few dashboard clients would be a
+side load that starts the server on a free port of the farm home and N clients that load its pages and
+API the way a browser does, timing each answer. `farmctl serve` exists (issue 14; bench/web_dashboard.py
+measures it on its own), but that side load is not written yet, so it is not listed (a stand-in would
+measure nothing real).
 """
 
 from __future__ import annotations

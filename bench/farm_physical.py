@@ -22,8 +22,8 @@ simulator's `advanced_ok` profile) and half the Cura spiral vase (an Ender-3 cla
     that stops sending on purpose), and every journal is checked against its file (bench/journal_check.py).
 
 --soak: one hour, --fault-printers printers with the exactly-once bench's faults (bench/streaming.py),
-memory growth per hour. Other work in or beside the daemon (issue 16: `farmctl serve` with dashboard
-clients) plugs in as a side load (bench/farm_loads.py).
+memory growth per hour. Other work in or beside the daemon plugs in as a side load (bench/farm_loads.py;
+`farmctl serve` with dashboard clients is not one yet).
 
     .venv/bin/python -m bench.farm_physical                            # 100 printers, 10 minutes
     .venv/bin/python -m bench.farm_physical --printers 10 --minutes 2  # small scale (a busy machine)

@@ -8,6 +8,8 @@ job of one of the files as `MarlinDriver.start_job` builds it and stream `--line
 `ok` at a time, some of them through a resend, as a printer would. Reported: the pre-flight (once per
 file), and per printing printer the Python heap (tracemalloc) and the process RSS growth, for jobs from
 the start of the file and for recoveries (a script, then the file from the middle: `printers recover`).
+Then, without tracemalloc, the CPU a file-backed job pays for it: the pre-flight pass over each file, and
+reading every line back through a job's view against indexing a list of the same commands.
 
     .venv/bin/python -m bench.job_memory [--printers 20] [--lines 2000]
 """
@@ -17,13 +19,14 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
 from farmctl.drivers.base import JobSpec
 from farmctl.drivers.serial import driver as serial_driver
-from farmctl.drivers.serial.preflight import PreflightCache
+from farmctl.drivers.serial.preflight import PreflightCache, preflight_file
 from farmctl.drivers.serial.protocol import MarlinProtocol
 
 from bench.harness import corpus_file, machine_line, rss_mb
@@ -89,6 +92,23 @@ def measure(printers: int, lines: int, spec_for: Callable[[Path], JobSpec]) -> t
     return per_printer, acked
 
 
+def read_cost(name: str) -> str:
+    """CPU of the pre-flight pass over one file, and per line of reading it back as a job streams it."""
+    start = time.process_time()
+    result = preflight_file(corpus_file(name))
+    check_s = time.process_time() - start
+    per_line: list[float] = []
+    for lines in (result.job_lines(), list(result.commands)):
+        start = time.process_time()
+        for index in range(len(lines)):
+            lines[index]
+        per_line.append((time.process_time() - start) / len(lines) * 1e6)
+    return (
+        f"{name}: pre-flight {check_s:.2f} s of CPU; a line read back through a job's view "
+        f"{per_line[0]:.2f} us of CPU, from a list {per_line[1]:.2f} us ({len(result.commands):,} lines)"
+    )
+
+
 def used() -> float:
     """MB: the traced heap while tracemalloc runs (exact, but it slows and bloats the process), else RSS."""
     if tracemalloc.is_tracing():
@@ -131,6 +151,8 @@ def main() -> None:
         tracemalloc.stop()
         print(f"{args.printers} printers, jobs {label}, {args.lines} lines streamed each ({acked:,} acked): "
               f"per printing printer {heap:.3f} MB of heap, {rss:.2f} MB of RSS")
+    for name in FILES:
+        print(read_cost(name))
 
 if __name__ == "__main__":
     main()

@@ -188,8 +188,7 @@ class MarlinDriver(PrinterDriver):
 
     def close(self) -> None:
         """Disconnect and wait for the link to end; a private loop stops too (the driver is done)."""
-        self.disconnect()
-        self.join(5.0)
+        super().close()
         if self._own_loop:
             self._loop.close()
 

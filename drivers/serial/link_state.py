@@ -40,14 +40,19 @@ class JobCursor:
     script_bytes: int = 0  # bytes of the prologue
     acked_bytes: int = 0  # bytes of lines[:acked]
 
-    @property
-    def total(self) -> int:
-        return len(self.lines)
+    total: int = field(init=False)  # len(lines), asked a few times per line sent: not a call each time
 
-    def ack_through(self, index: int) -> None:
-        """Line `index` was acknowledged, so every line before it was too (oks come in order)."""
-        while self.acked <= index:
+    def __post_init__(self) -> None:
+        self.total = len(self.lines)
+
+    def ack_through(self, index: int, command: str) -> None:
+        """Line `index`, `command`, was acknowledged, so every line before it was too (oks come in order).
+        The command comes with it, so the usual ack (the next line) does not read the line again."""
+        while self.acked < index:
             self.acked_bytes += len(self.lines[self.acked]) + 1
+            self.acked += 1
+        if self.acked == index:
+            self.acked_bytes += len(command) + 1
             self.acked += 1
 
     def info(self) -> JobProgressInfo:

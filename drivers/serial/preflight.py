@@ -92,9 +92,10 @@ class RecoveryLines(_Lines):
         self._script = tuple(script)
         self._commands = commands
         self._start = min(start, len(commands))
+        self._count = len(self._script) + len(commands) - self._start  # asked at every read
 
     def __len__(self) -> int:
-        return len(self._script) + len(self._commands) - self._start
+        return self._count
 
     def _item(self, index: int) -> str:
         script = len(self._script)
@@ -175,10 +176,25 @@ class _FileView(_Lines):
 
     def __init__(self, commands: FileCommands) -> None:
         self._commands = commands
+        self._count = len(commands)
         self._blocks: dict[int, list[str]] = {}
 
     def __len__(self) -> int:
-        return len(self._commands)
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        # The streaming hot path (two reads per line sent): a line of a block in hand, straight from it.
+        if type(index) is int and index >= 0:
+            lines = self._blocks.get(index // BLOCK_COMMANDS)
+            if lines is not None:
+                return lines[index % BLOCK_COMMANDS]
+        return super().__getitem__(index)
 
     def _item(self, index: int) -> str:
         block = index // BLOCK_COMMANDS

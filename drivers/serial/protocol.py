@@ -443,7 +443,7 @@ class MarlinProtocol:
 
     def _on_acked(self, entry: InFlight, now: float) -> None:
         if entry.job_index is not None and self.job is not None:
-            self.job.ack_through(entry.job_index)
+            self.job.ack_through(entry.job_index, entry.command)
             self._maybe_progress(now)
         if entry.number is not None and self._collapse is not None and entry.number >= self._collapse:
             self._collapse = None
@@ -500,15 +500,13 @@ class MarlinProtocol:
                 now,
             )
             return
-        if not requested:
-            pass
-        elif number == self.counters.last_resend_number:
-            self.counters.consecutive_resends += 1
-        else:
-            self.counters.consecutive_resends = 1
-            self.counters.last_resend_number = number
-        if requested:
+        if requested:  # H14 judges the printer's requests only
             self.counters.line_errors += 1
+            if number == self.counters.last_resend_number:
+                self.counters.consecutive_resends += 1
+            else:
+                self.counters.consecutive_resends = 1
+                self.counters.last_resend_number = number
         if self.counters.consecutive_resends > self._loop_threshold():
             self._fail_job(
                 f"printer keeps requesting line {number} again and again; communication stuck",

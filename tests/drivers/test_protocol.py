@@ -320,9 +320,9 @@ def test_h14_the_same_line_again_and_again_is_communication_stuck() -> None:
     assert finished and "again and again" in (finished[0].error or "")
 
 
-def _physical_speed_stream(wire: Wire, lines: int, gap: float) -> None:
-    """Oks `gap` seconds apart, as from a printer whose planner is full of real moves (issue 16)."""
-    for _ in range(lines):
+def _streaming(wire: Wire, oks: int, gap: float) -> None:
+    """The firmware answers `oks` lines, one every `gap` seconds (the host refills the window)."""
+    for _ in range(oks):
         wire.advance(gap)
         wire.feed("ok")
         wire.sent()
@@ -335,7 +335,7 @@ def test_h14_a_replay_waiting_behind_slow_moves_is_not_a_resend_loop() -> None:
     failed the copy (bench/farm_physical.py soak; seed 2, line 44) and poured copies of the line into a
     firmware RX ring that was not draining."""
     wire = _printing(ok_timeout_min_s=0.3, ok_nudge_min_s=0.05, max_consecutive_resends=10)
-    _physical_speed_stream(wire, 40, 0.9)
+    _streaming(wire, 40, 0.9)  # a printer whose planner is full of real moves
     number = wire.proto._next_number - 3  # the oldest line in flight
     wire.feed(f"Error:checksum mismatch, Last Line: {number - 1}", f"Resend: {number}", "ok")
     wire.advance(0.05)
@@ -440,14 +440,6 @@ def test_h16_a_blocked_firmware_gets_no_more_bytes_than_its_rx_ring_holds() -> N
         in_flight += sum(len(x) + 1 for x in wire.sent())
         wire.feed(" T:210.0 /210.0 B:60.0 /60.0 @:64 B@:127")
     assert 0 < in_flight <= 128
-
-
-def _streaming(wire: Wire, oks: int, gap: float) -> None:
-    """The firmware answers `oks` lines, one every `gap` seconds (the host refills the window)."""
-    for _ in range(oks):
-        wire.advance(gap)
-        wire.feed("ok")
-        wire.sent()
 
 
 def test_h16_a_lost_ok_on_a_fast_link_is_tickled_after_a_fraction_of_a_second() -> None:
