@@ -12,7 +12,7 @@ from farmctl.errors import NotFound, UserError
 from farmctl.ids import UnknownJob, UnknownOrder, UnknownPrinter, format_id
 from farmctl.scheduler.model import JobState
 from farmctl.sites import CENTRAL
-from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
+from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
 from farmctl.store.records import FileInfo, Job, NewJob, Page
 from farmctl.store.schema import files, jobs, orders, print_runs, printers
 
@@ -89,6 +89,7 @@ def job_from_row(row: Row[Any], active_printers: tuple[str, ...] = (), here: str
         active_printers=active_printers,
         site=owner or here,
         reserved=owner is not None and owner != here,
+        origin=origin_text("job", m[jobs.c.origin_site], m[jobs.c.origin_id]),
     )
 
 
