@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, func, or_, select
@@ -328,6 +329,12 @@ class JobOps(StoreBase):
                 raise UserError(f"cannot move job {shown}: a copy is printing; move it after that copy ends")
             if state in (JobState.DONE, JobState.CANCELLED):
                 raise UserError(f"cannot move job {shown}: it is {state.value}")
+            if row.pulled_at is not None and row.site is not None and row.site != site:
+                since = datetime.fromtimestamp(row.pulled_at).astimezone().strftime("%Y-%m-%d %H:%M")
+                raise UserError(
+                    f"cannot move job {shown}: it is with {row.site} since {since}; it comes back with "
+                    f"{row.site}'s next sync, or release it there"
+                )
             if row.printer_id is not None and site != self.site:
                 raise UserError(
                     f"cannot move job {shown} to site {site}: it is pinned to printer {row.printer_id} "

@@ -31,6 +31,8 @@ from farmctl.store.records import Event, Run
 from farmctl.store.recovery import RecoveryOps
 from farmctl.store.schema import events
 from farmctl.store.snapshot import SnapshotOps
+from farmctl.store.sync_central import CentralSyncOps
+from farmctl.store.sync_site import SiteSyncOps
 
 DATABASE_FILE = "farm.db"
 
@@ -44,6 +46,8 @@ class JobStore(
     KeyOps,
     RecoveryOps,
     SnapshotOps,
+    SiteSyncOps,
+    CentralSyncOps,
 ):
     """Printers, orders, jobs, print runs and the event log of one farm.
 
