@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,29 +16,17 @@ import psycopg
 import pytest
 
 from tests.support.postgres import temporary_database
+from tests.support.site_history import add_history
 from tests.sync.conftest import SAMPLES, Farm, make_home, quiet_env
 
 CUBE = SAMPLES / "cube25_cura.gcode"
 
 
 def fill_site(site: Farm, *, runs: int, events: int) -> None:
-    """A site's history made quickly: `runs` ended runs of one job of its own on one printer, and
-    `events` more events, written straight into its database (the triggers number them as usual)."""
+    """A site's history: `runs` ended runs of a job of its own on one printer, and `events` events."""
     site.ok("printers", "add", "mk3", "--port", "socket://127.0.0.1:9")
     site.ok("jobs", "add", str(CUBE), "--copies", str(runs))
-    with sqlite3.connect(site.home / "farm.db") as conn:
-        conn.executemany(
-            "INSERT INTO print_runs (job_id, printer_id, attempt, state, started_at, ended_at, lines_acked, "
-            "resends) VALUES (1, 'mk3', ?, 'done', ?, ?, 100, 0)",
-            [(n + 1, 1000.0 + n, 1500.0 + n) for n in range(runs)],
-        )
-        conn.execute(
-            "UPDATE jobs SET copies_done = ?, attempts = ?, state = 'done' WHERE id = 1", (runs, runs)
-        )
-        conn.executemany(
-            "INSERT INTO events (at, actor, kind, subject, detail) VALUES (?, 'daemon', 'run.done', ?, ?)",
-            [(2000.0 + n, f"r{n % runs + 1}", '{"job": "j1", "printer": "mk3"}') for n in range(events)],
-        )
+    add_history(site.home / "farm.db", job_id=1, printer="mk3", runs=runs, events=events)
 
 
 def centre_state(url: str) -> dict[str, list[tuple[object, ...]]]:
