@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from farmctl.app.farm import open_store
+from farmctl.store.migrations import SYNC_VERSION
 from farmctl.store.schema import SCHEMA_VERSION
 from tests.queue.conftest import one_line_error
 from tests.sync.conftest import SAMPLES, Farm
@@ -173,7 +174,7 @@ def test_the_centre_and_older_schemas(centre: Farm, truck: Farm, centre_url: str
 
 
 def test_an_older_site_farm_home_is_migrated_and_syncs(centre: Farm, truck: Farm) -> None:
-    """A truck whose farm home predates sync (v9: no origins, no change sequences) pushes all it has."""
+    """A truck whose farm home predates sync (no origins, no change sequences) pushes all it has."""
     centre.ok("status")  # the centre's farmctl made its database
     truck.ok("orders", "add", "--customer", "Hof Meier", "--due", "+2d")
     truck.ok("jobs", "add", str(SPACER), "--order", "o1")
@@ -193,7 +194,7 @@ def test_an_older_site_farm_home_is_migrated_and_syncs(centre: Farm, truck: Farm
                     conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         for table in ("sites", "sync_marks", "farm_identity", "site_printers"):
             conn.execute(f"DROP TABLE {table}")
-        conn.execute("UPDATE farmctl_schema SET version = 9")
+        conn.execute("UPDATE farmctl_schema SET version = ?", (SYNC_VERSION - 1,))
     report = _sync(truck)
     assert report["pushed"]["orders"] == 1 and report["pushed"]["jobs"] == 1
     with sqlite3.connect(database) as conn:
