@@ -89,18 +89,18 @@ def add(
 
     if copies < 1:
         raise UserError(f"--copies must be at least 1 (got {copies})")
-    request = QueueRequest(
-        copies=copies,
-        priority=parse_priority(priority) if priority is not None else None,
-        due=parse_due(due) if due is not None else None,
-        order_id=parse_id("order", order) if order is not None else None,
-        material=material,
-        nozzle_mm=nozzle,
-        printer_id=printer,
-        tags=frozenset(tag or ()),
-        site=site,
-    )
     with open_store(home, create=True) as store:
+        request = QueueRequest(
+            copies=copies,
+            priority=parse_priority(priority) if priority is not None else None,
+            due=parse_due(due) if due is not None else None,
+            order_id=parse_id("order", order, store.local_id) if order is not None else None,
+            material=material,
+            nozzle_mm=nozzle,
+            printer_id=printer,
+            tags=frozenset(tag or ()),
+            site=site,
+        )
         created = queue_files(Farm.of(store), [FileToQueue(path) for path in files], request)
         _print_jobs(store, [j.id for j in created], json_out)
 
@@ -153,9 +153,9 @@ def list_(
         raise UserError("--all lists every job: leave out --page and --offset")
     if page is not None:
         offset = (page - 1) * limit
-    order_id = parse_id("order", order) if order else None
     site_name = check_site(site) if site is not None else None
     with open_store(home) as store:
+        order_id = parse_id("order", order, store.local_id) if order else None
         found = jobs_page(
             store,
             state=JobState(state) if state else None,
@@ -183,7 +183,7 @@ def list_(
         finish = f"at {job.site}" if job.reserved else short_time(forecast.finish if forecast else None, now)
         rows.append(
             (
-                doc["id"],
+                doc["origin"] or doc["id"],
                 *((job.site,) if with_site else ()),
                 f"{doc['state']} (held)" if doc["held"] and doc["state"] != "held" else doc["state"],
                 f"{job.copies_done}/{job.copies}",
@@ -208,8 +208,8 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
-    number = parse_id("job", job_id)
     with open_store(home) as store:
+        number = parse_id("job", job_id, store.local_id)
         document = job_document(store, number)
     if json_out:
         print_json(document)
@@ -224,8 +224,8 @@ def _act(job_id: str, home: Path | None, json_out: bool, action: str) -> None:
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
-    number = parse_id("job", job_id)
     with open_store(home) as store:
+        number = parse_id("job", job_id, store.local_id)
         operation = {
             "cancel": store.cancel_job,
             "retry": store.retry_job,
@@ -278,9 +278,9 @@ def move(
     from farmctl.ids import parse_id
     from farmctl.sites import check_site
 
-    number = parse_id("job", job_id)
     name = check_site(site)
     with open_store(home) as store:
+        number = parse_id("job", job_id, store.local_id)
         store.move_job(number, name)
         _print_jobs(store, [number], json_out)
 
@@ -297,8 +297,8 @@ def priority_(
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
-    number = parse_id("job", job_id)
     level = parse_priority(priority)
     with open_store(home) as store:
+        number = parse_id("job", job_id, store.local_id)
         store.set_job_priority(number, level)
         _print_jobs(store, [number], json_out)

@@ -92,7 +92,7 @@ def list_(
         f = forecasts.get(o.id)
         rows.append(
             (
-                f"o{o.id}",
+                o.origin or f"o{o.id}",
                 *((", ".join(sorted({o.site, *o.job_sites})),) if with_site else ()),
                 o.customer,
                 o.project or "-",
@@ -115,8 +115,8 @@ def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) ->
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
-    number = parse_id("order", order_id)
     with open_store(home) as store:
+        number = parse_id("order", order_id, store.local_id)
         document = order_document(store, number)
     if json_out:
         print_json(document)
@@ -155,10 +155,10 @@ def report(
 
     if report_format not in REPORT_FORMATS:
         raise UserError(f"--format must be one of {', '.join(REPORT_FORMATS)} (got {report_format!r})")
-    number = parse_id("order", order_id)
     if report_format == "pdf" and output is None and sys.stdout.isatty():
         raise UserError("a PDF does not belong on a terminal; give -o FILE (or pipe it)")
     with open_store(home) as store:
+        number = parse_id("order", order_id, store.local_id)
         result = order_report(store, number)
     if report_format == "text" and output is None:
         from farmctl.cli.queue_support import console
@@ -248,8 +248,8 @@ def share(
     from farmctl.config_schema import HttpSettings
     from farmctl.ids import parse_id
 
-    number = parse_id("order", order_id)
     with open_store(home) as store:
+        number = parse_id("order", order_id, store.local_id)
         if revoke:
             revoked = store.revoke_shares(number)
             message(f"order o{number}: {revoked} share link{'s' if revoked != 1 else ''} revoked")
