@@ -28,10 +28,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_jobs(store: JobStore, job_ids: list[int], json_out: bool) -> None:
-    from farmctl.app.documents import job_json, plan_for
+    from farmctl.app.jobs import job_documents
 
-    projection = plan_for(store)
-    documents = [job_json(store.get_job(i), projection.forecast(i)) for i in job_ids]
+    documents = job_documents(store, job_ids)
     if json_out:
         print_json(documents)
     else:
@@ -221,19 +220,14 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
 
 
 def _act(job_id: str, home: Path | None, json_out: bool, action: str) -> None:
+    from farmctl.app.jobs import act
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
     number = parse_id("job", job_id)
     with open_store(home) as store:
-        operation = {
-            "cancel": store.cancel_job,
-            "retry": store.retry_job,
-            "hold": store.hold_job,
-            "release": store.release_job,
-        }[action]
-        job = operation(number)
-        _print_jobs(store, [job.id], json_out)
+        act(store, number, action)
+        _print_jobs(store, [number], json_out)
 
 
 @jobs_app.command("cancel")
@@ -274,14 +268,13 @@ def move(
     """Reserve a job for a site (its daemons alone print it), or release it with --site central.
 
     Refused for a job with a copy printing now, and for done or cancelled jobs."""
+    from farmctl.app.jobs import move as move_job
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
-    from farmctl.sites import check_site
 
     number = parse_id("job", job_id)
-    name = check_site(site)
     with open_store(home) as store:
-        store.move_job(number, name)
+        move_job(store, number, site)
         _print_jobs(store, [number], json_out)
 
 
@@ -293,12 +286,11 @@ def priority_(
     home: HomeOpt = None,
 ) -> None:
     """Change a job's priority (higher runs first under the default policy)."""
-    from farmctl.app.values import parse_priority
+    from farmctl.app.jobs import set_priority
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
     number = parse_id("job", job_id)
-    level = parse_priority(priority)
     with open_store(home) as store:
-        store.set_job_priority(number, level)
+        set_priority(store, number, priority)
         _print_jobs(store, [number], json_out)

@@ -25,7 +25,6 @@ from farmctl.web.errors import WebError
 router = APIRouter(prefix="/api/v1", tags=["farm"])
 
 JOB_STATES = ("queued", "held", "printing", "done", "failed", "cancelled", "interrupted")
-JOB_ACTIONS = ("cancel", "retry", "hold", "release")
 PRINTER_VERBS = ("pause", "resume", "cancel", "stop")  # the daemon carries them out (farmctl.app.control)
 
 
@@ -131,18 +130,13 @@ def job(request: Request, job_id: str) -> dict[str, Any]:
 
 @router.post("/jobs/{job_id}/{action}", summary="`farmctl jobs cancel|retry|hold|release ID --json`")
 def job_action(request: Request, job_id: str, action: str) -> list[dict[str, Any]]:
+    from farmctl.app import jobs
+
     store = _controller(request).store
-    if action not in JOB_ACTIONS:
-        raise WebError(404, f"unknown job action '{action}'; use one of {', '.join(JOB_ACTIONS)} or priority")
+    jobs.check_action(action)  # before the id: /jobs/x1/explode is an unknown action
     number = _number("job", job_id)
-    operation = {
-        "cancel": store.cancel_job,
-        "retry": store.retry_job,
-        "hold": store.hold_job,
-        "release": store.release_job,
-    }[action]
-    operation(number)
-    return _jobs(request, [number])
+    jobs.act(store, number, action)
+    return jobs.job_documents(store, [number])
 
 
 class PriorityChange(BaseModel):
@@ -151,18 +145,12 @@ class PriorityChange(BaseModel):
 
 @router.put("/jobs/{job_id}/priority", summary="`farmctl jobs priority ID LEVEL --json`")
 def job_priority(request: Request, job_id: str, change: PriorityChange) -> list[dict[str, Any]]:
-    from farmctl.app.values import parse_priority
+    from farmctl.app import jobs
 
     store = _controller(request).store
     number = _number("job", job_id)
-    store.set_job_priority(number, parse_priority(str(change.priority)))
-    return _jobs(request, [number])
-
-
-def _jobs(request: Request, job_ids: list[int]) -> list[dict[str, Any]]:
-    store = context_of(request).store
-    projection = documents.plan_for(store)
-    return [documents.job_json(store.get_job(i), projection.forecast(i)) for i in job_ids]
+    jobs.set_priority(store, number, change.priority)
+    return jobs.job_documents(store, [number])
 
 
 @router.get("/runs", summary="Print runs, newest first (as `jobs show` lists them)")
@@ -189,10 +177,12 @@ def events(
 async def add_job(request: Request) -> JSONResponse:
     """Multipart: `file`, and optionally `order`, `copies`, `priority`, `due`, `material`, `nozzle`,
     `printer`, `tags` (comma-separated), `held` (true: add it held)."""
+    from farmctl.app.jobs import job_documents
     from farmctl.web import uploads
 
     context = context_of(request)
     await run_in_threadpool(context.authorize, request, "upload")
     form = await uploads.receive(request, context)
     created = await run_in_threadpool(uploads.queue_form, context, form)
-    return JSONResponse(await run_in_threadpool(_jobs, request, created), status_code=201)
+    answer = await run_in_threadpool(job_documents, context.store, created)
+    return JSONResponse(answer, status_code=201)
