@@ -34,12 +34,19 @@ def _print_jobs(store: JobStore, job_ids: list[int], json_out: bool) -> None:
     if json_out:
         print_json(documents)
     else:
+        from datetime import datetime
+
+        from farmctl.cli.details import when
+
+        now = store.now()
         for doc in documents:
             if doc["reserved"]:
                 message(f"{doc['id']}: {doc['file']} x{doc['copies']} {doc['state']}, reserved for site "
                         f"{doc['site']} (printed there)")
                 continue
-            finish = doc["projected_finish"] or "-"
+            # The document's ISO time is for scripts; people read it as every screen writes times.
+            iso_finish = doc["projected_finish"]
+            finish = when(datetime.fromisoformat(iso_finish).timestamp(), now) if iso_finish else "-"
             risk = f"  AT RISK: {doc['at_risk_reason']}" if doc["at_risk"] else ""
             message(
                 f"{doc['id']}: {doc['file']} x{doc['copies']} {doc['state']}, projected finish {finish}{risk}"
