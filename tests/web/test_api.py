@@ -35,7 +35,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, dic
     keys = {scope: add_key(home, scope, scope) for scope in ("read", "upload", "control")}
     server = start_server(home)
     yield server, keys
-    server.stop()
+    server.stop_clean()
 
 
 def api(served: Served, key: str, method: str, path: str, **kwargs: Any) -> requests.Response:

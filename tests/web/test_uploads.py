@@ -4,6 +4,7 @@ by octorest, to a real `farmctl serve`, and checked through the CLI (`jobs list 
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ from octorest import OctoRest
 from farmctl.app.farm import open_store
 from farmctl.samples import __file__ as samples_init
 from farmctl.store import PrinterSpec
+from tests.daemon.conftest import wait_for
 from tests.web import slicers
-from tests.web.conftest import Served, add_key, farmctl, start_server
+from tests.web.conftest import Served, add_key, farmctl, spool_files, start_server
 
 DATA = Path(__file__).parent / "data"
 PRUSA = (DATA / "ps25_mk3s_cube25_3layers.gcode").read_bytes()
@@ -32,7 +34,7 @@ def farm(home: Path) -> Iterator[tuple[Served, str]]:
     key = add_key(home, "slicer", "upload")
     server = start_server(home)
     yield server, key
-    server.stop()
+    server.stop_clean()
 
 
 def jobs(home: Path) -> list[dict[str, Any]]:
@@ -44,7 +46,7 @@ def jobs(home: Path) -> list[dict[str, Any]]:
 def nothing_left(home: Path) -> None:
     assert jobs(home) == []
     assert not [p for p in (home / "files").rglob("*") if p.is_file()] if (home / "files").exists() else True
-    assert not list((home / "spool").iterdir())
+    assert spool_files(home) == []
 
 
 def test_prusaslicer_upload_and_print_queues_with_the_naming_convention(farm: tuple[Served, str]) -> None:
@@ -187,3 +189,27 @@ def test_a_file_over_the_limit_is_refused_and_nothing_stays_in_the_spool(home: P
         nothing_left(home)
     finally:
         served.stop()
+
+
+def test_a_client_that_goes_away_mid_upload_leaves_nothing_and_the_server_serves_on(
+    farm: tuple[Served, str],
+) -> None:
+    """Half a PrusaSlicer upload, then the connection closes (a slicer quit, a laptop closed): the
+    server drops the half file from the spool, queues nothing, and takes the next upload."""
+    served, key = farm
+    kind, body = slicers.curl_multipart([("print", "true"), ("path", "o1")], "cube.gcode", PRUSA)
+    host, port = served.url.split("//", 1)[1].rstrip("/").split(":")
+    head = (f"POST /api/files/local HTTP/1.1\r\nHost: {host}:{port}\r\nX-Api-Key: {key}\r\n"
+            f"Content-Type: {kind}\r\nContent-Length: {len(body)}\r\n\r\n").encode("latin-1")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head + body[: len(body) // 2])
+        # The half file is in the spool: the server is reading it when the client goes.
+        wait_for(lambda: spool_files(served.home), 30, "the upload's spool file")
+    wait_for(lambda: not spool_files(served.home), 30, "the half upload to leave the spool")
+    assert jobs(served.home) == []
+    answer = slicers.prusaslicer_upload(served.url, key, "o1/cube.gcode", PRUSA, start=True)
+    assert answer.status == 201, answer.body
+    assert [job["file"] for job in jobs(served.home)] == ["cube.gcode"]
+    errors = served.stop()
+    assert "Traceback" not in errors, errors
+    assert "POST /api/files/local: the client closed the connection before the body ended" in errors
