@@ -167,7 +167,9 @@ def _order_number(order: str | None) -> int | None:
 
 
 def _log_upload(context: WebContext, path: str, jobs: list[Job], start: bool) -> None:
-    ids = ", ".join(f"j{j.id}" for j in jobs)
+    from farmctl.ids import format_id
+
+    ids = ", ".join(format_id("job", j.id) for j in jobs)
     context.log.info(
         "upload %s -> %s (%s)", path, ids, "queued" if start else "held until released"
     )
