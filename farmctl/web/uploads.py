@@ -71,8 +71,8 @@ def queue_upload(
     with discarding(form):
         if form.file_path is None or not form.file_name:
             raise WebError(400, "the upload has no file: send the G-code as the multipart part 'file'")
-        name = form.file_name.rsplit("/", 1)[-1]
-        _check_extension(name)
+        name = base_name(form.file_name)
+        check_extension(name)
         try:
             options = read_options(folder, form.file_name, userdata)
             order_id = _order_number(options.order)
@@ -104,8 +104,8 @@ def queue_form(context: WebContext, form: SpooledForm) -> list[int]:
     with discarding(form):
         if form.file_path is None or not form.file_name:
             raise WebError(400, "send the G-code as the multipart part 'file'")
-        name = form.file_name.rsplit("/", 1)[-1]
-        _check_extension(name)
+        name = base_name(form.file_name)
+        check_extension(name)
         fields = form.fields
         try:
             copies = int(fields.get("copies", "1"))
@@ -150,7 +150,14 @@ def _status_of(exc: UserError) -> int:
     return 415 if isinstance(exc, FileRejected) else 400
 
 
-def _check_extension(name: str) -> None:
+def base_name(sent: str) -> str:
+    """The file's name without the folders a client may send with it ("o3/housing.gcode")."""
+    return sent.rsplit("/", 1)[-1]
+
+
+def check_extension(name: str) -> None:
+    """G-code only: a model, a project, a package or binary G-code is refused with a 415 that says
+    what to send instead."""
     lowered = name.lower()
     if lowered.endswith(GCODE_EXTENSIONS):
         return

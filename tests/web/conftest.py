@@ -86,6 +86,16 @@ def home(tmp_path: Path) -> Path:
     return path
 
 
+def without(document: Any, keys: tuple[str, ...]) -> Any:
+    """The document without these keys, at any depth (the times that move with the clock: two
+    answers asked a second apart are otherwise the same)."""
+    if isinstance(document, list):
+        return [without(item, keys) for item in document]
+    if isinstance(document, dict):
+        return {k: without(v, keys) for k, v in document.items() if k not in keys}
+    return document
+
+
 def spool_files(home: Path) -> list[Path]:
     """What is in the farm's upload spool (`<home>/spool`): empty once every upload is answered,
     queued or refused (farmctl/web/spool.py)."""

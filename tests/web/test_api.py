@@ -12,7 +12,7 @@ import requests
 
 from farmctl.app.farm import open_store
 from farmctl.store import PrinterSpec
-from tests.web.conftest import Served, add_key, farmctl, start_server
+from tests.web.conftest import Served, add_key, farmctl, start_server, without
 
 PART = (Path(__file__).parent / "data" / "ps25_mk3s_cube25_3layers.gcode").read_bytes()
 MOVING = ("projected_start", "projected_finish", "at")  # projections are computed at the time of asking
@@ -58,11 +58,7 @@ def farmctl_error(served: Served, *args: str) -> str:
 
 def steady(document: Any) -> Any:
     """The document without the keys that move with the clock."""
-    if isinstance(document, list):
-        return [steady(item) for item in document]
-    if isinstance(document, dict):
-        return {k: steady(v) for k, v in document.items() if k not in MOVING}
-    return document
+    return without(document, MOVING)
 
 
 @pytest.mark.parametrize(
