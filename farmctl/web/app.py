@@ -31,7 +31,7 @@ _FARM_API_PREFIX = "/api/v1/"
 
 
 def create_app(context: WebContext) -> FastAPI:
-    from farmctl.web import api, dashboard, moonraker, octoprint, records, share
+    from farmctl.web import api, dashboard, moonraker, octoprint, prusalink, records, share
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +54,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.add_exception_handler(ClientDisconnect, _client_gone)  # type: ignore[arg-type]
     app.include_router(api.router)
     app.include_router(records.router)
+    app.include_router(prusalink.router)
     app.include_router(dashboard.router)
     app.include_router(share.router)
     app.include_router(octoprint.router)

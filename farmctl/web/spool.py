@@ -1,5 +1,6 @@
-"""Reading a multipart upload as it arrives: the file part goes straight to a temporary file in the
-farm home (`<home>/spool/`), hashed on the way, the small fields stay in memory.
+"""Reading an upload as it arrives: a multipart form's file parts (or a body that is the file) go
+straight to temporary files in the farm home (`<home>/spool/`), hashed on the way; the small fields
+stay in memory.
 
 Memory is constant in the file's size: each chunk the server receives is parsed, written and dropped
 (python-multipart's push parser; Starlette's own `request.form()` would spool to the system's temp
@@ -242,6 +243,26 @@ async def read_form(
         raise
     form = reader.finish()
     if reader.too_large:
+        form.discard()
+        raise _too_large(max_file_bytes)
+    return form
+
+
+async def read_body(body: AsyncIterator[bytes], home: Path, max_file_bytes: int, name: str) -> SpooledForm:
+    """A body that is the file itself (PrusaLink's `PUT /api/v1/files/...`), spooled like a form's
+    file part: a form of that one file and no fields (the caller discards it)."""
+    writer = _FileWriter(spool_dir(home), "file", name, max_file_bytes)
+    form = SpooledForm(files=[writer.spooled])
+    fits = True
+    try:
+        async for chunk in body:
+            fits = fits and writer.write(chunk)
+    except BaseException:
+        writer.close()
+        form.discard()  # a client that went away: nothing stays in the spool
+        raise
+    writer.close()
+    if not fits:
         form.discard()
         raise _too_large(max_file_bytes)
     return form

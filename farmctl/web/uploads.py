@@ -150,6 +150,14 @@ def _status_of(exc: UserError) -> int:
     return 415 if isinstance(exc, FileRejected) else 400
 
 
+def url_path(path: str) -> str:
+    """An upload's path as it stands in a URL (a Location header): each element percent-escaped, as
+    PrusaSlicer escapes it; `housing [x4].gcode` has spaces and brackets a header may not carry."""
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
+
+
 def base_name(sent: str) -> str:
     """The file's name without the folders a client may send with it ("o3/housing.gcode")."""
     return sent.rsplit("/", 1)[-1]
