@@ -69,6 +69,7 @@ def list_(
     """Every order with its progress, projected finish and whether it is at risk."""
     from farmctl.app.documents import order_json, plan_for
     from farmctl.cli.queue_support import open_store, print_table, short_time
+    from farmctl.ids import format_id
     from farmctl.sites import check_site
 
     site_name = check_site(site) if site is not None else None
@@ -92,7 +93,7 @@ def list_(
         f = forecasts.get(o.id)
         rows.append(
             (
-                o.origin or f"o{o.id}",
+                o.origin or format_id("order", o.id),
                 *((", ".join(sorted({o.site, *o.job_sites})),) if with_site else ()),
                 o.customer,
                 o.project or "-",
