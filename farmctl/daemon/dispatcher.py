@@ -17,7 +17,7 @@ from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver
 from farmctl.daemon.power import HeatUp, heat_end_line, may_start
 from farmctl.daemon.reasons import worker_wait
-from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
+from farmctl.daemon.worker import ActiveRun, PrinterWorker
 from farmctl.drivers.base import JobSpec
 from farmctl.drivers.serial.preflight import PreflightCache, PreflightError
 from farmctl.errors import UserError
@@ -29,6 +29,7 @@ from farmctl.scheduler import waits
 from farmctl.scheduler.dispatch import next_for_printer
 from farmctl.scheduler.model import JobView, Policy, QueueSnapshot
 from farmctl.scheduler.policy import order_jobs
+from farmctl.states import PrinterState
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import LiveStatus, RunProgressRow
 from farmctl.store.records import Run
@@ -40,7 +41,7 @@ MAX_CANDIDATES = 32  # job ids offered to one claim (it takes the first that sti
 def ready(worker: PrinterWorker) -> bool:
     """May start a copy now: connected and idle, bed confirmed clear, in rotation."""
     return (
-        worker.state is WorkerState.IDLE
+        worker.state is PrinterState.IDLE
         and worker.run is None
         and worker.printer_bed_clear
         and worker.printer.enabled
@@ -173,7 +174,7 @@ class Dispatcher:
 
 def live_detail(worker: PrinterWorker, wall: float) -> str | None:
     """The state's detail as `status`/`watch` show it: a held copy counts its outage ("reconnecting 12 s")."""
-    if worker.state is WorkerState.RECONNECTING and worker.outage_since is not None:
+    if worker.state is PrinterState.RECONNECTING and worker.outage_since is not None:
         return f"reconnecting {max(0, int(wall - worker.outage_since))} s"
     return worker.detail
 
