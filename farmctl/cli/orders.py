@@ -41,13 +41,12 @@ def add(
     home: HomeOpt = None,
 ) -> None:
     """Create an order; add its jobs with `farmctl jobs add FILE --order ID`."""
-    from farmctl.app.values import parse_due, parse_priority
+    from farmctl.app.orders import add_order, new_order
     from farmctl.cli.queue_support import open_store
 
-    due_at = parse_due(due)
-    level = parse_priority(priority)
+    wanted = new_order(customer, due, priority, project, notes)
     with open_store(home, create=True) as store:
-        order = store.add_order(customer, due=due_at, priority=level, project=project, notes=notes)
+        order = add_order(store, wanted)
     if json_out:
         from farmctl.app.documents import order_json
 
@@ -245,29 +244,17 @@ def share(
 ) -> None:
     """Print an unguessable link to a page for this order's customer: its parts, copies done and the
     projected finish against the due date, nothing of other orders. Served by `farmctl serve`."""
+    from farmctl.app.orders import revoke_links, share_link
     from farmctl.cli.queue_support import open_store
-    from farmctl.config_schema import HttpSettings
     from farmctl.ids import parse_id
 
     with open_store(home) as store:
         number = parse_id("order", order_id, store.local_id)
         if revoke:
-            revoked = store.revoke_shares(number)
+            revoked = revoke_links(store, number)
             message(f"order o{number}: {revoked} share link{'s' if revoked != 1 else ''} revoked")
             return
-        _, token = store.share_order(number)
-        assert store.config is not None
-        http = store.config.section(HttpSettings)
-    print(f"{_base_url(http.host, http.port)}share/{token}")
+        link = share_link(store, number)
+    print(link)
     message(f"order o{number}: anyone with this link sees its progress; `farmctl orders share o{number} "
             "--revoke` ends every link of it")
-
-
-def _base_url(host: str, port: int) -> str:
-    """Where `farmctl serve` (or the daemon's [http]) is reached, as [http] in farm.toml says."""
-    import socket
-
-    if host in ("0.0.0.0", "::", ""):
-        host = socket.getfqdn()
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/"

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from farmctl.errors import UserError
 from farmctl.ids import UnknownOrder, UnknownPrinter, format_id
 from farmctl.redact import mask_optional, mask_url_passwords
-from farmctl.scheduler.model import PrinterState
+from farmctl.states import PrinterState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
 from farmctl.store.endpoints import check_octoprint_url, check_serial_port, normalized_port, same_device_as
 from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from farmctl.scheduler.model import JobState, PrinterState
+from farmctl.scheduler.model import JobState
+from farmctl.states import PrinterState
 
 
 @dataclass(frozen=True)
