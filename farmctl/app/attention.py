@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +26,7 @@ from farmctl.scheduler.waits import LOW_SPOOL_G, PrinterWait, WaitCode, spool_co
 from farmctl.states import PrinterState
 from farmctl.store.jobstore import JobStore
 from farmctl.store.records import Job, Printer, Run
+from farmctl.times import iso
 
 JOBS_PER_STATE = 100  # more interrupted or failed jobs than this: the first ones say enough
 
@@ -63,10 +63,6 @@ class AttentionItem:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "ids": dict(self.ids), "reason": self.reason,
                 "command": self.command, "since": iso(self.since), "due": iso(self.due)}
-
-
-def iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 
 def collect_attention(

@@ -6,17 +6,12 @@ Each check returns `Check(name, status, detail, fix)`; status is ok, info, warn 
 
 from __future__ import annotations
 
-import contextlib
-import grp
 import os
 import shutil
-import socket
-import stat
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from farmctl.errors import UserError
 from farmctl.ids import format_id
@@ -156,94 +151,33 @@ def _check_daemon(home: Path, results: list[Check]) -> None:
 
 
 def _shared_devices(printers: list[Any]) -> dict[str, Any]:
-    """Enabled serial printers whose ports reach one device (a by-id link and its target, a usb://
-    identity and its node): the daemon can open it for one of them only."""
-    from farmctl.drivers.serial.device import shared_devices
+    """Enabled printers whose addresses reach one machine, as their kinds judge it (two serial ports
+    that are one device: the daemon can open it for one of them only): printer id -> its finding."""
+    from farmctl.drivers.kinds import kinds
 
-    ports = {p.id: p.port for p in printers if p.enabled and p.kind == "serial" and p.port}
-    return shared_devices(ports)
+    clashes: dict[str, Any] = {}
+    for kind in kinds():
+        addresses = {p.id: getattr(p, kind.address) for p in printers
+                     if p.enabled and p.kind == kind.name and getattr(p, kind.address)}
+        clashes.update(kind.clashes(addresses))
+    return clashes
 
 
 def _check_printer(printer: Any, store: Any, results: list[Check], shared: dict[str, Any]) -> None:
+    """What the printer's kind checks (farmctl/drivers/kinds.py): its port or its server and key."""
+    from farmctl.drivers.kinds import kind_of
+
     name = f"printer {printer.id}"
     if not printer.enabled:
         results.append(Check(name, "info", "disabled"))
         return
-    if printer.kind == "octoprint":
-        _check_octoprint(name, printer, store, results)
-        return
-    if printer.id in shared:
-        device, others = shared[printer.id]
-        other_names = ", ".join(f"printer {other}" for other in others)
-        detail = (f"port {device.shown} is the same device as the port of {other_names}: the daemon can "
-                  "open it for one of them only")
-        fix = f"give each printer its own port (`farmctl printers set {printer.id} --port ...`) or remove one"
-        results.append(Check(name, "fail", detail, fix))
-        return
-    port = printer.port or ""
-    if port.startswith("socket://"):
-        parsed = urlparse(port)
-        _tcp(name, parsed.hostname or "", parsed.port or 0, results, "is the simulator running?")
-    elif port.startswith("usb://"):
-        from farmctl.drivers.serial.usb import UsbIdentityError, resolve_usb_url
-
-        try:
-            device = resolve_usb_url(port)
-        except UsbIdentityError as error:
-            results.append(Check(name, "fail", str(error), "plug the printer in and switch it on"))
-            return
-        _device(name, Path(device), results)
-    elif port.startswith("/"):
-        _device(name, Path(port), results)
-    else:
-        results.append(Check(name, "info", f"port {port} (not checked)"))
-
-
-def _device(name: str, path: Path, results: list[Check]) -> None:
-    if not path.exists():
-        results.append(Check(name, "fail", f"{path} does not exist",
-                             "plug the printer in; prefer a /dev/serial/by-id/... path or usb:// identity"))
-        return
-    if os.access(path, os.R_OK | os.W_OK):
-        results.append(Check(name, "ok", f"{path} is readable and writable"))
-        return
-    group = ""
-    with contextlib.suppress(KeyError, OSError):
-        group = grp.getgrgid(os.stat(path).st_gid).gr_name
-    mode = stat.filemode(os.stat(path).st_mode)
-    member = group and group in {grp.getgrgid(g).gr_name for g in os.getgroups()}
-    fix = (f"add yourself to the {group or 'dialout'} group: `sudo usermod -aG {group or 'dialout'} $USER`, "
-           "then log out and in again")
-    if member:
-        fix = "you are in the group already: log out and in again so it takes effect"
-    results.append(Check(name, "fail", f"no permission to open {path} ({mode}, group {group or '?'})", fix))
-
-
-def _tcp(name: str, host: str, port: int, results: list[Check], hint: str) -> None:
-    try:
-        with socket.create_connection((host, port), timeout=2.0):
-            pass
-    except OSError as error:
-        results.append(Check(name, "fail", f"cannot reach {host}:{port}: {error.strerror or error}", hint))
-        return
-    results.append(Check(name, "ok", f"{host}:{port} reachable"))
-
-
-def _check_octoprint(name: str, printer: Any, store: Any, results: list[Check]) -> None:
-    from farmctl.drivers.octoprint.verify import verify_octoprint
-
-    secret = store.printer_secret(printer.id)
-    if secret is None:
-        fix = f"`farmctl printers set {printer.id} --api-key ...`"
-        results.append(Check(name, "fail", "no API key stored", fix))
-        return
-    try:
-        info = verify_octoprint(printer.octoprint_url, secret.api_key, timeout=5.0, require_printer=False)
-    except Exception as error:
-        results.append(Check(name, "fail", str(error), "check the URL, the network and the API key"))
-        return
-    detail = f"OctoPrint {info.server_version} at {info.url}, printer {info.printer_state}"
-    results.append(Check(name, "ok", detail))
+    kind = kind_of(printer.kind)
+    findings = [shared[printer.id]] if printer.id in shared else None
+    if findings is None:
+        found = store.printer_secret(printer.id) if kind.secret is not None else None
+        settings = {column: getattr(printer, column) for column in kind.columns if column != kind.secret}
+        findings = kind.doctor(printer.id, settings, found.api_key if found else None)
+    results.extend(Check(name, f.status, f.detail, f.fix) for f in findings)
 
 
 def _check_broker(config: Any, results: list[Check]) -> None:

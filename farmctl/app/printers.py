@@ -4,8 +4,10 @@ confirm its bed clear, forget it.
 Every face gives the settings as people typed them (`PrinterFields`: the CLI's `printers add/set`
 options); the checks and their one-line refusals are here, so the same text is refused the same way
 wherever it comes from. The refusals name the options as `farmctl printers` spells them: that is the
-face people type settings into today. Nothing is stored until every check has passed, and for an
-OctoPrint printer until its server has accepted the key (unless the face says not to verify).
+face people type settings into today. What differs by kind of printer (serial, OctoPrint) is asked of
+the kind (farmctl/drivers/kinds.py), never tested here by name. Nothing is stored until every check
+has passed, and for an OctoPrint printer until its server has accepted the key (unless the face says
+not to verify).
 """
 
 from __future__ import annotations
@@ -59,14 +61,6 @@ def parse_bed(text: str) -> tuple[float, float, float]:
     return (values[0], values[1], values[2])
 
 
-def verify_octoprint(url: str, key: str, notify: Notify) -> None:
-    """Refuse a wrong URL, a wrong key, a TLS problem or a disconnected printer before storing anything."""
-    from farmctl.drivers.octoprint import verify_octoprint as verify
-
-    info = verify(url, key, timeout=10.0)
-    notify(f"OctoPrint {info.server_version} at {info.url} accepted the key; printer {info.printer_state}")
-
-
 def read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
     if api_key and api_key_file:
         raise UserError("give --api-key or --api-key-file, not both")
@@ -81,13 +75,13 @@ def read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
     return api_key
 
 
-def port_warning(port: str | None) -> str | None:
-    """A port that reaches no device now is still registered (plug in later), with one line saying so."""
-    if port is None:
-        return None
-    from farmctl.drivers.serial.device import registration_warning
+def added_warning(printer: Printer) -> str | None:
+    """One line to say after a printer was added or moved (a serial port that reaches no device now is
+    registered all the same: plug it in later), or None."""
+    from farmctl.drivers.kinds import kind_of
 
-    return registration_warning(port) or None
+    kind = kind_of(printer.kind)
+    return kind.added_warning({kind.address: getattr(printer, kind.address)})
 
 
 def _check_profile(name: str | None) -> tuple[float, float, float] | None:
@@ -112,31 +106,34 @@ def _check_common(given: PrinterFields) -> None:
 
 
 def new_printer(printer_id: str, given: PrinterFields, *, verify: bool, notify: Notify) -> PrinterSpec:
-    """The printer `printers add` registers, every setting checked (an OctoPrint's key verified when
-    `verify`); nothing is stored yet, so a refusal leaves no trace (not even a new farm home)."""
-    port, octoprint, baud = given.port, given.octoprint, given.baud
+    """The printer `printers add` registers, every setting checked (its kind's own by its kind, from
+    farmctl/drivers/kinds.py; an OctoPrint's key verified when `verify`); nothing is stored yet, so a
+    refusal leaves no trace (not even a new farm home)."""
+    from farmctl.drivers.kinds import kinds
+
     if not printer_id or not set(printer_id) <= _ID_CHARS or len(printer_id) > 64:
         raise UserError(f"printer id '{printer_id}' must be 1-64 letters, digits, '-', '_' or '.'")
-    if (port is None) == (octoprint is None):
-        raise UserError("give exactly one of --port URL (serial) or --octoprint URL")
-    key = read_key(given.api_key, given.api_key_file)
-    if octoprint is not None and not key:
-        raise UserError("an OctoPrint printer needs --api-key KEY or --api-key-file FILE")
-    if port is not None and (key or (baud is not None and baud <= 0)):
-        raise UserError("--api-key is for OctoPrint printers" if key else "--baud must be positive")
+    connection: dict[str, Any] = {
+        "port": given.port,
+        "baud": given.baud,
+        "octoprint_url": given.octoprint.rstrip("/") if given.octoprint else None,
+    }
+    chosen = [kind for kind in kinds() if connection.get(kind.address) is not None]
+    if len(chosen) != 1:
+        raise UserError(f"give exactly one of {' or '.join(kind.option for kind in kinds())}")
+    kind = chosen[0]
+    connection["api_key"] = read_key(given.api_key, given.api_key_file)
+    kind.check_new(connection)
     _check_common(given)
     profile_bed = _check_profile(given.profile)
-    if octoprint is not None and key and verify:
-        verify_octoprint(octoprint.rstrip("/"), key, notify)
+    if verify:
+        kind.verify(connection, notify)
     from farmctl.store import PrinterSpec
 
     return PrinterSpec(
         id=printer_id,
-        kind="serial" if port is not None else "octoprint",
-        port=port,
-        baud=baud if port is not None else None,
-        octoprint_url=octoprint.rstrip("/") if octoprint else None,
-        api_key=key,
+        kind=kind.name,
+        **{column: connection[column] for column in kind.columns},
         material=given.material,
         color=given.color,
         nozzle_mm=given.nozzle,
@@ -160,6 +157,7 @@ class PrinterChange:
 
     printer: Printer
     changed: list[str]
+    warning: str | None = None  # one line to say after (`added_warning`) when the printer moved
 
 
 def check_changes(given: PrinterFields, spool_g: float | None) -> dict[str, Any]:
@@ -199,21 +197,29 @@ def change_printer(
 ) -> PrinterChange:
     """`printers set`: `changes` (from `check_changes`) on a printer of the same kind (a kind changes by
     removing and adding), an OctoPrint's new URL or key verified first; `spool_g`: a spool was loaded."""
+    from farmctl.drivers.kinds import kind_of, owner_of
+
     current = store.get_printer(printer_id)
-    if "api_key" in changes and current.kind != "octoprint":
-        raise UserError(f"printer {printer_id} is a serial printer; --api-key is for OctoPrint printers")
-    if ("port" in changes and current.kind != "serial") or (
-        "octoprint_url" in changes and current.kind != "octoprint"
-    ):
+    kind = kind_of(current.kind)
+    # A kind's address or secret given for a printer of another kind: a kind changes by removing and
+    # adding (the other settings a kind does not use are stored and ignored, as they always were).
+    foreign = [(c, o) for c in changes if (o := owner_of(c)) is not None and o is not kind
+               and c in (o.address, o.secret)]
+    for column, owner in sorted(foreign, key=lambda found: found[0] != found[1].secret):  # secrets first
+        if column == owner.secret:
+            raise UserError(f"printer {printer_id} is a {current.kind} printer; {owner.secret_option} is for "
+                            f"{owner.title} printers")
         raise UserError(
             f"printer {printer_id} is a {current.kind} printer; remove and add it to change its kind"
         )
-    if verify and ("api_key" in changes or "octoprint_url" in changes):
-        url = changes.get("octoprint_url") or current.octoprint_url
+    if verify and kind.secret is not None and (kind.address in changes or kind.secret in changes):
         secret = store.printer_secret(printer_id)
-        new_key = changes.get("api_key") or (secret.api_key if secret else None)
-        if url and new_key:
-            verify_octoprint(url, new_key, notify)
+        merged = {
+            kind.address: changes.get(kind.address) or getattr(current, kind.address),
+            kind.secret: changes.get(kind.secret) or (secret.api_key if secret else None),
+        }
+        if all(merged.values()):
+            kind.verify(merged, notify)
     printer = store.update_printer(printer_id, **changes) if changes else current
     changed = sorted(changes)
     if spool_g is not None or ("material" in changes and current.spool_g is not None):
@@ -223,7 +229,7 @@ def change_printer(
         left = spool_g if spool_g is not None else current.spool_g or 0.0
         printer = load_spool(store, printer_id, left)
         changed = sorted([*changes, "spool_g"])
-    return PrinterChange(printer, changed)
+    return PrinterChange(printer, changed, added_warning(printer) if kind.address in changes else None)
 
 
 def remove_printer(store: JobStore, printer_id: str) -> None:

@@ -11,7 +11,6 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from farmctl.app.attention import AttentionItem, collect_attention
@@ -23,6 +22,7 @@ from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import DaemonRecord, LiveStatus, LiveStore
 from farmctl.store.records import Printer
+from farmctl.times import iso
 
 if TYPE_CHECKING:
     from farmctl.scheduler.projection import Plan
@@ -108,12 +108,6 @@ class FarmView:
             order["due"] = iso(order["due"])
             order["projected_finish"] = iso(order["projected_finish"])
         return document
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 
 def driven_printers(store: JobStore, now: float) -> tuple[list[DaemonRecord], dict[str, LiveStatus]]:

@@ -12,6 +12,7 @@ import time
 from datetime import datetime
 
 from farmctl.errors import UserError
+from farmctl.times import iso as iso  # the faces format times with it from here too
 
 PRIORITY_NAMES = {"low": -10, "normal": 0, "high": 10, "urgent": 50}
 _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)([mhdw])$")
@@ -53,10 +54,3 @@ def parse_priority(text: str) -> int:
     if not PRIORITY_MIN <= value <= PRIORITY_MAX:
         raise UserError(f"priority must be between {PRIORITY_MIN} and {PRIORITY_MAX} (got {value})")
     return value
-
-
-def iso(ts: float | None) -> str | None:
-    """ISO 8601 with the local zone's offset, to the second."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")

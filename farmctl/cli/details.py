@@ -16,6 +16,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from farmctl.cli.queue_support import duration_text
 from farmctl.scheduler.waits import NEEDS_A_PERSON, PrinterWait
 
 
@@ -46,14 +47,6 @@ def _span(delta: float) -> str:
     else:
         text = f"{seconds / 86400:.0f} days"
     return f"in {text}" if delta >= 0 else f"{text} ago"
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
 def _grid(title: str, rows: Iterable[tuple[str, RenderableType]]) -> Table:
@@ -213,7 +206,7 @@ def job_screen(doc: Mapping[str, Any], now: float) -> RenderableType:
         ("needs", ", ".join(needs)),
         ("priority", str(doc["priority"])),
         ("due", when(_stamp(doc["due"]), now)),
-        ("estimated", f"{duration(doc['estimated_duration_s'])} per copy"),
+        ("estimated", f"{duration_text(doc['estimated_duration_s'])} per copy"),
         ("projected start", when(_stamp(doc["projected_start"]), now)),
         ("projected finish", when(finish, now)),
         ("outlook", Text("can never print: " + (doc["at_risk_reason"] or ""), style="bold red")

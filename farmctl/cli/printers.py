@@ -75,14 +75,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(printers_app, name="printers")
 
 
-def _warn_if_absent(port: str | None) -> None:
-    from farmctl.app.printers import port_warning
-
-    warning = port_warning(port)
-    if warning:
-        message(warning)
-
-
 @printers_app.command("add")
 def add(
     printer_id: IdArg,
@@ -104,7 +96,7 @@ def add(
     home: HomeOpt = None,
 ) -> None:
     """Register a printer: USB serial (--port) or OctoPrint (--octoprint with --api-key)."""
-    from farmctl.app.printers import PrinterFields, add_printer, new_printer
+    from farmctl.app.printers import PrinterFields, add_printer, added_warning, new_printer
 
     given = PrinterFields(
         port=port, baud=baud, octoprint=octoprint, api_key=api_key, api_key_file=api_key_file,
@@ -120,7 +112,9 @@ def add(
         print_json(printer_json(printer))
     else:
         message(f"added printer {printer.id} ({printer.kind})")
-    _warn_if_absent(printer.port)
+    warning = added_warning(printer)
+    if warning:
+        message(warning)
 
 
 @printers_app.command("list")
@@ -299,5 +293,5 @@ def set_(
         print_json(printer_json(printer))
     else:
         message(f"printer {printer_id}: set {', '.join(done.changed)}")
-    if "port" in changes:
-        _warn_if_absent(printer.port)
+    if done.warning:
+        message(done.warning)

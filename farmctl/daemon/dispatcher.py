@@ -19,6 +19,7 @@ from farmctl.daemon.power import HeatUp, heat_end_line, may_start
 from farmctl.daemon.reasons import worker_wait
 from farmctl.daemon.worker import ActiveRun, PrinterWorker
 from farmctl.drivers.base import JobSpec
+from farmctl.drivers.kinds import kind_of
 from farmctl.drivers.serial.preflight import PreflightCache, PreflightError
 from farmctl.errors import UserError
 from farmctl.files import FileStore
@@ -132,7 +133,7 @@ class Dispatcher:
         worker.printer_bed_clear = False
         worker.live_dirty = True
         worker.driver.start_job(JobSpec(path, worker.run.spec_id))  # first: the driver starts at once
-        if worker.printer.kind == "serial":
+        if kind_of(worker.printer.kind).recovery_points:
             worker.run.first_print_line = self.first_print_line(run.file_sha, path)
             self.store.open_recovery_point(run.id)  # from now on it survives a reset or a kill -9
         end_line = self._heat_end_lines.get(run.file_sha, -1)

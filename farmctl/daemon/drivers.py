@@ -1,77 +1,62 @@
-"""Building a driver for a registered printer (serial Marlin or OctoPrint)."""
+"""Building a driver for a registered printer: its kind (farmctl/drivers/kinds.py) builds it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from farmctl.drivers.base import EventSink, PrinterDriver
+from farmctl.drivers.kinds import DriverContext, PrinterKind, connection_columns, kind_of, kinds
 from farmctl.errors import UserError
 from farmctl.store.jobstore import JobStore
 from farmctl.store.records import Printer
 
 if TYPE_CHECKING:
-    from farmctl.drivers.serial.loop import LinkLoop
     from farmctl.drivers.serial.preflight import PreflightCache
 
 DriverFactory = Callable[[Printer, EventSink], PrinterDriver]
 
 
 def connection_key(printer: Printer) -> tuple[object, ...]:
-    """What, when changed by `printers set`, needs a new driver."""
-    return (printer.kind, printer.port, printer.baud, printer.octoprint_url, printer.has_api_key)
+    """What, when changed by `printers set`, needs a new driver: the kind and every kind's connection
+    settings (a secret by whether there is one: the record never holds it)."""
+    secrets = {kind.secret for kind in kinds()}
+    shown = (getattr(printer, column) for column in connection_columns() if column not in secrets)
+    return (printer.kind, *shown, printer.has_api_key)
+
+
+def settings_of(printer: Printer, kind: PrinterKind) -> dict[str, Any]:
+    """The printer's connection settings of its kind, without the secret (`JobStore.printer_secret`)."""
+    return {column: getattr(printer, column) for column in kind.columns if column != kind.secret}
 
 
 class DriverMaker:
-    """The daemon's driver factory. Every serial printer runs on one shared `LinkLoop` thread (started with
-    the first one): one epoll for all links costs about half the CPU per line of a thread per printer
-    (docs/benchmarks.md), which is what lets one daemon keep 50 links full on two cores."""
+    """The daemon's driver factory: each printer's kind builds its driver, with what the kind shares
+    between its printers kept in one `DriverContext` (every serial printer runs on one shared link loop:
+    one epoll for all links costs about half the CPU per line of a thread per printer, docs/benchmarks.md,
+    which is what lets one daemon keep 50 links full on two cores)."""
 
     def __init__(self, store: JobStore, preflight: PreflightCache | None = None) -> None:
         self._store = store
-        self._loop: LinkLoop | None = None
-        self._preflight = preflight  # one pass over a file for all its copies (shared with the supervisor)
+        self._context = DriverContext()
+        if preflight is not None:  # one pass over a file for all its copies (shared with the supervisor)
+            self._context.shared["preflight"] = preflight
 
     def __call__(self, printer: Printer, sink: EventSink) -> PrinterDriver:
-        if printer.kind == "serial":
-            from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
-            from farmctl.drivers.serial.transport import LinkSettings
-
-            if not printer.port:
-                raise UserError(f"printer {printer.id} has no port; set one with `farmctl printers set`")
-            # A copy survives a pulled cable: the driver holds it until the supervisor finds the printer
-            # again (docs/daemon.md, "Field recovery").
-            settings = MarlinSettings(link=LinkSettings(baud=printer.baud or 115200), hold_on_disconnect=True)
-            if self._preflight is None:
-                from farmctl.drivers.serial.preflight import PreflightCache
-
-                self._preflight = PreflightCache()
-            return MarlinDriver(
-                printer.id, printer.port, sink, settings, loop=self._serial_loop(), preflight=self._preflight
-            )
-        if printer.kind == "octoprint":
-            from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
-
-            if not printer.octoprint_url:
-                raise UserError(f"printer {printer.id} has no OctoPrint URL; `farmctl printers set` one")
-            secret = self._store.printer_secret(printer.id)
-            key = secret.api_key if secret else ""
-            settings_op = OctoPrintSettings(url=printer.octoprint_url, api_key=key)
-            return OctoPrintDriver(printer.id, settings_op, sink)
-        raise UserError(f"printer {printer.id} has unknown kind {printer.kind!r} (serial or octoprint)")
+        try:
+            kind = kind_of(printer.kind)
+        except UserError:
+            names = " or ".join(k.name for k in kinds())
+            raise UserError(f"printer {printer.id} has unknown kind {printer.kind!r} ({names})") from None
+        secret = None
+        if kind.secret is not None:
+            found = self._store.printer_secret(printer.id)
+            secret = found.api_key if found else ""
+        return kind.make_driver(printer.id, settings_of(printer, kind), secret, sink, self._context)
 
     def close(self) -> None:
-        """After every driver was closed: stop the shared loop thread."""
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
-
-    def _serial_loop(self) -> LinkLoop:
-        if self._loop is None:
-            from farmctl.drivers.serial.loop import LinkLoop
-
-            self._loop = LinkLoop("farmctl-serial-links")
-        return self._loop
+        """After every driver was closed: stop what the kinds shared (the serial link loop)."""
+        self._context.close()
 
 
 def driver_factory(store: JobStore, preflight: PreflightCache | None = None) -> DriverMaker:

@@ -56,6 +56,16 @@ ATTENTION_REFRESH_S = 5.0
 _LISTED_STATES = (JobState.PRINTING, JobState.QUEUED, JobState.HELD, JobState.INTERRUPTED)
 
 
+def _source(kind_name: str) -> str:
+    """The `source` the state topic names for a printer of this kind (a kind this host does not know
+    publishes as Marlin, as before there were kinds)."""
+    from farmctl.drivers.kinds import KINDS, kinds
+
+    kinds()
+    found = KINDS.get(kind_name)
+    return found.source if found is not None else "marlin"
+
+
 def describe_printer(printer: Printer) -> models.PrinterDescription:
     return models.PrinterDescription(printer.id, printer.id, model=printer.profile, kind=printer.kind)
 
@@ -134,7 +144,7 @@ class QueueFeed:
         self._thread = threading.Thread(target=self._run, name="farmctl-queue-feed", daemon=True)
         self._last_id = 0
         self._registered: set[str] = set()
-        self._kinds: dict[str, str] = {}
+        self._sources: dict[str, str] = {}  # printer id -> its kind's source name (drivers/kinds.py)
         self._failing = False
         self._complete = False  # printers registered and the queue published at least once
         self._attention: models.AttentionSnapshot | None = None
@@ -211,11 +221,11 @@ class QueueFeed:
 
     def source_of(self, printer_id: str) -> str:
         """What drives the printer, for the state topic's `source` (read from the supervisor's thread)."""
-        return "octoprint" if self._kinds.get(printer_id) == "octoprint" else "marlin"
+        return self._sources.get(printer_id, "marlin")
 
     def _register(self, printers: Iterable[Printer]) -> None:
         current = {p.id: p for p in printers if self._wanted(p.id)}
-        self._kinds = {p.id: p.kind for p in current.values()}
+        self._sources = {p.id: _source(p.kind) for p in current.values()}
         for printer in current.values():
             self._sink.register_printer(describe_printer(printer))
         for gone in self._registered - set(current):

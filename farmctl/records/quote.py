@@ -31,9 +31,9 @@ from farmctl.records.costs import (
     sum_costs,
     with_margin,
 )
-from farmctl.records.timefmt import iso
 from farmctl.scheduler.model import JobView, Policy, QueueSnapshot, Requirements
 from farmctl.scheduler.projection import Plan, plan
+from farmctl.times import iso
 
 if TYPE_CHECKING:
     from farmctl.store import JobStore

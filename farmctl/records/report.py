@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from farmctl.config_schema import CostSettings
 from farmctl.ids import format_id
 from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, machines_of, money, sum_costs
-from farmctl.records.timefmt import iso
 from farmctl.store.history import JobRecord, RunRecord
+from farmctl.times import iso
 
 if TYPE_CHECKING:
     from farmctl.store import JobStore, Order

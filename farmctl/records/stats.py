@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from farmctl.config_schema import CostSettings
 from farmctl.records.costs import Cost, Machine, cost_of, farm_costs, grams, machines_of, sum_costs
-from farmctl.records.timefmt import check_range, iso
+from farmctl.records.timefmt import check_range
 from farmctl.store.history import FailureCount, RunTotals
+from farmctl.times import iso
 
 if TYPE_CHECKING:
     from farmctl.store import JobStore

@@ -6,13 +6,7 @@ import re
 from datetime import datetime
 
 from farmctl.errors import UserError
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
-
+from farmctl.times import iso
 
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([mhdw])$")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 604800}

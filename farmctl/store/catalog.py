@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from farmctl.drivers.kinds import kinds
 from farmctl.errors import UserError
 from farmctl.ids import UnknownOrder, UnknownPrinter, format_id
 from farmctl.redact import mask_optional, mask_url_passwords
 from farmctl.states import PrinterState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
-from farmctl.store.endpoints import check_octoprint_url, check_serial_port, normalized_port, same_device_as
 from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec
 from farmctl.store.recovery import release_pending
 from farmctl.store.schema import jobs, orders, print_runs, printers
@@ -60,11 +60,17 @@ def printer_from_row(row: Row[Any]) -> Printer:
     )
 
 
-def _check_endpoint(port: str | None, octoprint_url: str | None) -> None:
-    if port is not None:
-        check_serial_port(port)
-    if octoprint_url is not None:
-        check_octoprint_url(octoprint_url)
+def _normalized(values: dict[str, Any]) -> dict[str, Any]:
+    """Connection settings as stored, each kind normalising its own (farmctl/drivers/kinds.py)."""
+    for kind in kinds():
+        values = kind.normalized(values)
+    return values
+
+
+def _check_settings(values: dict[str, Any]) -> None:
+    """Refuse connection settings that cannot work, each kind checking its own, before a write."""
+    for kind in kinds():
+        kind.check(values)
 
 
 def _refuse_shared_endpoint(
@@ -75,6 +81,8 @@ def _refuse_shared_endpoint(
     if port is not None:
         ports = select(printers.c.id, printers.c.port).where(printers.c.port.is_not(None))
         others = conn.execute(ports.where(printers.c.id != printer_id)).all()
+        from farmctl.drivers.serial.ports import same_device_as
+
         clash = same_device_as(port, {row.id: row.port for row in others})
         if clash is not None:
             other_id, other_port, device = clash
@@ -117,9 +125,8 @@ class CatalogOps(StoreBase):
     # ---- printers -------------------------------------------------------------------------
     def add_printer(self, spec: PrinterSpec) -> Printer:
         now = self.now()
-        if spec.port is not None:
-            spec = replace(spec, port=normalized_port(spec.port))
-        _check_endpoint(spec.port, spec.octoprint_url)
+        spec = replace(spec, **_normalized({"port": spec.port, "octoprint_url": spec.octoprint_url}))
+        _check_settings({"port": spec.port, "octoprint_url": spec.octoprint_url})
         try:
             with self._write() as conn:
                 if conn.execute(select(printers.c.id).where(printers.c.id == spec.id)).first():
@@ -176,8 +183,7 @@ class CatalogOps(StoreBase):
         unknown = set(changes) - SETTABLE
         if unknown:
             raise UserError(f"cannot set {', '.join(sorted(unknown))} on a printer")
-        if changes.get("port") is not None:
-            changes = {**changes, "port": normalized_port(changes["port"])}
+        changes = _normalized(changes)
         values: dict[str, Any] = {}
         for key, value in changes.items():
             if key == "bed_mm":
@@ -186,7 +192,7 @@ class CatalogOps(StoreBase):
                 values["tags"] = join_tags(value)
             else:
                 values[key] = value
-        _check_endpoint(changes.get("port"), changes.get("octoprint_url"))
+        _check_settings(changes)
         with self._write() as conn:
             _refuse_shared_endpoint(conn, printer_id, changes.get("port"), changes.get("octoprint_url"))
             done = conn.execute(

@@ -1,7 +1,6 @@
-"""Checking where a printer is reached before it is stored: a serial port (device path or one of
-the port URLs the serial driver opens) or an OctoPrint base URL, and that no other printer uses it.
-
-A wrong value would otherwise be accepted and only fail, much later, in the daemon's log.
+"""A serial printer's port as text, checked before it is stored (the serial kind, kind.py): a device
+path or one of the port URLs the serial driver opens, and whether it reaches the device of another
+printer. A wrong value would otherwise be accepted and only fail, much later, in the daemon's log.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import re
 from urllib.parse import urlsplit
 
 from farmctl.errors import UserError
-from farmctl.redact import mask_url_passwords
 
 # Port URLs pyserial's serial_for_url opens (and farmctl's usb:// identity), by what they need.
 _HOST_AND_PORT = ("socket", "rfc2217")
@@ -79,19 +77,3 @@ def same_device_as(port: str, others: dict[str, str]) -> tuple[str, str, str] | 
     other_id, device = found
     node = f" ({device.node})" if device.node and device.node not in (port, others[other_id]) else ""
     return other_id, others[other_id], node
-
-
-def check_octoprint_url(url: str) -> None:
-    """An OctoPrint base URL: http(s)://host[:port][/prefix], nothing after the path."""
-    shown = mask_url_passwords(url)
-    try:
-        parts = urlsplit(url.strip())
-        _ = parts.port  # raises on a port that is not a number in range
-    except ValueError:
-        raise UserError(f"OctoPrint URL '{shown}' has an invalid port; give http://HOST[:PORT]") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(
-            f"'{shown}' is not an OctoPrint URL; give it as http://host[:port] or https://host/prefix"
-        )
-    if parts.query or parts.fragment:
-        raise UserError(f"OctoPrint URL '{shown}' has a query or fragment; give scheme, host, port, path")

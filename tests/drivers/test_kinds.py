@@ -1,0 +1,137 @@
+"""Printer kinds as a plug-in (farmctl/drivers/kinds.py): the built-in kinds are registered with what
+they need, and the daemon, doctor and the printers use case ask the registry, so a kind registered
+from outside is built, checked and chosen without any `kind == ...` in them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from farmctl.drivers.base import EventSink, PrinterDriver
+from farmctl.drivers.kinds import (
+    KINDS,
+    DriverContext,
+    Finding,
+    PrinterKind,
+    Settings,
+    kind_of,
+    kinds,
+    owner_of,
+)
+
+from farmctl.app.doctor import _check_printer, _shared_devices
+from farmctl.app.farm import open_store
+from farmctl.daemon.drivers import DriverMaker, connection_key
+from farmctl.errors import UserError
+from farmctl.store import JobStore, PrinterSpec
+from farmctl.store.schema import printers
+
+
+def test_the_built_in_kinds_and_their_settings() -> None:
+    assert [kind.name for kind in kinds()] == ["serial", "octoprint"]
+    serial, octoprint = kind_of("serial"), kind_of("octoprint")
+    assert (serial.columns, serial.address, serial.secret, serial.source) == (("port", "baud"), "port", None,
+                                                                               "marlin")
+    assert (octoprint.columns, octoprint.address, octoprint.secret) == (("octoprint_url", "api_key"),
+                                                                        "octoprint_url", "api_key")
+    assert serial.recovery_points and not octoprint.recovery_points
+    for kind in kinds():  # every setting a kind declares is a column of the printers table, of one kind
+        assert set(kind.columns) <= set(printers.c.keys())
+        assert all(owner_of(column) is kind for column in kind.columns)
+    with pytest.raises(UserError, match="unknown printer kind 'bambu' \\(serial or octoprint\\)"):
+        kind_of("bambu")
+
+
+def test_a_kinds_checks_guard_the_store(tmp_path: Path) -> None:
+    with open_store(tmp_path / "farm") as store:
+        with pytest.raises(UserError, match="has an unknown scheme 'ftp://'"):
+            store.add_printer(PrinterSpec(id="a", kind="serial", port="ftp://x"))
+        with pytest.raises(UserError, match="is not an OctoPrint URL"):
+            store.add_printer(
+                PrinterSpec(id="b", kind="octoprint", octoprint_url="octopi.local", api_key="k")
+            )
+        added = store.add_printer(PrinterSpec(id="c", kind="serial", port="/dev/ttyACM0/"))
+        assert added.port == "/dev/ttyACM0"  # normalised by its kind
+        assert store.list_printers() == [added]
+
+
+def test_the_connection_key_is_every_kinds_settings(tmp_path: Path) -> None:
+    with open_store(tmp_path / "farm") as store:
+        spec = PrinterSpec(id="o", kind="octoprint", octoprint_url="http://o", api_key="k")
+        printer = store.add_printer(spec)
+    assert connection_key(printer) == ("octoprint", None, None, "http://o", True)
+
+
+class _Driver:
+    def __init__(self, printer_id: str, settings: Settings, secret: str | None) -> None:
+        self.printer_id, self.settings, self.secret = printer_id, dict(settings), secret
+
+
+class _Probe(PrinterKind):
+    """A kind registered from outside the built-in list, as a third-party kind would be. It borrows the
+    octoprint columns (a real new kind brings its own) under another name."""
+
+    name = "probe"
+    columns = ("octoprint_url", "api_key")
+    address = "octoprint_url"
+    option = "--probe URL"
+    secret = "api_key"
+    title = "Probe"
+    source = "probe"
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def check(self, settings: Settings) -> None:
+        pass
+
+    def make_driver(
+        self, printer_id: str, settings: Settings, secret: str | None, sink: EventSink, context: DriverContext
+    ) -> PrinterDriver:
+        context.closers.setdefault("probe", self._close)
+        driver: Any = _Driver(printer_id, settings, secret)
+        return driver  # type: ignore[no-any-return]
+
+    def _close(self) -> None:
+        self.closed += 1
+
+    def doctor(self, printer_id: str, settings: Settings, secret: str | None) -> list[Finding]:
+        return [Finding("ok", f"probe {settings['octoprint_url']} with a key of {len(secret or '')}")]
+
+
+@pytest.fixture
+def probe(tmp_path: Path) -> Iterator[tuple[_Probe, JobStore]]:
+    kinds()  # the built-in kinds first
+    kind = _Probe()
+    KINDS[kind.name] = kind
+    try:
+        with open_store(tmp_path / "farm") as store:
+            spec = PrinterSpec(id="p", kind="octoprint", octoprint_url="http://p", api_key="sesame")
+            store.add_printer(spec)
+            with store._write() as conn:  # a printer of the probe kind (no face registers one)
+                conn.execute(printers.update().where(printers.c.id == "p").values(kind="probe"))
+            yield kind, store
+    finally:
+        del KINDS[kind.name]
+
+
+def test_the_daemon_builds_a_registered_kinds_driver(probe: tuple[_Probe, JobStore]) -> None:
+    kind, store = probe
+    maker = DriverMaker(store)
+    driver: Any = maker(store.get_printer("p"), lambda event: None)
+    assert (driver.printer_id, driver.settings, driver.secret) == ("p", {"octoprint_url": "http://p"},
+                                                                   "sesame")
+    maker.close()
+    assert kind.closed == 1
+
+
+def test_doctor_asks_the_registered_kind(probe: tuple[_Probe, JobStore]) -> None:
+    _, store = probe
+    found: list[Any] = []
+    printer = store.get_printer("p")
+    _check_printer(printer, store, found, _shared_devices([printer]))
+    assert [(c.name, c.status, c.detail) for c in found] == [
+        ("printer p", "ok", "probe http://p with a key of 6")
+    ]
