@@ -5,7 +5,6 @@ history it pushes (a week of runs) is never republished as this farm's live even
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +14,15 @@ from farmctl.config import load_config
 from farmctl.errors import ConfigError
 from farmctl.telemetry.settings import settings_from
 from tests.daemon.conftest import Farm as DaemonFarm
-from tests.support.mosquitto import MosquittoBroker, mosquitto_available
+from tests.support.mosquitto import MosquittoBroker
 from tests.sync.conftest import SAMPLES, Farm
 from tests.sync.test_sync import print_copies
-from tests.telemetry.conftest import Received, Recorder
+from tests.telemetry.conftest import Received, Recorder, broker
 
 CUBE = SAMPLES / "cube25_cura.gcode"
 SPACER = SAMPLES / "spacer20_petg.gcode"
 CLOSED_PORT = "postgresql+psycopg://postgres@127.0.0.1:9/farm"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    if not mosquitto_available():
-        pytest.skip("mosquitto not installed")
-    with MosquittoBroker(tmp_path / "broker") as running:
-        yield running
+__all__ = ["broker"]  # the private mosquitto fixture of tests/telemetry, used here
 
 
 def _mqtt(broker: MosquittoBroker, site: str | None = None) -> str:
