@@ -169,7 +169,7 @@ class Daemon:
             return []
         from farmctl.sync.periodic import PeriodicSync
 
-        return [PeriodicSync(store, settings.interval_s, log)]
+        return [PeriodicSync(self.home, settings.interval_s, log)]
 
     def _start_companions(self, log: Any, extra: Sequence[Companion] = ()) -> list[Companion]:
         started: list[Companion] = []

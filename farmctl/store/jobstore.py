@@ -162,6 +162,7 @@ class JobStore(
                 kind=r.kind,
                 subject=r.subject,
                 detail=json.loads(r.detail) if r.detail else {},
+                origin_site=r.origin_site,
             )
             for r in rows
         ]

@@ -195,6 +195,7 @@ class Event:
     kind: str
     subject: str
     detail: dict[str, Any] = field(default_factory=dict)
+    origin_site: str | None = None  # made at that site and pushed here by its sync (None: made here)
 
 
 @dataclass(frozen=True)

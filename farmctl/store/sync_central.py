@@ -9,6 +9,10 @@ Keys. farmctl/sync/ sends each row with its key in the centre's terms: (site, n)
 the site (its id there; the centre's row has that origin), (`central`, n) for a row the centre made
 (its id here). References (a job's order, a run's job) are keys too, resolved here.
 
+Bulk. A batch is a few statements whatever its size: the references resolved by one query per
+table, the site's own rows one INSERT ... ON CONFLICT (origin_site, origin_id) DO UPDATE (only rows
+that differ are written and counted), the centre's rows it names read in one locked SELECT.
+
 Ownership. A site's own rows are the site's: upserted. A centre row the site pulled (a job reserved
 for it) takes the site's state and counters while the site owns it, and returns to the centre once
 pushed done or cancelled. A change to a centre row the site does not own is refused, naming the
@@ -21,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, or_, select
 
 from farmctl.ids import IdKind, format_id
 from farmctl.scheduler.model import JobState
@@ -130,7 +134,12 @@ class CentralSyncOps(StoreBase):
         upto: int,
         file_rows: Sequence[dict[str, Any]] = (),
     ) -> BatchResult:
-        """Apply one batch of `site`'s table `tbl` (its changes up to `upto`) and move its mark."""
+        """Apply one batch of `site`'s table `tbl` (its changes up to `upto`) and move its mark.
+
+        A handful of statements whatever the batch's size (a statement per row cost ~2 ms each, most
+        of a long history's first sync): one query per referenced table resolves the references, one
+        INSERT ... ON CONFLICT DO UPDATE upserts the site's own rows, one locked SELECT reads the
+        centre's rows the batch names (the ownership rule is decided on them, row by row)."""
         result = BatchResult()
         with self._write() as conn:
             conn.execute(
@@ -139,100 +148,161 @@ class CentralSyncOps(StoreBase):
             if read_mark(conn, site, tbl) >= upto:
                 result.skipped = True
                 return result
-            for info in file_rows:
-                if (
-                    conn.execute(select(files.c.sha256).where(files.c.sha256 == info["sha256"])).first()
-                    is None
-                ):
-                    conn.execute(files.insert().values(**info))
-            for row in rows:
-                refused = self._apply_row(conn, site, tbl, row)
-                if refused is None:
-                    result.changed += 1
-                elif refused:
-                    result.refused.append(refused)
+            if file_rows:
+                conn.execute(_insert(conn, files).values(list(file_rows)).on_conflict_do_nothing())
+            if tbl == "printers":  # a site's printers are records here, never driven: site_printers
+                result.changed += self._upsert_printers(conn, site, rows)
+            else:
+                self._apply_rows(conn, site, tbl, rows, result)
             write_mark(conn, site, tbl, upto)
         return result
 
-    # ---- one row: None when it changed something, "" when there was nothing to change, else why not
-    def _apply_row(self, conn: Connection, site: str, tbl: str, row: PushRow) -> str | None:
-        if tbl == "printers":  # a site's printers are records here, never driven: site_printers
-            return self._upsert_printer(conn, site, row.values)
+    def _apply_rows(
+        self, conn: Connection, site: str, tbl: str, rows: Sequence[PushRow], result: BatchResult
+    ) -> None:
         table = {"orders": orders, "jobs": jobs, "print_runs": print_runs, "events": events}[tbl]
-        assert row.key is not None
-        values = dict(row.values)
-        for column, ref in row.refs.items():
-            if ref is None:
-                values[column] = None
-                continue
-            target = jobs if column == "job_id" else orders
-            resolved = self._resolve(conn, target, ref)
-            if resolved is None:
-                return (
-                    f"{_shown(tbl, row.key)} names {_shown(target.name, ref)}, which the centre does not have"
+        resolved = _resolve_refs(conn, rows, self.site)
+        own: list[dict[str, Any]] = []
+        centre: list[tuple[int, dict[str, Any]]] = []
+        now = self.now()
+        for row in rows:
+            assert row.key is not None
+            values = dict(row.values)
+            missing = None
+            for column, ref in row.refs.items():
+                values[column] = None if ref is None else resolved.get((_REF_TABLE[column], ref))
+                if ref is not None and values[column] is None:
+                    named = _shown(_REF_TABLE[column].name, ref)
+                    missing = f"{_shown(tbl, row.key)} names {named}, which the centre does not have"
+            if missing is not None:
+                result.refused.append(missing)
+            elif row.key[0] == self.site:
+                centre.append((row.key[1], values))
+            else:
+                # only a new row takes these (an update leaves where it is owned and since when alone)
+                extra: dict[str, Any] = {"origin_site": row.key[0], "origin_id": row.key[1]}
+                if table is jobs:
+                    extra.update(site=site, pulled_at=now)
+                elif table is orders:
+                    extra["site"] = site
+                own.append({**values, **extra})
+        result.changed += _upsert_own(conn, table, own)
+        if centre:
+            self._centre_rows(conn, site, table, centre, result)
+
+    def _centre_rows(
+        self,
+        conn: Connection,
+        site: str,
+        table: Table,
+        rows: list[tuple[int, dict[str, Any]]],
+        result: BatchResult,
+    ) -> None:
+        """Rows the centre made, as the site has them: taken only while the site owns them (jobs it
+        pulled). These are few (what the site pulled), so each change is its own UPDATE."""
+        kind = _KIND.get(table.name, "job")
+        found = {
+            int(r.id): r
+            for r in conn.execute(select(table).where(table.c.id.in_([n for n, _ in rows])).with_for_update())
+        }
+        for number, values in rows:
+            shown = format_id(kind, number)
+            existing = found.get(number)
+            if existing is None:
+                result.refused.append(
+                    f"{shown}: the centre has no such {table.name[:-1]}; {site}'s change to it was refused"
                 )
-            values[column] = resolved
-        if row.key[0] == self.site:
-            return self._centre_row(conn, site, table, row.key[1], values)
-        existing = conn.execute(
-            select(table).where(table.c.origin_site == row.key[0], table.c.origin_id == row.key[1])
-        ).first()
-        if existing is None:
-            extra: dict[str, Any] = {"origin_site": row.key[0], "origin_id": row.key[1]}
-            if table is jobs:
-                extra.update(site=site, pulled_at=self.now())
-            elif table is orders:
-                extra["site"] = site
-            conn.execute(table.insert().values(**values, **extra))
-            return None
-        if table is events or _same(existing, values):
-            return ""
-        conn.execute(table.update().where(table.c.id == existing.id).values(**values))
-        return None
+                continue
+            fields = SITE_FIELDS if table is jobs else tuple(values)
+            if all(existing._mapping[name] == values[name] for name in fields if name in values):
+                continue
+            owner = existing.site if table is jobs and existing.site is not None else self.site
+            if owner != site:
+                result.refused.append(
+                    f"{shown} is owned by {owner}: {site}'s change to it was refused (change it at {owner})"
+                )
+                continue
+            change = {name: values[name] for name in (*SITE_FIELDS, "updated_at")}
+            if change["state"] in _OVER:  # pushed back done or cancelled: the centre's again
+                change.update(site=None, pulled_at=None)
+                self._event(conn, "job.returned", shown, site=site, state=change["state"])
+            conn.execute(jobs.update().where(jobs.c.id == number).values(**change))
+            result.changed += 1
 
-    def _centre_row(
-        self, conn: Connection, site: str, table: Table, number: int, values: dict[str, Any]
-    ) -> str | None:
-        """A row the centre made, as the site has it: taken only while the site owns it (a job it pulled)."""
-        shown = format_id(_KIND.get(table.name, "job"), number)
-        existing = conn.execute(select(table).where(table.c.id == number).with_for_update()).first()
-        if existing is None:
-            return f"{shown}: the centre has no such {table.name[:-1]}; {site}'s change to it was refused"
-        fields = SITE_FIELDS if table is jobs else tuple(values)
-        if all(existing._mapping[name] == values[name] for name in fields if name in values):
-            return ""
-        owner = existing.site if table is jobs and existing.site is not None else self.site
-        if owner != site:
-            return f"{shown} is owned by {owner}: {site}'s change to it was refused (change it at {owner})"
-        change = {name: values[name] for name in (*SITE_FIELDS, "updated_at")}
-        if change["state"] in _OVER:  # pushed back done or cancelled: the centre's again
-            change.update(site=None, pulled_at=None)
-            self._event(conn, "job.returned", shown, site=site, state=change["state"])
-        conn.execute(jobs.update().where(jobs.c.id == number).values(**change))
-        return None
+    def _upsert_printers(self, conn: Connection, site: str, rows: Sequence[PushRow]) -> int:
+        records = [{"site": site, **row.values} for row in rows]
+        return _upsert(conn, site_printers, records, ("site", "printer_id"))
 
-    def _upsert_printer(self, conn: Connection, site: str, values: dict[str, Any]) -> str | None:
-        where = (site_printers.c.site == site, site_printers.c.printer_id == values["printer_id"])
-        existing = conn.execute(select(site_printers).where(*where)).first()
-        if existing is None:
-            conn.execute(site_printers.insert().values(site=site, **values))
-            return None
-        if _same(existing, values):
-            return ""
-        conn.execute(site_printers.update().where(*where).values(**values))
-        return None
 
-    def _resolve(self, conn: Connection, table: Table, key: Key) -> int | None:
-        if key[0] == self.site:
-            query = select(table.c.id).where(table.c.id == key[1])
+_REF_TABLE: dict[str, Table] = {"job_id": jobs, "order_id": orders}
+_ORIGIN = ("origin_site", "origin_id")
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL at a centre; SQLite kept working).
+    Imported here, not at the top: the dialects cost every CLI start-up ~60 ms (see schema.py)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
+
+
+def _upsert(conn: Connection, table: Table, records: list[dict[str, Any]], key: tuple[str, ...]) -> int:
+    """INSERT the records, UPDATE those whose key exists and differ; how many were inserted or
+    changed (a row the centre has as it is counts for nothing: RETURNING leaves it out). Events are
+    append-only: one the centre has is left as it is."""
+    changed = 0
+    shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for record in records:  # a multi-row VALUES needs the same columns in every row
+        shapes.setdefault(frozenset(record), []).append(record)
+    for shape, group in shapes.items():
+        stmt = _insert(conn, table).values(group)
+        if table is events:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
         else:
-            query = select(table.c.id).where(table.c.origin_site == key[0], table.c.origin_id == key[1])
-        found = conn.execute(query).scalar()
-        return None if found is None else int(found)
+            updated = sorted(shape - set(key) - _INSERT_ONLY)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(key),
+                set_={name: stmt.excluded[name] for name in updated},
+                where=or_(*(table.c[name].is_distinct_from(stmt.excluded[name]) for name in updated)),
+            )
+        changed += len(conn.execute(stmt.returning(table.c[key[0]])).all())
+    return changed
 
 
-def _same(existing: Any, values: dict[str, Any]) -> bool:
-    return all(existing._mapping[name] == value for name, value in values.items())
+# Columns a pushed row sets only when it is new: an update keeps the centre's record of who owns
+# the row and since when.
+_INSERT_ONLY = frozenset({"site", "pulled_at"})
+
+
+def _upsert_own(conn: Connection, table: Table, records: list[dict[str, Any]]) -> int:
+    return _upsert(conn, table, records, _ORIGIN) if records else 0
+
+
+def _resolve_refs(
+    conn: Connection, rows: Sequence[PushRow], centre_site: str
+) -> dict[tuple[Table, Key], int]:
+    """(table, key) -> the centre's id, for every reference in the batch: one query per table and
+    origin site, not one per row."""
+    wanted: dict[tuple[Table, str], set[int]] = {}
+    for row in rows:
+        for column, ref in row.refs.items():
+            if ref is not None:
+                wanted.setdefault((_REF_TABLE[column], ref[0]), set()).add(ref[1])
+    found: dict[tuple[Table, Key], int] = {}
+    for (table, origin), numbers in wanted.items():
+        if origin == centre_site:
+            query = select(table.c.id, table.c.id.label("origin_id")).where(table.c.id.in_(numbers))
+        else:
+            query = select(table.c.id, table.c.origin_id).where(
+                table.c.origin_site == origin, table.c.origin_id.in_(numbers)
+            )
+        for r in conn.execute(query):
+            found[(table, (origin, int(r.origin_id)))] = int(r.id)
+    return found
 
 
 def _shown(tbl: str, key: Key) -> str:

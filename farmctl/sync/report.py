@@ -41,6 +41,20 @@ class SyncReport:
             "refused": list(self.refused),
         }
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> SyncReport:
+        """The report a `farmctl sync --json` process printed (the daemon's own syncs run as one)."""
+        return cls(
+            site=doc["site"],
+            central=doc["central"],
+            registered=doc["registered"],
+            pulled_jobs=list(doc["pulled"]["jobs"]),
+            pulled_orders=doc["pulled"]["orders"],
+            pulled_files=doc["pulled"]["files"],
+            pushed=dict(doc["pushed"]),
+            refused=list(doc["refused"]),
+        )
+
     def lines(self) -> list[str]:
         pulled = (
             f"pulled {len(self.pulled_jobs)} jobs ({', '.join(self.pulled_jobs)}), "

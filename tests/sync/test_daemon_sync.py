@@ -3,6 +3,7 @@ centre that does not answer is skipped with one line in the log and printing goe
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from farmctl.app.farm import open_store
@@ -61,8 +62,39 @@ def test_the_daemon_pushes_what_it_printed_by_itself(
                     runs = store.list_runs(limit=10)
                     return [(r.printer_id, r.state) for r in runs] == [("truck-1/mk3", "done")]
 
-            wait_for(pushed, 60, "the daemon's own sync to push the run")  # interval_s = 10
+            wait_for(pushed, 120, "the daemon's own sync to push the run")  # interval_s = 10
             truck.stop_daemon(daemon)
         assert "sync.done" in _log(truck)
     finally:
         truck.close()
+
+
+def _sync_children(home: Path) -> list[int]:
+    """The `farmctl sync` processes running for this farm home (the daemon's own syncs are processes)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # not a process, or it ended meanwhile
+        if b"sync" in words and str(home).encode() in words:
+            found.append(int(entry.name))
+    return found
+
+
+def test_stopping_the_daemon_ends_a_sync_under_way(tmp_path: Path) -> None:
+    """A centre that takes the connection and never answers: the daemon's sync process waits on it,
+    and the daemon's stop ends it (a sync is safe to kill anywhere) instead of leaving it behind."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # the kernel accepts connections; nothing ever answers them
+        port = silent.getsockname()[1]
+        truck = _truck(tmp_path, f"postgresql+psycopg://postgres@127.0.0.1:{port}/farm")
+        try:
+            daemon = truck.start_daemon(bed_clear="auto")
+            wait_for(lambda: _sync_children(truck.home), 30, "the daemon's farmctl sync to start")
+            truck.stop_daemon(daemon)
+            assert _sync_children(truck.home) == []
+            assert "Traceback" not in _log(truck)
+        finally:
+            truck.close()
