@@ -145,6 +145,9 @@ def test_the_page_carries_the_document_only_for_a_reader_and_no_text_of_the_farm
         browser.get(served.url)  # with the cookie: drawn from the document the page came with
         wait(browser, lambda: states(browser) == {"mk3": "offline"})
         assert hostile in browser.find_element(By.ID, "queue").text
+        # the timeline, drawn after the cards: the queued job's bar in mk3's lane
+        wait(browser, lambda: browser.execute_script(
+            "return [...document.querySelectorAll('#lanes .seg')].map(s => s.textContent)") == ["j1"])
         assert browser.execute_script("return window.owned === undefined")
         assert browser.execute_script("return document.getElementById('farm-data')") is None
     finally:
