@@ -144,7 +144,9 @@ class MqttSection:
     )
     client_cert: str | None = None
     client_key: str | None = None
-    site: str | None = field(default=None, metadata={"help": "topic level for this site; default: host name"})
+    site: str | None = field(
+        default=None, metadata={"help": "topic level for this site; default: [sync] site, else host name"}
+    )
     topic_prefix: str = "farm"
     client_id: str | None = field(
         default=None, metadata={"help": "client id prefix; a unique suffix is added"}
@@ -243,7 +245,9 @@ class SyncSettings:
 
     site: str | None = field(
         default=None,
-        metadata={"help": "this site's name, e.g. truck-1 (default: the host name; unused at the centre)"},
+        metadata={
+            "help": "this site's name, e.g. truck-1 (default: the host name); MQTT's too unless [mqtt] site"
+        },
     )
     central: str | None = field(
         default=None,

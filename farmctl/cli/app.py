@@ -57,7 +57,7 @@ def _register() -> None:
 # Modules under farmctl/cli/ that define `register(app: typer.Typer) -> None`.
 _COMMAND_MODULES: list[str] = [
     "printing", "printers", "orders", "jobs", "schedule", "gcode", "daemon", "recover", "quote", "stats",
-    "keys", "serve",
+    "keys", "serve", "sync",
 ]
 
 _register()

@@ -148,9 +148,15 @@ def _jobs_table(jobs: Sequence[Mapping[str, Any]], now: float) -> Table:
         finish = _stamp(job["projected_finish"])
         risk = Text(f"AT RISK: {job['at_risk_reason']}", style="red") if job["at_risk"] else Text("")
         shown_finish = f"at {job['site']}" if job["reserved"] else when(finish, now) if finish else "-"
-        table.add_row(job["id"], state, f"{job['copies_done']}/{job['copies']}", job["printer"] or "-",
+        table.add_row(_shown_id(job), state, f"{job['copies_done']}/{job['copies']}", job["printer"] or "-",
                       shown_finish, job["file"], risk)
     return table
+
+
+def _shown_id(doc: Mapping[str, Any]) -> str:
+    """A record as a technician types it here: `truck-1/j3` for one made at another site (its id in
+    this database would name nothing there), the short id for one made here (docs/sync.md)."""
+    return str(doc.get("origin") or doc["id"])
 
 
 def _stamp(iso_text: str | None) -> float | None:
@@ -173,7 +179,7 @@ def order_screen(doc: Mapping[str, Any], now: float) -> RenderableType:
         ("notes", doc["notes"] or "-"),
         ("created", when(_stamp(doc["created"]), now)),
     ]
-    parts: list[RenderableType] = [_grid(f"Order {doc['id']}", rows)]
+    parts: list[RenderableType] = [_grid(f"Order {_shown_id(doc)}", rows)]
     if doc["job_list"]:
         parts.append(Text(""))
         parts.append(_jobs_table(doc["job_list"], now))
@@ -219,7 +225,7 @@ def job_screen(doc: Mapping[str, Any], now: float) -> RenderableType:
         if wait["command"]:
             text.append(f"  → {wait['command']}", style="bold")
         rows.append(("spool", text))
-    parts: list[RenderableType] = [_grid(f"Job {doc['id']}", rows)]
+    parts: list[RenderableType] = [_grid(f"Job {_shown_id(doc)}", rows)]
     if doc["runs"]:
         runs = Table(title="Print runs", title_justify="left")
         for column in ("run", "printer", "attempt", "state", "started", "ended", "lines", "error"):

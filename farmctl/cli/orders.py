@@ -69,6 +69,7 @@ def list_(
     """Every order with its progress, projected finish and whether it is at risk."""
     from farmctl.app.documents import order_json, plan_for
     from farmctl.cli.queue_support import open_store, print_table, short_time
+    from farmctl.ids import format_id
     from farmctl.sites import check_site
 
     site_name = check_site(site) if site is not None else None
@@ -92,7 +93,7 @@ def list_(
         f = forecasts.get(o.id)
         rows.append(
             (
-                format_id("order", o.id),
+                o.origin or format_id("order", o.id),
                 *((", ".join(sorted({o.site, *o.job_sites})),) if with_site else ()),
                 o.customer,
                 o.project or "-",
@@ -115,8 +116,8 @@ def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) ->
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
-    number = parse_id("order", order_id)
     with open_store(home) as store:
+        number = parse_id("order", order_id, store.local_id)
         document = order_document(store, number)
     if json_out:
         print_json(document)
@@ -155,10 +156,10 @@ def report(
 
     if report_format not in REPORT_FORMATS:
         raise UserError(f"--format must be one of {', '.join(REPORT_FORMATS)} (got {report_format!r})")
-    number = parse_id("order", order_id)
     if report_format == "pdf" and output is None and sys.stdout.isatty():
         raise UserError("a PDF does not belong on a terminal; give -o FILE (or pipe it)")
     with open_store(home) as store:
+        number = parse_id("order", order_id, store.local_id)
         result = order_report(store, number)
     if report_format == "text" and output is None:
         from farmctl.cli.queue_support import console
@@ -248,8 +249,8 @@ def share(
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
-    number = parse_id("order", order_id)
     with open_store(home) as store:
+        number = parse_id("order", order_id, store.local_id)
         if revoke:
             revoked = revoke_links(store, number)
             shown = format_id("order", number)

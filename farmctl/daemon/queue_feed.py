@@ -40,6 +40,8 @@ QUEUE_EVENT_TYPES = {
     "job.release": "released",
     "job.priority": "priority_changed",
     "job.moved": "moved",  # reserved for a site, or given back (`jobs move J --site S`; data.site)
+    "job.pulled": "pulled",  # at the centre: site data.site took the job with its sync (it prints it)
+    "job.returned": "returned",  # at the centre: the site pushed it back done or cancelled (data.state)
     "run.started": "assigned",  # a copy was claimed by a printer (the printer then reports print_started)
     "run.done": "done",
     "run.failed": "failed",
@@ -81,7 +83,11 @@ def queue_snapshot(store: JobStore) -> models.QueueSnapshot:
             printer = ",".join(job.active_printers) or job.printer_id
             left = max(0, job.copies - job.copies_done - job.copies_active)
             job_id = format_id("job", job.id)
-            items.append(models.QueueItem(job_id, job.name, job.state.value, printer, job.priority, left))
+            items.append(
+                models.QueueItem(
+                    job_id, job.name, job.state.value, printer, job.priority, left, job.site, job.origin
+                )
+            )
     pending = store.count_jobs(JobState.QUEUED, site=store.site)
     running = len(store.list_runs(state="printing", limit=10_000))
     sites = {name: counts for name, counts in store.jobs_by_site().items() if name != store.site}
@@ -191,6 +197,11 @@ class QueueFeed:
         self._last_id = rows[-1].id
         queue_changed = printers_changed = False
         for row in rows:
+            if row.origin_site is not None or row.kind == "sync.pulled":
+                # History another site's sync brought (thousands of rows after a week away): not
+                # live events of this farm, never republished as such; the queue state says the rest.
+                queue_changed = True
+                continue
             mapped = queue_event(row)
             if mapped is not None:
                 event_type, fields = mapped

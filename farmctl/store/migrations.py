@@ -23,6 +23,7 @@ from farmctl.store.engine import WRITE
 from farmctl.store.keys import API_KEY_TABLES
 from farmctl.store.recovery import RECOVERY_TABLES
 from farmctl.store.schema import SCHEMA_VERSION, metadata, schema_info
+from farmctl.store.sync_schema import add_sync_columns
 
 _ADVISORY_LOCK_KEY = 0x6661726D  # "farm"
 
@@ -111,6 +112,15 @@ def _add_file_contents(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+# The version that adds sync (issue 13): origins, change sequences, marks, the site registry
+# (farmctl/store/sync_schema.py). Self-contained: renumbering is this constant and SCHEMA_VERSION.
+SYNC_VERSION = 10
+
+
+def _add_sync(conn: Connection) -> None:
+    add_sync_columns(conn)
+
+
 # STEPS[n] upgrades version n to n + 1.
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2,
@@ -121,6 +131,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     RECORDS_VERSION - 1: _add_records_columns,
     SITES_VERSION - 1: _add_sites,
     FILE_CONTENTS_VERSION - 1: _add_file_contents,
+    SYNC_VERSION - 1: _add_sync,
 }
 assert sorted(STEPS) == list(range(1, SCHEMA_VERSION)), "STEPS must lead from v1 to SCHEMA_VERSION"
 
@@ -149,6 +160,24 @@ def upgrade(conn: Connection, where: str) -> int:
         if found < SCHEMA_VERSION:
             conn.execute(schema_info.update().values(version=SCHEMA_VERSION))
         return found
+
+
+def require_current(conn: Connection, where: str) -> None:
+    """Refuse, in one line, a database at another schema than this farmctl's (nothing is changed)."""
+    found = _peek_version(conn)
+    if found == SCHEMA_VERSION:
+        return
+    if found is None:
+        raise UserError(f"the database {where} is not a farm's (no farmctl schema); check the URL")
+    if found > SCHEMA_VERSION:
+        raise UserError(
+            f"the database {where} has schema v{found} from a newer farmctl (this one knows up to "
+            f"v{SCHEMA_VERSION}); upgrade farmctl here"
+        )
+    raise UserError(
+        f"the database {where} has schema v{found}, older than this farmctl's v{SCHEMA_VERSION}; "
+        "upgrade farmctl there first (its next start brings the database up to date)"
+    )
 
 
 def _peek_version(conn: Connection) -> int | None:

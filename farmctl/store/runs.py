@@ -21,7 +21,7 @@ from farmctl.ids import UnknownJob, UnknownPrinter, UnknownRun, format_id
 from farmctl.scheduler.copies import RunFact, replay
 from farmctl.scheduler.failures import decide_after_failure
 from farmctl.scheduler.model import BedClear, JobState
-from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
+from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
 from farmctl.store.jobs import settle
 from farmctl.store.records import Run
 from farmctl.store.schema import files, jobs, print_runs, printers
@@ -47,6 +47,7 @@ def run_from_row(row: Row[Any], file_sha: str = "") -> Run:
         filament_mm=m["filament_mm"],
         progress=m["progress"],
         file_sha=file_sha,
+        origin=origin_text("run", m["origin_site"], m["origin_id"]),
     )
 
 

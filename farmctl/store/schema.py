@@ -35,7 +35,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig  # the type of SQLModel's own model_config
 
 # Bump with a new step in migrations.py whenever a table below changes.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # The store's own metadata (through its own registry), not SQLModel.metadata: that one is shared
 # by every SQLModel table any code in the process declares, so `create_all` would create foreign
@@ -74,6 +74,7 @@ class SchemaInfoRow(StoreTable, table=True):
 
 class PrinterRow(StoreTable, table=True):
     __tablename__ = "printers"
+    __table_args__ = (Index("ix_printers_change_seq", "change_seq"),)
 
     id: str = Field(primary_key=True, sa_type=String(64))
     kind: str = Field(sa_type=String(16))  # serial | octoprint
@@ -105,12 +106,17 @@ class PrinterRow(StoreTable, table=True):
     eta_ratio: float | None = None
     spool_g: float | None = None
     spool_g_per_mm: float | None = None
+    change_seq: int | None = None  # sync: bumped by a trigger on every write (SQLite farm homes)
     created_at: float
     updated_at: float
 
 
 class OrderRow(StoreTable, table=True):
     __tablename__ = "orders"
+    __table_args__ = (
+        Index("ux_orders_origin", "origin_site", "origin_id", unique=True),
+        Index("ix_orders_change_seq", "change_seq"),
+    )
 
     id: int | None = _id()
     customer: str = Field(sa_type=Text)
@@ -120,6 +126,10 @@ class OrderRow(StoreTable, table=True):
     notes: str | None = Field(default=None, sa_type=Text)
     created_at: float
     site: str | None = Field(default=None, sa_type=String(64))  # sites: taken at this site (NULL: here)
+    # sync (farmctl/store/sync_schema.py): where a row made elsewhere was made, and its id there
+    origin_site: str | None = Field(default=None, sa_type=String(64))
+    origin_id: int | None = None
+    change_seq: int | None = None  # sync: bumped by a trigger on every write (SQLite farm homes)
 
 
 class FileRow(StoreTable, table=True):
@@ -151,6 +161,8 @@ class JobRow(StoreTable, table=True):
         Index("ix_jobs_state", "state"),
         Index("ix_jobs_order", "order_id"),
         Index("ix_jobs_site", "site"),
+        Index("ux_jobs_origin", "origin_site", "origin_id", unique=True),
+        Index("ix_jobs_change_seq", "change_seq"),
     )
 
     id: int | None = _id()
@@ -175,6 +187,11 @@ class JobRow(StoreTable, table=True):
     updated_at: float
     # sites: the site that owns the job (NULL: this farm home); only that site's daemons print it
     site: str | None = Field(default=None, sa_type=String(64))
+    pulled_at: float | None = None  # sync, at the centre: when the owning site pulled it
+    # sync (farmctl/store/sync_schema.py): where a row made elsewhere was made, and its id there
+    origin_site: str | None = Field(default=None, sa_type=String(64))
+    origin_id: int | None = None
+    change_seq: int | None = None  # sync: bumped by a trigger on every write (SQLite farm homes)
 
 
 class PrintRunRow(StoreTable, table=True):
@@ -182,6 +199,8 @@ class PrintRunRow(StoreTable, table=True):
     __table_args__ = (
         UniqueConstraint("job_id", "attempt", name="uq_run_attempt"),
         Index("ix_runs_state", "state"),
+        Index("ux_print_runs_origin", "origin_site", "origin_id", unique=True),
+        Index("ix_print_runs_change_seq", "change_seq"),
     )
 
     id: int | None = _id()
@@ -197,10 +216,15 @@ class PrintRunRow(StoreTable, table=True):
     resends: int = Field(sa_column_kwargs=_server_default("0"))  # v2
     filament_mm: float | None = None  # v2
     progress: float | None = None
+    # sync (farmctl/store/sync_schema.py): where a row made elsewhere was made, and its id there
+    origin_site: str | None = Field(default=None, sa_type=String(64))
+    origin_id: int | None = None
+    change_seq: int | None = None  # sync: bumped by a trigger on every write (SQLite farm homes)
 
 
 class EventRow(StoreTable, table=True):
     __tablename__ = "events"
+    __table_args__ = (Index("ux_events_origin", "origin_site", "origin_id", unique=True),)
 
     id: int | None = _id()
     at: float
@@ -208,6 +232,9 @@ class EventRow(StoreTable, table=True):
     kind: str = Field(sa_type=String(48))
     subject: str = Field(sa_type=String(64))
     detail: str | None = Field(default=None, sa_type=Text)  # JSON
+    # sync (farmctl/store/sync_schema.py): where a row made elsewhere was made, and its id there
+    origin_site: str | None = Field(default=None, sa_type=String(64))
+    origin_id: int | None = None
 
 
 # The Core tables the query code uses.

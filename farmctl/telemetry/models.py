@@ -106,6 +106,8 @@ class QueueItem:
     printer_id: str | None = None
     priority: int = 0
     copies_left: int | None = None  # copies not yet printed or printing
+    site: str | None = None  # the site that owns it (docs/sync.md)
+    origin: str | None = None  # made at another site: 'central/j41' on a truck (None: made here)
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,8 @@ def queue_document(snapshot: QueueSnapshot) -> dict[str, Any]:
                 "printer": item.printer_id,
                 "priority": item.priority,
                 "copies_left": item.copies_left,
+                "site": item.site,
+                "origin": item.origin,
             }
             for item in snapshot.items
         ],

@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from farmctl.config import CONFIG_FILE_NAME, FarmConfig
-from farmctl.config_schema import MqttSection
+from farmctl.config_schema import MqttSection, SyncSettings
 from farmctl.errors import ConfigError
 
 # Topic levels we generate must be safe in ACL patterns and `+` wildcards: lowercase, no spaces.
@@ -272,6 +272,21 @@ class _SectionReader:
 
 
 def settings_from(config: FarmConfig, home: Path) -> MqttSettings | None:
-    """The farm's validated `[mqtt]` settings (None = MQTT off); errors name farm.toml and the key."""
+    """The farm's validated `[mqtt]` settings (None = MQTT off); errors name farm.toml and the key.
+
+    The topics' site level: `[mqtt] site` when set, else `[sync] site` (the name the farm's records
+    carry, docs/sync.md: a truck's MQTT and its synced records say the same `truck-1`), else the
+    host name."""
     source = config.source or home / CONFIG_FILE_NAME
-    return mqtt_settings(config.section(MqttSection), str(source))
+    section = config.section(MqttSection)
+    if section.site is None:
+        named = config.section(SyncSettings).site
+        if named is not None:
+            site = named.strip().lower()
+            if not TOPIC_LEVEL.match(site):
+                raise ConfigError(
+                    f"{source}: [sync].site: {named!r} cannot name MQTT topics (lowercase letters, digits, "
+                    "'_' or '-'); set [mqtt] site to the topic level this site publishes under"
+                )
+            section = replace(section, site=site)
+    return mqtt_settings(section, str(source))

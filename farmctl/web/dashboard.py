@@ -1,6 +1,7 @@
 """The live dashboard at `/`: one page for the wall screen and the phone, fed by server-sent events.
 
-The page itself holds no data; it asks `/dashboard/state` for the document, then listens on
+The page comes with the current document in it (built by the feed, not for this request) when the
+browser may read, else it asks `/dashboard/state` for it once it has a key; then it listens on
 `/dashboard/stream`. Both need a `read` key: the page asks for it once and the server keeps it in an
 HttpOnly cookie (a browser's EventSource cannot send headers), unless `[http] open_dashboard = true`
 lets a trusted LAN read without one.
@@ -8,6 +9,7 @@ lets a trusted LAN read without one.
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 
 from fastapi import APIRouter, Request
@@ -22,8 +24,11 @@ from farmctl.web.errors import WebError
 router = APIRouter(include_in_schema=False)
 
 _COOKIE_AGE_S = 365 * 24 * 3600
+_PAGE_HEADERS = {"Cache-Control": "no-store"}  # it may carry the farm's document
+_DATA_SLOT = "<!-- farm-data -->"
 
 
+@functools.cache
 def _page(name: str) -> str:
     return resources.files("farmctl.web").joinpath("pages", name).read_text(encoding="utf-8")
 
@@ -36,8 +41,26 @@ def _may_read(request: Request) -> WebContext:
 
 
 @router.get("/", response_class=HTMLResponse)
-def page() -> HTMLResponse:
-    return HTMLResponse(_page("dashboard.html"), headers={"Cache-Control": "no-cache"})
+async def page(request: Request) -> HTMLResponse:
+    """The page, with the current document in it for a browser that may read: the cards are drawn as
+    the page loads, without waiting for a second request (the feed built the document already; this
+    only pastes its text in). A browser that may not read gets the page alone, which asks for a key."""
+    context = context_of(request)
+    try:
+        await run_in_threadpool(_may_read, request)
+    except WebError:
+        return HTMLResponse(_page("dashboard.html"), headers=_PAGE_HEADERS)
+    text, version = await context.feed.current()
+    return HTMLResponse(with_document(_page("dashboard.html"), text, version), headers=_PAGE_HEADERS)
+
+
+def with_document(page_text: str, document: str, version: int) -> str:
+    """The page with the document as a JSON data block. Every '<' becomes its JSON escape, which may
+    stand only inside a string of the document: no text of the farm (a file named "</script>") can
+    end the block."""
+    block = (f'<script id="farm-data" type="application/json" data-version="{version}">'
+             + document.replace("<", "\\u003c") + "</script>")
+    return page_text.replace(_DATA_SLOT, block, 1)
 
 
 @router.get("/dashboard/state")

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from farmctl.app.farm import open_store
-from farmctl.store import PrinterSpec
+from farmctl.store import FileInfo, NewJob, PrinterSpec
+from farmctl.web.auth import KEY_COOKIE
 from tests.daemon.conftest import Farm
 from tests.support.simulator import running_simulator
 from tests.web.conftest import add_key, farmctl, start_server
@@ -112,5 +114,38 @@ def test_an_open_dashboard_needs_no_key(home: Path, browser: Any) -> None:
         browser.get(served.url)
         wait(browser, lambda: states(browser) == {"mk3": "offline"})
         assert not browser.find_element(By.ID, "keyform").is_displayed()
+    finally:
+        served.stop()
+
+
+def test_the_page_carries_the_document_only_for_a_reader_and_no_text_of_the_farm_ends_it(
+    home: Path, browser: Any
+) -> None:
+    """A browser that may read gets the page with the farm's document in it (no second request before
+    the cards); one without a key gets the page alone. A file named like the end of a script stays
+    text in the data block and on the page."""
+    reader = add_key(home, "wallscreen", "read")
+    hostile = "</script><script>window.owned = 1</script>.gcode"
+    with open_store(home, actor="test") as store:
+        store.add_printer(PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9",
+                                      bed_mm=(250, 210, 210)))
+        info = FileInfo(sha256="b" * 64, size=10, name=hostile, estimated_time_s=600.0)
+        store.add_jobs([NewJob(file_sha=info.sha256, name=hostile, copies=1)], [info])
+    served = start_server(home)
+    try:
+        locked = requests.get(served.url, timeout=30)
+        assert locked.status_code == 200 and 'id="farm-data"' not in locked.text and "mk3" not in locked.text
+        page = requests.get(served.url, cookies={KEY_COOKIE: reader}, timeout=30)
+        assert 'id="farm-data"' in page.text and page.headers["cache-control"] == "no-store"
+        assert page.text.count("</script>") == locked.text.count("</script>") + 1  # the block's own end
+        assert "\\u003c/script>\\u003cscript>window.owned" in page.text
+        browser.get(served.url)
+        enter_key(browser, reader)  # the cookie is set by the page, then the page fetches the document
+        wait(browser, lambda: states(browser) == {"mk3": "offline"})
+        browser.get(served.url)  # with the cookie: drawn from the document the page came with
+        wait(browser, lambda: states(browser) == {"mk3": "offline"})
+        assert hostile in browser.find_element(By.ID, "queue").text
+        assert browser.execute_script("return window.owned === undefined")
+        assert browser.execute_script("return document.getElementById('farm-data')") is None
     finally:
         served.stop()
