@@ -245,7 +245,10 @@ def demo(
         raise
     if farm.resumed_order is not None:
         state = "already complete" if farm.order_done() else "resuming it"
-        message(f"this home already has the demo order o{farm.resumed_order} ({state}); nothing new queued")
+        from farmctl.ids import format_id
+
+        order = format_id("order", farm.resumed_order)
+        message(f"this home already has the demo order {order} ({state}); nothing new queued")
     started = time.monotonic()
 
     def finished() -> bool:

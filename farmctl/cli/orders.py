@@ -10,6 +10,7 @@ import typer
 
 from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
 from farmctl.cli.help import FarmTyper
+from farmctl.ids import format_id
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,7 +53,7 @@ def add(
 
         print_json(order_json(order, None))
     else:
-        message(f"created order o{order.id} for {order.customer}")
+        message(f"created order {format_id('order', order.id)} for {order.customer}")
 
 
 @orders_app.command("list")
@@ -252,9 +253,11 @@ def share(
         number = parse_id("order", order_id, store.local_id)
         if revoke:
             revoked = revoke_links(store, number)
-            message(f"order o{number}: {revoked} share link{'s' if revoked != 1 else ''} revoked")
+            shown = format_id("order", number)
+            message(f"order {shown}: {revoked} share link{'s' if revoked != 1 else ''} revoked")
             return
         link = share_link(store, number)
     print(link)
-    message(f"order o{number}: anyone with this link sees its progress; `farmctl orders share o{number} "
+    shown = format_id("order", number)
+    message(f"order {shown}: anyone with this link sees its progress; `farmctl orders share {shown} "
             "--revoke` ends every link of it")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from farmctl.ids import format_id
 from farmctl.states import PrinterState
 
 
@@ -181,7 +182,7 @@ class WaitingJob:
     def command(self) -> str:
         """What resolves it: a look at the bed then a retry, or releasing the hold."""
         verb = "release" if self.state is JobState.HELD else "retry"
-        return f"farmctl jobs {verb} j{self.id}"
+        return f"farmctl jobs {verb} {format_id('job', self.id)}"
 
     def describe(self) -> str:
         """E.g. `job j3 interrupted (look at the bed first): 2 copies wait for farmctl jobs retry j3`."""
@@ -191,7 +192,7 @@ class WaitingJob:
             JobState.HELD: "held",
         }.get(self.state, self.state.value)
         copies = "1 copy waits" if self.copies_left == 1 else f"{self.copies_left} copies wait"
-        return f"job j{self.id} {what}: {copies} for {self.command}"
+        return f"job {format_id('job', self.id)} {what}: {copies} for {self.command}"
 
 
 @dataclass(frozen=True)
