@@ -18,8 +18,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
 
+from farmctl.daemon.logs import EventLog
 from farmctl.errors import UserError
 from farmctl.files import FileStore
 from farmctl.scheduler.model import JobState
@@ -27,12 +27,6 @@ from farmctl.store.jobstore import JobStore
 
 PREFETCH_FILES = 16  # distinct files fetched per pass at most
 INTERVAL_S = 1.0
-
-
-class Log(Protocol):
-    def info(self, event: str, printer: str | None = None, **fields: Any) -> None: ...
-
-    def warning(self, event: str, printer: str | None = None, **fields: Any) -> None: ...
 
 
 class FilePrefetcher:
@@ -44,7 +38,7 @@ class FilePrefetcher:
         self,
         store: JobStore,
         files: FileStore,
-        log: Log,
+        log: EventLog,
         *,
         wanted: Callable[[str], bool] = lambda printer_id: True,
         interval_s: float = INTERVAL_S,
