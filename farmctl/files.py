@@ -17,6 +17,7 @@ import errno
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,13 @@ from typing import Protocol
 from farmctl.errors import UserError
 
 _CHUNK = 1 << 20
+_DOWNLOADS: dict[Path, threading.Lock] = {}  # one lock per cached file ever fetched by this process
+_DOWNLOADS_GUARD = threading.Lock()
+
+
+def _download_lock(final: Path) -> threading.Lock:
+    with _DOWNLOADS_GUARD:
+        return _DOWNLOADS.setdefault(final, threading.Lock())
 
 
 @dataclass(frozen=True)
@@ -70,10 +78,20 @@ class FileStore:
     def fetch(self, sha256: str) -> Path:
         """The local path of a file, fetched from the shared store first if only it has the file.
         The path may not exist (neither has it): callers report that as they always did.
-        Raises FileCorrupt when the shared bytes do not match `sha256` (nothing is kept)."""
+        Raises FileCorrupt when the shared bytes do not match `sha256` (nothing is kept).
+
+        One download per file in this process: a second caller (the dispatcher, while the daemon's
+        prefetcher brings the same file in) waits for the first and finds the file cached."""
         final = self.path_for(sha256)
-        if final.is_file() or self.shared is None or not self.shared.has_content(sha256):
+        if final.is_file() or self.shared is None:
             return final
+        with _download_lock(final):
+            if final.is_file() or not self.shared.has_content(sha256):
+                return final
+            return self._download(sha256, final)
+
+    def _download(self, sha256: str, final: Path) -> Path:
+        assert self.shared is not None
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             fd, temp_name = tempfile.mkstemp(prefix=".fetching-", suffix=".part", dir=final.parent)

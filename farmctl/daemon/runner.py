@@ -140,7 +140,8 @@ class Daemon:
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     previous[signum] = signal.signal(signum, self._on_signal)
             threading.Thread(target=self._mark_ready, args=(supervisor,), daemon=True).start()
-            started = self._start_companions(log, self._site_sync(store, log))
+            extra = [*self._site_sync(store, log), *self._prefetch(store, log)]
+            started = self._start_companions(log, extra)
             supervisor.run()
         finally:
             for companion in reversed(started):
@@ -170,6 +171,21 @@ class Daemon:
         from farmctl.sync.periodic import PeriodicSync
 
         return [PeriodicSync(self.home, settings.interval_s, log)]
+
+    def _prefetch(self, store: Any, log: Any) -> list[Companion]:
+        """A farm on several hosts (PostgreSQL): the files of waiting jobs are fetched into this host's
+        cache before a printer needs them, off the dispatcher's thread (farmctl/daemon/prefetch.py)."""
+        if not store.shares_files:
+            return []
+        from farmctl.app.farm import files_of
+        from farmctl.daemon.prefetch import FilePrefetcher
+
+        only = set(self.settings.printers)
+
+        def wanted(printer_id: str) -> bool:
+            return not only or printer_id in only
+
+        return [FilePrefetcher(store, files_of(store), log, wanted=wanted)]
 
     def _start_companions(self, log: Any, extra: Sequence[Companion] = ()) -> list[Companion]:
         started: list[Companion] = []

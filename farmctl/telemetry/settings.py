@@ -279,7 +279,7 @@ def settings_from(config: FarmConfig, home: Path) -> MqttSettings | None:
     host name."""
     source = config.source or home / CONFIG_FILE_NAME
     section = config.section(MqttSection)
-    if section.site is None:
+    if section.url is not None and section.site is None:  # no url: MQTT is off, whatever [sync] says
         named = config.section(SyncSettings).site
         if named is not None:
             site = named.strip().lower()

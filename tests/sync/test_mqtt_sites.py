@@ -50,6 +50,7 @@ def test_the_mqtt_site_is_the_sync_site_unless_mqtt_names_one(tmp_path: Path) ->
         _settings(tmp_path / "d", '[sync]\nsite = "truck.1"\n' + mqtt + 'site = "truck-1"\n').site
         == "truck-1"
     )
+    assert _settings(tmp_path / "e", sync) is None  # no [mqtt] url: MQTT stays off, [sync] or not
 
 
 def _state(message: Received, topic: str) -> bool:
