@@ -39,7 +39,7 @@ def seed_history(home: Path, runs: int, seed: int = 15) -> tuple[list[tuple[str,
     actual) oldest first, and the id of the largest order."""
     from farmctl.app.farm import open_store
     from farmctl.store import FileInfo, NewJob, PrinterSpec
-    from farmctl.store.schema import jobs, print_runs
+    from farmctl.store.tables import jobs, print_runs
 
     rng = random.Random(seed)
     (home / "farm.toml").write_text(

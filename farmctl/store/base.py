@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, or_
 from farmctl.redact import mask_values
 from farmctl.sites import CENTRAL
 from farmctl.store.engine import WRITE, translate_errors
-from farmctl.store.schema import events
+from farmctl.store.tables import events
 
 Clock = Callable[[], float]
 

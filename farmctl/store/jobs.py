@@ -14,7 +14,7 @@ from farmctl.scheduler.model import JobState
 from farmctl.sites import CENTRAL
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.records import FileInfo, Job, NewJob, Page
-from farmctl.store.schema import files, jobs, orders, print_runs, printers
+from farmctl.store.tables import files, jobs, orders, print_runs, printers
 
 _JOB_COLUMNS = (
     jobs,

@@ -28,8 +28,8 @@ from farmctl.store.keys import KeyOps
 from farmctl.store.migrations import upgrade
 from farmctl.store.records import Event, Run
 from farmctl.store.recovery import RecoveryOps
-from farmctl.store.schema import events
 from farmctl.store.snapshot import SnapshotOps
+from farmctl.store.tables import events
 
 DATABASE_FILE = "farm.db"
 

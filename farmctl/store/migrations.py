@@ -17,12 +17,19 @@ from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from farmctl.errors import UserError
-from farmctl.store.contents import CONTENT_TABLES
-from farmctl.store.control_schema import CONTROL_TABLES
 from farmctl.store.engine import WRITE
-from farmctl.store.keys import API_KEY_TABLES
-from farmctl.store.recovery import RECOVERY_TABLES
-from farmctl.store.schema import SCHEMA_VERSION, metadata, schema_info
+from farmctl.store.tables import (
+    API_KEY_TABLES,
+    CONTENT_TABLES,
+    CONTROL_TABLES,
+    RECOVERY_TABLES,
+    metadata,
+    schema_info,
+)
+
+# Bump with a new step below whenever a table model (schema.py, control_schema.py, feature_schema.py)
+# changes.
+SCHEMA_VERSION = 9
 
 _ADVISORY_LOCK_KEY = 0x6661726D  # "farm"
 

@@ -22,7 +22,7 @@ from farmctl.scheduler.model import BedClear, JobState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
 from farmctl.store.jobs import settle
 from farmctl.store.records import Run
-from farmctl.store.schema import files, jobs, print_runs, printers
+from farmctl.store.tables import files, jobs, print_runs, printers
 
 _CLAIMABLE = (JobState.QUEUED.value, JobState.PRINTING.value)
 _CLEARS_AFTER_COMPLETED = tuple(m.value for m in BedClear if m.clears_after(completed=True))
