@@ -279,7 +279,10 @@ class DemoFarm:
                     self.resumed_order, self.job_ids = resumed
                 else:
                     self.job_ids = queue_prototype_order(store, self.home, self.count)
-            self.daemon = Daemon(self.home, log_to_stderr=False, on_stop="cancel")
+            # The simulators print `speed` times faster than the estimates (real printers' time): a
+            # copy at 0 % shows its ETA at that speed, not the file's full estimate.
+            self.daemon = Daemon(self.home, log_to_stderr=False, on_stop="cancel",
+                                 estimate_scale=1 / self.speed)
             self._thread = threading.Thread(target=self._run_daemon, name="farmctl-daemon", daemon=True)
             self._thread.start()
             if not self.daemon.wait_ready(30.0):
