@@ -143,10 +143,10 @@ import sys, time
 c0 = time.process_time()
 from rich.console import Console
 from farmctl.app.status import collect
-from farmctl.cli.app import build
+import farmctl.cli.app as cli_app
 from farmctl.cli.dashboard import render
 from farmctl.cli.queue_support import open_store
-build(["status"])
+cli_app.build(["status"]) if hasattr(cli_app, "build") else cli_app.app  # a tree before app.build: all
 c1 = time.process_time()
 with open_store(None) as store:
     view = collect(store)

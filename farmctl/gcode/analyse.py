@@ -173,12 +173,12 @@ def analyse_file(
     return replace(result, profile_source=source)
 
 
-def _time_marks(raw: list[tuple[int, int, float]]) -> list[TimeMark]:
+def _time_marks(raw: list[tuple[int, int, float, float]]) -> list[TimeMark]:
     """Strictly increasing byte offsets (a layer start can share its offset with a periodic mark)."""
     marks: list[TimeMark] = []
-    for byte, line, elapsed in raw:
+    for byte, line, elapsed, filament in raw:
         if not marks or byte > marks[-1].byte_offset:
-            marks.append(TimeMark(byte, line, round(elapsed, 3)))
+            marks.append(TimeMark(byte, line, round(elapsed, 3), round(filament, 3)))
     return marks
 
 
@@ -251,7 +251,7 @@ def _result(
         profile=profile.name,
         max_line_bytes_seen=walker.longest,
         longest_line=walker.longest_line or None,
-        time_marks=_time_marks([*marks.time_marks, (size, walker.line, total)]),
+        time_marks=_time_marks([*marks.time_marks, (size, walker.line, total, state.filament_mm)]),
         warnings=warnings,
     )
     from farmctl.gcode.validate import split_findings, validate_for_printer

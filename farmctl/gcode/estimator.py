@@ -56,9 +56,11 @@ class Marks:
     """Positions (global move index) where layers start, and time marks waiting to be resolved."""
 
     layer_starts_s: list[float] = field(default_factory=list)
-    time_marks: list[tuple[int, int, float]] = field(default_factory=list)  # byte offset, line, elapsed
+    # byte offset, line, elapsed, filament before it
+    time_marks: list[tuple[int, int, float, float]] = field(default_factory=list)
     pending_layers: list[int] = field(default_factory=list)
-    pending_marks: list[tuple[int, int, int]] = field(default_factory=list)  # move index, byte, line
+    # move index, byte, line, filament before it (known at once; the time once the moves are planned)
+    pending_marks: list[tuple[int, int, int, float]] = field(default_factory=list)
 
 
 class Estimator:
@@ -168,8 +170,8 @@ class Estimator:
         while marks.pending_layers and marks.pending_layers[0] <= end:
             marks.layer_starts_s.append(base + float(cumulative[marks.pending_layers.pop(0) - start]))
         while marks.pending_marks and marks.pending_marks[0][0] <= end:
-            index, byte, line = marks.pending_marks.pop(0)
-            marks.time_marks.append((byte, line, base + float(cumulative[index - start])))
+            index, byte, line, filament = marks.pending_marks.pop(0)
+            marks.time_marks.append((byte, line, base + float(cumulative[index - start]), filament))
         self.motion_s += float(cumulative[-1])
 
     def synchronize(self) -> None:
@@ -183,8 +185,8 @@ class Estimator:
     def mark_layer(self) -> None:
         self.marks.pending_layers.append(self.total_moves)
 
-    def mark_position(self, byte_offset: int, line: int) -> None:
-        self.marks.pending_marks.append((self.total_moves, byte_offset, line))
+    def mark_position(self, byte_offset: int, line: int, filament_mm: float) -> None:
+        self.marks.pending_marks.append((self.total_moves, byte_offset, line, filament_mm))
 
     # ---- events ------------------------------------------------------------------------------------
     def dwell(self, seconds: float) -> None:

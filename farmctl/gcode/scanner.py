@@ -139,7 +139,9 @@ class VectorScanner:
             mark_cursor = mark_end
             if index < n:
                 while mark_cursor < len(marks) and marks[mark_cursor][0] == index:
-                    self.estimator.mark_position(int(offsets[index]), first_line + index)
+                    self.estimator.mark_position(
+                        int(offsets[index]), first_line + index, self.state.filament_mm
+                    )
                     mark_cursor += 1
                 self.interpreter.command(command, first_line + index)
             segment_start = index + 1
@@ -205,12 +207,16 @@ class VectorScanner:
 
         # Marks go in before the moves are handed over (the planner may commit them at once).
         moves_before = estimator.total_moves
+        extruded = np.concatenate(([0.0], np.cumsum(de)))  # before each row of the segment, and after all
         for index, is_layer in marks:
             global_index = moves_before + int(np.searchsorted(move_rows, index))
             if is_layer:
                 state.marker_layers += 1
                 estimator.marks.pending_layers.append(global_index)
-            estimator.marks.pending_marks.append((global_index, int(offsets[index]), first_line + index))
+            filament = state.filament_mm + float(extruded[np.searchsorted(rows, index)])
+            estimator.marks.pending_marks.append(
+                (global_index, int(offsets[index]), first_line + index, filament)
+            )
 
         accel = self._accelerations(move_rows, moving[is_move], de[is_move], accels)
         deltas = np.stack((dx[is_move], dy[is_move], dz[is_move], de[is_move]), axis=1)
@@ -329,7 +335,7 @@ class VectorScanner:
                 if index in layer_lines:
                     self.state.marker_layers += 1
                     self.estimator.mark_layer()
-                self.estimator.mark_position(int(offsets[index]), first_line + index)
+                self.estimator.mark_position(int(offsets[index]), first_line + index, self.state.filament_mm)
             if index in commands:
                 self.interpreter.command(commands[index], first_line + index)
                 self.state.commands -= 1  # counted once for the whole chunk

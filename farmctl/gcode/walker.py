@@ -28,7 +28,7 @@ class LineWalker:
         for raw in pieces:
             line_no += 1
             if offset >= next_mark:
-                estimator.mark_position(offset, line_no)
+                estimator.mark_position(offset, line_no, self.interpreter.state.filament_mm)
                 # Marks sit on a fixed grid of offsets: the first line at or after each grid point.
                 next_mark = (offset // self.mark_every + 1) * self.mark_every
             self.line_at(raw, line_no, offset)
@@ -44,7 +44,7 @@ class LineWalker:
         text = raw.decode("utf-8", "replace")
         if text[0] == ";":
             if self.interpreter.comment(text):
-                self.estimator.mark_position(offset, line_no)
+                self.estimator.mark_position(offset, line_no, self.interpreter.state.filament_mm)
             return
         command = text.split(";", 1)[0].strip()
         if command:
