@@ -198,6 +198,7 @@ def queue_prototype_order(store: JobStore, home: Path, printers: int) -> list[in
     """A customer order: PLA cubes and PETG spacers, due in a few (simulated) hours."""
     from farmctl.files import FileStore
     from farmctl.gcode import analyse_file
+    from farmctl.gcode.extrusion import encode_marks
     from farmctl.samples import sample_path
     from farmctl.store.records import FileInfo
 
@@ -222,7 +223,7 @@ def queue_prototype_order(store: JobStore, home: Path, printers: int) -> list[in
             bbox_min=(box.min_x, box.min_y, box.min_z) if box else None,
             bbox_max=(box.max_x, box.max_y, box.max_z) if box else None,
             layers=analysis.layers, lines=analysis.lines, slicer=analysis.slicer, material=material,
-            nozzle_mm=analysis.nozzle_diameter_mm,
+            nozzle_mm=analysis.nozzle_diameter_mm, filament_marks=encode_marks(analysis.time_marks),
         ))
         new_jobs.append(NewJob(file_sha=kept.sha256, name=name, copies=copies, order_id=order.id,
                                material=material))

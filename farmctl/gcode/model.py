@@ -64,6 +64,7 @@ class TimeMark:
     line: int
     elapsed_s: float
     filament_mm: float = 0.0  # net E advance before this point (retractions and their primes cancel)
+    commands: int = 0  # commands before this point: the pre-flight's count, what a printer acknowledges
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,11 @@ def job_from_row(row: Row[Any], active_printers: tuple[str, ...] = (), here: str
 
 class JobOps(StoreBase):
     def _upsert_file(self, conn: Any, info: FileInfo) -> None:
-        if conn.execute(select(files.c.sha256).where(files.c.sha256 == info.sha256)).first():
+        found = conn.execute(select(files.c.filament_marks).where(files.c.sha256 == info.sha256)).first()
+        if found is not None:
+            if found.filament_marks is None and info.filament_marks is not None:  # queued before v10
+                conn.execute(files.update().where(files.c.sha256 == info.sha256)
+                             .values(filament_marks=info.filament_marks))
             return
         lo = info.bbox_min or (None, None, None)
         hi = info.bbox_max or (None, None, None)
@@ -118,6 +122,7 @@ class JobOps(StoreBase):
                 slicer=info.slicer,
                 material=info.material,
                 nozzle_mm=info.nozzle_mm,
+                filament_marks=info.filament_marks,
             )
         )
 

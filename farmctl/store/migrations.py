@@ -29,7 +29,7 @@ from farmctl.store.tables import (
 
 # Bump with a new step below whenever a table model (schema.py, control_schema.py, feature_schema.py)
 # changes.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 _ADVISORY_LOCK_KEY = 0x6661726D  # "farm"
 
@@ -118,6 +118,17 @@ def _add_file_contents(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+# The version that keeps the analysis's extrusion by position with each file (issue 15's ledger).
+FILAMENT_MARKS_VERSION = 10
+
+
+def _add_filament_marks(conn: Connection) -> None:
+    """`files.filament_marks`: what a stopped copy used (farmctl/gcode/extrusion.py). Files queued before
+    have none (a stopped copy of one counts the share of lines, as before) until queued again."""
+    if "filament_marks" not in {column["name"] for column in inspect(conn).get_columns("files")}:
+        conn.exec_driver_sql("ALTER TABLE files ADD COLUMN filament_marks TEXT")
+
+
 # STEPS[n] upgrades version n to n + 1.
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2,
@@ -128,6 +139,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     RECORDS_VERSION - 1: _add_records_columns,
     SITES_VERSION - 1: _add_sites,
     FILE_CONTENTS_VERSION - 1: _add_file_contents,
+    FILAMENT_MARKS_VERSION - 1: _add_filament_marks,
 }
 assert sorted(STEPS) == list(range(1, SCHEMA_VERSION)), "STEPS must lead from v1 to SCHEMA_VERSION"
 

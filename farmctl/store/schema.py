@@ -139,6 +139,8 @@ class FileRow(StoreTable, table=True):
     slicer: str | None = Field(default=None, sa_type=Text)
     material: str | None = Field(default=None, sa_type=String(32))
     nozzle_mm: float | None = None
+    # v10: filament extruded before each layer and block (farmctl/gcode/extrusion.py), for stopped runs
+    filament_marks: str | None = Field(default=None, sa_type=Text)
 
 
 class JobRow(StoreTable, table=True):
