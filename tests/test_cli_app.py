@@ -86,3 +86,13 @@ def test_status_imports_neither_the_model_machinery_nor_other_commands(
     assert heavy == [], f"`farmctl {' '.join(args)}` imported {heavy[:5]}"
     commands = {m.rsplit(".", 1)[1] for m in modules if m.startswith("farmctl.cli.")}
     assert not commands & {"jobs", "orders", "printers", "quote", "stats", "gcode", "serve", "keys"}
+
+
+def test_values_needing_no_conversion_leave_pydantic_out_others_are_still_checked(tmp_path: Path) -> None:
+    _imported(tmp_path, "printers", "add", "p1", "--port", "/dev/null-p1")
+    for args in (("printers", "show", "p1", "--json"), ("jobs", "list")):
+        assert "pydantic" not in _imported(tmp_path, *args), args  # a str argument; an int default
+    env = {**os.environ, "FARMCTL_HOME": str(tmp_path / "farm")}
+    done = subprocess.run([sys.executable, "-m", "farmctl", "jobs", "list", "--limit", "many"], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "Invalid value for '--limit'" in done.stderr
