@@ -34,15 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from farmctl.drivers.base import (
-    DriverEvent,
-    DriverState,
-    EventSink,
-    JobFinished,
-    JobProgress,
-    PrinterDriver,
-    StateChanged,
-)
+from farmctl.drivers.base import DriverEvent, EventSink, JobFinished, JobProgress, PrinterDriver, StateChanged
 from farmctl.drivers.serial.preflight import preflight_file
 from farmctl.drivers.serial.responses import numbered
 
@@ -51,6 +43,7 @@ from farmctl.app.farm import open_store
 from farmctl.daemon.drivers import driver_factory
 from farmctl.daemon.runner import Daemon
 from farmctl.files import FileStore
+from farmctl.states import PrinterState
 from farmctl.store import FileInfo, JobStore, NewJob, PrinterSpec
 from farmctl.store.live import LiveStore
 from farmctl.store.records import Printer
@@ -71,8 +64,8 @@ class Timings:
     """Filled from the drivers' own threads by a sink wrapper (the daemon's events, timestamped)."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    state: dict[str, DriverState] = field(default_factory=dict)
-    state_at: dict[tuple[str, DriverState], float] = field(default_factory=dict)
+    state: dict[str, PrinterState] = field(default_factory=dict)
+    state_at: dict[tuple[str, PrinterState], float] = field(default_factory=dict)
     acked: dict[str, int] = field(default_factory=dict)
     samples: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     finished_at: dict[str, float] = field(default_factory=dict)
@@ -89,7 +82,7 @@ class Timings:
             elif isinstance(event, JobFinished):
                 self.finished_at[event.printer] = now
 
-    def count(self, state: DriverState) -> int:
+    def count(self, state: PrinterState) -> int:
         with self.lock:
             return sum(1 for s in self.state.values() if s is state)
 
@@ -140,7 +133,7 @@ def run_daemon(sims: SimulatorFarm, home: Path, scratch: Path, part: Path, secon
     thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
     thread.start()
     assert daemon.wait_ready(60)
-    wait_until(lambda: timings.count(DriverState.IDLE) == count, 60, "every printer idle")
+    wait_until(lambda: timings.count(PrinterState.IDLE) == count, 60, "every printer idle")
 
     # Dispatch latency, single job: one small copy added to the idle farm -> its first line sent.
     tiny = scratch / "tiny.gcode"
@@ -150,11 +143,13 @@ def run_daemon(sims: SimulatorFarm, home: Path, scratch: Path, part: Path, secon
         added = time.monotonic()
         info = FileInfo(sha256=kept.sha256, size=kept.size, name=tiny.name, estimated_time_s=5.0)
         store.add_jobs([NewJob(file_sha=kept.sha256, name=tiny.name, copies=1)], [info])
-    wait_until(lambda: timings.count(DriverState.PRINTING) == 1, 30, "the single job to start")
+    wait_until(lambda: timings.count(PrinterState.PRINTING) == 1, 30, "the single job to start")
     with timings.lock:
-        started = min(t for (_, state), t in timings.state_at.items() if state is DriverState.PRINTING)
+        started = min(t for (_, state), t in timings.state_at.items() if state is PrinterState.PRINTING)
     result["dispatch_single_s"] = started - added
-    wait_until(lambda: len(timings.finished_at) == 1 and timings.count(DriverState.IDLE) == count, 30, "tiny")
+    wait_until(
+        lambda: len(timings.finished_at) == 1 and timings.count(PrinterState.IDLE) == count, 30, "tiny"
+    )
     timings.finished_at.clear()
 
     # Dispatch latency, whole farm: a job with one copy per printer lands on the idle farm.
@@ -163,9 +158,9 @@ def run_daemon(sims: SimulatorFarm, home: Path, scratch: Path, part: Path, secon
         added = time.monotonic()
         info = FileInfo(sha256=kept.sha256, size=kept.size, name=part.name, estimated_time_s=600.0)
         store.add_jobs([NewJob(file_sha=kept.sha256, name=part.name, copies=count)], [info])
-    wait_until(lambda: timings.count(DriverState.PRINTING) == count, 120, "every printer printing")
+    wait_until(lambda: timings.count(PrinterState.PRINTING) == count, 120, "every printer printing")
     with timings.lock:
-        starts = sorted(timings.state_at[(f"p{i:03d}", DriverState.PRINTING)] - added
+        starts = sorted(timings.state_at[(f"p{i:03d}", PrinterState.PRINTING)] - added
                         for i in range(count))
     result["dispatch_first_s"] = starts[0]
     result["dispatch_median_s"] = statistics.median(starts)
@@ -219,10 +214,10 @@ def stream_bare(endpoints: list[str], part: Path, seconds: float) -> dict[str, A
     try:
         for driver in drivers:
             driver.connect()
-        wait_until(lambda: timings.count(DriverState.IDLE) == count, 60, "every printer idle")
+        wait_until(lambda: timings.count(PrinterState.IDLE) == count, 60, "every printer idle")
         for index, driver in enumerate(drivers):
             driver.start_job(JobSpec(part, f"bare{index}"))
-        wait_until(lambda: timings.count(DriverState.PRINTING) == count, 120, "every printer printing")
+        wait_until(lambda: timings.count(PrinterState.PRINTING) == count, 120, "every printer printing")
         time.sleep(2.0)
         t0 = time.monotonic()
         time.sleep(seconds)
@@ -247,14 +242,14 @@ def measure_control(home: Path, timings: Timings, count: int) -> dict[str, Any]:
         for printer in targets:
             asked = time.monotonic()
             live.request_control("pause", printer_id=printer)
-            paused = (printer, DriverState.PAUSED)
+            paused = (printer, PrinterState.PAUSED)
             wait_until(lambda k=paused, a=asked: timings.state_at.get(k, 0) > a, 10, "pause")
-            pauses.append(timings.state_at[(printer, DriverState.PAUSED)] - asked)
+            pauses.append(timings.state_at[(printer, PrinterState.PAUSED)] - asked)
             asked = time.monotonic()
             live.request_control("resume", printer_id=printer)
-            going = (printer, DriverState.PRINTING)
+            going = (printer, PrinterState.PRINTING)
             wait_until(lambda k=going, a=asked: timings.state_at.get(k, 0) > a, 10, "resume")
-            resumes.append(timings.state_at[(printer, DriverState.PRINTING)] - asked)
+            resumes.append(timings.state_at[(printer, PrinterState.PRINTING)] - asked)
         for printer in targets:
             asked = time.monotonic()
             live.request_control("cancel", printer_id=printer)

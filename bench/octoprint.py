@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from farmctl.drivers.base import DriverState, JobFinished, JobSpec, Notice
+from farmctl.drivers.base import JobFinished, JobSpec, Notice
 from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
 from farmctl.drivers.octoprint.rest import OctoPrintClient
 
 from bench.harness import process_cpu_s, self_cpu_s, spread
+from farmctl.states import PrinterState
 from tests.support.octoprint import OctoPrintServer, octoprint_python
 
 
@@ -140,14 +141,14 @@ def state_change_latency(farm: Farm, workdir: Path) -> list[float]:
         stored = client.upload(source, folder="", file_name="outside.gcode")
         start = time.monotonic()
         client.select_and_print(stored)
-        while driver.status().state is not DriverState.PRINTING:
+        while driver.status().state is not PrinterState.PRINTING:
             if time.monotonic() - start > 20:
                 raise SystemExit(f"{driver.name} never showed the outside print")
             time.sleep(0.005)
         latencies.append(time.monotonic() - start)
         client.cancel()
         client.close()
-    farm.wait_all(lambda d: d.status().state is DriverState.IDLE, 60, "idle after outside prints")
+    farm.wait_all(lambda d: d.status().state is PrinterState.IDLE, 60, "idle after outside prints")
     return latencies
 
 
@@ -186,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
     t0 = time.monotonic()
     farm.start()
-    farm.wait_all(lambda d: d.status().state is DriverState.IDLE, 120, "all drivers idle")
+    farm.wait_all(lambda d: d.status().state is PrinterState.IDLE, 120, "all drivers idle")
     print(f"all {len(farm.drivers)} drivers connected (push API) in {time.monotonic() - t0:.1f} s")
 
     time.sleep(2)  # let the initial history/poll burst settle
@@ -200,7 +201,7 @@ def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
     job = write_gcode(workdir / "farm-job.gcode", 20000)
     for index, driver in enumerate(farm.drivers):
         driver.start_job(JobSpec(job, f"bench-{index}"))
-    farm.wait_all(lambda d: d.status().state is DriverState.PRINTING and d.status().job is not None
+    farm.wait_all(lambda d: d.status().state is PrinterState.PRINTING and d.status().job is not None
                   and d.status().job.bytes_acked > 0, 120, "all printing")  # type: ignore[union-attr]
     ages, cpu, servers_cpu = measure_window(farm, farm.drivers, args.seconds)
     print(f"PRINTING status age {spread(ages, scale=1000)}; farmctl CPU {cpu:.1f}% of a core; "
@@ -208,7 +209,8 @@ def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
 
     # The big upload goes to printer 0 while all the others keep printing.
     farm.drivers[0].cancel()
-    farm.wait_all(lambda d: d is not farm.drivers[0] or d.status().state is DriverState.IDLE, 60, "op00 idle")
+    first = farm.drivers[0]
+    farm.wait_all(lambda d: d is not first or d.status().state is PrinterState.IDLE, 60, "op00 idle")
     big = write_big_gcode(workdir / "big.gcode", args.upload_mb)
     size = big.stat().st_size
     mark = len(farm.notices)
@@ -230,7 +232,7 @@ def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
         if not uploaded and uploads and "100%" in uploads[-1][2]:
             uploaded = time.monotonic() - started
         status = big_driver.status()
-        if uploaded and status.state is DriverState.PRINTING and status.error is None:
+        if uploaded and status.state is PrinterState.PRINTING and status.error is None:
             confirmed = time.monotonic() - started
         if time.monotonic() - started > 600:
             raise SystemExit("the big upload did not start printing within 10 minutes")
@@ -243,7 +245,7 @@ def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
     print(f"         other printers' status age meanwhile {spread(ages, scale=1000)}")
     for driver in farm.drivers:
         driver.cancel()
-    farm.wait_all(lambda d: d.status().state is DriverState.IDLE, 120, "all idle after cancel")
+    farm.wait_all(lambda d: d.status().state is PrinterState.IDLE, 120, "all idle after cancel")
     print(f"events handled by the shared queue: {dict(sorted(farm.counts.items()))}")
 
 

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from farmctl.drivers.base import DriverEvent, DriverState, JobFinished, JobSpec, StateChanged
+from farmctl.drivers.base import DriverEvent, JobFinished, JobSpec, StateChanged
 from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
 from farmctl.drivers.serial.loop import LinkLoop
 from farmctl.drivers.serial.preflight import PreflightCache, preflight_file
@@ -33,6 +33,7 @@ from farmctl.drivers.serial.responses import numbered
 from farmctl.drivers.serial.transport import LinkSettings
 
 from bench.harness import ProcessSample, dense_file, simulator_farm, wait_for_events
+from farmctl.states import PrinterState
 
 BAUD = 115200
 PER_SIM = 10
@@ -52,7 +53,7 @@ def run(count: int, shared: bool, part: Path) -> str:
         try:
             for driver in drivers:
                 driver.connect()
-            idle = lambda e: isinstance(e, StateChanged) and e.state is DriverState.IDLE  # noqa: E731
+            idle = lambda e: isinstance(e, StateChanged) and e.state is PrinterState.IDLE  # noqa: E731
             wait_for_events(events, idle, count, 60)
             time.sleep(0.5)  # the M115/M155 exchange after the handshake
             cache.get(part)  # pre-flight outside the measurement, as the daemon's copies share it

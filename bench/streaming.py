@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from farmctl.drivers.base import DriverEvent, DriverState, JobFinished, JobSpec, StateChanged
+from farmctl.drivers.base import DriverEvent, JobFinished, JobSpec, StateChanged
 from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
 from farmctl.drivers.serial.preflight import preflight_file
 from farmctl.drivers.serial.responses import numbered
@@ -33,6 +33,7 @@ from farmctl.drivers.serial.settings import ProtocolSettings
 from farmctl.drivers.serial.transport import LinkSettings
 
 from bench.harness import corpus_file, wait_for_events
+from farmctl.states import PrinterState
 
 # The exactly-once rules are the test suite's: one definition of what a host command is and of which
 # differences the 8-bit XOR checksum cannot see, for the tests and the benchmark alike.
@@ -62,7 +63,7 @@ def stream(commands_file: Path, sim: dict[str, Any], settings: MarlinSettings, t
             driver = MarlinDriver("bench", printer.endpoints[0], events.put, settings)
             try:
                 driver.connect()
-                idle = lambda e: isinstance(e, StateChanged) and e.state is DriverState.IDLE  # noqa: E731
+                idle = lambda e: isinstance(e, StateChanged) and e.state is PrinterState.IDLE  # noqa: E731
                 wait_for_events(events, idle, timeout=30)
                 cpu0, t0 = time.process_time(), time.monotonic()
                 driver.start_job(JobSpec(commands_file, "bench"))

@@ -33,21 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-class DriverState(enum.Enum):
-    """Connection and activity state of one printer as the driver sees it."""
-
-    OFFLINE = "offline"  # not connected (never connected, disconnected, or lost the link)
-    CONNECTING = "connecting"  # opening the link / handshaking
-    IDLE = "idle"  # operational, no job
-    PRINTING = "printing"  # a job is streaming
-    PAUSED = "paused"  # a job is paused (by us, the printer or the user)
-    CANCELLING = "cancelling"  # the safe-stop script is running
-    # The link went (cable pulled, hub browned out, laptop slept) during a job: the job is held, not failed,
-    # until the printer is back and proves it kept its state (then it continues) or not (interrupted).
-    RECONNECTING = "reconnecting"
-    ERROR = "error"  # a communication or job error: the link may be retried
-    FAULT = "fault"  # the printer itself failed (thermal runaway, kill): needs a human, no auto-retry
+from farmctl.states import PrinterState
 
 
 class JobOutcome(enum.Enum):
@@ -121,8 +107,8 @@ class JobProgressInfo:
 @dataclass(frozen=True)
 class StateChanged:
     printer: str
-    state: DriverState
-    previous: DriverState
+    state: PrinterState
+    previous: PrinterState
     reason: str = ""
 
 
@@ -245,7 +231,7 @@ class DriverStatus:
     """A consistent snapshot of one printer, safe to read from any thread."""
 
     printer: str
-    state: DriverState
+    state: PrinterState
     endpoint: str  # where the printer is reached (a resolved URL); never contains secrets
     firmware: FirmwareInfo | None = None
     temperatures: Mapping[str, TemperatureReading] = field(default_factory=dict)

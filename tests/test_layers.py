@@ -33,7 +33,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("config",),  # reads farm.toml and the environment
     ("config_schema",),  # every section farm.toml may hold
     ("scheduler", "gcode"),  # pure: who prints what next; G-code analysis
-    ("ids", "sites", "files", "home", "redact", "samples", "defaults", "farmctl"),  # small shared pieces
+    # small shared pieces (states: the one printer-state vocabulary)
+    ("ids", "states", "sites", "files", "home", "redact", "samples", "defaults", "farmctl"),
     ("errors",),  # the error types every layer raises
 ]
 

@@ -29,7 +29,6 @@ from types import EllipsisType
 from typing import Any
 
 from farmctl.drivers.base import (
-    DriverState,
     DriverStatus,
     ErrorKind,
     EventSink,
@@ -49,6 +48,8 @@ from farmctl.drivers.base import (
     TemperatureReading,
     Temperatures,
 )
+
+from farmctl.states import PrinterState
 
 from .errors import OctoPrintAuthError, OctoPrintConflict, OctoPrintError, scrub
 from .models import OctoPrintSnapshot, OctoPrintState
@@ -96,7 +97,7 @@ class OctoPrintDriver(PrinterDriver):
         self._clock = clock
         self._client = OctoPrintClient(settings.url, settings.api_key, timeout=settings.timeout,
                                        verify=settings.verify_tls)
-        self._status = DriverStatus(printer=name, state=DriverState.OFFLINE, endpoint=self._client.base_url)
+        self._status = DriverStatus(printer=name, state=PrinterState.OFFLINE, endpoint=self._client.base_url)
         self._inbox: queue.Queue[_Command | _FromPush] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -134,7 +135,7 @@ class OctoPrintDriver(PrinterDriver):
                 while True:
                     self._inbox.get_nowait()
             self._thread = threading.Thread(target=self._run, name=f"octoprint-{self.name}", daemon=True)
-            self._set_state(DriverState.CONNECTING, f"contacting OctoPrint at {self._client.base_url}")
+            self._set_state(PrinterState.CONNECTING, f"contacting OctoPrint at {self._client.base_url}")
             self._thread.start()
 
     def disconnect(self) -> None:
@@ -217,7 +218,7 @@ class OctoPrintDriver(PrinterDriver):
         finally:
             self._detach()
             self._client.close()
-            self._set_state(DriverState.OFFLINE, reason)
+            self._set_state(PrinterState.OFFLINE, reason)
 
     def _attach(self) -> None:
         """Reconcile by polling, then open the push socket; on failure, schedule a retry."""
@@ -259,7 +260,7 @@ class OctoPrintDriver(PrinterDriver):
             retry = self._clock() + self._backoff
             self._next_poll = self._next_push = retry
             if isinstance(exc, OctoPrintAuthError):
-                self._set_state(DriverState.ERROR, str(exc))
+                self._set_state(PrinterState.ERROR, str(exc))
             else:
                 self._apply(OctoPrintSnapshot.unreachable(str(exc)))
             return False
@@ -293,7 +294,7 @@ class OctoPrintDriver(PrinterDriver):
                     self._emit(LogLine(self.name, False, line))
             self._learn_firmware(received)
             self._apply(message.snapshot)
-            if message.initial and self._firmware is None and self._status.state is DriverState.IDLE:
+            if message.initial and self._firmware is None and self._status.state is PrinterState.IDLE:
                 # The M115 answer from OctoPrint's connect has scrolled out of its backlog: ask again
                 # (read-only, and only while idle).
                 with contextlib.suppress(OctoPrintError):
@@ -400,7 +401,7 @@ class OctoPrintDriver(PrinterDriver):
                               f"{'that completed on OctoPrint meanwhile' if done else 'already printing'}"))
             self._apply(current)
             return
-        if self._status.state is not DriverState.IDLE or self._owned is not None:
+        if self._status.state is not PrinterState.IDLE or self._owned is not None:
             why = self._reason or f"printer is {self._status.state.value}"
             self._refuse("start", f"printer is not idle ({why})", "busy")
             return
@@ -424,12 +425,12 @@ class OctoPrintDriver(PrinterDriver):
         # The printer may have become busy during a long upload: check again, never print over a job.
         again = self._client.snapshot()
         self._apply(again)
-        if self._status.state is not DriverState.IDLE:
+        if self._status.state is not PrinterState.IDLE:
             self._refuse("start", f"printer became busy during the upload ({self._reason})", "busy")
             return
         self._client.select_and_print(stored)
         self._owned = OwnedJob(job.job_id, stored, index, self._clock())
-        self._set_state(DriverState.PRINTING, "starting on OctoPrint", job=self._owned.progress(None))
+        self._set_state(PrinterState.PRINTING, "starting on OctoPrint", job=self._owned.progress(None))
         self._next_poll = min(self._next_poll, self._clock() + 1.0)
 
     def _upload_reporter(self, job_id: str) -> Callable[[int, int], None]:
@@ -494,11 +495,11 @@ class OctoPrintDriver(PrinterDriver):
 
     # -- events and status ----------------------------------------------------------------------------
 
-    def _set_state(self, state: DriverState, reason: str, *,
+    def _set_state(self, state: PrinterState, reason: str, *,
                    job: JobProgressInfo | EllipsisType | None = ...) -> None:
         """Replace the status snapshot (``job=...`` keeps the current job) and announce a change."""
-        if self._estopped and state in (DriverState.ERROR, DriverState.OFFLINE, DriverState.IDLE):
-            state = DriverState.FAULT
+        if self._estopped and state in (PrinterState.ERROR, PrinterState.OFFLINE, PrinterState.IDLE):
+            state = PrinterState.FAULT
         previous = self._status
         reason = scrub(reason, self.settings.api_key)
         new_job = previous.job if isinstance(job, EllipsisType) else job

@@ -13,7 +13,9 @@ from bisect import bisect_right
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from farmctl.drivers.base import DriverState, JobOutcome, JobProgressInfo, JobSpec
+from farmctl.drivers.base import JobOutcome, JobProgressInfo, JobSpec
+
+from farmctl.states import PrinterState
 
 from .models import JobSnapshot, OctoPrintSnapshot, OctoPrintState
 from .upload import safe_file_name
@@ -105,7 +107,7 @@ class OwnedJob:
 
 @dataclass(frozen=True)
 class Assessment:
-    state: DriverState
+    state: PrinterState
     reason: str
     owned: OwnedJob | None  # the owned job after this snapshot (None once it has ended)
     finished: JobOutcome | None = None
@@ -113,11 +115,11 @@ class Assessment:
 
 
 _ACTIVE_STATE = {
-    OctoPrintState.PRINTING: DriverState.PRINTING,
-    OctoPrintState.FINISHING: DriverState.PRINTING,
-    OctoPrintState.PAUSING: DriverState.PRINTING,
-    OctoPrintState.PAUSED: DriverState.PAUSED,
-    OctoPrintState.CANCELLING: DriverState.CANCELLING,
+    OctoPrintState.PRINTING: PrinterState.PRINTING,
+    OctoPrintState.FINISHING: PrinterState.PRINTING,
+    OctoPrintState.PAUSING: PrinterState.PRINTING,
+    OctoPrintState.PAUSED: PrinterState.PAUSED,
+    OctoPrintState.CANCELLING: PrinterState.CANCELLING,
 }
 
 
@@ -126,17 +128,17 @@ def assess(snapshot: OctoPrintSnapshot, owned: OwnedJob | None, *, now: float,
     state = snapshot.state
     if state is OctoPrintState.UNREACHABLE:
         # Keep the job: OctoPrint may still be printing it while we cannot see it.
-        return Assessment(DriverState.OFFLINE, snapshot.state_text, owned)
+        return Assessment(PrinterState.OFFLINE, snapshot.state_text, owned)
     if state is OctoPrintState.CONNECTING:
-        return Assessment(DriverState.CONNECTING, f"OctoPrint is connecting to its printer "
+        return Assessment(PrinterState.CONNECTING, f"OctoPrint is connecting to its printer "
                                                   f"({snapshot.state_text})", owned)
     if state is OctoPrintState.ERROR or (emergency_stopped and state is OctoPrintState.DISCONNECTED):
         text = snapshot.error or snapshot.state_text
         halted = emergency_stopped or any(word in text.lower() for word in _HALT_WORDS)
-        shown = DriverState.FAULT if halted else DriverState.ERROR
+        shown = PrinterState.FAULT if halted else PrinterState.ERROR
         return _ended(shown, f"OctoPrint reports: {text}", owned, JobOutcome.FAILED, text)
     if state is OctoPrintState.DISCONNECTED:
-        return _ended(DriverState.OFFLINE,
+        return _ended(PrinterState.OFFLINE,
                       f"OctoPrint is up but its printer is not connected ({snapshot.state_text})",
                       owned, JobOutcome.FAILED, "OctoPrint lost the connection to its printer")
     job = snapshot.job
@@ -153,14 +155,14 @@ def assess(snapshot: OctoPrintSnapshot, owned: OwnedJob | None, *, now: float,
         return Assessment(shown, reason, owned)
     # Operational and idle.
     if owned is None:
-        return Assessment(DriverState.IDLE, "", None)
+        return Assessment(PrinterState.IDLE, "", None)
     ours = job is not None and job.path == owned.remote_path
     if ours and job is not None and job.completion is not None and job.completion >= 100.0:
-        return Assessment(DriverState.IDLE, "", None, JobOutcome.COMPLETED, None)
+        return Assessment(PrinterState.IDLE, "", None, JobOutcome.COMPLETED, None)
     if owned.cancel_requested and (owned.seen_active or ours):
-        return Assessment(DriverState.IDLE, "", None, JobOutcome.CANCELLED, None)
+        return Assessment(PrinterState.IDLE, "", None, JobOutcome.CANCELLED, None)
     if not owned.seen_active and now - owned.started_at < START_GRACE_S:
-        return Assessment(DriverState.PRINTING, "starting on OctoPrint", owned)
+        return Assessment(PrinterState.PRINTING, "starting on OctoPrint", owned)
     if not ours:
         why = "OctoPrint restarted or lost farmctl's job (no longer selected)"
     elif owned.seen_active:
@@ -168,10 +170,10 @@ def assess(snapshot: OctoPrintSnapshot, owned: OwnedJob | None, *, now: float,
         why = f"the job stopped on OctoPrint without completing{done}"
     else:
         why = "OctoPrint did not start the job"
-    return Assessment(DriverState.IDLE, "", None, JobOutcome.FAILED, why)
+    return Assessment(PrinterState.IDLE, "", None, JobOutcome.FAILED, why)
 
 
-def _ended(shown: DriverState, reason: str, owned: OwnedJob | None, outcome: JobOutcome,
+def _ended(shown: PrinterState, reason: str, owned: OwnedJob | None, outcome: JobOutcome,
            error: str) -> Assessment:
     if owned is None:
         return Assessment(shown, reason, None)

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 
 from farmctl.drivers.base import (
     DriverEvent,
-    DriverState,
     DriverStatus,
     ErrorKind,
     EventSink,
@@ -42,6 +41,8 @@ from farmctl.drivers.serial.protocol import MarlinProtocol
 from farmctl.drivers.serial.settings import ProtocolSettings, Scripts
 from farmctl.drivers.serial.transport import LinkSettings, SerialTransport, TransportError, resolve_url
 from farmctl.drivers.serial.usb import PortInfo, UsbIdentityError, list_serial_ports, usb_serial_of
+
+from farmctl.states import PrinterState
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class MarlinDriver(PrinterDriver):
         self._held_proto: MarlinProtocol | None = None
         self._ports = ports
         self._device_serial: str | None = None  # USB serial number seen at the first connection, if any
-        self._status = DriverStatus(printer, DriverState.OFFLINE, url)
+        self._status = DriverStatus(printer, PrinterState.OFFLINE, url)
         self._status_lock = threading.Lock()  # only guards the reference swap, never held on the hot path
 
     # ---- PrinterDriver --------------------------------------------------------------------------------
@@ -215,13 +216,13 @@ class MarlinDriver(PrinterDriver):
             )
 
     def _pause(self, proto: MarlinProtocol, now: float) -> None:
-        if proto.state is DriverState.PRINTING:
+        if proto.state is PrinterState.PRINTING:
             proto.pause(now)
             for command in self.settings.scripts.pause:
                 proto.enqueue_command(command, now)
 
     def _resume(self, proto: MarlinProtocol, now: float) -> None:
-        if proto.state is DriverState.PAUSED:
+        if proto.state is PrinterState.PAUSED:
             if proto.firmware.paused_for_user:
                 proto.enqueue_command("M108", now)  # let the firmware out of M0/M600 waits
             for command in self.settings.scripts.resume:
@@ -229,7 +230,7 @@ class MarlinDriver(PrinterDriver):
             proto.resume(now)
 
     def _cancel(self, proto: MarlinProtocol, now: float) -> None:
-        if proto.state is DriverState.RECONNECTING:
+        if proto.state is PrinterState.RECONNECTING:
             proto.cancel(now)  # the printer is out of reach: no script (its heaters go off on the reconnect)
             return
         if proto.job is not None:
@@ -259,7 +260,7 @@ class MarlinDriver(PrinterDriver):
                     self._fail_to_connect(proto, str(error), "no-device")
                     self._finished(lock)
                     return
-            if proto.state is DriverState.RECONNECTING and not self._same_device(endpoint):
+            if proto.state is PrinterState.RECONNECTING and not self._same_device(endpoint):
                 self._finished(lock)
                 return
             if lock is None and self.settings.lock_port:
@@ -286,7 +287,7 @@ class MarlinDriver(PrinterDriver):
             fd = transport.fileno()
             if fd is not None:
                 set_exclusive(fd)
-            if proto.state is not DriverState.RECONNECTING:
+            if proto.state is not PrinterState.RECONNECTING:
                 self._device_serial = usb_serial_of(endpoint, self._ports)
             link = _Link(self, proto, transport, endpoint, attempt, lock)
             self._loop.call(link.attach)
@@ -318,7 +319,7 @@ class MarlinDriver(PrinterDriver):
         self._link = None
         self._held.clear()
         proto = link.proto
-        held = proto.job is not None and proto.state is DriverState.RECONNECTING and not self._stop.is_set()
+        held = proto.job is not None and proto.state is PrinterState.RECONNECTING and not self._stop.is_set()
         self._held_proto = proto if held else None
         more_bauds = link.attempt + 1 < len(self._bauds())
         if outcome == "no-handshake" and more_bauds and not self._stop.is_set():
@@ -359,9 +360,9 @@ class MarlinDriver(PrinterDriver):
         traceback.print_exception(error)
         message = f"serial driver crashed: {type(error).__name__}: {error}"
         self._emit(PrinterError(self.printer, ErrorKind.JOB_FATAL, message, "internal"))
-        self._emit(StateChanged(self.printer, DriverState.ERROR, self.status().state, message))
+        self._emit(StateChanged(self.printer, PrinterState.ERROR, self.status().state, message))
         with self._status_lock:
-            self._status = replace(self._status, state=DriverState.ERROR, error=message)
+            self._status = replace(self._status, state=PrinterState.ERROR, error=message)
 
     # ---- events and status ----------------------------------------------------------------------------
 
@@ -385,12 +386,12 @@ class MarlinDriver(PrinterDriver):
             self._loop.call(self._end_on_request)
 
     def _fail_to_connect(self, proto: MarlinProtocol, message: str, code: str) -> None:
-        if proto.state is DriverState.RECONNECTING:
+        if proto.state is PrinterState.RECONNECTING:
             return  # the port is not back yet: expected while a job is held, and retried quietly
         self._emit(PrinterError(self.printer, ErrorKind.RECOVERABLE_COMM, message, code))
-        self._emit(StateChanged(self.printer, DriverState.ERROR, proto.state, message))
+        self._emit(StateChanged(self.printer, PrinterState.ERROR, proto.state, message))
         with self._status_lock:
-            self._status = DriverStatus(self.printer, DriverState.ERROR, self.url, error=message)
+            self._status = DriverStatus(self.printer, PrinterState.ERROR, self.url, error=message)
 
     def _publish(self, proto: MarlinProtocol, endpoint: str) -> None:
         status = DriverStatus(
@@ -466,7 +467,7 @@ class _Link:
         driver._link = self
         self._loop.add(self)
         now = time.monotonic()
-        if self.proto.state is DriverState.RECONNECTING and self.proto.job is not None:
+        if self.proto.state is PrinterState.RECONNECTING and self.proto.job is not None:
             self.proto.reconnect(now)  # a held job: the resume handshake, nothing else goes out meanwhile
         else:
             self.proto.connect(now)
@@ -537,13 +538,13 @@ class _Link:
         except TransportError as error:
             self._lost(error, now)
             return
-        if proto.state is DriverState.FAULT:
+        if proto.state is PrinterState.FAULT:
             # H23/H29: stop talking, close the port, no auto-retry. Linger briefly first so the M112 and
             # heaters-off burst leaves the OS buffers and the firmware's last words are logged.
             self._linger_until = now + driver.settings.fault_linger_s
             self.deadline = min(self._linger_until, now + 0.05)
             return
-        if proto.state is DriverState.ERROR and proto.error_code == "no-handshake":
+        if proto.state is PrinterState.ERROR and proto.error_code == "no-handshake":
             self.end("no-handshake")
             return
         if proto.drop_link is not None:
@@ -553,7 +554,7 @@ class _Link:
 
     def _trying_next_baud(self) -> bool:
         proto = self.proto
-        failed = proto.state is DriverState.ERROR and proto.error_code == "no-handshake"
+        failed = proto.state is PrinterState.ERROR and proto.error_code == "no-handshake"
         return failed and self.attempt + 1 < len(self.driver._bauds())
 
     def _quiet_baud_miss(self, events: list[DriverEvent]) -> list[DriverEvent]:
@@ -563,7 +564,7 @@ class _Link:
             event
             for event in events
             if not (isinstance(event, PrinterError) and event.code == "no-handshake")
-            and not (isinstance(event, StateChanged) and event.state is DriverState.ERROR)
+            and not (isinstance(event, StateChanged) and event.state is PrinterState.ERROR)
         ]
         note = f"no answer at {bauds[self.attempt]} baud; trying {bauds[self.attempt + 1]}"
         kept.append(Notice(self.driver.printer, NoticeLevel.INFO, note))

@@ -11,19 +11,13 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from farmctl.drivers.base import (
-    DriverState,
-    ErrorKind,
-    HostAction,
-    JobOutcome,
-    LinkResumed,
-    LogLine,
-    PrinterReset,
-)
+from farmctl.drivers.base import ErrorKind, HostAction, JobOutcome, LinkResumed, LogLine, PrinterReset
 from farmctl.drivers.serial.flow import InFlight
 from farmctl.drivers.serial.link_state import FirmwareState
 from farmctl.drivers.serial.responses import ErrorClass, Kind, Response
 from farmctl.drivers.serial.resume import ResumeHandshake, ResumeVerdict
+
+from farmctl.states import PrinterState
 
 if TYPE_CHECKING:
     from farmctl.drivers.serial.protocol import MarlinProtocol
@@ -50,14 +44,14 @@ def reconnect(proto: MarlinProtocol, now: float) -> None:
 
 def resynchronise(proto: MarlinProtocol, now: float) -> None:
     """Hold the job and run the resume handshake on the open link (MarlinProtocol.resynchronise)."""
-    if proto.job is not None and proto.state in (DriverState.PRINTING, DriverState.PAUSED):
+    if proto.job is not None and proto.state in (PrinterState.PRINTING, PrinterState.PAUSED):
         hold(proto, "the host was asleep; checking the printer before going on", "sleep", now)
         reconnect(proto, now)
 
 
 def abandon(proto: MarlinProtocol, reason: str, now: float) -> None:
     """End a held job as INTERRUPTED (MarlinProtocol.abandon_held_job)."""
-    if proto.job is None or proto.state is not DriverState.RECONNECTING:
+    if proto.job is None or proto.state is not PrinterState.RECONNECTING:
         return
     linked = proto._resume is not None
     proto._resume = None
@@ -66,11 +60,11 @@ def abandon(proto: MarlinProtocol, reason: str, now: float) -> None:
         proto.connect(now)
     else:
         proto.error = reason
-        proto._set_state(DriverState.ERROR, reason)
+        proto._set_state(PrinterState.ERROR, reason)
 
 
 def hold(proto: MarlinProtocol, reason: str, code: str, now: float) -> None:
-    if proto.state is not DriverState.RECONNECTING:
+    if proto.state is not PrinterState.RECONNECTING:
         proto._held_identity = dict(proto.firmware.fields)
         # Every line up to here was acknowledged; lines in flight, or voided by a resend and waiting for
         # their replay, may or may not have reached the firmware: the probe tells.
@@ -82,9 +76,9 @@ def hold(proto: MarlinProtocol, reason: str, code: str, now: float) -> None:
     proto._rewind = proto._replay_next = proto._collapse = None
     proto._after_resend = False
     proto._commands = deque(c for c in proto._commands if c.split(" ", 1)[0] not in ("M105", "M155"))
-    if proto.state is not DriverState.RECONNECTING:
+    if proto.state is not PrinterState.RECONNECTING:
         proto._emit_error(ErrorKind.RECOVERABLE_COMM, reason, code)
-        proto._set_state(DriverState.RECONNECTING, reason)
+        proto._set_state(PrinterState.RECONNECTING, reason)
 
 
 def on_resume_line(proto: MarlinProtocol, response: Response, text: str, now: float) -> None:
@@ -166,7 +160,7 @@ def _resume_at(proto: MarlinProtocol, firmware_line: int, now: float) -> None:
     proto._accepted_through = firmware_line
     proto.error = None
     proto._last_poll = proto._ok_timer = proto._stall_since = now
-    proto._set_state(DriverState.PAUSED if job.paused else DriverState.PRINTING, "link back")
+    proto._set_state(PrinterState.PAUSED if job.paused else PrinterState.PRINTING, "link back")
     proto._identify(configure=False)  # it kept its settings (autoreport) along with everything else
     for number in range(low + 1, firmware_line + 1):
         entry = in_flight.get(number)

@@ -50,7 +50,6 @@ from collections.abc import Sequence
 
 from farmctl.drivers.base import (
     DriverEvent,
-    DriverState,
     ErrorKind,
     FirmwareIdentified,
     FirmwareInfo,
@@ -82,11 +81,15 @@ from farmctl.drivers.serial.responses import (
 from farmctl.drivers.serial.resume import ResumeHandshake
 from farmctl.drivers.serial.settings import ProtocolSettings
 
+from farmctl.states import PrinterState
+
 HELLO_COMMAND = "M110 N0"
-_HOLDABLE = frozenset({DriverState.PRINTING, DriverState.PAUSED, DriverState.RECONNECTING})
-_NO_TIMERS = frozenset({DriverState.OFFLINE, DriverState.FAULT, DriverState.ERROR, DriverState.RECONNECTING})
+_HOLDABLE = frozenset({PrinterState.PRINTING, PrinterState.PAUSED, PrinterState.RECONNECTING})
+_NO_TIMERS = frozenset(
+    {PrinterState.OFFLINE, PrinterState.FAULT, PrinterState.ERROR, PrinterState.RECONNECTING}
+)
 _NOT_SENDING = frozenset(
-    {DriverState.OFFLINE, DriverState.FAULT, DriverState.CONNECTING, DriverState.RECONNECTING}
+    {PrinterState.OFFLINE, PrinterState.FAULT, PrinterState.CONNECTING, PrinterState.RECONNECTING}
 )
 EMERGENCY_OUT_OF_BAND = frozenset({"M108", "M410", "M876"})
 # H14 (see _loop_threshold): a run of failures of one line that chance explains less than once in this many
@@ -101,7 +104,7 @@ class MarlinProtocol:
     def __init__(self, printer: str, settings: ProtocolSettings | None = None) -> None:
         self.printer = printer
         self.settings = settings or ProtocolSettings()
-        self.state = DriverState.OFFLINE
+        self.state = PrinterState.OFFLINE
         self.window = Window(self.settings.window_lines, self.settings.window_bytes)
         self.history = History(self.settings.history_lines)
         self.firmware = FirmwareState()
@@ -158,7 +161,7 @@ class MarlinProtocol:
     def connect(self, now: float) -> None:
         """Start (or restart) the handshake: the hello is always a checksummed M110 (H1, H28)."""
         self._reset_link_state(now)
-        self._set_state(DriverState.CONNECTING, "handshake")
+        self._set_state(PrinterState.CONNECTING, "handshake")
         self._hello_attempts = 0
         self._send_hello(now)
 
@@ -189,7 +192,7 @@ class MarlinProtocol:
         a file). A recovery's lines are its script (the first `prologue`) and then the file from command
         `base_lines` (`base_bytes` into it): progress counts lines of the whole file. `total_bytes` (of
         `lines`) spares a pass over a large file on the caller's thread when it is known."""
-        if self.state is not DriverState.IDLE or self.job is not None:
+        if self.state is not PrinterState.IDLE or self.job is not None:
             self._emit_error(
                 ErrorKind.RECOVERABLE_COMM, f"cannot start a job while {self.state.value}", "busy"
             )
@@ -201,7 +204,7 @@ class MarlinProtocol:
         )
         self.counters.consecutive_resends = 0
         self._single_line = False
-        self._set_state(DriverState.PRINTING, f"job {job_id}")
+        self._set_state(PrinterState.PRINTING, f"job {job_id}")
         self._last_poll = now
         self._pump(now)
         return True
@@ -223,21 +226,21 @@ class MarlinProtocol:
         self._pump(now)
 
     def pause(self, now: float, reason: str = "paused by operator") -> None:
-        if self.job and self.state is DriverState.PRINTING:
+        if self.job and self.state is PrinterState.PRINTING:
             self.job.paused = True
-            self._set_state(DriverState.PAUSED, reason)
+            self._set_state(PrinterState.PAUSED, reason)
 
     def resume(self, now: float) -> None:
-        if self.job and self.state is DriverState.PAUSED:
+        if self.job and self.state is PrinterState.PAUSED:
             self.job.paused = False
             self.firmware.paused_for_user = False
-            self._set_state(DriverState.PRINTING, "resumed")
+            self._set_state(PrinterState.PRINTING, "resumed")
             self._pump(now)
 
     def cancel(self, now: float) -> None:
         if self.job is None:
             return
-        if self.state is DriverState.RECONNECTING:
+        if self.state is PrinterState.RECONNECTING:
             # The printer is out of reach: the job ends here, nothing of it is sent. If a resume handshake
             # is running on a new link, the printer gets a normal one instead (then it can be made safe).
             linked, self._resume = self._resume is not None, None
@@ -246,13 +249,13 @@ class MarlinProtocol:
                 self.connect(now)
             else:
                 self.error = "cancelled while the printer was unreachable"
-                self._set_state(DriverState.ERROR, self.error)
+                self._set_state(PrinterState.ERROR, self.error)
             return
         self._finish_job(JobOutcome.CANCELLED, None, now)
         self._rewind = None
         self._replay_next = None
         self._collapse = None
-        self._set_state(DriverState.CANCELLING, "cancelled")
+        self._set_state(PrinterState.CANCELLING, "cancelled")
         self._pump(now)
 
     def emergency_stop(self, now: float, heaters_off: tuple[str, ...] = ("M104 S0", "M140 S0")) -> None:
@@ -275,9 +278,9 @@ class MarlinProtocol:
             return
         if self.job is not None:
             self._finish_job(JobOutcome.FAILED, message, now)
-        if self.state is not DriverState.FAULT:
+        if self.state is not PrinterState.FAULT:
             self._emit_error(ErrorKind.JOB_FATAL, message, code)
-            self._set_state(DriverState.ERROR, message)
+            self._set_state(PrinterState.ERROR, message)
 
     def reconnect(self, now: float) -> None:
         """A new link to the printer of a held job: prove it is the same printer and did not reset, and learn
@@ -298,8 +301,8 @@ class MarlinProtocol:
         self._resume = None
         if self.job is not None:
             self._finish_job(JobOutcome.FAILED, "disconnected", now)
-        if self.state not in (DriverState.FAULT, DriverState.ERROR):
-            self._set_state(DriverState.OFFLINE, "disconnected")
+        if self.state not in (PrinterState.FAULT, PrinterState.ERROR):
+            self._set_state(PrinterState.OFFLINE, "disconnected")
 
     # ---- outputs --------------------------------------------------------------------------------------
 
@@ -380,7 +383,7 @@ class MarlinProtocol:
         self._ok_timer = now
         self._stall_since = now
         self._last_response = now
-        if self.state is DriverState.CONNECTING:
+        if self.state is PrinterState.CONNECTING:
             self._handshake_done(now)
             return
         if response.buffer_free is not None:
@@ -401,7 +404,7 @@ class MarlinProtocol:
             self._on_acked(entry, now)
         if self.firmware.paused_for_user and self.job and not self.job.paused:
             self.firmware.paused_for_user = False
-            self._set_state(DriverState.PRINTING, "printer resumed")
+            self._set_state(PrinterState.PRINTING, "printer resumed")
 
     def _is_fragment_ok(self, response: Response) -> bool:
         """ADVANCED_OK echoes `N<n>` for a line that started with N. During a job every line we send is
@@ -425,7 +428,7 @@ class MarlinProtocol:
             or response.buffer_free is None
             or response.number is not None
             or response.temperatures
-            or self.state not in (DriverState.PRINTING, DriverState.PAUSED)
+            or self.state not in (PrinterState.PRINTING, PrinterState.PAUSED)
         ):
             return False
         oldest = self.window.oldest()
@@ -453,9 +456,9 @@ class MarlinProtocol:
         word = entry.command.split(" ", 1)[0]
         if word == "M110":
             self._resync_pending = False
-            if self.state is DriverState.ERROR:
+            if self.state is PrinterState.ERROR:
                 self.error = None  # H22: the operator's M999 was answered and numbering re-synchronised
-                self._set_state(DriverState.IDLE, "re-synchronised after M999")
+                self._set_state(PrinterState.IDLE, "re-synchronised after M999")
         if word == "M115" and entry.job_index is None:
             self._identify()
         tool = _TOOL.match(entry.command)
@@ -463,7 +466,7 @@ class MarlinProtocol:
             self.active_tool = int(tool.group(1))
         if entry.fence and self.job is not None and self._job_fully_sent():
             self._finish_job(JobOutcome.COMPLETED, None, now)
-            self._set_state(DriverState.IDLE, "job completed")
+            self._set_state(PrinterState.IDLE, "job completed")
 
     def _on_resend(self, number: int, now: float, requested: bool = True) -> None:
         """`Resend: number` from the printer, or (`requested` False) the host replaying a line that got no
@@ -472,10 +475,10 @@ class MarlinProtocol:
         if requested:
             self._stall_since = self._ok_timer = now  # an answer: the wait for an ok starts again
             self._nudged = False
-        if self.job is None or self.state not in (DriverState.PRINTING, DriverState.PAUSED):
+        if self.job is None or self.state not in (PrinterState.PRINTING, PrinterState.PAUSED):
             # Nothing of ours is numbered in flight: the firmware's count is off (M999, reconnect without
             # reset, H22/H28). Re-synchronise with a checksummed M110 instead of replaying anything.
-            if not self._resync_pending and self.state is not DriverState.CONNECTING:
+            if not self._resync_pending and self.state is not PrinterState.CONNECTING:
                 self._resync_pending = True
                 self._write_numbered_hello(now)
             return
@@ -555,7 +558,7 @@ class MarlinProtocol:
         return min(floor * _LOOP_CEILING, max(floor, needed))
 
     def _on_start(self, now: float) -> None:
-        if self.state is DriverState.CONNECTING:
+        if self.state is PrinterState.CONNECTING:
             self._window_reset()
             self._send_hello(now, retry=False)
             return
@@ -567,7 +570,7 @@ class MarlinProtocol:
             message = "printer reset (sent 'start') during the job and lost its state; the job is aborted"
             self._emit_error(ErrorKind.JOB_FATAL, message, "reset")
             self._finish_job(JobOutcome.INTERRUPTED, message, now)
-        if self.state is DriverState.FAULT:
+        if self.state is PrinterState.FAULT:
             return
         self.connect(now)
 
@@ -579,12 +582,12 @@ class MarlinProtocol:
         if not self.firmware.busy_seen:
             self.firmware.busy_seen = True
             self._commands.append("M113 S2")
-        if "paused" in response.busy_reason and self.state is DriverState.PRINTING:
+        if "paused" in response.busy_reason and self.state is PrinterState.PRINTING:
             self.firmware.paused_for_user = True
-            self._set_state(DriverState.PAUSED, f"printer {response.busy_reason}")
+            self._set_state(PrinterState.PAUSED, f"printer {response.busy_reason}")
 
     def _on_wait(self, now: float) -> None:
-        if self.state is DriverState.CONNECTING:
+        if self.state is PrinterState.CONNECTING:
             self._handshake_done(now)
         elif self.job is not None and not self.window.has_room(self.settings.max_line_bytes):
             entry = self.window.ack_oldest()  # H17: firmware idle with nothing pending; we hold no credit
@@ -595,7 +598,7 @@ class MarlinProtocol:
         self._events.append(LogLine(self.printer, False, f"Error:{response.text}"))
         error_class = response.error_class
         if error_class is ErrorClass.FATAL:
-            if self.state is not DriverState.FAULT:
+            if self.state is not PrinterState.FAULT:
                 self._out += b"M112\n" + b"".join(c.encode() + b"\n" for c in ("M104 S0", "M140 S0"))
                 self._fault(f"printer halted: {response.text}", response.fatal_code, now)
         elif error_class is ErrorClass.STOPPED:
@@ -605,8 +608,8 @@ class MarlinProtocol:
             if self.job is not None:
                 self._finish_job(JobOutcome.FAILED, message, now)
             self._emit_error(ErrorKind.JOB_FATAL, message, response.fatal_code or "stopped")
-            if self.state is not DriverState.FAULT:
-                self._set_state(DriverState.ERROR, message)
+            if self.state is not PrinterState.FAULT:
+                self._set_state(PrinterState.ERROR, message)
         elif error_class is ErrorClass.NO_RESEND and self._rewind is not None:
             self._rewind.stale_seen += 1
 
@@ -666,7 +669,7 @@ class MarlinProtocol:
                 self._write_unnumbered(command, now)
                 continue
             job = self.job
-            if job is None or job.paused or self.state is not DriverState.PRINTING:
+            if job is None or job.paused or self.state is not PrinterState.PRINTING:
                 break
             if job.next_index < job.total:
                 try:
@@ -689,8 +692,8 @@ class MarlinProtocol:
                 job.fence_sent = True
                 self._write_unnumbered("M105", now, fence=True)
             break
-        if self.state is DriverState.CANCELLING and not self._commands and not len(self.window):
-            self._set_state(DriverState.IDLE, "cancelled job stopped")
+        if self.state is PrinterState.CANCELLING and not self._commands and not len(self.window):
+            self._set_state(PrinterState.IDLE, "cancelled job stopped")
 
     def _job_wire(self, number: int, command: str) -> bytes:
         """The next job line's wire bytes; kept while the window is full, so a line waiting for room is
@@ -786,7 +789,7 @@ class MarlinProtocol:
             self._resume.tick(now)
             held_job.apply_resume(self, now)
             return
-        if self.state is DriverState.CONNECTING:
+        if self.state is PrinterState.CONNECTING:
             if now - self._hello_at >= settings.hello_retry_s:
                 if self._hello_attempts >= settings.hello_attempts:
                     message = (
@@ -794,7 +797,7 @@ class MarlinProtocol:
                     )
                     self._emit_error(ErrorKind.RECOVERABLE_COMM, message, "no-handshake")
                     self.set_error(message, "no-handshake")
-                    self._set_state(DriverState.ERROR, message)
+                    self._set_state(PrinterState.ERROR, message)
                 else:
                     self._send_hello(now)
             return
@@ -867,7 +870,7 @@ class MarlinProtocol:
             if self.job is not None:
                 self._finish_job(JobOutcome.FAILED, message, now)
             self._emit_error(ErrorKind.JOB_FATAL, message, "timeout")
-            self._set_state(DriverState.ERROR, message)
+            self._set_state(PrinterState.ERROR, message)
             return
         if waiting_ok and not self._nudged and stalled >= self._nudge_after():
             # A corrupted newline leaves the firmware holding an unfinished line: it answers nothing until
@@ -934,7 +937,7 @@ class MarlinProtocol:
         self._resync_pending = False
         self._ok_timer = now
         self._last_poll = now
-        self._set_state(DriverState.IDLE, "handshake complete")
+        self._set_state(PrinterState.IDLE, "handshake complete")
         self._commands.appendleft("M115")
         self._pump(now)
 
@@ -995,7 +998,7 @@ class MarlinProtocol:
         if self.job is not None:
             self._finish_job(JobOutcome.FAILED, message, now)
         self._window_reset()
-        self._set_state(DriverState.ERROR, message)
+        self._set_state(PrinterState.ERROR, message)
 
     def _fault(self, message: str, code: str, now: float) -> None:
         self.error = message
@@ -1004,7 +1007,7 @@ class MarlinProtocol:
             self._finish_job(JobOutcome.FAILED, message, now)
         self._commands.clear()
         self._window_reset()
-        self._set_state(DriverState.FAULT, message)
+        self._set_state(PrinterState.FAULT, message)
 
     def _finish_job(self, outcome: JobOutcome, error: str | None, now: float) -> None:
         job = self.job
@@ -1043,7 +1046,7 @@ class MarlinProtocol:
         self._error = message
         self.error_code = code
 
-    def _set_state(self, state: DriverState, reason: str) -> None:
+    def _set_state(self, state: PrinterState, reason: str) -> None:
         if state is not self.state:
             previous, self.state = self.state, state
             self._events.append(StateChanged(self.printer, state, previous, reason))

@@ -12,6 +12,8 @@ never a face (`farmctl.cli`, the web server). Modules:
 * `farm.py`: `Farm`, one farm as the use cases see it (store, configuration, file store), and
   `open_store(home)`, the one way to open a farm's store by its home;
 * `queueing.py`: queue files as jobs (`queue_files`), shared by `farmctl jobs add` and uploads;
+* `jobs.py`: what a person does to a queued job (cancel, retry, hold, release, priority, move) and
+  the job documents each face answers with (`farmctl jobs ...` and `/api/v1/jobs/...`);
 * `control.py`: ask the daemon that drives a printer for a verb and wait for its answer (the CLI's
   `printers pause|resume|cancel|stop|recover` and the MQTT commands);
 * `status.py` (with `attention.py`, `liveness.py`, `daemon_lock.py`): the farm as `status`,

@@ -22,8 +22,9 @@ from enum import StrEnum
 from typing import Any
 
 from farmctl.ids import format_id
-from farmctl.scheduler.model import JobState, PrinterState
+from farmctl.scheduler.model import JobState
 from farmctl.scheduler.waits import LOW_SPOOL_G, PrinterWait, WaitCode, spool_command
+from farmctl.states import PrinterState
 from farmctl.store.jobstore import JobStore
 from farmctl.store.records import Job, Printer, Run
 

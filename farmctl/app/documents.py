@@ -71,6 +71,7 @@ def job_json(job: Job, forecast: JobForecast | None) -> dict[str, Any]:
         "created": iso(job.created_at),
         "site": job.site,
         "reserved": job.reserved,
+        "origin": job.origin,
     }
 
 
@@ -106,6 +107,7 @@ def order_json(order: Order, forecast: OrderForecast | None) -> dict[str, Any]:
         "created": iso(order.created_at),
         "site": order.site,
         "job_sites": list(order.job_sites),
+        "origin": order.origin,
     }
 
 

@@ -43,7 +43,7 @@ def root(
 # commands are listed.
 _COMMAND_MODULES: list[str] = [
     "printing", "printers", "orders", "jobs", "schedule", "gcode", "daemon", "recover", "quote", "stats",
-    "keys", "serve",
+    "keys", "serve", "sync",
 ]
 
 # Each top-level command and the modules that register it or add to it (`printers pause` comes from
@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "orders": ("orders",), "jobs": ("jobs",), "schedule": ("schedule",), "gcode": ("gcode",),
     "daemon": ("daemon",), "status": ("daemon",), "watch": ("daemon",), "demo": ("daemon",),
     "doctor": ("daemon",), "quote": ("quote",), "stats": ("stats",), "keys": ("keys",), "serve": ("serve",),
+    "sync": ("sync",),
 }
 
 # Options of the root callback that take a value (the command follows it).

@@ -28,19 +28,25 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_jobs(store: JobStore, job_ids: list[int], json_out: bool) -> None:
-    from farmctl.app.documents import job_json, plan_for
+    from farmctl.app.jobs import job_documents
 
-    projection = plan_for(store)
-    documents = [job_json(store.get_job(i), projection.forecast(i)) for i in job_ids]
+    documents = job_documents(store, job_ids)
     if json_out:
         print_json(documents)
     else:
+        from datetime import datetime
+
+        from farmctl.cli.details import when
+
+        now = store.now()
         for doc in documents:
             if doc["reserved"]:
                 message(f"{doc['id']}: {doc['file']} x{doc['copies']} {doc['state']}, reserved for site "
                         f"{doc['site']} (printed there)")
                 continue
-            finish = doc["projected_finish"] or "-"
+            # The document's ISO time is for scripts; people read it as every screen writes times.
+            iso_finish = doc["projected_finish"]
+            finish = when(datetime.fromisoformat(iso_finish).timestamp(), now) if iso_finish else "-"
             risk = f"  AT RISK: {doc['at_risk_reason']}" if doc["at_risk"] else ""
             message(
                 f"{doc['id']}: {doc['file']} x{doc['copies']} {doc['state']}, projected finish {finish}{risk}"
@@ -89,18 +95,18 @@ def add(
 
     if copies < 1:
         raise UserError(f"--copies must be at least 1 (got {copies})")
-    request = QueueRequest(
-        copies=copies,
-        priority=parse_priority(priority) if priority is not None else None,
-        due=parse_due(due) if due is not None else None,
-        order_id=parse_id("order", order) if order is not None else None,
-        material=material,
-        nozzle_mm=nozzle,
-        printer_id=printer,
-        tags=frozenset(tag or ()),
-        site=site,
-    )
     with open_store(home, create=True) as store:
+        request = QueueRequest(
+            copies=copies,
+            priority=parse_priority(priority) if priority is not None else None,
+            due=parse_due(due) if due is not None else None,
+            order_id=parse_id("order", order, store.local_id) if order is not None else None,
+            material=material,
+            nozzle_mm=nozzle,
+            printer_id=printer,
+            tags=frozenset(tag or ()),
+            site=site,
+        )
         created = queue_files(Farm.of(store), [FileToQueue(path) for path in files], request)
         _print_jobs(store, [j.id for j in created], json_out)
 
@@ -153,9 +159,9 @@ def list_(
         raise UserError("--all lists every job: leave out --page and --offset")
     if page is not None:
         offset = (page - 1) * limit
-    order_id = parse_id("order", order) if order else None
     site_name = check_site(site) if site is not None else None
     with open_store(home) as store:
+        order_id = parse_id("order", order, store.local_id) if order else None
         found = jobs_page(
             store,
             state=JobState(state) if state else None,
@@ -183,7 +189,7 @@ def list_(
         finish = f"at {job.site}" if job.reserved else short_time(forecast.finish if forecast else None, now)
         rows.append(
             (
-                doc["id"],
+                doc["origin"] or doc["id"],
                 *((job.site,) if with_site else ()),
                 f"{doc['state']} (held)" if doc["held"] and doc["state"] != "held" else doc["state"],
                 f"{job.copies_done}/{job.copies}",
@@ -208,8 +214,8 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
-    number = parse_id("job", job_id)
     with open_store(home) as store:
+        number = parse_id("job", job_id, store.local_id)
         document = job_document(store, number)
     if json_out:
         print_json(document)
@@ -221,19 +227,14 @@ def show(job_id: JobArg, json_out: JsonOpt = False, home: HomeOpt = None) -> Non
 
 
 def _act(job_id: str, home: Path | None, json_out: bool, action: str) -> None:
+    from farmctl.app.jobs import act
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
-    number = parse_id("job", job_id)
     with open_store(home) as store:
-        operation = {
-            "cancel": store.cancel_job,
-            "retry": store.retry_job,
-            "hold": store.hold_job,
-            "release": store.release_job,
-        }[action]
-        job = operation(number)
-        _print_jobs(store, [job.id], json_out)
+        number = parse_id("job", job_id, store.local_id)
+        act(store, number, action)
+        _print_jobs(store, [number], json_out)
 
 
 @jobs_app.command("cancel")
@@ -274,14 +275,13 @@ def move(
     """Reserve a job for a site (its daemons alone print it), or release it with --site central.
 
     Refused for a job with a copy printing now, and for done or cancelled jobs."""
+    from farmctl.app.jobs import move as move_job
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
-    from farmctl.sites import check_site
 
-    number = parse_id("job", job_id)
-    name = check_site(site)
     with open_store(home) as store:
-        store.move_job(number, name)
+        number = parse_id("job", job_id, store.local_id)
+        move_job(store, number, site)
         _print_jobs(store, [number], json_out)
 
 
@@ -293,12 +293,11 @@ def priority_(
     home: HomeOpt = None,
 ) -> None:
     """Change a job's priority (higher runs first under the default policy)."""
-    from farmctl.app.values import parse_priority
+    from farmctl.app.jobs import set_priority
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
-    number = parse_id("job", job_id)
-    level = parse_priority(priority)
     with open_store(home) as store:
-        store.set_job_priority(number, level)
+        number = parse_id("job", job_id, store.local_id)
+        set_priority(store, number, priority)
         _print_jobs(store, [number], json_out)

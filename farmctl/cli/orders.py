@@ -41,13 +41,12 @@ def add(
     home: HomeOpt = None,
 ) -> None:
     """Create an order; add its jobs with `farmctl jobs add FILE --order ID`."""
-    from farmctl.app.values import parse_due, parse_priority
+    from farmctl.app.orders import add_order, new_order
     from farmctl.cli.queue_support import open_store
 
-    due_at = parse_due(due)
-    level = parse_priority(priority)
+    wanted = new_order(customer, due, priority, project, notes)
     with open_store(home, create=True) as store:
-        order = store.add_order(customer, due=due_at, priority=level, project=project, notes=notes)
+        order = add_order(store, wanted)
     if json_out:
         from farmctl.app.documents import order_json
 
@@ -69,6 +68,7 @@ def list_(
     """Every order with its progress, projected finish and whether it is at risk."""
     from farmctl.app.documents import order_json, plan_for
     from farmctl.cli.queue_support import open_store, print_table, short_time
+    from farmctl.ids import format_id
     from farmctl.sites import check_site
 
     site_name = check_site(site) if site is not None else None
@@ -92,7 +92,7 @@ def list_(
         f = forecasts.get(o.id)
         rows.append(
             (
-                f"o{o.id}",
+                o.origin or format_id("order", o.id),
                 *((", ".join(sorted({o.site, *o.job_sites})),) if with_site else ()),
                 o.customer,
                 o.project or "-",
@@ -115,8 +115,8 @@ def show(order_id: OrderArg, json_out: JsonOpt = False, home: HomeOpt = None) ->
     from farmctl.cli.queue_support import open_store
     from farmctl.ids import parse_id
 
-    number = parse_id("order", order_id)
     with open_store(home) as store:
+        number = parse_id("order", order_id, store.local_id)
         document = order_document(store, number)
     if json_out:
         print_json(document)
@@ -155,10 +155,10 @@ def report(
 
     if report_format not in REPORT_FORMATS:
         raise UserError(f"--format must be one of {', '.join(REPORT_FORMATS)} (got {report_format!r})")
-    number = parse_id("order", order_id)
     if report_format == "pdf" and output is None and sys.stdout.isatty():
         raise UserError("a PDF does not belong on a terminal; give -o FILE (or pipe it)")
     with open_store(home) as store:
+        number = parse_id("order", order_id, store.local_id)
         result = order_report(store, number)
     if report_format == "text" and output is None:
         from farmctl.cli.queue_support import console
@@ -244,29 +244,17 @@ def share(
 ) -> None:
     """Print an unguessable link to a page for this order's customer: its parts, copies done and the
     projected finish against the due date, nothing of other orders. Served by `farmctl serve`."""
+    from farmctl.app.orders import revoke_links, share_link
     from farmctl.cli.queue_support import open_store
-    from farmctl.config_schema import HttpSettings
     from farmctl.ids import parse_id
 
-    number = parse_id("order", order_id)
     with open_store(home) as store:
+        number = parse_id("order", order_id, store.local_id)
         if revoke:
-            revoked = store.revoke_shares(number)
+            revoked = revoke_links(store, number)
             message(f"order o{number}: {revoked} share link{'s' if revoked != 1 else ''} revoked")
             return
-        _, token = store.share_order(number)
-        assert store.config is not None
-        http = store.config.section(HttpSettings)
-    print(f"{_base_url(http.host, http.port)}share/{token}")
+        link = share_link(store, number)
+    print(link)
     message(f"order o{number}: anyone with this link sees its progress; `farmctl orders share o{number} "
             "--revoke` ends every link of it")
-
-
-def _base_url(host: str, port: int) -> str:
-    """Where `farmctl serve` (or the daemon's [http]) is reached, as [http] in farm.toml says."""
-    import socket
-
-    if host in ("0.0.0.0", "::", ""):
-        host = socket.getfqdn()
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/"

@@ -6,14 +6,13 @@ pause/resume/cancel/stop belong to the daemon's control path and are added by it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from farmctl.app.documents import printer_json
 from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
 from farmctl.cli.help import FarmTyper
-from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.scheduler.waits import PrinterWait
@@ -72,77 +71,16 @@ VerifyOpt = Annotated[
     ),
 ]
 
-_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(printers_app, name="printers")
 
 
-def _parse_bed(text: str) -> tuple[float, float, float]:
-    parts = text.lower().replace("×", "x").split("x")
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 3 or min(values) <= 0:
-        raise UserError(f"--bed '{text}' is not a build volume; use XxYxZ in mm, e.g. 220x220x250")
-    return (values[0], values[1], values[2])
-
-
-def _verify_octoprint(url: str, key: str) -> None:
-    """Refuse a wrong URL, a wrong key, a TLS problem or a disconnected printer before storing anything."""
-    from farmctl.drivers.octoprint import verify_octoprint
-
-    info = verify_octoprint(url, key, timeout=10.0)
-    message(f"OctoPrint {info.server_version} at {info.url} accepted the key; printer {info.printer_state}")
-
-
-def _read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
-    if api_key and api_key_file:
-        raise UserError("give --api-key or --api-key-file, not both")
-    if api_key_file is not None:
-        try:
-            key = api_key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise UserError(f"cannot read --api-key-file {api_key_file}: {exc.strerror}") from exc
-        if not key:
-            raise UserError(f"--api-key-file {api_key_file} is empty")
-        return key
-    return api_key
-
-
 def _warn_if_absent(port: str | None) -> None:
-    """A port that reaches no device now is still registered (plug in later), with one line saying so."""
-    if port is None:
-        return
-    from farmctl.drivers.serial.device import registration_warning
+    from farmctl.app.printers import port_warning
 
-    warning = registration_warning(port)
+    warning = port_warning(port)
     if warning:
         message(warning)
-
-
-def _check_profile(name: str | None) -> tuple[float, float, float] | None:
-    """The profile must exist; its build volume is the default bed."""
-    if name is None:
-        return None
-    from farmctl.gcode import load_profile
-
-    return load_profile(name).build_volume_mm
-
-
-def _check_common(
-    material: str | None, nozzle: float | None, bed_clear: str | None, power_w: float | None
-) -> None:
-    if nozzle is not None and not 0.05 <= nozzle <= 3.0:
-        raise UserError(f"--nozzle {nozzle} mm is not a nozzle diameter (expected 0.05..3)")
-    if bed_clear is not None and bed_clear not in ("manual", "auto", "always"):
-        raise UserError(f"--bed-clear must be manual, auto or always (got '{bed_clear}')")
-    if power_w is not None and power_w < 0:
-        raise UserError("--power-w cannot be negative")
-    if material is not None and not material.strip():
-        raise UserError("--material cannot be empty")
 
 
 @printers_app.command("add")
@@ -166,41 +104,18 @@ def add(
     home: HomeOpt = None,
 ) -> None:
     """Register a printer: USB serial (--port) or OctoPrint (--octoprint with --api-key)."""
-    if not printer_id or not set(printer_id) <= _ID_CHARS or len(printer_id) > 64:
-        raise UserError(f"printer id '{printer_id}' must be 1-64 letters, digits, '-', '_' or '.'")
-    if (port is None) == (octoprint is None):
-        raise UserError("give exactly one of --port URL (serial) or --octoprint URL")
-    key = _read_key(api_key, api_key_file)
-    if octoprint is not None and not key:
-        raise UserError("an OctoPrint printer needs --api-key KEY or --api-key-file FILE")
-    if port is not None and (key or (baud is not None and baud <= 0)):
-        raise UserError("--api-key is for OctoPrint printers" if key else "--baud must be positive")
-    _check_common(material, nozzle, bed_clear, power_w)
-    profile_bed = _check_profile(profile)
-    if octoprint is not None and key and verify:
-        _verify_octoprint(octoprint.rstrip("/"), key)
-    from farmctl.store import PrinterSpec
+    from farmctl.app.printers import PrinterFields, add_printer, new_printer
 
-    spec = PrinterSpec(
-        id=printer_id,
-        kind="serial" if port is not None else "octoprint",
-        port=port,
-        baud=baud if port is not None else None,
-        octoprint_url=octoprint.rstrip("/") if octoprint else None,
-        api_key=key,
-        material=material,
-        color=color,
-        nozzle_mm=nozzle,
-        bed_mm=_parse_bed(bed) if bed else profile_bed,
-        tags=frozenset(tag or ()),
-        bed_clear_mode=bed_clear or "manual",
-        power_w=power_w,
-        profile=profile,
+    given = PrinterFields(
+        port=port, baud=baud, octoprint=octoprint, api_key=api_key, api_key_file=api_key_file,
+        material=material, color=color, nozzle=nozzle, bed=bed, tags=tag, bed_clear=bed_clear,
+        power_w=power_w, profile=profile,
     )
+    spec = new_printer(printer_id, given, verify=verify, notify=message)
     from farmctl.cli.queue_support import open_store
 
     with open_store(home, create=True) as store:
-        printer = store.add_printer(spec)
+        printer = add_printer(store, spec)
     if json_out:
         print_json(printer_json(printer))
     else:
@@ -289,30 +204,33 @@ def show(printer_id: IdArg, json_out: JsonOpt = False, home: HomeOpt = None) -> 
 @printers_app.command("remove")
 def remove(printer_id: IdArg, home: HomeOpt = None) -> None:
     """Forget a printer (refused while it prints or has jobs pinned to it)."""
+    from farmctl.app.printers import remove_printer
     from farmctl.cli.queue_support import open_store
 
     with open_store(home) as store:
-        store.remove_printer(printer_id)
+        remove_printer(store, printer_id)
     message(f"removed printer {printer_id}")
 
 
 @printers_app.command("enable")
 def enable(printer_id: IdArg, home: HomeOpt = None) -> None:
     """Put a printer into rotation (also after it was held for repeated failures)."""
+    from farmctl.app.printers import set_enabled
     from farmctl.cli.queue_support import open_store
 
     with open_store(home) as store:
-        store.set_printer_enabled(printer_id, True)
+        set_enabled(store, printer_id, True)
     message(f"printer {printer_id} enabled")
 
 
 @printers_app.command("disable")
 def disable(printer_id: IdArg, home: HomeOpt = None) -> None:
     """Take a printer out of rotation: it finishes its current copy and takes no more."""
+    from farmctl.app.printers import set_enabled
     from farmctl.cli.queue_support import open_store
 
     with open_store(home) as store:
-        store.set_printer_enabled(printer_id, False)
+        set_enabled(store, printer_id, False)
     message(f"printer {printer_id} disabled")
 
 
@@ -325,20 +243,15 @@ def clear(
 
     A printer that cannot be cleared (unknown id, still printing) is a one-line error; the others are
     cleared all the same, and the exit code is then non-zero."""
+    from farmctl.app.printers import clear_beds
     from farmctl.cli.queue_support import open_store
 
-    failed: UserError | None = None
     with open_store(home) as store:
-        for printer_id in printer_ids:
-            try:
-                store.confirm_bed_clear(printer_id)
-            except UserError as error:
-                if len(printer_ids) == 1:
-                    raise
-                message(f"farmctl: error: {error.message}")  # as the CLI prints any error
-                failed = failed or error
-                continue
-            message(f"printer {printer_id}: bed confirmed clear")
+        failed = clear_beds(
+            store, printer_ids,
+            cleared=lambda printer_id: message(f"printer {printer_id}: bed confirmed clear"),
+            refused=lambda error: message(f"farmctl: error: {error}"),  # as the CLI prints any error
+        )
     if failed is not None:
         raise typer.Exit(failed.exit_code)
 
@@ -370,61 +283,21 @@ def set_(
     home: HomeOpt = None,
 ) -> None:
     """Change settings, e.g. `printers set mk3-1 --material PETG --color black` (--tag replaces all tags)."""
-    _check_common(material, nozzle, bed_clear, power_w)
-    _check_profile(profile)
-    changes: dict[str, Any] = {
-        key: value
-        for key, value in {
-            "port": port,
-            "baud": baud,
-            "octoprint_url": octoprint.rstrip("/") if octoprint else None,
-            "api_key": _read_key(api_key, api_key_file),
-            "material": material,
-            "color": color,
-            "nozzle_mm": nozzle,
-            "bed_mm": _parse_bed(bed) if bed else None,
-            "tags": frozenset(tag) if tag else None,
-            "bed_clear_mode": bed_clear,
-            "power_w": power_w,
-            "profile": profile,
-        }.items()
-        if value is not None
-    }
-    if not changes and spool_g is None:
-        raise UserError("nothing to set; give e.g. --material PETG (see `farmctl printers set --help`)")
-    if spool_g is not None:
-        from farmctl.records.ledger import check_spool_g
-
-        check_spool_g(spool_g)
+    from farmctl.app.printers import PrinterFields, change_printer, check_changes
     from farmctl.cli.queue_support import open_store
 
+    given = PrinterFields(
+        port=port, baud=baud, octoprint=octoprint, api_key=api_key, api_key_file=api_key_file,
+        material=material, color=color, nozzle=nozzle, bed=bed, tags=tag, bed_clear=bed_clear,
+        power_w=power_w, profile=profile,
+    )
+    changes = check_changes(given, spool_g)
     with open_store(home) as store:
-        current = store.get_printer(printer_id)
-        if "api_key" in changes and current.kind != "octoprint":
-            raise UserError(f"printer {printer_id} is a serial printer; --api-key is for OctoPrint printers")
-        if ("port" in changes and current.kind != "serial") or (
-            "octoprint_url" in changes and current.kind != "octoprint"
-        ):
-            raise UserError(
-                f"printer {printer_id} is a {current.kind} printer; remove and add it to change its kind"
-            )
-        if verify and ("api_key" in changes or "octoprint_url" in changes):
-            url = changes.get("octoprint_url") or current.octoprint_url
-            secret = store.printer_secret(printer_id)
-            new_key = changes.get("api_key") or (secret.api_key if secret else None)
-            if url and new_key:
-                _verify_octoprint(url, new_key)
-        printer = store.update_printer(printer_id, **changes) if changes else current
-        if spool_g is not None or ("material" in changes and current.spool_g is not None):
-            from farmctl.records.ledger import load_spool
-
-            # A new material changes the grams per mm of what is left (its density).
-            left = spool_g if spool_g is not None else current.spool_g or 0.0
-            printer = load_spool(store, printer_id, left)
-            changes["spool_g"] = printer.spool_g
+        done = change_printer(store, printer_id, changes, spool_g=spool_g, verify=verify, notify=message)
+    printer = done.printer
     if json_out:
         print_json(printer_json(printer))
     else:
-        message(f"printer {printer_id}: set {', '.join(sorted(changes))}")
+        message(f"printer {printer_id}: set {', '.join(done.changed)}")
     if "port" in changes:
         _warn_if_absent(printer.port)

@@ -183,7 +183,8 @@ def _refuse_non_gcode(file: Path) -> None:
 def _wait_until_idle(
     driver: MarlinDriver, events: queue.Queue[DriverEvent], received: list[int], timeout: float
 ) -> None:
-    from farmctl.drivers.base import DriverState, PrinterError, StateChanged
+    from farmctl.drivers.base import PrinterError, StateChanged
+    from farmctl.states import PrinterState
 
     deadline = time.monotonic() + timeout
     last_error = ""
@@ -197,9 +198,9 @@ def _wait_until_idle(
         if isinstance(event, PrinterError):
             last_error = event.message
         if isinstance(event, StateChanged):
-            if event.state is DriverState.IDLE:
+            if event.state is PrinterState.IDLE:
                 return
-            if event.state in (DriverState.ERROR, DriverState.FAULT, DriverState.OFFLINE):
+            if event.state in (PrinterState.ERROR, PrinterState.FAULT, PrinterState.OFFLINE):
                 reason = last_error or event.reason
                 if reason.startswith(f"cannot open {driver.url}"):
                     raise UserError(reason)  # already names the port and what to do
@@ -251,10 +252,10 @@ def _follow(
 
 def _wait_for_script(driver: MarlinDriver, events: queue.Queue[DriverEvent]) -> None:
     """After a cancel, let the safe-stop script reach the printer before the port closes."""
-    from farmctl.drivers.base import DriverState
+    from farmctl.states import PrinterState
 
     deadline = time.monotonic() + CANCEL_TIMEOUT_S
-    while time.monotonic() < deadline and driver.status().state is DriverState.CANCELLING:
+    while time.monotonic() < deadline and driver.status().state is PrinterState.CANCELLING:
         with contextlib.suppress(queue.Empty):
             events.get(timeout=0.2)
 

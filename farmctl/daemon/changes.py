@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from farmctl.daemon.drivers import close_driver, connection_key
 from farmctl.daemon.fleet import Fleet
-from farmctl.daemon.worker import PrinterWorker, WorkerState
+from farmctl.daemon.worker import PrinterWorker
 from farmctl.ids import format_id, parse_id
+from farmctl.states import PrinterState
 
 if TYPE_CHECKING:
     from farmctl.daemon.control import ControlHandler
@@ -85,9 +86,9 @@ class FleetChanges:
         worker.printer_bed_clear = True
         worker.recovery_pending = None  # a copy waiting for recovery there was given up (back to the queue)
         worker.recover_waiting = False
-        if worker.state is WorkerState.AWAITING_BED_CLEAR:
-            sup.persist_state(worker, WorkerState.IDLE, None)
-        elif worker.state in (WorkerState.FAULT, WorkerState.ERROR) and worker.run is None and by_operator:
+        if worker.state is PrinterState.AWAITING_BED_CLEAR:
+            sup.persist_state(worker, PrinterState.IDLE, None)
+        elif worker.state in (PrinterState.FAULT, PrinterState.ERROR) and worker.run is None and by_operator:
             # `printers clear` on a halted printer: the operator looked at it; connect again.
             sup.reconnect_now(worker)
         sup.request_dispatch()
@@ -161,4 +162,4 @@ class FleetChanges:
             sup.live.release_printer(sup.daemon_id, worker.id)
             sup.log.info("printer.removed", worker.id)
         else:
-            sup.persist_state(worker, WorkerState.MAINTENANCE, "disabled")
+            sup.persist_state(worker, PrinterState.MAINTENANCE, "disabled")

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from farmctl.daemon.fleet import Fleet
-from farmctl.daemon.worker import PrinterWorker, WorkerState
+from farmctl.daemon.worker import PrinterWorker
 from farmctl.errors import UserError
 from farmctl.ids import format_id
+from farmctl.states import PrinterState
 from farmctl.store.live import ControlRequest, LiveStore
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class ControlHandler:
             raise UserError(f"unknown verb {verb!r}")
         if driver is None:
             raise UserError(f"printer {worker.id} is not connected ({worker.state.value})")
-        if worker.state is WorkerState.RECONNECTING and verb != "cancel":
+        if worker.state is PrinterState.RECONNECTING and verb != "cancel":
             raise UserError(f"printer {worker.id} is out of reach (its cable is out; the copy is held): "
                             f"{verb} it once it is back, or `printers cancel {worker.id}` gives the copy up")
         if verb == "recover":
@@ -80,11 +81,11 @@ class ControlHandler:
                 worker.run.stop_reason = "emergency stop by operator"
             driver.emergency_stop()
         elif verb == "pause":
-            if worker.state is not WorkerState.PRINTING or worker.run is None:
+            if worker.state is not PrinterState.PRINTING or worker.run is None:
                 raise UserError(f"printer {worker.id} is {worker.state.value}; nothing to pause")
             driver.pause()
         elif verb == "resume":
-            if worker.state is not WorkerState.PAUSED:
+            if worker.state is not PrinterState.PAUSED:
                 raise UserError(f"printer {worker.id} is {worker.state.value}, not paused; nothing to resume")
             waiting = sup.field.resume(worker)  # a re-heat counts against the power budget
             if waiting is not None:
@@ -109,7 +110,7 @@ class ControlHandler:
 
     # ---- confirmations -----------------------------------------------------------------------------
     def on_state(self, worker: PrinterWorker) -> None:
-        wanted = {"pause": WorkerState.PAUSED, "resume": WorkerState.PRINTING, "stop": WorkerState.FAULT}
+        wanted = {"pause": PrinterState.PAUSED, "resume": PrinterState.PRINTING, "stop": PrinterState.FAULT}
         for awaiting in [a for a in self._awaiting if a.printer_id == worker.id]:
             if wanted.get(awaiting.verb) is worker.state:
                 self._confirm(awaiting, ok=True, result=f"printer {worker.id} is {worker.state.value}")

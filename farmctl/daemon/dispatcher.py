@@ -17,7 +17,7 @@ from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver
 from farmctl.daemon.power import HeatUp, heat_end_line, may_start
 from farmctl.daemon.reasons import worker_wait
-from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
+from farmctl.daemon.worker import ActiveRun, PrinterWorker
 from farmctl.drivers.base import JobSpec
 from farmctl.drivers.serial.preflight import PreflightCache, PreflightError
 from farmctl.errors import UserError
@@ -26,9 +26,10 @@ from farmctl.gcode.resume import first_extrusion
 from farmctl.ids import format_id
 from farmctl.redact import mask_optional
 from farmctl.scheduler import waits
-from farmctl.scheduler.dispatch import next_for_printer
-from farmctl.scheduler.model import JobView, Policy, QueueSnapshot
+from farmctl.scheduler.dispatch import dispatch_pass
+from farmctl.scheduler.model import Policy
 from farmctl.scheduler.policy import order_jobs
+from farmctl.states import PrinterState
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import LiveStatus, RunProgressRow
 from farmctl.store.records import Run
@@ -40,7 +41,7 @@ MAX_CANDIDATES = 32  # job ids offered to one claim (it takes the first that sti
 def ready(worker: PrinterWorker) -> bool:
     """May start a copy now: connected and idle, bed confirmed clear, in rotation."""
     return (
-        worker.state is WorkerState.IDLE
+        worker.state is PrinterState.IDLE
         and worker.run is None
         and worker.printer_bed_clear
         and worker.printer.enabled
@@ -76,35 +77,23 @@ class Dispatcher:
             return
         ordered = order_jobs(snap.jobs, Policy(settings.policy), snap.now, settings.aging_s_per_hour)
         heating = {w.id: w.heat.draw_w for w in every if w.heat is not None}
-        # Copies this pass has not handed out yet: a one-copy job on an idle farm of 50 printers is one
-        # claim, not 50 write transactions of which 49 find nothing (they held up the first print).
-        left = {job.id: job.copies_left for job in snap.jobs}
-        # A retried copy is left to another free printer by the one it failed on (scheduler/dispatch.py);
-        # when that printer then starts something else, a second round offers the copy back.
-        free = {w.id for w in waiting}
-        idle: dict[str, list[int]] = {}  # printers that start nothing, and what the rule offered them
-        deferred = [w for w in waiting if self._start_one(w, snap, ordered, free, left, heating, now, idle)]
-        for worker in deferred:
-            if worker.id in free:
-                idle.pop(worker.id, None)
-                self._start_one(worker, snap, ordered, free, left, heating, now, idle)
-        if idle:  # why they idle, for every face (farmctl/scheduler/waits.py)
-            by_id = {w.id: w for w in waiting}
-            for worker_id, wait in waits.idle_waits(snap, ordered, idle, left).items():
+        by_id = {w.id: w for w in waiting}
+
+        def start(printer_id: str, candidates: list[int]) -> int | None:
+            run = self._start_one(by_id[printer_id], candidates, heating, now)
+            return None if run is None else run.job_id
+
+        # The one assigner (farmctl/scheduler/dispatch.py): the copies `farmctl schedule` shows starting now
+        # are the ones offered here, printer by printer, each to one guarded claim.
+        result = dispatch_pass(snap, ordered, [w.id for w in waiting], start, MAX_CANDIDATES)
+        if result.idle:  # why they idle, for every face (farmctl/scheduler/waits.py)
+            for worker_id, wait in waits.idle_waits(snap, ordered, result.idle, result.left).items():
                 by_id[worker_id].wait = wait
 
-    def _start_one(self, worker: PrinterWorker, snap: QueueSnapshot, ordered: list[JobView], free: set[str],
-                   left: dict[int, int], heating: dict[str, float], now: float,
-                   idle: dict[str, list[int]]) -> bool:
-        """Claim a copy for one ready printer, within the power budget (it leaves `free` when one starts;
-        one that starts nothing is noted in `idle` with what the rule offered it). True when it started
-        nothing and left a retried copy to another free printer."""
-        steered: list[int] = []
-        offered = next_for_printer(snap, ordered, worker.id, free, steered)
-        candidates = [j for j in offered if left.get(j, 0) > 0]
-        if not candidates:
-            idle[worker.id] = offered
-            return bool(steered)
+    def _start_one(self, worker: PrinterWorker, candidates: list[int], heating: dict[str, float],
+                   now: float) -> Run | None:
+        """Claim a copy of the first of `candidates` that still has one for this ready printer, within the
+        power budget; start it. None when it started nothing."""
         draw = worker.printer.power_w or self.power.default_printer_w
         if not may_start(self.power.budget_w, heating, draw):
             if not worker.waiting_for_power:
@@ -112,17 +101,15 @@ class Dispatcher:
                               budget_w=self.power.budget_w)
             worker.waiting_for_power = True
             worker.wait = waits.waiting_for_power(draw, sum(heating.values()), self.power.budget_w)
-            return False
+            return None
         worker.waiting_for_power = False
         worker.wait = None
-        run = self.store.claim_copy(worker.id, candidates[:MAX_CANDIDATES])
+        run = self.store.claim_copy(worker.id, candidates)
         if run is None:
-            return bool(steered)
-        free.discard(worker.id)
-        left[run.job_id] = left.get(run.job_id, 1) - 1
+            return None
         heating[worker.id] = draw
         self.start(worker, run, draw, now)
-        return False
+        return run
 
     def start(self, worker: PrinterWorker, run: Run, draw_w: float, now: float) -> None:
         assert worker.driver is not None
@@ -174,7 +161,7 @@ class Dispatcher:
 
 def live_detail(worker: PrinterWorker, wall: float) -> str | None:
     """The state's detail as `status`/`watch` show it: a held copy counts its outage ("reconnecting 12 s")."""
-    if worker.state is WorkerState.RECONNECTING and worker.outage_since is not None:
+    if worker.state is PrinterState.RECONNECTING and worker.outage_since is not None:
         return f"reconnecting {max(0, int(wall - worker.outage_since))} s"
     return worker.detail
 

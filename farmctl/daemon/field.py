@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from farmctl.daemon.fleet import Fleet
 from farmctl.daemon.power import HeatUp, may_start, needs_reheat
 from farmctl.daemon.recovery import RecoveryPlan, plan_recovery
-from farmctl.daemon.worker import ActiveRun, PrinterWorker, WorkerState
+from farmctl.daemon.worker import ActiveRun, PrinterWorker
 from farmctl.drivers.base import JobFinished, JobSpec, LinkResumed, PrinterError
 from farmctl.errors import UserError
 from farmctl.gcode.resume import first_extrusion
 from farmctl.ids import format_id
+from farmctl.states import PrinterState
 
 if TYPE_CHECKING:
     from farmctl.config_schema import PowerSettings
@@ -77,7 +78,7 @@ class FieldRecovery:
     # ---- cable out: hold, poll, resume -------------------------------------------------------------------
     def link_lost(self, worker: PrinterWorker, reason: str, now: float) -> None:
         sup = self.sup
-        first = worker.state is not WorkerState.RECONNECTING
+        first = worker.state is not PrinterState.RECONNECTING
         if first:
             if worker.outage_since is None:  # (a sleep already dated it: see _check_sleep)
                 worker.outage_since = self.wall()
@@ -88,7 +89,7 @@ class FieldRecovery:
                             "lines_acked": run.lines_acked}
             sup.log.warning("printer.disconnected", worker.id, **details)
             self._record("printer.disconnected", worker, details)
-        sup.persist_state(worker, WorkerState.RECONNECTING, "cable out: reconnecting; the copy is held")
+        sup.persist_state(worker, PrinterState.RECONNECTING, "cable out: reconnecting; the copy is held")
         worker.reconnect_at = now + RECONNECT_POLL_S
 
     def link_resumed(self, worker: PrinterWorker, event: LinkResumed) -> None:
@@ -125,7 +126,7 @@ class FieldRecovery:
         if event.code == "other-printer":
             sup.log.error("printer.other_printer", worker.id, message=event.message)
             self._record("printer.other_printer", worker, {"message": event.message})
-        if worker.state is WorkerState.RECONNECTING:
+        if worker.state is PrinterState.RECONNECTING:
             worker.reconnect_at = now + REFUSED_RETRY_S
 
     def left_reconnecting(self, worker: PrinterWorker) -> None:
@@ -139,7 +140,7 @@ class FieldRecovery:
         window = self.sup.settings.reconnect_window_s
         wall = self.wall()
         for worker in self.sup.workers.values():
-            if worker.state is not WorkerState.RECONNECTING or worker.driver is None:
+            if worker.state is not PrinterState.RECONNECTING or worker.driver is None:
                 continue
             if (
                 worker.outage_since is not None
@@ -188,9 +189,9 @@ class FieldRecovery:
         for worker in sup.workers.values():
             if worker.run is None or worker.driver is None:
                 continue
-            if worker.state is WorkerState.RECONNECTING:
+            if worker.state is PrinterState.RECONNECTING:
                 continue  # its outage is measured on the wall clock: the sleep already counts
-            if worker.state not in (WorkerState.PRINTING, WorkerState.PAUSED):
+            if worker.state not in (PrinterState.PRINTING, PrinterState.PAUSED):
                 continue
             worker.outage_since = self.wall() - slept  # the outage began when the host fell asleep
             worker.driver.resynchronise()  # -> RECONNECTING (logged by link_lost), then back or interrupted
@@ -211,7 +212,7 @@ class FieldRecovery:
     def recover(self, worker: PrinterWorker) -> str:
         """`printers recover ID` reached the daemon: the same plan the operator saw, carried out."""
         sup = self.sup
-        if worker.driver is None or worker.state not in (WorkerState.IDLE, WorkerState.AWAITING_BED_CLEAR):
+        if worker.driver is None or worker.state not in (PrinterState.IDLE, PrinterState.AWAITING_BED_CLEAR):
             raise UserError(
                 f"printer {worker.id} is {worker.state.value}; it must be connected and idle "
                 "to recover (check its cable and `farmctl status`)"
@@ -275,7 +276,7 @@ class FieldRecovery:
         sup = self.sup
         for worker in sup.workers.values():
             if worker.resume_waiting and worker.driver is not None:
-                if worker.state is not WorkerState.PAUSED or worker.run is None:
+                if worker.state is not PrinterState.PAUSED or worker.run is None:
                     worker.resume_waiting = False  # cancelled or lost meanwhile
                 elif may_start(sup.power.budget_w, self.heating(), self._draw(worker)):
                     worker.resume_waiting = False

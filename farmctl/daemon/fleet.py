@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from farmctl.config_schema import DaemonSettings
     from farmctl.daemon.logs import EventLog
-    from farmctl.daemon.worker import PrinterWorker, WorkerState
+    from farmctl.daemon.worker import PrinterWorker
+    from farmctl.states import PrinterState
     from farmctl.store.jobstore import JobStore
 
 
@@ -45,7 +46,7 @@ class Fleet(Protocol):
     def persist_state(
         self,
         worker: PrinterWorker,
-        state: WorkerState,
+        state: PrinterState,
         detail: str | None,
         capabilities: dict[str, Any] | None = None,
     ) -> None: ...

@@ -145,7 +145,7 @@ class Daemon:
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     previous[signum] = signal.signal(signum, self._on_signal)
             threading.Thread(target=self._mark_ready, args=(supervisor,), daemon=True).start()
-            started = self._start_companions(log)
+            started = self._start_companions(log, self._site_sync(store, log))
             supervisor.run()
         finally:
             for companion in reversed(started):
@@ -165,9 +165,20 @@ class Daemon:
             remove_logging()
             lock.release()
 
-    def _start_companions(self, log: Any) -> list[Companion]:
+    def _site_sync(self, store: Any, log: Any) -> list[Companion]:
+        """A site ([sync] central set) syncs by itself every [sync] interval_s (farmctl/sync/periodic.py)."""
+        from farmctl.config_schema import SyncSettings
+
+        settings = self.config.section(SyncSettings) if self.config else SyncSettings()
+        if settings.central is None:
+            return []
+        from farmctl.sync.periodic import PeriodicSync
+
+        return [PeriodicSync(store, settings.interval_s, log)]
+
+    def _start_companions(self, log: Any, extra: Sequence[Companion] = ()) -> list[Companion]:
         started: list[Companion] = []
-        for companion in self._companions:
+        for companion in [*self._companions, *extra]:
             try:
                 companion.start()
             except Exception as exc:  # e.g. its port is taken: printing goes on without it

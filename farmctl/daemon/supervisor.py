@@ -28,10 +28,9 @@ from farmctl.daemon.field import FieldRecovery
 from farmctl.daemon.logs import EventLog
 from farmctl.daemon.observer import FarmObserver, NullObserver
 from farmctl.daemon.settings import bed_clear_mode
-from farmctl.daemon.worker import DRIVER_TO_WORKER, Backoff, PrinterWorker, WorkerState
+from farmctl.daemon.worker import Backoff, PrinterWorker
 from farmctl.drivers.base import (
     DriverEvent,
-    DriverState,
     FirmwareIdentified,
     JobFinished,
     JobOutcome,
@@ -48,13 +47,14 @@ from farmctl.errors import DatabaseUnavailable, NotFound, UserError
 from farmctl.files import FileStore
 from farmctl.ids import UnknownPrinter, format_id
 from farmctl.redact import mask_optional
+from farmctl.states import PrinterState
 from farmctl.store.jobstore import JobStore
 from farmctl.store.live import LiveStore
 from farmctl.store.records import Printer
 
 # States in which no temperature is being read from the printer.
-_NO_READINGS = frozenset({WorkerState.FAULT, WorkerState.ERROR, WorkerState.OFFLINE, WorkerState.MAINTENANCE,
-                          WorkerState.RECONNECTING})
+_NO_READINGS = frozenset({PrinterState.FAULT, PrinterState.ERROR, PrinterState.OFFLINE,
+                          PrinterState.MAINTENANCE, PrinterState.RECONNECTING})
 _STOP_GRACE_S = 120.0  # cancel/pause on stop: give up waiting for printers after this long
 
 
@@ -198,7 +198,7 @@ class Supervisor:
                 self.log.warning("run.interrupted", run.printer_id, run=format_id("run", run.id),
                                  lines_acked=run.lines_acked)
         for worker in self.workers.values():
-            self.persist_state(worker, WorkerState.OFFLINE, "daemon stopped")
+            self.persist_state(worker, PrinterState.OFFLINE, "daemon stopped")
         self.live.daemon_stopped(self.daemon_id)
         self.observer.stopped()
         self.log.info("daemon.stopped", daemon=self.daemon_id)
@@ -229,9 +229,9 @@ class Supervisor:
                 if policy == "cancel":
                     worker.run.stop_reason = "cancelled: daemon stopped"
                     worker.driver.cancel()
-                elif policy == "pause" and worker.state is WorkerState.PRINTING:
+                elif policy == "pause" and worker.state is PrinterState.PRINTING:
                     worker.driver.pause()
-        parked = (WorkerState.PAUSED, WorkerState.RECONNECTING)  # a printer out of reach streams nothing
+        parked = (PrinterState.PAUSED, PrinterState.RECONNECTING)  # a printer out of reach streams nothing
         if policy == "pause" and all(w.state in parked for w in active):
             self.finished = True  # _shutdown marks them interrupted
         elif now - self._stopping_since > _STOP_GRACE_S and policy != "wait":
@@ -334,7 +334,7 @@ class Supervisor:
             self.build_driver(worker)
             self.connect_worker(worker)
         else:
-            self.persist_state(worker, WorkerState.MAINTENANCE, "disabled")
+            self.persist_state(worker, PrinterState.MAINTENANCE, "disabled")
         return worker
 
     def build_driver(self, worker: PrinterWorker) -> None:
@@ -350,7 +350,7 @@ class Supervisor:
             worker.driver = self.make_driver(worker.printer, sink)
         except UserError as error:
             worker.driver = None
-            self.persist_state(worker, WorkerState.ERROR, str(error))
+            self.persist_state(worker, PrinterState.ERROR, str(error))
             self.log.error("printer.misconfigured", worker.id, error=str(error))
 
     def connect_worker(self, worker: PrinterWorker) -> None:
@@ -361,7 +361,7 @@ class Supervisor:
         self.log.info("printer.connecting", worker.id, attempt=worker.backoff.attempt)
 
     def _schedule_reconnect(self, worker: PrinterWorker, now: float) -> None:
-        if worker.state in (WorkerState.FAULT, WorkerState.MAINTENANCE) or worker.retire_pending:
+        if worker.state in (PrinterState.FAULT, PrinterState.MAINTENANCE) or worker.retire_pending:
             return
         delay = worker.backoff.next_delay()
         worker.reconnect_at = now + delay
@@ -371,7 +371,7 @@ class Supervisor:
         for worker in self.workers.values():
             if worker.reconnect_at is None or now < worker.reconnect_at or worker.driver is None:
                 continue
-            if worker.state is WorkerState.RECONNECTING:
+            if worker.state is PrinterState.RECONNECTING:
                 continue  # a held copy: field.py tries its port on a short fixed period
             if not worker.driver.join(0):  # still attached to a dead link: close it first
                 worker.driver.disconnect()
@@ -385,15 +385,15 @@ class Supervisor:
 
     def reconnect_now(self, worker: PrinterWorker) -> None:
         """The operator looked at the printer (cleared a fault): try it again at once."""
-        if worker.state is WorkerState.FAULT:
-            worker.state = WorkerState.ERROR
+        if worker.state is PrinterState.FAULT:
+            worker.state = PrinterState.ERROR
         worker.backoff.reset()
         worker.reconnect_at = self.clock()
 
     def persist_state(
         self,
         worker: PrinterWorker,
-        state: WorkerState,
+        state: PrinterState,
         detail: str | None,
         capabilities: dict[str, Any] | None = None,
     ) -> None:
@@ -410,7 +410,7 @@ class Supervisor:
         if not changed and capabilities is None:
             return
         quiet = not changed  # only the capabilities are new: no state line in the log
-        shown = f"fault: {detail}" if state is WorkerState.FAULT else detail
+        shown = f"fault: {detail}" if state is PrinterState.FAULT else detail
         printer_id = worker.id
 
         def op() -> None:
@@ -470,15 +470,15 @@ class Supervisor:
     def _on_state(self, worker: PrinterWorker, event: StateChanged, now: float) -> None:
         if worker.driver is not None:
             worker.endpoint = worker.driver.status().endpoint
-        target = DRIVER_TO_WORKER[event.state]
-        if worker.state is WorkerState.MAINTENANCE and target in (WorkerState.OFFLINE, WorkerState.ERROR):
+        target = event.state.shown_by_daemon
+        if worker.state is PrinterState.MAINTENANCE and target in (PrinterState.OFFLINE, PrinterState.ERROR):
             return
-        if target is WorkerState.RECONNECTING:
+        if target is PrinterState.RECONNECTING:
             self.field.link_lost(worker, event.reason, now)
             return
-        if worker.state is WorkerState.RECONNECTING:
+        if worker.state is PrinterState.RECONNECTING:
             self.field.left_reconnecting(worker)
-        if target is WorkerState.IDLE:
+        if target is PrinterState.IDLE:
             worker.backoff.reset()
             self.field.answered(worker)
             if worker.retire_pending and worker.run is None:
@@ -488,10 +488,10 @@ class Supervisor:
                 self.changes.rebuild_when_free(worker)
                 return
             if not worker.printer_bed_clear:
-                target = WorkerState.AWAITING_BED_CLEAR
+                target = PrinterState.AWAITING_BED_CLEAR
             self._dispatch_due = True
-        if target in (WorkerState.OFFLINE, WorkerState.ERROR):
-            self.persist_state(worker, WorkerState.ERROR, event.reason or event.state.value)
+        if target in (PrinterState.OFFLINE, PrinterState.ERROR):
+            self.persist_state(worker, PrinterState.ERROR, event.reason or event.state.value)
             if worker.retire_pending:
                 self.changes.retire_when_free(worker)
             elif not self.finished:
@@ -502,7 +502,7 @@ class Supervisor:
     def _note_targets(self, worker: PrinterWorker) -> None:
         """Heater targets of a printing copy, for its recovery point (a reset zeroes them: not while held)."""
         run = worker.run
-        if run is None or worker.state is not WorkerState.PRINTING:
+        if run is None or worker.state is not PrinterState.PRINTING:
             return
         for key, name in (("T0", "hotend"), ("T", "hotend"), ("B", "bed")):
             reading = worker.temperatures.get(key)
@@ -536,7 +536,7 @@ class Supervisor:
         if run is None or event.job_id != run.spec_id:
             self.log.warning("job.unknown_finish", worker.id, job=event.job_id, outcome=event.outcome.value)
             return
-        if worker.state is WorkerState.RECONNECTING:
+        if worker.state is PrinterState.RECONNECTING:
             worker.heaters_off_pending = True  # it ended out of reach, heaters on: off as soon as it answers
         worker.run = None
         worker.heat = None
@@ -610,11 +610,10 @@ class Supervisor:
             return
         if worker.rebuild_pending:  # moved while it printed: now the new settings apply
             self.changes.rebuild_when_free(worker)
-        still_busy = worker.state in (WorkerState.PRINTING, WorkerState.PAUSED)
-        if still_busy and worker.driver is not None and worker.driver.status().state is DriverState.IDLE:
-            self.persist_state(
-                worker, WorkerState.IDLE if worker.printer_bed_clear else WorkerState.AWAITING_BED_CLEAR, None
-            )
+        still_busy = worker.state in (PrinterState.PRINTING, PrinterState.PAUSED)
+        if still_busy and worker.driver is not None and worker.driver.status().state is PrinterState.IDLE:
+            idle = PrinterState.IDLE if worker.printer_bed_clear else PrinterState.AWAITING_BED_CLEAR
+            self.persist_state(worker, idle, None)
         self._dispatch_due = True
 
     def _confirm_clear(self, printer_id: str) -> None:

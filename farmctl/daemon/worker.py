@@ -17,32 +17,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from farmctl.daemon.power import HeatUp
-from farmctl.drivers.base import DriverState, PrinterDriver
+from farmctl.drivers.base import PrinterDriver
 from farmctl.ids import format_id
-from farmctl.scheduler.model import PrinterState
 from farmctl.scheduler.waits import PrinterWait
+from farmctl.states import PrinterState
 from farmctl.store.records import Printer
-
-
-class WorkerState(StrEnum):
-    OFFLINE = "offline"
-    CONNECTING = "connecting"
-    IDLE = "idle"
-    PRINTING = "printing"
-    PAUSED = "paused"
-    RECONNECTING = "reconnecting"
-    AWAITING_BED_CLEAR = "awaiting_bed_clear"
-    ERROR = "error"
-    MAINTENANCE = "maintenance"
-    FAULT = "fault"
-
-    @property
-    def stored(self) -> PrinterState:
-        """The queue's view: a fault is an error that needs a human (the detail says which)."""
-        return PrinterState.ERROR if self is WorkerState.FAULT else PrinterState(self.value)
 
 
 @dataclass
@@ -96,25 +77,12 @@ class Backoff:
         self.attempt = 0
 
 
-DRIVER_TO_WORKER = {
-    DriverState.OFFLINE: WorkerState.OFFLINE,
-    DriverState.CONNECTING: WorkerState.CONNECTING,
-    DriverState.IDLE: WorkerState.IDLE,
-    DriverState.PRINTING: WorkerState.PRINTING,
-    DriverState.PAUSED: WorkerState.PAUSED,
-    DriverState.CANCELLING: WorkerState.PRINTING,
-    DriverState.RECONNECTING: WorkerState.RECONNECTING,
-    DriverState.ERROR: WorkerState.ERROR,
-    DriverState.FAULT: WorkerState.FAULT,
-}
-
-
 @dataclass
 class PrinterWorker:
     printer: Printer
     driver: PrinterDriver | None
     backoff: Backoff
-    state: WorkerState = WorkerState.OFFLINE
+    state: PrinterState = PrinterState.OFFLINE
     detail: str | None = None
     run: ActiveRun | None = None
     temperatures: dict[str, tuple[float, float | None]] = field(default_factory=dict)

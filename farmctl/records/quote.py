@@ -126,22 +126,32 @@ class Quote:
         }
 
 
-def analyse_parts(paths: Sequence[Path], material: str | None) -> list[Part]:
-    """Each file through the G-code analyser; a missing, unreadable or unprintable file is a UserError."""
-    from farmctl.gcode import analyse_file
+def analyse_parts(
+    paths: Sequence[Path], material: str | None, names: Sequence[str] | None = None
+) -> list[Part]:
+    """Each file through the G-code analyser; a missing, unreadable or unprintable file is a UserError.
+    `names`: what to call each file (an upload's own name, not the path of its temporary copy)."""
+    from farmctl.gcode import GcodeError, analyse_file
 
     parts = []
-    for path in paths:
+    for k, path in enumerate(paths):
+        shown = names[k] if names is not None else str(path)
         if not path.exists():
-            raise UserError(f"{path}: no such file")
+            raise UserError(f"{shown}: no such file")
         if not path.is_file():
-            raise UserError(f"{path}: not a regular file")
-        analysis = analyse_file(path)
+            raise UserError(f"{shown}: not a regular file")
+        try:
+            analysis = analyse_file(path)
+        except GcodeError as exc:
+            if names is None:
+                raise
+            # The analyser names the path it read; an upload is named by its own name instead.
+            raise UserError(exc.message.replace(str(path), shown)) from None
         if analysis.errors:
-            raise UserError(f"{path}: {analysis.errors[0]}")
+            raise UserError(f"{shown}: {analysis.errors[0]}")
         parts.append(
             Part(
-                name=path.name,
+                name=names[k] if names is not None else path.name,
                 filament_mm=analysis.filament_mm,
                 print_time_s=analysis.estimated_time_s,
                 material=material or analysis.material,
@@ -256,11 +266,15 @@ def quote_files(
     copies: int = 1,
     material: str | None = None,
     due: float | None = None,
+    names: Sequence[str] | None = None,
 ) -> Quote:
-    """The service the faces call: analyse the files, take the queue's snapshot, price and place them."""
+    """The service the faces call: analyse the files, take the queue's snapshot, price and place them.
+    `names`, one per path: the files' own names when the paths are temporary copies (an upload)."""
     if copies < 1:
         raise UserError(f"--copies must be at least 1 (got {copies})")
-    parts = analyse_parts(paths, material)
+    if names is not None and len(names) != len(paths):
+        raise ValueError("give one name per path")
+    parts = analyse_parts(paths, material, names)
     settings = store.scheduler
     policy = Policy(settings.policy)
     costs, power = farm_costs(store)

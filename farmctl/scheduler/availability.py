@@ -13,7 +13,8 @@ now (every connected-looking printer free), and says so; only what needs a perso
 
 from __future__ import annotations
 
-from farmctl.scheduler.model import PrinterState, Unavailability, Unavailable
+from farmctl.scheduler.model import Unavailability, Unavailable
+from farmctl.states import PrinterState
 
 # Live states that mean "cannot take a copy now", with the reason they are shown under.
 _LIVE = {

@@ -1,5 +1,12 @@
 """Choosing what starts now: each ready printer gets the first job, in policy order, it can take.
 
+One assigner: `choose` is the rule, and both its users run it. The projection (`farmctl schedule`,
+the ETAs) places the copies that start now with it; the daemon walks its free printers through
+`dispatch_pass`, which offers each the copy `choose` gave it and plans the rest again whenever a
+printer starts something else or nothing (the power budget, a claim lost to another daemon).
+`next_for_printer` says what one printer may take, best first: the claims' fall-backs, the wait
+texts and `JobStore.claim_next_copy`.
+
 A copy that failed on a printer prefers another one, and only that copy: the job's other copies may
 print on that printer as on any other, and the retry itself goes back to it when no other printer
 that could take it is free. Waiting for a busy printer would leave a free one idle and the part no
@@ -9,7 +16,7 @@ the same rule, so the log, `jobs show` and the projection agree with what dispat
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from farmctl.scheduler.eligibility import Verdict, judge
@@ -26,49 +33,115 @@ def choose(
     snapshot: QueueSnapshot,
     ordered: Sequence[JobView],
     verdicts: Mapping[Requirements, Verdict] | None = None,
+    free: Collection[str] | None = None,
+    left: Mapping[int, int] | None = None,
 ) -> list[Assignment]:
-    """`verdicts`, when given, must cover the requirements of every job in `ordered` (plan() does)."""
+    """The copies that start now, on which printers: each job in `ordered` in turn gives its copies to
+    the free printers it may take (a retried copy first to one it did not fail on).
+
+    `verdicts`, when given, must cover the requirements of every job in `ordered` (plan() does).
+    `free`: the printers that may start a copy (default: the snapshot's ready printers; a bed nobody
+    confirmed empty never is). `left`: copies left per job id, when some started since the snapshot."""
     printers = snapshot.printers
-    free = {i for i, p in enumerate(printers) if p.ready}
+    if free is None:
+        free_at = {i for i, p in enumerate(printers) if p.ready}
+    else:
+        free_at = {i for i, p in enumerate(printers) if p.id in free and p.bed_clear}
     if verdicts is None:
         verdicts = {req: judge(printers, req) for req in {job.requirements for job in ordered}}
     # Per requirement, the printers that may take it. A requirement no free printer serves is dead
     # for the rest of the pass (free only shrinks); the scan stops when all are, so 100,000 queued
     # jobs cost nothing when the free printers can take none of them.
     servers = {req: frozenset(verdict.eligible) for req, verdict in verdicts.items()}
-    alive = [req for req, eligible in servers.items() if not eligible.isdisjoint(free)]
+    alive = [req for req, eligible in servers.items() if not eligible.isdisjoint(free_at)]
     assignments: list[Assignment] = []
     for job in ordered:
         if not alive:
             break
-        left = job.copies_left
+        copies = job.copies_left if left is None else left.get(job.id, 0)
         eligible = servers[job.requirements]
-        if left <= 0 or eligible.isdisjoint(free):
+        if copies <= 0 or eligible.isdisjoint(free_at):
             continue
-        candidates = sorted(i for i in eligible & free if not printers[i].spool_short(job.filament_mm))
-        chosen = _spread(job, [printers[i].id for i in candidates])
+        candidates = sorted(i for i in eligible & free_at if not printers[i].spool_short(job.filament_mm))
+        chosen = _spread(job, copies, [printers[i].id for i in candidates])
         for index in (candidates[k] for k in chosen):
-            free.discard(index)
+            free_at.discard(index)
             assignments.append(Assignment(printers[index].id, job.id))
         if chosen:
-            alive = [req for req in alive if not servers[req].isdisjoint(free)]
+            alive = [req for req in alive if not servers[req].isdisjoint(free_at)]
     return assignments
 
 
-def _spread(job: JobView, candidates: list[str]) -> list[int]:
-    """Which of the free `candidates` (printer ids) start a copy of `job`: each retried copy, oldest
-    first, on the first of them it did not fail on; then the other copies on the printers left (a
+# Which job a printer started (None: nothing: the power budget, or every candidate was claimed meanwhile).
+Start = Callable[[str, list[int]], int | None]
+
+
+@dataclass
+class PassResult:
+    idle: dict[str, list[int]]  # printers that started nothing the rule gave them: what it offered each
+    left: dict[int, int]  # copies left per job after the pass
+
+
+def dispatch_pass(
+    snapshot: QueueSnapshot, ordered: Sequence[JobView], free: Sequence[str], start: Start,
+    max_candidates: int = 32,
+) -> PassResult:
+    """The daemon's pass: each printer of `free` (in this order) is offered the copy `choose` gives it,
+    then (should a racing claim have taken that one) the other jobs it may take, and `start` says which
+    it started. A printer that started something else or nothing has the rest planned again without it;
+    printers already passed that the new plan wants (a retry that comes back to the printer it failed
+    on, its other printer now held back) are offered it in a further round. A printer the plan gives
+    nothing claims nothing: a one-copy job on an idle farm of 50 printers is one claim, not 50 write
+    transactions of which 49 find nothing."""
+    verdicts = {req: judge(snapshot.printers, req) for req in {job.requirements for job in ordered}}
+    left = {job.id: job.copies_left for job in snapshot.jobs}
+    unstarted = set(free)  # what `next_for_printer` counts as free: a printer leaves when it starts
+    idle: dict[str, list[int]] = {}
+    walk = list(free)
+
+    def plan(printers: set[str]) -> dict[str, int]:
+        return {a.printer_id: a.job_id for a in choose(snapshot, ordered, verdicts, printers, left)}
+
+    while walk:
+        unvisited = set(walk)
+        planned = plan(unvisited)
+        if not planned and len(walk) < len(free):
+            break  # a further round with nothing to offer: the idle ones keep what they were offered
+        replanned = False
+        for printer_id in walk:
+            unvisited.discard(printer_id)
+            offered = next_for_printer(snapshot, ordered, printer_id, unstarted)
+            job_id = planned.get(printer_id)
+            if job_id is None:
+                idle[printer_id] = offered
+                continue
+            idle.pop(printer_id, None)
+            others = (j for j in offered if j != job_id and left.get(j, 0) > 0)
+            started = start(printer_id, [job_id, *others][:max_candidates])
+            if started is not None:
+                unstarted.discard(printer_id)
+                left[started] = left.get(started, 1) - 1
+            if started != job_id:
+                replanned = True
+                planned = plan(unvisited)
+        walk = [p for p in walk if p in idle] if replanned else []
+    return PassResult(idle, left)
+
+
+def _spread(job: JobView, copies: int, candidates: list[str]) -> list[int]:
+    """Which of the free `candidates` (printer ids) start one of `copies` copies of `job`: each retried
+    copy, oldest first, on the first of them it did not fail on; then the other copies on the printers left (a
     retried copy lands on a printer it failed on only when every other free one is taken)."""
     open_ = list(range(len(candidates)))
     chosen: list[int] = []
     for failed_on in job.retries:
-        if len(chosen) == job.copies_left:
+        if len(chosen) == copies:
             break
         k = next((k for k in open_ if candidates[k] not in failed_on), None)
         if k is not None:
             open_.remove(k)
             chosen.append(k)
-    chosen += open_[: max(0, job.copies_left - len(chosen))]
+    chosen += open_[: max(0, copies - len(chosen))]
     return chosen
 
 

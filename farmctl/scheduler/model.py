@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from farmctl.states import PrinterState
+
 
 class JobState(StrEnum):
     QUEUED = "queued"
@@ -18,22 +20,6 @@ class JobState(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
-
-
-class PrinterState(StrEnum):
-    """What the daemon last reported; `offline` until a daemon has connected."""
-
-    OFFLINE = "offline"
-    CONNECTING = "connecting"
-    IDLE = "idle"
-    PRINTING = "printing"
-    PAUSED = "paused"
-    RECONNECTING = "reconnecting"  # its cable went mid-print; the copy is held until it is back
-    AWAITING_BED_CLEAR = "awaiting_bed_clear"
-    ERROR = "error"
-    MAINTENANCE = "maintenance"
-    # Live status only (printer_live): the printers table stores a fault as error, detail "fault: ...".
-    FAULT = "fault"
 
 
 class Unavailability(StrEnum):

@@ -3,6 +3,11 @@
 Precondition: `QueueSnapshot.jobs` arrive in first-come order (the store reads them by id). The
 sorts are stable, so ties keep first-come order without a tie-break key, and every key is a single
 float: sorting 100,000 floats is several times cheaper than sorting tuples (bench/job_queue.py).
+
+The keys are declared once, here. The store sorts in SQL by evaluating these same functions over
+column expressions instead of a JobView (farmctl/store/snapshot.py `_order_for`): `due` arrives there
+already coalesced to NO_DUE, and `-` and `*` build SQL, so the database computes the same float for
+every job (tests/queue/test_store.py holds them to it on SQLite, test_postgres.py on PostgreSQL).
 """
 
 from __future__ import annotations

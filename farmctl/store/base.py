@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, or_
 
+from farmctl.ids import IdKind, format_id
 from farmctl.redact import mask_values
 from farmctl.sites import CENTRAL
 from farmctl.store.engine import WRITE, translate_errors
@@ -73,6 +74,11 @@ class StoreBase:
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+def origin_text(kind: IdKind, site: str | None, number: int | None) -> str | None:
+    """A row's origin as people type it ('truck-1/j3'), None for a row made here."""
+    return None if site is None or number is None else format_id(kind, number, site)
 
 
 def split_tags(text: str | None) -> frozenset[str]:

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from farmctl.errors import UserError
 from farmctl.ids import UnknownOrder, UnknownPrinter, format_id
 from farmctl.redact import mask_optional, mask_url_passwords
-from farmctl.scheduler.model import PrinterState
-from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
+from farmctl.states import PrinterState
+from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
 from farmctl.store.endpoints import check_octoprint_url, check_serial_port, normalized_port, same_device_as
 from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec
 from farmctl.store.recovery import release_pending
@@ -365,6 +365,7 @@ class CatalogOps(StoreBase):
                 copies_done=r.done or 0,
                 site=r.site or self.site,
                 job_sites=tuple(sorted(job_sites.get(r.id, ()))),
+                origin=origin_text("order", r.origin_site, r.origin_id),
             )
             for r in rows
         ]

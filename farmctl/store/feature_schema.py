@@ -1,6 +1,6 @@
 """Tables that later features added, declared like the queue tables (schema.py): recovery points
-(schema v5, farmctl/store/recovery.py), API keys and share links (v6, keys.py) and G-code kept in the
-database (v9, contents.py).
+(schema v5, farmctl/store/recovery.py), API keys and share links (v6, keys.py), G-code kept in the
+database (v9, contents.py) and sync's registry and marks (v10, sync_schema.py).
 
 Declarations only: the query code of each feature works on the Core tables from tables.py, so it
 does not import these models (see tables.py for why).
@@ -62,3 +62,53 @@ class FileChunkRow(StoreTable, table=True):
     sha256: str = Field(primary_key=True, sa_type=String(64))
     seq: int = Field(primary_key=True)
     data: bytes = Field(sa_type=LargeBinary)
+
+
+class SiteRow(StoreTable, table=True):
+    """The centre's registry: a site name belongs to the first farm home that synced with it."""
+
+    __tablename__ = "sites"
+
+    name: str = Field(primary_key=True, sa_type=String(64))
+    home_id: str = Field(sa_type=String(64))
+    first_seen: float
+    last_sync: float | None = None
+
+
+class SyncMarkRow(StoreTable, table=True):
+    __tablename__ = "sync_marks"
+
+    site: str = Field(primary_key=True, sa_type=String(64))
+    tbl: str = Field(primary_key=True, sa_type=String(32))
+    last_seq: int
+
+
+class FarmIdentityRow(StoreTable, table=True):
+    """One row: this farm home's random id, made the first time it is asked for."""
+
+    __tablename__ = "farm_identity"
+
+    home_id: str = Field(primary_key=True, sa_type=String(64))
+    created_at: float
+
+
+class SitePrinterRow(StoreTable, table=True):
+    """A site's printer as the site last pushed it (never driven by the centre's daemons)."""
+
+    __tablename__ = "site_printers"
+
+    site: str = Field(primary_key=True, sa_type=String(64))
+    printer_id: str = Field(primary_key=True, sa_type=String(64))
+    kind: str = Field(sa_type=String(16))
+    material: str | None = Field(default=None, sa_type=String(32))
+    color: str | None = Field(default=None, sa_type=String(32))
+    nozzle_mm: float | None = None
+    profile: str | None = Field(default=None, sa_type=String(64))
+    enabled: bool = True
+    state: str = Field(sa_type=String(24))
+    state_detail: str | None = Field(default=None, sa_type=Text)
+    consecutive_failures: int = 0
+    hold_reason: str | None = Field(default=None, sa_type=Text)
+    eta_ratio: float | None = None
+    spool_g: float | None = None
+    updated_at: float

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, func, or_, select
@@ -12,7 +13,7 @@ from farmctl.errors import NotFound, UserError
 from farmctl.ids import UnknownJob, UnknownOrder, UnknownPrinter, format_id
 from farmctl.scheduler.model import JobState
 from farmctl.sites import CENTRAL
-from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
+from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
 from farmctl.store.records import FileInfo, Job, NewJob, Page
 from farmctl.store.tables import files, jobs, orders, print_runs, printers
 
@@ -89,6 +90,7 @@ def job_from_row(row: Row[Any], active_printers: tuple[str, ...] = (), here: str
         active_printers=active_printers,
         site=owner or here,
         reserved=owner is not None and owner != here,
+        origin=origin_text("job", m[jobs.c.origin_site], m[jobs.c.origin_id]),
     )
 
 
@@ -356,6 +358,12 @@ class JobOps(StoreBase):
                 raise UserError(f"cannot move job {shown}: a copy is printing; move it after that copy ends")
             if state in (JobState.DONE, JobState.CANCELLED):
                 raise UserError(f"cannot move job {shown}: it is {state.value}")
+            if row.pulled_at is not None and row.site is not None and row.site != site:
+                since = datetime.fromtimestamp(row.pulled_at).astimezone().strftime("%Y-%m-%d %H:%M")
+                raise UserError(
+                    f"cannot move job {shown}: it is with {row.site} since {since}; it comes back with "
+                    f"{row.site}'s next sync, or release it there"
+                )
             if row.printer_id is not None and site != self.site:
                 raise UserError(
                     f"cannot move job {shown} to site {site}: it is pinned to printer {row.printer_id} "

@@ -23,18 +23,32 @@ from farmctl.store.catalog import CatalogOps
 from farmctl.store.contents import ContentOps
 from farmctl.store.engine import make_engine, redact, sqlite_url, translate_errors
 from farmctl.store.history import HistoryOps
+from farmctl.store.identity import IdentityOps
 from farmctl.store.jobs import JobOps
 from farmctl.store.keys import KeyOps
-from farmctl.store.migrations import upgrade
+from farmctl.store.migrations import require_current, upgrade
 from farmctl.store.records import Event, Run
 from farmctl.store.recovery import RecoveryOps
 from farmctl.store.snapshot import SnapshotOps
+from farmctl.store.sync_central import CentralSyncOps
+from farmctl.store.sync_site import SiteSyncOps
 from farmctl.store.tables import events
 
 DATABASE_FILE = "farm.db"
 
 
-class JobStore(HistoryOps, CatalogOps, ContentOps, JobOps, KeyOps, RecoveryOps, SnapshotOps):
+class JobStore(
+    HistoryOps,
+    CatalogOps,
+    ContentOps,
+    IdentityOps,
+    JobOps,
+    KeyOps,
+    RecoveryOps,
+    SnapshotOps,
+    SiteSyncOps,
+    CentralSyncOps,
+):
     """Printers, orders, jobs, print runs and the event log of one farm.
 
     Open with `farmctl.app.farm.open_store(home)` (SQLite in the farm home unless [store] url /
@@ -57,12 +71,15 @@ class JobStore(HistoryOps, CatalogOps, ContentOps, JobOps, KeyOps, RecoveryOps, 
         actor: str = "cli",
         clock: Clock | None = None,
         create: bool = True,
+        migrate: bool = True,
     ) -> JobStore:
         """Open by farm home with that farm's configuration (read by the caller: the store reads no
         files but its database; `farmctl.app.farm.open_store(home)` does both), or by `url` alone.
 
         `create=False` (read-only commands): a farm home that does not exist raises `NoFarm`
-        instead of becoming a new, empty farm (a mistyped home directory would otherwise create one)."""
+        instead of becoming a new, empty farm (a mistyped home directory would otherwise create one).
+        `migrate=False` (another farm's database, as sync opens the centre's): a schema other than
+        this farmctl's is refused in one line instead of being upgraded under that farm's feet."""
         if home is not None and config is None:
             raise TypeError("JobStore.open(home) needs the farm's config: use farmctl.app.farm.open_store")
         store_settings = config.section(StoreSettings) if config else StoreSettings()
@@ -82,7 +99,10 @@ class JobStore(HistoryOps, CatalogOps, ContentOps, JobOps, KeyOps, RecoveryOps, 
             where = redact(url)
         engine = make_engine(url, store_settings.busy_timeout_ms)
         with translate_errors(where), engine.connect() as conn:
-            upgrade(conn, where)
+            if migrate:
+                upgrade(conn, where)
+            else:
+                require_current(conn, where)
         kwargs: dict[str, Any] = {"actor": actor}
         if clock is not None:
             kwargs["clock"] = clock

@@ -25,13 +25,13 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from farmctl.errors import NotFound, UserError
-from farmctl.ids import UnknownOrder, format_id
+from farmctl.ids import ID_PREFIX, UnknownOrder, format_id, parse_id
 from farmctl.store.base import StoreBase
 from farmctl.store.tables import api_keys, orders
 
 SCOPES = ("read", "upload", "control", "admin")
 SHARE_SCOPE = "share"
-_SHARE_NAME = re.compile(r"^share-o(\d+)-\d+$")
+_SHARE_NAME = re.compile(rf"^share-({ID_PREFIX['order']}\d+)-\d+$")  # share-o3-1: o3's first link
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -53,7 +53,12 @@ class ApiKey:
     def shared_order(self) -> int | None:
         """The order a share link opens (None for an API key)."""
         match = _SHARE_NAME.match(self.name) if self.scope == SHARE_SCOPE else None
-        return int(match.group(1)) if match else None
+        return parse_id("order", match.group(1)) if match else None
+
+
+def _share_names(order_id: int) -> str:
+    """The prefix of every share link's name of one order ("share-o3-"), n counts on from it."""
+    return f"share-{format_id('order', order_id)}-"
 
 
 def hash_key(secret: str) -> str:
@@ -98,9 +103,9 @@ class KeyOps(StoreBase):
             order = conn.execute(select(orders.c.id).where(orders.c.id == order_id)).first()
             if order is None:
                 raise UnknownOrder(order_id)
-            names = api_keys.c.name.like(f"share-o{order_id}-%")
+            names = api_keys.c.name.like(f"{_share_names(order_id)}%")
             taken = conn.execute(select(func.count()).select_from(api_keys).where(names)).scalar_one()
-            name = f"share-o{order_id}-{int(taken) + 1}"
+            name = f"{_share_names(order_id)}{int(taken) + 1}"
             secret = secrets.token_urlsafe(24)
             row = {"name": name, "scope": SHARE_SCOPE, "key_sha256": hash_key(secret), "created_at": now}
             conn.execute(api_keys.insert().values(**row))
@@ -110,7 +115,7 @@ class KeyOps(StoreBase):
     def list_shares(self, order_id: int) -> list[ApiKey]:
         with self._read() as conn:
             rows = conn.execute(select(api_keys).where(and_(
-                api_keys.c.scope == SHARE_SCOPE, api_keys.c.name.like(f"share-o{order_id}-%")
+                api_keys.c.scope == SHARE_SCOPE, api_keys.c.name.like(f"{_share_names(order_id)}%")
             )).order_by(api_keys.c.created_at)).all()
         return [ApiKey(name=r.name, scope=r.scope, created_at=r.created_at) for r in rows]
 
@@ -120,7 +125,7 @@ class KeyOps(StoreBase):
             if conn.execute(select(orders.c.id).where(orders.c.id == order_id)).first() is None:
                 raise UnknownOrder(order_id)
             done = conn.execute(delete(api_keys).where(and_(
-                api_keys.c.scope == SHARE_SCOPE, api_keys.c.name.like(f"share-o{order_id}-%")
+                api_keys.c.scope == SHARE_SCOPE, api_keys.c.name.like(f"{_share_names(order_id)}%")
             )))
             revoked = int(done.rowcount or 0)
             self._event(conn, "order.unshared", format_id("order", order_id), links=revoked)

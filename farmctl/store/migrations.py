@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from farmctl.errors import UserError
 from farmctl.store.engine import WRITE
+from farmctl.store.sync_schema import add_sync_columns
 from farmctl.store.tables import (
     API_KEY_TABLES,
     CONTENT_TABLES,
@@ -29,7 +30,7 @@ from farmctl.store.tables import (
 
 # Bump with a new step below whenever a table model (schema.py, control_schema.py, feature_schema.py)
 # changes.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 _ADVISORY_LOCK_KEY = 0x6661726D  # "farm"
 
@@ -118,8 +119,17 @@ def _add_file_contents(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+# The version that adds sync (issue 13): origins, change sequences, marks, the site registry
+# (farmctl/store/sync_schema.py). Self-contained: renumbering is this constant and SCHEMA_VERSION.
+SYNC_VERSION = 10
+
+
+def _add_sync(conn: Connection) -> None:
+    add_sync_columns(conn)
+
+
 # The version that keeps the analysis's extrusion by position with each file (issue 15's ledger).
-FILAMENT_MARKS_VERSION = 10
+FILAMENT_MARKS_VERSION = 11
 
 
 def _add_filament_marks(conn: Connection) -> None:
@@ -139,6 +149,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     RECORDS_VERSION - 1: _add_records_columns,
     SITES_VERSION - 1: _add_sites,
     FILE_CONTENTS_VERSION - 1: _add_file_contents,
+    SYNC_VERSION - 1: _add_sync,
     FILAMENT_MARKS_VERSION - 1: _add_filament_marks,
 }
 assert sorted(STEPS) == list(range(1, SCHEMA_VERSION)), "STEPS must lead from v1 to SCHEMA_VERSION"
@@ -168,6 +179,24 @@ def upgrade(conn: Connection, where: str) -> int:
         if found < SCHEMA_VERSION:
             conn.execute(schema_info.update().values(version=SCHEMA_VERSION))
         return found
+
+
+def require_current(conn: Connection, where: str) -> None:
+    """Refuse, in one line, a database at another schema than this farmctl's (nothing is changed)."""
+    found = _peek_version(conn)
+    if found == SCHEMA_VERSION:
+        return
+    if found is None:
+        raise UserError(f"the database {where} is not a farm's (no farmctl schema); check the URL")
+    if found > SCHEMA_VERSION:
+        raise UserError(
+            f"the database {where} has schema v{found} from a newer farmctl (this one knows up to "
+            f"v{SCHEMA_VERSION}); upgrade farmctl here"
+        )
+    raise UserError(
+        f"the database {where} has schema v{found}, older than this farmctl's v{SCHEMA_VERSION}; "
+        "upgrade farmctl there first (its next start brings the database up to date)"
+    )
 
 
 def _peek_version(conn: Connection) -> int | None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from farmctl.scheduler.model import JobState, PrinterState
+from farmctl.scheduler.model import JobState
+from farmctl.states import PrinterState
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Order:
     copies_done: int = 0
     site: str = "central"  # the site it was taken at (farmctl/sites.py)
     job_sites: tuple[str, ...] = ()  # the sites its jobs (not cancelled) belong to, sorted
+    origin: str | None = None  # made at another site: as shown and typed there, 'central/o7' (farmctl/ids.py)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class Job:
     active_printers: tuple[str, ...] = ()
     site: str = "central"  # the site that owns it (farmctl/sites.py)
     reserved: bool = False  # owned by another site than this farm home: its daemons never print it
+    origin: str | None = None  # made at another site: 'truck-1/j3' (farmctl/ids.py); None: made here
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,7 @@ class Run:
     filament_mm: float | None
     progress: float | None
     file_sha: str = ""
+    origin: str | None = None  # made at another site: 'truck-1/r9' (farmctl/ids.py); None: made here
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from farmctl.scheduler.model import JobState
 from farmctl.store.base import StoreBase, inserted_id
 from farmctl.store.jobs import settle
 from farmctl.store.records import Run
-from farmctl.store.runs import RunOps
+from farmctl.store.runs import Closing, RunOps
 from farmctl.store.tables import jobs, print_runs, printers, recovery_points
 
 ACTIVE, PENDING, RECOVERED, ABANDONED = "active", "pending", "recovered", "abandoned"
@@ -179,22 +179,19 @@ class RecoveryOps(RunOps):
     def interrupt_run(self, run_id: int, error: str, *, lines_acked: int, resends: int | None = None) -> Run:
         """The printer lost its state mid-print (or stayed out of reach past the window) with a part on the
         bed: the run ends `interrupted`, its copy waits on this printer for `printers recover`."""
-        with self._write() as conn:
-            self._end_run(conn, run_id, "interrupted", error, lines_acked=lines_acked, resends=resends)
+
+        def closing(job: Any, ended: Any) -> Closing:
             run = conn.execute(select(print_runs).where(print_runs.c.id == run_id)).one()
             _ensure_point(self, conn, run)
-            if not hold_for_recovery(self, conn, run, error):
+            how = self._interrupted(conn, run, error, job, ended)
+            if how.releases_copy:
                 raise UserError(f"run {format_id('run', run_id)} confirmed no line: nothing to recover")
-            self._event(
-                conn,
-                "run.interrupted",
-                format_id("run", run_id),
-                job=format_id("job", run.job_id),
-                printer=run.printer_id,
-                lines_acked=lines_acked,
-                recoverable=True,
+            return how
+
+        with self._write() as conn:
+            return self._close_run(
+                conn, run_id, "interrupted", error, closing, lines_acked=lines_acked, resends=resends
             )
-            return self.get_run(run_id, conn)
 
     def pending_recovery(self, printer_id: str) -> RecoveryPoint | None:
         """The copy waiting for `printers recover` on this printer, if any."""

@@ -8,7 +8,9 @@ daemon moves on to the next job instead of queueing behind the lock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Row, case, func, select
@@ -19,7 +21,7 @@ from farmctl.ids import UnknownJob, UnknownPrinter, UnknownRun, format_id
 from farmctl.scheduler.copies import RunFact, replay
 from farmctl.scheduler.failures import decide_after_failure
 from farmctl.scheduler.model import BedClear, JobState
-from farmctl.store.base import StoreBase, inserted_id, join_tags, split_tags
+from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
 from farmctl.store.jobs import settle
 from farmctl.store.records import Run
 from farmctl.store.tables import files, jobs, print_runs, printers
@@ -45,7 +47,36 @@ def run_from_row(row: Row[Any], file_sha: str = "") -> Run:
         filament_mm=m["filament_mm"],
         progress=m["progress"],
         file_sha=file_sha,
+        origin=origin_text("run", m["origin_site"], m["origin_id"]),
     )
+
+
+Event = tuple[str, str, dict[str, Any]]  # kind, subject, detail
+
+
+@dataclass(frozen=True)
+class Closing:
+    """What one way of ending a run does besides ending the run row (see `RunOps._close_run`)."""
+
+    releases_copy: bool = True  # False: the copy stays reserved on its printer (a guided recovery)
+    copy_done: bool = False  # the copy printed: it counts towards the job's copies
+    failure: bool = False  # one more of the job's failures; the printer joins its failed printers
+    stops_job: tuple[JobState, str | None] | None = None  # state and reason, if it was queued or printing
+    says: str | None = None  # the job's reason whatever its state (an interruption is always worth saying)
+    printer: dict[str, Any] = field(default_factory=dict)  # the printer's columns afterwards
+    events: list[Event] = field(default_factory=list)  # in order: the run's own first
+
+
+def _run_event(kind: str, run_id: int, run: Any, **detail: Any) -> Event:
+    return kind, format_id("run", run_id), {
+        "job": format_id("job", run.job_id), "printer": run.printer_id, **detail
+    }
+
+
+def _bed_clear_after(reached_printer: bool, left_part: bool | None) -> bool:
+    """A copy that stopped leaves the bed clear when nothing of it reached the printer (or it stopped
+    before the file's first extrusion, `left_part=False`)."""
+    return not (reached_printer if left_part is None else left_part)
 
 
 class RunOps(StoreBase):
@@ -300,6 +331,44 @@ class RunOps(StoreBase):
             used = row.filament_mm * min(1.0, max(0.0, fraction))
             conn.execute(print_runs.update().where(print_runs.c.id == run_id).values(filament_mm=used))
 
+    def _close_run(
+        self, conn: Connection, run_id: int, outcome: str, error: str | None,
+        closing: Callable[[Row[Any], Row[Any]], Closing], **stats: Any,
+    ) -> Run:
+        """The one way a run ends (finished, failed, cancelled, interrupted): the run row (with its
+        filament and the spool's grams), then its job locked and handed to `closing`, which says what
+        this ending does to the job, the printer and the event log; those changes follow here."""
+        ended = self._end_run(conn, run_id, outcome, error, **stats)
+        job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id).with_for_update()).one()
+        how = closing(job, ended)
+        if how.releases_copy:
+            self._release_copy(conn, job, how, ended.printer_id)
+        if how.printer:
+            conn.execute(printers.update().where(printers.c.id == ended.printer_id).values(**how.printer))
+        for kind, subject, detail in how.events:
+            self._event(conn, kind, subject, **detail)
+        return self.get_run(run_id, conn)
+
+    def _release_copy(self, conn: Connection, job: Row[Any], how: Closing, printer_id: str) -> None:
+        """The run's copy is no longer active: counted done, or back with the job (which may stop)."""
+        done, active = job.copies_done + int(how.copy_done), job.copies_active - 1
+        state, reason = JobState(job.state), job.state_reason
+        if how.stops_job is not None and state in (JobState.QUEUED, JobState.PRINTING):
+            state, reason = how.stops_job
+        if how.says is not None:
+            reason = how.says
+        values: dict[str, Any] = {
+            "copies_done": done,
+            "copies_active": active,
+            "state": settle(state, job.copies, done, active).value,
+            "state_reason": reason,
+            "updated_at": self.now(),
+        }
+        if how.failure:
+            values["failures"] = job.failures + 1
+            values["failed_printers"] = join_tags(split_tags(job.failed_printers) | {printer_id})
+        conn.execute(jobs.update().where(jobs.c.id == job.id).values(**values))
+
     def finish_run(
         self,
         run_id: int,
@@ -309,45 +378,26 @@ class RunOps(StoreBase):
         filament_mm: float | None = None,
     ) -> Run:
         """The copy printed: count it done; a manual-clear printer now waits for `printers clear`."""
-        with self._write() as conn:
-            ended = self._end_run(
-                conn,
-                run_id,
-                "done",
-                None,
-                lines_acked=lines_acked,
-                resends=resends,
-                filament_mm=filament_mm,
-                progress=1.0,
-            )
-            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id).with_for_update()).one()
-            done, active = job.copies_done + 1, job.copies_active - 1
-            state = settle(JobState(job.state), job.copies, done, active)
-            conn.execute(
-                jobs.update()
-                .where(jobs.c.id == ended.job_id)
-                .values(copies_done=done, copies_active=active, state=state.value, updated_at=self.now())
-            )
+
+        def closing(job: Row[Any], ended: Row[Any]) -> Closing:
             self._learn_eta(conn, ended.printer_id)
-            conn.execute(
-                printers.update()
-                .where(printers.c.id == ended.printer_id)
-                .values(
-                    consecutive_failures=0,
+            return Closing(
+                copy_done=True,
+                printer={
+                    "consecutive_failures": 0,
                     # A completed print: a printer that clears itself is ready for the next copy.
-                    bed_clear=select(printers.c.bed_clear_mode.in_(_CLEARS_AFTER_COMPLETED))
+                    "bed_clear": select(printers.c.bed_clear_mode.in_(_CLEARS_AFTER_COMPLETED))
                     .where(printers.c.id == ended.printer_id)
                     .scalar_subquery(),
-                )
+                },
+                events=[_run_event("run.done", run_id, ended)],
             )
-            self._event(
-                conn,
-                "run.done",
-                format_id("run", run_id),
-                job=format_id("job", ended.job_id),
-                printer=ended.printer_id,
+
+        with self._write() as conn:
+            return self._close_run(
+                conn, run_id, "done", None, closing,
+                lines_acked=lines_acked, resends=resends, filament_mm=filament_mm, progress=1.0,
             )
-            return self.get_run(run_id, conn)
 
     def fail_run(
         self,
@@ -370,17 +420,8 @@ class RunOps(StoreBase):
         can never start ends `failed` instead of being retried forever. `left_part=False`: it reached the
         printer but stopped before the file's first extrusion (a reset during the heat-up): the failure
         counts, the bed stays clear (default: a part is on the bed when the copy reached the printer)."""
-        with self._write() as conn:
-            ended = self._end_run(
-                conn,
-                run_id,
-                "failed",
-                error,
-                lines_acked=lines_acked,
-                resends=resends,
-                filament_mm=filament_mm,
-            )
-            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id).with_for_update()).one()
+
+        def closing(job: Row[Any], ended: Row[Any]) -> Closing:
             printer = conn.execute(
                 select(printers).where(printers.c.id == ended.printer_id).with_for_update()
             ).first()
@@ -393,49 +434,27 @@ class RunOps(StoreBase):
                 printer_failure_limit=printer_failure_limit,
                 error=error,
             )
-            active = job.copies_active - 1
-            state = JobState(job.state)
-            reason = job.state_reason
-            if not decision.retry and state in (JobState.QUEUED, JobState.PRINTING):
-                state, reason = JobState.FAILED, decision.job_failed_reason
-            state = settle(state, job.copies, job.copies_done, active)
-            conn.execute(
-                jobs.update()
-                .where(jobs.c.id == ended.job_id)
-                .values(
-                    copies_active=active,
-                    failures=job.failures + 1,
-                    state=state.value,
-                    state_reason=reason,
-                    failed_printers=join_tags(split_tags(job.failed_printers) | {ended.printer_id}),
-                    updated_at=self.now(),
-                )
-            )
-            if printer is not None:
-                conn.execute(
-                    printers.update()
-                    .where(printers.c.id == ended.printer_id)
-                    .values(
-                        consecutive_failures=streak,
-                        # the claim marked it occupied
-                        bed_clear=not (reached_printer if left_part is None else left_part),
-                        hold_reason=decision.printer_hold_reason or printer.hold_reason,
-                    )
-                )
-            self._event(
-                conn,
-                "run.failed",
-                format_id("run", run_id),
-                job=format_id("job", ended.job_id),
-                printer=ended.printer_id,
-                error=error,
-                retry=decision.retry,
-            )
+            events = [_run_event("run.failed", run_id, ended, error=error, retry=decision.retry)]
             if decision.printer_hold_reason and printer is not None and printer.hold_reason is None:
-                self._event(
-                    conn, "printer.out_of_rotation", ended.printer_id, reason=decision.printer_hold_reason
+                events.append(
+                    ("printer.out_of_rotation", ended.printer_id, {"reason": decision.printer_hold_reason})
                 )
-            return self.get_run(run_id, conn)
+            return Closing(
+                failure=True,
+                stops_job=None if decision.retry else (JobState.FAILED, decision.job_failed_reason),
+                printer={} if printer is None else {
+                    "consecutive_failures": streak,
+                    "bed_clear": _bed_clear_after(reached_printer, left_part),  # the claim marked it occupied
+                    "hold_reason": decision.printer_hold_reason or printer.hold_reason,
+                },
+                events=events,
+            )
+
+        with self._write() as conn:
+            return self._close_run(
+                conn, run_id, "failed", error, closing,
+                lines_acked=lines_acked, resends=resends, filament_mm=filament_mm,
+            )
 
     def cancel_run(
         self, run_id: int, reason: str = "cancelled by operator", *, reached_printer: bool = True,
@@ -444,23 +463,28 @@ class RunOps(StoreBase):
         """The daemon stopped a copy on purpose (job cancelled): not a failure of the printer. With
         `reached_printer=False` (cancelled before anything was sent, e.g. during an upload) or
         `left_part=False` (before the file's first extrusion) the bed stays clear."""
+
+        def closing(job: Row[Any], ended: Row[Any]) -> Closing:
+            return Closing(
+                printer={"bed_clear": _bed_clear_after(reached_printer, left_part)},
+                events=[("run.cancelled", format_id("run", run_id), {"reason": reason})],
+            )
+
         with self._write() as conn:
-            ended = self._end_run(conn, run_id, "cancelled", reason)
-            job = conn.execute(select(jobs).where(jobs.c.id == ended.job_id).with_for_update()).one()
-            active = job.copies_active - 1
-            state = settle(JobState(job.state), job.copies, job.copies_done, active)
-            conn.execute(
-                jobs.update()
-                .where(jobs.c.id == ended.job_id)
-                .values(copies_active=active, state=state.value, updated_at=self.now())
-            )
-            conn.execute(
-                printers.update()
-                .where(printers.c.id == ended.printer_id)
-                .values(bed_clear=not (reached_printer if left_part is None else left_part))
-            )
-            self._event(conn, "run.cancelled", format_id("run", run_id), reason=reason)
-            return self.get_run(run_id, conn)
+            return self._close_run(conn, run_id, "cancelled", reason, closing)
+
+    def _interrupted(self, conn: Connection, run: Any, error: str, job: Row[Any], ended: Row[Any]) -> Closing:
+        """How an interrupted run ends: its copy stays reserved for a guided recovery when the store keeps
+        a recovery point with a confirmed line (recovery.py); otherwise the job goes to `interrupted` so
+        an operator looks at the bed before `jobs retry`. `run` is the run row as it was printing."""
+        recoverable = self._keep_for_recovery(conn, run, error)
+        event = _run_event("run.interrupted", run.id, run, lines_acked=run.lines_acked)
+        if recoverable:
+            event[2]["recoverable"] = True
+            return Closing(releases_copy=False, events=[event])
+        return Closing(
+            stops_job=(JobState.INTERRUPTED, error), says=error, printer={"bed_clear": False}, events=[event]
+        )
 
     def _keep_for_recovery(self, conn: Connection, run: Any, error: str) -> bool:
         """Whether an interrupted run's copy stays reserved for a guided recovery (see recovery.py)."""
@@ -478,39 +502,12 @@ class RunOps(StoreBase):
             if printer_ids is not None:
                 query = query.where(print_runs.c.printer_id.in_(list(printer_ids)))
             stale = conn.execute(query.with_for_update()).all()
+            ended = []
             for run in stale:
                 error = (
                     "interrupted: controller stopped while printing "
                     f"(last acknowledged line {run.lines_acked})"
                 )
-                self._end_run(conn, run.id, "interrupted", error)
-                if self._keep_for_recovery(conn, run, error):
-                    self._event(conn, "run.interrupted", format_id("run", run.id),
-                                job=format_id("job", run.job_id), printer=run.printer_id,
-                                lines_acked=run.lines_acked, recoverable=True)
-                    continue
-                job = conn.execute(select(jobs).where(jobs.c.id == run.job_id).with_for_update()).one()
-                active = job.copies_active - 1
-                state = JobState(job.state)
-                if state in (JobState.QUEUED, JobState.PRINTING):
-                    state = JobState.INTERRUPTED
-                conn.execute(
-                    jobs.update()
-                    .where(jobs.c.id == run.job_id)
-                    .values(
-                        copies_active=active,
-                        state=settle(state, job.copies, job.copies_done, active).value,
-                        state_reason=error,
-                        updated_at=self.now(),
-                    )
-                )
-                conn.execute(printers.update().where(printers.c.id == run.printer_id).values(bed_clear=False))
-                self._event(
-                    conn,
-                    "run.interrupted",
-                    format_id("run", run.id),
-                    job=format_id("job", run.job_id),
-                    printer=run.printer_id,
-                    lines_acked=run.lines_acked,
-                )
-            return [self.get_run(run.id, conn) for run in stale]
+                closing = partial(self._interrupted, conn, run, error)
+                ended.append(self._close_run(conn, run.id, "interrupted", error, closing))
+            return ended

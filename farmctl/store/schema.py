@@ -70,6 +70,7 @@ class SchemaInfoRow(StoreTable, table=True):
 
 class PrinterRow(StoreTable, table=True):
     __tablename__ = "printers"
+    __table_args__ = (Index("ix_printers_change_seq", "change_seq"),)
 
     id: str = Field(primary_key=True, sa_type=String(64))
     kind: str = Field(sa_type=String(16))  # serial | octoprint
@@ -101,12 +102,17 @@ class PrinterRow(StoreTable, table=True):
     eta_ratio: float | None = None
     spool_g: float | None = None
     spool_g_per_mm: float | None = None
+    change_seq: int | None = None  # sync: bumped by a trigger on every write (SQLite farm homes)
     created_at: float
     updated_at: float
 
 
 class OrderRow(StoreTable, table=True):
     __tablename__ = "orders"
+    __table_args__ = (
+        Index("ux_orders_origin", "origin_site", "origin_id", unique=True),
+        Index("ix_orders_change_seq", "change_seq"),
+    )
 
     id: int | None = _id()
     customer: str = Field(sa_type=Text)
@@ -116,6 +122,10 @@ class OrderRow(StoreTable, table=True):
     notes: str | None = Field(default=None, sa_type=Text)
     created_at: float
     site: str | None = Field(default=None, sa_type=String(64))  # sites: taken at this site (NULL: here)
+    # sync (farmctl/store/sync_schema.py): where a row made elsewhere was made, and its id there
+    origin_site: str | None = Field(default=None, sa_type=String(64))
+    origin_id: int | None = None
+    change_seq: int | None = None  # sync: bumped by a trigger on every write (SQLite farm homes)
 
 
 class FileRow(StoreTable, table=True):
@@ -139,7 +149,7 @@ class FileRow(StoreTable, table=True):
     slicer: str | None = Field(default=None, sa_type=Text)
     material: str | None = Field(default=None, sa_type=String(32))
     nozzle_mm: float | None = None
-    # v10: filament extruded before each layer and block (farmctl/gcode/extrusion.py), for stopped runs
+    # v11: filament extruded before each layer and block (farmctl/gcode/extrusion.py), for stopped runs
     filament_marks: str | None = Field(default=None, sa_type=Text)
 
 
@@ -149,6 +159,8 @@ class JobRow(StoreTable, table=True):
         Index("ix_jobs_state", "state"),
         Index("ix_jobs_order", "order_id"),
         Index("ix_jobs_site", "site"),
+        Index("ux_jobs_origin", "origin_site", "origin_id", unique=True),
+        Index("ix_jobs_change_seq", "change_seq"),
     )
 
     id: int | None = _id()
@@ -173,6 +185,11 @@ class JobRow(StoreTable, table=True):
     updated_at: float
     # sites: the site that owns the job (NULL: this farm home); only that site's daemons print it
     site: str | None = Field(default=None, sa_type=String(64))
+    pulled_at: float | None = None  # sync, at the centre: when the owning site pulled it
+    # sync (farmctl/store/sync_schema.py): where a row made elsewhere was made, and its id there
+    origin_site: str | None = Field(default=None, sa_type=String(64))
+    origin_id: int | None = None
+    change_seq: int | None = None  # sync: bumped by a trigger on every write (SQLite farm homes)
 
 
 class PrintRunRow(StoreTable, table=True):
@@ -180,6 +197,8 @@ class PrintRunRow(StoreTable, table=True):
     __table_args__ = (
         UniqueConstraint("job_id", "attempt", name="uq_run_attempt"),
         Index("ix_runs_state", "state"),
+        Index("ux_print_runs_origin", "origin_site", "origin_id", unique=True),
+        Index("ix_print_runs_change_seq", "change_seq"),
     )
 
     id: int | None = _id()
@@ -195,10 +214,15 @@ class PrintRunRow(StoreTable, table=True):
     resends: int = Field(sa_column_kwargs=_server_default("0"))  # v2
     filament_mm: float | None = None  # v2
     progress: float | None = None
+    # sync (farmctl/store/sync_schema.py): where a row made elsewhere was made, and its id there
+    origin_site: str | None = Field(default=None, sa_type=String(64))
+    origin_id: int | None = None
+    change_seq: int | None = None  # sync: bumped by a trigger on every write (SQLite farm homes)
 
 
 class EventRow(StoreTable, table=True):
     __tablename__ = "events"
+    __table_args__ = (Index("ux_events_origin", "origin_site", "origin_id", unique=True),)
 
     id: int | None = _id()
     at: float
@@ -206,3 +230,6 @@ class EventRow(StoreTable, table=True):
     kind: str = Field(sa_type=String(48))
     subject: str = Field(sa_type=String(64))
     detail: str | None = Field(default=None, sa_type=Text)  # JSON
+    # sync (farmctl/store/sync_schema.py): where a row made elsewhere was made, and its id there
+    origin_site: str | None = Field(default=None, sa_type=String(64))
+    origin_id: int | None = None

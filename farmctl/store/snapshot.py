@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
+from typing import cast as as_type
 
-from sqlalchemy import Connection, case, func, literal, select
+from sqlalchemy import Connection, Float, case, func, literal, select
+from sqlalchemy import cast as sql_cast
 
 from farmctl.scheduler.availability import availability
 from farmctl.scheduler.copies import RunFact, replay
@@ -19,7 +22,7 @@ from farmctl.scheduler.model import (
     Requirements,
     WaitingJob,
 )
-from farmctl.scheduler.policy import EDF_PRIORITY_WEIGHT, NO_DUE, PRIORITY_WEIGHT
+from farmctl.scheduler.policy import NO_DUE, sort_key
 from farmctl.store.base import StoreBase, split_tags
 from farmctl.store.live import LIVE_STALE_AFTER_S
 from farmctl.store.tables import daemons, files, jobs, orders, print_runs, printer_live, printers
@@ -303,8 +306,8 @@ _SQL_ORDERED = (Policy.PRIORITY, Policy.EDF, Policy.FIFO)
 
 
 def _order_for(policy: Policy | None) -> list[Any]:
-    """The scheduler's sort key (farmctl.scheduler.policy) as SQL: the same float arithmetic, so
-    the database and the pass agree on every tie. Ties fall to jobs.id (first come)."""
+    """The scheduler's own sort key (farmctl.scheduler.policy `sort_key`) evaluated over columns: the
+    same declaration gives the pass its float and the database its ORDER BY. Ties fall to jobs.id."""
     if policy not in (Policy.PRIORITY, Policy.EDF):
         return []
     due = case(
@@ -313,7 +316,19 @@ def _order_for(policy: Policy | None) -> list[Any]:
         (orders.c.due < jobs.c.due, orders.c.due),
         else_=jobs.c.due,
     )
-    due_or_never = func.coalesce(due, literal(NO_DUE))
-    priority = func.coalesce(jobs.c.priority, orders.c.priority, literal(0))
-    weight = PRIORITY_WEIGHT if policy is Policy.PRIORITY else EDF_PRIORITY_WEIGHT
-    return [due_or_never - priority * literal(weight)]
+    columns = _KeyColumns(
+        due=func.coalesce(due, literal(NO_DUE)),  # never None: the key's `is None` test keeps it as it is
+        priority=sql_cast(func.coalesce(jobs.c.priority, orders.c.priority, literal(0)), Float),
+    )
+    key = sort_key(policy, 0.0)
+    assert key is not None
+    return [key(as_type(JobView, columns))]
+
+
+@dataclass(frozen=True)
+class _KeyColumns:
+    """The JobView fields the priority and edf keys read, as SQL expressions (a float column for the
+    priority, as the key multiplies it by a float weight)."""
+
+    due: Any
+    priority: Any

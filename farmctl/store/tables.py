@@ -126,12 +126,17 @@ recovery_points = _table("recovery_points")
 api_keys = _table("api_keys")
 file_contents = _table("file_contents")
 file_chunks = _table("file_chunks")
+sites = _table("sites")
+sync_marks = _table("sync_marks")
+farm_identity = _table("farm_identity")
+site_printers = _table("site_printers")
 
 # The tables each schema step adds to an existing database (migrations.py).
 CONTROL_TABLES = (daemons, printer_live, control_requests)
 RECOVERY_TABLES = (recovery_points,)
 API_KEY_TABLES = (api_keys,)
 CONTENT_TABLES = (file_contents, file_chunks)
+SYNC_TABLES = (sites, sync_marks, farm_identity, site_printers)
 
 # One printer prints one copy at a time: the database refuses a second active run. Written as
 # plain DDL (same text on SQLite and PostgreSQL) because dialect keywords on Index (sqlite_where,

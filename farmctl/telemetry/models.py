@@ -13,19 +13,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from farmctl.states import PrinterState
+
 SCHEMA_VERSION = 1
 
-# Worker states (farmctl.daemon.worker.WorkerState); the HA enum sensor offers exactly these.
-PRINTER_STATES = (
-    "offline",
-    "connecting",
-    "idle",
-    "printing",
-    "paused",
-    "awaiting_bed_clear",
-    "error",
-    "maintenance",
-    "fault",
+# The states Home Assistant's enum sensor offers (discovery.py): a face's own closed list, so it is
+# written out (a contract) and checked against the one vocabulary (tests/telemetry/test_discovery.py).
+# Not offered: a driver's `cancelling` (the daemon shows it as printing) and `reconnecting`.
+PRINTER_STATES = tuple(
+    state.value
+    for state in (
+        PrinterState.OFFLINE,
+        PrinterState.CONNECTING,
+        PrinterState.IDLE,
+        PrinterState.PRINTING,
+        PrinterState.PAUSED,
+        PrinterState.AWAITING_BED_CLEAR,
+        PrinterState.ERROR,
+        PrinterState.MAINTENANCE,
+        PrinterState.FAULT,
+    )
 )
 
 

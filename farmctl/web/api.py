@@ -11,7 +11,7 @@ document is served at /api/v1/openapi.json (and a browsable page at /api/v1/docs
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -22,10 +22,12 @@ from farmctl.app import documents
 from farmctl.web.context import WebContext, context_of
 from farmctl.web.errors import WebError
 
+if TYPE_CHECKING:
+    from farmctl.store import JobStore
+
 router = APIRouter(prefix="/api/v1", tags=["farm"])
 
 JOB_STATES = ("queued", "held", "printing", "done", "failed", "cancelled", "interrupted")
-JOB_ACTIONS = ("cancel", "retry", "hold", "release")
 PRINTER_VERBS = ("pause", "resume", "cancel", "stop")  # the daemon carries them out (farmctl.app.control)
 
 
@@ -41,10 +43,12 @@ def _controller(request: Request) -> WebContext:
     return context
 
 
-def _number(kind: Literal["order", "job"], text: str) -> int:
+def _number(store: JobStore, kind: Literal["order", "job"], text: str) -> int:
+    """This database's id of what a client typed: `j3`, or a record made at another site, `truck-1/j3`
+    (in a query parameter; a path segment holds no `/`)."""
     from farmctl.ids import parse_id
 
-    return parse_id(kind, text)
+    return parse_id(kind, text, store.local_id)
 
 
 @router.get("/status", summary="The farm at a glance (`farmctl status --json`)")
@@ -98,7 +102,8 @@ def orders(request: Request) -> list[dict[str, Any]]:
 
 @router.get("/orders/{order_id}", summary="`farmctl orders show ID --json`")
 def order(request: Request, order_id: str) -> dict[str, Any]:
-    return documents.order_document(_reader(request).store, _number("order", order_id))
+    store = _reader(request).store
+    return documents.order_document(store, _number(store, "order", order_id))
 
 
 @router.get("/jobs", summary="`farmctl jobs list --json` (paged; X-Total-Count says how many match)")
@@ -117,7 +122,7 @@ def jobs(
     page = documents.jobs_page(
         store,
         state=JobState(state) if state else None,
-        order_id=_number("order", order) if order else None,
+        order_id=_number(store, "order", order) if order else None,
         limit=limit,
         offset=offset,
     )
@@ -126,23 +131,19 @@ def jobs(
 
 @router.get("/jobs/{job_id}", summary="`farmctl jobs show ID --json`")
 def job(request: Request, job_id: str) -> dict[str, Any]:
-    return documents.job_document(_reader(request).store, _number("job", job_id))
+    store = _reader(request).store
+    return documents.job_document(store, _number(store, "job", job_id))
 
 
 @router.post("/jobs/{job_id}/{action}", summary="`farmctl jobs cancel|retry|hold|release ID --json`")
 def job_action(request: Request, job_id: str, action: str) -> list[dict[str, Any]]:
+    from farmctl.app import jobs
+
     store = _controller(request).store
-    if action not in JOB_ACTIONS:
-        raise WebError(404, f"unknown job action '{action}'; use one of {', '.join(JOB_ACTIONS)} or priority")
-    number = _number("job", job_id)
-    operation = {
-        "cancel": store.cancel_job,
-        "retry": store.retry_job,
-        "hold": store.hold_job,
-        "release": store.release_job,
-    }[action]
-    operation(number)
-    return _jobs(request, [number])
+    jobs.check_action(action)  # before the id: /jobs/x1/explode is an unknown action
+    number = _number(store, "job", job_id)
+    jobs.act(store, number, action)
+    return jobs.job_documents(store, [number])
 
 
 class PriorityChange(BaseModel):
@@ -151,18 +152,12 @@ class PriorityChange(BaseModel):
 
 @router.put("/jobs/{job_id}/priority", summary="`farmctl jobs priority ID LEVEL --json`")
 def job_priority(request: Request, job_id: str, change: PriorityChange) -> list[dict[str, Any]]:
-    from farmctl.app.values import parse_priority
+    from farmctl.app import jobs
 
     store = _controller(request).store
-    number = _number("job", job_id)
-    store.set_job_priority(number, parse_priority(str(change.priority)))
-    return _jobs(request, [number])
-
-
-def _jobs(request: Request, job_ids: list[int]) -> list[dict[str, Any]]:
-    store = context_of(request).store
-    projection = documents.plan_for(store)
-    return [documents.job_json(store.get_job(i), projection.forecast(i)) for i in job_ids]
+    number = _number(store, "job", job_id)
+    jobs.set_priority(store, number, change.priority)
+    return jobs.job_documents(store, [number])
 
 
 @router.get("/runs", summary="Print runs, newest first (as `jobs show` lists them)")
@@ -170,7 +165,7 @@ def runs(
     request: Request, job: str | None = None, state: str | None = None, limit: int = Query(100, ge=1, le=1000)
 ) -> list[dict[str, Any]]:
     store = _reader(request).store
-    job_id = _number("job", job) if job else None
+    job_id = _number(store, "job", job) if job else None
     if job_id is not None:
         store.get_job(job_id)
     return documents.runs_document(store, job_id=job_id, state=state, limit=limit)
@@ -189,10 +184,12 @@ def events(
 async def add_job(request: Request) -> JSONResponse:
     """Multipart: `file`, and optionally `order`, `copies`, `priority`, `due`, `material`, `nozzle`,
     `printer`, `tags` (comma-separated), `held` (true: add it held)."""
+    from farmctl.app.jobs import job_documents
     from farmctl.web import uploads
 
     context = context_of(request)
     await run_in_threadpool(context.authorize, request, "upload")
     form = await uploads.receive(request, context)
     created = await run_in_threadpool(uploads.queue_form, context, form)
-    return JSONResponse(await run_in_threadpool(_jobs, request, created), status_code=201)
+    answer = await run_in_threadpool(job_documents, context.store, created)
+    return JSONResponse(answer, status_code=201)

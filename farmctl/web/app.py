@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from farmctl.errors import NotFound, UserError
 from farmctl.web.errors import WebError
@@ -31,7 +31,7 @@ _FARM_API_PREFIX = "/api/v1/"
 
 
 def create_app(context: WebContext) -> FastAPI:
-    from farmctl.web import api, dashboard, moonraker, octoprint, share
+    from farmctl.web import api, dashboard, moonraker, octoprint, prusalink, records, share
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -51,7 +51,10 @@ def create_app(context: WebContext) -> FastAPI:
     app.state.farm = context
     app.add_exception_handler(WebError, _web_error)  # type: ignore[arg-type]
     app.add_exception_handler(UserError, _user_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientDisconnect, _client_gone)  # type: ignore[arg-type]
     app.include_router(api.router)
+    app.include_router(records.router)
+    app.include_router(prusalink.router)
     app.include_router(dashboard.router)
     app.include_router(share.router)
     app.include_router(octoprint.router)
@@ -79,3 +82,14 @@ async def _web_error(request: Request, exc: WebError) -> Response:
 
 async def _user_error(request: Request, exc: UserError) -> Response:
     return error_response(request, 404 if isinstance(exc, NotFound) else 400, exc.message)
+
+
+async def _client_gone(request: Request, _exc: ClientDisconnect) -> Response:
+    """A client that closed its connection before its body ended (a slicer quit mid-upload): the
+    spool has dropped the part already (spool.py); one line in the log, no traceback, and an answer
+    nobody reads."""
+    request.app.state.farm.log.info(
+        "%s %s: the client closed the connection before the body ended; nothing was queued",
+        request.method, request.url.path,
+    )
+    return Response(status_code=400)

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from farmctl.errors import UserError
+from farmctl.ids import ID_PREFIX, format_id, parse_id
 
 _BRACKETS = re.compile(r"\s*\[([^\[\]]*)\]\s*")
-_ORDER = re.compile(r"^[oO](\d+)$")
+# An order token carries its prefix ("o3"): a bare number in a name is no order.
+_ORDER = re.compile(rf"^{ID_PREFIX['order']}\d+$", re.IGNORECASE)
 _COPIES = re.compile(r"^(?:[xX](\d+)|(\d+)[xX])$")
 _SEPARATORS = re.compile(r"[\s,;]+")
 _GAP = re.compile(r"[ _-]*\s[ _-]*")  # what is left where a bracket group was taken out
@@ -87,7 +89,7 @@ def _read_folder(segment: str, found: dict[str, str]) -> None:
         _read_tokens(bracketed.group(1), f"folder '{segment}'", found)
         return
     if _ORDER.match(inner):
-        _set(found, "order", inner.lower(), f"folder '{segment}'")
+        _set(found, "order", _order(inner), f"folder '{segment}'")
         return
     raise UserError(
         f"the folder '{segment}' is neither an order id (e.g. o3) nor options in brackets (e.g. [x4 high]); "
@@ -111,7 +113,7 @@ def _token(token: str, where: str) -> tuple[str, str]:
             )
         return _checked(key, value.strip(), token, where)
     if _ORDER.match(token):
-        return "order", token.lower()
+        return "order", _order(token)
     copies = _COPIES.match(token)
     if copies:
         return _checked("copies", copies.group(1) or copies.group(2), token, where)
@@ -128,9 +130,12 @@ def _checked(key: str, value: str, token: str, where: str) -> tuple[str, str]:
         raise UserError(f"'{token}' in the {where}: copies must be a whole number of at least 1")
     if key == "order" and not _ORDER.match(value) and not value.isdigit():
         raise UserError(f"'{token}' in the {where}: an order id looks like o3")
-    if key == "order" and value.isdigit():
-        value = f"o{value}"
-    return key, value.lower() if key == "order" else value
+    return key, _order(value) if key == "order" else value
+
+
+def _order(text: str) -> str:
+    """An order as the ids module writes it: 'O03', 'o3' and (after order=) '3' are all 'o3'."""
+    return format_id("order", parse_id("order", text))
 
 
 def _read_userdata(text: str, found: dict[str, str]) -> None:

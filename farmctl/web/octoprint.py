@@ -31,10 +31,16 @@ def _read(request: Request) -> None:
 
 @router.get("/api/version")
 def version(request: Request) -> dict[str, Any]:
-    """PrusaSlicer's "Test" button: needs `api`, and `text` starting with "OctoPrint"."""
+    """PrusaSlicer's "Test" button: needs `api`, and `text` starting with "OctoPrint" (its PrusaLink
+    host type takes that too, and uploads by PUT when `capabilities` says so: prusalink.py)."""
     _read(request)
     context = context_of(request)
-    return {"api": API_VERSION, "server": OCTOPRINT_COMPAT, "text": f"OctoPrint (farmctl {context.version})"}
+    return {
+        "api": API_VERSION,
+        "server": OCTOPRINT_COMPAT,
+        "text": f"OctoPrint (farmctl {context.version})",
+        "capabilities": {"upload-by-put": True},
+    }
 
 
 @router.get("/api/server")
@@ -181,7 +187,7 @@ async def upload(request: Request, location: str) -> JSONResponse:
     outcome = await run_in_threadpool(
         uploads.queue_upload, context, form, folder=folder, start=start, userdata=fields.get("userdata")
     )
-    resource = str(request.url_for("file_info", location="local", path=outcome.path))
+    resource = str(request.url_for("file_info", location="local", path=uploads.url_path(outcome.path)))
     body = {
         "done": True,
         "files": {

@@ -1,5 +1,6 @@
-"""Reading a multipart upload as it arrives: the file part goes straight to a temporary file in the
-farm home (`<home>/spool/`), hashed on the way, the small fields stay in memory.
+"""Reading an upload as it arrives: a multipart form's file parts (or a body that is the file) go
+straight to temporary files in the farm home (`<home>/spool/`), hashed on the way; the small fields
+stay in memory.
 
 Memory is constant in the file's size: each chunk the server receives is parsed, written and dropped
 (python-multipart's push parser; Starlette's own `request.form()` would spool to the system's temp
@@ -36,20 +37,53 @@ _STALE_S = 24 * 3600
 
 
 @dataclass
-class SpooledForm:
-    """The form's fields, and its one file: where its bytes are now, its name, size and SHA-256."""
+class SpooledFile:
+    """One file part: the form field it came in, the name the client gave it, where its bytes are
+    now (None once discarded), its size and SHA-256."""
 
-    fields: dict[str, str] = field(default_factory=dict)
-    file_field: str | None = None
-    file_name: str | None = None
-    file_path: Path | None = None
+    field: str
+    name: str
+    path: Path | None
     size: int = 0
     sha256: str = ""
 
     def discard(self) -> None:
-        if self.file_path is not None:
-            self.file_path.unlink(missing_ok=True)
-            self.file_path = None
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
+
+
+@dataclass
+class SpooledForm:
+    """The form's fields and its files (one for an upload; `farmctl quote` takes several). The
+    `file_*` properties read the first file: what the one-file uploads use."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    files: list[SpooledFile] = field(default_factory=list)
+
+    @property
+    def file_field(self) -> str | None:
+        return self.files[0].field if self.files else None
+
+    @property
+    def file_name(self) -> str | None:
+        return self.files[0].name if self.files else None
+
+    @property
+    def file_path(self) -> Path | None:
+        return self.files[0].path if self.files else None
+
+    @property
+    def size(self) -> int:
+        return self.files[0].size if self.files else 0
+
+    @property
+    def sha256(self) -> str:
+        return self.files[0].sha256 if self.files else ""
+
+    def discard(self) -> None:
+        for spooled in self.files:
+            spooled.discard()
 
 
 def spool_dir(home: Path) -> Path:
@@ -75,11 +109,12 @@ def clear_stale(home: Path, now: float | None = None) -> int:
 
 
 class _FormReader:
-    """The parser's callbacks: collect fields, stream the file part to disk."""
+    """The parser's callbacks: collect fields, stream each file part to disk."""
 
-    def __init__(self, directory: Path, max_file_bytes: int) -> None:
+    def __init__(self, directory: Path, max_file_bytes: int, max_files: int) -> None:
         self.directory = directory
         self.max_file_bytes = max_file_bytes
+        self.max_files = max_files
         self.form = SpooledForm()
         self.too_large = False
         self._header_field = bytearray()
@@ -87,9 +122,7 @@ class _FormReader:
         self._headers: dict[str, bytes] = {}
         self._name: str | None = None
         self._value = bytearray()
-        self._out: IO[bytes] | None = None
-        self._digest = hashlib.sha256()
-        self._is_file = False
+        self._file: _FileWriter | None = None
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -106,7 +139,6 @@ class _FormReader:
         self._headers = {}
         self._name = None
         self._value = bytearray()
-        self._is_file = False
 
     def _header_end(self) -> None:
         self._headers[self._header_field.decode("latin-1").strip().lower()] = bytes(self._header_value)
@@ -125,61 +157,79 @@ class _FormReader:
             if len(self.form.fields) >= _MAX_FIELDS:
                 raise WebError(400, f"more than {_MAX_FIELDS} form fields; send the file and its few options")
             return
-        if self.form.file_field is not None:
-            raise WebError(400, "one file per upload, please; this one has two file parts")
-        self._is_file = True
-        self.form.file_field = self._name
+        if len(self.form.files) >= self.max_files:
+            if self.max_files == 1:
+                raise WebError(400, "one file per upload, please; this one has two file parts")
+            raise WebError(400, f"more than {self.max_files} files in one request; send fewer")
         # A browser or slicer may send a path ("C:\\parts\\x.gcode"): the name is its last part.
         raw = filename.decode("utf-8", "replace").replace("\\", "/")
-        self.form.file_name = raw
-        fd, temp = tempfile.mkstemp(prefix=_PREFIX, suffix=".part", dir=self.directory)
-        self.form.file_path = Path(temp)
-        self._out = os.fdopen(fd, "wb")
+        self._file = _FileWriter(self.directory, self._name, raw, self.max_file_bytes)
+        self.form.files.append(self._file.spooled)
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._is_file:
-            self.form.size += end - start
-            if self.form.size > self.max_file_bytes:
+        if self._file is not None:
+            if not self._file.write(memoryview(data)[start:end]):
                 self.too_large = True
-                self._close_file()
-                self.form.discard()
-                return
-            if self._out is not None:
-                chunk = memoryview(data)[start:end]
-                self._digest.update(chunk)
-                self._out.write(chunk)
             return
         if len(self._value) + (end - start) > _MAX_FIELD_BYTES:
             raise WebError(400, f"the form field '{self._name}' is longer than {_MAX_FIELD_BYTES} bytes")
         self._value.extend(data[start:end])
 
     def _part_end(self) -> None:
-        if self._is_file:
-            self._close_file()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
             return
         if self._name is not None:
             self.form.fields[self._name] = self._value.decode("utf-8", "replace")
 
-    def _close_file(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-
     def finish(self) -> SpooledForm:
-        self._close_file()
-        self.form.sha256 = self._digest.hexdigest() if self.form.file_path else ""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         return self.form
 
 
+class _FileWriter:
+    """One file's bytes to a spool file, hashed on the way; past the limit it stops writing, drops
+    what it wrote, and only counts (the body is read to its end before the 413, see above)."""
+
+    def __init__(self, directory: Path, field_name: str, name: str, max_bytes: int) -> None:
+        fd, temp = tempfile.mkstemp(prefix=_PREFIX, suffix=".part", dir=directory)
+        self.spooled = SpooledFile(field=field_name, name=name, path=Path(temp))
+        self._out: IO[bytes] | None = os.fdopen(fd, "wb")
+        self._digest = hashlib.sha256()
+        self._max_bytes = max_bytes
+
+    def write(self, chunk: memoryview | bytes) -> bool:
+        """False once the file is over the limit."""
+        self.spooled.size += len(chunk)
+        if self.spooled.size > self._max_bytes:
+            self.close()
+            self.spooled.discard()
+            return False
+        if self._out is not None:
+            self._digest.update(chunk)
+            self._out.write(chunk)
+        return True
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+            self.spooled.sha256 = self._digest.hexdigest()
+
+
 async def read_form(
-    content_type: str | None, body: AsyncIterator[bytes], home: Path, max_file_bytes: int
+    content_type: str | None, body: AsyncIterator[bytes], home: Path, max_file_bytes: int, *,
+    max_files: int = 1,
 ) -> SpooledForm:
-    """Parse a multipart/form-data body into fields and one spooled file (the caller discards it)."""
+    """Parse a multipart/form-data body into fields and its spooled files (the caller discards them)."""
     kind, options = parse_options_header(content_type or "")
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
         raise WebError(400, "send the file as multipart/form-data (a form with a 'file' part)")
-    reader = _FormReader(spool_dir(home), max_file_bytes)
+    reader = _FormReader(spool_dir(home), max_file_bytes, max_files)
     parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in body:
@@ -194,10 +244,34 @@ async def read_form(
     form = reader.finish()
     if reader.too_large:
         form.discard()
-        raise WebError(
-            413, f"the file is larger than the limit of {max_file_bytes / 1e6:.0f} MB ([files] max_file_mb)"
-        )
+        raise _too_large(max_file_bytes)
     return form
+
+
+async def read_body(body: AsyncIterator[bytes], home: Path, max_file_bytes: int, name: str) -> SpooledForm:
+    """A body that is the file itself (PrusaLink's `PUT /api/v1/files/...`), spooled like a form's
+    file part: a form of that one file and no fields (the caller discards it)."""
+    writer = _FileWriter(spool_dir(home), "file", name, max_file_bytes)
+    form = SpooledForm(files=[writer.spooled])
+    fits = True
+    try:
+        async for chunk in body:
+            fits = fits and writer.write(chunk)
+    except BaseException:
+        writer.close()
+        form.discard()  # a client that went away: nothing stays in the spool
+        raise
+    writer.close()
+    if not fits:
+        form.discard()
+        raise _too_large(max_file_bytes)
+    return form
+
+
+def _too_large(max_file_bytes: int) -> WebError:
+    return WebError(
+        413, f"the file is larger than the limit of {max_file_bytes / 1e6:.0f} MB ([files] max_file_mb)"
+    )
 
 
 @contextlib.contextmanager

@@ -71,8 +71,8 @@ def queue_upload(
     with discarding(form):
         if form.file_path is None or not form.file_name:
             raise WebError(400, "the upload has no file: send the G-code as the multipart part 'file'")
-        name = form.file_name.rsplit("/", 1)[-1]
-        _check_extension(name)
+        name = base_name(form.file_name)
+        check_extension(name)
         try:
             options = read_options(folder, form.file_name, userdata)
             order_id = _order_number(options.order)
@@ -104,8 +104,8 @@ def queue_form(context: WebContext, form: SpooledForm) -> list[int]:
     with discarding(form):
         if form.file_path is None or not form.file_name:
             raise WebError(400, "send the G-code as the multipart part 'file'")
-        name = form.file_name.rsplit("/", 1)[-1]
-        _check_extension(name)
+        name = base_name(form.file_name)
+        check_extension(name)
         fields = form.fields
         try:
             copies = int(fields.get("copies", "1"))
@@ -150,7 +150,22 @@ def _status_of(exc: UserError) -> int:
     return 415 if isinstance(exc, FileRejected) else 400
 
 
-def _check_extension(name: str) -> None:
+def url_path(path: str) -> str:
+    """An upload's path as it stands in a URL (a Location header): each element percent-escaped, as
+    PrusaSlicer escapes it; `housing [x4].gcode` has spaces and brackets a header may not carry."""
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
+
+
+def base_name(sent: str) -> str:
+    """The file's name without the folders a client may send with it ("o3/housing.gcode")."""
+    return sent.rsplit("/", 1)[-1]
+
+
+def check_extension(name: str) -> None:
+    """G-code only: a model, a project, a package or binary G-code is refused with a 415 that says
+    what to send instead."""
     lowered = name.lower()
     if lowered.endswith(GCODE_EXTENSIONS):
         return
@@ -167,7 +182,9 @@ def _order_number(order: str | None) -> int | None:
 
 
 def _log_upload(context: WebContext, path: str, jobs: list[Job], start: bool) -> None:
-    ids = ", ".join(f"j{j.id}" for j in jobs)
+    from farmctl.ids import format_id
+
+    ids = ", ".join(format_id("job", j.id) for j in jobs)
     context.log.info(
         "upload %s -> %s (%s)", path, ids, "queued" if start else "held until released"
     )

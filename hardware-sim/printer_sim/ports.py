@@ -12,8 +12,10 @@ import selectors
 import socket
 import struct
 import tty
+import weakref
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 from printer_sim.hostbaud import garble, host_baud
 
@@ -178,40 +180,76 @@ class TcpPort(Port):
         self.plugged = False
 
 
-class _Inotify:
-    """Open and close events of one device node (Linux inotify through libc; stdlib has none)."""
+class _NodeWatch:
+    """Open and close events of device nodes (Linux inotify through libc; stdlib has none).
+
+    One inotify instance serves every pty port on a selector, each node being one watch on it:
+    the kernel allows a user only 128 instances (fs.inotify.max_user_instances) but thousands of
+    watches, so one instance per port stopped a 100-printer simulator, or a few 40-printer ones
+    side by side, from starting ("inotify_init1 failed")."""
 
     IN_CLOSE_WRITE, IN_CLOSE_NOWRITE, IN_OPEN = 0x08, 0x10, 0x20
+    _shared: ClassVar[weakref.WeakKeyDictionary[selectors.BaseSelector, _NodeWatch]] = (
+        weakref.WeakKeyDictionary()
+    )
 
-    def __init__(self, path: str) -> None:
+    @classmethod
+    def on(cls, selector: selectors.BaseSelector) -> _NodeWatch:
+        """The selector's watcher, made (and registered with it) on first use."""
+        watcher = cls._shared.get(selector)
+        if watcher is None:
+            watcher = cls._shared[selector] = cls(selector)
+        return watcher
+
+    def __init__(self, selector: selectors.BaseSelector) -> None:
         self._libc = ctypes.CDLL(None, use_errno=True)
         self.fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if self.fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        self._selector = selector
+        self._listeners: dict[int, Callable[[list[int], float], None]] = {}
+        selector.register(self.fd, selectors.EVENT_READ, self._event)
+
+    def watch(self, path: str, listener: Callable[[list[int], float], None]) -> int:
+        """Call `listener(changes, now)` with +1 for each open of `path` and -1 for each close;
+        returns the watch to pass to `unwatch`."""
         mask = self.IN_OPEN | self.IN_CLOSE_WRITE | self.IN_CLOSE_NOWRITE
-        if self._libc.inotify_add_watch(self.fd, path.encode(), mask) < 0:
-            os.close(self.fd)
+        handle = self._libc.inotify_add_watch(self.fd, path.encode(), mask)
+        if handle < 0:
             raise OSError(ctypes.get_errno(), f"inotify_add_watch {path} failed")
+        self._listeners[handle] = listener
+        return int(handle)
 
-    def read(self) -> list[int]:
-        """Pending event masks, oldest first (+1 for an open, -1 for a close)."""
-        try:
-            data = os.read(self.fd, 65536)
-        except BlockingIOError:
-            return []
-        changes = []
-        offset = 0
-        while offset + 16 <= len(data):
-            _, mask, _, name_length = struct.unpack_from("iIII", data, offset)
-            offset += 16 + name_length
-            if mask & self.IN_OPEN:
-                changes.append(1)
-            if mask & (self.IN_CLOSE_WRITE | self.IN_CLOSE_NOWRITE):
-                changes.append(-1)
-        return changes
+    def unwatch(self, handle: int) -> None:
+        """Stop the watch; events of it still queued are dropped. The last watch gone closes the
+        instance, so a simulator with no pty port plugged holds none."""
+        if self._listeners.pop(handle, None) is not None:
+            self._libc.inotify_rm_watch(self.fd, handle)
+        if not self._listeners:
+            self._selector.unregister(self.fd)
+            os.close(self.fd)
+            self._shared.pop(self._selector, None)
 
-    def close(self) -> None:
-        os.close(self.fd)
+    def _event(self, mask: int, now: float) -> None:
+        changes: dict[int, list[int]] = {}
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            offset = 0
+            while offset + 16 <= len(data):
+                handle, event, _, name_length = struct.unpack_from("iIII", data, offset)
+                offset += 16 + name_length
+                found = changes.setdefault(handle, [])
+                if event & self.IN_OPEN:
+                    found.append(1)
+                if event & (self.IN_CLOSE_WRITE | self.IN_CLOSE_NOWRITE):
+                    found.append(-1)
+        for handle, found in changes.items():
+            listener = self._listeners.get(handle)  # None: unwatched while its events were queued
+            if listener is not None and found:
+                listener(found, now)
 
 
 class PtyPort(Port):
@@ -226,7 +264,7 @@ class PtyPort(Port):
         self.link = link
         self.enforce_baud = enforce_baud  # garble bytes while the host's baud rate differs from this
         self._master: int | None = None
-        self._watch: _Inotify | None = None
+        self._watch: int | None = None  # this port's watch on the selector's _NodeWatch
         self._opens = 0
         self._read_wanted = True
         self._events = 0  # what the master is registered for (0: not registered)
@@ -235,12 +273,11 @@ class PtyPort(Port):
         master, slave = os.openpty()
         tty.setraw(slave)  # no echo, no line editing: the printer sees bytes exactly as sent
         self.endpoint = os.ttyname(slave)
-        self._watch = _Inotify(self.endpoint)
+        self._watch = _NodeWatch.on(self.selector).watch(self.endpoint, self._watch_event)
         os.close(slave)
         os.set_blocking(master, False)
         self._master = master
         self._opens = 0
-        self.selector.register(self._watch.fd, selectors.EVENT_READ, self._watch_event)
         if self.link is not None:
             if self.link.is_symlink() or self.link.exists():
                 self.link.unlink()
@@ -249,9 +286,8 @@ class PtyPort(Port):
         self.host_open = False
         return self.endpoint
 
-    def _watch_event(self, mask: int, now: float) -> None:
-        assert self._watch is not None
-        for change in self._watch.read():
+    def _watch_event(self, changes: list[int], now: float) -> None:
+        for change in changes:
             self._opens = max(0, self._opens + change)
             if change > 0 and not self.host_open:
                 self.host_open = True
@@ -348,8 +384,7 @@ class PtyPort(Port):
             os.close(self._master)
             self._master = None
         if self._watch is not None:
-            self.selector.unregister(self._watch.fd)
-            self._watch.close()
+            _NodeWatch.on(self.selector).unwatch(self._watch)
             self._watch = None
         self.host_open = False
         self._opens = 0

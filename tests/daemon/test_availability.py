@@ -21,7 +21,7 @@ def test_a_job_only_a_faulted_printer_can_print_is_at_risk(farm: Farm, tmp_path:
             store.update_printer("hot", material="PETG")
         job = farm.queue(doomed, material="PETG")
         daemon = farm.start_daemon(bed_clear="always")
-        wait_for(lambda: farm.printer_state("hot") == "fault", 30, "the thermal runaway to halt 'hot'")
+        wait_for(lambda: farm.printer_state("hot") == "fault", 90, "the thermal runaway to halt 'hot'")
 
         def not_startable() -> bool:
             with farm.store() as store:

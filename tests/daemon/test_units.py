@@ -10,9 +10,9 @@ import pytest
 
 from farmctl.app.daemon_lock import DaemonLock, lock_holder
 from farmctl.daemon.logs import KeyValueFormatter
-from farmctl.daemon.worker import ActiveRun, Backoff, WorkerState
+from farmctl.daemon.worker import ActiveRun, Backoff
 from farmctl.errors import UserError
-from farmctl.scheduler.model import PrinterState
+from farmctl.states import PrinterState
 
 
 def test_backoff_grows_is_capped_and_jittered() -> None:
@@ -35,8 +35,13 @@ def test_eta_uses_the_estimate_first_then_the_observed_rate() -> None:
 
 
 def test_fault_is_stored_as_an_error_and_every_state_maps() -> None:
-    assert WorkerState.FAULT.stored is PrinterState.ERROR
-    assert {s.stored for s in WorkerState if s is not WorkerState.FAULT} <= set(PrinterState)
+    assert PrinterState.FAULT.stored is PrinterState.ERROR
+    # One vocabulary (farmctl/states.py): what the daemon shows of any driver state is never the driver's
+    # own `cancelling`, and the table stores every state the daemon shows except a fault as itself.
+    shown = {s.shown_by_daemon for s in PrinterState}
+    assert PrinterState.CANCELLING.shown_by_daemon is PrinterState.PRINTING
+    assert {s.stored for s in shown} == set(PrinterState) - {PrinterState.FAULT, PrinterState.CANCELLING}
+    assert all(s.stored is s for s in shown - {PrinterState.FAULT})
 
 
 def test_log_lines_are_key_value_and_quote_what_needs_it() -> None:

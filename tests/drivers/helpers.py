@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from farmctl.drivers.base import DriverEvent, DriverState, JobFinished, JobSpec, StateChanged
+from farmctl.drivers.base import DriverEvent, JobFinished, JobSpec, StateChanged
 from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
 from farmctl.drivers.serial.settings import ProtocolSettings
+
+from farmctl.states import PrinterState
 
 # Commands the host itself numbers during a job (hello, temperature markers), not part of any test file.
 HOST_COMMANDS = ("M110", "M105", "M108", "M113", "M155")
@@ -60,7 +62,7 @@ class Recorder:
                 return
 
 
-def is_state(state: DriverState) -> Callable[[DriverEvent], bool]:
+def is_state(state: PrinterState) -> Callable[[DriverEvent], bool]:
     return lambda event: isinstance(event, StateChanged) and event.state is state
 
 
@@ -84,11 +86,11 @@ def connect(endpoint: str, settings: MarlinSettings | None = None) -> tuple[Marl
     recorder = Recorder()
     driver = MarlinDriver("p0", endpoint, recorder, settings or fast_settings())
     driver.connect()
-    recorder.wait_for(is_state(DriverState.IDLE), 20)
+    recorder.wait_for(is_state(PrinterState.IDLE), 20)
     return driver, recorder
 
 
-def wait_status(driver: MarlinDriver, state: DriverState, timeout: float) -> None:
+def wait_status(driver: MarlinDriver, state: PrinterState, timeout: float) -> None:
     """Poll the status snapshot until it shows `state` (for events that already happened once)."""
     deadline = time.monotonic() + timeout
     while driver.status().state is not state:

@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from farmctl.drivers.base import DriverState, JobFinished, JobOutcome, JobSpec, StateChanged
+from farmctl.drivers.base import JobFinished, JobOutcome, JobSpec, StateChanged
 from farmctl.drivers.serial.driver import MarlinDriver
 from farmctl.drivers.serial.loop import LinkLoop
 
+from farmctl.states import PrinterState
 from tests.drivers.helpers import Recorder, dense_commands, executed_job_lines, fast_settings, write_job
 from tests.support.simulator import running_simulator
 
@@ -35,7 +36,7 @@ def test_one_printer_unplugged_others_print_on(tmp_path: Path, shared: bool) -> 
         for name in drivers:
             events.wait_for(
                 lambda e, n=name: (
-                    isinstance(e, StateChanged) and e.printer == n and e.state is DriverState.IDLE
+                    isinstance(e, StateChanged) and e.printer == n and e.state is PrinterState.IDLE
                 ),
                 20,
             )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from farmctl.drivers.base import (
-    DriverState,
     ErrorKind,
     HostAction,
     JobFinished,
@@ -18,6 +17,8 @@ from farmctl.drivers.base import (
 from farmctl.drivers.serial.protocol import MarlinProtocol
 from farmctl.drivers.serial.responses import numbered
 from farmctl.drivers.serial.settings import ProtocolSettings
+
+from farmctl.states import PrinterState
 
 HELLO = "N0 M110 N0*125"
 JOB = [f"G1 X{i} Y{i % 7} E0.{i:03d}" for i in range(1, 301)]
@@ -61,7 +62,7 @@ class Wire:
         self.proto.connect(self.now)
         assert self.sent() == [HELLO]
         self.feed("ok")
-        assert self.proto.state is DriverState.IDLE
+        assert self.proto.state is PrinterState.IDLE
         assert self.sent() == ["M115"]
         self.feed("FIRMWARE_NAME:Marlin 2.1.2 (Aug  1 2024 12:00:00) MACHINE_TYPE:3D Printer", *caps, "ok")
         if finish:
@@ -95,7 +96,7 @@ def test_h1_connect_with_reset_resends_the_hello_and_gives_up_after_three() -> N
     wire.advance(5.0)
     assert wire.sent() == [HELLO]
     wire.advance(5.0)
-    assert wire.proto.state is DriverState.ERROR
+    assert wire.proto.state is PrinterState.ERROR
     assert "handshake" in (wire.proto.error or "")
     assert wire.proto.error_code == "no-handshake"
 
@@ -105,9 +106,9 @@ def test_h2_h3_connect_without_reset_ignoring_garbage() -> None:
     wire.proto.connect(wire.now)
     wire.sent()
     wire.proto.receive(b"\x80\xff\x00garbage\x00\n\xfe\n", wire.now)
-    assert wire.proto.state is DriverState.CONNECTING
+    assert wire.proto.state is PrinterState.CONNECTING
     wire.feed("ok")
-    assert wire.proto.state is DriverState.IDLE
+    assert wire.proto.state is PrinterState.IDLE
 
 
 def test_h4_capabilities_choose_autoreport_or_polling() -> None:
@@ -166,7 +167,7 @@ def test_h7_unknown_command_is_not_an_error() -> None:
     wire.start()
     wire.feed('echo:Unknown command: "G1 X1"', "ok")
     assert wire.sent() == [line(2, 1)]
-    assert wire.proto.state is DriverState.PRINTING and not wire.of(PrinterError)
+    assert wire.proto.state is PrinterState.PRINTING and not wire.of(PrinterError)
 
 
 def _printing(**settings: Any) -> Wire:
@@ -307,7 +308,7 @@ def test_h13_resend_older_than_history_stops_the_job_clearly() -> None:
     finished = wire.of(JobFinished)
     assert finished[0].outcome is JobOutcome.FAILED
     assert "resend line 2" in (finished[0].error or "") and "skipping" in (finished[0].error or "")
-    assert wire.proto.state is DriverState.ERROR
+    assert wire.proto.state is PrinterState.ERROR
 
 
 def test_h14_the_same_line_again_and_again_is_communication_stuck() -> None:
@@ -349,10 +350,10 @@ def test_h14_a_replay_waiting_behind_slow_moves_is_not_a_resend_loop() -> None:
             wire.feed("echo:busy: processing")
         wire.advance(0.5)
         sent += wire.sent()
-    assert wire.proto.state is DriverState.PRINTING and not wire.of(JobFinished)
+    assert wire.proto.state is PrinterState.PRINTING and not wire.of(JobFinished)
     assert len([text for text in sent if text.startswith(f"N{number} ")]) <= 1
     wire.feed("ok")  # the replay ran
-    assert wire.proto.state is DriverState.PRINTING
+    assert wire.proto.state is PrinterState.PRINTING
 
 
 def test_h14_counts_the_printers_requests_not_the_hosts_own_replays() -> None:
@@ -387,7 +388,7 @@ def test_h14_on_a_noisy_cable_a_run_that_chance_explains_is_not_a_loop() -> None
         wire.sent()
     for _ in range(12):
         _fail_line_in_flight(wire)
-    assert wire.proto.state is DriverState.PRINTING and not wire.of(JobFinished)
+    assert wire.proto.state is PrinterState.PRINTING and not wire.of(JobFinished)
     wire.feed("ok")  # the line got through at last
     assert wire.proto.counters.consecutive_resends == 12 and len(wire.sent()) == 1
     # A line that never gets through is still a loop on this cable, after a longer run.
@@ -412,7 +413,7 @@ def test_h15_resend_ratio_warns_once_without_state_change() -> None:
         wire.feed("ok")
         wire.sent()
     warnings = [n for n in wire.of(Notice) if "unreliable" in n.message]
-    assert len(warnings) == 1 and wire.proto.state is DriverState.PRINTING
+    assert len(warnings) == 1 and wire.proto.state is PrinterState.PRINTING
 
 
 def test_h16_lost_ok_with_temperatures_flowing_is_tickled() -> None:
@@ -509,11 +510,11 @@ def test_h19_one_long_move_without_busy_is_tickled_but_not_declared_dead() -> No
     for _ in range(50):  # 50 s, temperatures flowing, no ok
         wire.advance(1.0)
         wire.feed(" T:210.0 /210.0 B:60.0 /60.0 @:64 B@:127")
-    assert wire.proto.state is DriverState.PRINTING and not wire.of(PrinterError)
+    assert wire.proto.state is PrinterState.PRINTING and not wire.of(PrinterError)
     assert wire.proto.counters.tickles >= 1
     for _ in range(11):
         wire.advance(1.0)
-    assert wire.proto.state is DriverState.ERROR
+    assert wire.proto.state is PrinterState.ERROR
     errors = wire.of(PrinterError)
     assert errors and errors[-1].code == "timeout" and "not responding" in errors[-1].message
     finished = wire.of(JobFinished)
@@ -536,7 +537,7 @@ def test_h18_busy_keeps_the_link_alive_and_sets_m113() -> None:
         wire.advance(2.0)
         wire.feed("echo:busy: processing")
     assert wire.sent() == [] and not any("tickle" in n.message for n in wire.of(Notice))
-    assert wire.proto.state is DriverState.PRINTING
+    assert wire.proto.state is PrinterState.PRINTING
     wire.feed("ok", "ok")
     assert any("M113 S2" in x for x in wire.sent())  # OctoPrint's habit: pin the keepalive once busy is seen
 
@@ -549,7 +550,7 @@ def test_h19_long_running_command_without_busy_is_not_a_timeout() -> None:
     for _ in range(20):
         wire.advance(1.5)
         wire.feed(" T:21.0 /0.0 B:21.0 /0.0")
-    assert wire.proto.state is DriverState.PRINTING
+    assert wire.proto.state is PrinterState.PRINTING
 
 
 def test_h19_a_long_running_command_fails_only_after_minutes_of_total_silence() -> None:
@@ -558,26 +559,26 @@ def test_h19_a_long_running_command_fails_only_after_minutes_of_total_silence() 
     wire.feed("ok")
     wire.start(["G28", *JOB[:5]])
     wire.advance(140.0)  # no byte at all: a dead board, or a very slow homing without busy support
-    assert wire.proto.state is DriverState.PRINTING
+    assert wire.proto.state is PrinterState.PRINTING
     wire.advance(11.0)
-    assert wire.proto.state is DriverState.ERROR and wire.of(PrinterError)[-1].code == "timeout"
+    assert wire.proto.state is PrinterState.ERROR and wire.of(PrinterError)[-1].code == "timeout"
 
 
 def test_h21_paused_for_user_and_host_prompts() -> None:
     wire = _printing()
     wire.feed("//action:paused", "//action:prompt_begin Filament", "echo:busy: paused for user")
-    assert wire.proto.state is DriverState.PAUSED
+    assert wire.proto.state is PrinterState.PAUSED
     assert [a.action for a in wire.of(HostAction)] == ["paused", "prompt_begin"]
     wire.advance(60)
-    assert wire.proto.state is DriverState.PAUSED and not wire.of(PrinterError)
+    assert wire.proto.state is PrinterState.PAUSED and not wire.of(PrinterError)
     wire.feed("ok")
-    assert wire.proto.state is DriverState.PRINTING
+    assert wire.proto.state is PrinterState.PRINTING
 
 
 def test_h22_stopped_cancels_and_m999_resend_is_answered_with_m110() -> None:
     wire = _printing()
     wire.feed("Error:Z-Probe failed to retract!")
-    assert wire.proto.state is DriverState.ERROR
+    assert wire.proto.state is PrinterState.ERROR
     assert wire.of(JobFinished)[0].outcome is JobOutcome.FAILED
     idle = Wire()
     idle.handshake()
@@ -591,10 +592,10 @@ def test_h23_fatal_error_is_one_alarm_then_fault() -> None:
     wire.feed("Error:Thermal Runaway, system stopped! Heater_ID: 0", "Error:Printer halted. kill() called!")
     errors = wire.of(PrinterError)
     assert [(e.kind, e.code) for e in errors] == [(ErrorKind.PRINTER_FATAL, "thermal-runaway")]
-    assert wire.proto.state is DriverState.FAULT
+    assert wire.proto.state is PrinterState.FAULT
     assert wire.sent() == ["M112", "M104 S0", "M140 S0"]
     wire.advance(100)
-    assert wire.sent() == [] and wire.proto.state is DriverState.FAULT
+    assert wire.sent() == [] and wire.proto.state is PrinterState.FAULT
 
 
 def test_h24_h25_reset_while_idle_rehandshakes_while_printing_aborts() -> None:
@@ -602,7 +603,7 @@ def test_h24_h25_reset_while_idle_rehandshakes_while_printing_aborts() -> None:
     idle.handshake()
     idle.feed("ok", "start")
     assert [e.during_job for e in idle.of(PrinterReset)] == [False]
-    assert idle.proto.state is DriverState.CONNECTING and idle.sent() == [HELLO]
+    assert idle.proto.state is PrinterState.CONNECTING and idle.sent() == [HELLO]
     printing = _printing()
     printing.feed("ok", "start")
     finished = printing.of(JobFinished)
@@ -616,7 +617,7 @@ def test_h29_emergency_stop_bypasses_everything() -> None:
     sent = wire.sent()
     assert sent[0] == "M112" and sent[1].startswith("N") and "M112" in sent[1]
     assert sent[2:] == ["M104 S0", "M140 S0"]
-    assert wire.proto.state is DriverState.FAULT
+    assert wire.proto.state is PrinterState.FAULT
     wire.feed("Error:Printer halted. kill() called!")
     assert len(wire.of(PrinterError)) == 1  # no second alarm
 
@@ -658,21 +659,21 @@ def test_job_completes_only_after_the_end_fence_is_acknowledged() -> None:
     done.feed("ok T:21.0 /0.0 B:21.0 /0.0")
     finished = done.of(JobFinished)
     assert finished[0].outcome is JobOutcome.COMPLETED and finished[0].lines_acked == 3
-    assert done.proto.state is DriverState.IDLE
-    assert wire.proto.state is DriverState.PRINTING
+    assert done.proto.state is PrinterState.IDLE
+    assert wire.proto.state is PrinterState.PRINTING
 
 
 def test_pause_resume_cancel() -> None:
     wire = _printing()
     wire.proto.pause(wire.now)
-    assert wire.ack(3) == [] and wire.proto.state is DriverState.PAUSED
+    assert wire.ack(3) == [] and wire.proto.state is PrinterState.PAUSED
     wire.proto.resume(wire.now)
     assert len(wire.sent()) == 3
     wire.proto.cancel(wire.now)
     assert wire.of(JobFinished)[0].outcome is JobOutcome.CANCELLED
-    assert wire.proto.state is DriverState.CANCELLING
+    assert wire.proto.state is PrinterState.CANCELLING
     wire.ack(3)
-    assert wire.proto.state is DriverState.IDLE
+    assert wire.proto.state is PrinterState.IDLE
 
 
 def test_resync_after_m999_can_happen_again() -> None:
@@ -701,11 +702,11 @@ def test_h35_advanced_ok_b_sets_the_line_window() -> None:
 def test_h22_operator_m999_brings_a_stopped_printer_back() -> None:
     wire = _printing()
     wire.feed("Error:Printer stopped due to errors. Fix the error and use M999 to restart.")
-    assert wire.proto.state is DriverState.ERROR
+    assert wire.proto.state is PrinterState.ERROR
     wire.sent()
     wire.proto.enqueue_command("M999", wire.now)
     assert wire.sent() == ["M999"]
     wire.feed("Resend: 4", "ok")
     assert wire.sent() == [HELLO]  # no replay: re-synchronise
     wire.feed("ok", "ok")  # M999's own, then the M110's
-    assert wire.proto.state is DriverState.IDLE and wire.proto.error is None
+    assert wire.proto.state is PrinterState.IDLE and wire.proto.error is None

@@ -11,18 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from farmctl.drivers.base import (
-    DriverEvent,
-    DriverState,
-    JobFinished,
-    JobOutcome,
-    JobSpec,
-    LinkResumed,
-    PrinterError,
-)
+from farmctl.drivers.base import DriverEvent, JobFinished, JobOutcome, JobSpec, LinkResumed, PrinterError
 from farmctl.drivers.serial.driver import MarlinDriver, MarlinSettings
 from farmctl.drivers.serial.usb import PortInfo
 
+from farmctl.states import PrinterState
 from tests.drivers.helpers import (
     Recorder,
     assert_exactly_once,
@@ -62,7 +55,7 @@ def _start(link: Path, commands: list[str], tmp_path: Path, **kwargs: Any) -> tu
     recorder = Recorder()
     driver = MarlinDriver("p0", str(link), recorder, held_settings(), **kwargs)
     driver.connect()
-    recorder.wait_for(is_state(DriverState.IDLE), 20)
+    recorder.wait_for(is_state(PrinterState.IDLE), 20)
     driver.start_job(JobSpec(write_job(tmp_path, commands), "job"))
     return driver, recorder
 
@@ -74,8 +67,8 @@ def test_cable_pull_without_reset_continues_exactly_once(tmp_path: Path) -> None
     with running_simulator(transport="pty", link=link, faults=faults, speed=1000, reset_on_open=False,
                            journal_dir=tmp_path / "j") as sim:
         driver, recorder = _start(link, commands, tmp_path)
-        recorder.wait_for(is_state(DriverState.RECONNECTING), 20)
-        assert driver.status().state is DriverState.RECONNECTING
+        recorder.wait_for(is_state(PrinterState.RECONNECTING), 20)
+        assert driver.status().state is PrinterState.RECONNECTING
         resumed = reconnect_until(driver, recorder, lambda e: isinstance(e, LinkResumed))
         assert isinstance(resumed, LinkResumed) and resumed.firmware_line == 249  # line 250 never arrived
         finished = recorder.wait_for(is_finished, 60)
@@ -94,9 +87,9 @@ def test_cable_pull_on_a_resetting_board_interrupts_the_job(tmp_path: Path) -> N
     with running_simulator(transport="pty", link=link, faults=faults, speed=1000,
                            journal_dir=tmp_path / "j") as sim:
         driver, recorder = _start(link, commands, tmp_path)
-        recorder.wait_for(is_state(DriverState.RECONNECTING), 20)
+        recorder.wait_for(is_state(PrinterState.RECONNECTING), 20)
         finished = reconnect_until(driver, recorder, is_finished)
-        recorder.wait_for(is_state(DriverState.IDLE), 20)  # handshaked afresh: ready for a recovery
+        recorder.wait_for(is_state(PrinterState.IDLE), 20)  # handshaked afresh: ready for a recovery
         driver.close()
     journal = sim.journal()
     assert isinstance(finished, JobFinished) and finished.outcome is JobOutcome.INTERRUPTED
@@ -117,7 +110,7 @@ def test_another_board_on_the_same_port_is_refused(tmp_path: Path) -> None:
             running_simulator(transport="pty", profile=other_profile, reset_on_open=False,
                               journal_dir=tmp_path / "theirs") as theirs:
         driver, recorder = _start(link, commands, tmp_path)
-        recorder.wait_for(is_state(DriverState.RECONNECTING), 20)
+        recorder.wait_for(is_state(PrinterState.RECONNECTING), 20)
         deadline = time.monotonic() + 10
         while link.is_symlink() and time.monotonic() < deadline:  # the simulator removes it on the unplug
             time.sleep(0.02)
@@ -127,7 +120,7 @@ def test_another_board_on_the_same_port_is_refused(tmp_path: Path) -> None:
         )
         assert "UUID" in refused.message if isinstance(refused, PrinterError) else False
         time.sleep(0.5)
-        assert driver.status().state is DriverState.RECONNECTING  # still waiting for its own printer
+        assert driver.status().state is PrinterState.RECONNECTING  # still waiting for its own printer
         driver.close()
     theirs_journal, ours_journal = theirs.journal(), ours.journal()
     assert [e["cmd"] for e in theirs_journal] == ["M115"]  # identified, and nothing else
@@ -145,7 +138,7 @@ def test_a_different_usb_serial_is_refused_before_the_port_is_opened(tmp_path: P
     with running_simulator(transport="pty", link=link, faults={"unplug-at-line": 150, "replug-after": 0.3},
                            speed=1000, reset_on_open=False, journal_dir=tmp_path / "j") as sim:
         driver, recorder = _start(link, commands, tmp_path, ports=ports)
-        recorder.wait_for(is_state(DriverState.RECONNECTING), 20)
+        recorder.wait_for(is_state(PrinterState.RECONNECTING), 20)
         serial["number"] = "SOMEONE-ELSES"
         sim.wait_for_endpoint(0, after=1)
         received_before = len(sim.journal())

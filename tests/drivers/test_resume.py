@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from farmctl.drivers.base import (
-    DriverState,
     ErrorKind,
     FirmwareIdentified,
     JobFinished,
@@ -14,6 +13,7 @@ from farmctl.drivers.base import (
 )
 from farmctl.drivers.serial.resume import PROBE_LINE, identity_mismatch
 
+from farmctl.states import PrinterState
 from tests.drivers.test_protocol import HELLO, JOB, Wire, _printing, line
 
 FIRMWARE = "FIRMWARE_NAME:Marlin 2.1.2 (Aug  1 2024 12:00:00) MACHINE_TYPE:3D Printer"
@@ -44,7 +44,7 @@ def _identify(wire: Wire, firmware: str = FIRMWARE) -> list[str]:
 
 def test_a_lost_link_holds_the_job_instead_of_failing_it() -> None:
     wire = _held()
-    assert wire.proto.state is DriverState.RECONNECTING
+    assert wire.proto.state is PrinterState.RECONNECTING
     assert wire.of(JobFinished) == []
     errors = wire.of(PrinterError)
     assert errors[-1].kind is ErrorKind.RECOVERABLE_COMM and errors[-1].code == "unplugged"
@@ -57,7 +57,7 @@ def test_without_hold_the_job_fails_as_before() -> None:
     wire.feed("ok")
     wire.proto.connection_lost("gone", "unplugged", wire.now)
     assert wire.of(JobFinished)[-1].outcome is JobOutcome.FAILED
-    assert wire.proto.state is DriverState.ERROR
+    assert wire.proto.state is PrinterState.ERROR
 
 
 def test_resume_continues_exactly_where_the_firmware_is() -> None:
@@ -69,7 +69,7 @@ def test_resume_continues_exactly_where_the_firmware_is() -> None:
     wire.feed("ok")
     resumed = wire.of(LinkResumed)
     assert [(r.firmware_line, r.replayed, r.lines_acked) for r in resumed] == [(3, 1, 1)]
-    assert wire.proto.state is DriverState.PRINTING
+    assert wire.proto.state is PrinterState.PRINTING
     assert wire.proto.job is not None and wire.proto.job.acked == 3
     sent = wire.sent()
     assert sent[0] == line(4, 3)  # N4 again, byte-identical, then the file goes on
@@ -92,7 +92,7 @@ def test_a_reset_board_interrupts_the_job_and_is_handshaked_again() -> None:
     finished = wire.of(JobFinished)[-1]
     assert finished.outcome is JobOutcome.INTERRUPTED and finished.lines_acked == 5
     assert [r.during_job for r in wire.of(PrinterReset)] == [True]
-    assert wire.proto.state is DriverState.CONNECTING and wire.sent() == [HELLO]
+    assert wire.proto.state is PrinterState.CONNECTING and wire.sent() == [HELLO]
 
 
 def test_a_board_that_lost_power_meanwhile_is_caught_by_its_line_number() -> None:
@@ -114,7 +114,7 @@ def test_another_printer_on_the_port_is_refused_and_nothing_is_sent() -> None:
     error = wire.of(PrinterError)[-1]
     assert error.code == "other-printer" and "UUID" in error.message
     assert wire.proto.drop_link == "other-printer"
-    assert wire.proto.state is DriverState.RECONNECTING and wire.proto.job is not None
+    assert wire.proto.state is PrinterState.RECONNECTING and wire.proto.job is not None
     # Our own printer comes back later: it is recognised and the job goes on.
     assert _identify(wire, firmware=FIRMWARE + " UUID:aaaa-1111") == [PROBE]
 
@@ -129,7 +129,7 @@ def test_a_printer_that_does_not_answer_keeps_the_job_held() -> None:
         wire.advance(5.0)
         assert wire.sent() == ["M115"]
     wire.advance(5.0)
-    assert wire.proto.drop_link == "no-answer" and wire.proto.state is DriverState.RECONNECTING
+    assert wire.proto.drop_link == "no-answer" and wire.proto.state is PrinterState.RECONNECTING
 
 
 def test_busy_lines_keep_the_handshake_waiting_during_a_heat_up() -> None:
@@ -158,7 +158,7 @@ def test_the_end_fence_received_completes_the_job() -> None:
     wire.feed(f"Error:Line Number is not Last Line Number+1, Last Line: {number}", f"Resend: {number + 1}")
     wire.feed("ok")
     assert wire.of(JobFinished)[-1].outcome is JobOutcome.COMPLETED
-    assert wire.proto.state is DriverState.IDLE
+    assert wire.proto.state is PrinterState.IDLE
 
 
 def test_abandoning_a_held_job_interrupts_it() -> None:
@@ -166,14 +166,14 @@ def test_abandoning_a_held_job_interrupts_it() -> None:
     wire.proto.abandon_held_job("the cable was out for 600 s", wire.now)
     finished = wire.of(JobFinished)[-1]
     assert finished.outcome is JobOutcome.INTERRUPTED and finished.lines_acked == 4
-    assert wire.proto.state is DriverState.ERROR
+    assert wire.proto.state is PrinterState.ERROR
 
 
 def test_cancelling_a_held_job_ends_it_without_sending() -> None:
     wire = _held()
     wire.proto.cancel(wire.now)
     assert wire.of(JobFinished)[-1].outcome is JobOutcome.CANCELLED
-    assert wire.proto.state is DriverState.ERROR and wire.sent() == []
+    assert wire.proto.state is PrinterState.ERROR and wire.sent() == []
 
 
 def test_resynchronise_after_sleep_on_the_open_link() -> None:
@@ -181,7 +181,7 @@ def test_resynchronise_after_sleep_on_the_open_link() -> None:
     wire.feed("ok")
     wire.sent()
     wire.proto.resynchronise(wire.now)
-    assert wire.proto.state is DriverState.RECONNECTING
+    assert wire.proto.state is PrinterState.RECONNECTING
     assert wire.proto.take_output() == b"\n"
     wire.feed("ok", "ok")  # oks of lines in flight still coming in: not counted, the probe decides
     wire.advance(0.4)
@@ -189,7 +189,7 @@ def test_resynchronise_after_sleep_on_the_open_link() -> None:
     wire.feed(FIRMWARE, "ok")
     assert wire.sent() == [PROBE]
     wire.feed("Error:Line Number is not Last Line Number+1, Last Line: 4", "Resend: 5", "ok")
-    assert wire.proto.state is DriverState.PRINTING
+    assert wire.proto.state is PrinterState.PRINTING
     assert wire.proto.job is not None and wire.proto.job.acked == 4
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from farmctl.drivers.base import (
-    DriverState,
     ErrorKind,
     JobFinished,
     JobOutcome,
@@ -17,6 +16,7 @@ from farmctl.drivers.base import (
     StateChanged,
 )
 
+from farmctl.states import PrinterState
 from tests.drivers.helpers import (
     assert_exactly_once,
     connect,
@@ -44,7 +44,7 @@ def test_streams_a_real_slicer_file_exactly_once_over_a_pty(tmp_path: Path) -> N
     assert (finished.lines_acked, finished.lines_total, finished.resends) == (800, 800, 0)
     assert finished.bytes_acked == sum(len(c) + 1 for c in commands)
     assert assert_exactly_once(journal, commands) == 0
-    assert driver.status().state is DriverState.OFFLINE
+    assert driver.status().state is PrinterState.OFFLINE
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -102,7 +102,7 @@ def test_reset_while_printing_aborts_and_never_continues(tmp_path: Path) -> None
     ) as sim:
         driver, events = connect(sim.endpoints[0])
         finished = run_job(driver, events, write_job(tmp_path, commands))
-        events.wait_for(is_state(DriverState.IDLE), 20)  # re-handshaked after the reset
+        events.wait_for(is_state(PrinterState.IDLE), 20)  # re-handshaked after the reset
         driver.close()
     journal = sim.journal()
     assert finished.outcome is JobOutcome.INTERRUPTED  # the part is on the bed: a recovery is possible
@@ -119,8 +119,8 @@ def test_reset_while_idle_rehandshakes(tmp_path: Path) -> None:
         driver, events = connect(sim.endpoints[0])
         driver.send_command("!!DEBUG:reset")
         events.wait_for(lambda e: isinstance(e, PrinterReset), 10)
-        events.wait_for(is_state(DriverState.CONNECTING), 10)
-        wait_status(driver, DriverState.IDLE, 10)
+        events.wait_for(is_state(PrinterState.CONNECTING), 10)
+        wait_status(driver, PrinterState.IDLE, 10)
         finished = run_job(driver, events, write_job(tmp_path, dense_commands(50)))
         driver.close()
     assert [e.during_job for e in events.of(PrinterReset)] == [False]
@@ -143,7 +143,7 @@ def test_usb_unplug_mid_print_records_the_position_and_reconnects(tmp_path: Path
         assert driver.join(5)  # the connection thread ended: no hang
         sim.wait_for_endpoint(0, after=1, timeout=10)
         driver.connect()  # what the worker's reconnect with backoff does
-        wait_status(driver, DriverState.IDLE, 20)
+        wait_status(driver, PrinterState.IDLE, 20)
         driver.close()
 
 
@@ -158,11 +158,11 @@ def test_thermal_runaway_faults_the_printer_without_retry(tmp_path: Path) -> Non
     assert finished.outcome is JobOutcome.FAILED
     errors = [e for e in events.of(PrinterError) if e.kind is ErrorKind.PRINTER_FATAL]
     assert [e.code for e in errors] == ["thermal-runaway"]  # the kill line that follows is no second alarm
-    assert driver.status().state is DriverState.FAULT
+    assert driver.status().state is PrinterState.FAULT
     states = [e.state for e in events.of(StateChanged)]
     assert (
-        states[-1] is DriverState.FAULT
-        and DriverState.CONNECTING not in states[states.index(DriverState.FAULT) :]
+        states[-1] is PrinterState.FAULT
+        and PrinterState.CONNECTING not in states[states.index(PrinterState.FAULT) :]
     )
 
 
@@ -203,7 +203,7 @@ def test_emergency_stop_is_out_of_band_and_faults(tmp_path: Path) -> None:
                 write_job(tmp_path, commands), "j"
             )
         )
-        events.wait_for(is_state(DriverState.PRINTING), 5)
+        events.wait_for(is_state(PrinterState.PRINTING), 5)
         driver.emergency_stop()
         finished = events.wait_for(is_finished, 5)
         assert driver.join(5)
@@ -212,7 +212,7 @@ def test_emergency_stop_is_out_of_band_and_faults(tmp_path: Path) -> None:
             is not None
         )
     assert isinstance(finished, JobFinished) and finished.outcome is JobOutcome.FAILED
-    assert driver.status().state is DriverState.FAULT
+    assert driver.status().state is PrinterState.FAULT
     fatal = [e for e in events.of(PrinterError) if e.kind is ErrorKind.PRINTER_FATAL]
     assert [e.code for e in fatal] == ["emergency-stop"]
 
@@ -239,7 +239,7 @@ def test_pause_resume_and_cancel_with_scripts(tmp_path: Path) -> None:
         driver.start_job(JobSpec(write_job(tmp_path, commands), "j"))
         events.wait_for(lambda e: isinstance(e, JobProgress) and e.progress.lines_acked > 50, 20)
         driver.pause()
-        events.wait_for(is_state(DriverState.PAUSED), 5)
+        events.wait_for(is_state(PrinterState.PAUSED), 5)
         settled = sim.wait_journal(lambda j: len(j) > 0, timeout=5)
         count = len(executed_job_lines(settled))
         # Paused: at most the lines already in flight get executed, then nothing more.
@@ -255,7 +255,7 @@ def test_pause_resume_and_cancel_with_scripts(tmp_path: Path) -> None:
         events.wait_for(lambda e: isinstance(e, JobProgress) and e.progress.lines_acked > paused_at + 50, 20)
         driver.cancel()
         finished = events.wait_for(is_finished, 10)
-        wait_status(driver, DriverState.IDLE, 20)  # the safe-stop script was acknowledged
+        wait_status(driver, PrinterState.IDLE, 20)  # the safe-stop script was acknowledged
         driver.close()
     journal = sim.journal()
     assert isinstance(finished, JobFinished) and finished.outcome is JobOutcome.CANCELLED
@@ -273,14 +273,14 @@ def test_cancel_during_a_heat_up_breaks_the_wait(tmp_path: Path) -> None:
         from farmctl.drivers.base import JobSpec, Temperatures
 
         driver.start_job(JobSpec(write_job(tmp_path, commands), "j"))
-        events.wait_for(is_state(DriverState.PRINTING), 5)
+        events.wait_for(is_state(PrinterState.PRINTING), 5)
         # heating: the printer reports the M109 target (the journal only logs a command once it is done)
         events.wait_for(
             lambda e: isinstance(e, Temperatures) and any(r.target == 215 for r in e.readings.values()), 10
         )
         driver.cancel()
         finished = events.wait_for(is_finished, 10)
-        wait_status(driver, DriverState.IDLE, 15)  # the safe-stop script ran: the heat-up was broken
+        wait_status(driver, PrinterState.IDLE, 15)  # the safe-stop script ran: the heat-up was broken
         driver.close()
     assert isinstance(finished, JobFinished) and finished.outcome is JobOutcome.CANCELLED
     executed = [str(e["cmd"]) for e in sim.journal()]
@@ -328,9 +328,9 @@ def test_paused_for_user_then_resumed_by_the_operator(tmp_path: Path) -> None:
         from farmctl.drivers.base import JobSpec
 
         driver.start_job(JobSpec(write_job(tmp_path, commands), "j"))
-        paused = events.wait_for(is_state(DriverState.PAUSED), 20)
+        paused = events.wait_for(is_state(PrinterState.PAUSED), 20)
         assert isinstance(paused, StateChanged) and "paused for user" in paused.reason
-        wait_status(driver, DriverState.PAUSED, 1)
+        wait_status(driver, PrinterState.PAUSED, 1)
         driver.resume()  # sends M108 out of band (the simulator has the emergency parser)
         finished = events.wait_for(is_finished, 20)
         driver.close()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from farmctl.drivers.base import DriverState, JobOutcome, JobSpec, StateChanged
+from farmctl.drivers.base import JobOutcome, JobSpec, StateChanged
 from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
 from farmctl.drivers.octoprint.errors import (
     OctoPrintError,
@@ -33,6 +33,7 @@ from farmctl.drivers.octoprint.upload import MultipartFile, safe_file_name
 from farmctl.drivers.octoprint.verify import read_api_key_file, verify_octoprint
 
 from farmctl.errors import UserError
+from farmctl.states import PrinterState
 
 KEY = "SECRETKEY0123456789ABCDEFGHIJKLMN"
 
@@ -113,23 +114,23 @@ def _owned(tmp_path: Path, **kw: object) -> OwnedJob:
 
 def test_foreign_job_shows_busy_and_keeps_nothing(tmp_path: Path) -> None:
     verdict = assess(_snap(OctoPrintState.PRINTING, "someone/else.gcode", 40.0), None, now=5.0)
-    assert verdict.state is DriverState.PRINTING and "did not start" in verdict.reason
+    assert verdict.state is PrinterState.PRINTING and "did not start" in verdict.reason
     assert verdict.owned is None and verdict.finished is None
 
 
 def test_own_job_progress_then_completion(tmp_path: Path) -> None:
     owned = _owned(tmp_path)
     printing = assess(_snap(OctoPrintState.PRINTING, owned.remote_path, 30.0), owned, now=1.0)
-    assert printing.state is DriverState.PRINTING and printing.owned is not None
+    assert printing.state is PrinterState.PRINTING and printing.owned is not None
     assert printing.owned.seen_active
     done = assess(_snap(OctoPrintState.READY, owned.remote_path, 100.0), printing.owned, now=9.0)
-    assert done.finished is JobOutcome.COMPLETED and done.owned is None and done.state is DriverState.IDLE
+    assert done.finished is JobOutcome.COMPLETED and done.owned is None and done.state is PrinterState.IDLE
 
 
 def test_unreachable_keeps_the_job_and_a_restart_that_lost_it_fails_it(tmp_path: Path) -> None:
     owned = _owned(tmp_path, seen_active=True)
     away = assess(OctoPrintSnapshot.unreachable("cannot reach"), owned, now=3.0)
-    assert away.state is DriverState.OFFLINE and away.owned is owned and away.finished is None
+    assert away.state is PrinterState.OFFLINE and away.owned is owned and away.finished is None
     back = assess(_snap(OctoPrintState.READY), owned, now=60.0)
     assert back.finished is JobOutcome.FAILED and back.finish_error is not None
     assert "restarted" in back.finish_error
@@ -137,7 +138,7 @@ def test_unreachable_keeps_the_job_and_a_restart_that_lost_it_fails_it(tmp_path:
 
 def test_start_grace_then_failure_and_cancel(tmp_path: Path) -> None:
     owned = _owned(tmp_path)
-    assert assess(_snap(OctoPrintState.READY), owned, now=1.0).state is DriverState.PRINTING
+    assert assess(_snap(OctoPrintState.READY), owned, now=1.0).state is PrinterState.PRINTING
     assert assess(_snap(OctoPrintState.READY), owned, now=100.0).finished is JobOutcome.FAILED
     cancelling = _owned(tmp_path, seen_active=True, cancel_requested=True)
     verdict = assess(_snap(OctoPrintState.READY, cancelling.remote_path, 40.0), cancelling, now=5.0)
@@ -147,7 +148,7 @@ def test_start_grace_then_failure_and_cancel(tmp_path: Path) -> None:
 def test_printer_error_is_fault_when_halted(tmp_path: Path) -> None:
     verdict = assess(_snap(OctoPrintState.ERROR, error="Printer halted. kill() called!"),
                      _owned(tmp_path, seen_active=True), now=2.0)
-    assert verdict.state is DriverState.FAULT and verdict.finished is JobOutcome.FAILED
+    assert verdict.state is PrinterState.FAULT and verdict.finished is JobOutcome.FAILED
 
 
 def test_events_end_only_our_job(tmp_path: Path) -> None:
@@ -234,15 +235,15 @@ def test_a_hung_octoprint_shows_offline_and_never_blocks_the_driver(silent_serve
     driver = OctoPrintDriver("hung", settings, events.append)
     driver.connect()
     deadline = time.monotonic() + 30
-    while not any(isinstance(e, StateChanged) and e.state is DriverState.OFFLINE for e in events):
+    while not any(isinstance(e, StateChanged) and e.state is PrinterState.OFFLINE for e in events):
         assert time.monotonic() < deadline, events
         time.sleep(0.05)
-    offline = next(e for e in events if isinstance(e, StateChanged) and e.state is DriverState.OFFLINE)
+    offline = next(e for e in events if isinstance(e, StateChanged) and e.state is PrinterState.OFFLINE)
     assert "stopped answering" in offline.reason and KEY not in offline.reason
     driver.start_job(JobSpec(Path("/nonexistent.gcode"), "j1"))  # refused, not queued forever
     driver.disconnect()
     assert driver.join(15)
-    assert driver.status().state is DriverState.OFFLINE
+    assert driver.status().state is PrinterState.OFFLINE
 
 
 def test_refused_port_and_bad_urls_give_one_line_user_errors() -> None:

@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from farmctl.drivers.base import DriverState, JobFinished, JobOutcome, JobSpec, StateChanged
+from farmctl.drivers.base import JobFinished, JobOutcome, JobSpec, StateChanged
 from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
 
+from farmctl.states import PrinterState
 from tests.octoprint.recorder import EventRecorder
 from tests.support.octoprint import OctoPrintServer
 
@@ -74,9 +75,9 @@ def test_without_the_push_api_the_driver_polls_and_still_finishes_jobs(
                              events)
     driver.connect()
     try:
-        events.wait_for(lambda e: isinstance(e, StateChanged) and e.state is DriverState.IDLE, 30)
+        events.wait_for(lambda e: isinstance(e, StateChanged) and e.state is PrinterState.IDLE, 30)
         driver.start_job(JobSpec(gcode("polled.gcode", 200), "job-201"))
-        events.wait_for(lambda e: isinstance(e, StateChanged) and e.state is DriverState.PRINTING, 30)
+        events.wait_for(lambda e: isinstance(e, StateChanged) and e.state is PrinterState.PRINTING, 30)
         snapshot = driver.octoprint_snapshot()
         assert snapshot is not None and snapshot.source == "poll"
         finished = events.wait_for(lambda e: isinstance(e, JobFinished), 90)

@@ -11,16 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from farmctl.drivers.base import (
-    DriverState,
-    FirmwareIdentified,
-    JobFinished,
-    JobOutcome,
-    JobSpec,
-    StateChanged,
-)
+from farmctl.drivers.base import FirmwareIdentified, JobFinished, JobOutcome, JobSpec, StateChanged
 from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
 
+from farmctl.states import PrinterState
 from tests.octoprint.recorder import EventRecorder
 from tests.support.octoprint import OctoPrintServer, running_octoprint
 
@@ -59,7 +53,7 @@ def test_every_line_of_a_job_reaches_the_simulated_printer(
     driver = OctoPrintDriver("sim1", OctoPrintSettings(url=server.url, api_key=server.api_key), events)
     driver.connect()
     try:
-        events.wait_for(lambda e: isinstance(e, StateChanged) and e.state is DriverState.IDLE, 30)
+        events.wait_for(lambda e: isinstance(e, StateChanged) and e.state is PrinterState.IDLE, 30)
         firmware = driver.status().firmware or events.wait_for(
             lambda e: isinstance(e, FirmwareIdentified), 30).firmware
         assert firmware.name == "Marlin"

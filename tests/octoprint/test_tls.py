@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from farmctl.drivers.base import DriverState, StateChanged
+from farmctl.drivers.base import StateChanged
 from farmctl.drivers.octoprint.driver import OctoPrintDriver, OctoPrintSettings
 from farmctl.drivers.octoprint.errors import OctoPrintTLSError
 from farmctl.drivers.octoprint.verify import verify_octoprint
 
+from farmctl.states import PrinterState
 from tests.octoprint.recorder import EventRecorder, wait_until
 from tests.support.octoprint import OctoPrintServer
 
@@ -99,7 +100,7 @@ def test_the_driver_uses_rest_and_the_push_api_over_tls(
     driver = OctoPrintDriver("op-tls", settings, events)
     driver.connect()
     try:
-        events.wait_for(lambda e: isinstance(e, StateChanged) and e.state is DriverState.IDLE, 30)
+        events.wait_for(lambda e: isinstance(e, StateChanged) and e.state is PrinterState.IDLE, 30)
         wait_until(lambda: (snap := driver.octoprint_snapshot()) is not None and snap.source == "push",
                    30, "push updates over wss://")
     finally:

@@ -80,16 +80,23 @@ def farm(
     monkeypatch.delenv("FARMCTL_HOME", raising=False)
 
     def run(*args: str) -> Result:
-        monkeypatch.setattr(sys, "argv", ["farmctl", "--home", str(home), *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return run_cli(home, args, capsys, monkeypatch)
 
     return run
+
+
+def run_cli(
+    home: Path, args: tuple[str, ...], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Result:
+    """`farmctl --home HOME ARGS...` in this process: exit code, stdout, stderr."""
+    monkeypatch.setattr(sys, "argv", ["farmctl", "--home", str(home), *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
 
 
 def one_line_error(result: Result, *needles: str) -> None:

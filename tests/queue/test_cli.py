@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -346,6 +347,52 @@ def test_holding_a_printing_job_keeps_it_shown_as_printing(farm, home: Path) -> 
     assert "printing (held)" in table.out
     (released,) = farm("jobs", "release", "j1", "--json").json()
     assert released["state"] == "printing" and not released["held"]
+
+
+# How a projected finish is written in a job's message: as every screen writes times (cli/details.py
+# `when`), "today 21:44 (in 45 min)", never the ISO time of --json.
+FINISH = r"(today|\w{3} \w{3} \d\d) \d\d:\d\d \((in [^)]+|now)\)"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("hold", "j1"), "held, projected finish -  AT RISK: job j1 held: 1 copy waits for "
+                         "farmctl jobs release j1"),
+        (("release", "j1"), f"queued, projected finish {FINISH}"),
+        (("priority", "j1", "high"), f"queued, projected finish {FINISH}"),
+        (("cancel", "j1"), "cancelled, projected finish -"),
+        (("move", "j1", "--site", "truck-1"), r"queued, reserved for site truck-1 \(printed there\)"),
+    ],
+)
+def test_job_actions_say_what_they_did(printers, args: tuple[str, ...], said: str) -> None:  # type: ignore[no-untyped-def]
+    """Each action prints the job as it now is: one line on stderr, nothing on stdout; `--json` the
+    job's document in a list, as `jobs list --json` has it."""
+    assert printers("jobs", "add", str(CUBE)).code == 0
+    if args[0] == "release":
+        assert printers("jobs", "hold", "j1").code == 0
+    done = printers("jobs", *args)
+    assert done.code == 0 and done.out == "", done
+    assert re.fullmatch(rf"j1: {re.escape(CUBE.name)} x1 {said}", done.err.strip()), done.err
+    if args[0] != "priority":  # the others cannot be repeated: the job is no longer in a state for them
+        return
+    (document,) = printers("jobs", *args, "--json").json()
+    (listed,) = printers("jobs", "list", "--json").json()
+    moving = ("projected_start", "projected_finish")  # computed at the time of asking
+    assert document.keys() == listed.keys()
+    assert {k: v for k, v in document.items() if k not in moving} == {
+        k: v for k, v in listed.items() if k not in moving
+    }
+
+
+def test_retry_and_move_back_say_the_projected_finish(printers) -> None:  # type: ignore[no-untyped-def]
+    assert printers("jobs", "add", str(CUBE), "--site", "truck-1").code == 0
+    moved = printers("jobs", "move", "j1", "--site", "central")
+    said = rf"j1: {re.escape(CUBE.name)} x1 queued, projected finish {FINISH}"
+    assert re.fullmatch(said, moved.err.strip()), moved.err
+    assert printers("jobs", "cancel", "j1").code == 0
+    (retried,) = printers("jobs", "retry", "j1", "--json").json()
+    assert retried["state"] == "queued" and retried["projected_finish"] is not None
 
 
 def test_reading_a_farm_that_does_not_exist_creates_nothing(

@@ -44,8 +44,7 @@ def _ddl(metadata: object, dialect: object) -> list[str]:
 
 
 def test_the_store_runs_on_the_models_tables() -> None:
-    from farmctl.store import control_schema, feature_schema  # noqa: F401  (declare their tables)
-    from farmctl.store import tables
+    from farmctl.store import control_schema, feature_schema, tables  # noqa: F401  (declare their tables)
     from farmctl.store.schema import metadata as declared
 
     assert set(tables.metadata.tables) == set(declared.tables)

@@ -80,3 +80,33 @@ def test_numbered_emergency_stop_is_seen_on_arrival(tmp_path: Path) -> None:
         host.until(lambda line: line == "//action:prompt_show")
         host.send(numbered(1, "M112"))
         assert host.line() == "Error:Printer halted. kill() called!"
+
+
+def _inotify_instances(pid: int) -> int:
+    fds = Path(f"/proc/{pid}/fd")
+    return sum(1 for fd in fds.iterdir() if _link(fd) == "anon_inode:inotify")
+
+
+def _link(fd: Path) -> str:
+    try:
+        return str(fd.readlink())
+    except OSError:  # closed while listed
+        return ""
+
+
+def test_more_pty_printers_than_the_kernels_inotify_instances_share_one(tmp_path: Path) -> None:
+    # A user may hold 128 inotify instances (fs.inotify.max_user_instances); a pty printer watches
+    # its device node for the host's opens, so 150 printers must share one instance to start at all.
+    limit = int(Path("/proc/sys/fs/inotify/max_user_instances").read_text())
+    count = max(150, limit + 10)
+    with running_simulator(count=count, transport="pty", speed=50, startup_timeout=60) as sim:
+        assert _inotify_instances(sim.process.pid) == 1
+        for index in (0, count // 2, count - 1):  # opens are seen on every watch of the one instance
+            with Host(sim.endpoints[index]) as host:
+                host.wait_boot()
+                host.command("M110 N0", 0)
+                assert host.command("M105", 1)[-1].startswith("ok")
+        with Host(sim.endpoints[1]) as host:  # a close seen, then a re-open resets it again
+            host.wait_boot()
+        with Host(sim.endpoints[1]) as host:
+            host.wait_boot()

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from farmctl.states import PrinterState
 from farmctl.telemetry.discovery import discovery_document
 from farmctl.telemetry.models import PRINTER_STATES, PrinterDescription
 from farmctl.telemetry.topics import TopicError, TopicScheme, discovery_object_id
@@ -93,3 +94,13 @@ def test_printer_ids_as_the_cli_accepts_them() -> None:
         SCHEME.printer("a/b", "state")
     with pytest.raises(TopicError):
         SCHEME.printer("p+", "state")
+
+
+def test_the_state_options_are_a_contract_in_the_one_vocabulary() -> None:
+    """Home Assistant keeps these words in its entity registry: written out here, so a change to the shared
+    enum (farmctl/states.py) cannot move them unnoticed."""
+    assert PRINTER_STATES == (
+        "offline", "connecting", "idle", "printing", "paused", "awaiting_bed_clear", "error", "maintenance",
+        "fault",
+    )
+    assert set(PRINTER_STATES) <= {state.value for state in PrinterState}

@@ -47,6 +47,14 @@ class Served:
             _, err = self.process.communicate()
         return err
 
+    def stop_clean(self) -> None:
+        """Stop the server, after checking that the uploads it answered left nothing in the spool:
+        each was queued or refused, and its spool file removed either way."""
+        try:
+            assert spool_files(self.home) == [], "an answered upload left its file in the spool"
+        finally:
+            self.stop()
+
 
 def start_server(home: Path, *args: str, timeout: float = 60) -> Served:
     """`farmctl serve --port 0` in its own process; returns once it printed the URL it serves."""
@@ -78,11 +86,28 @@ def home(tmp_path: Path) -> Path:
     return path
 
 
+def without(document: Any, keys: tuple[str, ...]) -> Any:
+    """The document without these keys, at any depth (the times that move with the clock: two
+    answers asked a second apart are otherwise the same)."""
+    if isinstance(document, list):
+        return [without(item, keys) for item in document]
+    if isinstance(document, dict):
+        return {k: without(v, keys) for k, v in document.items() if k not in keys}
+    return document
+
+
+def spool_files(home: Path) -> list[Path]:
+    """What is in the farm's upload spool (`<home>/spool`): empty once every upload is answered,
+    queued or refused (farmctl/web/spool.py)."""
+    spool = home / "spool"
+    return sorted(p for p in spool.rglob("*") if p.is_file()) if spool.exists() else []
+
+
 @pytest.fixture
 def served(home: Path) -> Iterator[Served]:
     server = start_server(home)
     yield server
-    server.stop()
+    server.stop_clean()
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,6 +10,10 @@ What each slicer sends (docs: /work/shared/reference/slicer-uploads.md; read fro
   with its own `Content-Type` (`text/plain` for fields), the fields `path`, `file`, then `select` and
   `print` when it prints; its User-Agent names Cura and the plugin.
 * OrcaSlicer's Moonraker host type posts to `/server/files/upload` with `root`, `print`, `path`, `file`.
+* PrusaSlicer's PrusaLink host type reads `/api/version` (`capabilities.upload-by-put`) and
+  `/api/v1/storage`, then PUTs the file as the body to `/api/v1/files/<storage>/<path>`, each path
+  element percent-escaped, with `X-Api-Key`, `Print-After-Upload: ?1` (only to print), then
+  `Content-Type: text/x.gcode` and `Overwrite: ?1`, after libcurl's own Host, User-Agent and Accept.
 
 The socket client sends exactly these bytes (no library reorders or adds headers) and reads the answer
 with http.client's response parser.
@@ -25,7 +29,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 
 @dataclass
@@ -45,7 +49,8 @@ def send_raw(url: str, method: str, path: str, headers: list[tuple[str, str]], b
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"]
     lines += [f"{name}: {value}" for name, value in headers]
-    lines.append(f"Content-Length: {len(body)}")
+    if body or method not in ("GET", "HEAD"):  # libcurl sends no length for a GET
+        lines.append(f"Content-Length: {len(body)}")
     if expect_continue:
         lines.append("Expect: 100-continue")
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
@@ -146,3 +151,32 @@ def cura_select_and_print(url: str, key: str, end_point: str) -> Answer:
     headers = [("X-Api-Key", key), ("Content-Type", "application/json"),
                ("User-Agent", "Cura/5.7.0 OctoPrintPlugin/3.7.3")]
     return send_raw(url, "POST", "/api/" + end_point, headers, body)
+
+
+def prusaslicer_prusalink_put(url: str, key: str, storage: str, upload_path: str, content: bytes, *,
+                              start: bool, overwrite: bool = True) -> Answer:
+    """The PUT of PrusaSlicer's PrusaLink host type (`overwrite=False`: a client other than PrusaSlicer,
+    which always sends `Overwrite: ?1`)."""
+    escaped = "/".join(quote(element, safe="") for element in upload_path.split("/"))
+    headers = [("User-Agent", "PrusaSlicer/2.8.1"), ("Accept", "*/*"), ("X-Api-Key", key)]
+    if start:
+        headers.append(("Print-After-Upload", "?1"))
+    headers.append(("Content-Type", "text/x.gcode"))
+    if overwrite:
+        headers.append(("Overwrite", "?1"))
+    return send_raw(url, "PUT", f"/api/v1/files{storage}/{escaped}", headers, content,
+                    expect_continue=len(content) > 1024)
+
+
+def prusaslicer_prusalink_upload(url: str, key: str, upload_path: str, content: bytes, *,
+                                 start: bool) -> Answer:
+    """PrusaSlicer's PrusaLink "Upload" / "Upload and print": ask the version (PUT only when it says
+    `upload-by-put`), pick the first writable storage with free space, PUT the file there."""
+    auth = [("User-Agent", "PrusaSlicer/2.8.1"), ("Accept", "*/*"), ("X-Api-Key", key)]
+    version = send_raw(url, "GET", "/api/version", auth, b"").json()
+    assert "api" in version and version["text"].startswith(("PrusaLink", "OctoPrint")), version
+    assert version.get("capabilities", {}).get("upload-by-put") is True, "PrusaSlicer would POST instead"
+    storages = send_raw(url, "GET", "/api/v1/storage", auth, b"").json()["storage_list"]
+    usable = [s["path"] for s in storages
+              if s.get("available", True) and not s.get("read_only") and s.get("free_space", 1) > 0]
+    return prusaslicer_prusalink_put(url, key, usable[0], upload_path, content, start=start)

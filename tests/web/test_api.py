@@ -12,7 +12,7 @@ import requests
 
 from farmctl.app.farm import open_store
 from farmctl.store import PrinterSpec
-from tests.web.conftest import Served, add_key, farmctl, start_server
+from tests.web.conftest import Served, add_key, farmctl, start_server, without
 
 PART = (Path(__file__).parent / "data" / "ps25_mk3s_cube25_3layers.gcode").read_bytes()
 MOVING = ("projected_start", "projected_finish", "at")  # projections are computed at the time of asking
@@ -35,7 +35,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, dic
     keys = {scope: add_key(home, scope, scope) for scope in ("read", "upload", "control")}
     server = start_server(home)
     yield server, keys
-    server.stop()
+    server.stop_clean()
 
 
 def api(served: Served, key: str, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -49,13 +49,16 @@ def cli(served: Served, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
+def farmctl_error(served: Served, *args: str) -> str:
+    """The one line the CLI says when it refuses `farmctl ARGS`, without its 'farmctl: error: '."""
+    done = farmctl(served.home, *args)
+    assert done.returncode != 0
+    return done.stderr.strip().removeprefix("farmctl: error: ")
+
+
 def steady(document: Any) -> Any:
     """The document without the keys that move with the clock."""
-    if isinstance(document, list):
-        return [steady(item) for item in document]
-    if isinstance(document, dict):
-        return {k: steady(v) for k, v in document.items() if k not in MOVING}
-    return document
+    return without(document, MOVING)
 
 
 @pytest.mark.parametrize(
@@ -103,11 +106,17 @@ def test_verbs_need_control_and_answer_like_the_cli(farm: tuple[Served, dict[str
     assert refused.status_code == 403 and refused.json()["error"].endswith("this needs 'control' or above")
     held = api(served, keys["control"], "POST", "jobs/j2/hold")
     assert held.status_code == 200 and held.json()[0]["state"] == "held"
+    listed = [j for j in cli(served, "jobs", "list") if j["id"] == "j2"]
+    assert steady(held.json()) == steady(listed)  # the answer is `jobs hold j2 --json`'s document
     assert cli(served, "jobs", "show", "j2")["state"] == "held"
     released = api(served, keys["control"], "POST", "jobs/j2/release").json()
     assert released[0]["state"] == "queued"
     priority = api(served, keys["control"], "PUT", "jobs/j2/priority", json={"priority": "urgent"})
     assert priority.json()[0]["priority"] == 50
+    assert steady(priority.json()) == steady(cli(served, "jobs", "priority", "j2", "urgent"))
+    bad = api(served, keys["control"], "PUT", "jobs/j2/priority", json={"priority": "soonish"})
+    said = farmctl_error(served, "jobs", "priority", "j2", "soonish")
+    assert bad.status_code == 400 and bad.json() == {"error": said}
     no_daemon = api(served, keys["control"], "POST", "printers/mk3/pause")
     assert no_daemon.status_code == 409
     assert no_daemon.json() == {

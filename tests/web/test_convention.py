@@ -28,6 +28,9 @@ from farmctl.web.convention import UploadOptions, read_options
         ("", "lid.gcode", "not json at all", UploadOptions(job_name="lid.gcode")),
         ("o5", "lid [o5].gcode", '{"farmctl": {"order": "o5"}}',
          UploadOptions(job_name="lid.gcode", order="o5")),
+        # One order written three ways is one order, as farmctl.ids writes it: no "given twice".
+        ("O05", "lid [o5].gcode", '{"farmctl": {"order": 5}}',
+         UploadOptions(job_name="lid.gcode", order="o5")),
     ],
 )
 def test_options_are_read_from_folder_name_and_userdata(

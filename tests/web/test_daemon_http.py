@@ -18,7 +18,7 @@ from farmctl.store import PrinterSpec
 from tests.daemon.conftest import Farm, wait_for
 from tests.support.simulator import running_simulator
 from tests.web import slicers
-from tests.web.conftest import add_key, farmctl
+from tests.web.conftest import add_key, farmctl, spool_files
 
 PRUSA = (Path(__file__).parent / "data" / "ps25_mk3s_cube25_3layers.gcode").read_bytes()
 
@@ -60,6 +60,7 @@ def test_the_daemon_serves_uploads_and_prints_them(farm: Farm, tmp_path: Path) -
         url = found.group(1)
         answer = slicers.prusaslicer_upload(url, key, "cube [x1].gcode", PRUSA, start=True)
         assert answer.status == 201, answer.body
+        assert spool_files(farm.home) == []
         job_id = int(answer.json()["farmctl"]["jobs"][0]["id"][1:])
         wait_for(lambda: _job_state(farm.home, job_id) == "done", 120, "the uploaded job to print")
         assert "G1 X" in " ".join(sim.executed(0))  # the part's moves reached the printer

@@ -4,6 +4,7 @@ by octorest, to a real `farmctl serve`, and checked through the CLI (`jobs list 
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ from octorest import OctoRest
 from farmctl.app.farm import open_store
 from farmctl.samples import __file__ as samples_init
 from farmctl.store import PrinterSpec
+from tests.daemon.conftest import wait_for
 from tests.web import slicers
-from tests.web.conftest import Served, add_key, farmctl, start_server
+from tests.web.conftest import Served, add_key, farmctl, spool_files, start_server
 
 DATA = Path(__file__).parent / "data"
 PRUSA = (DATA / "ps25_mk3s_cube25_3layers.gcode").read_bytes()
@@ -32,7 +34,7 @@ def farm(home: Path) -> Iterator[tuple[Served, str]]:
     key = add_key(home, "slicer", "upload")
     server = start_server(home)
     yield server, key
-    server.stop()
+    server.stop_clean()
 
 
 def jobs(home: Path) -> list[dict[str, Any]]:
@@ -44,7 +46,7 @@ def jobs(home: Path) -> list[dict[str, Any]]:
 def nothing_left(home: Path) -> None:
     assert jobs(home) == []
     assert not [p for p in (home / "files").rglob("*") if p.is_file()] if (home / "files").exists() else True
-    assert not list((home / "spool").iterdir())
+    assert spool_files(home) == []
 
 
 def test_prusaslicer_upload_and_print_queues_with_the_naming_convention(farm: tuple[Served, str]) -> None:
@@ -57,7 +59,7 @@ def test_prusaslicer_upload_and_print_queues_with_the_naming_convention(farm: tu
     assert local["name"] == "cube [x3 high].gcode" and local["origin"] == "local"
     assert local["path"] == "o1/cube [x3 high].gcode"
     assert answer.headers["location"] == local["refs"]["resource"]
-    assert "/api/files/local/o1/" in answer.headers["location"]
+    assert answer.headers["location"].endswith("/api/files/local/o1/cube%20%5Bx3%20high%5D.gcode")
     [job] = jobs(served.home)
     assert (job["file"], job["state"], job["held"], job["copies"], job["order"], job["priority"]) == (
         "cube.gcode", "queued", False, 3, "o1", 10,
@@ -185,5 +187,107 @@ def test_a_file_over_the_limit_is_refused_and_nothing_stays_in_the_spool(home: P
         assert answer.status == 413
         assert answer.body.decode() == "the file is larger than the limit of 1 MB ([files] max_file_mb)"
         nothing_left(home)
+        put = slicers.prusaslicer_prusalink_put(served.url, key, "/usb", "big.gcode", big, start=True)
+        assert put.status == 413
+        assert put.json()["error"] == "the file is larger than the limit of 1 MB ([files] max_file_mb)"
+        nothing_left(home)
     finally:
         served.stop()
+
+
+@pytest.mark.parametrize("dialect", ["octoprint", "prusalink"])
+def test_a_client_that_goes_away_mid_upload_leaves_nothing_and_the_server_serves_on(
+    farm: tuple[Served, str], dialect: str
+) -> None:
+    """Half an upload, then the connection closes (a slicer quit, a laptop closed): the server drops
+    the half file from the spool, queues nothing, and takes the next upload."""
+    served, key = farm
+    if dialect == "octoprint":  # PrusaSlicer's multipart POST
+        kind, body = slicers.curl_multipart([("print", "true"), ("path", "o1")], "cube.gcode", PRUSA)
+        request, headers = "POST /api/files/local", f"Content-Type: {kind}\r\n"
+    else:  # PrusaSlicer's PrusaLink PUT: the body is the file
+        body = PRUSA
+        request, headers = "PUT /api/v1/files/usb/o1/cube.gcode", "Content-Type: text/x.gcode\r\n"
+    host, port = served.url.split("//", 1)[1].rstrip("/").split(":")
+    head = (f"{request} HTTP/1.1\r\nHost: {host}:{port}\r\nX-Api-Key: {key}\r\n{headers}"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head + body[: len(body) // 2])
+        # The half file is in the spool: the server is reading it when the client goes.
+        wait_for(lambda: spool_files(served.home), 30, "the upload's spool file")
+    wait_for(lambda: not spool_files(served.home), 30, "the half upload to leave the spool")
+    assert jobs(served.home) == []
+    answer = slicers.prusaslicer_upload(served.url, key, "o1/cube.gcode", PRUSA, start=True)
+    assert answer.status == 201, answer.body
+    assert [job["file"] for job in jobs(served.home)] == ["cube.gcode"]
+    errors = served.stop()
+    assert "Traceback" not in errors, errors
+    assert f"{request}: the client closed the connection before the body ended" in errors
+
+
+def test_prusaslicer_prusalink_upload_and_print_queues_with_the_naming_convention(
+    farm: tuple[Served, str],
+) -> None:
+    served, key = farm
+    answer = slicers.prusaslicer_prusalink_upload(served.url, key, "o1/cube [x3 high].gcode", PRUSA,
+                                                  start=True)
+    assert answer.status == 201, answer.body
+    document = answer.json()
+    assert (document["path"], document["size"], document["print_after_upload"]) == (
+        "o1/cube [x3 high].gcode", len(PRUSA), True,
+    )
+    assert answer.headers["location"].endswith("/api/v1/files/usb/o1/cube%20%5Bx3%20high%5D.gcode")
+    [job] = jobs(served.home)
+    assert (job["file"], job["state"], job["copies"], job["order"], job["priority"]) == (
+        "cube.gcode", "queued", 3, "o1", 10,
+    )
+    assert (job["material"], job["nozzle_mm"]) == ("PLA", 0.4)
+    assert document["farmctl"]["jobs"][0]["id"] == job["id"]
+
+
+def test_a_prusalink_upload_without_print_is_held_and_overwrite_is_asked_for(
+    farm: tuple[Served, str],
+) -> None:
+    served, key = farm
+    plain = slicers.prusaslicer_prusalink_upload(served.url, key, "lid.gcode", PRUSA, start=False)
+    assert plain.status == 201, plain.body
+    assert [j["state"] for j in jobs(served.home)] == ["held"]
+    # Another client, without PrusaSlicer's 'Overwrite: ?1': the same path again is a conflict.
+    again = slicers.prusaslicer_prusalink_put(served.url, key, "/usb", "lid.gcode", PRUSA, start=False,
+                                              overwrite=False)
+    assert again.status == 409 and "Overwrite: ?1" in again.json()["error"]
+    assert len(jobs(served.home)) == 1
+    # PrusaSlicer always sends it: the same part again is one more job.
+    again = slicers.prusaslicer_prusalink_put(served.url, key, "/local", "lid.gcode", PRUSA, start=True)
+    assert again.status == 201, again.body
+    assert [j["state"] for j in jobs(served.home)] == ["held", "queued"]
+
+
+@pytest.mark.parametrize(
+    ("storage", "upload_path", "content", "status", "reason"),
+    [
+        ("/usb", "cube.stl", b"solid cube\nendsolid\n", 415, "cube.stl: an .stl model is not accepted"),
+        ("/usb", "cube.bgcode", b"GCDE\x01\x00", 415, "cube.bgcode: binary G-code (.bgcode) is not accepted"),
+        ("/usb", "cube.gcode", bytes(range(256)) * 64, 415, "cube.gcode"),
+        ("/usb", "o42/cube.gcode", PRUSA, 404, "no order o42"),
+        ("/sdcard", "cube.gcode", PRUSA, 404, "unknown storage 'sdcard'"),
+        ("/usb", "cube [x2 fast].gcode", PRUSA, 400, "'fast' in the file name"),
+    ],
+)
+def test_a_refused_prusalink_upload_is_a_4xx_with_one_line_and_creates_nothing(
+    farm: tuple[Served, str], storage: str, upload_path: str, content: bytes, status: int, reason: str
+) -> None:
+    served, key = farm
+    answer = slicers.prusaslicer_prusalink_put(served.url, key, storage, upload_path, content, start=True)
+    assert answer.status == status, answer.body
+    said = answer.json()["error"]
+    assert said.startswith(reason) and "\n" not in said, said
+    nothing_left(served.home)
+
+
+def test_a_prusalink_upload_needs_an_upload_key(farm: tuple[Served, str]) -> None:
+    served, _ = farm
+    reader = add_key(served.home, "wall", "read")
+    answer = slicers.prusaslicer_prusalink_put(served.url, reader, "/usb", "cube.gcode", PRUSA, start=True)
+    assert answer.status == 403 and answer.json()["error"].endswith("this needs 'upload' or above")
+    nothing_left(served.home)

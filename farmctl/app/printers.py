@@ -1,0 +1,254 @@
+"""Managing printers: register one, change its settings, load a spool, take it in or out of rotation,
+confirm its bed clear, forget it.
+
+Every face gives the settings as people typed them (`PrinterFields`: the CLI's `printers add/set`
+options); the checks and their one-line refusals are here, so the same text is refused the same way
+wherever it comes from. The refusals name the options as `farmctl printers` spells them: that is the
+face people type settings into today. Nothing is stored until every check has passed, and for an
+OctoPrint printer until its server has accepted the key (unless the face says not to verify).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from farmctl.errors import UserError
+
+if TYPE_CHECKING:
+    from farmctl.store import JobStore, Printer, PrinterSpec
+
+_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+BED_CLEAR_MODES = ("manual", "auto", "always")
+
+Notify = Callable[[str], None]  # one line for the person at the face (a verified server, a warning)
+
+
+@dataclass(frozen=True)
+class PrinterFields:
+    """A printer's settings as given; None is "not given" (keep it, or the default when adding)."""
+
+    port: str | None = None
+    baud: int | None = None
+    octoprint: str | None = None
+    api_key: str | None = None
+    api_key_file: Path | None = None
+    material: str | None = None
+    color: str | None = None
+    nozzle: float | None = None
+    bed: str | None = None  # XxYxZ in mm
+    tags: list[str] | None = None
+    bed_clear: str | None = None
+    power_w: float | None = None
+    profile: str | None = None
+
+    def given(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+
+def parse_bed(text: str) -> tuple[float, float, float]:
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) <= 0:
+        raise UserError(f"--bed '{text}' is not a build volume; use XxYxZ in mm, e.g. 220x220x250")
+    return (values[0], values[1], values[2])
+
+
+def verify_octoprint(url: str, key: str, notify: Notify) -> None:
+    """Refuse a wrong URL, a wrong key, a TLS problem or a disconnected printer before storing anything."""
+    from farmctl.drivers.octoprint import verify_octoprint as verify
+
+    info = verify(url, key, timeout=10.0)
+    notify(f"OctoPrint {info.server_version} at {info.url} accepted the key; printer {info.printer_state}")
+
+
+def read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
+    if api_key and api_key_file:
+        raise UserError("give --api-key or --api-key-file, not both")
+    if api_key_file is not None:
+        try:
+            key = api_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UserError(f"cannot read --api-key-file {api_key_file}: {exc.strerror}") from exc
+        if not key:
+            raise UserError(f"--api-key-file {api_key_file} is empty")
+        return key
+    return api_key
+
+
+def port_warning(port: str | None) -> str | None:
+    """A port that reaches no device now is still registered (plug in later), with one line saying so."""
+    if port is None:
+        return None
+    from farmctl.drivers.serial.device import registration_warning
+
+    return registration_warning(port) or None
+
+
+def _check_profile(name: str | None) -> tuple[float, float, float] | None:
+    """The profile must exist; its build volume is the default bed."""
+    if name is None:
+        return None
+    from farmctl.gcode import load_profile
+
+    return load_profile(name).build_volume_mm
+
+
+def _check_common(given: PrinterFields) -> None:
+    nozzle, bed_clear, power_w, material = given.nozzle, given.bed_clear, given.power_w, given.material
+    if nozzle is not None and not 0.05 <= nozzle <= 3.0:
+        raise UserError(f"--nozzle {nozzle} mm is not a nozzle diameter (expected 0.05..3)")
+    if bed_clear is not None and bed_clear not in BED_CLEAR_MODES:
+        raise UserError(f"--bed-clear must be manual, auto or always (got '{bed_clear}')")
+    if power_w is not None and power_w < 0:
+        raise UserError("--power-w cannot be negative")
+    if material is not None and not material.strip():
+        raise UserError("--material cannot be empty")
+
+
+def new_printer(printer_id: str, given: PrinterFields, *, verify: bool, notify: Notify) -> PrinterSpec:
+    """The printer `printers add` registers, every setting checked (an OctoPrint's key verified when
+    `verify`); nothing is stored yet, so a refusal leaves no trace (not even a new farm home)."""
+    port, octoprint, baud = given.port, given.octoprint, given.baud
+    if not printer_id or not set(printer_id) <= _ID_CHARS or len(printer_id) > 64:
+        raise UserError(f"printer id '{printer_id}' must be 1-64 letters, digits, '-', '_' or '.'")
+    if (port is None) == (octoprint is None):
+        raise UserError("give exactly one of --port URL (serial) or --octoprint URL")
+    key = read_key(given.api_key, given.api_key_file)
+    if octoprint is not None and not key:
+        raise UserError("an OctoPrint printer needs --api-key KEY or --api-key-file FILE")
+    if port is not None and (key or (baud is not None and baud <= 0)):
+        raise UserError("--api-key is for OctoPrint printers" if key else "--baud must be positive")
+    _check_common(given)
+    profile_bed = _check_profile(given.profile)
+    if octoprint is not None and key and verify:
+        verify_octoprint(octoprint.rstrip("/"), key, notify)
+    from farmctl.store import PrinterSpec
+
+    return PrinterSpec(
+        id=printer_id,
+        kind="serial" if port is not None else "octoprint",
+        port=port,
+        baud=baud if port is not None else None,
+        octoprint_url=octoprint.rstrip("/") if octoprint else None,
+        api_key=key,
+        material=given.material,
+        color=given.color,
+        nozzle_mm=given.nozzle,
+        bed_mm=parse_bed(given.bed) if given.bed else profile_bed,
+        tags=frozenset(given.tags or ()),
+        bed_clear_mode=given.bed_clear or "manual",
+        power_w=given.power_w,
+        profile=given.profile,
+    )
+
+
+def add_printer(store: JobStore, spec: PrinterSpec) -> Printer:
+    """Register `spec` (from `new_printer`). A serial port that reaches no device yet is registered all
+    the same: the face says `port_warning` after saying the printer was added."""
+    return store.add_printer(spec)
+
+
+@dataclass(frozen=True)
+class PrinterChange:
+    """What `change_printer` did: the printer as it is now and the settings it set (for the face to say)."""
+
+    printer: Printer
+    changed: list[str]
+
+
+def check_changes(given: PrinterFields, spool_g: float | None) -> dict[str, Any]:
+    """The columns `given` sets, each checked; before the store is opened."""
+    _check_common(given)
+    _check_profile(given.profile)
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "port": given.port,
+            "baud": given.baud,
+            "octoprint_url": given.octoprint.rstrip("/") if given.octoprint else None,
+            "api_key": read_key(given.api_key, given.api_key_file),
+            "material": given.material,
+            "color": given.color,
+            "nozzle_mm": given.nozzle,
+            "bed_mm": parse_bed(given.bed) if given.bed else None,
+            "tags": frozenset(given.tags) if given.tags else None,
+            "bed_clear_mode": given.bed_clear,
+            "power_w": given.power_w,
+            "profile": given.profile,
+        }.items()
+        if value is not None
+    }
+    if not changes and spool_g is None:
+        raise UserError("nothing to set; give e.g. --material PETG (see `farmctl printers set --help`)")
+    if spool_g is not None:
+        from farmctl.records.ledger import check_spool_g
+
+        check_spool_g(spool_g)
+    return changes
+
+
+def change_printer(
+    store: JobStore, printer_id: str, changes: dict[str, Any], *, spool_g: float | None, verify: bool,
+    notify: Notify,
+) -> PrinterChange:
+    """`printers set`: `changes` (from `check_changes`) on a printer of the same kind (a kind changes by
+    removing and adding), an OctoPrint's new URL or key verified first; `spool_g`: a spool was loaded."""
+    current = store.get_printer(printer_id)
+    if "api_key" in changes and current.kind != "octoprint":
+        raise UserError(f"printer {printer_id} is a serial printer; --api-key is for OctoPrint printers")
+    if ("port" in changes and current.kind != "serial") or (
+        "octoprint_url" in changes and current.kind != "octoprint"
+    ):
+        raise UserError(
+            f"printer {printer_id} is a {current.kind} printer; remove and add it to change its kind"
+        )
+    if verify and ("api_key" in changes or "octoprint_url" in changes):
+        url = changes.get("octoprint_url") or current.octoprint_url
+        secret = store.printer_secret(printer_id)
+        new_key = changes.get("api_key") or (secret.api_key if secret else None)
+        if url and new_key:
+            verify_octoprint(url, new_key, notify)
+    printer = store.update_printer(printer_id, **changes) if changes else current
+    changed = sorted(changes)
+    if spool_g is not None or ("material" in changes and current.spool_g is not None):
+        from farmctl.records.ledger import load_spool
+
+        # A new material changes the grams per mm of what is left (its density).
+        left = spool_g if spool_g is not None else current.spool_g or 0.0
+        printer = load_spool(store, printer_id, left)
+        changed = sorted([*changes, "spool_g"])
+    return PrinterChange(printer, changed)
+
+
+def remove_printer(store: JobStore, printer_id: str) -> None:
+    """Forget a printer (the store refuses while it prints or has jobs pinned to it)."""
+    store.remove_printer(printer_id)
+
+
+def set_enabled(store: JobStore, printer_id: str, enabled: bool) -> Printer:
+    """In rotation (also after it was held for repeated failures) or out of it (it finishes its copy)."""
+    return store.set_printer_enabled(printer_id, enabled)
+
+
+def clear_beds(store: JobStore, printer_ids: list[str], cleared: Notify, refused: Notify) -> UserError | None:
+    """Confirm these beds empty, one by one: a printer that cannot be cleared (unknown, still printing)
+    is refused on its own and the others are cleared all the same. Returns the first refusal; with a
+    single printer, its refusal is raised."""
+    failed: UserError | None = None
+    for printer_id in printer_ids:
+        try:
+            store.confirm_bed_clear(printer_id)
+        except UserError as error:
+            if len(printer_ids) == 1:
+                raise
+            refused(error.message)
+            failed = failed or error
+            continue
+        cleared(printer_id)
+    return failed
