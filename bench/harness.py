@@ -271,6 +271,20 @@ def dense_file(path: Path, lines: int, home: bool = True) -> Path:
     return path
 
 
+def farmctl_env(home: Path, bytecode_cache: Path | None) -> dict[str, str]:
+    """The environment of a `farmctl` child for the farm at `home`. With `bytecode_cache`, farmctl's
+    modules are compiled once and then loaded from .pyc, and the store's table cache is kept beside
+    them, as in an installed farmctl; without it nothing is written, as in a PYTHONDONTWRITEBYTECODE=1
+    shell, and every run compiles farmctl's modules and declares the table models again."""
+    env = {**os.environ, "FARMCTL_HOME": str(home)}
+    if bytecode_cache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(bytecode_cache)
+    return env
+
+
 def timed_farmctl(*args: str, env: dict[str, str] | None = None) -> tuple[float, float]:
     """(wall, CPU user+sys) of one `farmctl` process, start to exit; a failure ends the bench."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

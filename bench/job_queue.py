@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import machine_line, timed, timed_farmctl
+from bench.harness import farmctl_env, machine_line, timed, timed_farmctl
 from farmctl.app.farm import open_store
 from farmctl.scheduler import JobView, Policy, PrinterState, PrinterView, QueueSnapshot, Requirements, plan
 
@@ -163,23 +163,12 @@ def fill_store(home: Path, jobs: int, printers: int) -> None:
         print(f"  what needs attention (50 held jobs, {printers} printers): {_ms(wall, median, cpu)}")
 
 
-def cli_env(home: Path, bytecode_cache: Path | None) -> dict[str, str]:
-    """The environment of a `farmctl` child. With `bytecode_cache`, farmctl's own modules are
-    compiled once and then loaded from .pyc, as in an installed farmctl; without it the child
-    inherits this environment (a PYTHONDONTWRITEBYTECODE=1 shell recompiles them on every run)."""
-    env = {**os.environ, "FARMCTL_HOME": str(home)}
-    if bytecode_cache is not None:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(bytecode_cache)
-    return env
-
-
 def bench_cli(list_jobs: int, printers: int, bytecode_cache: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "farm"
         home.mkdir()
-        env = cli_env(home, Path(tmp) / "pycache" if bytecode_cache else None)
-        cache = "warm bytecode cache" if bytecode_cache else "bytecode as inherited (--no-bytecode-cache)"
+        env = farmctl_env(home, Path(tmp) / "pycache" if bytecode_cache else None)
+        cache = "warm bytecode cache" if bytecode_cache else "no bytecode written (--no-bytecode-cache)"
         print(f"\n== farmctl as a process ({list_jobs} jobs, {printers} printers; {cache})")
         print("   command                                  best wall / median wall / best CPU, of 7")
         fill_store(home, list_jobs, printers)
@@ -209,7 +198,7 @@ def main() -> None:
     parser.add_argument(
         "--no-bytecode-cache",
         action="store_true",
-        help="run farmctl with this environment's bytecode setting (how the first figures were taken)",
+        help="run farmctl without writing bytecode (how the first figures were taken)",
     )
     parser.add_argument("--cli-only", action="store_true", help="skip the in-memory scheduling pass")
     args = parser.parse_args()

@@ -20,7 +20,7 @@ import time
 from importlib.resources import files as package_files
 from pathlib import Path
 
-from bench.harness import machine_line, timed, timed_farmctl
+from bench.harness import farmctl_env, machine_line, timed, timed_farmctl
 
 PRINTERS = 50
 CUSTOMERS = 20
@@ -39,7 +39,7 @@ def seed_history(home: Path, runs: int, seed: int = 15) -> tuple[list[tuple[str,
     actual) oldest first, and the id of the largest order."""
     from farmctl.app.farm import open_store
     from farmctl.store import FileInfo, NewJob, PrinterSpec
-    from farmctl.store.schema import jobs, print_runs
+    from farmctl.store.tables import jobs, print_runs
 
     rng = random.Random(seed)
     (home / "farm.toml").write_text(
@@ -140,7 +140,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "farm"
         home.mkdir()
-        env = {**os.environ, "FARMCTL_HOME": str(home)}
+        env = farmctl_env(home, Path(tmp) / "pycache")  # warm bytecode, as an installed farmctl
         started = time.perf_counter()
         done, order_id = seed_history(home, args.runs)
         order = format_id("order", order_id)

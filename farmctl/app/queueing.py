@@ -138,6 +138,7 @@ def queue_files(farm: Farm, files: Sequence[FileToQueue], request: QueueRequest)
 def analyse_for_queue(source: FileToQueue, max_bytes: int) -> FileInfo:
     """Validate one file with the G-code analyser; return what the scheduler needs from it."""
     from farmctl.gcode import GcodeError, analyse_file
+    from farmctl.gcode.extrusion import encode_marks
     from farmctl.store import FileInfo
 
     path, shown = source.path, source.shown
@@ -173,6 +174,7 @@ def analyse_for_queue(source: FileToQueue, max_bytes: int) -> FileInfo:
         slicer=analysis.slicer,
         material=analysis.material,
         nozzle_mm=analysis.nozzle_diameter_mm,
+        filament_marks=encode_marks(analysis.time_marks),
     )
 
 

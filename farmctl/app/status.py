@@ -143,10 +143,8 @@ def printer_rows(
     printers a running daemon drives: the cheap part of `collect` (no projection of the queue)."""
     daemons, live = driven_printers(store, now)
     printers = store.list_printers()
-    names: dict[int, str] = {}
-    active_jobs = {s.job_id for s in live.values() if s.job_id is not None}
-    for job_id in active_jobs:
-        names[job_id] = store.get_job(job_id).name
+    active = store.get_jobs(s.job_id for s in live.values() if s.job_id is not None)
+    names = {job_id: job.name for job_id, job in active.items()}
     rows = []
     driven: set[str] = set()
     for printer in printers:
@@ -180,7 +178,7 @@ def collect(store: JobStore, projection: Plan | None = None, *, site: str | None
     """The farm now. `projection`: the queue's plan when the caller made one already (the dashboard
     plans once with the timeline, farmctl.web.feed), else it is made here. `site`: of the jobs reserved
     for other sites, only that site's are counted."""
-    from farmctl.scheduler.model import JobState, Policy
+    from farmctl.scheduler.model import Policy
     from farmctl.scheduler.projection import plan as make_plan
 
     now = time.time()
@@ -190,12 +188,12 @@ def collect(store: JobStore, projection: Plan | None = None, *, site: str | None
     if plan is None:
         snapshot = store.snapshot(default_duration_s=settings.default_job_duration_s)
         plan = make_plan(snapshot, Policy(settings.policy), settings.aging_s_per_hour)
+    upcoming = [view for view in plan.ordered if view.copies_left > 0][:NEXT_JOBS]
+    upcoming_jobs = store.get_jobs(view.id for view in upcoming)
     next_jobs: list[NextJob] = []
-    for view in plan.ordered:
-        if view.copies_left <= 0:
-            continue
+    for view in upcoming:
         forecast = plan.forecast(view.id)
-        job = store.get_job(view.id)
+        job = upcoming_jobs[view.id]
         next_jobs.append(NextJob(
             job=format_id("job", view.id), file=job.name, copies_left=view.copies_left,
             projected_start=forecast.start if forecast else None,
@@ -203,8 +201,6 @@ def collect(store: JobStore, projection: Plan | None = None, *, site: str | None
             at_risk=bool(forecast and forecast.at_risk),
             order=format_id("order", view.order_id) if view.order_id is not None else None,
         ))
-        if len(next_jobs) >= NEXT_JOBS:
-            break
     orders = {o.id: o for o in store.list_orders()}
     risks = []
     for order_id, order_forecast in plan.order_forecasts().items():
@@ -216,11 +212,7 @@ def collect(store: JobStore, projection: Plan | None = None, *, site: str | None
             projected_finish=order_forecast.finish,
             reason=order_forecast.reason, copies=order.copies, copies_done=order.copies_done,
         ))
-    counts: dict[str, int] = {}
-    for state in JobState:
-        total = store.count_jobs(state, site=store.site)
-        if total:
-            counts[state.value] = total
+    counts = {state.value: total for state, total in store.count_jobs_by_state().items()}
     sites = {name: by_state for name, by_state in sorted(store.jobs_by_site().items())
              if name != store.site and (site is None or name == site)}
     attention = collect_attention(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from farmctl.app.farm import open_store
-from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json, resolve_home_option
+from farmctl.cli.common import HomeOpt, JsonOpt, add_to_group, message, print_json, resolve_home_option
 from farmctl.cli.watch_remote import MqttCaOpt, MqttOpt, SiteOpt, TopicPrefixOpt
 from farmctl.errors import UserError
 
@@ -31,10 +31,7 @@ def register(app: typer.Typer) -> None:
     app.command("watch")(watch)
     app.command("demo")(demo)
     app.command("doctor")(doctor)
-    from farmctl.cli.printers import printers_app
-
-    for verb, helper in (("pause", pause), ("resume", resume), ("cancel", cancel), ("stop", stop)):
-        printers_app.command(verb)(helper)
+    add_to_group(app, "printers", {"pause": pause, "resume": resume, "cancel": cancel, "stop": stop})
 
 
 def _home(home: Path | None) -> Path:
@@ -116,7 +113,7 @@ StatusSiteOpt = Annotated[
 
 
 def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None, site: StatusSiteOpt = None,
-           mqtt_ca_file: MqttCaOpt = None, topic_prefix: TopicPrefixOpt = "farm") -> None:
+           mqtt_ca_file: MqttCaOpt = None, topic_prefix: TopicPrefixOpt = None) -> None:
     """One-shot overview: what needs attention (with the command for each), every printer (state and why it
     is not printing, temperatures, job, progress, ETA), the next jobs, the orders at risk, and the jobs
     reserved for other sites (--site NAME: only that site's)."""
@@ -150,7 +147,7 @@ def watch(
     mqtt: MqttOpt = None,
     site: SiteOpt = None,
     mqtt_ca_file: MqttCaOpt = None,
-    topic_prefix: TopicPrefixOpt = "farm",
+    topic_prefix: TopicPrefixOpt = None,
 ) -> None:
     """Live dashboard of the farm, as `status` (Ctrl-C to leave; the daemon keeps running).
 

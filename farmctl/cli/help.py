@@ -27,6 +27,8 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
+from farmctl.cli.unset_params import defer_coercion
+
 _BORDER = "dim"
 
 
@@ -156,6 +158,12 @@ class _FarmHelp:
 
     def _declare(self) -> None:
         _declare_metavars(self.params)
+        defer_coercion(self.params)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        defer_coercion(params)  # with --help, which typer adds only here
+        return params
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [_usage(self, ctx)]

@@ -32,11 +32,11 @@ def one_line(exc: UserError) -> str:
 
 
 def main() -> None:
-    # Imported here so that a broken import still reaches the one-line error handler below.
-    from farmctl.cli.app import app
-
     try:
-        app()
+        # Imported here so that a broken import still reaches the one-line error handler below.
+        from farmctl.cli.app import build
+
+        build(sys.argv[1:])()
     except UserError as exc:
         print(f"farmctl: error: {one_line(exc)}", file=sys.stderr)
         sys.exit(exc.exit_code)

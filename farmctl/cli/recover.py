@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
+from farmctl.cli.common import HomeOpt, JsonOpt, add_to_group, message, print_json
 from farmctl.errors import UserError
 
 PrinterArg = Annotated[str, typer.Argument(help="Printer id, e.g. mk3-1.")]
@@ -22,9 +22,7 @@ TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait fo
 
 
 def register(app: typer.Typer) -> None:
-    from farmctl.cli.printers import printers_app
-
-    printers_app.command("recover")(recover)
+    add_to_group(app, "printers", {"recover": recover})
 
 
 def recover(

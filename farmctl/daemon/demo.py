@@ -198,6 +198,7 @@ def queue_prototype_order(store: JobStore, home: Path, printers: int) -> list[in
     """A customer order: PLA cubes and PETG spacers, due in a few (simulated) hours."""
     from farmctl.files import FileStore
     from farmctl.gcode import analyse_file
+    from farmctl.gcode.extrusion import encode_marks
     from farmctl.samples import sample_path
     from farmctl.store.records import FileInfo
 
@@ -222,7 +223,7 @@ def queue_prototype_order(store: JobStore, home: Path, printers: int) -> list[in
             bbox_min=(box.min_x, box.min_y, box.min_z) if box else None,
             bbox_max=(box.max_x, box.max_y, box.max_z) if box else None,
             layers=analysis.layers, lines=analysis.lines, slicer=analysis.slicer, material=material,
-            nozzle_mm=analysis.nozzle_diameter_mm,
+            nozzle_mm=analysis.nozzle_diameter_mm, filament_marks=encode_marks(analysis.time_marks),
         ))
         new_jobs.append(NewJob(file_sha=kept.sha256, name=name, copies=copies, order_id=order.id,
                                material=material))
@@ -279,7 +280,10 @@ class DemoFarm:
                     self.resumed_order, self.job_ids = resumed
                 else:
                     self.job_ids = queue_prototype_order(store, self.home, self.count)
-            self.daemon = Daemon(self.home, log_to_stderr=False, on_stop="cancel")
+            # The simulators print `speed` times faster than the estimates (real printers' time): a
+            # copy at 0 % shows its ETA at that speed, not the file's full estimate.
+            self.daemon = Daemon(self.home, log_to_stderr=False, on_stop="cancel",
+                                 estimate_scale=1 / self.speed)
             self._thread = threading.Thread(target=self._run_daemon, name="farmctl-daemon", daemon=True)
             self._thread.start()
             if not self.daemon.wait_ready(30.0):

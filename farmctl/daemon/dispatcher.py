@@ -61,6 +61,7 @@ class Dispatcher:
     observer: FarmObserver
     fail_run: Callable[[int, str], None]  # the supervisor's persisted failure path
     preflight: PreflightCache = field(default_factory=PreflightCache)  # shared with the serial drivers
+    estimate_scale: float = 1.0  # simulated printers' speed-up: 1 / speed (runner.Daemon)
     _heat_end_lines: dict[str, int | None] = field(default_factory=dict)
     _first_prints: dict[str, int | None] = field(default_factory=dict)
 
@@ -127,7 +128,7 @@ class Dispatcher:
             return
         estimate = job.file.estimated_time_s
         if estimate is not None:  # the printer's learned correction (farmctl/records/eta.py)
-            estimate *= worker.printer.eta_ratio or 1.0
+            estimate *= (worker.printer.eta_ratio or 1.0) * self.estimate_scale
         worker.run = ActiveRun(run.id, run.job_id, job.name, time.time(), estimate,
                                lines_total=job.file.lines)
         worker.printer_bed_clear = False

@@ -56,7 +56,11 @@ class Daemon:
         observer: FarmObserver | None = None,
         wall: Callable[[], float] | None = None,
         companions: Sequence[Companion] = (),
+        estimate_scale: float = 1.0,
     ) -> None:
+        """`estimate_scale`: what a file's time estimate is multiplied by for the live ETA before a
+        print shows its pace; `farmctl demo` drives simulators `--speed` times faster than real
+        printers and passes 1 / speed (a real farm's correction is each printer's learned ratio)."""
         self.home = ensure_home(home)
         self.config = config or load_config(self.home)
         settings = self.config.section(DaemonSettings)
@@ -74,6 +78,7 @@ class Daemon:
         self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{int(time.time() * 1000) % 10**9}"
         self._make_driver = make_driver
         self._observer = observer
+        self.estimate_scale = estimate_scale
         # Tests stand in the wall clock to make the daemon believe the laptop slept (field.py).
         self._clocks: dict[str, Callable[[], float]] = {"wall": wall} if wall is not None else {}
         self._supervisor: Supervisor | None = None
@@ -131,7 +136,7 @@ class Daemon:
                 identity={"host": socket.gethostname(), "pid": os.getpid(), "version": __version__,
                           "home": str(self.home), "on_stop": self.settings.on_stop,
                           "bed_clear": self.settings.bed_clear},
-                preflight=preflight, **self._clocks,
+                preflight=preflight, estimate_scale=self.estimate_scale, **self._clocks,
             )
             self._supervisor = supervisor
             if self._stop_requested is not None:

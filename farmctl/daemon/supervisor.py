@@ -82,6 +82,7 @@ class Supervisor:
         identity: dict[str, Any] | None = None,
         wall: Callable[[], float] = time.time,
         preflight: PreflightCache | None = None,
+        estimate_scale: float = 1.0,
     ) -> None:
         self.identity = identity or {"host": "?", "pid": 0}
         self.store = store
@@ -100,7 +101,7 @@ class Supervisor:
         self.changes = FleetChanges(self)
         self.field = FieldRecovery(self, wall)
         self.dispatcher = Dispatcher(store, files, power, log, self.observer, self._fail_missing_file,
-                                     self.preflight)
+                                     self.preflight, estimate_scale)
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._generation = 0
         self._dispatch_due = True

@@ -8,7 +8,7 @@ refine_ratio([(estimated_s, actual_s), ...])                   # per-printer cor
 """
 
 from farmctl.gcode.analyse import analyse_file
-from farmctl.gcode.eta import estimated_elapsed_at, refine_ratio, remaining_seconds
+from farmctl.gcode.eta import estimated_elapsed_at, filament_at, refine_ratio, remaining_seconds
 from farmctl.gcode.model import BoundingBox, Finding, GcodeAnalysis, GcodeError, Thumbnail, TimeMark
 from farmctl.gcode.profiles import DEFAULT_PROFILE, KinematicProfile, list_profiles, load_profile
 from farmctl.gcode.validate import validate_for_printer
@@ -24,6 +24,7 @@ __all__ = [
     "TimeMark",
     "analyse_file",
     "estimated_elapsed_at",
+    "filament_at",
     "list_profiles",
     "load_profile",
     "refine_ratio",

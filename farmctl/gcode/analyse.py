@@ -15,7 +15,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
 
-from farmctl.gcode.estimator import Estimator
+from farmctl.gcode.estimator import Estimator, Spot
 from farmctl.gcode.interpreter import Interpreter, MachineState
 from farmctl.gcode.metadata import SlicerMetadata, read_metadata
 from farmctl.gcode.model import BoundingBox, Finding, GcodeAnalysis, GcodeError, TimeMark
@@ -173,12 +173,13 @@ def analyse_file(
     return replace(result, profile_source=source)
 
 
-def _time_marks(raw: list[tuple[int, int, float]]) -> list[TimeMark]:
+def _time_marks(raw: list[tuple[Spot, float]]) -> list[TimeMark]:
     """Strictly increasing byte offsets (a layer start can share its offset with a periodic mark)."""
     marks: list[TimeMark] = []
-    for byte, line, elapsed in raw:
-        if not marks or byte > marks[-1].byte_offset:
-            marks.append(TimeMark(byte, line, round(elapsed, 3)))
+    for spot, elapsed in raw:
+        if not marks or spot.byte_offset > marks[-1].byte_offset:
+            marks.append(TimeMark(spot.byte_offset, spot.line, round(elapsed, 3), round(spot.filament_mm, 3),
+                                  spot.commands))
     return marks
 
 
@@ -197,6 +198,7 @@ def _result(
     total = estimator.elapsed_s
     starts = marks.layer_starts_s
     layer_times = [b - a for a, b in pairwise(starts)] + ([total - starts[-1]] if starts else [])
+    end = Spot(size, walker.line, state.commands, state.filament_mm)
     extents = state.extents
     bbox = None
     extreme_lines: dict[str, int] = {}
@@ -251,7 +253,7 @@ def _result(
         profile=profile.name,
         max_line_bytes_seen=walker.longest,
         longest_line=walker.longest_line or None,
-        time_marks=_time_marks([*marks.time_marks, (size, walker.line, total)]),
+        time_marks=_time_marks([*marks.time_marks, (end, total)]),
         warnings=warnings,
     )
     from farmctl.gcode.validate import split_findings, validate_for_printer

@@ -9,6 +9,7 @@ comes to rest, exactly as the firmware does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -51,14 +52,24 @@ class _Heater:
         return max(self.target, self.temperature - cool_rate * elapsed)
 
 
+class Spot(NamedTuple):
+    """A place in the file a time mark is set at, and what was done before it."""
+
+    byte_offset: int
+    line: int
+    commands: int  # commands before it
+    filament_mm: float  # net extrusion before it
+
+
 @dataclass
 class Marks:
     """Positions (global move index) where layers start, and time marks waiting to be resolved."""
 
     layer_starts_s: list[float] = field(default_factory=list)
-    time_marks: list[tuple[int, int, float]] = field(default_factory=list)  # byte offset, line, elapsed
+    time_marks: list[tuple[Spot, float]] = field(default_factory=list)  # where, and the elapsed time there
     pending_layers: list[int] = field(default_factory=list)
-    pending_marks: list[tuple[int, int, int]] = field(default_factory=list)  # move index, byte, line
+    # move index and where: known at once; the time there once the moves before it are planned
+    pending_marks: list[tuple[int, Spot]] = field(default_factory=list)
 
 
 class Estimator:
@@ -168,8 +179,8 @@ class Estimator:
         while marks.pending_layers and marks.pending_layers[0] <= end:
             marks.layer_starts_s.append(base + float(cumulative[marks.pending_layers.pop(0) - start]))
         while marks.pending_marks and marks.pending_marks[0][0] <= end:
-            index, byte, line = marks.pending_marks.pop(0)
-            marks.time_marks.append((byte, line, base + float(cumulative[index - start])))
+            index, spot = marks.pending_marks.pop(0)
+            marks.time_marks.append((spot, base + float(cumulative[index - start])))
         self.motion_s += float(cumulative[-1])
 
     def synchronize(self) -> None:
@@ -183,8 +194,8 @@ class Estimator:
     def mark_layer(self) -> None:
         self.marks.pending_layers.append(self.total_moves)
 
-    def mark_position(self, byte_offset: int, line: int) -> None:
-        self.marks.pending_marks.append((self.total_moves, byte_offset, line))
+    def mark_position(self, spot: Spot) -> None:
+        self.marks.pending_marks.append((self.total_moves, spot))
 
     # ---- events ------------------------------------------------------------------------------------
     def dwell(self, seconds: float) -> None:

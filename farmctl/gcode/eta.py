@@ -7,7 +7,7 @@ has been printing, the printer's history) and gets seconds back.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from statistics import median
 
 from farmctl.gcode.model import GcodeAnalysis, TimeMark
@@ -17,22 +17,49 @@ def estimated_elapsed_at(
     marks: Sequence[TimeMark], *, byte_offset: int | None = None, line: int | None = None
 ) -> float:
     """farmctl's estimated elapsed time when the printer reaches a byte offset or a line (interpolated)."""
-    if (byte_offset is None) == (line is None):
-        raise ValueError("give exactly one of byte_offset or line")
+    return _interpolated(marks, lambda mark: mark.elapsed_s, byte_offset=byte_offset, line=line)
+
+
+def filament_at(
+    marks: Sequence[TimeMark],
+    *,
+    byte_offset: int | None = None,
+    line: int | None = None,
+    command: int | None = None,
+) -> float:
+    """Filament (mm) extruded before the printer reaches a byte offset, a line or a command (0-based, as
+    the pre-flight counts them): a copy stopped there used this much (interpolated between the marks,
+    one at every layer start and every few hundred KB)."""
+    return _interpolated(marks, lambda mark: mark.filament_mm, byte_offset=byte_offset, line=line,
+                         command=command)
+
+
+def _interpolated(
+    marks: Sequence[TimeMark],
+    value: Callable[[TimeMark], float],
+    *,
+    byte_offset: int | None = None,
+    line: int | None = None,
+    command: int | None = None,
+) -> float:
+    given = [(k, v) for k, v in (("byte_offset", byte_offset), ("line", line), ("command", command))
+             if v is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of byte_offset, line or command")
     if not marks:
         return 0.0
-    keys = [m.byte_offset for m in marks] if byte_offset is not None else [m.line for m in marks]
-    position = byte_offset if byte_offset is not None else line
+    key, position = given[0]
     assert position is not None
+    keys = [m.byte_offset if key == "byte_offset" else m.line if key == "line" else m.commands for m in marks]
     index = bisect.bisect_right(keys, position)
     if index == 0:
-        return marks[0].elapsed_s * (position / keys[0] if keys[0] > 0 else 1.0)
+        return value(marks[0]) * (position / keys[0] if keys[0] > 0 else 1.0)
     if index == len(marks):
-        return marks[-1].elapsed_s
+        return value(marks[-1])
     before, after = marks[index - 1], marks[index]
     span = keys[index] - keys[index - 1]
     fraction = (position - keys[index - 1]) / span if span > 0 else 0.0
-    return before.elapsed_s + fraction * (after.elapsed_s - before.elapsed_s)
+    return value(before) + fraction * (value(after) - value(before))
 
 
 def remaining_seconds(

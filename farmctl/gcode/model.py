@@ -53,14 +53,18 @@ class Thumbnail:
 
 @dataclass(frozen=True)
 class TimeMark:
-    """farmctl's estimated elapsed print time when the printer reaches `byte_offset` / `line`.
+    """farmctl's estimated elapsed print time, and the filament extruded so far, when the printer reaches
+    `byte_offset` / `line` (a mark at every layer start and every few hundred KB).
 
-    A sorted list of these is what turns "how far is the printer in the file" into a time-based ETA.
+    A sorted list of these is what turns "how far is the printer in the file" into a time-based ETA, and
+    a copy stopped part-way into the filament it used (the cumulative extrusion per layer or block).
     """
 
     byte_offset: int
     line: int
     elapsed_s: float
+    filament_mm: float = 0.0  # net E advance before this point (retractions and their primes cancel)
+    commands: int = 0  # commands before this point: the pre-flight's count, what a printer acknowledges
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from farmctl.gcode.bytescan import (
     forward_fill,
     split_lines,
 )
-from farmctl.gcode.estimator import m204_accelerations
+from farmctl.gcode.estimator import Spot, m204_accelerations
 from farmctl.gcode.interpreter import LAYER_EPSILON_MM, is_layer_marker
 from farmctl.gcode.walker import LineWalker
 
@@ -46,6 +46,8 @@ class VectorScanner:
         self.interpreter = walker.interpreter
         self.state = walker.interpreter.state
         self.estimator = walker.estimator
+        # This chunk's commands before it, and its rows that hold a command (time marks count commands).
+        self._command_rows: tuple[int, IntArray] = (0, np.zeros(0, dtype=np.int64))
 
     def chunk(self, data: bytes) -> bool:
         """Analyse a chunk; False (nothing changed) when the reference path must take all of it."""
@@ -101,11 +103,14 @@ class VectorScanner:
         breaking: list[tuple[int, str]] = []
         accel_changes: list[tuple[int, str]] = []
         e_resets: list[tuple[int, str]] = []
+        commands_before_chunk = self.state.commands
+        special_commands: list[int] = []  # with the G0/G1 rows: the rows holding a command
         for index in special.tolist():
             text = data[starts[index] : ends[index]].decode("utf-8", "replace")
             command = text.split(";", 1)[0].strip()
             if not command:
                 continue
+            special_commands.append(index)
             kind = _classify(command)
             if kind == "m204":
                 accel_changes.append((index, command))
@@ -117,6 +122,8 @@ class VectorScanner:
                 self.interpreter.command(command, first_line + index)
 
         self._longest(data, lines, special, first_line)
+        rows_with_commands = np.concatenate((lines.g1, np.asarray(special_commands, dtype=lines.g1.dtype)))
+        self._command_rows = (commands_before_chunk, np.sort(rows_with_commands))
 
         # Marks: (line index, is_layer). Sorted by line; a layer line also gets a time mark.
         marks = sorted([(i, False) for i in periodic] + [(i, True) for i in layer_lines])
@@ -139,13 +146,21 @@ class VectorScanner:
             mark_cursor = mark_end
             if index < n:
                 while mark_cursor < len(marks) and marks[mark_cursor][0] == index:
-                    self.estimator.mark_position(int(offsets[index]), first_line + index)
+                    spot = self._spot(offsets, first_line, index, self.state.filament_mm)
+                    self.estimator.mark_position(spot)
                     mark_cursor += 1
                 self.interpreter.command(command, first_line + index)
             segment_start = index + 1
         self.state.commands += len(lines.g1) + len(accel_changes) + len(e_resets)
         walker.line += n
         walker.offset = base + len(data)
+
+    def _spot(self, offsets: IntArray, first_line: int, index: int, filament_mm: float) -> Spot:
+        """The place of a time mark at row `index` of this chunk: the chunk's commands are counted as a
+        whole, so those before the row come from the rows that hold one."""
+        before_chunk, rows = self._command_rows
+        commands = before_chunk + int(np.searchsorted(rows, index))
+        return Spot(int(offsets[index]), first_line + index, commands, filament_mm)
 
     def _longest(self, data: bytes, lines: Lines, special: IntArray, first_line: int) -> None:
         """The longest command (what a host sends: no comment, no surrounding blanks) and its line."""
@@ -205,12 +220,15 @@ class VectorScanner:
 
         # Marks go in before the moves are handed over (the planner may commit them at once).
         moves_before = estimator.total_moves
+        extruded = np.concatenate(([0.0], np.cumsum(de)))  # before each row of the segment, and after all
         for index, is_layer in marks:
             global_index = moves_before + int(np.searchsorted(move_rows, index))
             if is_layer:
                 state.marker_layers += 1
                 estimator.marks.pending_layers.append(global_index)
-            estimator.marks.pending_marks.append((global_index, int(offsets[index]), first_line + index))
+            filament = state.filament_mm + float(extruded[np.searchsorted(rows, index)])
+            spot = self._spot(offsets, first_line, index, filament)
+            estimator.marks.pending_marks.append((global_index, spot))
 
         accel = self._accelerations(move_rows, moving[is_move], de[is_move], accels)
         deltas = np.stack((dx[is_move], dy[is_move], dz[is_move], de[is_move]), axis=1)
@@ -329,7 +347,7 @@ class VectorScanner:
                 if index in layer_lines:
                     self.state.marker_layers += 1
                     self.estimator.mark_layer()
-                self.estimator.mark_position(int(offsets[index]), first_line + index)
+                self.estimator.mark_position(self._spot(offsets, first_line, index, self.state.filament_mm))
             if index in commands:
                 self.interpreter.command(commands[index], first_line + index)
                 self.state.commands -= 1  # counted once for the whole chunk

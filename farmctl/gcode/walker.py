@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from farmctl.gcode.estimator import Estimator
+from farmctl.gcode.estimator import Estimator, Spot
 from farmctl.gcode.interpreter import Interpreter
 
 
@@ -28,7 +28,7 @@ class LineWalker:
         for raw in pieces:
             line_no += 1
             if offset >= next_mark:
-                estimator.mark_position(offset, line_no)
+                estimator.mark_position(self._spot(offset, line_no))
                 # Marks sit on a fixed grid of offsets: the first line at or after each grid point.
                 next_mark = (offset // self.mark_every + 1) * self.mark_every
             self.line_at(raw, line_no, offset)
@@ -37,6 +37,10 @@ class LineWalker:
             offset -= 1  # the last line of the file has no line break
         self.line, self.offset, self.next_mark = line_no, offset, next_mark
 
+    def _spot(self, offset: int, line_no: int) -> Spot:
+        state = self.interpreter.state
+        return Spot(offset, line_no, state.commands, state.filament_mm)
+
     def line_at(self, raw: bytes, line_no: int, offset: int) -> None:
         """One line (without its line break) that starts at byte `offset`; no periodic mark."""
         if not raw:
@@ -44,7 +48,7 @@ class LineWalker:
         text = raw.decode("utf-8", "replace")
         if text[0] == ";":
             if self.interpreter.comment(text):
-                self.estimator.mark_position(offset, line_no)
+                self.estimator.mark_position(self._spot(offset, line_no))
             return
         command = text.split(";", 1)[0].strip()
         if command:

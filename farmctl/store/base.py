@@ -14,7 +14,7 @@ from farmctl.ids import IdKind, format_id
 from farmctl.redact import mask_values
 from farmctl.sites import CENTRAL
 from farmctl.store.engine import WRITE, translate_errors
-from farmctl.store.schema import events
+from farmctl.store.tables import events
 
 Clock = Callable[[], float]
 

@@ -17,7 +17,7 @@ from farmctl.states import PrinterState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
 from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec
 from farmctl.store.recovery import release_pending
-from farmctl.store.schema import jobs, orders, print_runs, printers
+from farmctl.store.tables import jobs, orders, print_runs, printers
 
 # Settings `printers set` may change (connection and capabilities); state is the daemon's.
 SETTABLE = {f.name for f in fields(PrinterSpec)} - {"id"}

@@ -22,38 +22,15 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import LargeBinary, String, select, text
-from sqlmodel import Field
+from sqlalchemy import select, text
 
 from farmctl.errors import UserError
 from farmctl.store.base import StoreBase
-from farmctl.store.schema import StoreTable
+from farmctl.store.tables import file_chunks, file_contents
 
 CHUNK_BYTES = 1 << 20  # 1 MiB per row: few round trips, small and constant memory on both sides
 
 
-class FileContentRow(StoreTable, table=True):
-    """A file whose every chunk is stored (written last, in the chunks' transaction)."""
-
-    __tablename__ = "file_contents"
-
-    sha256: str = Field(primary_key=True, sa_type=String(64))
-    size: int
-    chunks: int
-    added_at: float
-
-
-class FileChunkRow(StoreTable, table=True):
-    __tablename__ = "file_chunks"
-
-    sha256: str = Field(primary_key=True, sa_type=String(64))
-    seq: int = Field(primary_key=True)
-    data: bytes = Field(sa_type=LargeBinary)
-
-
-file_contents = FileContentRow.__table__
-file_chunks = FileChunkRow.__table__
-CONTENT_TABLES = (file_contents, file_chunks)
 
 
 class ContentOps(StoreBase):

@@ -9,6 +9,7 @@
 
 SQLModel table models on the store's own metadata like the queue tables (see schema.py), so a
 fresh database gets them from `create_all`; `migrations.py` adds them to an existing v2 database.
+The query code works on their Core tables from tables.py.
 """
 
 from __future__ import annotations
@@ -68,11 +69,3 @@ class ControlRequestRow(StoreTable, table=True):
     handled_by: str | None = Field(default=None, sa_type=String(96))
     handled_at: float | None = None
     result: str | None = Field(default=None, sa_type=Text)
-
-
-# The Core tables the query code uses.
-daemons = DaemonRow.__table__
-printer_live = PrinterLiveRow.__table__
-control_requests = ControlRequestRow.__table__
-
-CONTROL_TABLES = (daemons, printer_live, control_requests)

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, case, func, select, true
 
 from farmctl.store.catalog import CatalogOps
 from farmctl.store.records import Order
-from farmctl.store.schema import files, jobs, orders, print_runs
+from farmctl.store.tables import files, jobs, orders, print_runs
 
 
 class RunRecord(NamedTuple):

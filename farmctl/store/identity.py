@@ -13,8 +13,7 @@ from sqlalchemy import select
 from farmctl.errors import UserError
 from farmctl.ids import IdKind, UnknownJob, UnknownOrder, UnknownRun
 from farmctl.store.base import StoreBase
-from farmctl.store.schema import jobs, orders, print_runs
-from farmctl.store.sync_schema import farm_identity, sites
+from farmctl.store.tables import farm_identity, jobs, orders, print_runs, sites
 
 _TABLES = {"order": orders, "job": jobs, "run": print_runs}
 _UNKNOWN = {"order": UnknownOrder, "job": UnknownJob, "run": UnknownRun}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from farmctl.scheduler.model import JobState
 from farmctl.sites import CENTRAL
 from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
 from farmctl.store.records import FileInfo, Job, NewJob, Page
-from farmctl.store.schema import files, jobs, orders, print_runs, printers
+from farmctl.store.tables import files, jobs, orders, print_runs, printers
 
 _JOB_COLUMNS = (
     jobs,
@@ -96,7 +96,11 @@ def job_from_row(row: Row[Any], active_printers: tuple[str, ...] = (), here: str
 
 class JobOps(StoreBase):
     def _upsert_file(self, conn: Any, info: FileInfo) -> None:
-        if conn.execute(select(files.c.sha256).where(files.c.sha256 == info.sha256)).first():
+        found = conn.execute(select(files.c.filament_marks).where(files.c.sha256 == info.sha256)).first()
+        if found is not None:
+            if found.filament_marks is None and info.filament_marks is not None:  # queued before v10
+                conn.execute(files.update().where(files.c.sha256 == info.sha256)
+                             .values(filament_marks=info.filament_marks))
             return
         lo = info.bbox_min or (None, None, None)
         hi = info.bbox_max or (None, None, None)
@@ -120,6 +124,7 @@ class JobOps(StoreBase):
                 slicer=info.slicer,
                 material=info.material,
                 nozzle_mm=info.nozzle_mm,
+                filament_marks=info.filament_marks,
             )
         )
 
@@ -173,7 +178,8 @@ class JobOps(StoreBase):
                 self._event(
                     conn, "job.added", format_id("job", job_id), file=new.name, copies=new.copies, **extra
                 )
-        return [self.get_job(i) for i in ids]
+        found = self.get_jobs(ids)
+        return [found[i] for i in ids]
 
     def get_job(self, job_id: int) -> Job:
         page = self._jobs(jobs.c.id == job_id, limit=1, offset=0)
@@ -181,6 +187,14 @@ class JobOps(StoreBase):
             raise UnknownJob(job_id)
         job: Job = page.items[0]
         return job
+
+    def get_jobs(self, job_ids: Iterable[int]) -> dict[int, Job]:
+        """The jobs of `job_ids` that exist, by id, read in one query (a view of 100 printing printers
+        asked for each printer's job one transaction at a time)."""
+        wanted = sorted(set(job_ids))
+        if not wanted:
+            return {}
+        return {job.id: job for job in self._jobs(jobs.c.id.in_(wanted), limit=None, offset=0).items}
 
     def list_jobs(
         self,
@@ -213,6 +227,21 @@ class JobOps(StoreBase):
     def count_jobs(self, state: JobState, *, site: str | None = None) -> int:
         """`list_jobs(state=..., site=...).total` without reading a row."""
         return self.list_jobs(state=state, site=site, limit=0).total
+
+    def count_jobs_by_state(self) -> dict[JobState, int]:
+        """`count_jobs(state, site=<this farm home's>)` of every state with jobs, in one query."""
+        copy_printing = (jobs.c.copies_active > 0).label("copy_printing")
+        counts: dict[JobState, int] = {}
+        with self._read() as conn:
+            rows = conn.execute(
+                select(jobs.c.state, copy_printing, func.count())
+                .where(self._ours(jobs.c.site)).group_by(jobs.c.state, copy_printing)
+            ).all()
+        for state, printing, count in rows:
+            counts[JobState(state)] = counts.get(JobState(state), 0) + count
+            if state == JobState.HELD.value and printing:  # as list_jobs(state=PRINTING) counts them
+                counts[JobState.PRINTING] = counts.get(JobState.PRINTING, 0) + count
+        return {state: counts[state] for state in JobState if counts.get(state)}
 
     def _jobs(self, where: ColumnElement[bool] | None, *, limit: int | None, offset: int) -> Page:
         query = (

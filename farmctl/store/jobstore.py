@@ -29,10 +29,10 @@ from farmctl.store.keys import KeyOps
 from farmctl.store.migrations import require_current, upgrade
 from farmctl.store.records import Event, Run
 from farmctl.store.recovery import RecoveryOps
-from farmctl.store.schema import events
 from farmctl.store.snapshot import SnapshotOps
 from farmctl.store.sync_central import CentralSyncOps
 from farmctl.store.sync_site import SiteSyncOps
+from farmctl.store.tables import events
 
 DATABASE_FILE = "farm.db"
 

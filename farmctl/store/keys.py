@@ -21,14 +21,13 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import String, and_, delete, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field
 
 from farmctl.errors import NotFound, UserError
 from farmctl.ids import ID_PREFIX, UnknownOrder, format_id, parse_id
 from farmctl.store.base import StoreBase
-from farmctl.store.schema import StoreTable, orders
+from farmctl.store.tables import api_keys, orders
 
 SCOPES = ("read", "upload", "control", "admin")
 SHARE_SCOPE = "share"
@@ -36,17 +35,6 @@ _SHARE_NAME = re.compile(rf"^share-({ID_PREFIX['order']}\d+)-\d+$")  # share-o3-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-class ApiKeyRow(StoreTable, table=True):
-    __tablename__ = "api_keys"
-
-    name: str = Field(primary_key=True, sa_type=String(64))
-    scope: str = Field(sa_type=String(16))
-    key_sha256: str = Field(sa_type=String(64), unique=True)
-    created_at: float
-
-
-api_keys = ApiKeyRow.__table__
-API_KEY_TABLES = (api_keys,)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,8 @@ from farmctl.ids import format_id
 from farmctl.redact import mask_optional, mask_url_passwords
 from farmctl.scheduler.waits import PrinterWait
 from farmctl.store.base import StoreBase
-from farmctl.store.control_schema import control_requests, daemons, printer_live
-from farmctl.store.recovery import ACTIVE, PointUpdate, recovery_points
-from farmctl.store.schema import events, print_runs
+from farmctl.store.recovery import ACTIVE, PointUpdate
+from farmctl.store.tables import control_requests, daemons, events, print_runs, printer_live, recovery_points
 
 # A daemon writes its printers' rows every `status_interval_s` (1 s by default): a row older than this
 # no longer says what the printer does now (its daemon died or hangs).

@@ -17,13 +17,20 @@ from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from farmctl.errors import UserError
-from farmctl.store.contents import CONTENT_TABLES
-from farmctl.store.control_schema import CONTROL_TABLES
 from farmctl.store.engine import WRITE
-from farmctl.store.keys import API_KEY_TABLES
-from farmctl.store.recovery import RECOVERY_TABLES
-from farmctl.store.schema import SCHEMA_VERSION, metadata, schema_info
 from farmctl.store.sync_schema import add_sync_columns
+from farmctl.store.tables import (
+    API_KEY_TABLES,
+    CONTENT_TABLES,
+    CONTROL_TABLES,
+    RECOVERY_TABLES,
+    metadata,
+    schema_info,
+)
+
+# Bump with a new step below whenever a table model (schema.py, control_schema.py, feature_schema.py)
+# changes.
+SCHEMA_VERSION = 11
 
 _ADVISORY_LOCK_KEY = 0x6661726D  # "farm"
 
@@ -121,6 +128,17 @@ def _add_sync(conn: Connection) -> None:
     add_sync_columns(conn)
 
 
+# The version that keeps the analysis's extrusion by position with each file (issue 15's ledger).
+FILAMENT_MARKS_VERSION = 11
+
+
+def _add_filament_marks(conn: Connection) -> None:
+    """`files.filament_marks`: what a stopped copy used (farmctl/gcode/extrusion.py). Files queued before
+    have none (a stopped copy of one counts the share of lines, as before) until queued again."""
+    if "filament_marks" not in {column["name"] for column in inspect(conn).get_columns("files")}:
+        conn.exec_driver_sql("ALTER TABLE files ADD COLUMN filament_marks TEXT")
+
+
 # STEPS[n] upgrades version n to n + 1.
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2,
@@ -132,6 +150,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     SITES_VERSION - 1: _add_sites,
     FILE_CONTENTS_VERSION - 1: _add_file_contents,
     SYNC_VERSION - 1: _add_sync,
+    FILAMENT_MARKS_VERSION - 1: _add_filament_marks,
 }
 assert sorted(STEPS) == list(range(1, SCHEMA_VERSION)), "STEPS must lead from v1 to SCHEMA_VERSION"
 

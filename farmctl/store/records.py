@@ -109,6 +109,9 @@ class FileInfo:
     slicer: str | None = None
     material: str | None = None
     nozzle_mm: float | None = None
+    # The analysis's extrusion by position, for a stopped copy's filament (farmctl/gcode/extrusion.py);
+    # written with the file, read only when a run ends (listings leave it out: a few KB a file).
+    filament_marks: str | None = None
 
     @property
     def size_mm(self) -> tuple[float, float, float] | None:

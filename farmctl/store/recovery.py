@@ -21,9 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Index, String, Text, select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field
 
 from farmctl.errors import UserError
 from farmctl.ids import UnknownRun, format_id
@@ -32,31 +31,11 @@ from farmctl.store.base import StoreBase, inserted_id
 from farmctl.store.jobs import settle
 from farmctl.store.records import Run
 from farmctl.store.runs import Closing, RunOps
-from farmctl.store.schema import StoreTable, jobs, print_runs, printers
+from farmctl.store.tables import jobs, print_runs, printers, recovery_points
 
 ACTIVE, PENDING, RECOVERED, ABANDONED = "active", "pending", "recovered", "abandoned"
 
 
-class RecoveryPointRow(StoreTable, table=True):
-    __tablename__ = "recovery_points"
-    __table_args__ = (Index("ix_recovery_printer", "printer_id", "state"),)
-
-    run_id: int = Field(
-        primary_key=True, foreign_key="print_runs.id", sa_column_kwargs={"autoincrement": False}
-    )
-    printer_id: str = Field(sa_type=String(64))
-    job_id: int
-    line: int = Field(sa_column_kwargs={"server_default": "0"})  # confirmed lines of the pre-flighted file
-    targets: str | None = Field(default=None, sa_type=Text)  # JSON {"hotend": 215, "bed": 60}, last reported
-    updated_at: float
-    state: str = Field(sa_type=String(12))  # active | pending | recovered | abandoned
-    interrupted_at: float | None = None
-    reason: str | None = Field(default=None, sa_type=Text)
-    recovered_by: int | None = None  # the run that continued this copy
-
-
-recovery_points = RecoveryPointRow.__table__
-RECOVERY_TABLES = (recovery_points,)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from farmctl.scheduler.model import BedClear, JobState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
 from farmctl.store.jobs import settle
 from farmctl.store.records import Run
-from farmctl.store.schema import files, jobs, print_runs, printers
+from farmctl.store.tables import files, jobs, print_runs, printers
 
 _CLAIMABLE = (JobState.QUEUED.value, JobState.PRINTING.value)
 _CLEARS_AFTER_COMPLETED = tuple(m.value for m in BedClear if m.clears_after(completed=True))
@@ -294,12 +294,15 @@ class RunOps(StoreBase):
             )
 
     def _record_filament(self, conn: Connection, run_id: int, completed: bool) -> None:
-        """Filament the run used: the file's (from the G-code analysis) for a completed run, the
-        fraction of its lines the printer acknowledged for one that ended early (failed, cancelled,
-        interrupted; nothing sent is 0). Unknown when the analysis found no extrusion figure."""
+        """Filament the run used: the file's (from the G-code analysis) for a completed run; for one that
+        ended early (failed, cancelled, interrupted) the analysis's extrusion before the line it stopped
+        at (farmctl/gcode/extrusion.py), or for a file queued without those figures the fraction of its
+        lines the printer acknowledged; nothing sent is 0. Unknown when the analysis found no extrusion
+        figure."""
         row = conn.execute(
             select(
-                files.c.filament_mm, print_runs.c.lines_acked, print_runs.c.lines_total, print_runs.c.progress
+                files.c.filament_mm, files.c.filament_marks, print_runs.c.lines_acked,
+                print_runs.c.lines_total, print_runs.c.progress,
             )
             .select_from(print_runs.join(jobs, jobs.c.id == print_runs.c.job_id))
             .join(files, files.c.sha256 == jobs.c.file_sha)
@@ -307,6 +310,14 @@ class RunOps(StoreBase):
         ).one()
         if row.filament_mm is None:
             return
+        if not completed and row.filament_marks is not None and row.lines_acked is not None:
+            from farmctl.gcode.extrusion import filament_before  # only when a run ends (numpy)
+
+            before = filament_before(row.filament_marks, row.lines_acked)
+            if before is not None:
+                used = min(row.filament_mm, before)
+                conn.execute(print_runs.update().where(print_runs.c.id == run_id).values(filament_mm=used))
+                return
         fraction: float | None
         if completed:
             fraction = 1.0

@@ -1,9 +1,10 @@
 """The tables, declared as SQLModel table models; the query code runs SQLAlchemy Core over them.
 
-Every table is one SQLModel class below (`PrinterRow`, `JobRow`, ...): column names, types,
-nullability, server defaults, keys and indexes are declared there and nowhere else, and
+Every table is one SQLModel class, below (`PrinterRow`, `JobRow`, ...), in control_schema.py or in
+feature_schema.py: column names, types, nullability, server defaults, keys and indexes are declared
+there and nowhere else, and
 `metadata.create_all` (a fresh database) and migrations.py build the database from them. The rest
-of the store works on each class's Core table (`printers = PrinterRow.__table__`, ...): every
+of the store works on each class's Core table (`printers`, ... from tables.py): every
 operation is a few SQL expressions in one short transaction whose rows become the frozen
 dataclasses of records.py. There is no ORM session and no mapped instance anywhere: a query
 through the ORM would build a model object per row (10,000 jobs for one `jobs list`) only for it to
@@ -16,10 +17,8 @@ differ from the database's (VARCHAR(n) and TEXT rather than SQLModel's AutoStrin
 
 Cost: importing sqlmodel brings in sqlalchemy.orm, and declaring the classes builds ORM mappers
 and pydantic field sets (their validators are built only if a model is ever instantiated:
-`defer_build`). Against the former plain Core tables that is ~20 % more CPU instructions for
-`farmctl printers list` and ~14 % for `farmctl jobs list` over 10,000 jobs, ~30-40 ms on the
-reference machine (docs/benchmarks.md, Queue); pydantic itself is loaded by typer anyway.
-Commands that do not open the store never import this module (`farmctl --help` is unchanged).
+`defer_build`). That is why the store does not import this module itself: tables.py loads the
+tables these classes declare from a cache and imports the models only to (re)make it.
 
 Timestamps are POSIX seconds (REAL): portable between SQLite and PostgreSQL, zone-free in the
 database, and what the scheduler computes with; the CLI renders ISO 8601 with the zone.
@@ -29,13 +28,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import DDL, Index, MetaData, String, Table, Text, UniqueConstraint, event, true
+from sqlalchemy import Index, MetaData, String, Table, Text, UniqueConstraint, true
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig  # the type of SQLModel's own model_config
-
-# Bump with a new step in migrations.py whenever a table below changes.
-SCHEMA_VERSION = 10
 
 # The store's own metadata (through its own registry), not SQLModel.metadata: that one is shared
 # by every SQLModel table any code in the process declares, so `create_all` would create foreign
@@ -153,6 +149,8 @@ class FileRow(StoreTable, table=True):
     slicer: str | None = Field(default=None, sa_type=Text)
     material: str | None = Field(default=None, sa_type=String(32))
     nozzle_mm: float | None = None
+    # v11: filament extruded before each layer and block (farmctl/gcode/extrusion.py), for stopped runs
+    filament_marks: str | None = Field(default=None, sa_type=Text)
 
 
 class JobRow(StoreTable, table=True):
@@ -235,22 +233,3 @@ class EventRow(StoreTable, table=True):
     # sync (farmctl/store/sync_schema.py): where a row made elsewhere was made, and its id there
     origin_site: str | None = Field(default=None, sa_type=String(64))
     origin_id: int | None = None
-
-
-# The Core tables the query code uses.
-schema_info = SchemaInfoRow.__table__
-printers = PrinterRow.__table__
-orders = OrderRow.__table__
-files = FileRow.__table__
-jobs = JobRow.__table__
-print_runs = PrintRunRow.__table__
-events = EventRow.__table__
-
-# One printer prints one copy at a time: the database refuses a second active run. Written as
-# plain DDL (same text on SQLite and PostgreSQL) because dialect keywords on Index (sqlite_where,
-# postgresql_where) make SQLAlchemy import both dialects, ~60 ms on every CLI start-up.
-event.listen(
-    print_runs,
-    "after_create",
-    DDL("CREATE UNIQUE INDEX ux_runs_printer_active ON print_runs (printer_id) WHERE state = 'printing'"),
-)

@@ -24,9 +24,8 @@ from farmctl.scheduler.model import (
 )
 from farmctl.scheduler.policy import NO_DUE, sort_key
 from farmctl.store.base import StoreBase, split_tags
-from farmctl.store.control_schema import daemons, printer_live
 from farmctl.store.live import LIVE_STALE_AFTER_S
-from farmctl.store.schema import files, jobs, orders, print_runs, printers
+from farmctl.store.tables import daemons, files, jobs, orders, print_runs, printer_live, printers
 
 _SCHEDULABLE = ("queued", "printing")
 _WAITING = (JobState.INTERRUPTED.value, JobState.FAILED.value, JobState.HELD.value)

@@ -30,9 +30,8 @@ from sqlalchemy import Connection, Table, or_, select
 from farmctl.ids import IdKind, format_id
 from farmctl.scheduler.model import JobState
 from farmctl.store.base import StoreBase
-from farmctl.store.schema import events, files, jobs, orders, print_runs
-from farmctl.store.sync_schema import site_printers, sites
 from farmctl.store.sync_site import read_mark, write_mark
+from farmctl.store.tables import events, files, jobs, orders, print_runs, site_printers, sites
 
 Key = tuple[str, int]
 

@@ -19,76 +19,21 @@ have been applied (moved in the batch's own transaction); on a site, how far the
 confirmed (written after the centre's commit). `sites` is the centre's registry of site names and
 the farm home (`farm_identity.home_id`, random, made once) that owns each name. `site_printers`
 holds the sites' printer records at the centre, apart from `printers`, which the centre's daemons
-drive.
+drive. The tables are declared with the others (feature_schema.py); the query code uses their Core
+tables from tables.py.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, Connection, String, Text, event, inspect
-from sqlmodel import Field
+from sqlalchemy import DDL, Connection, event, inspect
 
-from farmctl.store.schema import StoreTable, events, jobs, orders, print_runs, printers
+from farmctl.store.tables import SYNC_TABLES, events, jobs, orders, print_runs, printers
 
 # Tables whose rows a site pushes by change sequence, and those with an origin (made elsewhere).
 SEQUENCED = (orders, jobs, print_runs, printers)
 WITH_ORIGIN = (orders, jobs, print_runs, events)
 
 
-class SiteRow(StoreTable, table=True):
-    """The centre's registry: a site name belongs to the first farm home that synced with it."""
-
-    __tablename__ = "sites"
-
-    name: str = Field(primary_key=True, sa_type=String(64))
-    home_id: str = Field(sa_type=String(64))
-    first_seen: float
-    last_sync: float | None = None
-
-
-class SyncMarkRow(StoreTable, table=True):
-    __tablename__ = "sync_marks"
-
-    site: str = Field(primary_key=True, sa_type=String(64))
-    tbl: str = Field(primary_key=True, sa_type=String(32))
-    last_seq: int
-
-
-class FarmIdentityRow(StoreTable, table=True):
-    """One row: this farm home's random id, made the first time it is asked for."""
-
-    __tablename__ = "farm_identity"
-
-    home_id: str = Field(primary_key=True, sa_type=String(64))
-    created_at: float
-
-
-class SitePrinterRow(StoreTable, table=True):
-    """A site's printer as the site last pushed it (never driven by the centre's daemons)."""
-
-    __tablename__ = "site_printers"
-
-    site: str = Field(primary_key=True, sa_type=String(64))
-    printer_id: str = Field(primary_key=True, sa_type=String(64))
-    kind: str = Field(sa_type=String(16))
-    material: str | None = Field(default=None, sa_type=String(32))
-    color: str | None = Field(default=None, sa_type=String(32))
-    nozzle_mm: float | None = None
-    profile: str | None = Field(default=None, sa_type=String(64))
-    enabled: bool = True
-    state: str = Field(sa_type=String(24))
-    state_detail: str | None = Field(default=None, sa_type=Text)
-    consecutive_failures: int = 0
-    hold_reason: str | None = Field(default=None, sa_type=Text)
-    eta_ratio: float | None = None
-    spool_g: float | None = None
-    updated_at: float
-
-
-sites = SiteRow.__table__
-sync_marks = SyncMarkRow.__table__
-farm_identity = FarmIdentityRow.__table__
-site_printers = SitePrinterRow.__table__
-SYNC_TABLES = (sites, sync_marks, farm_identity, site_printers)
 
 
 def _triggers(table: str) -> list[str]:

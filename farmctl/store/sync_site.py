@@ -14,8 +14,7 @@ from sqlalchemy import Connection, Table, func, select
 
 from farmctl.sites import CENTRAL
 from farmctl.store.base import StoreBase
-from farmctl.store.schema import events, files, jobs, orders, print_runs, printers
-from farmctl.store.sync_schema import sync_marks
+from farmctl.store.tables import events, files, jobs, orders, print_runs, printers, sync_marks
 
 PUSHED: dict[str, Table] = {t.name: t for t in (orders, jobs, print_runs, printers)}
 EVENTS = events.name

@@ -110,3 +110,21 @@ def test_a_demo_whose_simulators_fail_removes_its_temporary_farm(tmp_path: Path)
     assert "did not start" in result.stderr and "Traceback" not in result.stderr
     assert "broken install" in result.stderr  # the simulator's own words, since its log is gone
     assert list(scratch.iterdir()) == []
+
+
+def test_a_demo_copy_at_0_percent_shows_its_eta_at_the_demo_speed(tmp_path: Path) -> None:
+    """Before a copy shows its pace, its ETA is the file's estimate at the simulators' speed: 41 min of
+    real printing is under 3 min at --speed 15, not "ETA 41m03s" (issue 16)."""
+    import re
+
+    from farmctl.gcode import analyse_file
+    from farmctl.samples import sample_path
+
+    result = farmctl("demo", "--printers", "1", "--speed", "15", "--duration", "8", "--no-watch",
+                     "--home", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    first = re.findall(r"ender-1 0% ETA (\d+)m(\d+)s", result.stderr)
+    assert first, result.stderr  # ender-1 takes the first job: the 25 mm cube
+    expected = analyse_file(sample_path("cube25_cura.gcode")).estimated_time_s / 15
+    minutes, seconds = first[0]
+    assert expected - 10 <= int(minutes) * 60 + int(seconds) <= expected + 1

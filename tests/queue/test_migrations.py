@@ -11,7 +11,7 @@ from farmctl.app.farm import open_store
 from farmctl.errors import UserError
 from farmctl.scheduler import JobState
 from farmctl.store import DATABASE_FILE
-from farmctl.store.schema import SCHEMA_VERSION
+from farmctl.store.migrations import SCHEMA_VERSION
 
 # The first released schema (v1), as farmctl 0.1 created it.
 V1_SQL = """
@@ -175,15 +175,16 @@ def test_processes_creating_the_database_at_once(home: Path) -> None:
 def test_store_tables_are_sqlmodel_models_on_their_own_metadata() -> None:
     from sqlmodel import SQLModel
 
-    from farmctl.store.control_schema import CONTROL_TABLES
-    from farmctl.store.schema import StoreTable, jobs, metadata
+    from farmctl.store import control_schema, feature_schema  # noqa: F401  (declare their tables)
+    from farmctl.store.schema import JobRow, StoreTable, metadata
+    from farmctl.store.tables import CONTROL_TABLES
 
     # create_all on the store's metadata must build the farm's tables and nothing another SQLModel
     # user in the process declares; ours must not land in the process-wide SQLModel.metadata.
     assert metadata is not SQLModel.metadata
     assert not set(metadata.tables) & set(SQLModel.metadata.tables)
     assert {t.name for t in CONTROL_TABLES} < set(metadata.tables)
-    assert issubclass(StoreTable, SQLModel) and jobs.metadata is metadata
+    assert issubclass(StoreTable, SQLModel) and JobRow.__table__.metadata is metadata
 
 
 def test_v3_database_gains_the_printer_wait_column(tmp_path: Path) -> None:

@@ -314,3 +314,20 @@ def test_two_printers_never_share_a_port_or_an_octoprint(store: JobStore) -> Non
     with pytest.raises(UserError, match=r"printer o1 already uses OctoPrint http://u:\*\*\*@octopi.local"):
         store.add_printer(PrinterSpec(id="o2", kind="octoprint", octoprint_url=octo.octoprint_url))
     assert [p.id for p in store.list_printers()] == ["a", "b", "o1"]
+
+
+def test_jobs_read_together_are_the_jobs_read_one_by_one(store: JobStore) -> None:
+    """`get_jobs` and `count_jobs_by_state` (what `status` reads at once) agree with `get_job` and
+    `count_jobs`, a held job with a copy still printing counted as printing too, other sites' left out."""
+    add_printer(store, "mk3", bed_clear_mode="auto")
+    printing = add_job(store, copies=2)
+    assert store.claim_next_copy("mk3") is not None
+    store.hold_job(printing.id)  # held, its first copy still printing
+    queued = [add_job(store) for _ in range(3)]
+    add_job(store, site="truck-1")
+    store.cancel_job(queued[2].id)
+    ids = [printing.id, queued[1].id, queued[0].id, 999]
+    assert store.get_jobs(ids) == {i: store.get_job(i) for i in ids[:3]}
+    expected = {state: store.count_jobs(state, site=store.site) for state in JobState}
+    assert store.count_jobs_by_state() == {state: n for state, n in expected.items() if n}
+    assert store.count_jobs_by_state()[JobState.PRINTING] == 1 == store.count_jobs_by_state()[JobState.HELD]

@@ -10,8 +10,7 @@ from typing import Any
 import psycopg
 
 from farmctl.app.farm import open_store
-from farmctl.store.migrations import SYNC_VERSION
-from farmctl.store.schema import SCHEMA_VERSION
+from farmctl.store.migrations import SCHEMA_VERSION, SYNC_VERSION
 from tests.queue.conftest import one_line_error
 from tests.sync.conftest import SAMPLES, Farm
 
