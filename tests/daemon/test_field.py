@@ -97,8 +97,8 @@ def test_cable_pull_without_reset_continues_the_same_run(farm: Farm, tmp_path: P
 def test_cable_pull_during_a_pause(farm: Farm, tmp_path: Path) -> None:
     part = small_part(tmp_path / "part.gcode", moves=800)
     link = tmp_path / "ttyACM-p1"
-    faults = {"unplug-at": 15.0, "replug-after": 1.0}  # seconds after the board booted (the sim started);
-    # 15 s leaves room for a slow start on a loaded machine: the pause must come before the unplug
+    faults = {"unplug-at": 25.0, "replug-after": 1.0}  # seconds after the board booted (the sim started);
+    # 25 s leaves room for a slow start on a loaded machine: the pause must come before the unplug
     with running_simulator(transport="pty", link=link, faults=faults, speed=30.0, reset_on_open=False,
                            journal_dir=tmp_path / "j") as sim:
         farm.add_printer("p1", str(link))
@@ -343,7 +343,8 @@ def test_reset_during_the_heat_up_prints_the_copy_again(farm: Farm, tmp_path: Pa
 def test_reset_during_a_pause_is_recovered(farm: Farm, tmp_path: Path) -> None:
     part = small_part(tmp_path / "part.gcode", moves=800)
     link = tmp_path / "ttyUSB-p1"
-    faults = {"unplug-at": 15.0, "replug-after": 0.5}  # seconds after the board booted (the daemon opened it)
+    faults = {"unplug-at": 25.0, "replug-after": 0.5}  # seconds after the board booted (the daemon opened it)
+    # 25 s leaves room for a slow start and CLI on a loaded machine: the pause must come before the unplug
     with running_simulator(transport="pty", link=link, faults=faults, speed=30.0,
                            journal_dir=tmp_path / "j") as sim:
         farm.add_printer("p1", str(link))
