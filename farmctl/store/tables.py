@@ -5,8 +5,9 @@ The tables are declared once, as SQLModel table models (schema.py, control_schem
 feature_schema.py), and the store only ever uses each model's Core `Table` (no ORM session, no
 mapped instance: see schema.py). Declaring the models is the costly part of opening the store:
 importing sqlmodel brings in sqlalchemy.orm and pydantic, and each class builds an ORM mapper and a
-pydantic field set, about 40 % of a `farmctl status` process on a quiet machine and all of it
-thrown away once the Core tables exist (docs/benchmarks.md, "farmctl start").
+pydantic field set, all of it thrown away once the Core tables exist (with the CLI's own start-up
+changes, a `status` process's imports went from 489 to 313 ms of CPU: docs/benchmarks.md, "`farmctl
+status` and the records commands as processes").
 
 So the models' MetaData is pickled into a cache file beside this module's bytecode (honouring
 PYTHONPYCACHEPREFIX and, for writing, PYTHONDONTWRITEBYTECODE, like a .pyc), named by a digest of
@@ -14,7 +15,8 @@ the declaring modules' source and of the Python, SQLAlchemy and SQLModel it was 
 that finds the file unpickles the tables (~10 ms) and never imports sqlmodel, sqlalchemy.orm or
 pydantic; one that does not (first run, an edited model, a read-only install) declares the models
 as before and writes the file for the next. Either way the store runs on the unpickled copy, so the
-cached path is the one every run exercises. A file that cannot be read back is rebuilt.
+cached path is the one every run exercises. A file that cannot be read back is rebuilt. The file is
+as trusted as the bytecode beside it: whoever may write one may write the other.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""`jobs show --json` gives each run's filament (issue 18.5) on simulated printers: the analysis'
-figure for a printed copy, the fraction printed for a failed one."""
+"""`jobs show --json` gives each run's filament (issue 18.5, issue 15's ledger) on simulated printers:
+the analysis' figure for a printed copy, what the file extrudes before the line it stopped at for a
+failed one."""
 
 from __future__ import annotations
 
@@ -34,5 +35,7 @@ def test_runs_record_the_filament_they_used(farm: Farm, tmp_path: Path) -> None:
     assert by_state["done"]["filament_mm"] == pytest.approx(15.0, abs=0.01)
     failed = by_state["failed"]
     assert failed["filament_mm"] is not None
-    share = failed["lines_acked"] / failed["lines_total"]
-    assert 0 < failed["filament_mm"] < 15.0 and failed["filament_mm"] == pytest.approx(15.0 * share, abs=0.01)
+    commands = [line.split(";", 1)[0].strip() for line in part.read_text().splitlines()]
+    sent = [command for command in commands if command][: failed["lines_acked"]]
+    extruded = 0.05 * sum(1 for c in sent if c.startswith("G1") and " E" in c)  # each extruding move 0.05 mm
+    assert 0 < failed["filament_mm"] < 15.0 and failed["filament_mm"] == pytest.approx(extruded, abs=0.06)
