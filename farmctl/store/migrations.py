@@ -11,6 +11,7 @@ BEGIN IMMEDIATE) or a transaction-scoped advisory lock (PostgreSQL) before looki
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlalchemy import Connection, inspect, select, text
@@ -121,6 +122,33 @@ def _add_sync(conn: Connection) -> None:
     add_sync_columns(conn)
 
 
+# The version that keeps a printer's connection settings as one record (issue 17: printer kinds as a
+# plug-in, farmctl/drivers/kinds.py). Self-contained: renumbering is this constant and SCHEMA_VERSION.
+KIND_SETTINGS_VERSION = 11
+_OLD_SETTINGS = ("port", "baud", "octoprint_url")  # the columns v10 had, now keys of the record
+
+
+def _kind_settings(conn: Connection) -> None:
+    """`printers.connection`: each printer's settings copied from their columns into one JSON object
+    (the values as they were, none lost), then those columns dropped. The API key keeps its column.
+    Written to run on a database that has it already (one whose stamp was set back)."""
+    present = {column["name"] for column in inspect(conn).get_columns("printers")}
+    if "connection" not in present:
+        conn.exec_driver_sql("ALTER TABLE printers ADD COLUMN connection TEXT")
+    old = [name for name in _OLD_SETTINGS if name in present]
+    if not old:
+        return
+    rows = conn.execute(text(f"SELECT id, {', '.join(old)} FROM printers")).all()
+    for printer_id, *values in rows:
+        record = {name: value for name, value in zip(old, values, strict=True) if value is not None}
+        conn.execute(
+            text("UPDATE printers SET connection = :record WHERE id = :id"),
+            {"record": json.dumps(record, sort_keys=True), "id": printer_id},
+        )
+    for name in old:
+        conn.exec_driver_sql(f"ALTER TABLE printers DROP COLUMN {name}")
+
+
 # STEPS[n] upgrades version n to n + 1.
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2,
@@ -132,6 +160,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     SITES_VERSION - 1: _add_sites,
     FILE_CONTENTS_VERSION - 1: _add_file_contents,
     SYNC_VERSION - 1: _add_sync,
+    KIND_SETTINGS_VERSION - 1: _kind_settings,
 }
 assert sorted(STEPS) == list(range(1, SCHEMA_VERSION)), "STEPS must lead from v1 to SCHEMA_VERSION"
 

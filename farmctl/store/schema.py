@@ -35,7 +35,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig  # the type of SQLModel's own model_config
 
 # Bump with a new step in migrations.py whenever a table below changes.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # The store's own metadata (through its own registry), not SQLModel.metadata: that one is shared
 # by every SQLModel table any code in the process declares, so `create_all` would create foreign
@@ -77,11 +77,12 @@ class PrinterRow(StoreTable, table=True):
     __table_args__ = (Index("ix_printers_change_seq", "change_seq"),)
 
     id: str = Field(primary_key=True, sa_type=String(64))
-    kind: str = Field(sa_type=String(16))  # serial | octoprint
-    port: str | None = Field(default=None, sa_type=Text)
-    baud: int | None = None
-    octoprint_url: str | None = Field(default=None, sa_type=Text)
-    api_key: str | None = Field(default=None, sa_type=Text)  # never rendered; listings show a mask
+    kind: str = Field(sa_type=String(16))  # serial | octoprint: a kind of farmctl/drivers/kinds.py
+    # v11: the kind's connection settings as one JSON object ({"port": ..., "baud": ...} or
+    # {"octoprint_url": ...}), checked by the kind before every write: a new kind needs no column.
+    connection: str | None = Field(default=None, sa_type=Text)
+    # The kind's secret (an OctoPrint API key), apart: never rendered; listings show a mask.
+    api_key: str | None = Field(default=None, sa_type=Text)
     material: str | None = Field(default=None, sa_type=String(32))
     color: str | None = Field(default=None, sa_type=String(32))
     nozzle_mm: float | None = None
