@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from farmctl.drivers.kinds import kinds
+from farmctl.drivers.kinds import connection_columns, kinds
 from farmctl.errors import UserError
 from farmctl.ids import UnknownOrder, UnknownPrinter, format_id
 from farmctl.redact import mask_optional, mask_url_passwords
@@ -25,6 +25,7 @@ SETTABLE = {f.name for f in fields(PrinterSpec)} - {"id"}
 
 def printer_from_row(row: Row[Any]) -> Printer:
     m = row._mapping
+    settings = _record(m["connection"])
     bed = (m["bed_x"], m["bed_y"], m["bed_z"]) if m["bed_x"] is not None else None
     try:
         state = PrinterState(m["state"])
@@ -33,9 +34,9 @@ def printer_from_row(row: Row[Any]) -> Printer:
     return Printer(
         id=m["id"],
         kind=m["kind"],
-        port=m["port"],
-        baud=m["baud"],
-        octoprint_url=m["octoprint_url"],
+        port=settings.get("port"),
+        baud=settings.get("baud"),
+        octoprint_url=settings.get("octoprint_url"),
         has_api_key=bool(m["api_key"]),
         material=m["material"],
         color=m["color"],
@@ -60,6 +61,22 @@ def printer_from_row(row: Row[Any]) -> Printer:
     )
 
 
+def record_columns() -> tuple[str, ...]:
+    """The settings `printers.connection` keeps: every kind's connection settings but its secret (the
+    secret has its own column, `api_key`, so that no listing of the record can show it)."""
+    secrets = {kind.secret for kind in kinds()}
+    return tuple(column for column in connection_columns() if column not in secrets)
+
+
+def _record(text: str | None) -> dict[str, Any]:
+    return json.loads(text) if text else {}
+
+
+def _record_text(settings: dict[str, Any]) -> str:
+    """The record as stored: the settings given (None: not set), keys sorted."""
+    return json.dumps({k: v for k, v in settings.items() if v is not None}, sort_keys=True)
+
+
 def _normalized(values: dict[str, Any]) -> dict[str, Any]:
     """Connection settings as stored, each kind normalising its own (farmctl/drivers/kinds.py)."""
     for kind in kinds():
@@ -78,12 +95,15 @@ def _refuse_shared_endpoint(
 ) -> None:
     """Two printers on one serial device (or one OctoPrint) would fight over the same machine. Serial
     ports are compared as the devices they reach, not as text (a by-id symlink and its target are one)."""
+    if port is None and octoprint_url is None:
+        return
+    rows = conn.execute(select(printers.c.id, printers.c.connection).where(printers.c.id != printer_id)).all()
+    others = {row.id: _record(row.connection) for row in rows}
     if port is not None:
-        ports = select(printers.c.id, printers.c.port).where(printers.c.port.is_not(None))
-        others = conn.execute(ports.where(printers.c.id != printer_id)).all()
         from farmctl.drivers.serial.ports import same_device_as
 
-        clash = same_device_as(port, {row.id: row.port for row in others})
+        ports = {other: found["port"] for other, found in others.items() if found.get("port") is not None}
+        clash = same_device_as(port, ports)
         if clash is not None:
             other_id, other_port, device = clash
             same = "" if other_port == port else f", the same device as {mask_url_passwords(port)}{device}"
@@ -92,21 +112,18 @@ def _refuse_shared_endpoint(
                 f"port, or change or remove printer {other_id} first"
             )
     if octoprint_url is not None:
-        same_url = select(printers.c.id).where(printers.c.octoprint_url == octoprint_url)
-        other = conn.execute(same_url.where(printers.c.id != printer_id)).first()
+        other = next((o for o, found in others.items() if found.get("octoprint_url") == octoprint_url), None)
         if other is not None:
             raise UserError(
-                f"printer {other.id} already uses OctoPrint {mask_url_passwords(octoprint_url)}; give "
-                f"another one, or change or remove printer {other.id} first"
+                f"printer {other} already uses OctoPrint {mask_url_passwords(octoprint_url)}; give "
+                f"another one, or change or remove printer {other} first"
             )
 
 
 def _spec_columns(spec: PrinterSpec) -> dict[str, Any]:
     values: dict[str, Any] = {
         "kind": spec.kind,
-        "port": spec.port,
-        "baud": spec.baud,
-        "octoprint_url": spec.octoprint_url,
+        "connection": _record_text({column: getattr(spec, column) for column in record_columns()}),
         "api_key": spec.api_key,
         "material": spec.material,
         "color": spec.color,
@@ -193,8 +210,14 @@ class CatalogOps(StoreBase):
             else:
                 values[key] = value
         _check_settings(changes)
+        record = {column: values.pop(column) for column in record_columns() if column in values}
         with self._write() as conn:
             _refuse_shared_endpoint(conn, printer_id, changes.get("port"), changes.get("octoprint_url"))
+            if record:  # the record's other settings stay as they are
+                found = conn.execute(select(printers.c.connection).where(printers.c.id == printer_id)).first()
+                if found is None:
+                    raise UnknownPrinter(printer_id)
+                values["connection"] = _record_text({**_record(found.connection), **record})
             done = conn.execute(
                 printers.update().where(printers.c.id == printer_id).values(updated_at=self.now(), **values)
             )

@@ -11,6 +11,7 @@ BEGIN IMMEDIATE) or a transaction-scoped advisory lock (PostgreSQL) before looki
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlalchemy import Connection, inspect, select, text
@@ -30,7 +31,7 @@ from farmctl.store.tables import (
 
 # Bump with a new step below whenever a table model (schema.py, control_schema.py, feature_schema.py)
 # changes.
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 _ADVISORY_LOCK_KEY = 0x6661726D  # "farm"
 
@@ -139,6 +140,33 @@ def _add_filament_marks(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE files ADD COLUMN filament_marks TEXT")
 
 
+# The version that keeps a printer's connection settings as one record (issue 17: printer kinds as a
+# plug-in, farmctl/drivers/kinds.py). Self-contained: renumbering is this constant and SCHEMA_VERSION.
+KIND_SETTINGS_VERSION = 12
+_OLD_SETTINGS = ("port", "baud", "octoprint_url")  # the columns v11 had, now keys of the record
+
+
+def _kind_settings(conn: Connection) -> None:
+    """`printers.connection`: each printer's settings copied from their columns into one JSON object
+    (the values as they were, none lost), then those columns dropped. The API key keeps its column.
+    Written to run on a database that has it already (one whose stamp was set back)."""
+    present = {column["name"] for column in inspect(conn).get_columns("printers")}
+    if "connection" not in present:
+        conn.exec_driver_sql("ALTER TABLE printers ADD COLUMN connection TEXT")
+    old = [name for name in _OLD_SETTINGS if name in present]
+    if not old:
+        return
+    rows = conn.execute(text(f"SELECT id, {', '.join(old)} FROM printers")).all()
+    for printer_id, *values in rows:
+        record = {name: value for name, value in zip(old, values, strict=True) if value is not None}
+        conn.execute(
+            text("UPDATE printers SET connection = :record WHERE id = :id"),
+            {"record": json.dumps(record, sort_keys=True), "id": printer_id},
+        )
+    for name in old:
+        conn.exec_driver_sql(f"ALTER TABLE printers DROP COLUMN {name}")
+
+
 # STEPS[n] upgrades version n to n + 1.
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _v1_to_v2,
@@ -151,6 +179,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     FILE_CONTENTS_VERSION - 1: _add_file_contents,
     SYNC_VERSION - 1: _add_sync,
     FILAMENT_MARKS_VERSION - 1: _add_filament_marks,
+    KIND_SETTINGS_VERSION - 1: _kind_settings,
 }
 assert sorted(STEPS) == list(range(1, SCHEMA_VERSION)), "STEPS must lead from v1 to SCHEMA_VERSION"
 

@@ -73,11 +73,12 @@ class PrinterRow(StoreTable, table=True):
     __table_args__ = (Index("ix_printers_change_seq", "change_seq"),)
 
     id: str = Field(primary_key=True, sa_type=String(64))
-    kind: str = Field(sa_type=String(16))  # serial | octoprint
-    port: str | None = Field(default=None, sa_type=Text)
-    baud: int | None = None
-    octoprint_url: str | None = Field(default=None, sa_type=Text)
-    api_key: str | None = Field(default=None, sa_type=Text)  # never rendered; listings show a mask
+    kind: str = Field(sa_type=String(16))  # serial | octoprint: a kind of farmctl/drivers/kinds.py
+    # v12: the kind's connection settings as one JSON object ({"port": ..., "baud": ...} or
+    # {"octoprint_url": ...}), checked by the kind before every write: a new kind needs no column.
+    connection: str | None = Field(default=None, sa_type=Text)
+    # The kind's secret (an OctoPrint API key), apart: never rendered; listings show a mask.
+    api_key: str | None = Field(default=None, sa_type=Text)
     material: str | None = Field(default=None, sa_type=String(32))
     color: str | None = Field(default=None, sa_type=String(32))
     nozzle_mm: float | None = None

@@ -26,6 +26,7 @@ from farmctl.app.farm import open_store
 from farmctl.daemon.drivers import DriverMaker, connection_key
 from farmctl.errors import UserError
 from farmctl.store import JobStore, PrinterSpec
+from farmctl.store.catalog import record_columns
 from farmctl.store.schema import printers
 
 
@@ -37,9 +38,12 @@ def test_the_built_in_kinds_and_their_settings() -> None:
     assert (octoprint.columns, octoprint.address, octoprint.secret) == (("octoprint_url", "api_key"),
                                                                         "octoprint_url", "api_key")
     assert serial.recovery_points and not octoprint.recovery_points
-    for kind in kinds():  # every setting a kind declares is a column of the printers table, of one kind
-        assert set(kind.columns) <= set(printers.c.keys())
+    table_columns = set(printers.c.keys())
+    for kind in kinds():  # every setting is a key of printers.connection (the secret: its own column)
+        assert set(kind.columns) - {kind.secret} <= set(record_columns())
+        assert kind.secret is None or kind.secret in table_columns
         assert all(owner_of(column) is kind for column in kind.columns)
+    assert not set(record_columns()) & table_columns  # no kind's setting is a column
     with pytest.raises(UserError, match="unknown printer kind 'bambu' \\(serial or octoprint\\)"):
         kind_of("bambu")
 

@@ -200,3 +200,53 @@ def test_v3_database_gains_the_printer_wait_column(tmp_path: Path) -> None:
     with open_store(fresh_home, create=True):
         pass
     assert _schema(old_home / DATABASE_FILE) == _schema(fresh_home / DATABASE_FILE)
+
+
+def test_v9_printers_keep_their_connection_settings_as_one_record(tmp_path: Path) -> None:
+    """KIND_SETTINGS_VERSION: a v9 database (v1 brought to v9 by the steps of its time) with a serial and
+    an OctoPrint printer opens with each printer's port, baud and URL in `printers.connection`, nothing
+    lost, the key still apart and masked, and the same schema as a fresh database."""
+    from sqlalchemy import create_engine
+
+    from farmctl.store.migrations import STEPS
+
+    old_home, fresh_home = tmp_path / "old", tmp_path / "fresh"
+    old_home.mkdir()
+    with sqlite3.connect(old_home / DATABASE_FILE) as conn:
+        conn.executescript(V1_SQL)
+        conn.execute(
+            "INSERT INTO printers (id, kind, port, baud, material, created_at, updated_at) "
+            "VALUES ('usb-mk4', 'serial', '/dev/serial/by-id/usb-Prusa-if00', 250000, 'PETG', 1, 1)"
+        )
+        conn.execute(
+            "INSERT INTO printers (id, kind, octoprint_url, api_key, created_at, updated_at) "
+            "VALUES ('octo', 'octoprint', 'http://user:pw@octopi.local/prefix', 'K3Y-0123456789', 1, 1)"
+        )
+    engine = create_engine(f"sqlite:///{old_home / DATABASE_FILE}")
+    with engine.begin() as conn:
+        for version in range(1, 9):
+            STEPS[version](conn)
+        conn.exec_driver_sql("UPDATE farmctl_schema SET version = 9")
+    engine.dispose()
+    with open_store(old_home) as store:
+        by_id = {p.id: p for p in store.list_printers()}
+        assert (by_id["old-mk3"].port, by_id["old-mk3"].baud) == ("/dev/ttyACM0", None)
+        usb = by_id["usb-mk4"]
+        assert (usb.kind, usb.port, usb.baud, usb.octoprint_url, usb.material) == (
+            "serial", "/dev/serial/by-id/usb-Prusa-if00", 250000, None, "PETG")
+        octo = by_id["octo"]
+        assert (octo.port, octo.octoprint_url, octo.has_api_key) == (None, "http://user:pw@octopi.local/prefix",
+                                                                      True)
+        secret = store.printer_secret("octo")
+        assert secret is not None and secret.api_key == "K3Y-0123456789"
+        changed = store.update_printer("usb-mk4", baud=115200)  # one setting: the record keeps the others
+        assert (changed.port, changed.baud) == ("/dev/serial/by-id/usb-Prusa-if00", 115200)
+        with pytest.raises(UserError, match="already uses OctoPrint"):
+            store.update_printer("usb-mk4", octoprint_url="http://user:pw@octopi.local/prefix")
+    with sqlite3.connect(old_home / DATABASE_FILE) as conn:
+        stored = dict(conn.execute("SELECT id, connection FROM printers").fetchall())
+        assert "K3Y" not in "".join(stored.values())  # the key never joins the record
+        assert stored["octo"] == '{"octoprint_url": "http://user:pw@octopi.local/prefix"}'
+    with open_store(fresh_home):
+        pass
+    assert _schema(old_home / DATABASE_FILE) == _schema(fresh_home / DATABASE_FILE)
