@@ -57,15 +57,20 @@ class SyncReport:
 
     def lines(self) -> list[str]:
         pulled = (
-            f"pulled {len(self.pulled_jobs)} jobs ({', '.join(self.pulled_jobs)}), "
-            f"{self.pulled_orders} orders, {self.pulled_files} files"
+            f"pulled {_count(len(self.pulled_jobs), 'jobs')} ({', '.join(self.pulled_jobs)}), "
+            f"{_count(self.pulled_orders, 'orders')}, {_count(self.pulled_files, 'files')}"
             if self.pulled_jobs or self.pulled_files
             else "pulled nothing new"
         )
-        pushed = ", ".join(f"{count} {name}" for name, count in self.pushed.items() if count)
+        pushed = ", ".join(_count(count, name) for name, count in self.pushed.items() if count)
         found = [
             f"{self.site} synced with {self.central}" + (" (site registered)" if self.registered else ""),
             pulled,
             f"pushed {pushed}" if pushed else "pushed nothing new",
         ]
         return found + [f"refused: {line}" for line in self.refused]
+
+
+def _count(number: int, plural: str) -> str:
+    """`1 job`, `2 jobs`: the report's names are plurals ending in s (its --json keys)."""
+    return f"{number} {plural[:-1] if number == 1 else plural}"
