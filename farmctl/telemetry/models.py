@@ -19,12 +19,14 @@ SCHEMA_VERSION = 1
 
 # The states Home Assistant's enum sensor offers (discovery.py): a face's own closed list, so it is
 # written out (a contract) and checked against the one vocabulary (tests/telemetry/test_discovery.py).
-# Not offered: a driver's `cancelling` (the daemon shows it as printing) and `reconnecting`.
+# Not offered: a driver's `cancelling` (the daemon shows it as printing). `reconnecting` is offered:
+# the daemon publishes it while a cable is out, and Home Assistant rejects a state not in its list.
 PRINTER_STATES = tuple(
     state.value
     for state in (
         PrinterState.OFFLINE,
         PrinterState.CONNECTING,
+        PrinterState.RECONNECTING,
         PrinterState.IDLE,
         PrinterState.PRINTING,
         PrinterState.PAUSED,

@@ -27,7 +27,7 @@ from farmctl.daemon.drivers import DriverMaker, connection_key
 from farmctl.errors import UserError
 from farmctl.store import JobStore, PrinterSpec
 from farmctl.store.catalog import record_columns
-from farmctl.store.schema import printers
+from farmctl.store.tables import printers
 
 
 def test_the_built_in_kinds_and_their_settings() -> None:

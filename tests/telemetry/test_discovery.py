@@ -100,7 +100,9 @@ def test_the_state_options_are_a_contract_in_the_one_vocabulary() -> None:
     """Home Assistant keeps these words in its entity registry: written out here, so a change to the shared
     enum (farmctl/states.py) cannot move them unnoticed."""
     assert PRINTER_STATES == (
-        "offline", "connecting", "idle", "printing", "paused", "awaiting_bed_clear", "error", "maintenance",
-        "fault",
+        "offline", "connecting", "reconnecting", "idle", "printing", "paused", "awaiting_bed_clear", "error",
+        "maintenance", "fault",
     )
     assert set(PRINTER_STATES) <= {state.value for state in PrinterState}
+    # every state the daemon can show is offered (Home Assistant rejects a value not in its options)
+    assert {state.shown_by_daemon.value for state in PrinterState} <= set(PRINTER_STATES)
