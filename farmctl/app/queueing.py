@@ -152,11 +152,9 @@ def analyse_for_queue(source: FileToQueue, max_bytes: int) -> FileInfo:
             f"{shown}: {size / 1e6:.0f} MB is larger than the limit of {max_bytes / 1e6:.0f} MB", file=shown
         )
     try:
-        analysis = analyse_file(path)
+        analysis = analyse_file(path, shown=source.name)  # an upload: its own name, not the spool's path
     except GcodeError as exc:  # empty, binary, not G-code, unreadable
-        # The analyser names the path it read; an upload is named by its own file name instead.
-        text = exc.message if source.name is None else exc.message.replace(str(path), source.name)
-        raise FileRejected(text, file=shown) from exc
+        raise FileRejected(exc.message, file=shown) from exc
     if analysis.errors:
         raise FileRejected(f"{shown}: {analysis.errors[0]}", file=shown)
     box = analysis.bbox

@@ -38,7 +38,7 @@ _SNIFF_BYTES = 64 * 1024
 Progress = Callable[[int, int], None]
 
 
-def _sniff(path: Path, head: bytes) -> None:
+def _sniff(path: str | Path, head: bytes) -> None:
     """Refuse what is clearly not text G-code, with a reason the user can act on."""
     if not head:
         raise GcodeError(f"{path} is empty; export the G-code again from the slicer")
@@ -124,22 +124,25 @@ def analyse_file(
     progress: Progress | None = None,
     *,
     vectorised: bool = True,
+    shown: str | None = None,
 ) -> GcodeAnalysis:
     """Analyse one G-code file. Raises GcodeError if it is empty, binary, not G-code or unreadable.
 
     `vectorised=False` runs the line-by-line reference interpreter only (slower, same results).
+    `shown`: what its errors call the file (an upload's own name, not the path of its spooled copy).
     """
     path = Path(path)
+    label = str(path) if shown is None else shown
     try:
         size = os.stat(path).st_size
         head, tail = _read_head_tail(path, size)
     except IsADirectoryError as exc:
-        raise GcodeError(f"{path} is a directory; give a .gcode file") from exc
+        raise GcodeError(f"{label} is a directory; give a .gcode file") from exc
     except OSError as exc:
         raise GcodeError(
-            f"cannot read {path}: {exc.strerror or exc}; check the path and permissions"
+            f"cannot read {label}: {exc.strerror or exc}; check the path and permissions"
         ) from exc
-    _sniff(path, head)
+    _sniff(label, head)
     meta = read_metadata(head, tail)
     if profile is not None:
         chosen, source = profile, "given"
@@ -161,12 +164,12 @@ def analyse_file(
                 if progress is not None:
                     progress(done, size)
     except GcodeError as exc:
-        raise GcodeError(f"{path}: {exc}; choose the .gcode file the slicer exported") from None
+        raise GcodeError(f"{label}: {exc}; choose the .gcode file the slicer exported") from None
     except OSError as exc:
-        raise GcodeError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise GcodeError(f"cannot read {label}: {exc.strerror or exc}") from exc
     estimator.finish()
     if state.commands == 0:
-        raise GcodeError(f"{path} has no G-code commands (only comments); export the G-code again")
+        raise GcodeError(f"{label} has no G-code commands (only comments); export the G-code again")
     # With a guessed profile the printer is unknown: its bed says nothing about this file, so the
     # fit check waits for a real printer (validate_for_printer, `gcode info --printer`).
     result = _result(path, size, walker, state, estimator, meta, chosen, check_fit=source != "default")

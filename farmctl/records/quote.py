@@ -131,7 +131,7 @@ def analyse_parts(
 ) -> list[Part]:
     """Each file through the G-code analyser; a missing, unreadable or unprintable file is a UserError.
     `names`: what to call each file (an upload's own name, not the path of its temporary copy)."""
-    from farmctl.gcode import GcodeError, analyse_file
+    from farmctl.gcode import analyse_file
 
     parts = []
     for k, path in enumerate(paths):
@@ -140,13 +140,7 @@ def analyse_parts(
             raise UserError(f"{shown}: no such file")
         if not path.is_file():
             raise UserError(f"{shown}: not a regular file")
-        try:
-            analysis = analyse_file(path)
-        except GcodeError as exc:
-            if names is None:
-                raise
-            # The analyser names the path it read; an upload is named by its own name instead.
-            raise UserError(exc.message.replace(str(path), shown)) from None
+        analysis = analyse_file(path, shown=names[k] if names is not None else None)
         if analysis.errors:
             raise UserError(f"{shown}: {analysis.errors[0]}")
         parts.append(

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
 
+from farmctl.ids import format_id
 from farmctl.sites import CENTRAL
 from farmctl.store.base import StoreBase
 from farmctl.store.tables import events, files, jobs, orders, print_runs, printers, sync_marks
@@ -133,7 +134,7 @@ class SiteSyncOps(StoreBase):
                 order = order_ids.get(row["order_id"]) if row["order_id"] is not None else None
                 made.append(self._pulled_row(conn, jobs, row, {"site": None, "order_id": order}))
             if made:
-                self._event(conn, "sync.pulled", "sync", jobs=[f"j{i}" for i in made])
+                self._event(conn, "sync.pulled", "sync", jobs=[format_id("job", i) for i in made])
         return made
 
     @staticmethod
