@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 from rich.console import Console
@@ -76,12 +77,16 @@ def test_summary_lines_carry_the_eta() -> None:
     """`farmctl demo --no-watch` and piped `watch`: each printing printer with its progress and ETA."""
     from farmctl.cli.dashboard import summary_line
 
-    now = time.time()
-    view = FarmView(at=now, daemons=[], printers=[printing_row("mk3-2", "spacer20_petg.gcode")],
-                    next_jobs=[], orders_at_risk=[])
-    line = summary_line(view)
-    finish = time.strftime("%H:%M:%S", time.localtime(now + 1234.0))
-    assert "mk3-2 42% ETA 20m34s" in line and finish in line
+    # Pinned to today's noon and today's 23:50, so the run's own hour never decides the form: a
+    # finish later today reads as a bare clock time, one after midnight carries its date.
+    today = datetime.now().astimezone().replace(minute=0, second=0, microsecond=0)
+    cases = ((today.replace(hour=12), "%H:%M:%S"), (today.replace(hour=23, minute=50), "%b %d %H:%M"))
+    for now, form in cases:
+        row = printing_row("mk3-2", "spacer20_petg.gcode")
+        view = FarmView(at=now.timestamp(), daemons=[], printers=[row], next_jobs=[], orders_at_risk=[])
+        line = summary_line(view)
+        finish = (now + timedelta(seconds=1234)).strftime(form)
+        assert "mk3-2 42% ETA 20m34s" in line and f"({finish})" in line, line
 
 
 def test_summary_lines_name_what_needs_attention_first() -> None:
