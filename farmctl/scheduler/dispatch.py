@@ -5,7 +5,7 @@ the ETAs) places the copies that start now with it; the daemon walks its free pr
 `dispatch_pass`, which offers each the copy `choose` gave it and plans the rest again whenever a
 printer starts something else or nothing (the power budget, a claim lost to another daemon).
 `next_for_printer` says what one printer may take, best first: the claims' fall-backs, the wait
-texts and `JobStore.claim_next_copy`.
+texts.
 
 A copy that failed on a printer prefers another one, and only that copy: the job's other copies may
 print on that printer as on any other, and the retry itself goes back to it when no other printer

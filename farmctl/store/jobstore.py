@@ -14,9 +14,6 @@ from farmctl.config import FarmConfig
 from farmctl.config_schema import SchedulerSettings, StoreSettings, SyncSettings
 from farmctl.errors import NoFarm, UserError
 from farmctl.home import ensure_home
-from farmctl.scheduler.dispatch import next_for_printer
-from farmctl.scheduler.model import Policy
-from farmctl.scheduler.policy import order_jobs
 from farmctl.sites import own_site
 from farmctl.store.base import Clock
 from farmctl.store.catalog import CatalogOps
@@ -118,25 +115,6 @@ class JobStore(
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def claim_next_copy(
-        self, printer_id: str, policy: Policy | None = None, *, attempts: int = 3
-    ) -> Run | None:
-        """Pick this printer's best job (scheduler) and claim a copy of it atomically."""
-        chosen = Policy(policy or self.scheduler.policy)
-        for _ in range(attempts):
-            snap = self.snapshot(default_duration_s=self.scheduler.default_job_duration_s, policy=chosen)
-            if snap.ordered_by is chosen:
-                ordered = list(snap.jobs)
-            else:
-                ordered = order_jobs(snap.jobs, chosen, snap.now, self.scheduler.aging_s_per_hour)
-            candidates = next_for_printer(snap, ordered, printer_id)
-            if not candidates:
-                return None
-            run = self.claim_copy(printer_id, candidates[:32])
-            if run is not None:
-                return run
-        return None
 
     def fail_run_with_policy(self, run_id: int, error: str, **stats: Any) -> Run:
         """`fail_run` with the retry and rotation limits from farm.toml [scheduler]."""

@@ -12,6 +12,7 @@ from farmctl.app.farm import open_store
 from farmctl.scheduler import JobState
 from farmctl.store import JobStore, NewJob, PrinterSpec
 from tests.queue.conftest import fake_file
+from tests.support.claims import claim_next
 
 PROCESSES = 4
 PRINTERS_PER_PROCESS = 2
@@ -34,7 +35,7 @@ def _worker(target: str, printer_ids: list[str], start: object, results: object)
     while idle_rounds < 2:
         got_any = False
         for printer_id in printer_ids:
-            run = store.claim_next_copy(printer_id)
+            run = claim_next(store, printer_id)
             if run is None:
                 continue
             got_any = True

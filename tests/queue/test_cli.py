@@ -14,6 +14,7 @@ import pytest
 
 from farmctl.app.farm import open_store
 from tests.queue.conftest import Result
+from tests.support.claims import claim_next
 
 CORPUS = Path("/work/shared/corpus")
 CUBE = CORPUS / "ps25_mk3s_cube25_0.20q.gcode"
@@ -317,7 +318,7 @@ def test_listing_follows_a_run_driven_through_the_store(printers, home: Path) ->
 
     assert printers("jobs", "add", str(CUBE), "--copies", "2", "--printer", "mk3").code == 0
     with open_store(home, actor="daemon") as store:  # what the daemon does
-        run = store.claim_next_copy("mk3")
+        run = claim_next(store, "mk3")
         assert run is not None
         store.record_progress(run.id, lines_acked=1200, lines_total=5000, resends=3)
     printing = printers("jobs", "list", "--json").json()[0]
@@ -337,7 +338,7 @@ def test_holding_a_printing_job_keeps_it_shown_as_printing(farm, home: Path) -> 
     assert farm("printers", "add", "p0", "--port", "loop://").code == 0
     assert farm("jobs", "add", str(CUBE), "--copies", "2").code == 0
     with open_store(home) as store:
-        assert store.claim_next_copy("p0") is not None
+        assert claim_next(store, "p0") is not None
     (held,) = farm("jobs", "hold", "j1", "--json").json()
     assert held["state"] == "printing" and held["held"] and held["copies_active"] == 1
     (listed,) = farm("jobs", "list", "--state", "printing", "--json").json()

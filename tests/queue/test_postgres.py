@@ -11,6 +11,7 @@ from farmctl.errors import UserError
 from farmctl.scheduler import JobState, Policy, order_jobs
 from farmctl.store import JobStore
 from tests.queue.conftest import add_job, add_printer
+from tests.support.claims import claim_next
 
 pytestmark = pytest.mark.postgres
 
@@ -29,7 +30,7 @@ def test_store_round_trip_on_postgresql(pg_store: JobStore) -> None:
     add_printer(pg_store, "a", bed_clear_mode="auto", material="PLA")
     order = pg_store.add_order("ACME", due=pg_store.now() + 86400, priority=3)
     job = add_job(pg_store, copies=2, order_id=order.id, material="PLA")
-    run = pg_store.claim_next_copy("a")
+    run = claim_next(pg_store, "a")
     assert run is not None and run.job_id == job.id
     pg_store.fail_run(run.id, "nozzle clog", max_retries=1)
     failed_job = pg_store.get_job(job.id)
@@ -37,7 +38,7 @@ def test_store_round_trip_on_postgresql(pg_store: JobStore) -> None:
     assert failed_job.failed_printers == {"a"}
     assert not pg_store.get_printer("a").bed_clear  # a failed print always needs a look at the bed
     pg_store.confirm_bed_clear("a")
-    run = pg_store.claim_next_copy("a")  # the only printer: the retry comes back to it
+    run = claim_next(pg_store, "a")  # the only printer: the retry comes back to it
     assert run is not None
     pg_store.finish_run(run.id)
     assert pg_store.get_job(job.id).copies_done == 1
@@ -77,9 +78,9 @@ def test_a_job_reserved_for_a_site_is_claimed_only_there(pg_store: JobStore, pg_
     with JobStore.open(url=pg_url) as truck:
         truck.site = "truck-1"  # what [sync] site = "truck-1" with a [sync] central gives
         add_printer(truck, "truck-mk3", bed_clear_mode="auto")
-        assert pg_store.claim_next_copy("central-1") is None
+        assert claim_next(pg_store, "central-1") is None
         assert pg_store.claim_copy("central-1", [reserved.id]) is None
-        run = truck.claim_next_copy("truck-mk3")
+        run = claim_next(truck, "truck-mk3")
         assert run is not None and run.job_id == reserved.id
         truck.finish_run(run.id)
     assert pg_store.get_job(reserved.id).state is JobState.DONE

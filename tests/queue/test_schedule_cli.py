@@ -11,6 +11,7 @@ import pytest
 
 from farmctl.app.farm import open_store
 from tests.queue.conftest import Result, one_line_error
+from tests.support.claims import claim_next
 
 CUBE = Path("/work/shared/corpus/ps25_mk3s_cube25_0.20q.gcode")
 
@@ -29,7 +30,7 @@ def test_a_copy_printing_now_is_on_its_printers_row(farm: Farm, home: Path) -> N
     assert farm("printers", "add", "p0", "--port", "loop://").code == 0
     assert farm("jobs", "add", str(CUBE), "--copies", "2").code == 0
     with open_store(home) as store:
-        run = store.claim_next_copy("p0")
+        run = claim_next(store, "p0")
         assert run is not None
     document: Any = farm("schedule", "--json").json()
     (p0,) = document["printers"]

@@ -13,6 +13,7 @@ from farmctl.errors import UserError
 from farmctl.sites import CENTRAL, check_site, own_site
 from farmctl.store import JobStore
 from tests.queue.conftest import add_job, add_printer
+from tests.support.claims import claim_next
 
 SAMPLES = Path(__file__).resolve().parents[2] / "farmctl" / "samples"
 CUBE = SAMPLES / "cube25_cura.gcode"
@@ -48,20 +49,20 @@ def test_a_reserved_job_is_never_drawn_at_the_centre(store: JobStore) -> None:
     assert reserved.reserved and reserved.site == "truck-1"
     projection = plan_for(store)
     assert projection.forecast(reserved.id) is None  # the projection agrees with the dispatcher
-    assert store.claim_next_copy("mk3") is None
+    assert claim_next(store, "mk3") is None
     assert store.claim_copy("mk3", [reserved.id]) is None  # even asked by id: the claim refuses it
     assert all(view.id != reserved.id for view in store.snapshot().jobs)
 
     ours = add_job(store)
     assert not ours.reserved and ours.site == CENTRAL
-    run = store.claim_next_copy("mk3")
+    run = claim_next(store, "mk3")
     assert run is not None and run.job_id == ours.id
     store.finish_run(run.id)
 
     released = store.move_job(reserved.id, CENTRAL)
     assert not released.reserved and released.site == CENTRAL
     assert plan_for(store).forecast(reserved.id) is not None
-    run = store.claim_next_copy("mk3")
+    run = claim_next(store, "mk3")
     assert run is not None and run.job_id == reserved.id
     kinds = [(e.kind, e.detail) for e in store.list_events(subject=f"j{reserved.id}")]
     assert ("job.moved", {"site": "central", "previous": "truck-1"}) in kinds
@@ -77,10 +78,10 @@ def test_the_owning_site_claims_its_reserved_jobs(home: Path, tmp_path: Path, st
         seen = truck.get_job(job.id)
         assert not seen.reserved and seen.site == "truck-1"  # its own, seen from the truck
         assert truck.get_job(other_site.id).reserved
-        run = truck.claim_next_copy("truck-mk3")
+        run = claim_next(truck, "truck-mk3")
         assert run is not None and run.job_id == job.id
-        assert truck.claim_next_copy("truck-mk3") is None  # busy; and truck-2's job is not truck-1's
-    assert store.claim_next_copy("central-mk3") is None
+        assert claim_next(truck, "truck-mk3") is None  # busy; and truck-2's job is not truck-1's
+    assert claim_next(store, "central-mk3") is None
 
 
 def test_changes_to_a_reserved_job_are_refused_naming_the_owner(store: JobStore) -> None:
@@ -101,7 +102,7 @@ def test_changes_to_a_reserved_job_are_refused_naming_the_owner(store: JobStore)
 def test_a_printing_or_pinned_job_is_not_moved(store: JobStore) -> None:
     add_printer(store, "mk3", bed_clear_mode="auto")
     job = add_job(store, copies=2)
-    run = store.claim_next_copy("mk3")
+    run = claim_next(store, "mk3")
     assert run is not None
     with pytest.raises(UserError, match="a copy is printing"):
         store.move_job(job.id, "truck-1")

@@ -8,6 +8,7 @@ from farmctl.errors import NotFound, UserError
 from farmctl.scheduler import JobState, PrinterState
 from farmctl.store import JobStore, NewJob, PrinterSpec
 from tests.queue.conftest import add_job, add_printer, fake_file
+from tests.support.claims import claim_next
 
 
 def test_printer_registration_round_trip_and_secret_kept_apart(store: JobStore) -> None:
@@ -71,19 +72,19 @@ def test_effective_priority_and_due_come_from_the_order(store: JobStore) -> None
 def test_claim_print_finish_until_done(store: JobStore) -> None:
     add_printer(store, "a", bed_clear_mode="auto")
     job = add_job(store, copies=2)
-    first = store.claim_next_copy("a")
+    first = claim_next(store, "a")
     assert first is not None and first.job_id == job.id and first.state == "printing"
-    assert store.claim_next_copy("a") is None  # one active run per printer
+    assert claim_next(store, "a") is None  # one active run per printer
     assert store.get_job(job.id).state is JobState.PRINTING
     store.record_progress(first.id, lines_acked=500, lines_total=1000, resends=2, progress=0.5)
     done = store.finish_run(first.id, filament_mm=1234.5, lines_acked=1000)
     assert done.state == "done" and done.resends == 2 and done.filament_mm == 1234.5
-    second = store.claim_next_copy("a")
+    second = claim_next(store, "a")
     assert second is not None and second.attempt == 2
     store.finish_run(second.id)
     final = store.get_job(job.id)
     assert final.state is JobState.DONE and final.copies_done == 2 and final.copies_active == 0
-    assert store.claim_next_copy("a") is None
+    assert claim_next(store, "a") is None
     with pytest.raises(UserError, match="not printing"):
         store.finish_run(second.id)
 
@@ -91,13 +92,13 @@ def test_claim_print_finish_until_done(store: JobStore) -> None:
 def test_manual_bed_clear_gates_the_next_claim(store: JobStore) -> None:
     add_printer(store, "a")
     add_job(store, copies=2)
-    run = store.claim_next_copy("a")
+    run = claim_next(store, "a")
     assert run is not None
     store.finish_run(run.id)
     assert not store.get_printer("a").bed_clear
-    assert store.claim_next_copy("a") is None
+    assert claim_next(store, "a") is None
     store.confirm_bed_clear("a")
-    assert store.claim_next_copy("a") is not None
+    assert claim_next(store, "a") is not None
 
 
 def test_failures_retry_then_fail_and_rest_the_printer(store: JobStore) -> None:
@@ -105,7 +106,7 @@ def test_failures_retry_then_fail_and_rest_the_printer(store: JobStore) -> None:
     job = add_job(store)
     for attempt in range(1, 4):
         store.confirm_bed_clear("a")
-        run = store.claim_next_copy("a")
+        run = claim_next(store, "a")
         assert run is not None, f"attempt {attempt}"
         store.fail_run(run.id, "thermal runaway", max_retries=2, printer_failure_limit=5)
     failed = store.get_job(job.id)
@@ -120,13 +121,13 @@ def test_repeatedly_failing_printer_leaves_rotation_with_reason(store: JobStore)
     add_job(store, copies=5)
     for _ in range(3):
         store.confirm_bed_clear("a")
-        run = store.claim_next_copy("a")
+        run = claim_next(store, "a")
         assert run is not None
         store.fail_run(run.id, "MINTEMP", max_retries=10, printer_failure_limit=3)
     printer = store.get_printer("a")
     assert printer.hold_reason is not None and "3 failed prints in a row" in printer.hold_reason
     store.confirm_bed_clear("a")
-    assert store.claim_next_copy("a") is None  # out of rotation
+    assert claim_next(store, "a") is None  # out of rotation
     assert any(e.kind == "printer.out_of_rotation" for e in store.list_events())
     back = store.set_printer_enabled("a", True)
     assert back.hold_reason is None and back.consecutive_failures == 0
@@ -136,8 +137,8 @@ def test_recovery_marks_printing_runs_interrupted(store: JobStore) -> None:
     add_printer(store, "a")
     add_printer(store, "b")
     job = add_job(store, copies=2)
-    run_a = store.claim_next_copy("a")
-    run_b = store.claim_next_copy("b")
+    run_a = claim_next(store, "a")
+    run_b = claim_next(store, "b")
     assert run_a is not None and run_b is not None
     store.record_progress(run_a.id, lines_acked=4242)
     interrupted = store.mark_printing_runs_interrupted(["a"])
@@ -171,10 +172,10 @@ def test_held_and_cancelled_jobs_are_never_claimed(store: JobStore) -> None:
     cancelled = add_job(store)
     store.hold_job(held.id)
     store.cancel_job(cancelled.id)
-    assert store.claim_next_copy("a") is None
+    assert claim_next(store, "a") is None
     assert store.claim_copy("a", [held.id, cancelled.id]) is None
     assert store.release_job(held.id).state is JobState.QUEUED
-    run = store.claim_next_copy("a")
+    run = claim_next(store, "a")
     assert run is not None and run.job_id == held.id
     with pytest.raises(UserError, match="cannot release"):
         store.release_job(cancelled.id)
@@ -214,7 +215,7 @@ def test_daemon_state_feeds_the_snapshot(store: JobStore) -> None:
         and view.duration_s == 1800.0
         and view.requirements.size_mm == (20.0, 20.0, 20.0)
     )
-    store.claim_next_copy("a")
+    claim_next(store, "a")
     busy = store.snapshot()
     assert busy.jobs[0].copies_left == 2 and busy.printers[0].busy_until is not None
 
@@ -226,7 +227,7 @@ def test_remove_printer_refused_while_printing_or_pinned(store: JobStore) -> Non
     with pytest.raises(UserError, match="pinned"):
         store.remove_printer("b")
     add_job(store)
-    store.claim_next_copy("a")
+    claim_next(store, "a")
     with pytest.raises(UserError, match="printing"):
         store.remove_printer("a")
 
@@ -282,7 +283,7 @@ def test_writer_holding_the_lock_blocks_no_reader_and_delays_writers(store: JobS
 def test_bed_clear_is_refused_while_a_copy_prints(store: JobStore) -> None:
     add_printer(store, "p1")
     job = add_job(store)
-    run = store.claim_next_copy("p1")
+    run = claim_next(store, "p1")
     assert run is not None
     with pytest.raises(UserError, match=f"printer p1 is printing j{job.id}"):
         store.confirm_bed_clear("p1")
@@ -294,7 +295,7 @@ def test_bed_clear_is_refused_while_a_copy_prints(store: JobStore) -> None:
 def test_a_held_job_with_a_copy_printing_is_still_listed_as_printing(store: JobStore) -> None:
     add_printer(store, "p1")
     job = add_job(store, copies=3)
-    assert store.claim_next_copy("p1") is not None
+    assert claim_next(store, "p1") is not None
     held = store.hold_job(job.id)
     assert held.state is JobState.HELD and held.copies_active == 1
     assert [j.id for j in store.list_jobs(state=JobState.PRINTING).items] == [job.id]
@@ -321,7 +322,7 @@ def test_jobs_read_together_are_the_jobs_read_one_by_one(store: JobStore) -> Non
     `count_jobs`, a held job with a copy still printing counted as printing too, other sites' left out."""
     add_printer(store, "mk3", bed_clear_mode="auto")
     printing = add_job(store, copies=2)
-    assert store.claim_next_copy("mk3") is not None
+    assert claim_next(store, "mk3") is not None
     store.hold_job(printing.id)  # held, its first copy still printing
     queued = [add_job(store) for _ in range(3)]
     add_job(store, site="truck-1")

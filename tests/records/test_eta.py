@@ -18,6 +18,7 @@ from farmctl.scheduler.projection import plan
 from farmctl.store import DATABASE_FILE, FileInfo, NewJob
 from tests.queue.conftest import Result, add_printer
 from tests.records.test_report import Clock
+from tests.support.claims import claim_next
 
 
 def test_learning_cuts_the_eta_error_on_a_simulated_history() -> None:
@@ -44,7 +45,7 @@ def _slow_printer(home: Path, clock: Clock, copies: int, estimate: float = 3600.
         new = NewJob(file_sha=info.sha256, name=info.name, copies=copies, printer_id="slow")
         store.add_jobs([new], [info])
         for _ in range(copies):
-            run = store.claim_next_copy("slow")
+            run = claim_next(store, "slow")
             assert run is not None
             clock.now += 1.25 * estimate
             store.finish_run(run.id)

@@ -17,6 +17,7 @@ from farmctl.scheduler.projection import plan
 from farmctl.scheduler.waits import WaitCode, idle_waits
 from farmctl.store import FileInfo, JobStore, NewJob
 from tests.queue.conftest import Result, add_printer, one_line_error
+from tests.support.claims import claim_next
 
 G_PER_MM = grams(CostSettings(), "PLA", 1.0)  # 1.75 mm PLA at 1.24 g/cm³: 2.98 mg per mm
 
@@ -32,13 +33,13 @@ def test_runs_take_their_filament_off_the_spool(store: JobStore, farm: Callable[
     loaded = farm("printers", "set", "p1", "--spool-g", "10", "--json").json()
     assert isinstance(loaded, dict) and loaded["spool_g"] == 10.0
     _job(store, 1000.0, "a")  # 2.98 g
-    run = store.claim_next_copy("p1")
+    run = claim_next(store, "p1")
     assert run is not None
     store.finish_run(run.id)
     assert store.get_printer("p1").spool_g == pytest.approx(10 - 1000 * G_PER_MM, abs=1e-3)
     store.confirm_bed_clear("p1")
     _job(store, 2000.0, "b")
-    run = store.claim_next_copy("p1")
+    run = claim_next(store, "p1")
     assert run is not None
     store.record_progress(run.id, lines_acked=50, lines_total=100)
     store.fail_run(run.id, "filament runout")  # half the file: 1000 mm

@@ -11,6 +11,7 @@ from pypdf import PdfReader
 from farmctl.app.farm import open_store
 from farmctl.store import FileInfo, JobStore, NewJob
 from tests.queue.conftest import Result, add_printer, one_line_error
+from tests.support.claims import claim_next
 
 
 class Clock:
@@ -30,13 +31,13 @@ def _printed_order(home: Path, clock: Clock) -> int:
                         filament_mm=1000.0)
         store.add_jobs([NewJob(file_sha=info.sha256, name=info.name, copies=1, order_id=order.id,
                                         material="PLA")], [info])
-        first = store.claim_next_copy("p1")
+        first = claim_next(store, "p1")
         assert first is not None
         clock.now += 1800
         store.record_progress(first.id, lines_acked=50, lines_total=100)
         store.fail_run(first.id, "thermal runaway on T0")
         store.confirm_bed_clear("p1")
-        second = store.claim_next_copy("p1")
+        second = claim_next(store, "p1")
         assert second is not None
         clock.now += 3600
         store.finish_run(second.id)

@@ -14,6 +14,7 @@ from farmctl.records.stats import failure_reason
 from farmctl.store import FileInfo, JobStore, NewJob
 from tests.queue.conftest import Result, add_printer, one_line_error
 from tests.records.test_report import Clock
+from tests.support.claims import claim_next
 
 T0 = 1_790_000_000.0  # the history starts here; p1 and p2 are registered at T0
 COSTS = "[costs]\nmaterial_per_kg = { PLA = 20, PETG = 30 }\nmachine_per_hour = 1\nenergy_per_kwh = 0\n" \
@@ -22,7 +23,7 @@ COSTS = "[costs]\nmaterial_per_kg = { PLA = 20, PETG = 30 }\nmachine_per_hour = 
 
 def _run(store: JobStore, clock: Clock, printer: str, seconds: float, error: str | None = None,
          share: float = 1.0) -> None:
-    run = store.claim_next_copy(printer)
+    run = claim_next(store, printer)
     assert run is not None, printer
     clock.now += seconds
     if error is None:

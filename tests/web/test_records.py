@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from farmctl.app.farm import open_store
 from farmctl.samples import __file__ as samples_init
 from farmctl.store import FileInfo, NewJob, PrinterSpec
+from tests.support.claims import claim_next
 from tests.web.conftest import Served, add_key, farmctl, start_server, without
 
 DATA = Path(__file__).parent / "data"
@@ -53,7 +54,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, dic
         store.add_jobs([NewJob(file_sha=info.sha256, name=info.name, copies=1, order_id=order.id,
                                material="PLA")], [info])
         for outcome in ("failed", "done"):
-            run = store.claim_next_copy("mk3")
+            run = claim_next(store, "mk3")
             assert run is not None
             clock.now += 1800
             store.record_progress(run.id, lines_acked=50, lines_total=100)
