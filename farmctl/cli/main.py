@@ -6,7 +6,7 @@ import os
 import sys
 
 from farmctl.app.control import NotConfirmed, NotDriven
-from farmctl.errors import NoFarm, UserError
+from farmctl.errors import BadValue, NoFarm, UserError
 from farmctl.home import HOME_ENV
 from farmctl.ids import UnknownJob, UnknownOrder, UnknownPrinter
 
@@ -16,8 +16,16 @@ _LISTING: tuple[tuple[type[UserError], str], ...] = (
 )
 
 
+def option_of(name: str) -> str:
+    """A use case's input as the CLI's option for it is spelled: spool_g -> --spool-g (every option
+    that gives a use case's input follows this rule)."""
+    return "--" + name.replace("_", "-")
+
+
 def one_line(exc: UserError) -> str:
     """The error as the CLI says it."""
+    if isinstance(exc, BadValue):
+        return exc.worded(option_of)
     for kind, group in _LISTING:
         if isinstance(exc, kind):
             return f"{exc.message}; see `farmctl {group} list`"
