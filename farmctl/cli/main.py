@@ -8,11 +8,12 @@ import sys
 from farmctl.app.control import NotConfirmed, NotDriven
 from farmctl.errors import BadValue, NoFarm, UserError
 from farmctl.home import HOME_ENV
-from farmctl.ids import UnknownJob, UnknownOrder, UnknownPrinter
+from farmctl.ids import UnknownJob, UnknownKey, UnknownOrder, UnknownPrinter
+from farmctl.sites import OwnedElsewhere
 
 # An unknown id: the layers below say what is missing; the CLI adds which command lists what exists.
 _LISTING: tuple[tuple[type[UserError], str], ...] = (
-    (UnknownPrinter, "printers"), (UnknownOrder, "orders"), (UnknownJob, "jobs"),
+    (UnknownPrinter, "printers"), (UnknownOrder, "orders"), (UnknownJob, "jobs"), (UnknownKey, "keys"),
 )
 
 
@@ -26,6 +27,8 @@ def one_line(exc: UserError) -> str:
     """The error as the CLI says it."""
     if isinstance(exc, BadValue):
         return exc.worded(option_of)
+    if isinstance(exc, OwnedElsewhere):
+        return f"{exc.refusal}; release it first with `farmctl jobs move {exc.job} --site {exc.here}`"
     for kind, group in _LISTING:
         if isinstance(exc, kind):
             return f"{exc.message}; see `farmctl {group} list`"
