@@ -30,9 +30,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from farmctl.drivers.base import DriverEvent, EventSink, JobFinished, JobProgress, PrinterDriver, StateChanged
 from farmctl.drivers.serial.preflight import preflight_file
@@ -50,6 +51,7 @@ from farmctl.store.records import Printer
 
 BAUD = 115200
 PER_SIM = int(os.environ.get("FARM_BENCH_PER_SIM", 10))  # printers per simulator process
+K = TypeVar("K")
 
 
 def link_limit_lines_per_s(path: Path) -> float:
@@ -233,6 +235,11 @@ def stream_bare(endpoints: list[str], part: Path, seconds: float) -> dict[str, A
             driver.close()
 
 
+def _stamped_after(stamps: Mapping[K, float], key: K, asked: float) -> Callable[[], bool]:
+    """Whether `key` was stamped (in `stamps`, filled by the drivers' threads) after `asked`."""
+    return lambda: stamps.get(key, 0) > asked
+
+
 def measure_control(home: Path, timings: Timings, count: int) -> dict[str, Any]:
     """pause, resume and cancel on a few printers, each requested the way the CLI does it."""
     pauses, resumes, cancels = [], [], []
@@ -243,17 +250,17 @@ def measure_control(home: Path, timings: Timings, count: int) -> dict[str, Any]:
             asked = time.monotonic()
             live.request_control("pause", printer_id=printer)
             paused = (printer, PrinterState.PAUSED)
-            wait_until(lambda k=paused, a=asked: timings.state_at.get(k, 0) > a, 10, "pause")
+            wait_until(_stamped_after(timings.state_at, paused, asked), 10, "pause")
             pauses.append(timings.state_at[(printer, PrinterState.PAUSED)] - asked)
             asked = time.monotonic()
             live.request_control("resume", printer_id=printer)
             going = (printer, PrinterState.PRINTING)
-            wait_until(lambda k=going, a=asked: timings.state_at.get(k, 0) > a, 10, "resume")
+            wait_until(_stamped_after(timings.state_at, going, asked), 10, "resume")
             resumes.append(timings.state_at[(printer, PrinterState.PRINTING)] - asked)
         for printer in targets:
             asked = time.monotonic()
             live.request_control("cancel", printer_id=printer)
-            wait_until(lambda p=printer, a=asked: timings.finished_at.get(p, 0) > a, 10, "cancel")
+            wait_until(_stamped_after(timings.finished_at, printer, asked), 10, "cancel")
             cancels.append(timings.finished_at[printer] - asked)
     return {"pause_max_s": max(pauses), "resume_max_s": max(resumes), "cancel_max_s": max(cancels),
             "pause_median_s": statistics.median(pauses), "cancel_median_s": statistics.median(cancels)}

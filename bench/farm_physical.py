@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import signal
 import subprocess
@@ -181,7 +182,7 @@ def start_jobs(farm: Farm, stagger: float) -> None:
     for index, printer in enumerate(farm.printers):
         if index == len(KINDS) and len(farm.printers) > index:
             for first in farm.printers[:index]:
-                wait_until(lambda p=first: printing(farm, p), 60, f"{first.id} printing", period=0.05)
+                wait_until(functools.partial(printing, farm, first), 60, f"{first.id} printing", period=0.05)
             time.sleep(1.0)
             farm.report.rss_first_jobs = rss_mb(farm.daemon.pid)
         time.sleep(max(0.0, start + index * stagger - time.monotonic()))
@@ -204,7 +205,7 @@ def start_jobs(farm: Farm, stagger: float) -> None:
             )[0]
         printer.job_added_at = job.created_at
     for printer in farm.printers:
-        wait_until(lambda p=printer: printing(farm, p), 60, f"{printer.id} printing", period=0.05)
+        wait_until(functools.partial(printing, farm, printer), 60, f"{printer.id} printing", period=0.05)
         farm.report.dispatch.append(printing(farm, printer).stamped - printer.job_added_at)
     time.sleep(1.0)
     farm.report.rss_all_jobs = rss_mb(farm.daemon.pid)
@@ -272,7 +273,7 @@ def run(args: argparse.Namespace, scratch: Path) -> Report:
         broker = stack.enter_context(private_broker())
         start_simulators(stack, printers, scratch / "journals", args)
         daemon = start_daemon(home, broker.url)
-        stack.callback(lambda: daemon.poll() is None and daemon.kill())
+        stack.callback(daemon.kill)  # nothing once it has exited: Popen.kill polls first
         probe = StateProbe(broker.host, broker.port, SITE)
         stack.callback(probe.close)
         farm = Farm(home, printers, probe, daemon, report)

@@ -144,9 +144,9 @@ class Report:
         for outcome in self.loads:
             for line in outcome.lines:
                 print(line)
-        for check in self.journals:
-            if not check.clean or check.printer in self.faulty:
-                print(check.summary())
+        for journal in self.journals:
+            if not journal.clean or journal.printer in self.faulty:
+                print(journal.summary())
         for printer, runs in sorted(self.runs.items()):
             failed = [error for state, error in runs if state == "failed"]
             if failed or printer in self.faulty:

@@ -83,14 +83,14 @@ def bench_pass(jobs: int, printers: int) -> None:
     # pass. Worst case: a printer that can take none of the jobs, so every one is judged and counted.
     from farmctl.scheduler.waits import idle_waits
 
-    ordered = plan(snap, Policy.PRIORITY).ordered
+    in_order = plan(snap, Policy.PRIORITY).ordered
     idle = [p.id for p in snap.printers if p.state is PrinterState.IDLE]
     odd = QueueSnapshot(snap.now, (*snap.printers, PrinterView(id="odd", state=PrinterState.IDLE,
                                                                material="TPU")), snap.jobs)
     offered: dict[str, tuple[int, ...]] = {printer_id: () for printer_id in [*idle, "odd"]}
-    wall, median, cpu = timed(lambda: idle_waits(odd, ordered, offered, {}), 7)
+    wall, median, cpu = timed(lambda: idle_waits(odd, in_order, offered, {}), 7)
     print(f"  idle waits {_ms(wall, median, cpu)}  why {len(offered)} idle printers started nothing "
-          f"(odd: {idle_waits(odd, ordered, offered, {})['odd'].text[:50]}...)")
+          f"(odd: {idle_waits(odd, in_order, offered, {})['odd'].text[:50]}...)")
 
 
 def _ms(wall: float, median: float, cpu: float) -> str:

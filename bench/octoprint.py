@@ -184,6 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _printing_acked(driver: OctoPrintDriver) -> bool:
+    """Printing, and the printer has acknowledged some of the job."""
+    status = driver.status()
+    return status.state is PrinterState.PRINTING and status.job is not None and status.job.bytes_acked > 0
+
+
 def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
     t0 = time.monotonic()
     farm.start()
@@ -201,8 +207,7 @@ def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
     job = write_gcode(workdir / "farm-job.gcode", 20000)
     for index, driver in enumerate(farm.drivers):
         driver.start_job(JobSpec(job, f"bench-{index}"))
-    farm.wait_all(lambda d: d.status().state is PrinterState.PRINTING and d.status().job is not None
-                  and d.status().job.bytes_acked > 0, 120, "all printing")  # type: ignore[union-attr]
+    farm.wait_all(_printing_acked, 120, "all printing")
     ages, cpu, servers_cpu = measure_window(farm, farm.drivers, args.seconds)
     print(f"PRINTING status age {spread(ages, scale=1000)}; farmctl CPU {cpu:.1f}% of a core; "
           f"OctoPrint servers {servers_cpu:.0f}%")
@@ -217,7 +222,7 @@ def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
     others = farm.drivers[1:]
     started = time.monotonic()
     farm.drivers[0].start_job(JobSpec(big, "bench-big"))
-    ages: list[float] = []
+    ages = []  # the other printers' status ages while the big upload goes
     uploaded = confirmed = 0.0
     uploads: list[tuple[float, str, str]] = []
     big_driver = farm.drivers[0]
@@ -237,10 +242,10 @@ def run(farm: Farm, workdir: Path, args: argparse.Namespace) -> None:
         if time.monotonic() - started > 600:
             raise SystemExit("the big upload did not start printing within 10 minutes")
         time.sleep(0.05)
-    first = uploads[0][0] - started
+    first_report = uploads[0][0] - started
     print(f"UPLOAD   {size / 1e6:.0f} MB to op00: sent in {uploaded:.1f} s "
           f"({size / 1e6 / uploaded:.0f} MB/s, incl. line index); {len(uploads)} progress reports, "
-          f"first after {first:.2f} s; "
+          f"first after {first_report:.2f} s; "
           f"printing (confirmed by OctoPrint) after {confirmed:.1f} s")
     print(f"         other printers' status age meanwhile {spread(ages, scale=1000)}")
     for driver in farm.drivers:

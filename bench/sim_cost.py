@@ -306,7 +306,7 @@ def run(workload: str, printers: int, amount: float, file: str, journal_dir: Pat
     simulator = Simulator(clock=clock)
     connections: list[Connection] = []
     selector = VirtualSelector(simulator, clock, connections, exact)
-    simulator.selector = selector  # type: ignore[assignment]
+    simulator.selector = selector
     profile = load_profile(None)
     wire = wire_lines(job_lines(file, int(amount))) if workload == "print" else []
     ports: list[PairPort] = []

@@ -28,8 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from farmctl.drivers.base import DriverState
-
 from bench.farm import Timings, farm_of_simulators, link_limit_lines_per_s, timed_factory
 from bench.harness import dense_file, machine_line, wait_until
 from farmctl.app.farm import open_store
@@ -38,6 +36,7 @@ from farmctl.config_schema import SyncSettings
 from farmctl.daemon.logs import LOG_DIR, LOG_FILE
 from farmctl.daemon.runner import Daemon
 from farmctl.files import FileStore
+from farmctl.states import PrinterState
 from farmctl.store import FileInfo, NewJob, PrinterSpec
 from tests.support.postgres import temporary_database
 from tests.support.site_history import add_history
@@ -92,10 +91,10 @@ def _print(endpoints: list[str], home: Path, part: Path, seconds: float, central
     thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)
     thread.start()
     assert daemon.wait_ready(60)
-    wait_until(lambda: timings.count(DriverState.IDLE) == count, 60, "every printer idle")
+    wait_until(lambda: timings.count(PrinterState.IDLE) == count, 60, "every printer idle")
     with open_store(home, actor="bench") as store:
         store.add_jobs([NewJob(file_sha=kept.sha256, name=part.name, copies=count)], [info])
-    wait_until(lambda: timings.count(DriverState.PRINTING) == count, 120, "every printer printing")
+    wait_until(lambda: timings.count(PrinterState.PRINTING) == count, 120, "every printer printing")
     time.sleep(2.0)  # warm-up: every printer past its first lines, the first sync done
     log = home / LOG_DIR / LOG_FILE
     syncs_before = _syncs(log)

@@ -52,9 +52,10 @@ def _cards(driver: Any) -> int:
 
 
 def _state_of(driver: Any, printer_id: str) -> str | None:
-    return driver.execute_script(  # type: ignore[no-any-return]
+    state = driver.execute_script(
         "const c = document.querySelector('.printer[data-printer=\"' + arguments[0] + '\"]');"
         "return c ? c.dataset.state : null", printer_id)
+    return None if state is None else str(state)
 
 
 # Installed before each page's own scripts run: the moment (the browser's clock, from the navigation's

@@ -42,10 +42,15 @@ class FarmConfig:
         return value
 
 
-def load_config(home: Path, environ: Mapping[str, str] | None = None) -> FarmConfig:
-    """Read `home/farm.toml` (optional) and the environment; raise ConfigError listing every problem."""
+def load_config(
+    home: Path, environ: Mapping[str, str] | None = None, *, file: Path | None = None
+) -> FarmConfig:
+    """Read `home/farm.toml` (optional) and the environment; raise ConfigError listing every problem.
+
+    `file`: read this farm.toml instead of the home's (`farmctl daemon --config FILE`), so every problem
+    names the file the user gave."""
     env = os.environ if environ is None else environ
-    path = home / CONFIG_FILE_NAME
+    path = home / CONFIG_FILE_NAME if file is None else file
     raw: dict[str, Any] = {}
     source: Path | None = None
     if path.is_file():

@@ -6,6 +6,8 @@ never a traceback. The message must say what happened and what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class UserError(Exception):
     """A problem caused by input, configuration or environment that the user can fix."""
@@ -20,6 +22,27 @@ class UserError(Exception):
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class BadValue(UserError):
+    """A value a person gave that a use case refuses, with the inputs it names as data, so each face
+    names them as people type them there: `farmctl stats --since` and `GET /api/v1/stats?since=` give
+    the same refusal, the CLI naming its option (`--since`), HTTP its parameter (`since`).
+
+    `text` is the one line with a `{slot}` for each input (`inputs`: the use case's names, e.g.
+    "spool_g") and for each of `values` (what was given, formatted as the slot says). The plain message
+    (`.message`, what HTTP and MQTT answer) names each input by the use case's name; `worded(name)`
+    by the face's."""
+
+    def __init__(self, text: str, *inputs: str, **values: object) -> None:
+        self.text = text
+        self.inputs = inputs
+        self.values = values
+        super().__init__(self.worded(str))
+
+    def worded(self, name: Callable[[str], str]) -> str:
+        """The line with each input named `name(input)`."""
+        return self.text.format(**self.values, **{given: name(given) for given in self.inputs})
 
 
 class NotFound(UserError):

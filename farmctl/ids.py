@@ -92,3 +92,11 @@ class UnknownRun(NotFound):
     def __init__(self, run_id: int, site: str | None = None) -> None:
         super().__init__(f"no run {format_id('run', run_id, site)}")
         self.run_id = run_id
+
+
+class UnknownKey(NotFound):
+    """An API key's name that names none (`keys revoke`)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no API key named '{name}'")
+        self.name = name

@@ -48,3 +48,14 @@ def own_site(site: str | None, central: str | None) -> str:
             f"[sync] site '{CENTRAL}' is the centre's own name; give this site another one (e.g. truck-1)"
         )
     return name
+
+
+class OwnedElsewhere(UserError):
+    """A change to a job another site owns (reserved for it), refused: `job` as shown here (j41), its
+    `owner`, and `here`, the site this farm home is, to which the job would be released first. Each face
+    says how to release it (the CLI: `farmctl jobs move j41 --site central`)."""
+
+    def __init__(self, action: str, job: str, owner: str, here: str) -> None:
+        self.refusal = f"cannot {action} job {job}: it is reserved for site {owner}, which owns it"
+        self.job, self.owner, self.here = job, owner, here
+        super().__init__(f"{self.refusal}; release it first by moving it to site {here}")

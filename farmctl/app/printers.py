@@ -3,11 +3,11 @@ confirm its bed clear, forget it.
 
 Every face gives the settings as people typed them (`PrinterFields`: the CLI's `printers add/set`
 options); the checks and their one-line refusals are here, so the same text is refused the same way
-wherever it comes from. The refusals name the options as `farmctl printers` spells them: that is the
-face people type settings into today. What differs by kind of printer (serial, OctoPrint) is asked of
-the kind (farmctl/drivers/kinds.py), never tested here by name. Nothing is stored until every check
-has passed, and for an OctoPrint printer until its server has accepted the key (unless the face says
-not to verify).
+wherever it comes from. A refusal names the settings as data (`BadValue`, by the field names below),
+and each face words them its own way (the CLI: `--nozzle`). What differs by kind of printer (serial,
+OctoPrint) is asked of the kind (farmctl/drivers/kinds.py), never tested here by name. Nothing is
+stored until every check has passed, and for an OctoPrint printer until its server has accepted the
+key (unless the face says not to verify).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from farmctl.errors import UserError
+from farmctl.errors import BadValue, UserError
 
 if TYPE_CHECKING:
     from farmctl.store import JobStore, Printer, PrinterSpec
@@ -57,20 +57,22 @@ def parse_bed(text: str) -> tuple[float, float, float]:
     except ValueError:
         values = ()
     if len(values) != 3 or min(values) <= 0:
-        raise UserError(f"--bed '{text}' is not a build volume; use XxYxZ in mm, e.g. 220x220x250")
+        raise BadValue("{bed} '{value}' is not a build volume; use XxYxZ in mm, e.g. 220x220x250", "bed",
+                       value=text)
     return (values[0], values[1], values[2])
 
 
 def read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
     if api_key and api_key_file:
-        raise UserError("give --api-key or --api-key-file, not both")
+        raise BadValue("give {api_key} or {api_key_file}, not both", "api_key", "api_key_file")
     if api_key_file is not None:
         try:
             key = api_key_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise UserError(f"cannot read --api-key-file {api_key_file}: {exc.strerror}") from exc
+            raise BadValue("cannot read {api_key_file} {path}: {reason}", "api_key_file", path=api_key_file,
+                           reason=exc.strerror) from exc
         if not key:
-            raise UserError(f"--api-key-file {api_key_file} is empty")
+            raise BadValue("{api_key_file} {path} is empty", "api_key_file", path=api_key_file)
         return key
     return api_key
 
@@ -96,13 +98,15 @@ def _check_profile(name: str | None) -> tuple[float, float, float] | None:
 def _check_common(given: PrinterFields) -> None:
     nozzle, bed_clear, power_w, material = given.nozzle, given.bed_clear, given.power_w, given.material
     if nozzle is not None and not 0.05 <= nozzle <= 3.0:
-        raise UserError(f"--nozzle {nozzle} mm is not a nozzle diameter (expected 0.05..3)")
+        raise BadValue("{nozzle} {value} mm is not a nozzle diameter (expected 0.05..3)", "nozzle",
+                       value=nozzle)
     if bed_clear is not None and bed_clear not in BED_CLEAR_MODES:
-        raise UserError(f"--bed-clear must be manual, auto or always (got '{bed_clear}')")
+        raise BadValue("{bed_clear} must be manual, auto or always (got '{value}')", "bed_clear",
+                       value=bed_clear)
     if power_w is not None and power_w < 0:
-        raise UserError("--power-w cannot be negative")
+        raise BadValue("{power_w} cannot be negative", "power_w")
     if material is not None and not material.strip():
-        raise UserError("--material cannot be empty")
+        raise BadValue("{material} cannot be empty", "material")
 
 
 def new_printer(printer_id: str, given: PrinterFields, *, verify: bool, notify: Notify) -> PrinterSpec:
@@ -151,6 +155,13 @@ def add_printer(store: JobStore, spec: PrinterSpec) -> Printer:
     return store.add_printer(spec)
 
 
+class NothingToSet(UserError):
+    """`printers set` with no setting given (each face says how to give one)."""
+
+    def __init__(self) -> None:
+        super().__init__("nothing to set; give at least one setting, e.g. material PETG")
+
+
 @dataclass(frozen=True)
 class PrinterChange:
     """What `change_printer` did: the printer as it is now and the settings it set (for the face to say)."""
@@ -183,7 +194,7 @@ def check_changes(given: PrinterFields, spool_g: float | None) -> dict[str, Any]
         if value is not None
     }
     if not changes and spool_g is None:
-        raise UserError("nothing to set; give e.g. --material PETG (see `farmctl printers set --help`)")
+        raise NothingToSet()
     if spool_g is not None:
         from farmctl.records.ledger import check_spool_g
 
@@ -207,8 +218,8 @@ def change_printer(
                and c in (o.address, o.secret)]
     for column, owner in sorted(foreign, key=lambda found: found[0] != found[1].secret):  # secrets first
         if column == owner.secret:
-            raise UserError(f"printer {printer_id} is a {current.kind} printer; {owner.secret_option} is for "
-                            f"{owner.title} printers")
+            raise BadValue("printer {printer} is a {kind} printer; {" + column + "} is for {title} printers",
+                           column, printer=printer_id, kind=current.kind, title=owner.title)
         raise UserError(
             f"printer {printer_id} is a {current.kind} printer; remove and add it to change its kind"
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from farmctl.errors import UserError
+from farmctl.errors import BadValue, UserError
 from farmctl.ids import UnknownPrinter
 from farmctl.sites import check_site
 
@@ -99,8 +99,9 @@ def queue_files(farm: Farm, files: Sequence[FileToQueue], request: QueueRequest)
     site = check_site(request.site) if request.site is not None else None
     elsewhere = site is not None and site != store.site
     if elsewhere and request.printer_id is not None:
-        raise UserError(
-            f"a job reserved for site {request.site} prints on that site's printers: leave out --printer"
+        raise BadValue(
+            "a job reserved for site {site} prints on that site's printers: leave out {printer}", "printer",
+            site=request.site,
         )
     registered = store.list_printers()
     if request.printer_id is not None and all(p.id != request.printer_id for p in registered):

@@ -41,23 +41,13 @@ def _home(home: Path | None) -> Path:
 
 
 def _config_from(path: Path, home: Path) -> FarmConfig:
-    """farm.toml from another place than the farm home (`farmctl daemon --config FILE`)."""
-    import dataclasses
-    import shutil
-    import tempfile
-
-    from farmctl.config import CONFIG_FILE_NAME, load_config
-    from farmctl.errors import ConfigError
+    """farm.toml from another place than the farm home (`farmctl daemon --config FILE`); its problems
+    name that file."""
+    from farmctl.config import load_config
 
     if not path.is_file():
         raise UserError(f"--config {path}: no such file")
-    with tempfile.TemporaryDirectory() as scratch:
-        shutil.copyfile(path, Path(scratch) / CONFIG_FILE_NAME)
-        try:
-            config = load_config(Path(scratch))
-        except ConfigError as error:
-            raise ConfigError(str(error).replace(str(Path(scratch) / CONFIG_FILE_NAME), str(path))) from None
-    return dataclasses.replace(config, home=home, source=path)
+    return load_config(home, file=path)
 
 
 def daemon(

@@ -35,9 +35,17 @@ def add(
 ) -> None:
     """Create a key and print it once: it is stored hashed and cannot be shown again."""
     from farmctl.cli.queue_support import open_store
+    from farmctl.errors import UserError
+    from farmctl.store.keys import KeyNameTaken
 
     with open_store(home, create=True) as store:
-        key, secret = store.add_api_key(name, scope)
+        try:
+            key, secret = store.add_api_key(name, scope)
+        except KeyNameTaken as taken:
+            raise UserError(
+                f"a key named '{taken.name}' exists; revoke it first (`farmctl keys revoke {taken.name}`) or "
+                "pick another name"
+            ) from None
     if json_out:
         print_json({"name": key.name, "scope": key.scope, "key": secret})
         return

@@ -6,18 +6,29 @@ import os
 import sys
 
 from farmctl.app.control import NotConfirmed, NotDriven
-from farmctl.errors import NoFarm, UserError
+from farmctl.errors import BadValue, NoFarm, UserError
 from farmctl.home import HOME_ENV
-from farmctl.ids import UnknownJob, UnknownOrder, UnknownPrinter
+from farmctl.ids import UnknownJob, UnknownKey, UnknownOrder, UnknownPrinter
+from farmctl.sites import OwnedElsewhere
 
 # An unknown id: the layers below say what is missing; the CLI adds which command lists what exists.
 _LISTING: tuple[tuple[type[UserError], str], ...] = (
-    (UnknownPrinter, "printers"), (UnknownOrder, "orders"), (UnknownJob, "jobs"),
+    (UnknownPrinter, "printers"), (UnknownOrder, "orders"), (UnknownJob, "jobs"), (UnknownKey, "keys"),
 )
+
+
+def option_of(name: str) -> str:
+    """A use case's input as the CLI's option for it is spelled: spool_g -> --spool-g (every option
+    that gives a use case's input follows this rule)."""
+    return "--" + name.replace("_", "-")
 
 
 def one_line(exc: UserError) -> str:
     """The error as the CLI says it."""
+    if isinstance(exc, BadValue):
+        return exc.worded(option_of)
+    if isinstance(exc, OwnedElsewhere):
+        return f"{exc.refusal}; release it first with `farmctl jobs move {exc.job} --site {exc.here}`"
     for kind, group in _LISTING:
         if isinstance(exc, kind):
             return f"{exc.message}; see `farmctl {group} list`"

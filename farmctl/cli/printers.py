@@ -13,6 +13,7 @@ import typer
 from farmctl.app.documents import printer_json
 from farmctl.cli.common import HomeOpt, JsonOpt, message, print_json
 from farmctl.cli.help import FarmTyper
+from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.scheduler.waits import PrinterWait
@@ -277,7 +278,7 @@ def set_(
     home: HomeOpt = None,
 ) -> None:
     """Change settings, e.g. `printers set mk3-1 --material PETG --color black` (--tag replaces all tags)."""
-    from farmctl.app.printers import PrinterFields, change_printer, check_changes
+    from farmctl.app.printers import NothingToSet, PrinterFields, change_printer, check_changes
     from farmctl.cli.queue_support import open_store
 
     given = PrinterFields(
@@ -285,7 +286,12 @@ def set_(
         material=material, color=color, nozzle=nozzle, bed=bed, tags=tag, bed_clear=bed_clear,
         power_w=power_w, profile=profile,
     )
-    changes = check_changes(given, spool_g)
+    try:
+        changes = check_changes(given, spool_g)
+    except NothingToSet:
+        raise UserError(
+            "nothing to set; give e.g. --material PETG (see `farmctl printers set --help`)"
+        ) from None
     with open_store(home) as store:
         done = change_printer(store, printer_id, changes, spool_g=spool_g, verify=verify, notify=message)
     printer = done.printer

@@ -116,10 +116,11 @@ def _print(file: Path, port: str, baud: int, ping_pong: bool, auto_baud: bool) -
     from farmctl.drivers.serial.preflight import PreflightCache, PreflightError
     from farmctl.drivers.serial.settings import ProtocolSettings
     from farmctl.drivers.serial.transport import LinkSettings
+    from farmctl.gcode import check_gcode_file
 
     if not file.is_file():
         raise UserError(f"{file}: no such file; give the path of a G-code file")
-    _refuse_non_gcode(file)
+    check_gcode_file(file)  # what `jobs add` refuses, from the file's head only: before connecting
     bauds: tuple[int, ...] = ()
     protocol = ProtocolSettings(ping_pong=ping_pong)
     if auto_baud:
@@ -161,23 +162,6 @@ def _print(file: Path, port: str, baud: int, ping_pong: bool, auto_baud: bool) -
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return finished, received[0] if received else 0
-
-
-def _refuse_non_gcode(file: Path) -> None:
-    """The analyser's sniffing (what `jobs add` refuses), on the file's head only: a few ms at most."""
-    from farmctl.gcode.analyse import HEAD_BYTES
-    from farmctl.gcode.analyse import _sniff as sniff  # the same check `jobs add` applies
-    from farmctl.gcode.model import GcodeError
-
-    try:
-        with file.open("rb") as handle:
-            head = handle.read(HEAD_BYTES)
-    except OSError as error:
-        raise UserError(f"cannot read {file}: {error.strerror or error}") from None
-    try:
-        sniff(file, head)
-    except GcodeError as error:
-        raise UserError(str(error)) from None
 
 
 def _wait_until_idle(

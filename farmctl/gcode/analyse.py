@@ -61,6 +61,30 @@ def _sniff(path: str | Path, head: bytes) -> None:
         )
 
 
+def check_gcode_file(path: Path, *, shown: str | None = None) -> None:
+    """Refuse what is clearly not a text G-code file (missing, a directory, empty, binary, bgcode, not
+    commands), as `analyse_file` does first, reading only the file's head: a few ms, for a face that
+    streams the file itself (`farmctl print`) and must not analyse it whole first."""
+    label = str(path) if shown is None else shown
+    try:
+        with _opened(path, label) as handle:
+            head = handle.read(HEAD_BYTES)
+    except OSError as exc:
+        raise _unreadable(label, exc) from exc
+    _sniff(label, head)
+
+
+def _opened(path: Path, label: str) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except IsADirectoryError as exc:
+        raise GcodeError(f"{label} is a directory; give a .gcode file") from exc
+
+
+def _unreadable(label: str, exc: OSError) -> GcodeError:
+    return GcodeError(f"cannot read {label}: {exc.strerror or exc}; check the path and permissions")
+
+
 def _chunks(handle: BinaryIO) -> Iterator[bytes]:
     """Chunks of the file that each end at a line break (the last one may not)."""
     read = handle.read
@@ -83,8 +107,8 @@ def _chunks(handle: BinaryIO) -> Iterator[bytes]:
         yield block[: cut + 1]
 
 
-def _read_head_tail(path: Path, size: int) -> tuple[bytes, bytes]:
-    with path.open("rb") as handle:
+def _read_head_tail(path: Path, size: int, label: str) -> tuple[bytes, bytes]:
+    with _opened(path, label) as handle:
         head = handle.read(HEAD_BYTES)
         tail_start = max(size - TAIL_BYTES, len(head))
         handle.seek(tail_start)
@@ -135,13 +159,9 @@ def analyse_file(
     label = str(path) if shown is None else shown
     try:
         size = os.stat(path).st_size
-        head, tail = _read_head_tail(path, size)
-    except IsADirectoryError as exc:
-        raise GcodeError(f"{label} is a directory; give a .gcode file") from exc
+        head, tail = _read_head_tail(path, size, label)
     except OSError as exc:
-        raise GcodeError(
-            f"cannot read {label}: {exc.strerror or exc}; check the path and permissions"
-        ) from exc
+        raise _unreadable(label, exc) from exc
     _sniff(label, head)
     meta = read_metadata(head, tail)
     if profile is not None:

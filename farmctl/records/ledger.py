@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from farmctl.errors import UserError
+from farmctl.errors import BadValue
 from farmctl.records.costs import farm_costs, grams
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def check_spool_g(spool_g: float) -> None:
     if not spool_g >= 0:  # NaN too
-        raise UserError(f"--spool-g must be 0 or more grams (got {spool_g:g})")
+        raise BadValue("{spool_g} must be 0 or more grams (got {value:g})", "spool_g", value=spool_g)
 
 
 def load_spool(store: JobStore, printer_id: str, spool_g: float) -> Printer:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from farmctl.config_schema import CostSettings
-from farmctl.errors import UserError
+from farmctl.errors import BadValue, UserError
 from farmctl.records.costs import (
     ZERO,
     Cost,
@@ -202,7 +202,7 @@ def make_quote(
     default_printer_w: float = 350.0,
 ) -> Quote:
     if copies < 1:
-        raise UserError(f"--copies must be at least 1 (got {copies})")
+        raise BadValue("{copies} must be at least 1 (got {value})", "copies", value=copies)
     if not parts:
         raise UserError("give at least one G-code file to quote")
     projection = what_if(
@@ -265,7 +265,7 @@ def quote_files(
     """The service the faces call: analyse the files, take the queue's snapshot, price and place them.
     `names`, one per path: the files' own names when the paths are temporary copies (an upload)."""
     if copies < 1:
-        raise UserError(f"--copies must be at least 1 (got {copies})")
+        raise BadValue("{copies} must be at least 1 (got {value})", "copies", value=copies)
     if names is not None and len(names) != len(paths):
         raise ValueError("give one name per path")
     parts = analyse_parts(paths, material, names)

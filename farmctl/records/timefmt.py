@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from farmctl.errors import UserError
+from farmctl.errors import BadValue, UserError
 from farmctl.times import iso
 
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([mhdw])$")
@@ -31,7 +31,9 @@ def parse_when(text: str, option: str, now: float) -> float:
 
 
 def check_range(since: float | None, until: float | None) -> None:
+    """A period's start must come before its end; each face names the two inputs its own way."""
     if since is not None and until is not None and since >= until:
-        raise UserError(
-            f"--since {iso(since)} is not before --until {iso(until)}; give the earlier date to --since"
+        raise BadValue(
+            "{since} {start} is not before {until} {end}; give the earlier date to {since}",
+            "since", "until", start=iso(since), end=iso(until),
         )

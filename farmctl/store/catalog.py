@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from farmctl.drivers.kinds import connection_columns, kinds
-from farmctl.errors import UserError
+from farmctl.errors import BadValue, UserError
 from farmctl.ids import UnknownOrder, UnknownPrinter, format_id
 from farmctl.redact import mask_optional, mask_url_passwords
 from farmctl.states import PrinterState
@@ -320,7 +320,7 @@ class CatalogOps(StoreBase):
         notes: str | None = None,
     ) -> Order:
         if not customer.strip():
-            raise UserError("an order needs a customer (--customer NAME)")
+            raise BadValue("an order needs a customer ({customer} NAME)", "customer")
         with self._write() as conn:
             new_id = inserted_id(
                 conn.execute(

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from farmctl.errors import NotFound, UserError
+from farmctl.errors import BadValue, NotFound, UserError
 from farmctl.ids import UnknownJob, UnknownOrder, UnknownPrinter, format_id
 from farmctl.scheduler.model import JobState
-from farmctl.sites import CENTRAL
+from farmctl.sites import CENTRAL, OwnedElsewhere
 from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
 from farmctl.store.records import FileInfo, Job, NewJob, Page
 from farmctl.store.tables import files, jobs, orders, print_runs, printers
@@ -327,11 +327,7 @@ class JobOps(StoreBase):
     def _refuse_if_reserved(self, job_id: int, owner: str | None, action: str) -> None:
         """A job reserved for another site is that site's until it is released: refuse, naming it."""
         if owner is not None and owner != self.site:
-            shown = format_id("job", job_id)
-            raise UserError(
-                f"cannot {action} job {shown}: it is reserved for site {owner}, which owns it; release it "
-                f"first with `farmctl jobs move {shown} --site {self.site}`"
-            )
+            raise OwnedElsewhere(action, format_id("job", job_id), owner, self.site)
 
     def jobs_by_site(self) -> dict[str, dict[str, int]]:
         """How many jobs each site owns, by state (this farm home's own under its own name)."""
@@ -365,9 +361,9 @@ class JobOps(StoreBase):
                     f"{row.site}'s next sync, or release it there"
                 )
             if row.printer_id is not None and site != self.site:
-                raise UserError(
-                    f"cannot move job {shown} to site {site}: it is pinned to printer {row.printer_id} "
-                    "here; queue it again without --printer"
+                raise BadValue(
+                    "cannot move job {job} to site {site}: it is pinned to printer {pinned} here; queue it "
+                    "again without {printer}", "printer", job=shown, site=site, pinned=row.printer_id,
                 )
             previous = row.site or self.site
             conn.execute(

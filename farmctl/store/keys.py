@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from farmctl.errors import NotFound, UserError
-from farmctl.ids import ID_PREFIX, UnknownOrder, format_id, parse_id
+from farmctl.errors import UserError
+from farmctl.ids import ID_PREFIX, UnknownKey, UnknownOrder, format_id, parse_id
 from farmctl.store.base import StoreBase
 from farmctl.store.tables import api_keys, orders
 
@@ -35,6 +35,14 @@ _SHARE_NAME = re.compile(rf"^share-({ID_PREFIX['order']}\d+)-\d+$")  # share-o3-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+
+
+class KeyNameTaken(UserError):
+    """`add_api_key` with the name of a key that exists (each face says how to revoke that one)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a key named '{name}' exists; revoke it first or pick another name")
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -82,10 +90,7 @@ class KeyOps(StoreBase):
                 conn.execute(api_keys.insert().values(**row))
                 self._event(conn, "key.added", name, scope=scope)
         except IntegrityError:
-            raise UserError(
-                f"a key named '{name}' exists; revoke it first (`farmctl keys revoke {name}`) or pick "
-                "another name"
-            ) from None
+            raise KeyNameTaken(name) from None
         return ApiKey(name=name, scope=scope, created_at=now), secret
 
     def list_api_keys(self) -> list[ApiKey]:
@@ -135,7 +140,7 @@ class KeyOps(StoreBase):
         with self._write() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.name == name)).first()
             if row is None:
-                raise NotFound(f"no API key named '{name}'; see `farmctl keys list`")
+                raise UnknownKey(name)
             conn.execute(delete(api_keys).where(api_keys.c.name == name))
             self._event(conn, "key.revoked", name, scope=row.scope)
         return ApiKey(name=row.name, scope=row.scope, created_at=row.created_at)

@@ -32,7 +32,9 @@ ensure_venv() {
 }
 
 # mypy cannot follow setuptools' editable import hook, and drivers/ and config/ are installed
-# under farmctl/ (package-dir mapping). Give it the installed layout as a tree of symlinks.
+# under farmctl/ (package-dir mapping). Give it the installed layout as a tree of symlinks, with
+# bench/ and the tests/ it imports (tests.support) beside it, so bench is checked against the real
+# farmctl.drivers (from the repository root, `mypy bench` sees farmctl/ without its drivers: Any).
 typecheck_tree() {
   local tree=build/typecheck/farmctl entry
   rm -rf build/typecheck
@@ -40,5 +42,7 @@ typecheck_tree() {
   for entry in farmctl/*; do ln -s "../../../$entry" "$tree/"; done
   ln -s ../../../drivers "$tree/drivers"
   ln -s ../../../config "$tree/defaults"
+  ln -s ../../bench build/typecheck/bench
+  ln -s ../../tests build/typecheck/tests
   echo build/typecheck
 }

@@ -10,8 +10,16 @@ import pytest
 
 from farmctl.app.farm import Farm
 from farmctl.app.orders import add_order, new_order, revoke_links, share_link
-from farmctl.app.printers import PrinterFields, add_printer, change_printer, check_changes, new_printer
-from farmctl.errors import UserError
+from farmctl.app.printers import (
+    NothingToSet,
+    PrinterFields,
+    add_printer,
+    change_printer,
+    check_changes,
+    new_printer,
+)
+from farmctl.cli.main import one_line
+from farmctl.errors import BadValue, UserError
 
 
 @pytest.fixture
@@ -25,8 +33,12 @@ def _quiet(line: str) -> None:
 
 
 def test_a_printer_is_checked_whole_before_anything_is_stored(farm: Farm) -> None:
-    with pytest.raises(UserError, match=r"--nozzle 9\.0 mm is not a nozzle diameter"):
+    with pytest.raises(BadValue) as refused:
         new_printer("mk3", PrinterFields(port="socket://127.0.0.1:9", nozzle=9.0), verify=True, notify=_quiet)
+    # The setting is named as data: the CLI says its option, any other face the setting's name.
+    assert refused.value.inputs == ("nozzle",)
+    assert one_line(refused.value).startswith("--nozzle 9.0 mm is not a nozzle diameter")
+    assert refused.value.message.startswith("nozzle 9.0 mm is not a nozzle diameter")
     with pytest.raises(UserError, match="give exactly one of --port URL"):
         new_printer("mk3", PrinterFields(), verify=True, notify=_quiet)
     assert farm.store.list_printers() == []
@@ -43,10 +55,18 @@ def test_add_then_change_a_printer_and_its_spool(farm: Farm) -> None:
     done = change_printer(farm.store, "mk3", changes, spool_g=750.0, verify=True, notify=_quiet)
     assert done.changed == ["material", "spool_g"]
     assert (done.printer.material, done.printer.spool_g) == ("PETG", 750.0)
-    with pytest.raises(UserError, match="is a serial printer; --api-key is for OctoPrint printers"):
+    with pytest.raises(BadValue) as refused:
         change_printer(farm.store, "mk3", {"api_key": "k"}, spool_g=None, verify=False, notify=_quiet)
-    with pytest.raises(UserError, match="nothing to set"):
+    assert "is a serial printer; --api-key is for OctoPrint printers" in one_line(refused.value)
+    assert "is a serial printer; api_key is for OctoPrint printers" in refused.value.message
+    with pytest.raises(NothingToSet, match="nothing to set") as nothing:
         check_changes(PrinterFields(), spool_g=None)
+    assert "--" not in nothing.value.message  # the CLI's `printers set` adds its options (tests/queue)
+    with pytest.raises(BadValue) as refused:
+        check_changes(PrinterFields(), spool_g=-5.0)
+    assert (one_line(refused.value), refused.value.message) == (
+        "--spool-g must be 0 or more grams (got -5)", "spool_g must be 0 or more grams (got -5)"
+    )
 
 
 def test_an_order_and_its_share_links(farm: Farm) -> None:

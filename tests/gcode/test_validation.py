@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from farmctl.errors import UserError
-from farmctl.gcode import GcodeError, analyse_file, load_profile, validate_for_printer
+from farmctl.gcode import GcodeError, analyse_file, check_gcode_file, load_profile, validate_for_printer
 
 WriteGcode = Callable[..., Path]
 PROFILE = load_profile("generic-220")
@@ -93,6 +93,37 @@ def test_bad_input_is_refused_with_a_reason(tmp_path: Path, content: bytes, reas
         analyse_file(path)
     assert isinstance(raised.value, UserError)
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty"),
+        (b"GCDE\x01\x00\x00\x00" + bytes(64), "bgcode"),
+        (b"root:x:0:0:root:/root:/bin/bash\n" * 20, "not look like"),
+    ],
+)
+def test_the_quick_check_refuses_what_the_analysis_refuses(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    path = tmp_path / "input.gcode"
+    path.write_bytes(content)
+    with pytest.raises(GcodeError, match=reason) as quick:
+        check_gcode_file(path, shown="upload.gcode")
+    with pytest.raises(GcodeError, match=reason) as whole:
+        analyse_file(path, shown="upload.gcode")
+    assert quick.value.message == whole.value.message
+    assert quick.value.message.startswith("upload.gcode ")
+
+
+def test_the_quick_check_passes_gcode_and_names_what_it_cannot_read(tmp_path: Path) -> None:
+    path = tmp_path / "part.gcode"
+    path.write_bytes(b"; a slicer's header\nG28\nG1 X1 Y1\n" * 1000)
+    check_gcode_file(path)
+    with pytest.raises(GcodeError, match="cannot read"):
+        check_gcode_file(tmp_path / "nope.gcode")
+    with pytest.raises(GcodeError, match="directory"):
+        check_gcode_file(tmp_path)
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:

@@ -153,6 +153,31 @@ def test_bad_input_gives_one_clear_line(printers, args: tuple[str, ...], needle:
 
 
 @pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("printers", "set", "mk3"),
+         "nothing to set; give e.g. --material PETG (see `farmctl printers set --help`)"),
+        (("printers", "set", "mk3", "--nozzle", "9"),
+         "--nozzle 9.0 mm is not a nozzle diameter (expected 0.05..3)"),
+        (("printers", "set", "mk3", "--bed", "200x200"),
+         "--bed '200x200' is not a build volume; use XxYxZ in mm, e.g. 220x220x250"),
+        (("printers", "set", "mk3", "--bed-clear", "sometimes"),
+         "--bed-clear must be manual, auto or always (got 'sometimes')"),
+        (("printers", "set", "mk3", "--power-w", "-1"), "--power-w cannot be negative"),
+        (("printers", "set", "mk3", "--material", " "), "--material cannot be empty"),
+        (("printers", "set", "mk3", "--api-key", "k", "--api-key-file", "/nonexistent"),
+         "give --api-key or --api-key-file, not both"),
+        (("orders", "add", "--customer", " ", "--due", "+1d"), "an order needs a customer (--customer NAME)"),
+    ],
+)
+def test_refused_settings_are_worded_with_the_clis_options(  # type: ignore[no-untyped-def]
+    printers, args: tuple[str, ...], line: str
+) -> None:
+    # The use cases name the settings as data (errors.BadValue); the CLI says them as its options.
+    _one_line_error(printers(*args), f"farmctl: error: {line}")
+
+
+@pytest.mark.parametrize(
     ("content", "needle"),
     [
         (b"", "empty"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,24 @@ def test_bad_settings_name_file_key_and_reason(
     assert expected in caught.value.message
     if not env:
         assert str(tmp_path / "farm.toml") in caught.value.message
+
+
+def test_a_file_given_instead_of_the_homes_is_read_and_named(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "farm.toml").write_text('[scheduler]\npolicy = "edf"\n')  # not read: another file is given
+    given = tmp_path / "elsewhere.toml"
+    given.write_text('[scheduler]\npolicy = "fifo"\n')
+    config = load_config(home, {}, file=given)
+    assert (config.home, config.source) == (home, given)
+    assert config.section(SchedulerSettings).policy == "fifo"
+    given.write_text('[scheduler]\npolicy = "soonest"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(home, {}, file=given)
+    assert caught.value.message.startswith(f"{given}: [scheduler] policy: must be one of")
+    given.write_text("[scheduler\n")
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(given))}: not valid TOML"):
+        load_config(home, {}, file=given)
 
 
 def test_unrelated_farmctl_variables_are_ignored(tmp_path: Path) -> None:

@@ -90,6 +90,12 @@ def test_round_trip_centre_truck_centre(centre: Farm, truck: Farm) -> None:
     # o1's job came back done: it is the centre's order again, o2 was taken on the truck
     assert isinstance(orders, list) and [o["origin"] for o in orders] == ["truck-1/o2"]
     assert orders[0]["customer"] == "Hof Meier" and orders[0]["site"] == "truck-1"
+    # A job's `order` is its order's `id` in this database, in `jobs show` as in `jobs list` (JSON keeps
+    # this database's ids, docs/sync.md; `origin` is the form people type): a client joins them by it.
+    listed = centre.json("jobs", "list", "--site", "truck-1", "--all")
+    assert isinstance(listed, list)
+    assert theirs["order"] == orders[0]["id"]
+    assert [j["order"] for j in listed if j["origin"] == theirs["origin"]] == [theirs["order"]]
     # the truck's file is in the centre's database: any central host can print it
     with open_store(centre.home) as store:
         assert store.has_content(theirs["sha256"])

@@ -165,3 +165,22 @@ def test_the_openapi_document_is_served(farm: tuple[Served, dict[str, str]]) -> 
     document = requests.get(served.url + "api/v1/openapi.json", timeout=10).json()
     assert {"/api/v1/jobs", "/api/v1/printers/{printer_id}/{verb}", "/api/files/{location}",
             "/server/files/upload"} <= set(document["paths"])
+
+
+def test_a_job_another_site_owns_is_refused_in_the_apis_words(home: Path, served: Served) -> None:
+    part = home.parent / "housing.gcode"
+    part.write_bytes(PART)
+    done = farmctl(home, "jobs", "add", str(part), "--site", "truck-1")
+    assert done.returncode == 0, done.stderr
+    key = add_key(home, "control", "control")
+    refused = api(served, key, "POST", "jobs/j1/cancel")
+    assert refused.status_code == 400
+    # The store's refusal is typed; HTTP says the way out without a command line to type, the CLI with it.
+    assert refused.json() == {
+        "error": "cannot cancel job j1: it is reserved for site truck-1, which owns it; release it first by "
+                 "moving it to site central"
+    }
+    assert farmctl_error(served, "jobs", "cancel", "j1") == (
+        "cannot cancel job j1: it is reserved for site truck-1, which owns it; release it first with "
+        "`farmctl jobs move j1 --site central`"
+    )

@@ -36,10 +36,11 @@ def test_a_key_is_printed_once_and_stored_only_as_its_hash(home: Path) -> None:
 def test_bad_names_scopes_and_duplicates_are_one_line_errors(home: Path) -> None:
     add_key(home, "anna", "read")
     for args, expected in (
-        (("keys", "add", "anna", "--scope", "read"), "a key named 'anna' exists"),
+        (("keys", "add", "anna", "--scope", "read"),
+         "a key named 'anna' exists; revoke it first (`farmctl keys revoke anna`) or pick another name"),
         (("keys", "add", "bob", "--scope", "superuser"), "unknown scope 'superuser'"),
         (("keys", "add", "bad name", "--scope", "read"), "not a usable key name"),
-        (("keys", "revoke", "nobody"), "no API key named 'nobody'"),
+        (("keys", "revoke", "nobody"), "no API key named 'nobody'; see `farmctl keys list`"),
     ):
         done = farmctl(home, *args)
         assert done.returncode == 1
