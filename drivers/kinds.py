@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from farmctl.errors import UserError
+from farmctl.redact import mask_url_passwords
 
 if TYPE_CHECKING:
     from farmctl.drivers.base import EventSink, PrinterDriver
@@ -96,6 +97,17 @@ class PrinterKind(ABC):
     def doctor(self, printer_id: str, settings: Settings, secret: str | None) -> list[Finding]:
         """What `farmctl doctor` says about one enabled printer of this kind."""
         return []
+
+    def check_unshared(self, address: str, others: Mapping[str, str]) -> None:
+        """Refuse (one-line UserError) an `address` that reaches the machine of another printer of this
+        kind (`others`: printer id -> its address), before it is stored: two printers on one machine
+        would fight over it. By default addresses are the same when written the same."""
+        other = next((other for other, found in others.items() if found == address), None)
+        if other is not None:
+            raise UserError(
+                f"printer {other} already uses {self.title} {mask_url_passwords(address)}; give another one, "
+                f"or change or remove printer {other} first"
+            )
 
     def clashes(self, addresses: dict[str, str]) -> dict[str, Finding]:
         """`farmctl doctor` across the enabled printers of this kind (printer id -> address): those whose
