@@ -74,6 +74,11 @@ class PrinterKind(ABC):
         """Refuse settings of this kind that cannot work (one-line UserError), before anything is stored.
         `settings` holds only what is being set."""
 
+    def parse_setting(self, column: str, text: str) -> Any:
+        """One of its `columns` given as text (`printers add/set --set KEY=VALUE`), as it is stored: a
+        one-line UserError for text that is no such value. The text as given by default."""
+        return text
+
     def normalized(self, settings: dict[str, Any]) -> dict[str, Any]:
         """The settings as stored (a device path without a trailing slash, a URL without one)."""
         return settings

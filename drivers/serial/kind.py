@@ -42,6 +42,14 @@ class SerialKind(PrinterKind):
         if settings.get("port") is not None:
             check_serial_port(settings["port"])
 
+    def parse_setting(self, column: str, text: str) -> Any:
+        if column != "baud":
+            return text
+        try:
+            return int(text)
+        except ValueError:
+            raise UserError(f"--set baud={text}: the baud rate is a whole number, e.g. 115200") from None
+
     def normalized(self, settings: dict[str, Any]) -> dict[str, Any]:
         from farmctl.drivers.serial.ports import normalized_port
 

@@ -45,6 +45,8 @@ class PrinterFields:
     bed_clear: str | None = None
     power_w: float | None = None
     profile: str | None = None
+    # `--set KEY=VALUE`: a connection setting of a kind by its name (a kind's `columns`), as typed
+    settings: list[str] | None = None
 
     def given(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))
@@ -73,6 +75,32 @@ def read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
             raise UserError(f"--api-key-file {api_key_file} is empty")
         return key
     return api_key
+
+
+def _connection(given: PrinterFields) -> dict[str, Any]:
+    """The connection settings given (None: not given): the options that name them, and each `--set
+    KEY=VALUE`, parsed by the kind whose setting KEY is (farmctl/drivers/kinds.py `parse_setting`)."""
+    from farmctl.drivers.kinds import kinds, owner_of
+
+    connection: dict[str, Any] = {
+        "port": given.port,
+        "baud": given.baud,
+        "octoprint_url": given.octoprint.rstrip("/") if given.octoprint else None,
+        "api_key": read_key(given.api_key, given.api_key_file),
+    }
+    for pair in given.settings or ():
+        key, equals, text = pair.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise UserError(f"--set {pair!r} is not KEY=VALUE; e.g. --set baud=250000")
+        owner = owner_of(key)
+        if owner is None:
+            known = "; ".join(f"{kind.name}: {', '.join(kind.columns)}" for kind in kinds())
+            raise UserError(f"--set {key}: no printer kind has a setting {key!r} ({known})")
+        if connection.get(key) is not None:
+            raise UserError(f"{key} is given twice; give it once, with --set or with its own option")
+        connection[key] = owner.parse_setting(key, text)
+    return connection
 
 
 def added_warning(printer: Printer) -> str | None:
@@ -113,16 +141,11 @@ def new_printer(printer_id: str, given: PrinterFields, *, verify: bool, notify: 
 
     if not printer_id or not set(printer_id) <= _ID_CHARS or len(printer_id) > 64:
         raise UserError(f"printer id '{printer_id}' must be 1-64 letters, digits, '-', '_' or '.'")
-    connection: dict[str, Any] = {
-        "port": given.port,
-        "baud": given.baud,
-        "octoprint_url": given.octoprint.rstrip("/") if given.octoprint else None,
-    }
+    connection = _connection(given)
     chosen = [kind for kind in kinds() if connection.get(kind.address) is not None]
     if len(chosen) != 1:
         raise UserError(f"give exactly one of {' or '.join(kind.option for kind in kinds())}")
     kind = chosen[0]
-    connection["api_key"] = read_key(given.api_key, given.api_key_file)
     kind.check_new(connection)
     _check_common(given)
     profile_bed = _check_profile(given.profile)
@@ -133,7 +156,7 @@ def new_printer(printer_id: str, given: PrinterFields, *, verify: bool, notify: 
     return PrinterSpec(
         id=printer_id,
         kind=kind.name,
-        **{column: connection[column] for column in kind.columns},
+        **{column: connection.get(column) for column in kind.columns},
         material=given.material,
         color=given.color,
         nozzle_mm=given.nozzle,
@@ -167,10 +190,7 @@ def check_changes(given: PrinterFields, spool_g: float | None) -> dict[str, Any]
     changes: dict[str, Any] = {
         key: value
         for key, value in {
-            "port": given.port,
-            "baud": given.baud,
-            "octoprint_url": given.octoprint.rstrip("/") if given.octoprint else None,
-            "api_key": read_key(given.api_key, given.api_key_file),
+            **_connection(given),
             "material": given.material,
             "color": given.color,
             "nozzle_mm": given.nozzle,
