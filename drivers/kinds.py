@@ -1,12 +1,12 @@
 """Printer kinds: the one place that knows which kinds of printer farmctl drives, and what each needs.
 
 A kind (serial Marlin, OctoPrint; Moonraker or Bambu to come) is a folder under drivers/ with a
-`kind.py` that describes it with a `PrinterKind`: the connection settings it keeps (its columns of
-the printers table, which one is secret, the option that chooses it in `printers add`), how those
-settings are checked before anything is stored, how its driver is built, what `farmctl doctor` checks
-and how the daemon treats it (recovery points, the firmware name on MQTT). The store, the CLI's kind
-choice, the daemon's driver factory and doctor all ask `kind_of(name)` / `KINDS` instead of testing
-`kind == "serial"`. docs/printer-kinds.md lists the steps to add one.
+`kind.py` that describes it with a `PrinterKind`: the connection settings it keeps (keys of one record,
+`printers.connection`, which one is secret, which one says where the printer is), how they are parsed
+from text (`printers add/set --set KEY=VALUE`) and checked before anything is stored, how its driver is
+built, what `farmctl doctor` checks and how the daemon treats it (recovery points, the firmware name on
+MQTT). The store, the printers use cases, the daemon's driver factory and doctor all ask `kind_of(name)`
+/ `kinds()` instead of testing `kind == "serial"`. docs/printer-kinds.md lists the steps to add one.
 
 Kind modules are imported on first use, and stay light at import (their drivers are imported when a
 driver is built): the store checks a new printer's settings without loading pyserial or requests.
@@ -60,7 +60,7 @@ class PrinterKind(ABC):
     """One kind of printer. Subclass it in drivers/<kind>/kind.py and `register` an instance."""
 
     name: str  # stored in printers.kind, shown by `printers list`: never renamed
-    columns: tuple[str, ...]  # its connection settings (printers table columns)
+    columns: tuple[str, ...]  # its connection settings' names (keys of printers.connection, `--set KEY=`)
     address: str  # the column that says where the printer is (port, octoprint_url): it chooses the kind
     option: str  # the `printers add` option giving `address`, as the refusals name it ("--port URL (serial)")
     secret: str | None = None  # the column holding its secret (never shown), if any

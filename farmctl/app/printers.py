@@ -109,7 +109,7 @@ def added_warning(printer: Printer) -> str | None:
     from farmctl.drivers.kinds import kind_of
 
     kind = kind_of(printer.kind)
-    return kind.added_warning({kind.address: getattr(printer, kind.address)})
+    return kind.added_warning({kind.address: printer.connection.get(kind.address)})
 
 
 def _check_profile(name: str | None) -> tuple[float, float, float] | None:
@@ -156,7 +156,8 @@ def new_printer(printer_id: str, given: PrinterFields, *, verify: bool, notify: 
     return PrinterSpec(
         id=printer_id,
         kind=kind.name,
-        **{column: connection.get(column) for column in kind.columns},
+        connection={column: connection[column] for column in kind.columns
+                    if connection.get(column) is not None},
         material=given.material,
         color=given.color,
         nozzle_mm=given.nozzle,
@@ -235,7 +236,7 @@ def change_printer(
     if verify and kind.secret is not None and (kind.address in changes or kind.secret in changes):
         secret = store.printer_secret(printer_id)
         merged = {
-            kind.address: changes.get(kind.address) or getattr(current, kind.address),
+            kind.address: changes.get(kind.address) or current.connection.get(kind.address),
             kind.secret: changes.get(kind.secret) or (secret.api_key if secret else None),
         }
         if all(merged.values()):

@@ -20,13 +20,12 @@ from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec
 from farmctl.store.recovery import release_pending
 from farmctl.store.tables import jobs, orders, print_runs, printers
 
-# Settings `printers set` may change (connection and capabilities); state is the daemon's.
-SETTABLE = {f.name for f in fields(PrinterSpec)} - {"id"}
+# Settings `printers set` may change besides a kind's connection settings; state is the daemon's.
+SETTABLE = {f.name for f in fields(PrinterSpec)} - {"id", "connection"}
 
 
 def printer_from_row(row: Row[Any]) -> Printer:
     m = row._mapping
-    settings = _record(m["connection"])
     bed = (m["bed_x"], m["bed_y"], m["bed_z"]) if m["bed_x"] is not None else None
     try:
         state = PrinterState(m["state"])
@@ -35,9 +34,7 @@ def printer_from_row(row: Row[Any]) -> Printer:
     return Printer(
         id=m["id"],
         kind=m["kind"],
-        port=settings.get("port"),
-        baud=settings.get("baud"),
-        octoprint_url=settings.get("octoprint_url"),
+        connection=_record(m["connection"]),
         has_api_key=bool(m["api_key"]),
         material=m["material"],
         color=m["color"],
@@ -65,8 +62,12 @@ def printer_from_row(row: Row[Any]) -> Printer:
 def record_columns() -> tuple[str, ...]:
     """The settings `printers.connection` keeps: every kind's connection settings but its secret (the
     secret has its own column, `api_key`, so that no listing of the record can show it)."""
-    secrets = {kind.secret for kind in kinds()}
-    return tuple(column for column in connection_columns() if column not in secrets)
+    return tuple(column for column in connection_columns() if column not in _secrets())
+
+
+def _secrets() -> set[str]:
+    """The kinds' secret settings: each is stored in the api_key column, never in the record."""
+    return {kind.secret for kind in kinds() if kind.secret is not None}
 
 
 def _record(text: str | None) -> dict[str, Any]:
@@ -106,15 +107,18 @@ def _refuse_shared_endpoint(conn: Connection, printer_id: str, values: Mapping[s
 
 
 def _connection(spec: PrinterSpec) -> dict[str, Any]:
-    """Every kind's connection settings of `spec` (None: not given)."""
-    return {column: getattr(spec, column) for column in connection_columns()}
+    """Every kind's connection settings of `spec` (None: not given); a setting no kind has is refused."""
+    unknown = set(spec.connection) - set(connection_columns())
+    if unknown:
+        raise UserError(f"cannot set {', '.join(sorted(unknown))} on a printer")
+    return {column: spec.connection.get(column) for column in connection_columns()}
 
 
 def _spec_columns(spec: PrinterSpec) -> dict[str, Any]:
     values: dict[str, Any] = {
         "kind": spec.kind,
-        "connection": _record_text({column: getattr(spec, column) for column in record_columns()}),
-        "api_key": spec.api_key,
+        "connection": _record_text({column: spec.connection.get(column) for column in record_columns()}),
+        "api_key": next((spec.connection[s] for s in sorted(_secrets()) if spec.connection.get(s)), None),
         "material": spec.material,
         "color": spec.color,
         "nozzle_mm": spec.nozzle_mm,
@@ -132,7 +136,7 @@ class CatalogOps(StoreBase):
     # ---- printers -------------------------------------------------------------------------
     def add_printer(self, spec: PrinterSpec) -> Printer:
         now = self.now()
-        spec = replace(spec, **_normalized(_connection(spec)))
+        spec = replace(spec, connection=_normalized(_connection(spec)))
         _check_settings(_connection(spec))
         try:
             with self._write() as conn:
@@ -187,7 +191,7 @@ class CatalogOps(StoreBase):
 
     def update_printer(self, printer_id: str, **changes: Any) -> Printer:
         """Change registration settings (`printers set`); `bed_mm` and `tags` take their usual types."""
-        unknown = set(changes) - SETTABLE
+        unknown = set(changes) - SETTABLE - set(connection_columns())
         if unknown:
             raise UserError(f"cannot set {', '.join(sorted(unknown))} on a printer")
         changes = _normalized(changes)
@@ -197,6 +201,8 @@ class CatalogOps(StoreBase):
                 values.update(bed_x=value[0], bed_y=value[1], bed_z=value[2])
             elif key == "tags":
                 values["tags"] = join_tags(value)
+            elif key in _secrets():
+                values["api_key"] = value
             else:
                 values[key] = value
         _check_settings(changes)
