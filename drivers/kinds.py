@@ -64,7 +64,7 @@ class PrinterKind(ABC):
     address: str  # the column that says where the printer is (port, octoprint_url): it chooses the kind
     option: str  # the `printers add` option giving `address`, as the refusals name it ("--port URL (serial)")
     secret: str | None = None  # the column holding its secret (never shown), if any
-    secret_option: str | None = None  # the option giving it ("--api-key")
+    secret_option: str | None = None  # the option giving it ("--api-key"); None: `--set SECRET=...`
     title: str  # how people name the kind in a sentence ("OctoPrint")
     source: str  # the firmware/host name MQTT publishes (`source` of the state document)
     recovery_points: bool = False  # the daemon keeps a recovery point per run (a reset mid-print recovers)

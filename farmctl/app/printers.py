@@ -228,7 +228,8 @@ def change_printer(
                and c in (o.address, o.secret)]
     for column, owner in sorted(foreign, key=lambda found: found[0] != found[1].secret):  # secrets first
         if column == owner.secret:
-            raise UserError(f"printer {printer_id} is a {current.kind} printer; {owner.secret_option} is for "
+            option = owner.secret_option or f"--set {owner.secret}=..."
+            raise UserError(f"printer {printer_id} is a {current.kind} printer; {option} is for "
                             f"{owner.title} printers")
         raise UserError(
             f"printer {printer_id} is a {current.kind} printer; remove and add it to change its kind"

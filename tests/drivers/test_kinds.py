@@ -199,6 +199,10 @@ def test_a_kind_with_its_own_settings_is_registered_changed_and_driven_through_t
                                        notify=print))
     with pytest.raises(UserError, match="ftp://b is not a beacon:// URL"):
         store.update_printer("b", beacon_url="ftp://b")
+    store.add_printer(PrinterSpec(id="s", kind="serial", connection={"port": "loop://"}))
+    token = check_changes(PrinterFields(settings=["beacon_token=t"]), None)
+    with pytest.raises(UserError, match=r"serial printer; --set beacon_token=\.\.\. is for Beacon printers"):
+        change_printer(store, "s", token, spool_g=None, verify=False, notify=print)
 
     changes = check_changes(PrinterFields(settings=["beacon_slot=4"]), None)
     changed = change_printer(store, "b", changes, spool_g=None, verify=False, notify=print)
