@@ -46,7 +46,8 @@ def fill_farm(home: Path, printers: int, queued: int) -> list[tuple[str, int, in
     with open_store(home) as store:
         for i in range(printers):
             store.add_printer(PrinterSpec(id=f"live{i:03d}", kind="serial", material="PLA", nozzle_mm=0.4,
-                                          port=f"socket://127.0.0.2:{7000 + i}", bed_mm=(250.0, 210.0, 210)))
+                                          connection={"port": f"socket://127.0.0.2:{7000 + i}"},
+                                          bed_mm=(250.0, 210.0, 210)))
         order = store.add_order("Bench GmbH", due=time.time() + 3 * 86400, priority=0)
         batch = [NewJob(file_sha=info.sha256, name=info.name, copies=1 + k % 3, material="PLA",
                         order_id=order.id if k % 4 == 0 else None) for k in range(printers + queued)]

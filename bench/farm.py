@@ -129,7 +129,8 @@ def run_daemon(sims: SimulatorFarm, home: Path, scratch: Path, part: Path, secon
     timings = Timings()
     with open_store(home, actor="bench") as store:
         for index, url in enumerate(sims.endpoints):
-            store.add_printer(PrinterSpec(id=f"p{index:03d}", kind="serial", port=url, baud=BAUD))
+            store.add_printer(PrinterSpec(id=f"p{index:03d}", kind="serial",
+                                          connection={"port": url, "baud": BAUD}))
         make = timed_factory(store, timings)
     daemon = Daemon(home, bed_clear="auto", on_stop="cancel", log_to_stderr=False, make_driver=make)
     thread = threading.Thread(target=daemon.run, kwargs={"install_signals": False}, daemon=True)

@@ -161,8 +161,9 @@ def register_printers(farm: Farm) -> None:
         for printer in farm.printers:
             assert printer.sims is not None
             store.add_printer(PrinterSpec(
-                id=printer.id, kind="serial", port=printer.sims.endpoints[printer.local],
-                baud=printer.kind.baud, bed_mm=printer.kind.bed_mm, bed_clear_mode="auto",
+                id=printer.id, kind="serial",
+                connection={"port": printer.sims.endpoints[printer.local], "baud": printer.kind.baud},
+                bed_mm=printer.kind.bed_mm, bed_clear_mode="auto",
             ))  # fmt: skip
     ids = {printer.id for printer in farm.printers}
     wait_until(lambda: sum(s.state == "idle" for p, s in farm.live().items() if p in ids) == len(ids),

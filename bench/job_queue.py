@@ -116,7 +116,7 @@ def fill_store(home: Path, jobs: int, printers: int) -> None:
                 PrinterSpec(
                     id=f"p{i:03d}",
                     kind="serial",
-                    port=f"socket://127.0.0.1:{6000 + i}",
+                    connection={"port": f"socket://127.0.0.1:{6000 + i}"},
                     material=("PLA", "PETG")[i % 2],
                     nozzle_mm=0.4,
                     bed_mm=(250.0, 210.0, 210.0),

@@ -69,7 +69,8 @@ def run_daemon(endpoints: list[str], home: Path, scratch: Path, seconds: float,
     part = small_part(scratch / "part.gcode", moves=120)
     with open_store(home, actor="bench") as store:
         for index, url in enumerate(endpoints):
-            store.add_printer(PrinterSpec(id=f"p{index:03d}", kind="serial", port=url, material="PLA",
+            store.add_printer(PrinterSpec(id=f"p{index:03d}", kind="serial", connection={"port": url},
+                                          material="PLA",
                                           nozzle_mm=0.4, bed_mm=(220, 220, 250)))
         kept = FileStore.for_home(home).put(part)
         info = FileInfo(sha256=kept.sha256, size=kept.size, name=part.name, estimated_time_s=60.0,

@@ -51,7 +51,8 @@ def seed_history(home: Path, runs: int, seed: int = 15) -> tuple[list[tuple[str,
     bias = {f"p{i:02d}": rng.uniform(0.8, 1.3) for i in range(PRINTERS)}
     with open_store(home) as store:
         for i, printer_id in enumerate(bias):
-            store.add_printer(PrinterSpec(id=printer_id, kind="serial", port=f"socket://127.0.0.1:{7000 + i}",
+            store.add_printer(PrinterSpec(id=printer_id, kind="serial",
+                                          connection={"port": f"socket://127.0.0.1:{7000 + i}"},
                                           material=("PLA", "PETG")[i % 2], nozzle_mm=0.4,
                                           bed_mm=(250.0, 210.0, 210.0), power_w=120.0))
         orders = [store.add_order(f"Customer {c:02d}", due=now + 86400 * 30).id for c in range(CUSTOMERS)]

@@ -36,7 +36,7 @@ def _site(home: Path, central: str, runs: int) -> None:
     (home / "farm.toml").write_text(f'[sync]\nsite = "truck-1"\ncentral = "{central}"\n')
     kept = FileStore.for_home(home).put(SAMPLE)
     with open_store(home) as store:
-        store.add_printer(PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9"))
+        store.add_printer(PrinterSpec(id="mk3", kind="serial", connection={"port": "socket://127.0.0.1:9"}))
         info = FileInfo(sha256=kept.sha256, size=kept.size, name=SAMPLE.name, estimated_time_s=1800.0)
         store.add_jobs([NewJob(file_sha=kept.sha256, name=SAMPLE.name, copies=runs * 2)], [info])
 

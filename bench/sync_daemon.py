@@ -78,7 +78,8 @@ def _print(endpoints: list[str], home: Path, part: Path, seconds: float, central
     info = FileInfo(sha256=kept.sha256, size=kept.size, name=part.name, estimated_time_s=600.0)
     with open_store(home, actor="bench") as store:
         for index, url in enumerate(endpoints):
-            store.add_printer(PrinterSpec(id=f"p{index:03d}", kind="serial", port=url, baud=BAUD))
+            store.add_printer(PrinterSpec(id=f"p{index:03d}", kind="serial",
+                                          connection={"port": url, "baud": BAUD}))
         history = store.add_jobs([NewJob(file_sha=kept.sha256, name="history", copies=1)], [info])
         add_history(home / "farm.db", job_id=history[0].id, printer="p000", runs=1, events=0)
         make = timed_factory(store, timings)

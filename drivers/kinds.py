@@ -1,12 +1,12 @@
 """Printer kinds: the one place that knows which kinds of printer farmctl drives, and what each needs.
 
 A kind (serial Marlin, OctoPrint; Moonraker or Bambu to come) is a folder under drivers/ with a
-`kind.py` that describes it with a `PrinterKind`: the connection settings it keeps (its columns of
-the printers table, which one is secret, the option that chooses it in `printers add`), how those
-settings are checked before anything is stored, how its driver is built, what `farmctl doctor` checks
-and how the daemon treats it (recovery points, the firmware name on MQTT). The store, the CLI's kind
-choice, the daemon's driver factory and doctor all ask `kind_of(name)` / `KINDS` instead of testing
-`kind == "serial"`. docs/printer-kinds.md lists the steps to add one.
+`kind.py` that describes it with a `PrinterKind`: the connection settings it keeps (keys of one record,
+`printers.connection`, which one is secret, which one says where the printer is), how they are parsed
+from text (`printers add/set --set KEY=VALUE`) and checked before anything is stored, how its driver is
+built, what `farmctl doctor` checks and how the daemon treats it (recovery points, the firmware name on
+MQTT). The store, the printers use cases, the daemon's driver factory and doctor all ask `kind_of(name)`
+/ `kinds()` instead of testing `kind == "serial"`. docs/printer-kinds.md lists the steps to add one.
 
 Kind modules are imported on first use, and stay light at import (their drivers are imported when a
 driver is built): the store checks a new printer's settings without loading pyserial or requests.
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from farmctl.errors import UserError
+from farmctl.redact import mask_url_passwords
 
 if TYPE_CHECKING:
     from farmctl.drivers.base import EventSink, PrinterDriver
@@ -59,11 +60,11 @@ class PrinterKind(ABC):
     """One kind of printer. Subclass it in drivers/<kind>/kind.py and `register` an instance."""
 
     name: str  # stored in printers.kind, shown by `printers list`: never renamed
-    columns: tuple[str, ...]  # its connection settings (printers table columns)
+    columns: tuple[str, ...]  # its connection settings' names (keys of printers.connection, `--set KEY=`)
     address: str  # the column that says where the printer is (port, octoprint_url): it chooses the kind
     option: str  # the `printers add` option giving `address`, as the refusals name it ("--port URL (serial)")
     secret: str | None = None  # the column holding its secret (never shown), if any
-    secret_option: str | None = None  # the option giving it ("--api-key")
+    secret_option: str | None = None  # the option giving it ("--api-key"); None: `--set SECRET=...`
     title: str  # how people name the kind in a sentence ("OctoPrint")
     source: str  # the firmware/host name MQTT publishes (`source` of the state document)
     recovery_points: bool = False  # the daemon keeps a recovery point per run (a reset mid-print recovers)
@@ -72,6 +73,11 @@ class PrinterKind(ABC):
     def check(self, settings: Settings) -> None:
         """Refuse settings of this kind that cannot work (one-line UserError), before anything is stored.
         `settings` holds only what is being set."""
+
+    def parse_setting(self, column: str, text: str) -> Any:
+        """One of its `columns` given as text (`printers add/set --set KEY=VALUE`), as it is stored: a
+        one-line UserError for text that is no such value. The text as given by default."""
+        return text
 
     def normalized(self, settings: dict[str, Any]) -> dict[str, Any]:
         """The settings as stored (a device path without a trailing slash, a URL without one)."""
@@ -96,6 +102,17 @@ class PrinterKind(ABC):
     def doctor(self, printer_id: str, settings: Settings, secret: str | None) -> list[Finding]:
         """What `farmctl doctor` says about one enabled printer of this kind."""
         return []
+
+    def check_unshared(self, address: str, others: Mapping[str, str]) -> None:
+        """Refuse (one-line UserError) an `address` that reaches the machine of another printer of this
+        kind (`others`: printer id -> its address), before it is stored: two printers on one machine
+        would fight over it. By default addresses are the same when written the same."""
+        other = next((other for other, found in others.items() if found == address), None)
+        if other is not None:
+            raise UserError(
+                f"printer {other} already uses {self.title} {mask_url_passwords(address)}; give another one, "
+                f"or change or remove printer {other} first"
+            )
 
     def clashes(self, addresses: dict[str, str]) -> dict[str, Finding]:
         """`farmctl doctor` across the enabled printers of this kind (printer id -> address): those whose

@@ -126,12 +126,6 @@ def test_the_checks_see_what_they_look_for() -> None:
     ]
 
 
-# The one circle left, named so that no new one can hide behind it: held_job.py is the resume half of
-# MarlinProtocol, split off for size, and works on the protocol's state (issue 17 follow-up: give it
-# its own state, or a narrow interface like daemon/fleet.py's).
-KNOWN_CIRCLES = [frozenset({"farmctl.drivers.serial.held_job", "farmctl.drivers.serial.protocol"})]
-
-
 def _against_layers(graph: dict[str, dict[str, int]]) -> list[str]:
     rank = _rank()
     wrong = []
@@ -150,9 +144,9 @@ def _against_layers(graph: dict[str, dict[str, int]]) -> list[str]:
 def _circles(graph: dict[str, dict[str, int]]) -> list[str]:
     described = []
     for group in _strongly_connected(graph):
-        members = set(group)
-        if len(group) < 2 or members in KNOWN_CIRCLES:
+        if len(group) < 2:
             continue
+        members = set(group)
         edges = [f"{a} -> {b} (line {graph[a][b]})" for a in sorted(group) for b in graph[a] if b in members]
         described.append("; ".join(edges))
     return described

@@ -6,7 +6,7 @@ key is verified against the server before it is stored, unless the operator says
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from farmctl.drivers.kinds import DriverContext, Finding, Notify, PrinterKind, Settings, register
@@ -43,6 +43,9 @@ class OctoPrintKind(PrinterKind):
     secret_option = "--api-key"
     title = "OctoPrint"
     source = "octoprint"
+
+    def parse_setting(self, column: str, text: str) -> Any:
+        return text.rstrip("/") if column == "octoprint_url" else text  # as --octoprint takes it
 
     def check(self, settings: Settings) -> None:
         if settings.get("octoprint_url") is not None:

@@ -12,6 +12,7 @@ import grp
 import os
 import socket
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -19,6 +20,7 @@ from urllib.parse import urlparse
 from farmctl.drivers.kinds import DriverContext, Finding, PrinterKind, Settings, register
 
 from farmctl.errors import UserError
+from farmctl.redact import mask_url_passwords
 
 if TYPE_CHECKING:
     from farmctl.drivers.base import EventSink, PrinterDriver
@@ -39,6 +41,14 @@ class SerialKind(PrinterKind):
 
         if settings.get("port") is not None:
             check_serial_port(settings["port"])
+
+    def parse_setting(self, column: str, text: str) -> Any:
+        if column != "baud":
+            return text
+        try:
+            return int(text)
+        except ValueError:
+            raise UserError(f"--set baud={text}: the baud rate is a whole number, e.g. 115200") from None
 
     def normalized(self, settings: dict[str, Any]) -> dict[str, Any]:
         from farmctl.drivers.serial.ports import normalized_port
@@ -94,6 +104,20 @@ class SerialKind(PrinterKind):
             return [_device(Path(port))]
         return [Finding("info", f"port {port} (not checked)")]
 
+
+    def check_unshared(self, address: str, others: Mapping[str, str]) -> None:
+        """Ports are compared as the devices they reach, not as text (a by-id link and its target are one)."""
+        from farmctl.drivers.serial.ports import same_device_as
+
+        clash = same_device_as(address, dict(others))
+        if clash is None:
+            return
+        other_id, other_port, device = clash
+        same = "" if other_port == address else f", the same device as {mask_url_passwords(address)}{device}"
+        raise UserError(
+            f"printer {other_id} already uses port {mask_url_passwords(other_port)}{same}; give another "
+            f"port, or change or remove printer {other_id} first"
+        )
 
     def clashes(self, addresses: dict[str, str]) -> dict[str, Finding]:
         """Ports that reach one device (a by-id link and its target, a usb:// identity and its node)."""

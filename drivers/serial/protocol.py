@@ -39,6 +39,12 @@ acks in order, everything sent before that M105 is done. While printing an M105 
 `temperature_interval_s`; it doubles as the tickle when no ok arrives (H16). The tickle keeps the lines in
 flight counted (a firmware blocked by a long move does not drain its RX ring) and is only sent while the ring
 can hold it, so the host never overruns the RX buffer.
+
+A held job (docs/serial.md, "Reconnect and continue"): when the driver holds a job across a lost link, the
+numbering, the history and the job cursor stay here (state RECONNECTING), and the `HeldJob` this protocol
+owns (held_job.py) remembers who the printer was and the last line known to be acknowledged, and runs the
+resume handshake on the next link. Its outcome is applied here, because it is about numbering and credits:
+the lines the printer turns out to have count as acknowledged, the rest are replayed from the history.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from farmctl.drivers.base import (
     JobFinished,
     JobOutcome,
     JobProgress,
+    LinkResumed,
     LogLine,
     Notice,
     NoticeLevel,
@@ -66,8 +73,8 @@ from farmctl.drivers.base import (
     TemperatureReading,
     Temperatures,
 )
-from farmctl.drivers.serial import held_job
 from farmctl.drivers.serial.flow import History, InFlight, Window
+from farmctl.drivers.serial.held_job import HeldJob, LinkBack, LinkRefused, PrinterLostState
 from farmctl.drivers.serial.link_state import Counters, FirmwareState, JobCursor, Rewind, stream_bytes
 from farmctl.drivers.serial.responses import (
     ErrorClass,
@@ -78,7 +85,6 @@ from farmctl.drivers.serial.responses import (
     firmware_name_version,
     numbered,
 )
-from farmctl.drivers.serial.resume import ResumeHandshake
 from farmctl.drivers.serial.settings import ProtocolSettings
 
 from farmctl.states import PrinterState
@@ -149,11 +155,9 @@ class MarlinProtocol:
         self._last_response = 0.0
         self._last_poll = 0.0
         self._resync_pending = False
-        # A held job (state RECONNECTING, see resume.py): the identity to expect back, the highest line
-        # number known to be acknowledged, and the handshake running on a new link.
-        self._held_identity: dict[str, str] = {}
-        self._held_low = 0
-        self._resume: ResumeHandshake | None = None
+        # A held job (state RECONNECTING): who the printer was, the last line known to be acknowledged,
+        # and the resume handshake running on a new link (held_job.py, resume.py).
+        self._held = HeldJob()
         self.drop_link: str | None = None  # set when the driver must close this link (the job stays held)
 
     # ---- inputs ---------------------------------------------------------------------------------------
@@ -241,15 +245,8 @@ class MarlinProtocol:
         if self.job is None:
             return
         if self.state is PrinterState.RECONNECTING:
-            # The printer is out of reach: the job ends here, nothing of it is sent. If a resume handshake
-            # is running on a new link, the printer gets a normal one instead (then it can be made safe).
-            linked, self._resume = self._resume is not None, None
-            self._finish_job(JobOutcome.CANCELLED, None, now)
-            if linked:
-                self.connect(now)
-            else:
-                self.error = "cancelled while the printer was unreachable"
-                self._set_state(PrinterState.ERROR, self.error)
+            # The printer is out of reach: the job ends here, nothing of it is sent.
+            self._end_held_job(JobOutcome.CANCELLED, None, "cancelled while the printer was unreachable", now)
             return
         self._finish_job(JobOutcome.CANCELLED, None, now)
         self._rewind = None
@@ -272,9 +269,9 @@ class MarlinProtocol:
         """The transport failed (unplug, write stall). The job fails where it stands (H26, H27), unless
         `hold`: then it is kept, with its numbering and history, for `reconnect` (state RECONNECTING)."""
         self.error = message
-        self._resume = None
+        self._held.stop()
         if hold and self.job is not None and self.state in _HOLDABLE:
-            held_job.hold(self, message, code, now)
+            self._hold(message, code, now)
             return
         if self.job is not None:
             self._finish_job(JobOutcome.FAILED, message, now)
@@ -285,20 +282,28 @@ class MarlinProtocol:
     def reconnect(self, now: float) -> None:
         """A new link to the printer of a held job: prove it is the same printer and did not reset, and learn
         which lines it has, before anything moves it (resume.py). Nothing else is sent meanwhile."""
-        held_job.reconnect(self, now)
+        self.drop_link = None
+        self._rx.clear()
+        self.firmware = FirmwareState()  # learnt again from the M115 answer
+        self._last_rx = self._ok_timer = self._stall_since = self._last_response = now
+        self._nudged = False
+        self._out += self._held.start(now, self.settings, self._resend_ok)
 
     def resynchronise(self, now: float) -> None:
         """The host was away (the laptop slept) with the link open: bytes and oks may be lost, and the printer
         may have lost power. Hold the job and run the resume handshake on this same link."""
-        held_job.resynchronise(self, now)
+        if self.job is not None and self.state in (PrinterState.PRINTING, PrinterState.PAUSED):
+            self._hold("the host was asleep; checking the printer before going on", "sleep", now)
+            self.reconnect(now)
 
     def abandon_held_job(self, reason: str, now: float) -> None:
         """A held job will not continue (the reconnect window passed): it ends INTERRUPTED. With a link open
         (a resume handshake running) the printer gets a normal handshake instead, so it can be made safe."""
-        held_job.abandon(self, reason, now)
+        if self.job is not None and self.state is PrinterState.RECONNECTING:
+            self._end_held_job(JobOutcome.INTERRUPTED, reason, reason, now)
 
     def disconnected(self, now: float) -> None:
-        self._resume = None
+        self._held.stop()
         if self.job is not None:
             self._finish_job(JobOutcome.FAILED, "disconnected", now)
         if self.state not in (PrinterState.FAULT, PrinterState.ERROR):
@@ -317,8 +322,9 @@ class MarlinProtocol:
 
     def next_deadline(self, now: float) -> float:
         """When `tick` next has something to do (the driver bounds its read timeout with it)."""
-        if self._resume is not None:
-            return self._resume.next_deadline(now)
+        held_deadline = self._held.next_deadline(now)
+        if held_deadline is not None:
+            return held_deadline
         deadline = now + 0.25
         if self._rewind is not None:
             deadline = min(deadline, now + self.settings.resend_settle_s / 2)
@@ -334,8 +340,8 @@ class MarlinProtocol:
     def _on_line(self, text: str, now: float) -> None:
         self._last_rx = now
         response = classify(text, self.active_tool)
-        if self._resume is not None:
-            held_job.on_resume_line(self, response, text, now)
+        if self._held.linked:
+            self._on_held_line(response, text, now)
             return
         after_resend, self._after_resend = self._after_resend, False
         unknown_before = self._unknown_command
@@ -785,9 +791,9 @@ class MarlinProtocol:
 
     def _check_timers(self, now: float) -> None:
         settings = self.settings
-        if self._resume is not None:
-            self._resume.tick(now)
-            held_job.apply_resume(self, now)
+        if self._held.linked:
+            self._held.tick(now)
+            self._on_held_step(now)
             return
         if self.state is PrinterState.CONNECTING:
             if now - self._hello_at >= settings.hello_retry_s:
@@ -929,6 +935,107 @@ class MarlinProtocol:
             ordered = sorted(self._gaps)
             self._gap_ref = ordered[int(0.9 * (len(ordered) - 1))]
             self._gaps_unsorted = 0
+
+    # ---- a job held across a lost link (held_job.py) ---------------------------------------------------
+
+    def _hold(self, reason: str, code: str, now: float) -> None:
+        """Keep the job, its numbering and its history for `reconnect`; forget what belonged to the link."""
+        if self.state is not PrinterState.RECONNECTING:
+            # Every line up to here was acknowledged; lines in flight, or voided by a resend and waiting for
+            # their replay, may or may not have reached the firmware: the probe tells.
+            unconfirmed = [entry.number for entry in self.window.entries() if entry.number is not None]
+            unconfirmed += [n for n in (self._collapse, self._replay_next) if n is not None]
+            self._held.mark(self.firmware.fields, unconfirmed, self._next_number)
+        self._rx.clear()
+        self._out.clear()  # for the link that is gone; what it held is replayed if it never arrived
+        self._rewind = self._replay_next = self._collapse = None
+        self._after_resend = False
+        self._commands = deque(c for c in self._commands if c.split(" ", 1)[0] not in ("M105", "M155"))
+        if self.state is not PrinterState.RECONNECTING:
+            self._emit_error(ErrorKind.RECOVERABLE_COMM, reason, code)
+            self._set_state(PrinterState.RECONNECTING, reason)
+
+    def _end_held_job(self, outcome: JobOutcome, error: str | None, message: str, now: float) -> None:
+        """A held job ends without going on. With a link open (a resume handshake running) the printer gets a
+        normal handshake instead, so it can be made safe; without one it stays in ERROR for `message`."""
+        linked = self._held.stop()
+        self._finish_job(outcome, error, now)
+        if linked:
+            self.connect(now)
+        else:
+            self.error = message
+            self._set_state(PrinterState.ERROR, message)
+
+    def _on_held_line(self, response: Response, text: str, now: float) -> None:
+        """A line while the resume handshake runs: the handshake judges it, and what it says about the
+        firmware is kept as on any link."""
+        kind = response.kind
+        if kind is Kind.CAPABILITY and response.capability:
+            self.firmware.capabilities[response.capability[0]] = response.capability[1]
+        elif kind is Kind.FIRMWARE_INFO:
+            self.firmware.fields = response.fields
+        elif kind is Kind.TEMPERATURE or response.temperatures:
+            self._update_temperatures(response.temperatures)
+        elif kind is Kind.ERROR and response.error_class is ErrorClass.FATAL:
+            self._held.stop()  # it halted while we were away (thermal runaway ...): a human must look
+            self._on_error(response, now)
+            return
+        elif kind is Kind.ACTION:
+            self._events.append(HostAction(self.printer, response.action, response.argument))
+        elif kind not in (Kind.OK, Kind.RESEND, Kind.BUSY, Kind.START):
+            self._events.append(LogLine(self.printer, False, text))
+        self._held.on_response(response, now)
+        self._on_held_step(now)
+
+    def _on_held_step(self, now: float) -> None:
+        """After each line and tick of the handshake: send what it wrote, and act on its verdict."""
+        self._out += self._held.take_output()
+        outcome = self._held.take_outcome()
+        if isinstance(outcome, LinkBack):
+            self._continue_held_job(outcome, now)
+        elif isinstance(outcome, PrinterLostState):
+            self._interrupt_held_job(outcome.message, now)
+        elif isinstance(outcome, LinkRefused):
+            self._emit_error(ErrorKind.RECOVERABLE_COMM, outcome.message, outcome.code)
+            self.drop_link = outcome.code  # the driver closes this link; the job stays held for the next try
+
+    def _interrupt_held_job(self, message: str, now: float) -> None:
+        self._events.append(PrinterReset(self.printer, True))
+        self._emit_error(ErrorKind.JOB_FATAL, message, "reset")
+        self._finish_job(JobOutcome.INTERRUPTED, message, now)
+        self.connect(now)
+
+    def _continue_held_job(self, back: LinkBack, now: float) -> None:
+        """The printer kept its state and accepted every line up to `back.firmware_line`: those run (their oks
+        were lost with the link), the rest are sent again from the history, and the job goes on."""
+        job = self.job
+        line, low, high = back.firmware_line, back.last_acked, self._next_number - 1
+        if job is None:
+            return
+        if not low <= line <= high:
+            message = f"the printer's line number is {line}, expected {low}..{high}: it restarted"
+            self._interrupt_held_job(message, now)
+            return
+        in_flight = {entry.number: entry for entry in self.window.entries() if entry.number is not None}
+        self._events.append(LinkResumed(self.printer, job.job_id, line, high - line, job.acked))
+        self.window.clear()
+        if any(entry.fence and number > line for number, entry in in_flight.items()):
+            job.fence_sent = False
+        self._accepted_through = line
+        self.error = None
+        self._last_poll = self._ok_timer = self._stall_since = now
+        self._set_state(PrinterState.PAUSED if job.paused else PrinterState.PRINTING, "link back")
+        self._identify(configure=False)  # it kept its settings (autoreport) along with everything else
+        for number in range(low + 1, line + 1):
+            entry = in_flight.get(number)
+            if entry is None:
+                stored = self.history.get(number)
+                if stored is None:
+                    continue
+                entry = InFlight(number, stored[1], len(stored[0]), stored[2])
+            self._on_acked(entry, now)
+        if self.job is not None and line + 1 < self._next_number:
+            self._replay_next = line + 1
 
     # ---- helpers --------------------------------------------------------------------------------------
 

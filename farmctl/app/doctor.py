@@ -157,8 +157,8 @@ def _shared_devices(printers: list[Any]) -> dict[str, Any]:
 
     clashes: dict[str, Any] = {}
     for kind in kinds():
-        addresses = {p.id: getattr(p, kind.address) for p in printers
-                     if p.enabled and p.kind == kind.name and getattr(p, kind.address)}
+        addresses = {p.id: p.connection[kind.address] for p in printers
+                     if p.enabled and p.kind == kind.name and p.connection.get(kind.address)}
         clashes.update(kind.clashes(addresses))
     return clashes
 
@@ -175,7 +175,8 @@ def _check_printer(printer: Any, store: Any, results: list[Check], shared: dict[
     findings = [shared[printer.id]] if printer.id in shared else None
     if findings is None:
         found = store.printer_secret(printer.id) if kind.secret is not None else None
-        settings = {column: getattr(printer, column) for column in kind.columns if column != kind.secret}
+        settings = {column: printer.connection.get(column) for column in kind.columns
+                    if column != kind.secret}
         findings = kind.doctor(printer.id, settings, found.api_key if found else None)
     results.extend(Check(name, f.status, f.detail, f.fix) for f in findings)
 

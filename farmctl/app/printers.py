@@ -45,6 +45,8 @@ class PrinterFields:
     bed_clear: str | None = None
     power_w: float | None = None
     profile: str | None = None
+    # `--set KEY=VALUE`: a connection setting of a kind by its name (a kind's `columns`), as typed
+    settings: list[str] | None = None
 
     def given(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))
@@ -77,13 +79,39 @@ def read_key(api_key: str | None, api_key_file: Path | None) -> str | None:
     return api_key
 
 
+def _connection(given: PrinterFields) -> dict[str, Any]:
+    """The connection settings given (None: not given): the options that name them, and each `--set
+    KEY=VALUE`, parsed by the kind whose setting KEY is (farmctl/drivers/kinds.py `parse_setting`)."""
+    from farmctl.drivers.kinds import kinds, owner_of
+
+    connection: dict[str, Any] = {
+        "port": given.port,
+        "baud": given.baud,
+        "octoprint_url": given.octoprint.rstrip("/") if given.octoprint else None,
+        "api_key": read_key(given.api_key, given.api_key_file),
+    }
+    for pair in given.settings or ():
+        key, equals, text = pair.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise UserError(f"--set {pair!r} is not KEY=VALUE; e.g. --set baud=250000")
+        owner = owner_of(key)
+        if owner is None:
+            known = "; ".join(f"{kind.name}: {', '.join(kind.columns)}" for kind in kinds())
+            raise UserError(f"--set {key}: no printer kind has a setting {key!r} ({known})")
+        if connection.get(key) is not None:
+            raise UserError(f"{key} is given twice; give it once, with --set or with its own option")
+        connection[key] = owner.parse_setting(key, text)
+    return connection
+
+
 def added_warning(printer: Printer) -> str | None:
     """One line to say after a printer was added or moved (a serial port that reaches no device now is
     registered all the same: plug it in later), or None."""
     from farmctl.drivers.kinds import kind_of
 
     kind = kind_of(printer.kind)
-    return kind.added_warning({kind.address: getattr(printer, kind.address)})
+    return kind.added_warning({kind.address: printer.connection.get(kind.address)})
 
 
 def _check_profile(name: str | None) -> tuple[float, float, float] | None:
@@ -117,16 +145,11 @@ def new_printer(printer_id: str, given: PrinterFields, *, verify: bool, notify: 
 
     if not printer_id or not set(printer_id) <= _ID_CHARS or len(printer_id) > 64:
         raise UserError(f"printer id '{printer_id}' must be 1-64 letters, digits, '-', '_' or '.'")
-    connection: dict[str, Any] = {
-        "port": given.port,
-        "baud": given.baud,
-        "octoprint_url": given.octoprint.rstrip("/") if given.octoprint else None,
-    }
+    connection = _connection(given)
     chosen = [kind for kind in kinds() if connection.get(kind.address) is not None]
     if len(chosen) != 1:
         raise UserError(f"give exactly one of {' or '.join(kind.option for kind in kinds())}")
     kind = chosen[0]
-    connection["api_key"] = read_key(given.api_key, given.api_key_file)
     kind.check_new(connection)
     _check_common(given)
     profile_bed = _check_profile(given.profile)
@@ -137,7 +160,8 @@ def new_printer(printer_id: str, given: PrinterFields, *, verify: bool, notify: 
     return PrinterSpec(
         id=printer_id,
         kind=kind.name,
-        **{column: connection[column] for column in kind.columns},
+        connection={column: connection[column] for column in kind.columns
+                    if connection.get(column) is not None},
         material=given.material,
         color=given.color,
         nozzle_mm=given.nozzle,
@@ -178,10 +202,7 @@ def check_changes(given: PrinterFields, spool_g: float | None) -> dict[str, Any]
     changes: dict[str, Any] = {
         key: value
         for key, value in {
-            "port": given.port,
-            "baud": given.baud,
-            "octoprint_url": given.octoprint.rstrip("/") if given.octoprint else None,
-            "api_key": read_key(given.api_key, given.api_key_file),
+            **_connection(given),
             "material": given.material,
             "color": given.color,
             "nozzle_mm": given.nozzle,
@@ -226,7 +247,7 @@ def change_printer(
     if verify and kind.secret is not None and (kind.address in changes or kind.secret in changes):
         secret = store.printer_secret(printer_id)
         merged = {
-            kind.address: changes.get(kind.address) or getattr(current, kind.address),
+            kind.address: changes.get(kind.address) or current.connection.get(kind.address),
             kind.secret: changes.get(kind.secret) or (secret.api_key if secret else None),
         }
         if all(merged.values()):

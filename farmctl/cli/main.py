@@ -19,7 +19,13 @@ _LISTING: tuple[tuple[type[UserError], str], ...] = (
 
 def option_of(name: str) -> str:
     """A use case's input as the CLI's option for it is spelled: spool_g -> --spool-g (every option
-    that gives a use case's input follows this rule)."""
+    that gives a use case's input follows this rule). A printer kind's secret is given by the kind's own
+    option, and a kind without one (a plug-in kind) takes it as `--set beacon_token=...`."""
+    from farmctl.drivers.kinds import owner_of
+
+    owner = owner_of(name)
+    if owner is not None and name == owner.secret:
+        return owner.secret_option or f"--set {name}=..."
     return "--" + name.replace("_", "-")
 
 

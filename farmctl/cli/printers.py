@@ -64,6 +64,16 @@ PowerOpt = Annotated[float | None, typer.Option("--power-w", metavar="WATTS",
                                                 help="Power draw while printing, watts.")]
 ProfileOpt = Annotated[str | None, typer.Option("--profile", metavar="PROFILE",
                                                 help="Kinematic profile for time estimates.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="A connection setting of the printer's kind by its name (repeatable), e.g. baud=250000: what "
+        "--port, --baud, --octoprint and --api-key set, and the settings of a kind without options of its "
+        "own (docs/printer-kinds.md).",
+    ),
+]
 VerifyOpt = Annotated[
     bool,
     typer.Option(
@@ -92,6 +102,7 @@ def add(
     bed_clear: BedClearOpt = None,
     power_w: PowerOpt = None,
     profile: ProfileOpt = None,
+    setting: SetOpt = None,
     verify: VerifyOpt = True,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
@@ -102,7 +113,7 @@ def add(
     given = PrinterFields(
         port=port, baud=baud, octoprint=octoprint, api_key=api_key, api_key_file=api_key_file,
         material=material, color=color, nozzle=nozzle, bed=bed, tags=tag, bed_clear=bed_clear,
-        power_w=power_w, profile=profile,
+        power_w=power_w, profile=profile, settings=setting,
     )
     spec = new_printer(printer_id, given, verify=verify, notify=message)
     from farmctl.cli.queue_support import open_store
@@ -267,6 +278,7 @@ def set_(
     bed_clear: BedClearOpt = None,
     power_w: PowerOpt = None,
     profile: ProfileOpt = None,
+    setting: SetOpt = None,
     spool_g: Annotated[
         float | None,
         typer.Option("--spool-g", metavar="GRAMS",
@@ -284,7 +296,7 @@ def set_(
     given = PrinterFields(
         port=port, baud=baud, octoprint=octoprint, api_key=api_key, api_key_file=api_key_file,
         material=material, color=color, nozzle=nozzle, bed=bed, tags=tag, bed_clear=bed_clear,
-        power_w=power_w, profile=profile,
+        power_w=power_w, profile=profile, settings=setting,
     )
     try:
         changes = check_changes(given, spool_g)

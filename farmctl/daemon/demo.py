@@ -270,8 +270,8 @@ class DemoFarm:
                         store.update_printer(name, port=url)  # a re-used demo home: new simulator ports
                         continue
                     store.add_printer(PrinterSpec(
-                        id=name, kind="serial", port=url, baud=115200, material=kind.material,
-                        color=kind.color,
+                        id=name, kind="serial", connection={"port": url, "baud": 115200},
+                        material=kind.material, color=kind.color,
                         nozzle_mm=kind.nozzle_mm, bed_mm=kind.bed_mm, power_w=kind.power_w,
                         tags=frozenset({"demo"}), bed_clear_mode="always",
                     ))

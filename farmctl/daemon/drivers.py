@@ -21,13 +21,13 @@ def connection_key(printer: Printer) -> tuple[object, ...]:
     """What, when changed by `printers set`, needs a new driver: the kind and every kind's connection
     settings (a secret by whether there is one: the record never holds it)."""
     secrets = {kind.secret for kind in kinds()}
-    shown = (getattr(printer, column) for column in connection_columns() if column not in secrets)
+    shown = (printer.connection.get(column) for column in connection_columns() if column not in secrets)
     return (printer.kind, *shown, printer.has_api_key)
 
 
 def settings_of(printer: Printer, kind: PrinterKind) -> dict[str, Any]:
     """The printer's connection settings of its kind, without the secret (`JobStore.printer_secret`)."""
-    return {column: getattr(printer, column) for column in kind.columns if column != kind.secret}
+    return {column: printer.connection.get(column) for column in kind.columns if column != kind.secret}
 
 
 class DriverMaker:

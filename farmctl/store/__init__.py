@@ -1,7 +1,7 @@
 """The persistent store: the only code that imports SQLModel and SQLAlchemy (see docs/queue.md).
 
 with JobStore.open(home, config=load_config(home)) as store:   # or farmctl.app.farm.open_store(home)
-    store.add_printer(PrinterSpec(id="mk3-1", kind="serial", port="/dev/ttyACM0"))
+    store.add_printer(PrinterSpec(id="mk3-1", kind="serial", connection={"port": "/dev/ttyACM0"}))
     run = store.claim_copy("mk3-1", [job_id, ...])   # the dispatcher's guarded claim
 
 The store reads and writes its database and nothing else: no configuration files, no wording of any

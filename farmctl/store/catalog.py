@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any
 
@@ -12,20 +13,19 @@ from sqlalchemy.exc import IntegrityError
 from farmctl.drivers.kinds import connection_columns, kinds
 from farmctl.errors import BadValue, UserError
 from farmctl.ids import UnknownOrder, UnknownPrinter, format_id
-from farmctl.redact import mask_optional, mask_url_passwords
+from farmctl.redact import mask_optional
 from farmctl.states import PrinterState
 from farmctl.store.base import StoreBase, inserted_id, join_tags, origin_text, split_tags
 from farmctl.store.records import Order, Printer, PrinterSecret, PrinterSpec
 from farmctl.store.recovery import release_pending
 from farmctl.store.tables import jobs, orders, print_runs, printers
 
-# Settings `printers set` may change (connection and capabilities); state is the daemon's.
-SETTABLE = {f.name for f in fields(PrinterSpec)} - {"id"}
+# Settings `printers set` may change besides a kind's connection settings; state is the daemon's.
+SETTABLE = {f.name for f in fields(PrinterSpec)} - {"id", "connection"}
 
 
 def printer_from_row(row: Row[Any]) -> Printer:
     m = row._mapping
-    settings = _record(m["connection"])
     bed = (m["bed_x"], m["bed_y"], m["bed_z"]) if m["bed_x"] is not None else None
     try:
         state = PrinterState(m["state"])
@@ -34,9 +34,7 @@ def printer_from_row(row: Row[Any]) -> Printer:
     return Printer(
         id=m["id"],
         kind=m["kind"],
-        port=settings.get("port"),
-        baud=settings.get("baud"),
-        octoprint_url=settings.get("octoprint_url"),
+        connection=_record(m["connection"]),
         has_api_key=bool(m["api_key"]),
         material=m["material"],
         color=m["color"],
@@ -64,8 +62,12 @@ def printer_from_row(row: Row[Any]) -> Printer:
 def record_columns() -> tuple[str, ...]:
     """The settings `printers.connection` keeps: every kind's connection settings but its secret (the
     secret has its own column, `api_key`, so that no listing of the record can show it)."""
-    secrets = {kind.secret for kind in kinds()}
-    return tuple(column for column in connection_columns() if column not in secrets)
+    return tuple(column for column in connection_columns() if column not in _secrets())
+
+
+def _secrets() -> set[str]:
+    """The kinds' secret settings: each is stored in the api_key column, never in the record."""
+    return {kind.secret for kind in kinds() if kind.secret is not None}
 
 
 def _record(text: str | None) -> dict[str, Any]:
@@ -90,41 +92,33 @@ def _check_settings(values: dict[str, Any]) -> None:
         kind.check(values)
 
 
-def _refuse_shared_endpoint(
-    conn: Connection, printer_id: str, port: str | None, octoprint_url: str | None
-) -> None:
-    """Two printers on one serial device (or one OctoPrint) would fight over the same machine. Serial
-    ports are compared as the devices they reach, not as text (a by-id symlink and its target are one)."""
-    if port is None and octoprint_url is None:
+def _refuse_shared_endpoint(conn: Connection, printer_id: str, values: Mapping[str, Any]) -> None:
+    """Two printers on one machine (one serial device, one OctoPrint) would fight over it: each kind whose
+    address is being written compares it with the other printers' addresses (its `check_unshared`)."""
+    given = [(kind, values[kind.address]) for kind in kinds() if values.get(kind.address) is not None]
+    if not given:
         return
     rows = conn.execute(select(printers.c.id, printers.c.connection).where(printers.c.id != printer_id)).all()
     others = {row.id: _record(row.connection) for row in rows}
-    if port is not None:
-        from farmctl.drivers.serial.ports import same_device_as
+    for kind, address in given:
+        addresses = {other: found[kind.address] for other, found in others.items()
+                     if found.get(kind.address) is not None}
+        kind.check_unshared(address, addresses)
 
-        ports = {other: found["port"] for other, found in others.items() if found.get("port") is not None}
-        clash = same_device_as(port, ports)
-        if clash is not None:
-            other_id, other_port, device = clash
-            same = "" if other_port == port else f", the same device as {mask_url_passwords(port)}{device}"
-            raise UserError(
-                f"printer {other_id} already uses port {mask_url_passwords(other_port)}{same}; give another "
-                f"port, or change or remove printer {other_id} first"
-            )
-    if octoprint_url is not None:
-        other = next((o for o, found in others.items() if found.get("octoprint_url") == octoprint_url), None)
-        if other is not None:
-            raise UserError(
-                f"printer {other} already uses OctoPrint {mask_url_passwords(octoprint_url)}; give "
-                f"another one, or change or remove printer {other} first"
-            )
+
+def _connection(spec: PrinterSpec) -> dict[str, Any]:
+    """Every kind's connection settings of `spec` (None: not given); a setting no kind has is refused."""
+    unknown = set(spec.connection) - set(connection_columns())
+    if unknown:
+        raise UserError(f"cannot set {', '.join(sorted(unknown))} on a printer")
+    return {column: spec.connection.get(column) for column in connection_columns()}
 
 
 def _spec_columns(spec: PrinterSpec) -> dict[str, Any]:
     values: dict[str, Any] = {
         "kind": spec.kind,
-        "connection": _record_text({column: getattr(spec, column) for column in record_columns()}),
-        "api_key": spec.api_key,
+        "connection": _record_text({column: spec.connection.get(column) for column in record_columns()}),
+        "api_key": next((spec.connection[s] for s in sorted(_secrets()) if spec.connection.get(s)), None),
         "material": spec.material,
         "color": spec.color,
         "nozzle_mm": spec.nozzle_mm,
@@ -142,15 +136,15 @@ class CatalogOps(StoreBase):
     # ---- printers -------------------------------------------------------------------------
     def add_printer(self, spec: PrinterSpec) -> Printer:
         now = self.now()
-        spec = replace(spec, **_normalized({"port": spec.port, "octoprint_url": spec.octoprint_url}))
-        _check_settings({"port": spec.port, "octoprint_url": spec.octoprint_url})
+        spec = replace(spec, connection=_normalized(_connection(spec)))
+        _check_settings(_connection(spec))
         try:
             with self._write() as conn:
                 if conn.execute(select(printers.c.id).where(printers.c.id == spec.id)).first():
                     raise UserError(
                         f"printer {spec.id} already exists; pick another id or `printers set {spec.id}`"
                     )
-                _refuse_shared_endpoint(conn, spec.id, spec.port, spec.octoprint_url)
+                _refuse_shared_endpoint(conn, spec.id, _connection(spec))
                 conn.execute(
                     printers.insert().values(
                         id=spec.id, created_at=now, updated_at=now, **_spec_columns(spec)
@@ -197,7 +191,7 @@ class CatalogOps(StoreBase):
 
     def update_printer(self, printer_id: str, **changes: Any) -> Printer:
         """Change registration settings (`printers set`); `bed_mm` and `tags` take their usual types."""
-        unknown = set(changes) - SETTABLE
+        unknown = set(changes) - SETTABLE - set(connection_columns())
         if unknown:
             raise UserError(f"cannot set {', '.join(sorted(unknown))} on a printer")
         changes = _normalized(changes)
@@ -207,12 +201,14 @@ class CatalogOps(StoreBase):
                 values.update(bed_x=value[0], bed_y=value[1], bed_z=value[2])
             elif key == "tags":
                 values["tags"] = join_tags(value)
+            elif key in _secrets():
+                values["api_key"] = value
             else:
                 values[key] = value
         _check_settings(changes)
         record = {column: values.pop(column) for column in record_columns() if column in values}
         with self._write() as conn:
-            _refuse_shared_endpoint(conn, printer_id, changes.get("port"), changes.get("octoprint_url"))
+            _refuse_shared_endpoint(conn, printer_id, changes)
             if record:  # the record's other settings stay as they are
                 found = conn.execute(select(printers.c.connection).where(printers.c.id == printer_id)).first()
                 if found is None:

@@ -6,6 +6,7 @@ o3, j12, r7 (see farmctl/ids.py). Times are POSIX seconds; the CLI renders ISO 8
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +19,10 @@ class PrinterSpec:
     """A printer as registered by the operator (`printers add`)."""
 
     id: str
-    kind: str  # serial | octoprint
-    port: str | None = None
-    baud: int | None = None
-    octoprint_url: str | None = None
-    api_key: str | None = None
+    kind: str  # a kind of farmctl/drivers/kinds.py: serial | octoprint
+    # Its kind's connection settings by name (the kind's `columns`), its secret included (the store keeps
+    # that apart, in the api_key column): {"port": "/dev/ttyACM0", "baud": 250000}.
+    connection: Mapping[str, Any] = field(default_factory=dict)
     material: str | None = None
     color: str | None = None
     nozzle_mm: float | None = None
@@ -37,10 +37,8 @@ class PrinterSpec:
 class Printer:
     id: str
     kind: str
-    port: str | None
-    baud: int | None
-    octoprint_url: str | None
-    has_api_key: bool
+    connection: Mapping[str, Any]  # its kind's connection settings by name, never its secret
+    has_api_key: bool  # whether its kind's secret is stored (`JobStore.printer_secret`)
     material: str | None
     color: str | None
     nozzle_mm: float | None
@@ -65,6 +63,20 @@ class Printer:
     @property
     def api_key_masked(self) -> str | None:
         return "********" if self.has_api_key else None
+
+    # The built-in kinds' settings by name, as the JSON documents have always named them (`port`, `baud`,
+    # `octoprint`: a contract). Code that serves every kind reads `connection`.
+    @property
+    def port(self) -> str | None:
+        return self.connection.get("port")
+
+    @property
+    def baud(self) -> int | None:
+        return self.connection.get("baud")
+
+    @property
+    def octoprint_url(self) -> str | None:
+        return self.connection.get("octoprint_url")
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,12 @@ def farm(tmp_path: Path) -> Iterator[Farm]:
 
 def add_printers(opened: Farm) -> None:
     opened.store.add_printer(
-        PrinterSpec(id="mini", kind="serial", port="socket://127.0.0.1:9", bed_mm=(10.0, 10.0, 10.0))
+        PrinterSpec(id="mini", kind="serial", connection={"port": "socket://127.0.0.1:9"},
+                    bed_mm=(10.0, 10.0, 10.0))
     )
     opened.store.add_printer(
-        PrinterSpec(id="big", kind="serial", port="socket://127.0.0.1:8", bed_mm=(250.0, 210.0, 210.0))
+        PrinterSpec(id="big", kind="serial", connection={"port": "socket://127.0.0.1:8"},
+                    bed_mm=(250.0, 210.0, 210.0))
     )
 
 

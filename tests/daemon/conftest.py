@@ -68,8 +68,8 @@ class Farm:
 
     def add_printer(self, printer_id: str, url: str, **extra: Any) -> None:
         with self.store() as store:
-            store.add_printer(PrinterSpec(id=printer_id, kind="serial", port=url, material="PLA",
-                                          nozzle_mm=0.4, bed_mm=(220, 220, 250), **extra))
+            store.add_printer(PrinterSpec(id=printer_id, kind="serial", connection={"port": url},
+                                          material="PLA", nozzle_mm=0.4, bed_mm=(220, 220, 250), **extra))
 
     def queue(self, path: Path, copies: int = 1, **extra: Any) -> int:
         kept = FileStore.for_home(self.home).put(path)

@@ -33,8 +33,9 @@ def test_an_octoprint_url_password_never_reaches_the_observer(farm: Farm) -> Non
     # Nothing listens on port 1: the driver fails to connect and reports the URL in its details.
     with farm.store() as store:
         store.add_printer(
-            PrinterSpec(id="octo-1", kind="octoprint", octoprint_url=f"http://user:{PASSWORD}@127.0.0.1:1",
-                        api_key="k" * 32)
+            PrinterSpec(id="octo-1", kind="octoprint",
+                        connection={"octoprint_url": f"http://user:{PASSWORD}@127.0.0.1:1",
+                                    "api_key": "k" * 32})
         )
     observer = RecordingObserver()
     daemon = farm.start_daemon(observer=observer)

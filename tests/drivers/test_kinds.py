@@ -23,9 +23,11 @@ from farmctl.drivers.kinds import (
 
 from farmctl.app.doctor import _check_printer, _shared_devices
 from farmctl.app.farm import open_store
+from farmctl.app.printers import PrinterFields, add_printer, change_printer, check_changes, new_printer
+from farmctl.cli.main import one_line
 from farmctl.daemon.drivers import DriverMaker, connection_key
 from farmctl.errors import UserError
-from farmctl.store import JobStore, PrinterSpec
+from farmctl.store import JobStore, PrinterSecret, PrinterSpec
 from farmctl.store.catalog import record_columns
 from farmctl.store.tables import printers
 
@@ -51,19 +53,20 @@ def test_the_built_in_kinds_and_their_settings() -> None:
 def test_a_kinds_checks_guard_the_store(tmp_path: Path) -> None:
     with open_store(tmp_path / "farm") as store:
         with pytest.raises(UserError, match="has an unknown scheme 'ftp://'"):
-            store.add_printer(PrinterSpec(id="a", kind="serial", port="ftp://x"))
+            store.add_printer(PrinterSpec(id="a", kind="serial", connection={"port": "ftp://x"}))
         with pytest.raises(UserError, match="is not an OctoPrint URL"):
             store.add_printer(
-                PrinterSpec(id="b", kind="octoprint", octoprint_url="octopi.local", api_key="k")
+                PrinterSpec(id="b", kind="octoprint",
+                            connection={"octoprint_url": "octopi.local", "api_key": "k"})
             )
-        added = store.add_printer(PrinterSpec(id="c", kind="serial", port="/dev/ttyACM0/"))
+        added = store.add_printer(PrinterSpec(id="c", kind="serial", connection={"port": "/dev/ttyACM0/"}))
         assert added.port == "/dev/ttyACM0"  # normalised by its kind
         assert store.list_printers() == [added]
 
 
 def test_the_connection_key_is_every_kinds_settings(tmp_path: Path) -> None:
     with open_store(tmp_path / "farm") as store:
-        spec = PrinterSpec(id="o", kind="octoprint", octoprint_url="http://o", api_key="k")
+        spec = PrinterSpec(id="o", kind="octoprint", connection={"octoprint_url": "http://o", "api_key": "k"})
         printer = store.add_printer(spec)
     assert connection_key(printer) == ("octoprint", None, None, "http://o", True)
 
@@ -112,7 +115,8 @@ def probe(tmp_path: Path) -> Iterator[tuple[_Probe, JobStore]]:
     KINDS[kind.name] = kind
     try:
         with open_store(tmp_path / "farm") as store:
-            spec = PrinterSpec(id="p", kind="octoprint", octoprint_url="http://p", api_key="sesame")
+            spec = PrinterSpec(id="p", kind="octoprint",
+                               connection={"octoprint_url": "http://p", "api_key": "sesame"})
             store.add_printer(spec)
             with store._write() as conn:  # a printer of the probe kind (no face registers one)
                 conn.execute(printers.update().where(printers.c.id == "p").values(kind="probe"))
@@ -139,3 +143,76 @@ def test_doctor_asks_the_registered_kind(probe: tuple[_Probe, JobStore]) -> None
     assert [(c.name, c.status, c.detail) for c in found] == [
         ("printer p", "ok", "probe http://p with a key of 6")
     ]
+
+
+class _Beacon(PrinterKind):
+    """A kind with settings of its own, registered from outside: nothing outside this class names them."""
+
+    name = "beacon"
+    columns = ("beacon_url", "beacon_slot", "beacon_token")
+    address = "beacon_url"
+    option = "--set beacon_url=URL"
+    secret = "beacon_token"
+    title = "Beacon"
+    source = "beacon"
+
+    def parse_setting(self, column: str, text: str) -> Any:
+        return int(text) if column == "beacon_slot" else text
+
+    def check(self, settings: Settings) -> None:
+        if str(settings.get("beacon_url") or "beacon:").split(":", 1)[0] != "beacon":
+            raise UserError(f"{settings['beacon_url']} is not a beacon:// URL")
+
+    def make_driver(
+        self, printer_id: str, settings: Settings, secret: str | None, sink: EventSink, context: DriverContext
+    ) -> PrinterDriver:
+        driver: Any = _Driver(printer_id, settings, secret)
+        return driver  # type: ignore[no-any-return]
+
+    def doctor(self, printer_id: str, settings: Settings, secret: str | None) -> list[Finding]:
+        detail = f"{settings['beacon_url']} slot {settings['beacon_slot']}, key of {len(secret or '')}"
+        return [Finding("ok", detail)]
+
+
+@pytest.fixture
+def beacon(tmp_path: Path) -> Iterator[JobStore]:
+    kinds()  # the built-in kinds first
+    KINDS["beacon"] = _Beacon()
+    try:
+        with open_store(tmp_path / "farm") as store:
+            yield store
+    finally:
+        del KINDS["beacon"]
+
+
+def test_a_kind_with_its_own_settings_is_registered_changed_and_driven_through_the_registry(
+    beacon: JobStore,
+) -> None:
+    store = beacon
+    given = PrinterFields(settings=["beacon_url=beacon://b1", "beacon_slot=3", "beacon_token=sesame"])
+    printer = add_printer(store, new_printer("b", given, verify=False, notify=print))
+    assert (printer.kind, printer.connection, printer.has_api_key) == (
+        "beacon", {"beacon_url": "beacon://b1", "beacon_slot": 3}, True  # the secret apart, as any kind's
+    )
+    assert store.printer_secret("b") == PrinterSecret("b", "sesame")
+    with pytest.raises(UserError, match="printer b already uses Beacon beacon://b1"):
+        add_printer(store, new_printer("b2", PrinterFields(settings=["beacon_url=beacon://b1"]), verify=False,
+                                       notify=print))
+    with pytest.raises(UserError, match="ftp://b is not a beacon:// URL"):
+        store.update_printer("b", beacon_url="ftp://b")
+    store.add_printer(PrinterSpec(id="s", kind="serial", connection={"port": "loop://"}))
+    token = check_changes(PrinterFields(settings=["beacon_token=t"]), None)
+    with pytest.raises(UserError) as refused:
+        change_printer(store, "s", token, spool_g=None, verify=False, notify=print)
+    assert "serial printer; --set beacon_token=... is for Beacon printers" in one_line(refused.value)
+    assert "serial printer; beacon_token is for Beacon printers" in refused.value.message  # another face
+
+    changes = check_changes(PrinterFields(settings=["beacon_slot=4"]), None)
+    changed = change_printer(store, "b", changes, spool_g=None, verify=False, notify=print)
+    assert changed.changed == ["beacon_slot"] and changed.printer.connection["beacon_slot"] == 4
+
+    driver: Any = DriverMaker(store)(store.get_printer("b"), lambda event: None)
+    assert (driver.settings, driver.secret) == ({"beacon_url": "beacon://b1", "beacon_slot": 4}, "sesame")
+    found: list[Any] = []
+    _check_printer(store.get_printer("b"), store, found, _shared_devices([store.get_printer("b")]))
+    assert [(c.status, c.detail) for c in found] == [("ok", "beacon://b1 slot 4, key of 6")]

@@ -27,7 +27,8 @@ def command(printer: str, action: str, *, expires_in_s: float = 30.0) -> RemoteC
 
 def farm_store(tmp_path: Path) -> JobStore:
     store = open_store(tmp_path, actor="mqtt")
-    store.add_printer(PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9", material="PLA",
+    store.add_printer(PrinterSpec(id="mk3", kind="serial", connection={"port": "socket://127.0.0.1:9"},
+                                  material="PLA",
                                   nozzle_mm=0.4, bed_mm=(220, 220, 250)))
     live = LiveStore.attach(store)
     live.register_daemon(DAEMON, "host", 1, {})

@@ -58,7 +58,7 @@ def add_job(store: JobStore, *, copies: int = 1, seconds: float = 3600.0, **kw: 
 
 def add_printer(store: JobStore, pid: str, **kw: object) -> None:
     port = 10_000 + int.from_bytes(pid.encode()) % 50_000  # one port per printer id (never shared)
-    spec = PrinterSpec(id=pid, kind="serial", port=f"socket://127.0.0.1:{port}", **kw)  # type: ignore[arg-type]
+    spec = PrinterSpec(id=pid, kind="serial", connection={"port": f"socket://127.0.0.1:{port}"}, **kw)  # type: ignore[arg-type]
     store.add_printer(spec)
 
 

@@ -51,7 +51,8 @@ def _race(target: str) -> None:
     printer_ids = [f"p{i}" for i in range(PROCESSES * PRINTERS_PER_PROCESS)]
     for pid in printer_ids:
         store.add_printer(
-            PrinterSpec(id=pid, kind="serial", port=f"socket://127.0.0.1:1{pid[1:]}", bed_clear_mode="auto")
+            PrinterSpec(id=pid, kind="serial",
+                        connection={"port": f"socket://127.0.0.1:1{pid[1:]}"}, bed_clear_mode="auto")
         )
     infos = [fake_file(f"part{i}.gcode") for i in range(JOBS)]
     store.add_jobs([NewJob(file_sha=f.sha256, name=f.name, copies=COPIES) for f in infos], infos)

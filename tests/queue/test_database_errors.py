@@ -27,7 +27,7 @@ def test_writing_a_read_only_database_is_one_line(home: Path) -> None:
     open_store(home).close()
     uri = f"sqlite:///file:{home / 'farm.db'}?mode=ro&uri=true"
     with JobStore.open(url=uri) as store, pytest.raises(UserError) as raised:
-        store.add_printer(PrinterSpec(id="p1", kind="serial", port="loop://"))
+        store.add_printer(PrinterSpec(id="p1", kind="serial", connection={"port": "loop://"}))
     assert "read-only" in raised.value.message and "\n" not in raised.value.message
 
 

@@ -75,7 +75,8 @@ def test_the_live_status_table_never_holds_a_url_password(home: Path) -> None:
     from farmctl.store.live import LiveStatus, LiveStore
 
     with open_store(home) as store:
-        store.add_printer(PrinterSpec(id="octo-2", kind="octoprint", octoprint_url=URL, api_key="k" * 20))
+        store.add_printer(PrinterSpec(id="octo-2", kind="octoprint",
+                                      connection={"octoprint_url": URL, "api_key": "k" * 20}))
         live = LiveStore.attach(store)
         live.register_daemon("d1", "host", 1, {})
         assert live.claim_printers("d1", ["octo-2"], 30.0) == ["octo-2"]

@@ -15,8 +15,7 @@ def test_printer_registration_round_trip_and_secret_kept_apart(store: JobStore) 
     spec = PrinterSpec(
         id="op1",
         kind="octoprint",
-        octoprint_url="http://octopi.local",
-        api_key="S3CRET-KEY",
+        connection={"octoprint_url": "http://octopi.local", "api_key": "S3CRET-KEY"},
         material="PETG",
         nozzle_mm=0.6,
         bed_mm=(250.0, 210.0, 210.0),
@@ -303,17 +302,19 @@ def test_a_held_job_with_a_copy_printing_is_still_listed_as_printing(store: JobS
 
 
 def test_two_printers_never_share_a_port_or_an_octoprint(store: JobStore) -> None:
-    store.add_printer(PrinterSpec(id="a", kind="serial", port="/dev/ttyACM0"))
-    store.add_printer(PrinterSpec(id="b", kind="serial", port="/dev/ttyACM1"))
+    store.add_printer(PrinterSpec(id="a", kind="serial", connection={"port": "/dev/ttyACM0"}))
+    store.add_printer(PrinterSpec(id="b", kind="serial", connection={"port": "/dev/ttyACM1"}))
     with pytest.raises(UserError, match="printer a already uses port /dev/ttyACM0"):
-        store.add_printer(PrinterSpec(id="c", kind="serial", port="/dev/ttyACM0"))
+        store.add_printer(PrinterSpec(id="c", kind="serial", connection={"port": "/dev/ttyACM0"}))
     with pytest.raises(UserError, match="printer a already uses port"):
         store.update_printer("b", port="/dev/ttyACM0")
     store.update_printer("a", port="/dev/ttyACM0")  # its own port again is fine
-    octo = PrinterSpec(id="o1", kind="octoprint", octoprint_url="http://u:pw@octopi.local", api_key="k" * 20)
+    octo = PrinterSpec(id="o1", kind="octoprint",
+                       connection={"octoprint_url": "http://u:pw@octopi.local", "api_key": "k" * 20})
     store.add_printer(octo)
     with pytest.raises(UserError, match=r"printer o1 already uses OctoPrint http://u:\*\*\*@octopi.local"):
-        store.add_printer(PrinterSpec(id="o2", kind="octoprint", octoprint_url=octo.octoprint_url))
+        store.add_printer(PrinterSpec(id="o2", kind="octoprint",
+                                      connection={"octoprint_url": octo.connection["octoprint_url"]}))
     assert [p.id for p in store.list_printers()] == ["a", "b", "o1"]
 
 

@@ -24,7 +24,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, dic
     home = tmp_path_factory.mktemp("api") / "farm"
     home.mkdir()
     with open_store(home) as store:
-        store.add_printer(PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9",
+        store.add_printer(PrinterSpec(id="mk3", kind="serial", connection={"port": "socket://127.0.0.1:9"},
                                       material="PLA", nozzle_mm=0.4, bed_mm=(250, 210, 210)))
         store.add_order("ACME Pumps", due=store.now() + 7 * 86400)
     part = home.parent / "housing.gcode"

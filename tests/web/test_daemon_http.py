@@ -35,7 +35,8 @@ def farm(home: Path) -> Iterator[Farm]:
 
 def _printer(home: Path, url: str) -> None:
     with open_store(home, actor="test") as store:
-        store.add_printer(PrinterSpec(id="mk3", kind="serial", port=url, material="PLA", nozzle_mm=0.4,
+        store.add_printer(PrinterSpec(id="mk3", kind="serial", connection={"port": url},
+                                      material="PLA", nozzle_mm=0.4,
                                       bed_mm=(250, 210, 210)))
 
 

@@ -61,7 +61,8 @@ def test_the_dashboard_follows_the_farm_live(farm: Farm, browser: Any) -> None:
     with running_simulator(count=2, speed=50.0) as sim:
         with open_store(farm.home, actor="test") as store:
             for index, endpoint in enumerate(sim.endpoints):
-                store.add_printer(PrinterSpec(id=f"mk3-{index + 1}", kind="serial", port=endpoint,
+                store.add_printer(PrinterSpec(id=f"mk3-{index + 1}", kind="serial",
+                                              connection={"port": endpoint},
                                               material="PLA", nozzle_mm=0.4, bed_mm=(250, 210, 210)))
             store.add_order("ACME Pumps", due=store.now() + 7 * 86400)
         served = start_server(farm.home)
@@ -92,7 +93,7 @@ def test_the_dashboard_follows_the_farm_live(farm: Farm, browser: Any) -> None:
 def test_a_wrong_key_shows_nothing_of_the_farm(home: Path, browser: Any) -> None:
     add_key(home, "wallscreen", "read")
     with open_store(home, actor="test") as store:
-        store.add_printer(PrinterSpec(id="secret-printer", kind="serial", port="socket://127.0.0.1:9"))
+        store.add_printer(PrinterSpec(id="secret-printer", kind="serial", connection={"port": "socket://127.0.0.1:9"}))
     served = start_server(home)
     try:
         browser.get(served.url)
@@ -108,7 +109,7 @@ def test_an_open_dashboard_needs_no_key(home: Path, browser: Any) -> None:
     add_key(home, "slicer", "upload")
     (home / "farm.toml").write_text("[http]\nopen_dashboard = true\n")
     with open_store(home, actor="test") as store:
-        store.add_printer(PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9"))
+        store.add_printer(PrinterSpec(id="mk3", kind="serial", connection={"port": "socket://127.0.0.1:9"}))
     served = start_server(home)
     try:
         browser.get(served.url)
@@ -127,7 +128,7 @@ def test_the_page_carries_the_document_only_for_a_reader_and_no_text_of_the_farm
     reader = add_key(home, "wallscreen", "read")
     hostile = "</script><script>window.owned = 1</script>.gcode"
     with open_store(home, actor="test") as store:
-        store.add_printer(PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9",
+        store.add_printer(PrinterSpec(id="mk3", kind="serial", connection={"port": "socket://127.0.0.1:9"},
                                       bed_mm=(250, 210, 210)))
         info = FileInfo(sha256="b" * 64, size=10, name=hostile, estimated_time_s=600.0)
         store.add_jobs([NewJob(file_sha=info.sha256, name=hostile, copies=1)], [info])

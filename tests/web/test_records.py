@@ -46,7 +46,8 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, dic
     )
     clock = Clock(PRINTED_AT)
     with open_store(home, clock=clock) as store:
-        store.add_printer(PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9", material="PLA",
+        store.add_printer(PrinterSpec(id="mk3", kind="serial", connection={"port": "socket://127.0.0.1:9"},
+                                      material="PLA",
                                       nozzle_mm=0.4, bed_mm=(250, 210, 210)))
         order = store.add_order("ACME Pumps", due=clock.now + 86400, project="housings")
         info = FileInfo(sha256="a" * 64, size=10, name="gear.gcode", estimated_time_s=3600.0,

@@ -27,7 +27,7 @@ def test_the_share_link_shows_one_order_and_nothing_else(home: Path, tmp_path: P
     port = _free_port()
     (home / "farm.toml").write_text(f"[http]\nport = {port}\n")
     with open_store(home, actor="test") as store:
-        store.add_printer(PrinterSpec(id="mk3-secret", kind="serial", port="socket://127.0.0.1:9",
+        store.add_printer(PrinterSpec(id="mk3-secret", kind="serial", connection={"port": "socket://127.0.0.1:9"},
                                       bed_mm=(250, 210, 210)))
         store.add_order("ACME Pumps", due=store.now() + 7 * 86400, project="pump housing")
         store.add_order("Globex", due=store.now() + 3 * 86400)

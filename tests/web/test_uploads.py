@@ -28,7 +28,8 @@ CURA = (Path(samples_init).parent / "cube25_cura.gcode").read_bytes()
 def farm(home: Path) -> Iterator[tuple[Served, str]]:
     """A farm with one printer and order o1, served, with an upload key."""
     with open_store(home) as store:
-        mk3 = PrinterSpec(id="mk3", kind="serial", port="socket://127.0.0.1:9", bed_mm=(250, 210, 210))
+        mk3 = PrinterSpec(id="mk3", kind="serial", connection={"port": "socket://127.0.0.1:9"},
+                          bed_mm=(250, 210, 210))
         store.add_printer(mk3)
         store.add_order("ACME Pumps", due=store.now() + 7 * 86400)
     key = add_key(home, "slicer", "upload")
