@@ -253,13 +253,14 @@ class StateProbe:
         """When `printer` went into the `state` another client saw at `seen_at` (wall clock): the stamp
         of the first document of the newest spell of that state begun by then (a state document is
         published again while the state holds). None: no document showed it."""
-        with self._lock:
-            mine = sorted((s for s in self.seen if s.printer == printer and s.stamped <= seen_at),
-                          key=lambda s: s.stamped)  # fmt: skip
+        with self._lock:  # a copy only: the MQTT thread appends to it and times what it receives
+            everything = list(self.seen)
+        mine = sorted((s for s in everything if s.printer == printer and s.stamped <= seen_at),
+                      key=lambda s: s.stamped)  # fmt: skip
         began = None
-        for earlier, seen in zip([None, *mine], mine, strict=False):
-            if seen.state == state and (earlier is None or earlier.state != state):
-                began = seen.stamped
+        for earlier, document in zip([None, *mine], mine, strict=False):
+            if document.state == state and (earlier is None or earlier.state != state):
+                began = document.stamped
         return began
 
     def latencies_ms(self, since: float = 0.0) -> list[float]:
