@@ -14,15 +14,15 @@ simulator's `advanced_ok` profile) and half the Cura spiral vase (an Ender-3 cla
  4. once every printer is past its heat-up: the streaming window: daemon CPU, lines acknowledged, so CPU
     per streamed line and how many printers one core carries;
  5. last, pause / resume / cancel on --controlled printers the CLI's way (a control request) until the
-    daemon publishes the new state; meanwhile `farmctl status` is timed every 30 s, every printer state
-    change is timed to an outside MQTT subscriber, and the daemon's RSS is sampled every 30 s;
-    the side loads (bench/farm_loads.py, all by default) run from step 3 to the end: `farmctl status`
+    daemon publishes the new state; meanwhile every printer state change is timed to an outside MQTT
+    subscriber and the daemon's RSS is sampled every 30 s; and from step 3 to the end the side loads run
+    (bench/farm_loads.py; `--side-load`, all by default): `farmctl status` and `status --json` timed
     every 30 s, and `farmctl serve` (its own process, with a read key from `farmctl keys add`) with
-    --dashboard-clients clients doing what the dashboard page does in a browser: the page, its live
-    event stream held open, a reload every --dashboard-reload seconds; timed: every answer, page loads,
-    a printer's state change (the daemon's MQTT stamp) until a client has it; the server's CPU and RSS.
-    The server's figures are reported apart; the daemon's CPU, RSS and starvation are judged as without
-    it (`--side-load status` leaves the dashboard out, for comparison);
+    --dashboard-clients clients doing what the dashboard page does in a browser (the page, its live
+    event stream held open, a reload every --dashboard-reload seconds), timed: every answer, page loads,
+    a printer's state change (the daemon's MQTT stamp) until a screen has it; the server's CPU and RSS.
+    The server's figures are reported apart: the daemon's CPU, RSS and starvation are judged as they are
+    without it (`--side-load status` leaves the dashboard out, to compare);
  6. the daemon is stopped (SIGTERM, on_stop = cancel) and the simulators write their stats: host-caused
     planner starvation per printer (docs/simulator.md: dry time that was the host's fault, not the
     file's, the link's or the simulator's; printers paused in 5 are listed apart, a pause being a host
@@ -292,7 +292,8 @@ def run(args: argparse.Namespace, scratch: Path) -> Report:
         before, after = measure(farm, args.idle_seconds)
         report.idle = (after.cores_since(before), rss_mb(daemon.pid), after.waiting_since(before))
         sampler = RssSampler(daemon.pid, 30.0, judge=args.soak)
-        context = LoadContext(home, probe, args.dashboard_clients, args.dashboard_reload)
+        context = LoadContext(home, probe, dashboard_clients=args.dashboard_clients,
+                              dashboard_reload_s=args.dashboard_reload)
         farm.loads = [sampler, *(SIDE_LOADS[name](context) for name in args.side_load)]
         for load in farm.loads:
             load.start()
