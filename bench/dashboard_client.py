@@ -157,12 +157,13 @@ class DashboardClient:
                 try:
                     self._shown = self._load() if self._keyed else self._first_visit()
                     self._watch(next_reload)
-                    next_reload = max(next_reload + self.reload_s, time.monotonic() + 1.0)  # reloads
-                except (requests.RequestException, ClientError, ValueError, KeyError) as exc:
+                except (OSError, ClientError, ValueError, KeyError) as exc:  # requests' errors are OSErrors
                     if self._stop.is_set():
                         break
                     self.figures.errors.append(f"{type(exc).__name__}: {exc}"[:300])
                     self._stop.wait(RETRY_S)
+                if time.monotonic() >= next_reload:  # else an error cut the stream: the page loads again
+                    next_reload = max(next_reload + self.reload_s, time.monotonic() + 1.0)
         finally:
             self.figures.cpu_s = time.thread_time()
             self._session.close()
@@ -207,7 +208,7 @@ class DashboardClient:
         timer.start()
         try:
             self._read_stream(until)
-        except requests.RequestException:
+        except OSError:  # requests' errors are OSErrors
             if not (self._stop.is_set() or time.monotonic() >= until):
                 raise
         finally:
@@ -239,7 +240,8 @@ class DashboardClient:
                         self._shown = self._draw(self._shown, fields, received)
                 else:
                     self.figures.keepalives += 1
-        raise ClientError("the server ended the event stream")
+        if not (self._stop.is_set() or time.monotonic() >= until):  # interrupt() may end it cleanly
+            raise ClientError("the server ended the event stream")
 
     def _draw(self, shown: Shown, fields: dict[str, str], received: float) -> Shown:
         states = printer_states(json.loads(fields["data"]))
