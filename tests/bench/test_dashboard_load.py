@@ -68,7 +68,9 @@ def test_clients_get_in_with_a_read_key_follow_the_stream_and_reload(tmp_path: P
         figures = client.figures
         assert figures.errors == []
         assert len(figures.first_visits) == 1  # the key form once; the cookie afterwards
-        assert figures.answers["GET /dashboard/state"]  # the 401 of the first visit, then the document
+        # the first visit's 401 and document; every reload had the document in the page
+        assert len(figures.answers["GET /dashboard/state"]) == 2
+        assert len(figures.answers["GET /"]) == 1 + len(figures.page_loads)
         assert figures.answers["POST /dashboard/key"]
         assert figures.changes_seen >= 1 and figures.unmatched == 0 and figures.state_changes
         assert figures.cpu_s > 0
