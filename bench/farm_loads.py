@@ -1,71 +1,31 @@
-"""Work that runs beside the daemon while bench/farm_physical.py's farm prints, and what it measured.
+"""The side loads bench/farm_physical.py can run beside the daemon while its farm prints (`--side-load`).
 
-A side load starts when the printers start, runs in its own thread and, when stopped, returns report
-lines and checks against targets. `SIDE_LOADS` names the ones a run can choose (`--side-load`).
+A side load starts when the printers start, runs in threads of its own (the dashboard's also a process:
+`farmctl serve`) and, when stopped, returns report lines and checks against targets (the shapes are in
+bench/side_load.py). `SIDE_LOADS` names the ones a run can choose; every one runs by default:
 
-This is where issue 16's other faces plug in: `farmctl serve` with a few dashboard clients would be a
-side load that starts the server on a free port of the farm home and N clients that load its pages and
-API the way a browser does, timing each answer. `farmctl serve` exists (issue 14; bench/web_dashboard.py
-measures it on its own), but that side load is not written yet, so it is not listed (a stand-in would
-measure nothing real).
+* `status`: `farmctl status` and `status --json` every 30 s, as a technician runs them (this module);
+* `dashboard`: `farmctl serve` as its own process on the farm home, with a read key made by
+  `farmctl keys add`, and N clients (`--dashboard-clients`, 3) that do what the dashboard page does in
+  a browser: load `/`, hold its live event stream open, reload every `--dashboard-reload` seconds like
+  a wall screen (bench/farm_dashboard_load.py, the clients in bench/dashboard_client.py).
+
+The daemon's own RSS sampler (`RssSampler`) is always run and is not a choice.
 """
 
 from __future__ import annotations
 
 import statistics
-import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
+from bench.farm_dashboard_load import DashboardLoad
 from bench.harness import farmctl_env, percentile, rss_mb, timed_farmctl
+from bench.side_load import Check, LoadContext, Outcome, Periodic, SideLoad
 
 STATUS_target_S = 0.5
 RSS_GROWTH_BOUND_MB_PER_H = 10.0  # "memory flat": what the soak accepts after start-up
-
-
-@dataclass(frozen=True)
-class Check:
-    figure: str
-    measured: str
-    target: str
-    met: bool
-
-
-@dataclass
-class Outcome:
-    lines: list[str] = field(default_factory=list)
-    checks: list[Check] = field(default_factory=list)
-
-
-class SideLoad(Protocol):
-    def start(self) -> None: ...
-
-    def stop(self) -> Outcome: ...
-
-
-class Periodic:
-    """Calls `tick()` every `period` seconds on a thread until stopped."""
-
-    def __init__(self, period: float) -> None:
-        self.period = period
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.period):
-            self.tick()
-
-    def tick(self) -> None:
-        raise NotImplementedError
-
-    def halt(self) -> None:
-        self._stop.set()
-        self._thread.join(60)
 
 
 class StatusCommand(Periodic):
@@ -150,4 +110,7 @@ class RssSampler(Periodic):
         return outcome
 
 
-SIDE_LOADS = {"status": StatusCommand}
+SIDE_LOADS: dict[str, Callable[[LoadContext], SideLoad]] = {
+    "status": lambda context: StatusCommand(context.home),
+    "dashboard": DashboardLoad,
+}

@@ -14,20 +14,27 @@ simulator's `advanced_ok` profile) and half the Cura spiral vase (an Ender-3 cla
  4. once every printer is past its heat-up: the streaming window: daemon CPU, lines acknowledged, so CPU
     per streamed line and how many printers one core carries;
  5. last, pause / resume / cancel on --controlled printers the CLI's way (a control request) until the
-    daemon publishes the new state; meanwhile `farmctl status` is timed every 30 s, every printer state
-    change is timed to an outside MQTT subscriber, and the daemon's RSS is sampled every 30 s;
+    daemon publishes the new state; meanwhile every printer state change is timed to an outside MQTT
+    subscriber and the daemon's RSS is sampled every 30 s; and from step 3 to the end the side loads run
+    (bench/farm_loads.py; `--side-load`, all by default): `farmctl status` and `status --json` timed
+    every 30 s, and `farmctl serve` (its own process, with a read key from `farmctl keys add`) with
+    --dashboard-clients clients doing what the dashboard page does in a browser (the page, its live
+    event stream held open, a reload every --dashboard-reload seconds), timed: every answer, page loads,
+    a printer's state change (the daemon's MQTT stamp) until a screen has it; the server's CPU and RSS.
+    The server's figures are reported apart: the daemon's CPU, RSS and starvation are judged as they are
+    without it (`--side-load status` leaves the dashboard out, to compare);
  6. the daemon is stopped (SIGTERM, on_stop = cancel) and the simulators write their stats: host-caused
     planner starvation per printer (docs/simulator.md: dry time that was the host's fault, not the
     file's, the link's or the simulator's; printers paused in 5 are listed apart, a pause being a host
     that stops sending on purpose), and every journal is checked against its file (bench/journal_check.py).
 
 --soak: one hour, --fault-printers printers with the exactly-once bench's faults (bench/streaming.py),
-memory growth per hour. Other work in or beside the daemon plugs in as a side load (bench/farm_loads.py;
-`farmctl serve` with dashboard clients is not one yet).
+memory growth per hour. Other work in or beside the daemon plugs in as a side load (bench/farm_loads.py).
 
     .venv/bin/python -m bench.farm_physical                            # 100 printers, 10 minutes
     .venv/bin/python -m bench.farm_physical --printers 10 --minutes 2  # small scale (a busy machine)
     .venv/bin/python -m bench.farm_physical --soak                     # 100 printers, 1 hour, faults
+    .venv/bin/python -m bench.farm_physical --side-load status         # without the dashboard
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from typing import Any
 
 from farmctl.drivers.serial.preflight import preflight_file
 
-from bench.farm_loads import SIDE_LOADS, RssSampler, SideLoad
+from bench.farm_loads import SIDE_LOADS, RssSampler
 from bench.farm_report import Report
 from bench.harness import (
     FARMCTL,
@@ -63,6 +70,7 @@ from bench.harness import (
     wait_until,
 )
 from bench.journal_check import check_journal
+from bench.side_load import LoadContext, SideLoad
 from bench.streaming import EXACTLY_ONCE_FAULTS
 from farmctl.app.farm import open_store
 from farmctl.store import NewJob, PrinterSpec
@@ -286,7 +294,9 @@ def run(args: argparse.Namespace, scratch: Path) -> Report:
         before, after = measure(farm, args.idle_seconds)
         report.idle = (after.cores_since(before), rss_mb(daemon.pid), after.waiting_since(before))
         sampler = RssSampler(daemon.pid, 30.0, judge=args.soak)
-        farm.loads = [sampler, *(SIDE_LOADS[name](home) for name in args.side_load)]
+        context = LoadContext(home, probe, dashboard_clients=args.dashboard_clients,
+                              dashboard_reload_s=args.dashboard_reload)
+        farm.loads = [sampler, *(SIDE_LOADS[name](context) for name in args.side_load)]
         for load in farm.loads:
             load.start()
         began = time.monotonic()
@@ -352,6 +362,10 @@ def main() -> None:
         default=sorted(SIDE_LOADS),
         choices=sorted(SIDE_LOADS),
         help="other work beside the daemon while it prints",
+    )
+    parser.add_argument("--dashboard-clients", type=int, default=3, help="browsers on the dashboard")
+    parser.add_argument(
+        "--dashboard-reload", type=float, default=45.0, help="seconds between two reloads of each browser"
     )
     parser.add_argument("--keep", action="store_true", help="keep the farm home and journals")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

@@ -7,9 +7,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.farm_loads import Check, Outcome
 from bench.harness import percentile, spread
 from bench.journal_check import JournalCheck
+from bench.side_load import Check, Outcome
 
 CPU_TARGET_CORES = 0.5
 RSS_TARGET_MB = 300.0

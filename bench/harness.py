@@ -249,6 +249,20 @@ class StateProbe:
                 None,
             )
 
+    def changed_at(self, printer: str, state: str, seen_at: float) -> float | None:
+        """When `printer` went into the `state` another client saw at `seen_at` (wall clock): the stamp
+        of the first document of the newest spell of that state begun by then (a state document is
+        published again while the state holds). None: no document showed it."""
+        with self._lock:  # a copy only: the MQTT thread appends to it and times what it receives
+            everything = list(self.seen)
+        mine = sorted((s for s in everything if s.printer == printer and s.stamped <= seen_at),
+                      key=lambda s: s.stamped)  # fmt: skip
+        began = None
+        for earlier, document in zip([None, *mine], mine, strict=False):
+            if document.state == state and (earlier is None or earlier.state != state):
+                began = document.stamped
+        return began
+
     def latencies_ms(self, since: float = 0.0) -> list[float]:
         return [(s.received - s.stamped) * 1000 for s in self.states(since)]
 

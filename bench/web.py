@@ -20,6 +20,7 @@ its RSS across the large uploads; constant in the file size means the two peaks 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -48,23 +49,28 @@ class Server:
 
 
 @contextmanager
-def served_farm(home: Path) -> Iterator[Server]:
-    """`farmctl serve --port 0` on a fresh farm home (no keys: loopback is open)."""
+def served_farm(home: Path, log: Path | None = None) -> Iterator[Server]:
+    """`farmctl serve --port 0` on the farm home `home` (a fresh one has no keys: loopback is open);
+    its stderr goes to `log` when given."""
     env = {**os.environ, "FARMCTL_HOME": str(home)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "farmctl", "serve", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
-    )
-    assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    try:
-        if not selector.select(timeout=60):
-            raise SystemExit("farmctl serve did not print its URL within 60 s")
-        yield Server(process.stdout.readline().strip(), home, process)
-    finally:
-        process.terminate()
-        process.wait(15)
+    with contextlib.ExitStack() as stack:
+        stderr = stack.enter_context(log.open("ab")) if log is not None else subprocess.DEVNULL
+        process = subprocess.Popen(
+            [sys.executable, "-m", "farmctl", "serve", "--port", "0"],
+            stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+        )
+        assert process.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ)
+        try:
+            url = process.stdout.readline().strip() if selector.select(timeout=60) else ""
+            if not url.startswith("http://"):
+                where = f" (its log: {log})" if log is not None else ""
+                raise SystemExit(f"farmctl serve did not print its URL within 60 s{where}")
+            yield Server(url, home, process)
+        finally:
+            process.terminate()
+            process.wait(15)
 
 
 def stream_upload(url: str, path: str, fields: dict[str, str], source: Path, name: str) -> tuple[int, float]:
