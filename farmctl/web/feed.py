@@ -135,6 +135,7 @@ class FarmFeed:
         self._task: asyncio.Task[None] | None = None
         self._watchers = 0
         self._last_watch = time.monotonic()
+        self._closed = False
 
     async def current(self) -> tuple[str, int]:
         """The document now and its version (built here if the producer has none yet)."""
@@ -149,7 +150,7 @@ class FarmFeed:
         self._watchers += 1
         try:
             sent = -1
-            while True:
+            while not self._closed:
                 self._ensure_running()
                 if self.text is None:
                     await self.current()
@@ -158,7 +159,7 @@ class FarmFeed:
                     assert self.text is not None
                     yield f"event: farm\nid: {sent}\ndata: {self.text}\n\n"
                     continue
-                if not await self._wait_past(sent):
+                if not await self._wait_past(sent) and not self._closed:
                     yield ": keep-alive\n\n"
         finally:
             self._watchers -= 1
@@ -168,10 +169,19 @@ class FarmFeed:
         """Wait for a version after `version`; False after KEEPALIVE_S without one."""
         async with self._changed:
             try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.version != version), KEEPALIVE_S)
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: self.version != version or self._closed), KEEPALIVE_S
+                )
             except TimeoutError:
                 return False
         return True
+
+    async def close(self) -> None:
+        """The server is stopping: every event stream ends now (a wall screen's never ends by itself,
+        and the server waits for its open requests before it stops)."""
+        self._closed = True
+        async with self._changed:
+            self._changed.notify_all()
 
     def start(self) -> None:
         """Build the first document now (the server starts), then follow the farm while watched."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import signal
 import socket
 import threading
 from pathlib import Path
@@ -21,6 +22,8 @@ from farmctl.errors import UserError
 from farmctl.web.auth import Gate
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     import uvicorn
 
     from farmctl.store import JobStore
@@ -58,6 +61,31 @@ def bind(host: str, port: int) -> socket.socket:
     sock.set_inheritable(True)
     return sock
 
+
+GRACEFUL_SHUTDOWN_S = 5  # open requests (uploads, event streams) get this long once asked to stop
+
+
+def _stopping_server(
+    base: type[uvicorn.Server], before: Callable[[], Awaitable[None]]
+) -> type[uvicorn.Server]:
+    """uvicorn's server that runs `before` (ending the dashboards' event streams) when it starts to shut
+    down, then waits for open requests as usual, at most GRACEFUL_SHUTDOWN_S (uvicorn is imported
+    only by a process that serves, so the class is made here)."""
+
+    class StoppingServer(base):  # type: ignore[valid-type,misc]
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await before()
+            await super().shutdown(sockets=sockets)
+
+    return StoppingServer
+
+
+class _StopRequested(Exception):
+    """SIGTERM arrived: the server has shut down and `farmctl serve` ends normally."""
+
+
+def _stop_requested(signum: int, frame: object) -> None:
+    raise _StopRequested
 
 class HttpServer:
     """One farm's server on one bound socket."""
@@ -97,6 +125,7 @@ class HttpServer:
         )
         clear_stale(home)
         self.app = create_app(context)
+        self._feed = context.feed
         self.socket = bind(host, port)
         bound_port = self.socket.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
@@ -129,15 +158,27 @@ class HttpServer:
             lifespan="on",
             timeout_keep_alive=30,
             server_header=False,
+            # A wall screen's event stream never ends by itself: without a bound, Ctrl-C (and the
+            # daemon's stop) would wait for every open dashboard to go away, silently, for ever.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _stopping_server(uvicorn.Server, self._feed.close)(config)
         return self._server
 
     def serve_forever(self) -> None:
-        """Serve until Ctrl-C or SIGTERM (uvicorn's signal handling; main thread only)."""
+        """Serve until Ctrl-C or SIGTERM (uvicorn's signal handling; main thread only).
+
+        Once it has shut down, uvicorn raises the signal it caught again for the handler it found: for
+        SIGINT that is Python's KeyboardInterrupt (exit 130), for SIGTERM the default, which would end
+        the process at once, before the mDNS announcement is withdrawn and the store closed. A SIGTERM
+        (systemd's stop, `kill`) is a requested stop: it ends here, cleanly."""
+        previous = signal.signal(signal.SIGTERM, _stop_requested)
         try:
             self._uvicorn().run(sockets=[self.socket])
+        except _StopRequested:
+            pass
         finally:
+            signal.signal(signal.SIGTERM, previous)
             self._withdraw()
 
     def _withdraw(self) -> None:
@@ -158,7 +199,7 @@ class HttpServer:
         self._thread = threading.Thread(target=run, name="farmctl-http", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = GRACEFUL_SHUTDOWN_S + 2.0) -> None:
         self._withdraw()
         if self._server is not None:
             self._server.should_exit = True
