@@ -322,6 +322,7 @@ class Preflighter:
         self._fixed = encoding != "utf-8"
         self._non_ascii = False
         self._again = False  # read the whole file once more as Latin-1 (see above)
+        self._refusal: PreflightError | None = None
         self._carry = b""  # the last line of a chunk, until its end arrives
         self._offset = 0  # in the file, of the first byte not yet checked
         self._line = 0
@@ -331,20 +332,30 @@ class Preflighter:
         self._block: hashlib.blake2b | None = None  # of the block being read (none before the first command)
         self._shortened = self._total = self._longest = 0
 
+    @property
+    def done(self) -> bool:
+        """Nothing more to learn from the bytes fed (a refusal, or a file to read again whole)."""
+        return self._again or self._refusal is not None
+
     def feed(self, chunk: bytes) -> None:
-        if self._again:
+        """Check the chunk's whole lines. Never raises: a refusal waits for `finish()`, so whoever feeds it
+        (the analysis) ends its own pass and reports its own refusals first."""
+        if self.done:
             return
         data = self._carry + chunk if self._carry else chunk
         cut = data.rfind(b"\n") + 1
         self._carry = data[cut:]
         if cut:
-            self._check(data[:cut] if cut < len(data) else data)
+            self._check_or_keep(data[:cut] if cut < len(data) else data)
 
     def finish(self, path: Path | None = None) -> PreflightIndex:
-        """The index of the whole file; `path` is read once more in the one case described above."""
-        if self._carry and not self._again:
-            self._check(self._carry)
+        """The index of the whole file, or its PreflightError; `path` is read once more in the one case
+        described above."""
+        if self._carry and not self.done:
+            self._check_or_keep(self._carry)
             self._carry = b""
+        if self._refusal is not None:
+            raise self._refusal
         if self._again:
             if path is None:
                 raise PreflightError(f"{self.source}: mixed text encodings; save the file as UTF-8")
@@ -355,6 +366,12 @@ class Preflighter:
         return PreflightIndex(self._offset, self._encoding, self.max_line_bytes, self._starts,
                               bytes(self._digests), self._source_lines, self._shortened, self._total,
                               self._longest)
+
+    def _check_or_keep(self, data: bytes) -> None:
+        try:
+            self._check(data)
+        except PreflightError as refusal:
+            self._refusal = refusal
 
     def _check(self, data: bytes) -> None:
         ascii_only = data.isascii()
@@ -403,7 +420,7 @@ class Preflighter:
 def _read_through(path: Path, checker: Preflighter) -> PreflightIndex:
     try:
         with open(path, "rb") as file:
-            while chunk := file.read(_READ_BYTES):
+            while not checker.done and (chunk := file.read(_READ_BYTES)):
                 checker.feed(chunk)
     except OSError as error:
         raise PreflightError(f"cannot read {path}: {error.strerror or error}") from error
