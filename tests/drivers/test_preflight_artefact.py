@@ -167,3 +167,39 @@ def test_the_gear_from_its_artefact_streams_what_a_fresh_check_streams(tmp_path:
     view = loaded.job_lines()
     for index in (0, 1, BLOCK_COMMANDS, len(view) // 2, len(view) - 1):
         assert view[index] == fresh.commands[index]
+
+
+def _plain_file(path: Path) -> str:
+    """ASCII with `\n` ends only (the scanned path, linescan.py) and every line the rules treat apart:
+    comments, blank and comment-only lines, tabs and runs of blanks, paren comments, a control byte,
+    lines that are shortened to fit, semicolons inside paren comments, blanks before a comment."""
+    kinds = [
+        "G1 X{i}.5 Y{i} E0.{i} F1800", "G1  X{i}\tY2 ;move", "   ", "; layer {i}", "",
+        "M104 S200 (warm) ; c", "G1 X{i} (a;b) Y1", "\tG28  ", "M117 \x1fodd", ";",
+        "G1 X{i}.5{z} Y20.25{z} Z0.3{z} E0.12345{z} F1800.0{z}",  # shortened to fit
+        "G1 X1 ( unclosed", "M105;", " ; only a comment",
+    ]
+    lines = [kinds[i % len(kinds)].format(i=i, z="0" * 12) for i in range(3 * BLOCK_COMMANDS + 40)]
+    text = "\n".join(lines) + "\n"
+    path.write_bytes(text.encode("ascii"))
+    return text
+
+
+@pytest.mark.parametrize("size", [3, 1000, 1 << 20])
+def test_the_scanned_check_of_plain_lines_is_the_line_by_line_check(tmp_path: Path, size: int) -> None:
+    part = tmp_path / "part.gcode"
+    text = _plain_file(part)
+    expected = preflight_text(text)
+    index = fed(part, size)
+    assert index.shortened > 0 and index == preflight_index(part)
+    result = index.result(part)
+    assert list(result.commands) == expected.commands and result.source_lines == expected.source_lines
+    assert (result.total_bytes, result.shortened) == (expected.total_bytes, expected.shortened)
+    assert index.longest == max(map(len, expected.commands))
+
+
+def test_a_scanned_refusal_names_its_line(tmp_path: Path) -> None:
+    part = tmp_path / "part.gcode"
+    part.write_text("G28\n" * 700 + "M117 " + "x" * 90 + "\n" + "G28\n" * 10)
+    with pytest.raises(PreflightError, match=r"part.gcode:701: command is 95 bytes"):
+        preflight_file(part)
