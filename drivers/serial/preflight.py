@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, overload
 
-import numpy as np
-
 # Line numbers grow during a job; reserve room for a 7-digit N and a 3-digit checksum.
 NUMBERING_OVERHEAD = len("N1234567 ") + len("*255")
 MAX_CMD_SIZE = 96  # Marlin's default line limit (ProtocolSettings.max_line_bytes)
@@ -435,6 +433,7 @@ class Preflighter:
     def _scanned(self, data: bytes) -> list[int]:
         """The same for ASCII whole lines with `\n` ends, measured by linescan.py; the few lines it leaves
         to the rules (paren comments, lines to shorten or refuse) go through `_command` as above."""
+        import numpy as np  # here: importing the driver (`farmctl print`, a kind) stays light
         from farmctl.drivers.serial.linescan import scan_lines
 
         scanned = scan_lines(data, self._limit)
