@@ -26,6 +26,7 @@ from typing import Protocol
 from farmctl.errors import UserError
 
 _CHUNK = 1 << 20
+_HEX = frozenset("0123456789abcdef")
 _DOWNLOADS: dict[Path, threading.Lock] = {}  # one lock per cached file ever fetched by this process
 _DOWNLOADS_GUARD = threading.Lock()
 
@@ -69,6 +70,18 @@ class FileStore:
 
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}.gcode"
+
+    def sidecar(self, sha256: str, suffix: str) -> Path:
+        """Where something made from a stored file is kept beside it, `<sha256>.<suffix>` (its pre-flight:
+        drivers/serial/artefact.py). Removed with the file; never fetched nor shared between hosts."""
+        return self.root / sha256[:2] / f"{sha256}.{suffix}"
+
+    def sha_of(self, path: Path) -> str | None:
+        """The sha256 `path` is kept under when it is a file of this store (`path_for`), else None."""
+        sha = path.stem
+        if len(sha) == 64 and all(c in _HEX for c in sha) and path == self.path_for(sha):
+            return sha
+        return None
 
     def has(self, sha256: str) -> bool:
         if self.path_for(sha256).is_file():
@@ -152,6 +165,8 @@ class FileStore:
 
     def remove(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)
+        for sidecar in self.path_for(sha256).parent.glob(f"{sha256}.*"):
+            sidecar.unlink(missing_ok=True)
 
 
 def _copy_error(source: Path, root: Path, exc: OSError) -> UserError:

@@ -1,8 +1,13 @@
 """Queue G-code files as jobs: the one implementation behind `farmctl jobs add` and every upload.
 
 All or none: every file is checked first (it exists, is not larger than [files] max_file_mb, the
-G-code analyser accepts it, and its part fits on some registered printer, or on the pinned one),
-then each is copied into the farm's file store and the jobs are added in one transaction. A file
+G-code analyser accepts it, it can be streamed to a printer's firmware, and its part fits on some
+registered printer, or on the pinned one), then each is copied into the farm's file store and the
+jobs are added in one transaction.
+
+The analysis and the pre-flight for streaming (drivers/serial/preflight.py) share one read of the
+file, and the pre-flight is kept beside the stored file (drivers/serial/artefact.py): the daemon's
+dispatch loads it instead of reading the whole file again on its supervisor thread. A file
 that cannot be queued raises `FileRejected` (or a subclass) naming the file and why; an unknown
 order or printer raises `NotFound` / `UnknownPrinter`. Nothing is queued when anything is raised.
 
@@ -12,7 +17,8 @@ order or printer raises `NotFound` / `UnknownPrinter`. Nothing is queued when an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +29,8 @@ from farmctl.sites import check_site
 
 if TYPE_CHECKING:
     from farmctl.app.farm import Farm
+    from farmctl.drivers.serial.preflight import PreflightIndex
+    from farmctl.files import FileStore
     from farmctl.store import FileInfo, Job, Printer
 
 
@@ -108,14 +116,16 @@ def queue_files(farm: Farm, files: Sequence[FileToQueue], request: QueueRequest)
         raise UnknownPrinter(request.printer_id)
     checked = []
     for source in files:
-        info = analyse_for_queue(source, max_bytes)
+        check = check_for_queue(source, max_bytes)
         if not elsewhere:  # another site's printers are not registered here
-            check_fits(source, info, registered, request.printer_id)
-        checked.append((source, info))
+            check_fits(source, check.info, registered, request.printer_id)
+        checked.append((source, check))
     stored: list[FileInfo] = []
     new_jobs: list[NewJob] = []
-    for source, info in checked:
+    for source, check in checked:
+        info = check.info
         kept = farm.files.put(source.path)
+        check.keep_preflight(farm.files, kept.sha256)
         stored.append(replace(info, sha256=kept.sha256))
         new_jobs.append(
             NewJob(
@@ -136,7 +146,46 @@ def queue_files(farm: Farm, files: Sequence[FileToQueue], request: QueueRequest)
     return store.add_jobs(new_jobs, stored)
 
 
-def analyse_for_queue(source: FileToQueue, max_bytes: int) -> FileInfo:
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file that may be queued: what the scheduler needs from it (`info`, its sha256 still unset),
+    and its pre-flight for streaming, made of the bytes whose sha256 is `sha256`."""
+
+    info: FileInfo
+    preflight: PreflightIndex
+    sha256: str
+
+    def keep_preflight(self, files: FileStore, stored_sha: str) -> None:
+        """Save the pre-flight beside the stored copy, when that copy is what was checked (a file
+        rewritten between its check and its copy gets none: the daemon pre-flights it then)."""
+        from farmctl.drivers.serial.artefact import PreflightArtefacts
+
+        if stored_sha == self.sha256:
+            PreflightArtefacts(files).save(stored_sha, self.preflight)
+
+
+def check_for_queue(source: FileToQueue, max_bytes: int) -> CheckedFile:
+    """Validate one file with the G-code analyser and pre-flight it for streaming, in one read."""
+    from farmctl.drivers.serial.preflight import Preflighter, PreflightError
+
+    digest = hashlib.sha256()
+    preflight = Preflighter(source.shown)
+
+    def also(chunk: bytes) -> None:
+        digest.update(chunk)
+        preflight.feed(chunk)
+
+    info = analyse_for_queue(source, max_bytes, also)
+    try:
+        index = preflight.finish(source.path)
+    except PreflightError as exc:  # a non-ASCII command, a line too long for the firmware (after analysis's)
+        raise FileRejected(str(exc), file=source.shown) from exc
+    return CheckedFile(info, index, digest.hexdigest())
+
+
+def analyse_for_queue(
+    source: FileToQueue, max_bytes: int, each_chunk: Callable[[bytes], None] | None = None
+) -> FileInfo:
     """Validate one file with the G-code analyser; return what the scheduler needs from it."""
     from farmctl.gcode import GcodeError, analyse_file
     from farmctl.gcode.extrusion import encode_marks
@@ -153,7 +202,8 @@ def analyse_for_queue(source: FileToQueue, max_bytes: int) -> FileInfo:
             f"{shown}: {size / 1e6:.0f} MB is larger than the limit of {max_bytes / 1e6:.0f} MB", file=shown
         )
     try:
-        analysis = analyse_file(path, shown=source.name)  # an upload: its own name, not the spool's path
+        # An upload: its own name, not the spool's path.
+        analysis = analyse_file(path, shown=source.name, each_chunk=each_chunk)
     except GcodeError as exc:  # empty, binary, not G-code, unreadable
         raise FileRejected(exc.message, file=shown) from exc
     if analysis.errors:

@@ -10,7 +10,8 @@ file second waits for the download under way instead of starting another (farmct
 It reads the queue only when the event log moved (one indexed read per interval otherwise), takes
 at most PREFETCH_FILES files per pass (the oldest jobs first: a long queue fills the cache as it
 drains, not at once), and never stops printing: a file it cannot fetch is logged once and left to
-the dispatcher, which fails that copy with its own one line as before.
+the dispatcher, which fails that copy with its own one line as before. A file it holds also gets its
+pre-flight artefact here, on this thread (drivers/serial/artefact.py: they are never shared).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from farmctl.daemon.logs import EventLog
+from farmctl.drivers.serial.artefact import PreflightArtefacts
 from farmctl.errors import UserError
 from farmctl.files import FileStore
 from farmctl.scheduler.model import JobState
@@ -51,6 +53,8 @@ class FilePrefetcher:
         self.fetched = 0
         self._seen_change = -1
         self._failed: set[str] = set()
+        self._prepared: set[str] = set()  # files whose pre-flight artefact was made or found
+        self.preflights = PreflightArtefacts(files)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="farmctl-prefetch", daemon=True)
 
@@ -81,6 +85,11 @@ class FilePrefetcher:
                 return
             if not self.files.path_for(sha).is_file():
                 self._fetch(sha)
+            if sha not in self._prepared and self.files.path_for(sha).is_file():
+                # Pre-flight artefacts stay on the host that made them: a fetched file gets its own here,
+                # so the dispatcher loads it instead of pre-flighting on the supervisor thread.
+                self._prepared.add(sha)
+                self.preflights.ensure(sha)
         self._seen_change = change
 
     def waiting_files(self) -> list[str]:

@@ -167,10 +167,11 @@ def build_plan(
                 f"the file of {format_id('run', point.run_id)} is missing from the file store "
                 f"({path}); `farmctl printers clear {point.printer_id}` gives the copy up"
             )
-        from farmctl.drivers.serial.preflight import PreflightError, preflight_file
+        from farmctl.drivers.serial.artefact import PreflightArtefacts
+        from farmctl.drivers.serial.preflight import PreflightCache, PreflightError
 
-        try:
-            commands = preflight_file(path).commands
+        try:  # the pre-flight made when the file was queued, if it is there
+            commands = PreflightCache(capacity=1, kept=PreflightArtefacts(files)).get(path).commands
         except PreflightError as error:
             raise UserError(str(error)) from error
     line = resume_line(commands, point.line)

@@ -125,12 +125,16 @@ class Daemon:
             telemetry = start_daemon_telemetry(
                 self.home, self.config, self.settings.printers, self.daemon_id, log, store
             )
+            from farmctl.drivers.serial.artefact import PreflightArtefacts
             from farmctl.drivers.serial.preflight import PreflightCache
 
-            preflight = PreflightCache()  # one per daemon: drivers, dispatch and recovery share it
+            files = files_of(store)
+            # One per daemon: drivers, dispatch and recovery share it. A file's pre-flight comes from the
+            # artefact made when it was queued, not from a pass over it on the supervisor thread.
+            preflight = PreflightCache(kept=PreflightArtefacts(files))
             make_driver = self._make_driver or driver_factory(store, preflight)
             supervisor = Supervisor(
-                store=store, live=live, files=files_of(store), settings=self.settings,
+                store=store, live=live, files=files, settings=self.settings,
                 power=self.power, make_driver=make_driver,
                 daemon_id=self.daemon_id, log=log, observer=telemetry.observer(self._observer),
                 identity={"host": socket.gethostname(), "pid": os.getpid(), "version": __version__,

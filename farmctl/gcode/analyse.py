@@ -149,11 +149,14 @@ def analyse_file(
     *,
     vectorised: bool = True,
     shown: str | None = None,
+    each_chunk: Callable[[bytes], None] | None = None,
 ) -> GcodeAnalysis:
     """Analyse one G-code file. Raises GcodeError if it is empty, binary, not G-code or unreadable.
 
     `vectorised=False` runs the line-by-line reference interpreter only (slower, same results).
     `shown`: what its errors call the file (an upload's own name, not the path of its spooled copy).
+    `each_chunk` is given every byte of the file, in order, as it is read: another check of the file
+    (queueing's pre-flight for streaming) rides along instead of reading the file again.
     """
     path = Path(path)
     label = str(path) if shown is None else shown
@@ -180,6 +183,8 @@ def analyse_file(
             for data in _chunks(handle):
                 if scanner is None or not scanner.chunk(data):
                     walker.chunk(data)
+                if each_chunk is not None:
+                    each_chunk(data)
                 done += len(data)
                 if progress is not None:
                     progress(done, size)

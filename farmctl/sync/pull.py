@@ -11,6 +11,7 @@ only the unmarked ones.
 
 from __future__ import annotations
 
+from farmctl.drivers.serial.artefact import PreflightArtefacts
 from farmctl.files import FileCorrupt, FileStore
 from farmctl.ids import format_id
 from farmctl.sites import CENTRAL
@@ -24,6 +25,7 @@ def pull(site: JobStore, centre: JobStore, files: FileStore, report: SyncReport)
     if not job_rows:
         return
     fetched: set[str] = set()
+    preflights = PreflightArtefacts(files)
     for info in file_rows:
         sha = info["sha256"]
         had = files.path_for(sha).is_file()
@@ -31,6 +33,9 @@ def pull(site: JobStore, centre: JobStore, files: FileStore, report: SyncReport)
             if files.fetch(sha).is_file():
                 fetched.add(sha)
                 report.pulled_files += 0 if had else 1
+                # Artefacts stay in the home that made them: pre-flight it here, so the site's first
+                # dispatch of it does not (a refusal leaves it to the dispatch, which reports it).
+                preflights.ensure(sha)
         except FileCorrupt as exc:  # one file's bytes never stop the other jobs (nothing of it is kept)
             report.refused.append(str(exc))
     ready = []

@@ -109,3 +109,36 @@ def test_all_or_none(farm: Farm, tmp_path: Path) -> None:
         queue_files(farm, [FileToQueue(CUBE), FileToQueue(tmp_path / "missing.gcode")], QueueRequest())
     assert farm.store.list_jobs().total == 0
     assert list(farm.files.root.rglob("*.gcode")) == []
+
+
+def test_a_queued_file_is_preflighted_in_the_same_pass_and_kept(farm: Farm, tmp_path: Path) -> None:
+    """The daemon's dispatch finds the pre-flight made here (drivers/serial/artefact.py) instead of reading
+    the whole file on its supervisor thread; what it loads is what a fresh check of the stored file gives."""
+    from farmctl.drivers.serial.artefact import SUFFIX, PreflightArtefacts
+    from farmctl.drivers.serial.preflight import PreflightCache, preflight_file
+
+    [job] = queue_files(farm, [upload(tmp_path, CUBE, "housing.gcode")], QueueRequest())
+    stored = farm.files.path_for(job.file_sha)
+    assert farm.files.sidecar(job.file_sha, SUFFIX).is_file()
+    cache = PreflightCache(kept=PreflightArtefacts(farm.files))
+    loaded = cache.get(stored)
+    assert (cache.from_kept, cache.read_through) == (1, 0)
+    fresh = preflight_file(stored)
+    assert list(loaded.commands) == list(fresh.commands) and loaded.total_bytes == fresh.total_bytes
+
+
+def test_a_file_no_firmware_can_read_is_refused_when_queued(farm: Farm, tmp_path: Path) -> None:
+    """Refused with the analysis's other refusals (one line, the upload's name and the line), not at its
+    first dispatch, where it used to fail the copy; nothing is queued or stored."""
+    part = tmp_path / "part.gcode"
+    part.write_bytes(CUBE.read_bytes() + "M117 Grüße\n".encode())
+    lines = CUBE.read_bytes().count(b"\n") + 1
+    with pytest.raises(FileRejected) as caught:
+        queue_files(farm, [upload(tmp_path, part, "housing.gcode")], QueueRequest())
+    assert caught.value.message == (
+        f"housing.gcode:{lines}: non-ASCII character 'ü' in a command; "
+        "remove it (the firmware reads ASCII only)"
+    )
+    assert caught.value.file == "housing.gcode"
+    assert farm.store.list_jobs().total == 0
+    assert not farm.files.root.exists() or not any(p.is_file() for p in farm.files.root.rglob("*"))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from farmctl.drivers.serial.artefact import SUFFIX
 
 from farmctl.app.farm import Farm as FarmApp
 from farmctl.app.farm import open_store
@@ -37,8 +38,10 @@ def _queue(home: Path, part: Path) -> tuple[int, Path]:
     database has the file, as on a host that did not queue it."""
     with FarmApp.open(home) as farm:
         (queued,) = queue_files(farm, [FileToQueue(part)], QueueRequest(copies=1))
-    cached = FileStore.for_home(home).path_for(queued.file_sha)
+    files = FileStore.for_home(home)
+    cached = files.path_for(queued.file_sha)
     cached.unlink()
+    files.sidecar(queued.file_sha, SUFFIX).unlink()  # its pre-flight, which stays on the host that made it
     return queued.id, cached
 
 
@@ -57,6 +60,8 @@ def test_a_queued_file_is_in_the_cache_before_the_printer_is_free(
             daemon = farm.start_daemon(bed_clear="auto")
             wait_for(cached.is_file, 30, "the queued file fetched while no printer could start it")
             assert cached.read_bytes() == part.read_bytes()
+            artefact = cached.with_suffix(f".{SUFFIX}")
+            wait_for(artefact.is_file, 30, "the fetched file pre-flighted on the prefetcher's thread")
             # From here the database has no copy: the print below can only come from the cache.
             with psycopg.connect(
                 url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
@@ -66,6 +71,9 @@ def test_a_queued_file_is_in_the_cache_before_the_printer_is_free(
             with farm.store() as store:
                 store.set_printer_enabled("a", True)
             wait_for(lambda: farm.job_state(job) == "done", 60, "the copy printed from the cache")
+            assert daemon.supervisor is not None
+            preflight = daemon.supervisor.preflight
+            assert (preflight.from_kept, preflight.read_through) == (1, 0)  # not on the supervisor thread
             farm.stop_daemon(daemon)
         log = (home / LOG_DIR / LOG_FILE).read_text()
         assert "file.prefetched" in log and "run.no_file" not in log

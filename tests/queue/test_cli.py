@@ -183,6 +183,9 @@ def test_refused_settings_are_worded_with_the_clis_options(  # type: ignore[no-u
         (b"", "empty"),
         (bytes(range(256)) * 40, "binary"),
         (b"Dear customer,\nhere is the quote you asked for.\nRegards\n" * 20, "G-code"),
+        # Analysed fine, but no firmware could be sent them (the pre-flight, made when queueing):
+        (b"G28\nG1 X10 Y10\n" * 20 + "M117 Grüße\n".encode(), "bad.gcode:41: non-ASCII character 'ü'"),
+        (b"G28\nG1 X10 Y10\n" * 20 + b"M117 " + b"x" * 85 + b"\n", "bad.gcode:41: command is 90 bytes"),
     ],
 )
 def test_bad_files_are_refused_and_nothing_is_queued(  # type: ignore[no-untyped-def]

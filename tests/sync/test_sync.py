@@ -206,3 +206,22 @@ def test_an_older_site_farm_home_is_migrated_and_syncs(centre: Farm, truck: Farm
         assert conn.execute("SELECT version FROM farmctl_schema").fetchone() == (SCHEMA_VERSION,)
     again = _sync(truck)
     assert set(again["pushed"].values()) == {0}, again
+
+
+def test_a_pulled_file_is_preflighted_on_the_site_when_it_arrives(centre: Farm, truck: Farm) -> None:
+    """Pre-flight artefacts never travel (the centre's stays in the centre's home): the pull makes the
+    site's own, so the site's daemon does not read the file whole on its supervisor thread at dispatch."""
+    from farmctl.drivers.serial.artefact import SUFFIX, PreflightArtefacts
+    from farmctl.drivers.serial.preflight import preflight_file
+
+    from farmctl.files import FileStore
+
+    added = centre.json("jobs", "add", str(CUBE), "--site", "truck-1")
+    assert isinstance(added, list)
+    sha = added[0]["sha256"]
+    assert (centre.home / "files" / sha[:2] / f"{sha}.{SUFFIX}").is_file()  # made when it was queued
+    assert _sync(truck)["pulled"]["files"] == 1
+    files = FileStore.for_home(truck.home)
+    loaded = PreflightArtefacts(files).load(files.path_for(sha), 96)
+    assert loaded is not None
+    assert list(loaded.commands) == list(preflight_file(files.path_for(sha)).commands)

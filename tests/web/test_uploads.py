@@ -67,6 +67,8 @@ def test_prusaslicer_upload_and_print_queues_with_the_naming_convention(farm: tu
     )
     assert (job["material"], job["nozzle_mm"]) == ("PLA", 0.4)  # the slicer's own comments
     assert document["farmctl"]["jobs"][0]["id"] == job["id"]
+    sha = job["sha256"]  # pre-flighted in the analysis's read, kept for the daemon's dispatch
+    assert (served.home / "files" / sha[:2] / f"{sha}.preflight1").is_file()
 
 
 def test_a_plain_upload_is_held_for_the_technician(farm: tuple[Served, str]) -> None:
@@ -148,6 +150,8 @@ def test_octorest_uploads_arrive_held_because_octorest_drops_the_flags(
         ("cube.stl", b"solid cube\nendsolid\n", 415, "cube.stl: an .stl model is not accepted"),
         ("cube.bgcode", b"GCDE\x01\x00", 415, "cube.bgcode: binary G-code (.bgcode) is not accepted"),
         ("cube.gcode", bytes(range(256)) * 64, 415, "cube.gcode"),
+        # G-code the analyser reads, but no firmware could be sent: refused by the pre-flight, at upload.
+        ("cube.gcode", CURA + "M117 Grüße\n".encode(), 415, "cube.gcode:"),
         ("o42/cube.gcode", PRUSA, 404, "no order o42"),
         ("housings/cube.gcode", PRUSA, 400, "the folder 'housings' is neither an order id"),
         ("cube [x2 fast].gcode", PRUSA, 400, "'fast' in the file name"),
