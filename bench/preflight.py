@@ -125,8 +125,8 @@ def daemon_dispatch(name: str, keep_artefact: bool, scratch: Path) -> tuple[floa
     home = Path(tempfile.mkdtemp(prefix="home-", dir=scratch))
     with simulator_farm(1, speed=1.0) as sims:
         with open_store(home, actor="bench") as store:
-            store.add_printer(PrinterSpec(id="p1", kind="serial", port=sims.endpoints[0], material="PLA",
-                                          nozzle_mm=0.4, bed_mm=(250, 210, 210)))
+            store.add_printer(PrinterSpec(id="p1", kind="serial", connection={"port": sims.endpoints[0]},
+                                          material="PLA", nozzle_mm=0.4, bed_mm=(250, 210, 210)))
         env = farmctl_env(home, None)
         added = subprocess.run([str(FARMCTL), "jobs", "add", str(corpus_file(name)), "--json"],
                                env=env, capture_output=True, text=True, check=True)
