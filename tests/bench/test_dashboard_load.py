@@ -48,7 +48,8 @@ def test_clients_get_in_with_a_read_key_follow_the_stream_and_reload(tmp_path: P
     home.mkdir()
     with open_store(home, actor="test", create=True) as store:
         for index, printer in enumerate(("p1", "p2")):  # not driven: no daemon runs here
-            store.add_printer(PrinterSpec(id=printer, kind="serial", port=f"socket://127.0.0.1:{9 + index}"))
+            port = f"socket://127.0.0.1:{9 + index}"
+            store.add_printer(PrinterSpec(id=printer, kind="serial", connection={"port": port}))
     changes = ChangesMadeHere()
     load = DashboardLoad(LoadContext(home, changes, dashboard_clients=2, dashboard_reload_s=2.0))
     load.start()
