@@ -11,6 +11,7 @@ from rich.text import Text
 
 from farmctl.app.attention import AttentionKind
 from farmctl.app.status import FarmView, PrinterRow
+from farmctl.cli.stacked import stacked
 from farmctl.scheduler.waits import NEEDS_A_PERSON
 
 _STATE_STYLE = {
@@ -238,12 +239,15 @@ class _FittedPrinters:
         self.view = view
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield printers_table(self.view, options.max_width)
+        yield stacked(printers_table(self.view, options.max_width))
 
 
 def render(view: FarmView, where: str) -> Group:
-    return Group(header(view, where), attention_table(view), _FittedPrinters(view), next_jobs_table(view),
-                 risks_table(view))
+    """The whole view. The tables are drawn stacked (farmctl/cli/stacked.py): the same text at a
+    fraction of rich's cost per cell, which was a quarter of `farmctl status` with 100 printers."""
+    attention = attention_table(view)
+    return Group(header(view, where), stacked(attention) if isinstance(attention, Table) else attention,
+                 _FittedPrinters(view), stacked(next_jobs_table(view)), stacked(risks_table(view)))
 
 
 def summary_line(view: FarmView) -> str:
