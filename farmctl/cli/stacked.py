@@ -29,7 +29,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, OverflowMethod, RenderResult
 from rich.table import Row, Table
 from rich.text import Text
 
@@ -132,8 +132,8 @@ def _widths(table: Table, cells: Sequence[Sequence[Text]], console: Console, opt
             ) -> list[int]:
     """The column widths rich gives `table`, from a stand-in whose columns hold one joined text."""
     stand_in = copy.copy(table)
-    stand_in.columns = [
-        dataclasses.replace(column, _cells=[_NEWLINE.join(texts)])
+    stand_in.columns = [  # a column is measured by its plain text alone: no styles to carry over
+        dataclasses.replace(column, _cells=[Text("\n".join(text.plain for text in texts))])
         for column, texts in zip(table.columns, cells, strict=True)
     ]
     stand_in.rows = [Row()]
@@ -141,7 +141,7 @@ def _widths(table: Table, cells: Sequence[Sequence[Text]], console: Console, opt
     return stand_in._calculate_column_widths(console, options.update_width(max_width - table._extra_width))
 
 
-def _fitted(console: Console, text: Text, room: int, overflow: object, no_wrap: bool | None
+def _fitted(console: Console, text: Text, room: int, overflow: OverflowMethod | None, no_wrap: bool | None
             ) -> tuple[Text, int]:
     """The cell's text as its column shows it `room` wide, and how many lines that takes."""
     plain = text.plain
@@ -149,9 +149,9 @@ def _fitted(console: Console, text: Text, room: int, overflow: object, no_wrap: 
     if "\t" not in plain and max(cell_len(line) for line in lines) <= room:
         if not text.style:
             return text, len(lines)  # every line fits as it is: rich leaves them whole
-        fitted = text.split("\n", allow_blank=True)
+        fitted = [text.copy()] if len(lines) == 1 else list(text.split("\n", allow_blank=True))
     else:
-        fitted = text.wrap(console, room, overflow=overflow, no_wrap=no_wrap)  # type: ignore[arg-type]
+        fitted = list(text.wrap(console, room, overflow=overflow, no_wrap=no_wrap))
     if text.style:
         # The cell's own style reaches to the column's edge, as where rich pads the cell's lines; joined
         # into the column's text it would stop at the last character.
