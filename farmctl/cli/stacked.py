@@ -14,7 +14,9 @@ records commands as processes"). `stacked(table)` draws the same table from one 
    rich draws a one-row table with those widths fixed.
 
 The lines are the table's own, character for character and style for style
-(tests/test_stacked_table.py compares both renderings across widths, wrapping and styles). A table
+(tests/test_stacked_table.py compares both renderings across widths, wrapping and styles; on a
+colour terminal the escape codes of a styled column's blank lines may come in three runs instead of
+one, which shows the same). A table
 this does not cover (footers, lines or sections between rows, row styles, cells that are not text,
 another padding, justification or vertical alignment, highlighting, a fixed width) is drawn by rich
 as it is, and so is any table if rich's layout method is not where this expects it (a rich release
