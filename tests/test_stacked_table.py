@@ -195,7 +195,7 @@ def generic(seed: int) -> Table:
     return table
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(30))
 def test_any_covered_table_shows_the_same_stacked(seed: int) -> None:
     table = generic(seed)
     for width in WIDTHS:
@@ -203,8 +203,8 @@ def test_any_covered_table_shows_the_same_stacked(seed: int) -> None:
 
 
 def test_the_generic_tables_are_mostly_drawn_stacked() -> None:
-    drawn = [assert_same(generic(seed), 120) for seed in range(40)]
-    assert sum(drawn) >= 20, sum(drawn)
+    drawn = [assert_same(generic(seed), 120) for seed in range(30)]
+    assert sum(drawn) >= 15, sum(drawn)
 
 
 def test_a_table_it_does_not_cover_is_drawn_by_rich() -> None:
