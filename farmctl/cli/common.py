@@ -6,11 +6,8 @@ stdout, with messages on stderr; `--home DIR` on any command overrides FARMCTL_H
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,26 +37,6 @@ def resolve_home_option(home: Path | None) -> Path | None:
     """The --home given to the command, else the one given before the command, else None (then
     FARMCTL_HOME or the default, farmctl.home)."""
     return home if home is not None else _root_home["home"]
-
-
-@contextmanager
-def long_lived_imports() -> Iterator[None]:
-    """Run heavy imports (typer, rich, SQLAlchemy, the store) with the garbage collector paused, then
-    freeze what they made.
-
-    Importing builds hundreds of thousands of objects, all of them kept for the life of the process,
-    and the collector walks the whole growing heap again every time it grows by a quarter: ~20 ms of
-    a `farmctl status` that frees nothing (docs/benchmarks.md). Frozen afterwards, later collections
-    (listing 10,000 jobs triggers several) skip those objects too. The collector runs as before once
-    the block ends, so a long-running command (daemon, watch, serve) collects its own garbage."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 def print_json(document: Any) -> None:

@@ -12,15 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from farmctl.app.farm import open_store
-from farmctl.cli.common import (
-    HomeOpt,
-    JsonOpt,
-    add_to_group,
-    long_lived_imports,
-    message,
-    print_json,
-    resolve_home_option,
-)
+from farmctl.cli.common import HomeOpt, JsonOpt, add_to_group, message, print_json, resolve_home_option
+from farmctl.cli.startup import long_lived_imports
 from farmctl.cli.watch_remote import MqttCaOpt, MqttOpt, SiteOpt, TopicPrefixOpt
 from farmctl.errors import UserError
 

@@ -34,7 +34,7 @@ def one_line(exc: UserError) -> str:
 def main() -> None:
     try:
         # Imported here so that a broken import still reaches the one-line error handler below.
-        from farmctl.cli.common import long_lived_imports
+        from farmctl.cli.startup import long_lived_imports
 
         with long_lived_imports():
             from farmctl.cli.app import build

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from farmctl.cli.common import long_lived_imports, resolve_home_option
+from farmctl.cli.common import resolve_home_option
+from farmctl.cli.startup import long_lived_imports
 
 if TYPE_CHECKING:
     from farmctl.store import JobStore
