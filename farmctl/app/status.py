@@ -178,6 +178,11 @@ def collect(store: JobStore, projection: Plan | None = None, *, site: str | None
     """The farm now. `projection`: the queue's plan when the caller made one already (the dashboard
     plans once with the timeline, farmctl.web.feed), else it is made here. `site`: of the jobs reserved
     for other sites, only that site's are counted."""
+    with store.reading():  # one snapshot: a copy finishing meanwhile is never shown in two places
+        return _collect(store, projection, site)
+
+
+def _collect(store: JobStore, projection: Plan | None, site: str | None) -> FarmView:
     from farmctl.scheduler.model import Policy
     from farmctl.scheduler.projection import plan as make_plan
 

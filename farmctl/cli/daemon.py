@@ -13,6 +13,7 @@ import typer
 
 from farmctl.app.farm import open_store
 from farmctl.cli.common import HomeOpt, JsonOpt, add_to_group, message, print_json, resolve_home_option
+from farmctl.cli.startup import long_lived_imports
 from farmctl.cli.watch_remote import MqttCaOpt, MqttOpt, SiteOpt, TopicPrefixOpt
 from farmctl.errors import UserError
 
@@ -114,8 +115,9 @@ def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None
 
         status_remote(mqtt, site, mqtt_ca_file, topic_prefix, json_out)
         return
-    from farmctl.app.status import collect
-    from farmctl.sites import check_site
+    with long_lived_imports():
+        from farmctl.app.status import collect
+        from farmctl.sites import check_site
 
     with open_store(home) as store:
         view = collect(store, site=check_site(site) if site is not None else None)
@@ -123,9 +125,10 @@ def status(json_out: JsonOpt = False, home: HomeOpt = None, mqtt: MqttOpt = None
     if json_out:
         print_json(view.to_json())
         return
-    from rich.console import Console
+    with long_lived_imports():
+        from rich.console import Console
 
-    from farmctl.cli.dashboard import render
+        from farmctl.cli.dashboard import render
 
     Console().print(render(view, where))
 

@@ -51,9 +51,13 @@ def one_line(exc: UserError) -> str:
 def main() -> None:
     try:
         # Imported here so that a broken import still reaches the one-line error handler below.
-        from farmctl.cli.app import build
+        from farmctl.cli.startup import long_lived_imports
 
-        build(sys.argv[1:])()
+        with long_lived_imports():
+            from farmctl.cli.app import build
+
+            app = build(sys.argv[1:])
+        app()
     except UserError as exc:
         print(f"farmctl: error: {one_line(exc)}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from farmctl.cli.common import resolve_home_option
+from farmctl.cli.startup import long_lived_imports
 
 if TYPE_CHECKING:
     from farmctl.store import JobStore
@@ -21,15 +22,13 @@ if TYPE_CHECKING:
 def open_store(home: Path | None, *, create: bool = False) -> JobStore:
     """The farm's store. Only commands that add things pass `create=True`: listing or changing
     a farm that does not exist says so instead of creating an empty one (a mistyped --home)."""
-    import gc
+    with long_lived_imports():  # SQLAlchemy and the store's tables, when the command did not import them yet
+        from farmctl.app.farm import open_store as open_farm_store
+        from farmctl.home import resolve_home
 
-    from farmctl.app.farm import open_store as open_farm_store
-    from farmctl.home import resolve_home
-
-    # By now the heap is almost all long-lived (typer, pydantic, SQLAlchemy, the table models):
-    # freezing it spares every later full collection from walking it again. Listing 10,000 jobs
-    # triggers several; this saves ~4 % of `farmctl jobs list` (bench/job_queue.py, docs/benchmarks.md).
-    gc.freeze()
+    # By now the heap is almost all long-lived (typer, SQLAlchemy, the table models): frozen, every
+    # later full collection skips it. Listing 10,000 jobs triggers several; this saves ~4 % of
+    # `farmctl jobs list` (bench/job_queue.py, docs/benchmarks.md).
     return open_farm_store(resolve_home(resolve_home_option(home)), create=create)
 
 

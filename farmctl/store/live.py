@@ -132,7 +132,9 @@ class LiveStore(StoreBase):
     @classmethod
     def attach(cls, store: StoreBase) -> LiveStore:
         """A view over the same database as `store` (same engine, actor and clock)."""
-        return cls(store._engine, store.where, actor=store.actor, clock=store._clock)
+        view = cls(store._engine, store.where, actor=store.actor, clock=store._clock)
+        view._reading = store._reading  # inside store.reading(), this view reads in that transaction too
+        return view
 
     # ---- daemons ---------------------------------------------------------------------------
     def register_daemon(self, daemon_id: str, host: str, pid: int, detail: dict[str, Any]) -> None:

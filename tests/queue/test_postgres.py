@@ -85,3 +85,15 @@ def test_a_job_reserved_for_a_site_is_claimed_only_there(pg_store: JobStore, pg_
         truck.finish_run(run.id)
     assert pg_store.get_job(reserved.id).state is JobState.DONE
     assert [j.id for j in pg_store.list_jobs(site="truck-1").items] == [reserved.id]
+
+
+def test_status_collects_the_farm_on_postgresql(pg_store: JobStore) -> None:
+    """`farmctl status` reads PostgreSQL as SQLite: one transaction, the same view."""
+    from farmctl.app.status import collect
+
+    add_printer(pg_store, "a", material="PLA")
+    add_job(pg_store, copies=3, material="PLA")
+    view = collect(pg_store)
+    assert [row.id for row in view.printers] == ["a"] and view.printers[0].state == "offline"
+    assert view.jobs_by_state == {"queued": 1} and [job.copies_left for job in view.next_jobs] == [3]
+    assert any(item.kind.value == "no_daemon" for item in view.attention)
