@@ -114,7 +114,7 @@ def order_json(order: Order, forecast: OrderForecast | None) -> dict[str, Any]:
 def printer_json(p: Printer, wait: PrinterWait | None = None) -> dict[str, Any]:
     """A printer as JSON (and `printers show`): no secret, nor a URL's password, ever. `wait`: why it is
     not printing (list and show give it; add and set leave the three state_reason keys null)."""
-    from farmctl.redact import mask_optional
+    from farmctl.redact import mask_optional, mask_url_passwords
     from farmctl.scheduler.waits import reason_keys
 
     return {
@@ -123,6 +123,10 @@ def printer_json(p: Printer, wait: PrinterWait | None = None) -> dict[str, Any]:
         "port": mask_optional(p.port),
         "baud": p.baud,
         "octoprint": mask_optional(p.octoprint_url),
+        # every kind's connection settings as its kind names them (a plug-in kind's address has no key
+        # of its own above); a URL's password masked; the secret is never in it (`api_key`: masked)
+        "connection": {k: mask_url_passwords(v) if isinstance(v, str) else v
+                       for k, v in p.connection.items()},
         "api_key": p.api_key_masked,
         "material": p.material,
         "color": p.color,

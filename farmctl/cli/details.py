@@ -108,7 +108,9 @@ def printer_screen(doc: Mapping[str, Any], wait: PrinterWait | None) -> Renderab
     bed = "x".join(f"{v:g}" for v in doc["bed_mm"]) + " mm" if doc["bed_mm"] else "not declared"
     bed_state = "clear" if doc["bed_clear"] else "not confirmed clear"
     cleared = "automatically" if doc["bed_clear_mode"] == "auto" else "by a person (`printers clear`)"
-    connection = doc["port"] or doc["octoprint"] or "-"
+    # the built-in kinds' address keys first; a plug-in kind's settings as it names them
+    settings = ", ".join(f"{k} {v}" for k, v in doc["connection"].items())
+    connection = doc["port"] or doc["octoprint"] or settings or "-"
     if doc["kind"] == "serial" and doc["baud"]:
         connection += f" at {doc['baud']} baud"
     if doc["api_key"]:

@@ -17,6 +17,7 @@ from farmctl.errors import UserError
 
 if TYPE_CHECKING:
     from farmctl.scheduler.waits import PrinterWait
+    from farmctl.store import Printer
 
 printers_app = FarmTyper(help="Register printers and manage their settings.", no_args_is_help=True)
 
@@ -145,7 +146,6 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
         message("no printers yet; add one with `farmctl printers add ID --port URL`")
         return
     from farmctl.cli.queue_support import print_table
-    from farmctl.redact import mask_url_passwords
 
     rows = []
     for p in found:
@@ -161,7 +161,7 @@ def list_(json_out: JsonOpt = False, home: HomeOpt = None) -> None:
                 f"{p.nozzle_mm:g}" if p.nozzle_mm else "-",
                 "x".join(f"{v:g}" for v in p.bed_mm) if p.bed_mm else "-",
                 ",".join(sorted(p.tags)) or "-",
-                mask_url_passwords(p.port or f"{p.octoprint_url} (key {p.api_key_masked})"),
+                _connection_cell(p),
                 _wait_cell(waits[p.id]),
             )
         )
@@ -313,3 +313,15 @@ def set_(
         message(f"printer {printer_id}: set {', '.join(done.changed)}")
     if done.warning:
         message(done.warning)
+
+
+def _connection_cell(p: Printer) -> str:
+    """Where the printer is: its kind's address setting (the port, the OctoPrint URL, a plug-in kind's
+    own), with its stored key masked; a URL's password never shown."""
+    from farmctl.drivers.kinds import kind_of
+    from farmctl.redact import mask_url_passwords
+
+    kind = kind_of(p.kind)
+    address = str(p.connection.get(kind.address) or "-")
+    key = f" (key {p.api_key_masked})" if kind.secret is not None and p.api_key_masked else ""
+    return mask_url_passwords(address + key)

@@ -4,6 +4,7 @@ from outside is built, checked and chosen without any `kind == ...` in them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from farmctl.drivers.kinds import (
 )
 
 from farmctl.app.doctor import _check_printer, _shared_devices
+from farmctl.app.documents import printer_json
 from farmctl.app.farm import open_store
 from farmctl.app.printers import PrinterFields, add_printer, change_printer, check_changes, new_printer
 from farmctl.cli.main import one_line
+from farmctl.cli.printers import _connection_cell
 from farmctl.daemon.drivers import DriverMaker, connection_key
 from farmctl.errors import UserError
 from farmctl.store import JobStore, PrinterSecret, PrinterSpec
@@ -216,3 +219,39 @@ def test_a_kind_with_its_own_settings_is_registered_changed_and_driven_through_t
     found: list[Any] = []
     _check_printer(store.get_printer("b"), store, found, _shared_devices([store.get_printer("b")]))
     assert [(c.status, c.detail) for c in found] == [("ok", "beacon://b1 slot 4, key of 6")]
+
+    # shown as any kind: the JSON's `connection` holds its settings (the secret apart), `printers list`
+    # its address with the key masked, `printers show` its settings
+    b = store.get_printer("b")
+    document = printer_json(b)
+    assert document["connection"] == {"beacon_url": "beacon://b1", "beacon_slot": 4}
+    assert "sesame" not in json.dumps(document) and document["api_key"] == b.api_key_masked
+    assert _connection_cell(b) == f"beacon://b1 (key {b.api_key_masked})"
+    screen = _screen(document)
+    assert "beacon_slot 4, beacon_url beacon://b1 (API key stored)  (beacon)" in screen, screen
+    assert "sesame" not in screen
+
+
+def test_the_connection_record_is_shown_with_a_urls_password_masked(beacon: JobStore) -> None:
+    beacon.add_printer(PrinterSpec(id="o", kind="octoprint",
+                                   connection={"octoprint_url": "http://admin:hunter2@octo.local",
+                                               "api_key": "k" * 32}))
+    serial_port = {"port": "/dev/ttyACM0", "baud": 250000}
+    beacon.add_printer(PrinterSpec(id="s", kind="serial", connection=serial_port))
+    octo, serial = printer_json(beacon.get_printer("o")), printer_json(beacon.get_printer("s"))
+    assert "hunter2" not in json.dumps(octo) and "hunter2" not in _connection_cell(beacon.get_printer("o"))
+    assert octo["connection"]["octoprint_url"] == octo["octoprint"]  # masked alike
+    assert serial["connection"] == {"port": "/dev/ttyACM0", "baud": 250000}
+    assert _connection_cell(beacon.get_printer("s")) == "/dev/ttyACM0"
+
+
+def _screen(document: dict[str, Any]) -> str:
+    """`printers show` as plain text."""
+    from rich.console import Console
+
+    from farmctl.cli.details import printer_screen
+
+    console = Console(width=200, color_system=None)
+    with console.capture() as captured:
+        console.print(printer_screen(document, None))
+    return captured.get()
