@@ -2,9 +2,10 @@
 
 When the link goes during a job (a kicked cable, a hub that browned out, a laptop that slept), a board with
 native USB or without DTR auto-reset keeps running: it finishes the moves it has, then waits with its
-heaters on, still expecting the next line number (field-resume.md). The host keeps the job, its resend
-history and its numbering; when the port is back it proves, before sending anything that moves the
-printer, that this is the same printer and that it did not reset, and it learns which lines arrived:
+heaters on, still expecting the next line number (docs/serial.md, "Reconnect and continue (a held
+job)"). The host keeps the job, its resend history and its numbering; when the port is back it
+proves, before sending anything that moves the printer, that this is the same printer and that it did
+not reset, and it learns which lines arrived:
 
 1. FLUSH: a bare newline. A line half-received when the cable went is still in the firmware's line buffer;
    the newline ends it, it fails its checksum, and the firmware flushes its RX ring. We wait until the link

@@ -7,15 +7,17 @@ change. So the streaming hot path pays nothing for it, and `state_before` reads 
 planned: one pass over the commands before the line (about a second for a 400,000-line file).
 
 Which line to resume from: a board acknowledges a move when it enters the planner, not when it is done, so
-after a reset up to BLOCK_BUFFER_SIZE (16) acknowledged moves may never have run (field-resume.md). Resuming
-a few moves before the last confirmed line re-runs some that did (a little extra plastic where it already
-is); resuming after one that did not run would leave a gap. `resume_line` steps back that many moves.
+after a reset up to BLOCK_BUFFER_SIZE (16) acknowledged moves may never have run (docs/daemon.md, "Field
+recovery"). Resuming a few moves before the last confirmed line re-runs some that did (a little extra plastic
+where it already is); resuming after one that did not run would leave a gap. `resume_line` steps back that
+many moves.
 
-The recovery script (field-resume.md): heat the bed first (the part must stay stuck), then the nozzle; the
-nozzle still stands where the print stopped, so declare that Z with G92, lift clear of the part, home X and
-Y only (never Z: the nozzle would crash into the part), restore the modes, prime, travel back above the
-resume point, lower, and let the file continue. Z is always declared rather than trusted: after a reset
-it is unknown, and declaring the resume line's Z (the lowest the nozzle can be at) errs on the safe side.
+The recovery script (docs/daemon.md, "Field recovery"): heat the bed first (the part must stay stuck), then
+the nozzle; the nozzle still stands where the print stopped, so declare that Z with G92, lift clear of the
+part, home X and Y only (never Z: the nozzle would crash into the part), restore the modes, prime, travel back
+above the resume point, lower, and let the file continue. Z is always declared rather than trusted: after a
+reset it is unknown, and declaring the resume line's Z (the lowest the nozzle can be at) errs on the safe
+side.
 """
 
 from __future__ import annotations
