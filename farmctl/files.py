@@ -163,11 +163,6 @@ class FileStore:
             self.shared.store_content(sha, final)
         return StoredFile(sha256=sha, size=size, path=final)
 
-    def remove(self, sha256: str) -> None:
-        self.path_for(sha256).unlink(missing_ok=True)
-        for sidecar in self.path_for(sha256).parent.glob(f"{sha256}.*"):
-            sidecar.unlink(missing_ok=True)
-
 
 def _copy_error(source: Path, root: Path, exc: OSError) -> UserError:
     if exc.errno == errno.ENOSPC:
