@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import statistics
 import subprocess
 import tempfile
 import time
@@ -44,6 +43,7 @@ from bench.harness import (
     farmctl_env,
     machine_line,
     simulator_farm,
+    spread,
     timed,
     wait_until,
 )
@@ -161,14 +161,8 @@ def bench_daemon(runs: int, scratch: Path) -> None:
     ways = (("before / fallback: no artefact", False), ("after: artefact made when queued", True))
     for label, keep in ways:
         figures = [daemon_dispatch(name, keep, scratch) for _ in range(runs)]
-        print(f"    {label:<34} dispatch {_spread([f[0] for f in figures])}; "
-              f"supervisor CPU {_spread([f[1] for f in figures])}")
-
-
-def _spread(seconds: list[float]) -> str:
-    ordered = sorted(seconds)
-    return (f"{statistics.median(ordered) * 1000:.0f} ms median "
-            f"(min {ordered[0] * 1000:.0f}, max {ordered[-1] * 1000:.0f})")
+        print(f"    {label:<34} dispatch {spread([f[0] for f in figures], scale=1000)}; "
+              f"supervisor CPU {spread([f[1] for f in figures], scale=1000)}")
 
 
 def main() -> None:
